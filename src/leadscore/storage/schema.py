@@ -1,0 +1,87 @@
+"""The store's tables, as numbered migrations.
+
+Each migration is a list of SQL statements; ``meta.schema_version`` records the last one applied,
+so a workspace made by an older release opens and is upgraded in place (in one transaction).
+Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the core tables
+    [
+        """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+        """CREATE TABLE contacts (
+            contact_id VARCHAR PRIMARY KEY,
+            email VARCHAR, first_name VARCHAR, last_name VARCHAR, job_title VARCHAR,
+            company VARCHAR, company_size BIGINT, industry VARCHAR, country VARCHAR, city VARCHAR,
+            phone VARCHAR, website VARCHAR, lifecycle_stage VARCHAR, lead_source VARCHAR,
+            owner VARCHAR, created_at TIMESTAMP, updated_at TIMESTAMP
+        )""",
+        # No primary key on events: a 20M-entry ART index costs more than the anti-join the
+        # importer does to stay idempotent on event_id.
+        """CREATE TABLE events (
+            event_id VARCHAR NOT NULL, contact_id VARCHAR NOT NULL, type VARCHAR NOT NULL,
+            occurred_at TIMESTAMP NOT NULL, url VARCHAR, referrer VARCHAR, campaign VARCHAR,
+            form VARCHAR, email_subject VARCHAR, source VARCHAR
+        )""",
+        """CREATE TABLE deals (
+            deal_id VARCHAR PRIMARY KEY, contact_id VARCHAR NOT NULL,
+            status VARCHAR NOT NULL CHECK (status IN ('won', 'lost', 'open')),
+            amount DOUBLE, created_at TIMESTAMP, closed_at TIMESTAMP, name VARCHAR, pipeline VARCHAR
+        )""",
+        """CREATE TABLE model_versions (
+            model VARCHAR NOT NULL, version INTEGER NOT NULL, hash VARCHAR NOT NULL,
+            text VARCHAR NOT NULL, file VARCHAR, published_at TIMESTAMP NOT NULL, published_by VARCHAR,
+            PRIMARY KEY (model, version)
+        )""",
+        """CREATE TABLE scores (
+            model VARCHAR NOT NULL, contact_id VARCHAR NOT NULL, model_version INTEGER NOT NULL,
+            score DOUBLE NOT NULL, tier VARCHAR NOT NULL, grade VARCHAR, groups VARCHAR,
+            as_of TIMESTAMP NOT NULL, computed_at TIMESTAMP NOT NULL, run_id VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE score_history (
+            model VARCHAR NOT NULL, contact_id VARCHAR NOT NULL, model_version INTEGER NOT NULL,
+            score DOUBLE NOT NULL, tier VARCHAR NOT NULL, grade VARCHAR, groups VARCHAR,
+            prev_score DOUBLE, prev_tier VARCHAR, as_of TIMESTAMP NOT NULL,
+            computed_at TIMESTAMP NOT NULL, run_id VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE tier_crossings (
+            crossing_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, model VARCHAR NOT NULL,
+            model_version INTEGER NOT NULL, contact_id VARCHAR NOT NULL, from_tier VARCHAR,
+            to_tier VARCHAR NOT NULL, from_score DOUBLE, to_score DOUBLE NOT NULL,
+            as_of TIMESTAMP NOT NULL, created_at TIMESTAMP NOT NULL, processed_at TIMESTAMP
+        )""",
+        """CREATE TABLE score_runs (
+            run_id VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, model_version INTEGER NOT NULL,
+            scope VARCHAR NOT NULL, as_of TIMESTAMP NOT NULL, started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP, contacts BIGINT, changed BIGINT, crossings BIGINT
+        )""",
+        """CREATE TABLE imports (
+            import_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, file VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL, inserted BIGINT, updated BIGINT, duplicates BIGINT,
+            rejected BIGINT
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: DuckDB type name prefix → logical type used by model validation.
+LOGICAL_TYPES: dict[str, str] = {
+    "VARCHAR": "string", "BIGINT": "number", "INTEGER": "number", "DOUBLE": "number",
+    "FLOAT": "number", "DECIMAL": "number", "HUGEINT": "number", "SMALLINT": "number",
+    "TINYINT": "number", "UBIGINT": "number", "BOOLEAN": "boolean", "TIMESTAMP": "timestamp",
+    "DATE": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp",
+}
+
+
+def logical_type(duckdb_type: str) -> str:
+    """Map a DuckDB column type to string / number / boolean / timestamp."""
+    upper = duckdb_type.upper()
+    if upper in LOGICAL_TYPES:
+        return LOGICAL_TYPES[upper]
+    for prefix, logical in LOGICAL_TYPES.items():
+        if upper.startswith(prefix):
+            return logical
+    return "string"

@@ -1,0 +1,201 @@
+"""The embedded DuckDB store of a workspace: opening, migrations, transactions, model versions.
+
+DuckDB allows one writing process at a time; every command opens the store, does its work in
+explicit transactions and closes it. A crash (even SIGKILL) inside a transaction leaves the store
+as it was before: DuckDB's WAL discards uncommitted work on the next open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from leadscore.errors import NotFoundError, StoreError
+from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION, logical_type
+from leadscore.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    hash: str
+    text: str
+    file: str | None
+    published_at: datetime
+
+
+class Store:
+    """One open DuckDB database holding a workspace's data."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
+        self.con = con
+        self.path = path
+        self._in_tx = False
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None,
+             threads: int | None = None) -> Store:
+        """Open (creating if needed) and migrate the store at ``path`` (``:memory:`` for tests)."""
+        target = str(path)
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            con = duckdb.connect(target, read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"the store {target} is in use by another leadscore process; wait for it to "
+                    "finish or stop it (DuckDB allows one writer at a time)"
+                ) from exc
+            raise StoreError(f"cannot open the store {target}: {exc}") from exc
+        store = cls(con, target)
+        if not read_only:
+            store.migrate()
+        else:
+            store._check_version()
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_version(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {version}, newer than this leadscore "
+                f"understands ({SCHEMA_VERSION}); upgrade leadscore"
+            )
+
+    def migrate(self) -> int:
+        """Apply every migration not yet applied, in one transaction. Returns the new version."""
+        self._check_version()
+        current = self.schema_version()
+        if current == SCHEMA_VERSION:
+            return current
+        with self.transaction():
+            for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+                for sql in statements:
+                    self.con.execute(sql)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(number)]
+                )
+        return SCHEMA_VERSION
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing block; nested use joins the outer transaction."""
+        if self._in_tx:
+            yield self.con
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield self.con
+        except BaseException:
+            self._in_tx = False
+            self.con.execute("ROLLBACK")
+            raise
+        self._in_tx = False
+        self.con.execute("COMMIT")
+
+    # ------------------------------------------------------------------ columns
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name → logical type (string / number / boolean / timestamp), in table order."""
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position", [table]
+        ).fetchall()
+        return {name: logical_type(dtype) for name, dtype in rows}
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name → DuckDB type, in table order."""
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position", [table]
+        ).fetchall()
+        return dict(rows)
+
+    def event_types(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT DISTINCT type FROM events ORDER BY 1").fetchall()]
+
+    def count(self, table: str) -> int:
+        if table not in {"contacts", "events", "deals", "scores", "score_history", "tier_crossings",
+                         "model_versions", "score_runs"}:
+            raise ValueError(table)
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ model versions
+
+    def publish_model(self, model: str, text: str, hash_: str, file: str | None,
+                      published_by: str | None = None) -> ModelVersion:
+        """Record a new version of a model; publishing identical text again returns the latest."""
+        with self.transaction():
+            latest = self.latest_version(model)
+            if latest is not None and latest.hash == hash_:
+                return latest
+            version = (latest.version + 1) if latest else 1
+            now = utcnow()
+            self.con.execute(
+                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [model, version, hash_, text, file, now, published_by],
+            )
+        return ModelVersion(model, version, hash_, text, file, now)
+
+    def latest_version(self, model: str) -> ModelVersion | None:
+        row = self.con.execute(
+            "SELECT model, version, hash, text, file, published_at FROM model_versions "
+            "WHERE model = ? ORDER BY version DESC LIMIT 1", [model]
+        ).fetchone()
+        return ModelVersion(*row) if row else None
+
+    def get_version(self, model: str, version: int | None = None) -> ModelVersion:
+        if version is None:
+            found = self.latest_version(model)
+        else:
+            row = self.con.execute(
+                "SELECT model, version, hash, text, file, published_at FROM model_versions "
+                "WHERE model = ? AND version = ?", [model, version]
+            ).fetchone()
+            found = ModelVersion(*row) if row else None
+        if found is None:
+            known = ", ".join(self.published_models()) or "none yet"
+            raise NotFoundError(
+                f"no published model `{model}`" + (f" version {version}" if version else "")
+                + f" (published: {known}); run `leadscore publish models/{model}.yml`"
+            )
+        return found
+
+    def published_models(self) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT DISTINCT model FROM model_versions ORDER BY 1").fetchall()]

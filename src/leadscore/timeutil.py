@@ -1,0 +1,65 @@
+"""Time handling shared by every layer: all instants are naive UTC ``datetime`` values.
+
+Why naive UTC: DuckDB ``TIMESTAMP``, Spark ``TIMESTAMP_NTZ`` and Postgres ``timestamp`` all compare
+naive values the same way, so one convention keeps every engine and the reference scorer in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from leadscore.errors import LeadscoreError
+
+MICROS_PER_DAY = 86_400_000_000
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC, truncated to microseconds (what DuckDB stores)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_utc_naive(value: datetime) -> datetime:
+    """Convert an aware datetime to naive UTC; naive values are taken as UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def parse_as_of(text: str | datetime | date | None) -> datetime:
+    """Parse an ``--as-of`` value: a date (``2025-01-01`` = midnight UTC) or an ISO timestamp.
+
+    >>> parse_as_of("2025-01-01")
+    datetime.datetime(2025, 1, 1, 0, 0)
+    >>> parse_as_of("2025-01-01T12:30:00+02:00")
+    datetime.datetime(2025, 1, 1, 10, 30)
+    """
+    if text is None:
+        return utcnow()
+    if isinstance(text, datetime):
+        return to_utc_naive(text)
+    if isinstance(text, date):
+        return datetime(text.year, text.month, text.day)
+    raw = text.strip()
+    if raw.lower() == "now":
+        return utcnow()
+    try:
+        if len(raw) == 10:
+            d = date.fromisoformat(raw)
+            return datetime(d.year, d.month, d.day)
+        return to_utc_naive(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise LeadscoreError(
+            f"cannot read the time {text!r}: give a date like 2025-01-01 or an ISO timestamp "
+            "like 2025-01-01T09:30:00Z (naive times are UTC)"
+        ) from exc
+
+
+def epoch_micros(value: datetime) -> int:
+    """Microseconds since 1970-01-01 for a naive UTC datetime (exact integer arithmetic)."""
+    delta = value - datetime(1970, 1, 1)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def age_days(as_of: datetime, then: datetime) -> float:
+    """Fractional days from ``then`` to ``as_of``, computed exactly as the compiled SQL does."""
+    return (epoch_micros(as_of) - epoch_micros(then)) / MICROS_PER_DAY
