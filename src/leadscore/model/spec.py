@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,7 +26,27 @@ from pydantic import (
     model_validator,
 )
 
+from leadscore.errors import LeadscoreError
+from leadscore.timeutil import parse_as_of
+
 Scalar = str | int | float | bool
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML ``true``/``false`` are not numbers (pydantic's lax mode would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+# Numbers in a model: int or float input, never a boolean, never NaN or infinite (``_Node``).
+# Bounds sit before the bool check so that they reach the JSON Schema (``minimum``...).
+Number = Annotated[float, BeforeValidator(_not_bool)]
+PositiveNumber = Annotated[float, Field(gt=0), BeforeValidator(_not_bool)]
+NonNegativeNumber = Annotated[float, Field(ge=0), BeforeValidator(_not_bool)]
+Percent = Annotated[float, Field(gt=0, le=100), BeforeValidator(_not_bool)]
+#: A whole number of events (``at_least: 3``).
+NonNegativeCount = Annotated[int, Field(ge=0), BeforeValidator(_not_bool)]
 
 #: Operators allowed on a property (of a contact, or of an event in ``where``).
 VALUE_OPERATORS = (
@@ -41,7 +62,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- conditions
@@ -58,15 +79,15 @@ class ValueTest(_Node):
     starts_with: str | None = None
     ends_with: str | None = None
     matches: str | None = None
-    gt: float | str | None = None
-    gte: float | str | None = None
-    lt: float | str | None = None
-    lte: float | str | None = None
-    between: tuple[float | str, float | str] | None = None
+    gt: Number | str | None = None
+    gte: Number | str | None = None
+    lt: Number | str | None = None
+    lte: Number | str | None = None
+    between: tuple[Number | str, Number | str] | None = None
     is_set: Literal[True] | None = None
     is_empty: Literal[True] | None = None
-    within_days: float | None = Field(default=None, ge=0)
-    older_than_days: float | None = Field(default=None, ge=0)
+    within_days: NonNegativeNumber | None = None
+    older_than_days: NonNegativeNumber | None = None
 
     @model_validator(mode="after")
     def _one_operator(self) -> ValueTest:
@@ -86,7 +107,7 @@ class ValueTest(_Node):
             lo, hi = self.between
             if type(lo) is not type(hi) and not (isinstance(lo, int | float) and isinstance(hi, int | float)):
                 raise ValueError("both ends of `between` must be of the same type")
-            if lo > hi:  # type: ignore[operator]
+            if _empty_range(lo, hi):
                 raise ValueError(f"`between: [{lo}, {hi}]` is empty: the first bound must be ≤ the second")
         for op in ("in_", "not_in"):
             values = getattr(self, op)
@@ -115,6 +136,17 @@ class PropertyCondition(ValueTest):
     property: str
 
 
+def _empty_range(lo: float | str, hi: float | str) -> bool:
+    """Is ``between: [lo, hi]`` empty? Dates compare as instants (``…T10:00+05:00`` < ``…T06:00Z``)."""
+    if isinstance(lo, str) and isinstance(hi, str):
+        try:
+            if "now" not in (lo.strip().lower(), hi.strip().lower()):
+                return parse_as_of(lo) > parse_as_of(hi)
+        except LeadscoreError:
+            pass
+    return lo > hi  # type: ignore[operator]
+
+
 def _where_value(raw: Any) -> Any:
     """``where`` shorthands: a bare scalar means ``equals``, a bare list means ``in``."""
     if isinstance(raw, dict):
@@ -133,12 +165,12 @@ class EventCondition(_Node):
 
     event: str | list[str]
     where: dict[str, ValueTest] = Field(default_factory=dict)
-    within_days: float | None = Field(default=None, gt=0)
+    within_days: PositiveNumber | None = None
     ever: Literal[True] | None = None
-    at_least: int | None = Field(default=None, ge=0)
-    at_most: int | None = Field(default=None, ge=0)
-    exactly: int | None = Field(default=None, ge=0)
-    between: tuple[int, int] | None = None
+    at_least: NonNegativeCount | None = None
+    at_most: NonNegativeCount | None = None
+    exactly: NonNegativeCount | None = None
+    between: tuple[NonNegativeCount, NonNegativeCount] | None = None
 
     @field_validator("where", mode="before")
     @classmethod
@@ -160,7 +192,9 @@ class EventCondition(_Node):
         if len(bands) > 1:
             raise ValueError(f"give at most one count band, found {', '.join(bands)}")
         if self.between is not None and self.between[0] > self.between[1]:
-            raise ValueError(f"`between: {list(self.between)}` is empty: the first bound must be ≤ the second")
+            raise ValueError(
+                f"`between: {list(self.between)}` is empty: the first bound must be ≤ the second"
+            )
         if self.ever and self.within_days is not None:
             raise ValueError("`ever` and `within_days` contradict each other: keep one")
         return self
@@ -188,7 +222,7 @@ class EventCondition(_Node):
 class InactivityCondition(_Node):
     """``{no_event_within_days: 30, events: [page_view]}``: nothing (of those types) in D days."""
 
-    no_event_within_days: float = Field(gt=0)
+    no_event_within_days: PositiveNumber
     events: list[str] | None = None
 
 
@@ -251,8 +285,8 @@ class Decay(_Node):
     ``percent_per_month: p`` → factor max(0, 1 − p/100 × age_days / 30)
     """
 
-    half_life_days: float | None = Field(default=None, gt=0)
-    percent_per_month: float | None = Field(default=None, gt=0, le=100)
+    half_life_days: PositiveNumber | None = None
+    percent_per_month: Percent | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Decay:
@@ -266,9 +300,9 @@ class Rule(_Node):
 
     name: str = Field(min_length=1)
     when: Condition
-    points: float | None = None
-    points_per_event: float | None = None
-    max: float | None = Field(default=None, gt=0)
+    points: Number | None = None
+    points_per_event: Number | None = None
+    max: PositiveNumber | None = None
     decay: Decay | Literal[False] | None = None
     description: str | None = None
 
@@ -292,8 +326,8 @@ class Rule(_Node):
 class Group(_Node):
     """Rules whose points add up to one subtotal, clamped to ``[floor, cap]``."""
 
-    cap: float | None = Field(default=None, ge=0)
-    floor: float | None = None
+    cap: NonNegativeNumber | None = None
+    floor: Number | None = None
     decay: Decay | None = None
     description: str | None = None
     rules: list[Rule] = Field(min_length=1)
@@ -313,7 +347,7 @@ class MatrixAxis(_Node):
     """One axis of the fit × engagement grade: a group and named lower bounds (``A: 30``)."""
 
     group: str
-    bands: dict[str, float] = Field(min_length=1)
+    bands: dict[str, Number] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique(self) -> MatrixAxis:
@@ -347,9 +381,9 @@ class Trigger(_Node):
 
     enters_tier: str | None = None
     leaves_tier: str | None = None
-    score_above: float | None = None
-    score_below: float | None = None
-    score_changed_by: float | None = Field(default=None, gt=0)
+    score_above: Number | None = None
+    score_below: Number | None = None
+    score_changed_by: PositiveNumber | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Trigger:
@@ -366,7 +400,7 @@ class WebhookAction(_Node):
     url: str
     secret: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=10, gt=0)
+    timeout_seconds: PositiveNumber = 10
 
 
 class EmailAction(_Node):
@@ -379,7 +413,7 @@ class EmailAction(_Node):
 class TaskAction(_Node):
     for_: str = Field(default="owner", alias="for")
     title: str
-    due_in_days: float | None = Field(default=None, ge=0)
+    due_in_days: NonNegativeNumber | None = None
     notes: str | None = None
 
 
@@ -413,7 +447,7 @@ class Workflow(_Node):
     on: Trigger
     if_: Condition | None = Field(default=None, alias="if")
     do: list[Action] = Field(min_length=1)
-    cooldown_hours: float | None = Field(default=None, ge=0)
+    cooldown_hours: NonNegativeNumber | None = None
 
 
 # --------------------------------------------------------------------------- the model
@@ -428,10 +462,10 @@ class ScoringModel(_Node):
     version: Literal[1] = 1
     name: str
     description: str | None = None
-    tiers: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    tiers: dict[str, Number] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     groups: dict[str, Group] = Field(min_length=1)
-    cap: float | None = None
-    floor: float | None = None
+    cap: NonNegativeNumber | None = None
+    floor: Number | None = None
     matrix: Matrix | None = None
     workflows: list[Workflow] = Field(default_factory=list)
 

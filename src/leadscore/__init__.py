@@ -1,0 +1,29 @@
+"""leadscore: lead scoring models as code, compiled to SQL, point-in-time correct.
+
+The library mirrors the CLI one function per command (see ``leadscore.library``)::
+
+    import leadscore
+    leadscore.score(workspace="acme", as_of="2025-06-30")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LIBRARY = (
+    "init", "import_file", "validate", "publish", "score", "score_one", "explain", "preview",
+    "preview_tiers", "export_scores", "top", "open_store",
+)
+
+__all__ = [*_LIBRARY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `import leadscore` stays cheap and `leadscore --help` starts fast.
+    if name in _LIBRARY:
+        from leadscore import library
+
+        return getattr(library, name)
+    raise AttributeError(f"module 'leadscore' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m leadscore`` runs the CLI."""
+
+from leadscore.cli.main import main
+
+main()

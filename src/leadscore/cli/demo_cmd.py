@@ -1,0 +1,64 @@
+"""``leadscore demo [DIR]``: build, import, publish, score and explain a synthetic workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadscore.cli.common import JsonOpt, console, print_json
+from leadscore.cli.main import app
+
+
+@app.command("demo")
+def demo_command(
+    directory: Annotated[Path, typer.Argument(help="Where to build the demo workspace.")] = Path("demo-workspace"),
+    contacts: Annotated[int, typer.Option(help="Number of contacts.")] = 20_000,
+    events: Annotated[int, typer.Option(help="Number of events.")] = 500_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a realistic synthetic B2B workspace, score it, and show who to call first and why.
+
+    Example: leadscore demo demo-workspace && cd demo-workspace && leadscore top --tier sql
+    """
+    from leadscore.demo.build import build_demo
+
+    with console.status("building the demo workspace…", spinner="dots") as status:
+        del status
+        result = build_demo(directory, contacts=contacts, events=events, seed=seed)
+    if as_json:
+        print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
+                    "deals": result.deals, "tiers": result.run.tier_counts,
+                    "conversion_by_tier": result.conversion_by_tier, "seconds": result.seconds,
+                    "top": [{"contact_id": r.contact_id, "score": r.score, "tier": r.tier,
+                             "reasons": reasons} for r, reasons in result.top]})
+        return
+    r = result.run
+    console.print(f"[bold]Demo workspace[/] {result.directory}: {result.contacts:,} contacts, "
+                  f"{result.events:,} events, {result.deals:,} deals; model [bold]{r.model}[/] "
+                  f"v{r.model_version} scored as of {r.as_of:%Y-%m-%d} in {r.seconds:.2f}s")
+    tiers = Table("tier", "contacts", "won a deal", "conversion")
+    for tier, n in r.tier_counts.items():
+        total, won = result.conversion_by_tier.get(tier, (n, 0))
+        tiers.add_row(tier, f"{n:,}", f"{won:,}", f"{won / total:.1%}" if total else "—")
+    console.print(tiers)
+    top = Table("contact", "name", "title", "company", "score", "tier", "why", title="Top 10 leads")
+    for row, reasons in result.top:
+        top.add_row(row.contact_id, row.name, row.job_title or "", row.company or "",
+                    f"{row.score:.1f}", row.tier, "; ".join(reasons))
+    console.print(top)
+    first = result.top[0][0].contact_id if result.top else "CONTACT_ID"
+    console.print(f"Done in {result.seconds:.1f}s. Try next:")
+    for hint in (
+        f"cd {directory}",
+        f"leadscore explain {first}",
+        "leadscore top --tier sql -n 20",
+        "leadscore compile models/b2b.yml --dialect spark",
+        "cp models/b2b.yml models/draft.yml   # edit points, then:",
+        f"leadscore preview models/draft.yml --contact {first} ; leadscore preview models/draft.yml --distribution",
+        "leadscore score --as-of 2025-10-01 ; leadscore export scores --out scores.csv",
+    ):
+        console.print(f"  {hint}", highlight=False)

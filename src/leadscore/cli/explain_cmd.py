@@ -1,0 +1,65 @@
+"""``leadscore explain CONTACT``: every rule behind a score, with the events that matched."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadscore import library
+from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, fmt_points, print_json
+from leadscore.cli.main import app
+from leadscore.engine.explain import Explanation
+
+
+def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
+    console.print(
+        f"[bold]{e.contact_id}[/] — model [bold]{e.model}[/]"
+        + (f" v{e.model_version}" if e.model_version else " (draft)")
+        + f" as of {e.as_of:%Y-%m-%d %H:%M}: total [bold]{e.total:.2f}[/], tier [bold]{e.tier}[/]"
+        + (f", grade {e.grade}" if e.grade else "")
+    )
+    table = Table("group", "rule", "fired", "matches", "raw", "points", "decay")
+    for r in e.rules:
+        table.add_row(r.group, r.name, "yes" if r.fired else "", "" if r.count is None else str(r.count),
+                      fmt_points(r.raw if r.fired else 0), fmt_points(r.points),
+                      f"{-r.decayed_by:+.2f}" if r.fired and abs(r.decayed_by) > 1e-9 else "")
+    console.print(table)
+    groups = Table("group", "rules sum", "cap/floor", "points")
+    for g in e.groups:
+        bounds = f"[{'' if g.floor is None else g.floor}, {'' if g.cap is None else g.cap}]"
+        groups.add_row(g.name, f"{g.rules_sum:.2f}", bounds + (" [yellow]cut[/]" if g.clamped else ""),
+                       f"{g.points:.2f}")
+    groups.add_row("total", f"{e.groups_sum:.2f}", "", f"[bold]{e.total:.2f}[/]")
+    console.print(groups)
+    if e.stored_score is not None and abs(e.stored_score - e.total) > 1e-9:
+        console.print(f"[yellow]stored score is {e.stored_score:.2f} (as of {e.stored_as_of}); "
+                      "rescore to update it[/]")
+    if show_events:
+        for r in e.rules:
+            if r.fired and r.matched_events:
+                shown = ", ".join(
+                    f"{ev.get('type')} {ev.get('occurred_at'):%Y-%m-%d}"
+                    + (f" {ev['url']}" if ev.get("url") else "") for ev in r.matched_events[:5])
+                console.print(f"  {r.name}: {shown}" + (" …" if len(r.matched_events) > 5 else ""),
+                              highlight=False)
+
+
+@app.command("explain")
+def explain_command(
+    contact_id: Annotated[str, typer.Argument(help="The contact to explain.")],
+    model: ModelOpt = None,
+    as_of: AsOfOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show every rule that fired, its raw and decayed points, matched events, caps, total and tier.
+
+    Example: leadscore explain c_000042 --model b2b
+    """
+    e = library.explain(contact_id, workspace=workspace, model=model, as_of=as_of)
+    if as_json:
+        print_json(e.to_dict())
+        return
+    render_explanation(e)

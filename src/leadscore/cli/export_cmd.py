@@ -1,0 +1,64 @@
+"""``leadscore export scores`` and ``leadscore top``: get scores out."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadscore import library
+from leadscore.cli.common import JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.main import app
+
+
+class What(StrEnum):
+    scores = "scores"
+
+
+class Format(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command("export")
+def export_command(
+    what: Annotated[What, typer.Argument(help="What to export.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    file_format: Annotated[
+        Format | None, typer.Option("--format", help="csv or parquet (default: from --out).")
+    ] = None,
+    model: ModelOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Export stored scores: contact_id, model, model_version, score, tier, grade, group_*, as_of, computed_at.
+
+    Example: leadscore export scores --format parquet --out scores.parquet
+    """
+    n = library.export_scores(out, workspace=workspace, model=model,
+                              file_format=file_format.value if file_format else None)
+    console.print(f"wrote {n:,} rows to {out}")
+
+
+@app.command("top")
+def top_command(
+    model: ModelOpt = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="Only this tier, e.g. sql.")] = None,
+    n: Annotated[int, typer.Option("-n", help="How many.")] = 20,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The best-scored contacts: who to call today.
+
+    Example: leadscore top --tier sql -n 20
+    """
+    rows = library.top(workspace=workspace, model=model, tier=tier, n=n)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("contact", "name", "title", "company", "score", "tier")
+    for r in rows:
+        table.add_row(r.contact_id, r.name, r.job_title or "", r.company or "", f"{r.score:.1f}", r.tier)
+    console.print(table)

@@ -1,0 +1,51 @@
+"""``leadscore publish`` and ``leadscore models``: record model versions and list them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadscore import library
+from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.main import app
+
+
+@app.command("publish")
+def publish_command(
+    model_file: Annotated[Path, typer.Argument(help="The model YAML file to publish.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a model and record it as a new version; scores always name the version that made them.
+
+    Example: leadscore publish models/b2b.yml && leadscore score
+    """
+    version = library.publish(model_file, workspace=workspace)
+    if as_json:
+        print_json({"model": version.model, "version": version.version, "hash": version.hash,
+                    "published_at": version.published_at})
+        return
+    console.print(f"published [bold]{version.model}[/] version {version.version} ({version.hash})")
+
+
+@app.command("models")
+def models_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List published models and their versions.
+
+    Example: leadscore models --json
+    """
+    with library.open_store(workspace, read_only=True) as store:
+        rows = store.con.execute(
+            "SELECT model, version, hash, file, published_at FROM model_versions ORDER BY model, version"
+        ).fetchall()
+    if as_json:
+        print_json([dict(zip(["model", "version", "hash", "file", "published_at"], r, strict=True))
+                    for r in rows])
+        return
+    table = Table("model", "version", "hash", "file", "published at")
+    for m, v, h, f, at in rows:
+        table.add_row(m, str(v), h, f or "", f"{at:%Y-%m-%d %H:%M}")
+    console.print(table)

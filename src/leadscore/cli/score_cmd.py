@@ -1,0 +1,55 @@
+"""``leadscore score``: score every contact with every published model (or one contact)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadscore import library
+from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.main import app
+
+
+@app.command("score")
+def score_command(
+    model: ModelOpt = None,
+    as_of: AsOfOpt = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute scores as of a moment, record history where they changed and the tier crossings.
+
+    Example: leadscore score --as-of 2025-06-30   (uses only events up to that day)
+    """
+    models = [model] if model else None
+    with console.status("scoring…", spinner="dots") if not as_json else _null():
+        if contact:
+            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
+        else:
+            runs = library.score(workspace=workspace, models=models, as_of=as_of)
+    if as_json:
+        print_json(runs)
+        return
+    if not runs:
+        console.print("no published model: run `leadscore publish models/NAME.yml` first")
+        raise typer.Exit(1)
+    for r in runs:
+        console.print(
+            f"[bold]{r.model}[/] v{r.model_version} as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} "
+            f"contacts scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
+        )
+        table = Table("tier", "contacts")
+        for tier, n in r.tier_counts.items():
+            table.add_row(tier, f"{n:,}")
+        console.print(table)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,233 @@
+"""``leadscore bench``: time a real scoring run against one hand-written DuckDB query.
+
+The requirement: scoring 1M contacts / 20M events with a 25-rule model (decay, caps) takes at
+most 1.5× the hand-written query computing the same scores, with peak RSS ≤ 2 GB. ``run_bench``
+
+1. generates the data (``generator.generate``) straight into a fresh store file;
+2. times the hand-written query (``bench_model.HAND_WRITTEN_SQL``) materialised into a temporary
+   table, best of two runs, and keeps its results;
+3. runs the real scoring in a child process (``bench_child``), so that the kernel reports that
+   run's peak RSS alone (``os.wait4``), and collects the phase timings it prints;
+4. compares the two sets of scores (max absolute difference, tier mismatches, missing rows):
+   a benchmark that is fast but wrong must not pass.
+
+``format_bench`` turns the result into the text the CLI prints; the computation never prints.
+
+    >>> result = run_bench("/tmp/bench", 1_000_000, 20_000_000)   # doctest: +SKIP
+    >>> print(format_bench(result))                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from leadscore.demo.bench_model import BENCH_GROUPS, BENCH_MODEL_YAML, HAND_WRITTEN_SQL
+from leadscore.demo.generator import generate, load_into_store
+from leadscore.storage.store import Store
+
+__all__ = ["BENCH_MODEL_YAML", "HAND_WRITTEN_SQL", "BenchResult", "format_bench", "run_bench"]
+
+#: The requirement's bounds.
+MAX_RATIO = 1.5
+MAX_PEAK_RSS_MB = 2048.0
+
+
+@dataclass
+class BenchResult:
+    """Everything one benchmark run measured. Times in seconds, memory in MiB."""
+
+    contacts: int
+    events: int
+    seed: int
+    as_of: datetime
+    data_s: float                      # generate + bulk load into the store
+    hand_runs_s: list[float]           # each run of the hand-written query
+    engine: str                        # "score_contacts" or "compiler" (fallback)
+    engine_s: float                    # the scoring call inside the child
+    engine_wall_s: float               # the child process, start to exit (imports, open, export)
+    peak_rss_mb: float                 # the child's peak resident set size
+    scored: int                        # contacts the engine scored
+    hand_rows: int
+    max_abs_diff: float                # over score and every group; NaN if nothing to compare
+    tier_mismatches: int
+    missing_rows: int                  # contacts in one result and not the other
+    phases: dict[str, float] = field(default_factory=dict)
+    store_path: str = ""
+
+    @property
+    def hand_s(self) -> float:
+        return min(self.hand_runs_s)
+
+    @property
+    def ratio(self) -> float:
+        """Engine time over the hand-written query's: the number the requirement bounds."""
+        return self.engine_s / self.hand_s if self.hand_s > 0 else float("inf")
+
+    @property
+    def agrees(self) -> bool:
+        return self.missing_rows == 0 and self.tier_mismatches == 0 and self.max_abs_diff <= 1e-9
+
+    @property
+    def passed(self) -> bool:
+        return self.agrees and self.ratio <= MAX_RATIO and self.peak_rss_mb <= MAX_PEAK_RSS_MB
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for ``--json``, with the derived figures included."""
+        out = asdict(self)
+        out["as_of"] = self.as_of.isoformat()
+        out.update(hand_s=self.hand_s, ratio=self.ratio, agrees=self.agrees, passed=self.passed,
+                   hand_events_per_s=_per_s(self.events, self.hand_s),
+                   engine_events_per_s=_per_s(self.events, self.engine_s))
+        return out
+
+
+def _per_s(rows: int, seconds: float) -> float:
+    return rows / seconds if seconds > 0 else float("inf")
+
+
+def _fresh_store_path(directory: Path) -> Path:
+    path = directory / "bench.duckdb"
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    return path
+
+
+def _time_hand_query(store_path: Path, as_of: datetime, export: Path, runs: int) -> tuple[list[float], int]:
+    """Materialise the hand-written query ``runs`` times (timed), then export the last result."""
+    sql = HAND_WRITTEN_SQL(as_of)
+    times: list[float] = []
+    with Store.open(store_path) as store:
+        for _ in range(runs):
+            store.con.execute("DROP TABLE IF EXISTS hand")
+            started = time.perf_counter()
+            store.con.execute(f"CREATE TEMP TABLE hand AS {sql}")
+            times.append(time.perf_counter() - started)
+        row = store.con.execute("SELECT count(*) FROM hand").fetchone()
+        target = str(export).replace("'", "''")
+        store.con.execute(f"COPY hand TO '{target}' (FORMAT parquet)")
+    return times, int(row[0]) if row else 0
+
+
+def _run_child(store_path: Path, model_path: Path, as_of: datetime, export: Path, log: Path
+               ) -> tuple[dict[str, Any], float, float]:
+    """Run ``bench_child``; return its JSON report, its wall time and its peak RSS in MiB."""
+    command = [sys.executable, "-m", "leadscore.demo.bench_child", str(store_path), str(model_path),
+               as_of.isoformat(), "--export", str(export)]
+    started = time.perf_counter()
+    with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    wall = time.perf_counter() - started
+    if child.returncode != 0:
+        raise RuntimeError(
+            f"the scoring process failed (exit {child.returncode}):\n"
+            + log.with_suffix(".err").read_text()[-4000:])
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the scoring process printed no report; see {log}")
+    # Linux reports ru_maxrss in KiB (macOS in bytes).
+    rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return json.loads(lines[-1]), wall, rss_mb
+
+
+def compare_scores(hand: Path, engine: Path, n_groups: int) -> tuple[float, int, int]:
+    """(max |difference| over score and groups, tier mismatches, rows missing on either side)."""
+    diffs = ", ".join(["abs(h.score - e.score)"] + [f"abs(h.g_{i} - e.g_{i})" for i in range(n_groups)])
+    con = duckdb.connect()
+    try:
+        row = con.execute(f"""
+            SELECT max(greatest({diffs})),
+                   count(*) FILTER (WHERE h.contact_id IS NOT NULL AND e.contact_id IS NOT NULL
+                                      AND h.tier IS DISTINCT FROM e.tier),
+                   count(*) FILTER (WHERE h.contact_id IS NULL OR e.contact_id IS NULL)
+            FROM read_parquet(?) h FULL JOIN read_parquet(?) e ON h.contact_id = e.contact_id
+        """, [str(hand), str(engine)]).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return (float("nan") if row[0] is None else float(row[0])), int(row[1]), int(row[2])
+
+
+def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int = 42, *,
+              hand_runs: int = 2) -> BenchResult:
+    """Generate data into ``directory``, time both ways of scoring it, and check they agree."""
+    work = Path(directory)
+    work.mkdir(parents=True, exist_ok=True)
+    store_path = _fresh_store_path(work)
+    model_path = work / "bench.yml"
+    model_path.write_text(BENCH_MODEL_YAML, encoding="utf-8")
+
+    started = time.perf_counter()
+    data = generate(n_contacts, n_events, seed=seed)
+    with Store.open(store_path) as store:
+        load_into_store(store, data)
+    data_s = time.perf_counter() - started
+    as_of = data.as_of
+    del data
+
+    hand_export, engine_export = work / "hand_scores.parquet", work / "engine_scores.parquet"
+    hand_times, hand_rows = _time_hand_query(store_path, as_of, hand_export, hand_runs)
+    report, wall, rss_mb = _run_child(store_path, model_path, as_of, engine_export, work / "child.log")
+    max_diff, tier_mismatches, missing = compare_scores(hand_export, engine_export, len(BENCH_GROUPS))
+    return BenchResult(
+        contacts=n_contacts, events=n_events, seed=seed, as_of=as_of, data_s=data_s,
+        hand_runs_s=hand_times, engine=str(report["engine"]), engine_s=float(report["score_s"]),
+        engine_wall_s=wall, peak_rss_mb=rss_mb, scored=int(report["scored"]), hand_rows=hand_rows,
+        max_abs_diff=max_diff, tier_mismatches=tier_mismatches, missing_rows=missing,
+        phases={k: float(v) for k, v in report.get("phases", {}).items()}, store_path=str(store_path),
+    )
+
+
+def format_bench(result: BenchResult) -> str:
+    """The human-readable report printed by ``leadscore bench``."""
+    r = result
+    ok = "ok" if r.agrees else "MISMATCH"
+    verdict = "PASS" if r.passed else "FAIL"
+    phases = ", ".join(f"{k} {v:.2f}s" for k, v in r.phases.items())
+    return "\n".join([
+        f"leadscore bench: {r.contacts:,} contacts, {r.events:,} events, as of {r.as_of:%Y-%m-%d}",
+        f"  data (generate + load)   {r.data_s:8.2f} s",
+        f"  hand-written query       {r.hand_s:8.2f} s  {_per_s(r.events, r.hand_s):>14,.0f} events/s"
+        f"  (runs: {', '.join(f'{t:.2f}' for t in r.hand_runs_s)})",
+        f"  leadscore score          {r.engine_s:8.2f} s  {_per_s(r.events, r.engine_s):>14,.0f} events/s"
+        f"  ({r.engine}; process {r.engine_wall_s:.2f} s)",
+        f"  ratio                    {r.ratio:8.2f} x  (limit {MAX_RATIO} x)",
+        f"  peak RSS (scoring)       {r.peak_rss_mb:8.0f} MiB (limit {MAX_PEAK_RSS_MB:.0f} MiB)",
+        f"  agreement                {ok}: max |diff| {r.max_abs_diff:.3g}, tier mismatches "
+        f"{r.tier_mismatches}, missing rows {r.missing_rows} ({r.scored:,} scored)",
+        f"  phases                   {phases}",
+        f"  {verdict}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m leadscore.demo.bench --contacts N --events M [--dir D] [--json]``."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m leadscore.demo.bench")
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--dir", help="working directory (default: a temporary one)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as tmp:
+        result = run_bench(args.dir or tmp, args.contacts, args.events, args.seed)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_bench(result))
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

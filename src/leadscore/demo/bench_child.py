@@ -1,0 +1,89 @@
+"""The benchmark's scoring process: ``python -m leadscore.demo.bench_child STORE MODEL AS_OF [--export F]``.
+
+Why a separate process: the requirement bounds the peak memory of a scoring run, and the only
+clean way to read one run's peak RSS is to run it alone in a child and ask the kernel (``wait4``)
+afterwards. The parent (``bench.run_bench``) holds the generated data and its own DuckDB buffers,
+which must not count.
+
+It scores with ``leadscore.engine.run.score_contacts`` — what ``leadscore score`` does — and, if
+the engine is not importable, falls back to materialising the compiler's query in a temporary
+table, so the harness works while the engine is being built. It prints one JSON line with the
+timings; with ``--export`` it then (untimed) writes ``contact_id, score, tier, g_0..`` to Parquet
+for the parent to compare with the hand-written query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def _score(store: Any, loaded: Any, as_of: Any) -> tuple[str, dict[str, float], str]:
+    """Run the scoring; return (engine kind, its phases, SQL selecting the results to export)."""
+    groups = list(loaded.model.groups)
+    try:
+        from leadscore.engine.run import score_contacts
+    except ImportError:
+        score_contacts = None  # type: ignore[assignment]
+    if score_contacts is not None:
+        result = score_contacts(store, loaded, as_of=as_of)
+        phases = {k: float(v) for k, v in (getattr(result, "phases", None) or {}).items()}
+        name = loaded.model.name.replace("'", "''")
+        parts = ", ".join(
+            f"CAST(json_extract(groups, '$.\"{g}\"') AS DOUBLE) AS g_{i}" for i, g in enumerate(groups)
+        )
+        return "score_contacts", phases, (
+            f"SELECT contact_id, score, tier, {parts} FROM scores WHERE model = '{name}'")
+    from leadscore.compiler import compile_model
+
+    t = time.perf_counter()
+    sql = compile_model(loaded.model, as_of=as_of, dialect="duckdb").sql(dialect="duckdb")
+    compiled = time.perf_counter() - t
+    t = time.perf_counter()
+    store.con.execute(f"CREATE TEMP TABLE _bench_scores AS {sql}")
+    g_cols = ", ".join(f"g_{i}" for i in range(len(groups)))
+    return "compiler", {"compile": compiled, "query": time.perf_counter() - t}, (
+        f"SELECT contact_id, score, tier, {g_cols} FROM _bench_scores")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m leadscore.demo.bench_child")
+    parser.add_argument("store")
+    parser.add_argument("model")
+    parser.add_argument("as_of")
+    parser.add_argument("--export", help="write the scores to this Parquet file (not timed)")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    from leadscore.model.loader import load_model
+    from leadscore.storage.store import Store
+    from leadscore.timeutil import parse_as_of
+
+    phases: dict[str, float] = {"import": time.perf_counter() - started}
+    t = time.perf_counter()
+    store = Store.open(args.store)
+    loaded = load_model(args.model)
+    phases["open"] = time.perf_counter() - t
+    t = time.perf_counter()
+    kind, engine_phases, select = _score(store, loaded, parse_as_of(args.as_of))
+    score_s = time.perf_counter() - t
+    scored_row = store.con.execute(f"SELECT count(*) FROM ({select})").fetchone()
+    if args.export:
+        target = args.export.replace("'", "''")
+        store.con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet)")
+    store.close()
+    print(json.dumps({
+        "engine": kind,
+        "score_s": score_s,
+        "scored": int(scored_row[0]) if scored_row else 0,
+        "phases": {**phases, **{f"engine.{k}": v for k, v in engine_phases.items()}},
+        "total_s": time.perf_counter() - started,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Score runs: one compiled query per model, then scores, history and crossings in one transaction.
+
+A run materialises the compiled query joined with the previous scores into a temporary table, so
+the diff (what changed, which tier was crossed) is computed once and then written three ways:
+
+* ``score_history`` gets a row only where the score or the tier changed (or on a first score);
+* ``tier_crossings`` gets a row where the tier changed (``from_tier`` NULL on a first score), for
+  workflows to consume;
+* ``scores`` is replaced for the run's scope (the whole model, or one contact).
+
+Everything happens inside one DuckDB transaction: a crash leaves the previous scores intact.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from leadscore.compiler import compile_model
+from leadscore.faults import fault_point
+from leadscore.model.loader import LoadedModel, parse_model
+from leadscore.model.spec import ScoringModel
+from leadscore.storage.store import ModelVersion, Store
+from leadscore.timeutil import parse_as_of, utcnow
+
+#: Scores closer than this are "unchanged" (floating sums in another order differ by ~1e-15).
+SCORE_EPSILON = 1e-9
+
+
+@dataclass
+class RunResult:
+    """What a score run did; printed by the CLI, returned by the library."""
+
+    run_id: str
+    model: str
+    model_version: int
+    as_of: datetime
+    scope: str
+    contacts: int
+    changed: int
+    crossings: int
+    seconds: float
+    tier_counts: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def model_of(version: ModelVersion) -> ScoringModel:
+    """The validated model of a published version (its text is re-parsed: the store keeps YAML)."""
+    return parse_model(version.text, version.file or f"{version.model} v{version.version}").model
+
+
+def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
+                 detail: bool = False) -> str:
+    """The DuckDB SQL of a model for this store's actual columns."""
+    query = compile_model(
+        model, as_of=as_of, dialect="duckdb", contact_id=contact_id, detail=detail,
+        contact_columns=store.columns("contacts"), event_columns=store.columns("events"),
+    )
+    return query.sql(dialect="duckdb")
+
+
+def _groups_json_sql(model: ScoringModel) -> str:
+    """``json_object('fit', g_0, ...)``: group names go in as escaped string literals."""
+    from sqlglot import exp
+
+    parts: list[str] = []
+    for i, name in enumerate(model.groups):
+        parts.append(exp.Literal.string(name).sql(dialect="duckdb"))
+        parts.append(f"g_{i}")
+    return "json_object(" + ", ".join(parts) + ")"
+
+
+def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | None = None,
+              contact_id: str | None = None, model: ScoringModel | None = None) -> RunResult:
+    """Score every contact (or one) with one published model version and record the results."""
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    when = parse_as_of(as_of)
+    scoring_model = model or model_of(version)
+    sql = compiled_sql(store, scoring_model, when, contact_id=contact_id)
+    phases["compile"] = time.perf_counter() - started
+    run_id = uuid.uuid4().hex
+    now = utcnow()
+    scope = "one" if contact_id is not None else "all"
+    con = store.con
+    params_model = [version.model]
+    contact_filter = ""
+    if contact_id is not None:
+        contact_filter = " AND contact_id = ?"
+        params_model.append(contact_id)
+    with store.transaction():
+        t = time.perf_counter()
+        con.execute("DROP TABLE IF EXISTS _run")
+        con.execute(
+            f"""CREATE TEMP TABLE _run AS
+            SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_json_sql(scoring_model)} AS groups,
+                   p.score AS prev_score, p.tier AS prev_tier
+            FROM ({sql}) AS q
+            LEFT JOIN (SELECT contact_id, score, tier FROM scores WHERE model = ?{contact_filter}) AS p
+              USING (contact_id)""",
+            params_model,
+        )
+        phases["query"] = time.perf_counter() - t
+        t = time.perf_counter()
+        common = [version.model, version.version]
+        con.execute(
+            f"""INSERT INTO score_history
+            SELECT ?, contact_id, ?, score, tier, grade, groups, prev_score, prev_tier, ?, ?, ?
+            FROM _run
+            WHERE prev_score IS NULL OR abs(score - prev_score) > {SCORE_EPSILON}
+               OR tier IS DISTINCT FROM prev_tier""",
+            [*common, when, now, run_id],
+        )
+        changed = _changes(con)
+        con.execute(
+            """INSERT INTO tier_crossings
+            SELECT gen_random_uuid()::VARCHAR, ?, ?, ?, contact_id, prev_tier, tier, prev_score, score,
+                   ?, ?, NULL
+            FROM _run WHERE tier IS DISTINCT FROM prev_tier""",
+            [run_id, *common, when, now],
+        )
+        crossings = _changes(con)
+        con.execute(f"DELETE FROM scores WHERE model = ?{contact_filter}", params_model)
+        con.execute(
+            "INSERT INTO scores SELECT ?, contact_id, ?, score, tier, grade, groups, ?, ?, ? FROM _run",
+            [*common, when, now, run_id],
+        )
+        tier_counts = dict(con.execute(
+            "SELECT tier, count(*) FROM _run GROUP BY tier").fetchall())
+        contacts = sum(tier_counts.values())
+        con.execute(
+            "INSERT INTO score_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
+             crossings],
+        )
+        con.execute("DROP TABLE _run")
+        fault_point("score.before_commit")
+        phases["write"] = time.perf_counter() - t
+    ordered = {name: tier_counts.get(name, 0) for name in scoring_model.tiers}
+    return RunResult(run_id, version.model, version.version, when, scope, contacts, changed, crossings,
+                     time.perf_counter() - started, ordered, phases)
+
+
+def _changes(con: object) -> int:
+    """Rows affected by the last INSERT (DuckDB returns it as the statement's result)."""
+    row = con.fetchone()  # type: ignore[attr-defined]
+    return int(row[0]) if row else 0
+
+
+def score_contacts(store: Store, loaded: LoadedModel, *, as_of: datetime | str | None = None,
+                   contact_id: str | None = None) -> RunResult:
+    """Publish ``loaded`` if its text is new, then score with it (the library's one-call path)."""
+    version = store.publish_model(loaded.model.name, loaded.text, loaded.hash, loaded.file)
+    return run_model(store, version, as_of=as_of, contact_id=contact_id, model=loaded.model)
+
+
+def score_published(store: Store, *, models: list[str] | None = None,
+                    as_of: datetime | str | None = None) -> list[RunResult]:
+    """Score all contacts with the latest version of every published model (or the named ones)."""
+    names = models or store.published_models()
+    return [run_model(store, store.get_version(name), as_of=as_of) for name in names]
+
+
+def score_one(store: Store, contact_id: str, *, models: list[str] | None = None,
+              as_of: datetime | str | None = None) -> list[RunResult]:
+    """Rescore a single contact with every published model: the real-time path."""
+    names = models or store.published_models()
+    return [run_model(store, store.get_version(name), as_of=as_of, contact_id=contact_id)
+            for name in names]

@@ -1,0 +1,279 @@
+"""Type inference and coercion as SQL expressions: one CASE per column, never a Python loop per row.
+
+Each destination column gets a :class:`Coercion`: ``clean`` (the source value, trimmed, '' → NULL,
+value map applied), ``value`` (the typed value, NULL when it does not parse) and ``reason`` (why a
+non-empty value gave NULL). The importer stacks them in three projections so each value is parsed
+once, and rejects a row when any reason is not NULL.
+
+Rules, chosen so that a column of an export never silently changes meaning:
+
+* integers: ``[+-]digits``, also ``12.0`` (spreadsheets write whole numbers that way), not ``12.5``
+  (DuckDB's own cast would round it), hex, ``1_000`` or ``1e3``;
+* floats: decimal or exponent notation; no ``nan`` / ``inf``;
+* booleans: yes/no, y/n, true/false, t/f, 1/0, any case;
+* timestamps: ISO dates and times (``T`` or space, optional seconds and fraction); ``Z`` and offsets
+  are converted to naive UTC; ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (also with ``-`` or ``.``, with an
+  optional time, 12-hour times too) when the column's data says which, or the mapping does;
+  ``YYYY/MM/DD``. Ambiguous columns accept ISO only and reject the rest, naming the problem.
+
+New (custom) columns are inferred from all their values: a type is chosen only if every non-empty
+value fits it, else VARCHAR; values with leading zeros (``02134``) stay text, as they are codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from leadscore.ingest.readers import first_row, sql_str
+
+INT_RE = r"[+-]?[0-9]+(\.0*)?"
+INFER_INT_RE = r"[+-]?(0|[1-9][0-9]*)"
+FLOAT_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+INFER_FLOAT_RE = r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+OFFSET_RE = r":[0-9]{2}(\.[0-9]+)? ?[+-][0-9]{2}(:?[0-9]{2})?$"
+DAY_MONTH_RE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}([ ,T]|$)"
+
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", ", %I:%M %p", ", %H:%M",
+          "T%H:%M:%S")
+
+
+def _formats(order: str) -> list[str]:
+    date = {"dmy": "%d{s}%m{s}%Y", "mdy": "%m{s}%d{s}%Y", "ymd": "%Y{s}%m{s}%d"}[order]
+    seps = ("/",) if order == "ymd" else ("/", "-", ".")
+    return [date.format(s=s) + t for s in seps for t in _TIMES]
+
+
+INT_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
+             "USMALLINT", "UTINYINT", "UHUGEINT"}
+FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
+TIME_TYPES = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE",
+              "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
+
+
+def family(duckdb_type: str) -> str:
+    """int / float / bool / timestamp / string / other, for a DuckDB type name."""
+    upper = duckdb_type.upper()
+    if upper in INT_TYPES:
+        return "int"
+    if upper in FLOAT_TYPES or upper.startswith("DECIMAL"):
+        return "float"
+    if upper == "BOOLEAN":
+        return "bool"
+    if upper in TIME_TYPES:
+        return "timestamp"
+    if upper == "VARCHAR" or upper.startswith("VARCHAR("):
+        return "string"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Coercion:
+    """SQL for one destination column. ``value`` and ``reason`` refer to the cleaned value as
+    ``{x}``; ``reason`` is the message for a non-empty value whose ``value`` is NULL (None when
+    that cannot happen). The importer fills ``{x}`` in and adds the condition."""
+
+    dest: str
+    target: str
+    clean: str
+    value: str
+    reason: str | None
+
+
+def clean_text(ref: str, values: dict[str, str] | None = None, *, trim: bool = True) -> str:
+    """Text with '' → NULL, trimmed (text formats), then the user's value map (case-insensitive).
+
+    Trimming is guarded by a prefix/suffix test: ``trim`` itself costs several times more than
+    the test on the millions of values that have nothing to trim.
+    """
+    if trim:
+        cleaned = (f"(CASE WHEN prefix({ref}, ' ') OR suffix({ref}, ' ') THEN NULLIF(trim({ref}), '') "
+                   f"ELSE NULLIF({ref}, '') END)")
+    else:
+        cleaned = f"NULLIF({ref}, '')"
+    if not values:
+        return cleaned
+    cases = " ".join(f"WHEN {sql_str(k.strip().lower())} THEN {sql_str(v)}" for k, v in values.items())
+    return f"(CASE lower({cleaned}) {cases} ELSE {cleaned} END)"
+
+
+def iso_timestamp(x: str) -> str:
+    """ISO text → naive UTC TIMESTAMP (NULL when not ISO). Offsets go through TIMESTAMPTZ, which
+    converts to the instant; a plain TIMESTAMP cast would silently drop the offset."""
+    return (f"(CASE WHEN suffix({x}, 'Z') THEN TRY_CAST({x} AS TIMESTAMP) "  # Z is UTC: fast path
+            f"WHEN regexp_matches({x}, {sql_str(OFFSET_RE)}) "
+            f"THEN timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ)) ELSE TRY_CAST({x} AS TIMESTAMP) END)")
+
+
+def timestamp_value(x: str, date_format: str) -> str:
+    """Text → TIMESTAMP with the column's format: iso, dmy, mdy or a strptime pattern."""
+    iso = iso_timestamp(x)
+    ymd = f"try_strptime({x}, {_list(_formats('ymd'))})"
+    if date_format in ("dmy", "mdy"):
+        return f"COALESCE({iso}, try_strptime({x}, {_list(_formats(date_format))}), {ymd})"
+    if "%" in date_format:
+        parsed = f"try_strptime({x}, {sql_str(date_format)})"
+        if "%z" in date_format or "%Z" in date_format:
+            parsed = f"timezone('UTC', {parsed})"
+        return f"COALESCE({parsed}, {iso})"
+    return f"COALESCE({iso}, {ymd})"
+
+
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(sql_str(i) for i in items) + "]"
+
+
+def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: str = "iso",
+           values: dict[str, str] | None = None, trim: bool = True) -> Coercion:
+    """The SQL that turns source column ``ref`` (of ``source_type``) into ``target``."""
+    src, dst = family(source_type), family(target)
+    label = sql_str(dest)
+    if src != "string" and not values:
+        typed = _typed_source(ref, source_type, src, dst, target)
+        if typed is not None:
+            clean, value = typed
+            reason = (None if value == "{x}" else
+                      f"printf('%s: %s does not fit a {target} column', {label}, CAST({{x}} AS VARCHAR))")
+            return Coercion(dest, target, clean, value, reason)
+        ref = f"CAST({ref} AS VARCHAR)"
+    clean = clean_text(ref, values, trim=trim)
+    what = {"int": "a whole number", "float": "a number", "bool": "a yes/no value",
+            "timestamp": "a date or timestamp"}.get(dst, f"a {target} value")
+    shown = "left({x}, 80)"
+    reason = f"printf('%s: %s is not {what}', {label}, {shown})"
+    if dst == "string":
+        return Coercion(dest, target, clean, "{x}", None)
+    if dst == "int":
+        value = (f"CASE WHEN regexp_full_match({{x}}, {sql_str(INT_RE)}) "
+                 "THEN TRY_CAST(split_part({x}, '.', 1) AS BIGINT) END")
+    elif dst == "float":
+        value = f"CASE WHEN regexp_full_match({{x}}, {sql_str(FLOAT_RE)}) THEN TRY_CAST({{x}} AS DOUBLE) END"
+    elif dst == "bool":
+        value = "TRY_CAST({x} AS BOOLEAN)"
+    elif dst == "timestamp":
+        value = timestamp_value("{x}", date_format)
+        if date_format == "iso":
+            ambiguous = (f"printf('%s: %s has an ambiguous day/month order (set date_format: dmy "
+                         f"or mdy in the mapping)', {label}, {shown})")
+            reason = (f"CASE WHEN regexp_matches({{x}}, {sql_str(DAY_MONTH_RE)}) THEN {ambiguous} "
+                      f"ELSE {reason} END")
+    else:
+        value = f"TRY_CAST({{x}} AS {target})"
+    if dst in ("int", "float", "timestamp") and target.upper() not in ("BIGINT", "DOUBLE", "TIMESTAMP"):
+        value = f"TRY_CAST({value} AS {target})"
+    return Coercion(dest, target, clean, value, reason)
+
+
+def _typed_source(ref: str, source_type: str, src: str, dst: str,
+                  target: str) -> tuple[str, str] | None:
+    """(clean, value) for a typed (Parquet) source, or None to go through text."""
+    x = "{x}"
+    if source_type.upper() == target.upper():
+        return ref, x
+    if src == dst == "timestamp":
+        if source_type.upper() in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+            return ref, f"CAST(timezone('UTC', {x}) AS {target})"
+        return ref, f"CAST({x} AS {target})"
+    if src == "int" and dst in ("int", "float"):
+        return ref, f"TRY_CAST({x} AS {target})"
+    if src == "float" and dst == "float":
+        return ref, f"CAST({x} AS {target})"
+    if src == "float" and dst == "int":
+        return ref, f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS {target}) END"
+    if dst == "string" and src != "other":
+        return ref, f"CAST({x} AS VARCHAR)"
+    return None
+
+
+def enum_coercion(dest: str, ref: str, choices: dict[str, tuple[str, ...]],
+                  values: dict[str, str] | None, hint: str) -> Coercion:
+    """Text matched against known spellings (letters and digits only, lower case)."""
+    clean = clean_text(f"CAST({ref} AS VARCHAR)", values)
+    norm = "lower(regexp_replace({x}, '[^A-Za-z0-9]+', '', 'g'))"
+    cases = " ".join(f"WHEN {norm} IN ({', '.join(sql_str(s) for s in spellings)}) THEN {sql_str(out)}"
+                     for out, spellings in choices.items())
+    reason = f"printf('%s: unknown value %s ({hint})', {sql_str(dest)}, left({{x}}, 80))"
+    return Coercion(dest, "VARCHAR", clean, f"CASE {cases} END", reason)
+
+
+@dataclass(frozen=True)
+class TextProfile:
+    """What the values of one text column look like (from one aggregate pass)."""
+
+    nonempty: int
+    ints: int
+    floats: int
+    bools: int
+    iso: int
+    day_month: int  # values shaped like 01/02/2024 that are not ISO
+    dmy_ok: int
+    mdy_ok: int
+
+    def date_order(self) -> str | None:
+        """dmy / mdy when the data decides it, iso when there is nothing to decide, None if not."""
+        if not self.day_month:
+            return "iso"
+        if self.dmy_ok > self.mdy_ok:
+            return "dmy"
+        if self.mdy_ok > self.dmy_ok:
+            return "mdy"
+        return None
+
+    def inferred_type(self) -> tuple[str, str]:
+        """(DuckDB type, date order) for a new column holding these values."""
+        n = self.nonempty
+        if n == 0:
+            return "VARCHAR", "iso"
+        if self.ints == n:
+            return "BIGINT", "iso"
+        if self.floats == n:
+            return "DOUBLE", "iso"
+        if self.bools == n:
+            return "BOOLEAN", "iso"
+        order = self.date_order()
+        if order is not None and self.iso + max(self.dmy_ok, self.mdy_ok) == n:
+            return "TIMESTAMP", order
+        return "VARCHAR", "iso"
+
+
+def profile_text_columns(con: duckdb.DuckDBPyConnection, relation: str, cleaned: dict[str, str],
+                         full: set[str]) -> dict[str, TextProfile]:
+    """Profile text columns in one pass. ``cleaned`` maps a key to the SQL of its cleaned value
+    (see :func:`clean_text`, value map included); keys in ``full`` get every count, the others
+    (existing timestamp columns) only the counts that decide their day/month order."""
+    refs = list(cleaned)
+    parts: list[str] = []
+    for i, ref in enumerate(refs):
+        x = cleaned[ref]
+        iso = iso_timestamp(x)
+        # CASE, not AND: DuckDB evaluates every operand of an AND inside FILTER, and
+        # try_strptime with a list of formats is slow on the values it cannot parse
+        dm = (f"CASE WHEN {iso} IS NULL THEN regexp_matches({x}, {sql_str(DAY_MONTH_RE)}) "
+              "ELSE false END")
+        dmy = f"try_strptime({x}, {_list(_formats('dmy'))})"
+        mdy = f"try_strptime({x}, {_list(_formats('mdy'))})"
+        if ref in full:
+            parts += [f"count({x}) AS n{i}",
+                      f"count(CASE WHEN regexp_full_match({x}, {sql_str(INFER_INT_RE)}) "
+                      f"THEN TRY_CAST({x} AS BIGINT) END) AS i{i}",
+                      f"count(*) FILTER (regexp_full_match({x}, {sql_str(INFER_FLOAT_RE)})) AS f{i}",
+                      f"count(TRY_CAST({x} AS BOOLEAN)) AS b{i}",
+                      f"count(CASE WHEN length({x}) >= 8 THEN {iso} END) AS t{i}"]
+        else:
+            parts += [f"0 AS n{i}", f"0 AS i{i}", f"0 AS f{i}", f"0 AS b{i}", f"0 AS t{i}"]
+        parts += [f"count(*) FILTER ({dm}) AS d{i}",
+                  f"count(CASE WHEN {dm} THEN {dmy} END) AS dmy{i}",
+                  f"count(CASE WHEN {dm} THEN {mdy} END) AS mdy{i}"]
+    if not refs:
+        return {}
+    row = first_row(con, f"SELECT {', '.join(parts)} FROM {relation}")
+    return {ref: TextProfile(*(int(v or 0) for v in row[i * 8:(i + 1) * 8]))
+            for i, ref in enumerate(refs)}
+
+
+def inferred_type_of_typed(source_type: str) -> str:
+    """The column type a new column gets from a typed (Parquet) source column."""
+    fam = family(source_type)
+    return {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "timestamp": "TIMESTAMP"}.get(
+        fam, "VARCHAR")

@@ -1,0 +1,193 @@
+"""The SQL that puts typed rows into contacts, events and deals.
+
+Each kind first builds ``__ls_rows``: the typed columns, the row's key, and ``__reason`` (type
+errors plus the kind's own rules), then writes the good rows:
+
+* contacts and deals are upserted by key: the last row of the file wins over earlier ones with the
+  same key, an existing row is updated only in the columns the file has, and only if a value
+  changed; rows that change nothing count as duplicates;
+* events are insert-only: a row whose event_id is already stored, or repeats an earlier row of the
+  file, is a duplicate. There is no index on event_id (see storage/schema.py), so the stored ids
+  that matter are found with a semi-join driven by the file's ids, never by hashing all events.
+
+Contacts are identified by contact_id, or by e-mail when a row has none: the stored contact with
+that address (case-insensitive) keeps its id, a new one gets ``c_`` + the first 16 hex digits of
+sha1(lower(email)). Events and deals resolve their contact the same way, so an event imported
+before its contact lands on the id the contact will get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from leadscore.ingest.readers import drop_temp, first_row, scalar, sql_name
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    table: str
+    key: str
+    required: tuple[str, ...]  # must be non-empty after resolution
+    lookup_only: tuple[str, ...]  # used to find the contact, not stored
+    id_prefix: str
+    id_parts: tuple[str, ...] | None  # columns hashed into a generated key; None = all stored ones
+
+
+SPECS: dict[str, KindSpec] = {
+    "contacts": KindSpec("contacts", "contact_id", ("contact_id",), (), "c_", None),
+    "events": KindSpec("events", "event_id", ("event_id", "contact_id", "type", "occurred_at"),
+                       ("email",), "e_", None),
+    # status, amount and closed_at change while a deal moves through the pipeline: not hashed
+    "deals": KindSpec("deals", "deal_id", ("deal_id", "contact_id", "status"), ("email",), "d_",
+                      ("name", "pipeline", "created_at")),
+}
+
+
+def email_id(email_sql: str) -> str:
+    """The id a new contact gets from its e-mail address (stable across imports)."""
+    return f"('c_' || left(sha1(lower({email_sql})), 16))"
+
+
+def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
+                 dests: list[str]) -> list[str]:
+    """Create ``__ls_rows`` from the typed rows; returns the stored columns, key first."""
+    spec = SPECS[kind]
+    present = set(dests)
+    joins, select = "", []
+    contact_parts: list[str] = []
+    if "contact_id" in present:
+        contact_parts.append("t.contact_id")
+    if "email" in present:
+        con.execute("DROP TABLE IF EXISTS __ls_emails")
+        con.execute("CREATE TEMP TABLE __ls_emails AS SELECT lower(trim(email)) AS em, "
+                    "min(contact_id) AS cid FROM contacts WHERE email IS NOT NULL GROUP BY 1")
+        joins = "LEFT JOIN __ls_emails e ON e.em = lower(t.email)"
+        contact_parts += ["e.cid", email_id("t.email")]
+    contact = f"COALESCE({', '.join(contact_parts)})" if contact_parts else "NULL::VARCHAR"
+    stored = [d for d in dests if d not in spec.lookup_only and d not in (spec.key, "contact_id")]
+
+    if kind == "contacts":
+        key = contact
+    else:
+        raw_contact = ("COALESCE(t.contact_id, 'email:' || lower(t.email))"
+                       if {"contact_id", "email"} <= present
+                       else "t.contact_id" if "contact_id" in present
+                       else "'email:' || lower(t.email)" if "email" in present else "NULL")
+        parts = [raw_contact] + [f"{_text(f't.{sql_name(c)}')}" for c in sorted(
+            c for c in stored if spec.id_parts is None or c in spec.id_parts)]
+        generated = (f"'{spec.id_prefix}' || left(md5(concat_ws(chr(31), "
+                     f"{', '.join(parts)})), 20)")
+        key = f"COALESCE(t.{spec.key}, {generated})" if spec.key in present else generated
+        select.append(f"{contact} AS contact_id")
+    select = [f"{key} AS {spec.key}", *select, *(f"t.{sql_name(c)}" for c in stored)]
+    checks = [f"CASE WHEN {contact} IS NULL THEN 'no contact_id and no email' END"]
+    for col in spec.required:
+        if col not in (spec.key, "contact_id"):
+            # a value that failed to parse already has its reason; "empty" would be noise
+            checks.append(f"CASE WHEN t.{sql_name(col)} IS NULL AND NOT contains("
+                          f"COALESCE(t.__reason, ''), '{col}: ') THEN '{col} is empty' END")
+    reason = f"NULLIF(concat_ws('; ', t.__reason, {', '.join(checks)}), '')"
+    # Events are insert-only and read twice (check, insert): a view costs less than a copy,
+    # unless ids are generated, since md5 over every row costs more than a copy does.
+    view = kind == "events" and spec.key in present
+    drop_temp(con, ["__ls_rows"])
+    con.execute(f"CREATE TEMP {'VIEW' if view else 'TABLE'} __ls_rows AS SELECT t.__row, "
+                f"{', '.join(select)}, {reason} AS __reason FROM ({typed_sql}) t {joins}")
+    return [spec.key, *(["contact_id"] if kind != "contacts" else []), *stored]
+
+
+def _text(expr: str) -> str:
+    """A value as hash input: NULL and '' must differ from each other and from the separator."""
+    return f"COALESCE(CAST({expr} AS VARCHAR), chr(30))"
+
+
+@dataclass
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    unknown_contacts: int = 0
+
+
+def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> WriteCounts:
+    """Contacts and deals: update changed rows, insert new ones (see the module docstring)."""
+    spec = SPECS[kind]
+    key = sql_name(spec.key)
+    good = scalar(con, "SELECT count(*) FROM __ls_rows WHERE __reason IS NULL")
+    con.execute("DROP TABLE IF EXISTS __ls_good")
+    con.execute(f"CREATE TEMP TABLE __ls_good AS SELECT * EXCLUDE (__reason) FROM __ls_rows "
+                f"WHERE __reason IS NULL QUALIFY row_number() OVER (PARTITION BY {key} "
+                f"ORDER BY __row DESC) = 1")
+    distinct = scalar(con, "SELECT count(*) FROM __ls_good")
+    counts = WriteCounts()
+    others = [c for c in columns if c != spec.key]
+    if others:
+        sets = ", ".join(f"{sql_name(c)} = g.{sql_name(c)}" for c in others)
+        changed = " OR ".join(f"t.{sql_name(c)} IS DISTINCT FROM g.{sql_name(c)}" for c in others)
+        counts.updated = scalar(con, f"UPDATE {spec.table} AS t SET {sets} FROM __ls_good g "
+                                      f"WHERE t.{key} = g.{key} AND ({changed})")
+    names = ", ".join(sql_name(c) for c in columns)
+    counts.inserted = scalar(con, f"INSERT INTO {spec.table} ({names}) SELECT {names} FROM __ls_good g "
+                                   f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} t WHERE t.{key} = g.{key})")
+    counts.duplicates = good - counts.inserted - counts.updated
+    if kind == "deals":
+        counts.unknown_contacts = scalar(
+            con, "SELECT count(*) FROM __ls_good g WHERE NOT EXISTS "
+                 "(SELECT 1 FROM contacts c WHERE c.contact_id = g.contact_id)")
+    con.execute("DROP TABLE __ls_good")
+    assert distinct >= counts.inserted + counts.updated
+    return counts
+
+
+@dataclass(frozen=True)
+class EventStats:
+    bad: int  # rows with a reason
+    good: int
+    repeated: bool  # some event_id may occur twice among the good rows
+    unknown_contacts: int
+
+
+def event_stats(con: duckdb.DuckDBPyConnection) -> EventStats:
+    """One pass over the (unmaterialised) event rows for every count the import needs.
+
+    Repeats are detected on a 64-bit hash of event_id, a fifth cheaper than on the strings; a
+    collision only sends the import down the exact path, which finds no repeat.
+    """
+    has_contacts = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM contacts LIMIT 1)") > 0
+    join = ("LEFT JOIN (SELECT DISTINCT contact_id FROM contacts) c ON c.contact_id = r.contact_id"
+            if has_contacts else "")
+    unknown = ("count(*) FILTER (WHERE r.__reason IS NULL AND c.contact_id IS NULL)"
+               if has_contacts else "count(*) FILTER (WHERE r.__reason IS NULL)")
+    bad, good, distinct, unknown_n = (int(v or 0) for v in first_row(
+        con, f"SELECT count(*) FILTER (WHERE r.__reason IS NOT NULL), "
+             f"count(*) FILTER (WHERE r.__reason IS NULL), "
+             f"count(DISTINCT hash(r.event_id)) FILTER (WHERE r.__reason IS NULL), {unknown} "
+             f"FROM __ls_rows r {join}"))
+    return EventStats(bad, good, distinct < good, unknown_n)
+
+
+def insert_events(con: duckdb.DuckDBPyConnection, columns: list[str],
+                  stats: EventStats) -> WriteCounts:
+    """Insert the good rows whose event_id is neither stored nor repeated earlier in the file."""
+    filters = ["r.__reason IS NULL"]
+    drop_temp(con, ["__ls_seen", "__ls_first"])
+    if scalar(con, "SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)"):
+        # driven by the file's ids: never builds a hash table of every stored event
+        con.execute("CREATE TEMP TABLE __ls_seen AS SELECT DISTINCT event_id FROM events "
+                    "WHERE event_id IN (SELECT event_id FROM __ls_rows WHERE __reason IS NULL)")
+        if scalar(con, "SELECT count(*) FROM __ls_seen"):
+            filters.append("r.event_id NOT IN (SELECT event_id FROM __ls_seen)")
+    if stats.repeated:
+        con.execute("CREATE TEMP TABLE __ls_first AS SELECT event_id, min(__row) AS keep "
+                    "FROM __ls_rows WHERE __reason IS NULL GROUP BY event_id HAVING count(*) > 1")
+        filters.append("NOT EXISTS (SELECT 1 FROM __ls_first f WHERE f.event_id = r.event_id "
+                       "AND f.keep <> r.__row)")
+    names = ", ".join(sql_name(c) for c in columns)
+    select = ", ".join(f"r.{sql_name(c)}" for c in columns)
+    inserted = scalar(con, f"INSERT INTO events ({names}) SELECT {select} FROM __ls_rows r "
+                           f"WHERE {' AND '.join(filters)}")
+    drop_temp(con, ["__ls_seen", "__ls_first"])
+    return WriteCounts(inserted=inserted, duplicates=stats.good - inserted,
+                       unknown_contacts=stats.unknown_contacts)

@@ -1,0 +1,96 @@
+"""Score runs on a real DuckDB file: numbers, history, crossings, as-of, one contact, transactions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.smalldata import AS_OF
+
+import leadscore
+from leadscore.workspace import Workspace
+
+
+def d(age_days: float, half_life: float = 30) -> float:
+    return 0.5 ** (age_days / half_life)
+
+
+EXPECTED = {
+    # fit capped at 30; pricing 30 days ago; two opens 12 and 11 days ago; demo 1 day ago
+    "c1": 30 + 10 * d(30) + 2 * d(12) + 2 * d(11) + 25 * d(1),
+    "c2": -10 - 5,          # free mail; quiet for 142 days
+    "c3": 20 + 2 * d(31),   # the demo request after as_of is invisible
+    "c4": -5,               # nothing known: only "quiet" fires
+}
+
+
+def scores(ws: Workspace) -> dict[str, tuple[float, str, dict[str, float]]]:
+    with leadscore.open_store(ws) as store:
+        rows = store.con.execute("SELECT contact_id, score, tier, groups FROM scores").fetchall()
+    return {cid: (score, tier, json.loads(groups)) for cid, score, tier, groups in rows}
+
+
+def test_batch_scores_match_hand_computation(small_ws: Workspace) -> None:
+    leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
+    [run] = leadscore.score(workspace=small_ws, as_of=AS_OF)
+    got = scores(small_ws)
+    assert set(got) == set(EXPECTED)  # c5 was created after as_of
+    for cid, expected in EXPECTED.items():
+        assert got[cid][0] == pytest.approx(expected, abs=1e-9), cid
+    assert {cid: t for cid, (_, t, _) in got.items()} == {"c1": "sql", "c2": "cold", "c3": "nurture",
+                                                          "c4": "cold"}
+    assert got["c1"][2]["fit"] == 30  # capped
+    assert run.tier_counts == {"cold": 2, "nurture": 1, "sql": 1}
+    assert run.contacts == 4 and run.changed == 4 and run.crossings == 4
+
+
+def test_history_and_crossings_only_on_change(small_ws: Workspace) -> None:
+    leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
+    leadscore.score(workspace=small_ws, as_of=AS_OF)
+    [again] = leadscore.score(workspace=small_ws, as_of=AS_OF)
+    assert again.changed == 0 and again.crossings == 0
+    with leadscore.open_store(small_ws) as store:
+        store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
+                          "VALUES ('e9', 'c3', 'demo_request', '2025-05-30')")
+    [third] = leadscore.score(workspace=small_ws, as_of=AS_OF)
+    assert third.changed == 1 and third.crossings == 1
+    with leadscore.open_store(small_ws) as store:
+        hist = store.con.execute("SELECT count(*) FROM score_history").fetchone()
+        crossing = store.con.execute(
+            "SELECT from_tier, to_tier FROM tier_crossings WHERE contact_id = 'c3' ORDER BY created_at DESC, "
+            "from_tier NULLS LAST LIMIT 1").fetchone()
+    assert hist == (5,)
+    assert crossing == ("nurture", "sql")
+
+
+def test_as_of_hides_later_events_and_contacts(small_ws: Workspace) -> None:
+    leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
+    leadscore.score(workspace=small_ws, as_of="2025-07-02")
+    got = scores(small_ws)
+    assert "c5" in got  # created 2025-07-01
+    # c3's demo request (2025-07-01) now counts, one day old
+    assert got["c3"][0] == pytest.approx(20 + 2 * d(62) + 25 * d(1), abs=1e-9)
+
+
+def test_score_one_equals_batch(small_ws: Workspace) -> None:
+    leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
+    leadscore.score(workspace=small_ws, as_of=AS_OF)
+    batch = scores(small_ws)
+    with leadscore.open_store(small_ws) as store:
+        store.con.execute("DELETE FROM scores WHERE contact_id = 'c1'")
+    [run] = leadscore.score_one("c1", workspace=small_ws, as_of=AS_OF)
+    assert run.scope == "one" and run.contacts == 1
+    assert scores(small_ws)["c1"][0] == pytest.approx(batch["c1"][0], abs=1e-12)
+    assert len(scores(small_ws)) == 4
+
+
+def test_scores_name_the_version_that_made_them(small_ws: Workspace) -> None:
+    path = small_ws.models_dir / "small.yml"
+    v1 = leadscore.publish(path, workspace=small_ws)
+    assert leadscore.publish(path, workspace=small_ws).version == v1.version  # unchanged text
+    path.write_text(path.read_text().replace("points: 25", "points: 30"))
+    v2 = leadscore.publish(path, workspace=small_ws)
+    assert v2.version == v1.version + 1
+    leadscore.score(workspace=small_ws, as_of=AS_OF)
+    with leadscore.open_store(small_ws) as store:
+        assert store.con.execute("SELECT DISTINCT model_version FROM scores").fetchall() == [(2,)]
