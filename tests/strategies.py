@@ -34,7 +34,7 @@ AS_OF = datetime(2025, 6, 1, 12, 0, 0)
 
 CONTACT_SCHEMA: dict[str, str] = {
     "job_title": "string", "company_size": "number", "country": "string", "email": "string",
-    "created_at": "timestamp", "is_customer": "boolean",
+    "created_at": "timestamp", "updated_at": "timestamp", "is_customer": "boolean",
 }
 #: The custom column the store does not have until an import adds it (DuckDB type).
 CUSTOM_CONTACT_COLUMNS: dict[str, str] = {"is_customer": "BOOLEAN"}
@@ -47,21 +47,28 @@ JOB_TITLES = ("CEO", "VP Sales", "vp sales", "Head of 'Growth'", "100% owner", "
               "", "CEO ")
 COUNTRIES = ("US", "DE", "us", "O'Land", "50%", "x_y")
 EMAILS = ("ann@gmail.com", "Bob@GMail.COM", "carl@acme.io", "dee@Sub.Example.ORG", "noat.example.com",
+          "a@acme.io@GMAIL.com", "x@yahoo.com@acme.io",
           "trailing@", "two@at@Example.org", "o'hara@my_co.com", "pct%@ex%ample.com", "@",
           "x@yahoo.com")
-DOMAINS = ("gmail.com", "GMAIL.com", "acme.io", "sub.example.org", "Example.ORG", "my_co.com",
-           "ex%ample.com", "yahoo.com")
+# case variants of the domains in EMAILS: the model's values are lower-cased like the domain
+DOMAINS = ("gmail.com", "GMAIL.COM", "Gmail.com", "acme.io", "ACME.IO", "sub.example.org",
+           "Sub.Example.ORG", "example.org", "EXAMPLE.ORG", "my_co.com", "MY_CO.com", "ex%ample.com",
+           "yahoo.com")
 URLS = ("/pricing", "/pricing?plan=pro", "/Pricing", "/blog/100%-growth", "/a_b", "/docs/o'reilly",
         "https://x.io/pricing", "/demo", "", "/p\\q")
 CAMPAIGNS = ("spring", "Spring_2025", "q'4", "50%off", "spring%", "sp_ing")
-SIZES = (0, 1, 49, 50, 51, 200, 1000, 1001, -5)
+SIZES = (0, 1, 49, 50, 200, 1000, 1001, -5)
+#: Bounds in number tests: mostly values of SIZES, so that `between`/`gte`... hit their edges.
+SIZE_BOUNDS = (0, 1, 49.5, 50, 50.0, 200, 1000, -5)
+#: Contact timestamps as days before as_of (negative: after it), on the edges of the tests' windows.
+TIMESTAMP_DAYS = (0.0, 0.5, 1.0, 7.0, 30.0, 90.0, 365.0, -1.0, -0.25)
 
 FRAGMENTS = ("pricing", "Pricing", "%", "_", "'", "/", "ri", "spring", "%off", "a_b", "sp_ing",
              "\\", "", "CEO", "Sales", "us", "O'", "/demo")
-DOMAIN_FRAGMENTS = ("gmail", "GMail", ".com", "_", "%", "example", "ex%", "my_", "")
+DOMAIN_FRAGMENTS = ("gmail", "GMail", ".com", ".COM", "_", "%", "example", "Example", "ex%", "MY_", "")
 REGEXES = ("^/pricing", "pricing$", "pr.cing", "^$", "ing", "^CEO$", "V. Sales", "^spring", "%", "_",
            "'", "Z.rich", "^.$")
-DOMAIN_REGEXES = ("^gmail", "com$", "example", "^ex.mple", "^my_co")
+DOMAIN_REGEXES = ("^gmail", "com$", "example", "^ex.mple", "^my_co", "^GMAIL", "Example")
 
 #: Day counts used both as windows and as exact event ages, so ``age == within_days`` happens.
 WINDOWS = (0.5, 1, 7, 30, 45.25)
@@ -112,9 +119,9 @@ def string_tests(values: tuple[str, ...], fragments: tuple[str, ...] = FRAGMENTS
 
 @cache
 def number_tests() -> st.SearchStrategy[dict[str, Any]]:
-    bound = st.sampled_from((0, 1, 49.5, 50, 200, 1000, 1000.0, 2.5, -5))
+    bound = st.sampled_from(SIZE_BOUNDS)
     return st.one_of(
-        _one_of_values((0, 1, 50, 50.0, 200, 1000, -5)),
+        _one_of_values(SIZE_BOUNDS),
         st.builds(lambda op, v: {op: v}, st.sampled_from(["gt", "gte", "lt", "lte"]), bound),
         st.lists(bound, min_size=2, max_size=2).map(lambda b: {"between": sorted(b)}),
         _null_tests(),
@@ -124,7 +131,7 @@ def number_tests() -> st.SearchStrategy[dict[str, Any]]:
 @cache
 def timestamp_tests(as_of: datetime = AS_OF) -> st.SearchStrategy[dict[str, Any]]:
     """Order tests against date / ISO strings, and within_days / older_than_days from as_of."""
-    at = [as_of - timedelta(days=d) for d in (0, 1, 7, 30, 90)]
+    at = [as_of - timedelta(days=d) for d in (-1, 0, 1, 7, 30, 90)]
     naive = sorted({t.isoformat() for t in at} | {t.date().isoformat() for t in at}
                    | {(as_of - timedelta(days=7, microseconds=1)).isoformat()})
     texts = naive + [(as_of - timedelta(days=7)).isoformat() + "Z",
@@ -155,6 +162,7 @@ def property_tests(name: str, as_of: datetime = AS_OF) -> st.SearchStrategy[dict
         "email_domain": string_tests(DOMAINS, DOMAIN_FRAGMENTS, DOMAIN_REGEXES),
         "company_size": number_tests(),
         "created_at": timestamp_tests(as_of),
+        "updated_at": timestamp_tests(as_of),
         "is_customer": boolean_tests(),
         "is_free_email": boolean_tests(),
     }
@@ -359,13 +367,14 @@ def _ages() -> st.SearchStrategy[int]:
 @cache
 def contact_rows(as_of: datetime = AS_OF) -> st.SearchStrategy[dict[str, Any]]:
     """A contact without its id; NULL anywhere, sometimes created after ``as_of``."""
-    created_days = st.sampled_from((0.0, 0.5, 1.0, 7.0, 30.0, 90.0, 365.0, -1.0, -0.25))
+    instants = st.sampled_from(TIMESTAMP_DAYS).map(lambda d: as_of - timedelta(days=d))
     return st.fixed_dictionaries({
         "email": _opt(st.sampled_from(EMAILS)),
         "job_title": _opt(st.sampled_from(JOB_TITLES)),
         "company_size": _opt(st.sampled_from(SIZES)),
         "country": _opt(st.sampled_from(COUNTRIES)),
-        "created_at": _opt(created_days.map(lambda d: as_of - timedelta(days=d))),
+        "created_at": _opt(instants),
+        "updated_at": _opt(instants),  # after as_of too: a backtest sees later updates
         "is_customer": _opt(st.booleans()),
     })
 
@@ -391,7 +400,12 @@ def _datasets(draw: st.DrawFn, as_of: datetime, max_events: int) -> tuple[Rows, 
     contacts = [{"contact_id": cid, **row}
                 for cid, row in zip(ids, draw(st.lists(contact_rows(as_of), min_size=len(ids),
                                                        max_size=len(ids))), strict=True)]
-    owners = ids * 4 + ["ghost"]  # one event in 4 * len(ids) + 1 belongs to no contact
+    # even, or skewed: the first contact owns about half the events, the last very few (where
+    # the edges of windows and inactivity decide more often); a few belong to no contact at all
+    if draw(st.booleans()):
+        owners = [cid for k, cid in enumerate(ids) for _ in range(2 ** (len(ids) - 1 - k))] + ["ghost"]
+    else:
+        owners = ids * 4 + ["ghost"]
     count = draw(st.integers(0, max_events))
     rows = draw(st.lists(st.tuples(st.integers(0, len(owners) - 1), event_rows(as_of)),
                          min_size=count, max_size=count))

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from tests.strategies import CUSTOM_CONTACT_COLUMNS, EVENT_SCHEMA, Scenario, scenarios
+from tests.strategies import CONTACT_SCHEMA, CUSTOM_CONTACT_COLUMNS, EVENT_SCHEMA, Scenario, scenarios
 
 from leadscore.engine.reference import ReferenceScore, score_many_reference
 from leadscore.model.loader import load_model
@@ -39,8 +39,7 @@ pytestmark = pytest.mark.skipif(compile_model is None, reason="leadscore.compile
 TOLERANCE = 1e-9
 #: Examples per run; raise it to hunt for disagreements (LEADSCORE_DIFF_EXAMPLES=5000 pytest ...).
 EXAMPLES = int(os.environ.get("LEADSCORE_DIFF_EXAMPLES", "150"))
-CONTACT_FIELDS = ("contact_id", "email", "job_title", "company_size", "country", "created_at",
-                  *CUSTOM_CONTACT_COLUMNS)
+CONTACT_FIELDS = ("contact_id", *CONTACT_SCHEMA)
 EVENT_FIELDS = ("event_id", "contact_id", "type", "occurred_at", *EVENT_SCHEMA)
 Row = dict[str, Any]
 

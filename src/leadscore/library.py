@@ -28,6 +28,7 @@ from leadscore.engine.preview import (
     preview_distribution,
 )
 from leadscore.engine.run import RunResult, score_published
+from leadscore.engine.run import publish as publish_version
 from leadscore.engine.run import score_one as _score_one
 from leadscore.errors import ModelIssue, WorkspaceError
 from leadscore.model.loader import LoadedModel, load_model
@@ -93,7 +94,7 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
             file = str(Path(model_path).resolve().relative_to(ws.root))
         except ValueError:
             file = str(model_path)
-        return store.publish_model(loaded.model.name, loaded.text, loaded.hash, file)
+        return publish_version(store, loaded, file)
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,

@@ -85,10 +85,11 @@ def test_tiny_bench_run(tmp_path: Path) -> None:
 def test_format_reports_a_mismatch() -> None:
     result = BenchResult(
         contacts=10, events=100, seed=1, as_of=datetime(2026, 1, 1), data_s=0.1,
-        hand_runs_s=[0.3, 0.2], engine="compiler", engine_s=0.4, engine_wall_s=1.0,
+        hand_runs_s=[0.3, 0.2], hand_cpu_s=0.4, engine="compiler", engine_s=0.4, engine_cpu_s=1.0,
+        engine_wall_s=1.0,
         peak_rss_mb=120.0, scored=10, hand_rows=10, max_abs_diff=0.5, tier_mismatches=1,
         missing_rows=0)
-    assert result.ratio == pytest.approx(2.0)
+    assert result.ratio == pytest.approx(2.0) and result.cpu_ratio == pytest.approx(2.5)
     assert not result.agrees and not result.passed
     text = format_bench(result)
     assert "MISMATCH" in text and "FAIL" in text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from tests.smalldata import AS_OF
 
@@ -27,7 +25,8 @@ EXPECTED = {
 def scores(ws: Workspace) -> dict[str, tuple[float, str, dict[str, float]]]:
     with leadscore.open_store(ws) as store:
         rows = store.con.execute("SELECT contact_id, score, tier, groups FROM scores").fetchall()
-    return {cid: (score, tier, json.loads(groups)) for cid, score, tier, groups in rows}
+    names = ["fit", "engagement"]
+    return {cid: (score, tier, dict(zip(names, groups, strict=True))) for cid, score, tier, groups in rows}
 
 
 def test_batch_scores_match_hand_computation(small_ws: Workspace) -> None:
@@ -57,7 +56,7 @@ def test_history_and_crossings_only_on_change(small_ws: Workspace) -> None:
     with leadscore.open_store(small_ws) as store:
         hist = store.con.execute("SELECT count(*) FROM score_history").fetchone()
         crossing = store.con.execute(
-            "SELECT from_tier, to_tier FROM tier_crossings WHERE contact_id = 'c3' ORDER BY created_at DESC, "
+            "SELECT from_tier, to_tier FROM tier_crossings WHERE contact_id = 'c3' ORDER BY computed_at DESC, "
             "from_tier NULLS LAST LIMIT 1").fetchone()
     assert hist == (5,)
     assert crossing == ("nurture", "sql")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from tests.ingest.helpers import read_rejects, rows
 
@@ -172,3 +173,24 @@ def test_names_are_sanitised_and_quoted(run: Run, write: Write, store: Store) ->
     result = run("contacts", write("w.csv", text))
     assert result.columns_added == ["weird_name_drop_table_contacts", "select", "grosse_cm"]
     assert rows(store, 'SELECT "select", grosse_cm FROM contacts') == [(2, 3)]
+
+
+def test_inference_looks_past_the_sample(run: Run, write: Write, store: Store) -> None:
+    n = 12_000  # more rows than the sample the type is guessed from
+    lines = ["email,late_float,late_text,late_start,late_bool"]
+    for i in range(n):
+        last = i == n - 1
+        lines.append(f"u{i}@x.com,{'2.5' if last else i},{'n/a' if last else i},"
+                     f"{i if i > n - 5 else ''},{'yes' if last else i % 2}")
+    result = run("contacts", write("big.csv", "\n".join(lines) + "\n"))
+    assert result.rejected == 0
+    types = store.column_types("contacts")
+    assert {c: types[c] for c in result.columns_added} == {
+        "late_float": "DOUBLE", "late_text": "VARCHAR", "late_start": "BIGINT", "late_bool": "BOOLEAN"}
+
+
+def test_parquet_nested_values_become_text(run: Run, tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "nested.parquet"
+    duckdb.sql("SELECT 'a@x.com' AS email, [1, 2] AS tags, {'k': 'v'} AS meta").write_parquet(str(path))
+    assert run("contacts", path).inserted == 1
+    assert rows(store, "SELECT tags, meta FROM contacts") == [("[1, 2]", "{'k': v}")]

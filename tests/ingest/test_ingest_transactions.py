@@ -163,3 +163,13 @@ def test_bench_import_reports_both_formats(tmp_path: Path) -> None:
     for fmt in ("csv", "parquet"):
         assert report[fmt]["inserted"] == 20_000 and report[fmt]["rows_per_s"] > 0
     assert report["bare_insert_parquet"]["seconds"] > 0
+
+
+def test_an_import_inside_a_callers_transaction_joins_it(run: Run, write: Write, store: Store) -> None:
+    path = write("c.csv", "email,company_size\na@x.com,1\nb@x.com,2\nc@x.com,many\n")
+    with pytest.raises(RuntimeError), store.transaction():
+        result = run("contacts", path)
+        assert (result.inserted, result.rejected) == (2, 1)
+        assert read_rejects(result.rejects_file)[0]["line"] == "4"  # ordinals still right
+        raise RuntimeError("caller changes its mind")
+    assert store.count("contacts") == 0

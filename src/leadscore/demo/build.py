@@ -14,7 +14,7 @@ from pathlib import Path
 
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.export import TopRow, top_scores
-from leadscore.engine.run import RunResult, score_published
+from leadscore.engine.run import RunResult, publish, score_published
 from leadscore.errors import LeadscoreError
 from leadscore.ingest import import_file
 from leadscore.model.loader import load_model
@@ -59,7 +59,7 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
             result = import_file(store, kind, files[kind], rejects_dir=ws.rejects_dir)  # type: ignore[arg-type]
             imports[kind] = result.seconds
         loaded = load_model(ws.models_dir / "b2b.yml")
-        store.publish_model(loaded.model.name, loaded.text, loaded.hash, "models/b2b.yml")
+        publish(store, loaded, "models/b2b.yml")
         run = score_published(store, as_of=data.as_of)[0]
         top = []
         for row in top_scores(store, model=run.model, n=10):

@@ -80,8 +80,9 @@ class DemoData:
     def event_batches(self, *, dictionary: bool = False) -> Iterator[pa.RecordBatch]:
         """The events in chunks of about a million, the same rows as ``events``.
 
-        With ``dictionary=True`` repeated strings stay dictionary-encoded, as generated: cheaper
-        to produce and to hand to DuckDB, which is what ``load_into_store`` does.
+        With ``dictionary=True`` repeated strings stay dictionary-encoded as generated (unless
+        ``events`` was already built): cheaper to produce and to hand to DuckDB, which is what
+        ``load_into_store`` does.
         """
         if self._events is not None:
             yield from self._events.to_batches()

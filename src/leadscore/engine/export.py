@@ -7,7 +7,6 @@ grade``, one ``group_<name>`` column per group of any exported model, ``as_of`` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,25 +24,29 @@ def _lit(value: str) -> str:
 
 
 def _group_names(store: Store, model: str | None) -> list[str]:
-    sql = "SELECT DISTINCT groups FROM (SELECT groups FROM scores {} LIMIT 1000)".format(
-        "WHERE model = ?" if model else "")
+    """Every group name of the exported models' versions that have scores, in first-seen order."""
+    sql = """SELECT DISTINCT unnest(mv.group_names), mv.model, mv.version, generate_subscripts(mv.group_names, 1)
+             FROM model_versions mv
+             WHERE (mv.model, mv.version) IN (SELECT DISTINCT model, model_version FROM scores) {}
+             ORDER BY 2, 3, 4""".format("AND mv.model = ?" if model else "")
     names: list[str] = []
-    for (groups,) in store.con.execute(sql, [model] if model else []).fetchall():
-        for name in json.loads(groups or "{}"):
-            if name not in names:
-                names.append(name)
+    for name, *_ in store.con.execute(sql, [model] if model else []).fetchall():
+        if name not in names:
+            names.append(name)
     return names
 
 
 def _scores_select(store: Store, model: str | None) -> tuple[str, list[Any]]:
-    columns = ["contact_id", "model", "model_version", "score", "tier", "grade"]
+    """Scores with one ``group_<name>`` column per group, found by name in the version's group list."""
+    columns = ["s.contact_id", "s.model", "s.model_version", "s.score", "s.tier", "s.grade"]
     for name in _group_names(store, model):
-        path = _lit("$." + json.dumps(name))
         alias = exp.to_identifier("group_" + name, quoted=True).sql(dialect="duckdb")
-        columns.append(f"CAST(json_extract(groups, {path}) AS DOUBLE) AS {alias}")
-    columns += ["as_of", "computed_at"]
-    where = "WHERE model = ?" if model else ""
-    sql = f"SELECT {', '.join(columns)} FROM scores {where} ORDER BY model, score DESC, contact_id"
+        columns.append(f"s.groups[list_position(mv.group_names, {_lit(name)})] AS {alias}")
+    columns += ["s.as_of", "s.computed_at"]
+    where = "WHERE s.model = ?" if model else ""
+    sql = (f"SELECT {', '.join(columns)} FROM scores s JOIN model_versions mv "
+           f"ON mv.model = s.model AND mv.version = s.model_version {where} "
+           "ORDER BY s.model, s.score DESC, s.contact_id")
     return sql, [model] if model else []
 
 

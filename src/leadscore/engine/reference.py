@@ -22,9 +22,11 @@ contact is a walk over its own events.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -112,11 +114,8 @@ class _Facts:
                  as_of: datetime, leaves: int):
         self.contact = contact
         self.as_of = as_of
-        seen = []
-        for row in events:
-            at = _normalize(row["occurred_at"])
-            if at <= as_of:
-                seen.append(_Seen(age_days(as_of, at), row))
+        seen = [_Seen(age_days(as_of, at), row) for row in events
+                if (at := _normalize(row["occurred_at"])) <= as_of]
         seen.sort(key=lambda e: e.age)  # most recent first; stable for equal times
         self.events = seen
         self.by_type: dict[Any, list[_Seen]] = defaultdict(list)
@@ -142,21 +141,21 @@ def _free_domains() -> frozenset[str]:
 # --------------------------------------------------------------------------- value tests
 
 _Check = Callable[[Any, datetime], bool]  # (non-null value, as_of) -> holds
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "equals": operator.eq, "not_equals": operator.ne, "gt": operator.gt, "gte": operator.ge,
+    "lt": operator.lt, "lte": operator.le,
+}
 
 
 class _Operand:
     """A user value, plus its reading as an instant when it is a date/ISO string."""
 
-    __slots__ = ("raw", "instant")
-
     def __init__(self, raw: Any, lower: bool):
         self.raw = raw.lower() if lower and isinstance(raw, str) else raw
         self.instant: datetime | None = None
         if isinstance(raw, str) and raw.strip().lower() != "now":  # a model means one fixed date
-            try:
+            with suppress(LeadscoreError):  # not a date: then only ever compared with strings
                 self.instant = parse_as_of(raw)
-            except LeadscoreError:  # not a date: only ever compared with strings
-                self.instant = None
 
     def against(self, value: Any) -> Any:
         """The operand as compared with ``value``: an instant when ``value`` is a timestamp."""
@@ -186,18 +185,11 @@ def _value_check(test: ValueTest, lower: bool) -> _Check:
     if op == "older_than_days":
         return lambda v, as_of: age_days(as_of, v) > value
     one = _Operand(value, lower)
-    checks: dict[str, _Check] = {
-        "equals": lambda v, _: v == one.against(v),
-        "not_equals": lambda v, _: v != one.against(v),
-        "contains": lambda v, _: one.raw in v,
-        "starts_with": lambda v, _: v.startswith(one.raw),
-        "ends_with": lambda v, _: v.endswith(one.raw),
-        "gt": lambda v, _: v > one.against(v),
-        "gte": lambda v, _: v >= one.against(v),
-        "lt": lambda v, _: v < one.against(v),
-        "lte": lambda v, _: v <= one.against(v),
-    }
-    return checks[op]
+    if op in _COMPARE:
+        compare = _COMPARE[op]
+        return lambda v, _: compare(v, one.against(v))
+    text = {"contains": str.__contains__, "starts_with": str.startswith, "ends_with": str.endswith}[op]
+    return lambda v, _: text(v, one.raw)
 
 
 def _test(test: ValueTest, lower: bool = False) -> _Check:
@@ -357,11 +349,8 @@ def _compiled(model: ScoringModel) -> _CompiledModel:
 
 
 def _clamp(value: float, low: float | None, high: float | None) -> float:
-    if high is not None and value > high:
-        value = high
-    if low is not None and value < low:
-        value = low
-    return float(value)
+    value = value if high is None else min(value, high)
+    return float(value if low is None else max(value, low))
 
 
 def _add(values: Iterable[float]) -> float:
@@ -399,12 +388,9 @@ def score_reference(model: ScoringModel, contact: Mapping[str, Any],
 
 
 def score_many_reference(model: ScoringModel, contacts: Iterable[Mapping[str, Any]],
-                         events: Iterable[Mapping[str, Any]],
-                         as_of: datetime) -> dict[Any, ReferenceScore]:
-    """Score every contact created at or before ``as_of`` (or with no ``created_at``).
-
-    ``events`` may hold every contact's events: they are grouped by ``contact_id``. Returns
-    contact_id → score, in the order of ``contacts``.
+                         events: Iterable[Mapping[str, Any]], as_of: datetime) -> dict[Any, ReferenceScore]:
+    """Score every contact created at or before ``as_of`` (or with no ``created_at``), as a batch
+    run does. ``events`` (of any contacts) are grouped by ``contact_id``; ``contacts`` order is kept.
     """
     as_of = to_utc_naive(as_of)
     by_contact: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)

@@ -1,11 +1,11 @@
 """Score runs: one compiled query per model, then scores, history and crossings in one transaction.
 
 A run materialises the compiled query joined with the previous scores into a temporary table, so
-the diff (what changed, which tier was crossed) is computed once and then written three ways:
+the diff (what changed, which tier was crossed) is computed once and then written twice:
 
 * ``score_history`` gets a row only where the score or the tier changed (or on a first score);
-* ``tier_crossings`` gets a row where the tier changed (``from_tier`` NULL on a first score), for
-  workflows to consume;
+  the ``tier_crossings`` view shows those of its rows whose tier changed (``from_tier`` NULL on a
+  first score), for workflows to consume;
 * ``scores`` is replaced for the run's scope (the whole model, or one contact).
 
 Everything happens inside one DuckDB transaction: a crash leaves the previous scores intact.
@@ -61,15 +61,9 @@ def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_
     return query.sql(dialect="duckdb")
 
 
-def _groups_json_sql(model: ScoringModel) -> str:
-    """``json_object('fit', g_0, ...)``: group names go in as escaped string literals."""
-    from sqlglot import exp
-
-    parts: list[str] = []
-    for i, name in enumerate(model.groups):
-        parts.append(exp.Literal.string(name).sql(dialect="duckdb"))
-        parts.append(f"g_{i}")
-    return "json_object(" + ", ".join(parts) + ")"
+def _groups_list_sql(model: ScoringModel) -> str:
+    """``[g_0, g_1, ...]``: group points in the order of ``model_versions.group_names``."""
+    return "[" + ", ".join(f"g_{i}" for i in range(len(model.groups))) + "]::DOUBLE[]"
 
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | None = None,
@@ -95,7 +89,7 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | No
         con.execute("DROP TABLE IF EXISTS _run")
         con.execute(
             f"""CREATE TEMP TABLE _run AS
-            SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_json_sql(scoring_model)} AS groups,
+            SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
                    p.score AS prev_score, p.tier AS prev_tier
             FROM ({sql}) AS q
             LEFT JOIN (SELECT contact_id, score, tier FROM scores WHERE model = ?{contact_filter}) AS p
@@ -114,21 +108,19 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | No
             [*common, when, now, run_id],
         )
         changed = _changes(con)
-        con.execute(
-            """INSERT INTO tier_crossings
-            SELECT gen_random_uuid()::VARCHAR, ?, ?, ?, contact_id, prev_tier, tier, prev_score, score,
-                   ?, ?, NULL
-            FROM _run WHERE tier IS DISTINCT FROM prev_tier""",
-            [run_id, *common, when, now],
-        )
-        crossings = _changes(con)
         con.execute(f"DELETE FROM scores WHERE model = ?{contact_filter}", params_model)
         con.execute(
             "INSERT INTO scores SELECT ?, contact_id, ?, score, tier, grade, groups, ?, ?, ? FROM _run",
             [*common, when, now, run_id],
         )
-        tier_counts = dict(con.execute(
-            "SELECT tier, count(*) FROM _run GROUP BY tier").fetchall())
+        tier_counts: dict[str, int] = {}
+        crossings = 0
+        for tier, n, crossed in con.execute(
+            "SELECT tier, count(*), count(*) FILTER (WHERE tier IS DISTINCT FROM prev_tier) "
+            "FROM _run GROUP BY tier"
+        ).fetchall():
+            tier_counts[tier] = int(n)
+            crossings += int(crossed)
         contacts = sum(tier_counts.values())
         con.execute(
             "INSERT INTO score_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -149,10 +141,16 @@ def _changes(con: object) -> int:
     return int(row[0]) if row else 0
 
 
+def publish(store: Store, loaded: LoadedModel, file: str | None = None) -> ModelVersion:
+    """Record a model's text as a new version (returns the latest one if the text is unchanged)."""
+    return store.publish_model(loaded.model.name, loaded.text, loaded.hash, file or loaded.file,
+                               list(loaded.model.groups))
+
+
 def score_contacts(store: Store, loaded: LoadedModel, *, as_of: datetime | str | None = None,
                    contact_id: str | None = None) -> RunResult:
     """Publish ``loaded`` if its text is new, then score with it (the library's one-call path)."""
-    version = store.publish_model(loaded.model.name, loaded.text, loaded.hash, loaded.file)
+    version = publish(store, loaded)
     return run_model(store, version, as_of=as_of, contact_id=contact_id, model=loaded.model)
 
 

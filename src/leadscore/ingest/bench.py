@@ -16,6 +16,7 @@ rows: the floor any importer writing to this schema pays.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -47,6 +48,7 @@ def generate_events(path: Path, n_events: int, *, with_ids: bool = True) -> Path
     fmt = "(FORMAT parquet)" if path.suffix == ".parquet" else "(HEADER, DELIMITER ',')"
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar_print = false")
         con.execute(f"COPY ({events_query(n_events, with_ids=with_ids)}) TO '{path}' {fmt}")
     finally:
         con.close()
@@ -84,6 +86,7 @@ def _time_bare_insert(workdir: Path, parquet: Path, repeat: int) -> dict[str, An
     for attempt in range(repeat):
         db = workdir / f"bare-{attempt}.duckdb"
         with Store.open(db) as store, store.transaction() as con:
+            con.execute("SET enable_progress_bar_print = false")
             start, cpu = time.perf_counter(), _cpu()
             con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at, url, campaign) "
                         "SELECT event_id, contact_id, type, occurred_at, url, "
@@ -99,18 +102,21 @@ def _time_bare_insert(workdir: Path, parquet: Path, repeat: int) -> dict[str, An
 def bench_import(tmpdir: str | Path, n_events: int, *, repeat: int = 1) -> dict[str, Any]:
     """Generate CSV and Parquet files of ``n_events`` events and time importing each.
 
-    Returns ``{"rows": n, "csv": {...}, "parquet": {...}, "bare_insert_parquet": {...}}`` where
-    each import entry has seconds, rows_per_s, cpu_seconds and reimport_seconds (the idempotent
-    second import of the same file, which inserts nothing).
+    Returns ``{"rows": n, "csv": {...}, "parquet": {...}, "bare_insert_parquet": {...}, ...}``
+    where each import entry has seconds, rows_per_s, cpu_seconds and reimport_seconds (the
+    idempotent second import of the same file, which inserts nothing); the load averages before
+    and after say how busy the machine was.
     """
     workdir = Path(tmpdir)
     workdir.mkdir(parents=True, exist_ok=True)
     csv_file = generate_events(workdir / "events.csv", n_events)
     parquet_file = generate_events(workdir / "events.parquet", n_events)
-    report: dict[str, Any] = {"rows": n_events}
+    report: dict[str, Any] = {"rows": n_events, "cpus": os.cpu_count(),
+                              "load_average_before": round(os.getloadavg()[0], 2)}
     report["csv"] = _time_import(workdir, csv_file, repeat)
     report["parquet"] = _time_import(workdir, parquet_file, repeat)
     report["bare_insert_parquet"] = _time_bare_insert(workdir, parquet_file, repeat)
+    report["load_average_after"] = round(os.getloadavg()[0], 2)
     return report
 
 

@@ -237,39 +237,72 @@ class TextProfile:
         return "VARCHAR", "iso"
 
 
+#: Rows looked at to guess a new column's type before checking the guess against every row.
+SAMPLE_ROWS = 10_000
+
+
 def profile_text_columns(con: duckdb.DuckDBPyConnection, relation: str, cleaned: dict[str, str],
-                         full: set[str]) -> dict[str, TextProfile]:
-    """Profile text columns in one pass. ``cleaned`` maps a key to the SQL of its cleaned value
-    (see :func:`clean_text`, value map included); keys in ``full`` get every count, the others
-    (existing timestamp columns) only the counts that decide their day/month order."""
-    refs = list(cleaned)
+                         counts: dict[str, set[str]]) -> dict[str, TextProfile]:
+    """Profile text columns in one pass over ``relation``.
+
+    ``cleaned`` maps a key to the SQL of its cleaned value (see :func:`clean_text`, value map
+    included); ``counts`` says which groups of counts each key needs: ``num`` (integers, floats,
+    booleans), ``ts`` (timestamps) and/or ``order`` (day/month order). Counts not asked for are 0.
+    """
     parts: list[str] = []
-    for i, ref in enumerate(refs):
-        x = cleaned[ref]
+    for ref, x in cleaned.items():
+        wanted = counts.get(ref, set())
         iso = iso_timestamp(x)
         # CASE, not AND: DuckDB evaluates every operand of an AND inside FILTER, and
         # try_strptime with a list of formats is slow on the values it cannot parse
         dm = (f"CASE WHEN {iso} IS NULL THEN regexp_matches({x}, {sql_str(DAY_MONTH_RE)}) "
               "ELSE false END")
-        dmy = f"try_strptime({x}, {_list(_formats('dmy'))})"
-        mdy = f"try_strptime({x}, {_list(_formats('mdy'))})"
-        if ref in full:
-            parts += [f"count({x}) AS n{i}",
-                      f"count(CASE WHEN regexp_full_match({x}, {sql_str(INFER_INT_RE)}) "
-                      f"THEN TRY_CAST({x} AS BIGINT) END) AS i{i}",
-                      f"count(*) FILTER (regexp_full_match({x}, {sql_str(INFER_FLOAT_RE)})) AS f{i}",
-                      f"count(TRY_CAST({x} AS BOOLEAN)) AS b{i}",
-                      f"count(CASE WHEN length({x}) >= 8 THEN {iso} END) AS t{i}"]
+        parts.append(f"count({x})")
+        if "num" in wanted:
+            parts += [f"count(CASE WHEN regexp_full_match({x}, {sql_str(INFER_INT_RE)}) "
+                      f"THEN TRY_CAST({x} AS BIGINT) END)",
+                      f"count(*) FILTER (regexp_full_match({x}, {sql_str(INFER_FLOAT_RE)}))",
+                      f"count(TRY_CAST({x} AS BOOLEAN))"]
         else:
-            parts += [f"0 AS n{i}", f"0 AS i{i}", f"0 AS f{i}", f"0 AS b{i}", f"0 AS t{i}"]
-        parts += [f"count(*) FILTER ({dm}) AS d{i}",
-                  f"count(CASE WHEN {dm} THEN {dmy} END) AS dmy{i}",
-                  f"count(CASE WHEN {dm} THEN {mdy} END) AS mdy{i}"]
-    if not refs:
+            parts += ["0", "0", "0"]
+        parts.append(f"count(CASE WHEN length({x}) >= 8 THEN {iso} END)" if "ts" in wanted else "0")
+        if wanted & {"ts", "order"}:
+            parts += [f"count(*) FILTER ({dm})",
+                      f"count(CASE WHEN {dm} THEN try_strptime({x}, {_list(_formats('dmy'))}) END)",
+                      f"count(CASE WHEN {dm} THEN try_strptime({x}, {_list(_formats('mdy'))}) END)"]
+        else:
+            parts += ["0", "0", "0"]
+    if not parts:
         return {}
     row = first_row(con, f"SELECT {', '.join(parts)} FROM {relation}")
     return {ref: TextProfile(*(int(v or 0) for v in row[i * 8:(i + 1) * 8]))
-            for i, ref in enumerate(refs)}
+            for i, ref in enumerate(cleaned)}
+
+
+def infer_text_columns(con: duckdb.DuckDBPyConnection, relation: str,
+                       cleaned: dict[str, str]) -> dict[str, TextProfile]:
+    """Profiles deciding the type of new text columns, without profiling every row of each.
+
+    A sample (the first rows, or a column's first non-empty values) suggests a type; only
+    columns that look typed are then checked against every row, and only for the counts their
+    candidate type needs. Text columns, the common case in CRM exports, cost a sample only.
+    """
+    everything = {ref: {"num", "ts"} for ref in cleaned}
+    head = f"(SELECT * FROM {relation} LIMIT {SAMPLE_ROWS})"
+    sample = profile_text_columns(con, head, cleaned, everything)
+    for ref, profile in list(sample.items()):
+        if profile.nonempty == 0:  # empty at the top of the file: look further down
+            rows = f"(SELECT * FROM {relation} WHERE {cleaned[ref]} IS NOT NULL LIMIT {SAMPLE_ROWS})"
+            sample.update(profile_text_columns(con, rows, {ref: cleaned[ref]}, everything))
+    wanted: dict[str, set[str]] = {}
+    for ref, profile in sample.items():
+        candidate = profile.inferred_type()[0]
+        if candidate in ("BIGINT", "DOUBLE", "BOOLEAN"):
+            wanted[ref] = {"num"}
+        elif candidate == "TIMESTAMP":
+            wanted[ref] = {"ts"}
+    checked = profile_text_columns(con, relation, {r: cleaned[r] for r in wanted}, wanted)
+    return {**sample, **checked}
 
 
 def inferred_type_of_typed(source_type: str) -> str:

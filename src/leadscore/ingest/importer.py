@@ -2,17 +2,22 @@
 
 The steps, each a few DuckDB statements over the whole file (no Python loop per row):
 
-1. read: stage the file (readers.py); rows DuckDB cannot split become malformed rejects;
+1. read: stage the file into temp tables (readers.py); rows DuckDB cannot split become malformed
+   rejects. This only reads, so it happens before the transaction: a failed statement aborts a
+   DuckDB transaction, and reading sometimes takes a second attempt (Latin-1, line endings);
 2. plan: map source columns to destination columns (mapping.py);
-3. type: choose each destination's type (the table's, or inferred for a new custom column) and its
-   date format, in one profiling pass (coerce.py);
-4. check: build the typed rows with a reason per bad row (writers.prepare_rows); with
-   ``strict=True`` the first bad row, by line, stops the import here;
+3. type: choose each destination's type: the table's, or for a new custom column one inferred
+   from a sample and checked against every row (coerce.py);
+4. check: build the typed rows with a reason per bad row (writers.prepare_rows); dates like
+   03/04/2024 in an existing timestamp column make the data decide that column's day/month order
+   and the rows are checked again; with ``strict=True`` the first bad row, by line, stops the
+   import here;
 5. write: add custom columns, upsert or insert (writers.py), write the rejects file, and record the
    import in ``imports``.
 
-All of it runs inside ``store.transaction()``, so a failure or a kill at any point leaves the store
-as it was: DuckDB discards the uncommitted transaction when the store is next opened.
+Steps 2-5 run inside ``store.transaction()``, so a failure or a kill at any point leaves the store
+as it was: DuckDB discards an uncommitted transaction when the store is next opened (see the
+SIGKILL test in tests/ingest/test_ingest_transactions.py).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from leadscore.ingest.coerce import (
     coerce,
     enum_coercion,
     family,
+    infer_text_columns,
     inferred_type_of_typed,
     profile_text_columns,
 )
@@ -130,11 +136,19 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
             tracker.check()  # a progress callback raised: that is the error to report
             raise
         finally:
-            drop_temp(con, _TEMP)
-            if source is not None:
-                source.cleanup(con)
+            _cleanup(con, source)
     result.seconds = time.perf_counter() - clock
     return result
+
+
+def _cleanup(con: duckdb.DuckDBPyConnection, source: Source | None) -> None:
+    """Drop the temp tables; inside a caller's failed transaction they go with it anyway."""
+    try:
+        drop_temp(con, _TEMP)
+        if source is not None:
+            source.cleanup(con)
+    except duckdb.TransactionException:
+        pass
 
 
 def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict: bool,
@@ -225,7 +239,7 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     trim = source.format != "parquet"
     new_text = {ref: clean_text(ref, mapping.values.get(dest), trim=trim) for dest, ref, typ in items
                 if family(typ) == "string" and dest not in lookup_only and dest not in table_types}
-    profiles = profile_text_columns(con, source.relation, new_text, set(new_text))
+    profiles = infer_text_columns(con, source.relation, new_text)
     targets: list[_Target] = []
     new_columns: dict[str, str] = {}
     warnings: list[str] = []
@@ -261,7 +275,7 @@ def _check_rows(con: duckdb.DuckDBPyConnection, kind: str, source: Source,
     columns = prepare_rows(con, kind, _typed_sql(source, coercions), [c.dest for c in coercions])
     stats = event_stats(con) if kind == "events" else None
     bad = stats.bad if stats else scalar(
-        con, "SELECT count(*) FROM __ls_rows WHERE __reason IS NOT NULL")
+        con, "SELECT count(*) FROM __ls_rows WHERE __bad")
     return columns, stats, bad
 
 
@@ -270,12 +284,12 @@ def _settle_day_month(con: duckdb.DuckDBPyConnection, source: Source, targets: l
     """Some rows were rejected: if dates like 03/04/2024 are why, let the data decide their
     columns' order. Returns whether any column changed (the rows must then be checked again)."""
     undecided = [t for t in targets if t.undecided]
-    if not undecided or not scalar(con, "SELECT count(*) FROM __ls_rows WHERE "
+    if not undecided or not scalar(con, "SELECT count(*) FROM __ls_rows WHERE __bad AND "
                                         "contains(__reason, 'ambiguous day/month order')"):
         return False
     profiles = profile_text_columns(
         con, source.relation, {t.ref: clean_text(t.ref, t.values, trim=t.trim) for t in undecided},
-        set())
+        {t.ref: {"order"} for t in undecided})
     changed = False
     for target in undecided:
         target.undecided = False
@@ -290,19 +304,23 @@ def _settle_day_month(con: duckdb.DuckDBPyConnection, source: Source, targets: l
 
 
 def _typed_sql(source: Source, coercions: list[Coercion]) -> str:
-    """Three stacked projections: clean text, typed value, then reasons (each value parsed once)."""
+    """Three stacked projections: clean text, typed value, then the verdict (each value parsed
+    once). ``__bad`` says whether a row is rejected, ``__reason`` why: the strings of the reason
+    are only built where a query reads them (DuckDB drops unread columns of a view), which is
+    for the rejected rows alone."""
     if not coercions:
-        return f"SELECT __row, NULL::VARCHAR AS __reason FROM {source.relation}"
+        return f"SELECT __row, false AS __bad, NULL::VARCHAR AS __reason FROM {source.relation}"
     clean = ", ".join(f"{c.clean} AS __x{i}" for i, c in enumerate(coercions))
     typed = ", ".join(f"__x{i}, {c.value.replace('{x}', f'__x{i}')} AS __v{i}"
                       for i, c in enumerate(coercions))
-    reasons = [f"CASE WHEN __x{i} IS NOT NULL AND __v{i} IS NULL THEN "
-               f"{c.reason.replace('{x}', f'__x{i}')} END"
+    failed = {i: f"(__x{i} IS NOT NULL AND __v{i} IS NULL)" for i, c in enumerate(coercions) if c.reason}
+    reasons = [f"CASE WHEN {failed[i]} THEN {c.reason.replace('{x}', f'__x{i}')} END"
                for i, c in enumerate(coercions) if c.reason]
+    bad = " OR ".join(failed.values()) or "false"
     reason = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL::VARCHAR"
     out = ", ".join(f"__v{i} AS {sql_name(c.dest)}" for i, c in enumerate(coercions))
-    return (f"SELECT __row, {out}, {reason} AS __reason FROM (SELECT __row, {typed} FROM "
-            f"(SELECT __row, {clean} FROM {source.relation}))")
+    return (f"SELECT __row, {out}, {bad} AS __bad, {reason} AS __reason FROM (SELECT __row, {typed} "
+            f"FROM (SELECT __row, {clean} FROM {source.relation}))")
 
 
 def _rejects_dir(store: Store, file: Path, rejects_dir: Path | None) -> Path:

@@ -88,9 +88,9 @@ class Source:
     scratch: list[Path] = field(default_factory=list)  # temporary files to delete afterwards
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
-        drop_temp(con, self.temp_tables)
         for file in self.scratch:
             file.unlink(missing_ok=True)
+        drop_temp(con, self.temp_tables)
 
 
 def detect_format(path: Path, file_format: str | None) -> str:

@@ -22,14 +22,14 @@ def collect_rejects(con: duckdb.DuckDBPyConnection, source: Source, rows_table: 
                     bad_rows: int) -> int:
     """Fill ``__ls_rejects`` (``__line``, ``__reason``, ``__s0``…) and return how many there are.
 
-    ``bad_rows`` (rows of ``rows_table`` with a reason, counted by the caller) spares a pass over
-    the rows when there are none."""
+    ``bad_rows`` (rows of ``rows_table`` with ``__bad`` set, counted by the caller) spares a pass
+    over the rows when there are none."""
     raw = ", ".join(f"CAST(s.{c.ref} AS VARCHAR) AS __s{i}" for i, c in enumerate(source.columns))
     raw_types = ", ".join(f"__s{i} VARCHAR" for i in range(len(source.columns)))
     con.execute("DROP TABLE IF EXISTS __ls_rejects")
     con.execute(f"CREATE TEMP TABLE __ls_rejects (__line BIGINT, __reason VARCHAR"
                 f"{', ' + raw_types if raw_types else ''})")
-    bad = con.execute(f"SELECT __row FROM {rows_table} WHERE __reason IS NOT NULL "
+    bad = con.execute(f"SELECT __row FROM {rows_table} WHERE __bad "
                       "ORDER BY __row").fetchnumpy()["__row"] if bad_rows else []
     if len(bad):
         lines = source.line_map.lines(np.asarray(bad, dtype=np.int64))
@@ -40,7 +40,8 @@ def collect_rejects(con: duckdb.DuckDBPyConnection, source: Source, rows_table: 
         try:
             con.execute(
                 f"INSERT INTO __ls_rejects SELECT l.__line, r.__reason{', ' + raw if raw else ''} "
-                f"FROM {rows_table} r JOIN __ls_lines_arrow l USING (__row) "
+                f"FROM (SELECT __row, __reason FROM {rows_table} WHERE __bad) r "
+                f"JOIN __ls_lines_arrow l USING (__row) "
                 f"JOIN {source.relation} s USING (__row)")
         finally:
             con.unregister("__ls_lines_arrow")

@@ -1,7 +1,7 @@
 """The SQL that puts typed rows into contacts, events and deals.
 
-Each kind first builds ``__ls_rows``: the typed columns, the row's key, and ``__reason`` (type
-errors plus the kind's own rules), then writes the good rows:
+Each kind first builds ``__ls_rows``: the typed columns, the row's key, ``__bad`` and ``__reason``
+(type errors plus the kind's own rules), then writes the good rows:
 
 * contacts and deals are upserted by key: the last row of the file wins over earlier ones with the
   same key, an existing row is updated only in the columns the file has, and only if a value
@@ -59,10 +59,12 @@ def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
     contact_parts: list[str] = []
     if "contact_id" in present:
         contact_parts.append("t.contact_id")
-    if "email" in present:
-        con.execute("DROP TABLE IF EXISTS __ls_emails")
-        con.execute("CREATE TEMP TABLE __ls_emails AS SELECT lower(trim(email)) AS em, "
-                    "min(contact_id) AS cid FROM contacts WHERE email IS NOT NULL GROUP BY 1")
+    if "email" in present and _needs_email_lookup(con, typed_sql, "contact_id" in present):
+        # stored contacts whose address appears in the file: the join stays as small as the file
+        drop_temp(con, ["__ls_emails"])
+        con.execute(f"CREATE TEMP TABLE __ls_emails AS SELECT lower(trim(c.email)) AS em, "
+                    f"min(c.contact_id) AS cid FROM contacts c WHERE lower(trim(c.email)) IN "
+                    f"(SELECT lower(email) FROM ({typed_sql}) WHERE email IS NOT NULL) GROUP BY 1")
         joins = "LEFT JOIN __ls_emails e ON e.em = lower(t.email)"
         contact_parts += ["e.cid", email_id("t.email")]
     contact = f"COALESCE({', '.join(contact_parts)})" if contact_parts else "NULL::VARCHAR"
@@ -83,23 +85,36 @@ def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
         select.append(f"{contact} AS contact_id")
     select = [f"{key} AS {spec.key}", *select, *(f"t.{sql_name(c)}" for c in stored)]
     checks = [f"CASE WHEN {contact} IS NULL THEN 'no contact_id and no email' END"]
+    missing = [f"{contact} IS NULL"]
     for col in spec.required:
         if col not in (spec.key, "contact_id"):
             # a value that failed to parse already has its reason; "empty" would be noise
             checks.append(f"CASE WHEN t.{sql_name(col)} IS NULL AND NOT contains("
                           f"COALESCE(t.__reason, ''), '{col}: ') THEN '{col} is empty' END")
+            missing.append(f"t.{sql_name(col)} IS NULL")
     reason = f"NULLIF(concat_ws('; ', t.__reason, {', '.join(checks)}), '')"
+    bad = f"(t.__bad OR {' OR '.join(missing)})"
     # Events are insert-only and read twice (check, insert): a view costs less than a copy,
     # unless ids are generated, since md5 over every row costs more than a copy does.
     view = kind == "events" and spec.key in present
     drop_temp(con, ["__ls_rows"])
     con.execute(f"CREATE TEMP {'VIEW' if view else 'TABLE'} __ls_rows AS SELECT t.__row, "
-                f"{', '.join(select)}, {reason} AS __reason FROM ({typed_sql}) t {joins}")
+                f"{', '.join(select)}, {bad} AS __bad, CASE WHEN {bad} THEN {reason} END AS __reason "
+                f"FROM ({typed_sql}) t {joins}")
     return [spec.key, *(["contact_id"] if kind != "contacts" else []), *stored]
 
 
+def _needs_email_lookup(con: duckdb.DuckDBPyConnection, typed_sql: str, has_ids: bool) -> bool:
+    """E-mails identify a row's contact only where the row has no contact_id."""
+    if not has_ids:
+        return True
+    return scalar(con, f"SELECT count(*) FROM ({typed_sql}) WHERE contact_id IS NULL "
+                       "AND email IS NOT NULL") > 0
+
+
 def _text(expr: str) -> str:
-    """A value as hash input: NULL and '' must differ from each other and from the separator."""
+    """A value as hash input. concat_ws skips NULLs, which would let (a, NULL) and (NULL, a) hash
+    alike; a NULL becomes chr(30) instead, a control character no CRM value holds."""
     return f"COALESCE(CAST({expr} AS VARCHAR), chr(30))"
 
 
@@ -115,29 +130,32 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> Wri
     """Contacts and deals: update changed rows, insert new ones (see the module docstring)."""
     spec = SPECS[kind]
     key = sql_name(spec.key)
-    good = scalar(con, "SELECT count(*) FROM __ls_rows WHERE __reason IS NULL")
-    con.execute("DROP TABLE IF EXISTS __ls_good")
-    con.execute(f"CREATE TEMP TABLE __ls_good AS SELECT * EXCLUDE (__reason) FROM __ls_rows "
-                f"WHERE __reason IS NULL QUALIFY row_number() OVER (PARTITION BY {key} "
-                f"ORDER BY __row DESC) = 1")
-    distinct = scalar(con, "SELECT count(*) FROM __ls_good")
+    good, distinct = (int(v or 0) for v in first_row(
+        con, f"SELECT count(*), count(DISTINCT hash({key})) FROM __ls_rows WHERE NOT __bad"))
+    drop_temp(con, ["__ls_good"])
+    if distinct == good:  # no key repeats (a hash collision only takes the slower path)
+        con.execute("CREATE TEMP VIEW __ls_good AS SELECT * EXCLUDE (__bad, __reason) "
+                    "FROM __ls_rows WHERE NOT __bad")
+    else:  # the last row of the file wins
+        con.execute(f"CREATE TEMP TABLE __ls_good AS SELECT * EXCLUDE (__bad, __reason) "
+                    f"FROM __ls_rows WHERE NOT __bad QUALIFY row_number() OVER (PARTITION BY {key} "
+                    f"ORDER BY __row DESC) = 1")
     counts = WriteCounts()
     others = [c for c in columns if c != spec.key]
-    if others:
+    if others and scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {spec.table} LIMIT 1)"):
         sets = ", ".join(f"{sql_name(c)} = g.{sql_name(c)}" for c in others)
         changed = " OR ".join(f"t.{sql_name(c)} IS DISTINCT FROM g.{sql_name(c)}" for c in others)
         counts.updated = scalar(con, f"UPDATE {spec.table} AS t SET {sets} FROM __ls_good g "
-                                      f"WHERE t.{key} = g.{key} AND ({changed})")
+                                     f"WHERE t.{key} = g.{key} AND ({changed})")
     names = ", ".join(sql_name(c) for c in columns)
     counts.inserted = scalar(con, f"INSERT INTO {spec.table} ({names}) SELECT {names} FROM __ls_good g "
-                                   f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} t WHERE t.{key} = g.{key})")
+                                  f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} t WHERE t.{key} = g.{key})")
     counts.duplicates = good - counts.inserted - counts.updated
     if kind == "deals":
         counts.unknown_contacts = scalar(
             con, "SELECT count(*) FROM __ls_good g WHERE NOT EXISTS "
                  "(SELECT 1 FROM contacts c WHERE c.contact_id = g.contact_id)")
-    con.execute("DROP TABLE __ls_good")
-    assert distinct >= counts.inserted + counts.updated
+    drop_temp(con, ["__ls_good"])
     return counts
 
 
@@ -158,12 +176,11 @@ def event_stats(con: duckdb.DuckDBPyConnection) -> EventStats:
     has_contacts = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM contacts LIMIT 1)") > 0
     join = ("LEFT JOIN (SELECT DISTINCT contact_id FROM contacts) c ON c.contact_id = r.contact_id"
             if has_contacts else "")
-    unknown = ("count(*) FILTER (WHERE r.__reason IS NULL AND c.contact_id IS NULL)"
-               if has_contacts else "count(*) FILTER (WHERE r.__reason IS NULL)")
+    unknown = ("count(*) FILTER (WHERE NOT r.__bad AND c.contact_id IS NULL)"
+               if has_contacts else "count(*) FILTER (WHERE NOT r.__bad)")
     bad, good, distinct, unknown_n = (int(v or 0) for v in first_row(
-        con, f"SELECT count(*) FILTER (WHERE r.__reason IS NOT NULL), "
-             f"count(*) FILTER (WHERE r.__reason IS NULL), "
-             f"count(DISTINCT hash(r.event_id)) FILTER (WHERE r.__reason IS NULL), {unknown} "
+        con, f"SELECT count(*) FILTER (WHERE r.__bad), count(*) FILTER (WHERE NOT r.__bad), "
+             f"count(DISTINCT hash(r.event_id)) FILTER (WHERE NOT r.__bad), {unknown} "
              f"FROM __ls_rows r {join}"))
     return EventStats(bad, good, distinct < good, unknown_n)
 
@@ -171,17 +188,21 @@ def event_stats(con: duckdb.DuckDBPyConnection) -> EventStats:
 def insert_events(con: duckdb.DuckDBPyConnection, columns: list[str],
                   stats: EventStats) -> WriteCounts:
     """Insert the good rows whose event_id is neither stored nor repeated earlier in the file."""
-    filters = ["r.__reason IS NULL"]
+    filters = ["NOT r.__bad"]
     drop_temp(con, ["__ls_seen", "__ls_first"])
     if scalar(con, "SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)"):
         # driven by the file's ids: never builds a hash table of every stored event
         con.execute("CREATE TEMP TABLE __ls_seen AS SELECT DISTINCT event_id FROM events "
-                    "WHERE event_id IN (SELECT event_id FROM __ls_rows WHERE __reason IS NULL)")
-        if scalar(con, "SELECT count(*) FROM __ls_seen"):
+                    "WHERE event_id IN (SELECT event_id FROM __ls_rows WHERE NOT __bad)")
+        seen = scalar(con, "SELECT count(*) FROM __ls_seen")
+        if seen and seen == stats.good and not stats.repeated:  # the same file again
+            drop_temp(con, ["__ls_seen"])
+            return WriteCounts(duplicates=stats.good, unknown_contacts=stats.unknown_contacts)
+        if seen:
             filters.append("r.event_id NOT IN (SELECT event_id FROM __ls_seen)")
     if stats.repeated:
         con.execute("CREATE TEMP TABLE __ls_first AS SELECT event_id, min(__row) AS keep "
-                    "FROM __ls_rows WHERE __reason IS NULL GROUP BY event_id HAVING count(*) > 1")
+                    "FROM __ls_rows WHERE NOT __bad GROUP BY event_id HAVING count(*) > 1")
         filters.append("NOT EXISTS (SELECT 1 FROM __ls_first f WHERE f.event_id = r.event_id "
                        "AND f.keep <> r.__row)")
     names = ", ".join(sql_name(c) for c in columns)

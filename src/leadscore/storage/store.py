@@ -29,6 +29,7 @@ class ModelVersion:
     text: str
     file: str | None
     published_at: datetime
+    group_names: list[str]
 
 
 class Store:
@@ -158,7 +159,7 @@ class Store:
     # ------------------------------------------------------------------ model versions
 
     def publish_model(self, model: str, text: str, hash_: str, file: str | None,
-                      published_by: str | None = None) -> ModelVersion:
+                      group_names: list[str], published_by: str | None = None) -> ModelVersion:
         """Record a new version of a model; publishing identical text again returns the latest."""
         with self.transaction():
             latest = self.latest_version(model)
@@ -167,14 +168,14 @@ class Store:
             version = (latest.version + 1) if latest else 1
             now = utcnow()
             self.con.execute(
-                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [model, version, hash_, text, file, now, published_by],
+                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [model, version, hash_, text, file, now, published_by, group_names],
             )
-        return ModelVersion(model, version, hash_, text, file, now)
+        return ModelVersion(model, version, hash_, text, file, now, list(group_names))
 
     def latest_version(self, model: str) -> ModelVersion | None:
         row = self.con.execute(
-            "SELECT model, version, hash, text, file, published_at FROM model_versions "
+            "SELECT model, version, hash, text, file, published_at, group_names FROM model_versions "
             "WHERE model = ? ORDER BY version DESC LIMIT 1", [model]
         ).fetchone()
         return ModelVersion(*row) if row else None
@@ -184,7 +185,7 @@ class Store:
             found = self.latest_version(model)
         else:
             row = self.con.execute(
-                "SELECT model, version, hash, text, file, published_at FROM model_versions "
+                "SELECT model, version, hash, text, file, published_at, group_names FROM model_versions "
                 "WHERE model = ? AND version = ?", [model, version]
             ).fetchone()
             found = ModelVersion(*row) if row else None
