@@ -31,6 +31,7 @@ from leadscore.engine.run import RunResult, score_published
 from leadscore.engine.run import publish as publish_version
 from leadscore.engine.run import score_one as _score_one
 from leadscore.errors import ModelIssue, WorkspaceError
+from leadscore.ingest import ColumnMapping, ImportResult
 from leadscore.model.loader import LoadedModel, load_model
 from leadscore.model.validate import validate_against_store, validate_model
 from leadscore.storage.store import ModelVersion, Store
@@ -59,15 +60,20 @@ def init(directory: str | Path = ".") -> Workspace:
 
 
 def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
-                mapping: object | None = None, strict: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> object:
-    """Import contacts, events or deals from CSV, Parquet or JSON lines (one transaction)."""
+                mapping: ColumnMapping | None = None, strict: bool = False,
+                progress: Callable[[int, int], None] | None = None,
+                file_format: str | None = None) -> ImportResult:
+    """Import contacts, events or deals from CSV, Parquet or JSON lines (one transaction).
+
+    Bad rows go to a rejects file in the workspace's ``rejects/`` with their line numbers and
+    reasons; good rows still import (unless ``strict``).
+    """
     from leadscore.ingest import import_file as _import
 
     ws = _workspace(workspace)
     with open_store(ws) as store:
         return _import(store, kind, path, mapping=mapping, strict=strict,  # type: ignore[arg-type]
-                       rejects_dir=ws.rejects_dir, progress=progress)
+                       rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format)
 
 
 def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:

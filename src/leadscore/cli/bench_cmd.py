@@ -34,6 +34,6 @@ def bench_command(
         with console.status("running the benchmark…", spinner="dots"):
             result = run_bench(target, contacts, events, seed)
     if as_json:
-        print_json(result)
+        print_json(result.to_dict())
     else:
         console.print(format_bench(result), highlight=False)

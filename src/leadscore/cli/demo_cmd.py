@@ -45,10 +45,13 @@ def demo_command(
         total, won = result.conversion_by_tier.get(tier, (n, 0))
         tiers.add_row(tier, f"{n:,}", f"{won:,}", f"{won / total:.1%}" if total else "—")
     console.print(tiers)
-    top = Table("contact", "name", "title", "company", "score", "tier", "why", title="Top 10 leads")
+    wide = console.width >= 120  # on a narrow terminal, keep the reasons readable
+    top = Table("contact", *(["name"] if wide else []), "title", *(["company"] if wide else []), "score",
+                "tier", "why", title="Top 10 leads")
     for row, reasons in result.top:
-        top.add_row(row.contact_id, row.name, row.job_title or "", row.company or "",
-                    f"{row.score:.1f}", row.tier, "; ".join(reasons))
+        cells = [row.contact_id, *([row.name] if wide else []), row.job_title or "",
+                 *([row.company or ""] if wide else []), f"{row.score:.1f}", row.tier, "; ".join(reasons)]
+        top.add_row(*cells)
     console.print(top)
     first = result.top[0][0].contact_id if result.top else "CONTACT_ID"
     console.print(f"Done in {result.seconds:.1f}s. Try next:")
