@@ -159,7 +159,7 @@ def _where_test(column: str) -> st.SearchStrategy[Any]:
 _KINDS = st.sampled_from(EVENT_TYPES)
 _EVENT_TYPES = st.one_of(_KINDS, st.lists(_KINDS, min_size=1, max_size=3))
 # most event leaves have no `where`, so that their counts are often non-zero
-_WHERE_COLUMNS = st.one_of(st.just([]), st.just([]),
+_WHERE_COLUMNS: st.SearchStrategy[list[str]] = st.one_of(st.just([]), st.just([]),
                            st.lists(st.sampled_from(sorted(EVENT_SCHEMA)), unique=True, max_size=2))
 _K = st.integers(0, 3)
 _BAND = _opt(st.one_of(_K.map(lambda n: {"at_least": n}), _K.map(lambda n: {"at_most": n}),

@@ -302,7 +302,7 @@ def test_tier_on_exact_bound() -> None:
 
 def test_score_many_groups_events_and_skips_future_contacts() -> None:
     model = make_model({"when": {"event": "page_view"}, "points_per_event": 1})
-    contacts = [{"contact_id": "a", "created_at": T}, {"contact_id": "b", "created_at": None},
+    contacts: list[dict[str, Any]] = [{"contact_id": "a", "created_at": T}, {"contact_id": "b", "created_at": None},
                 {"contact_id": "late", "created_at": T + timedelta(microseconds=1)}]
     events = [{**ev("page_view", 1), "contact_id": cid} for cid in ("a", "a", "b", "late", "ghost")]
     scores = score_many_reference(model, contacts, events, T)

@@ -29,6 +29,10 @@ LOGICAL_TYPES = ("string", "number", "boolean", "timestamp")
 
 #: Table aliases used by the generated query (contacts, per-contact aggregates).
 CONTACT_ALIAS = "c"
+#: The derived e-mail domain under a name no imported column can have (imports produce [a-z0-9_]).
+DOMAIN_COLUMN = "ls domain"
+#: Derived properties computed from other projected columns, in a second step of ``ls_contacts``.
+TWO_STEP = ("is_free_email",)
 AGG_ALIAS = "a"
 
 
@@ -114,8 +118,11 @@ class Catalog:
         if name == "email_domain":
             return self.email_domain()
         assert name == "is_free_email"
+        # Tested against a column computed one level down: engines expand a long IN list into
+        # comparisons that would each re-run the domain extraction (4x slower on DuckDB).
+        self.projected.setdefault(DOMAIN_COLUMN, self.email_domain())
         domains = [exp.Literal.string(d) for d in free_email_domains()]
-        return exp.In(this=self.email_domain(), expressions=domains)
+        return exp.In(this=exp.column(quoted(DOMAIN_COLUMN), CONTACT_ALIAS), expressions=domains)
 
     def email_domain(self) -> exp.Expr:
         """Lower-cased part of ``email`` after its last ``@``; NULL without an ``@`` or when empty."""

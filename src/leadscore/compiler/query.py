@@ -29,7 +29,7 @@ from leadscore.model.spec import MatrixAxis, ScoringModel
 from leadscore.timeutil import parse_as_of
 
 from .build import add, alias, case, clamp, col, number_literal
-from .columns import AGG_ALIAS, CONTACT_ALIAS, Catalog, quoted, table
+from .columns import AGG_ALIAS, CONTACT_ALIAS, TWO_STEP, Catalog, quoted, table
 from .conditions import AGE, CID, TYPE, ConditionCompiler, EventScan, type_test
 from .dialects import Dialect, get_dialect
 from .rules import CompiledRule, compile_rule
@@ -143,9 +143,12 @@ def _contacts(catalog: Catalog, dialect: Dialect, as_of: datetime, contacts_tabl
     """
     key = exp.column(quoted("contact_id"), CONTACT_ALIAS)
     columns: list[exp.Expr] = [key]
+    second: list[exp.Expr] = []
     for name, expr in catalog.projected.items():
-        if name != "contact_id":
-            columns.append(expr if isinstance(expr, exp.Column) else alias(expr, quoted(name)))
+        if name == "contact_id":
+            continue
+        column = expr if isinstance(expr, exp.Column) else alias(expr, quoted(name))
+        (second if name in TWO_STEP and name not in catalog.contact else columns).append(column)
     select = exp.select(*columns).from_(table(contacts_table).as_(CONTACT_ALIAS))
     where: list[exp.Expr] = []
     if catalog.has_created_at:
@@ -156,7 +159,11 @@ def _contacts(catalog: Catalog, dialect: Dialect, as_of: datetime, contacts_tabl
         ))
     if contact_id is not None:
         where.append(exp.EQ(this=key.copy(), expression=exp.Literal.string(contact_id)))
-    return select.where(exp.and_(*where)) if where else select
+    if where:
+        select = select.where(exp.and_(*where))
+    if not second:
+        return select
+    return exp.select(exp.Star(), *second).from_(select.subquery(CONTACT_ALIAS))
 
 
 def _base(rules: list[CompiledRule], *, joined: bool) -> exp.Select:

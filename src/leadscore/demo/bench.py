@@ -156,9 +156,11 @@ def _run_child(store_path: Path, model_path: Path, as_of: datetime, export: Path
     lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
     if not lines:
         raise RuntimeError(f"the scoring process printed no report; see {log}")
-    # Linux reports ru_maxrss in KiB (macOS in bytes).
-    rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    return json.loads(lines[-1]), wall, rss_mb
+    report = json.loads(lines[-1])
+    # The child measures its own peak (see bench_child._peak_rss_mb); wait4's figure would include
+    # this parent's memory, inherited across fork.
+    rss_mb = float(report.get("peak_rss_mb") or usage.ru_maxrss / 1024)
+    return report, wall, rss_mb
 
 
 def compare_scores(hand: Path, engine: Path, n_groups: int) -> tuple[float, int, int]:

@@ -42,7 +42,7 @@ WITH ls_events AS (
     c."job_title",
     CASE
       WHEN POSITION('@' IN c."email") > 0
-      THEN NULLIF(LOWER(REVERSE(SPLIT_PART(REVERSE(c."email"), '@', 1))), '')
+      THEN NULLIF(LOWER(SPLIT_PART(c."email", '@', -1)), '')
     END AS "email_domain",
     c."company_size"
   FROM "contacts" AS c

@@ -1,24 +1,7 @@
 WITH ls_contacts AS (
   SELECT
-    c.`contact_id`,
-    c.`job_title`,
-    c.`phone`,
-    c.`company_size`,
-    c.`country`,
-    c.`industry`,
-    c.`website`,
-    c.`email`,
-    c.`created_at`,
-    c.`updated_at`,
-    c.`owner`,
-    CASE
-      WHEN LOCATE('@', c.`email`) > 0
-      THEN NULLIF(LOWER(REVERSE(SPLIT_PART(REVERSE(c.`email`), '@', 1))), '')
-    END AS `email_domain`,
-    CASE
-      WHEN LOCATE('@', c.`email`) > 0
-      THEN NULLIF(LOWER(REVERSE(SPLIT_PART(REVERSE(c.`email`), '@', 1))), '')
-    END IN (
+    *,
+    c.`ls domain` IN (
       '126.com',
       '163.com',
       'aol.com',
@@ -97,12 +80,34 @@ WITH ls_contacts AS (
       'yandex.ru',
       'ymail.com',
       'zoho.com'
-    ) AS `is_free_email`,
-    c.`lead_source`
-  FROM `contacts` AS c
-  WHERE
-    c.`created_at` IS NULL
-    OR c.`created_at` <= CAST('2025-01-01 00:00:00' AS TIMESTAMP)
+    ) AS `is_free_email`
+  FROM (
+    SELECT
+      c.`contact_id`,
+      c.`job_title`,
+      c.`phone`,
+      c.`company_size`,
+      c.`country`,
+      c.`industry`,
+      c.`website`,
+      c.`email`,
+      c.`created_at`,
+      c.`updated_at`,
+      c.`owner`,
+      CASE
+        WHEN LOCATE('@', c.`email`) > 0
+        THEN NULLIF(LOWER(SPLIT_PART(c.`email`, '@', -1)), '')
+      END AS `email_domain`,
+      CASE
+        WHEN LOCATE('@', c.`email`) > 0
+        THEN NULLIF(LOWER(SPLIT_PART(c.`email`, '@', -1)), '')
+      END AS `ls domain`,
+      c.`lead_source`
+    FROM `contacts` AS c
+    WHERE
+      c.`created_at` IS NULL
+      OR c.`created_at` <= CAST('2025-01-01 00:00:00' AS TIMESTAMP)
+  ) AS c
 ), ls_base AS (
   SELECT
     c.`contact_id` AS cid,
