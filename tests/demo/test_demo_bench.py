@@ -21,10 +21,9 @@ from leadscore.storage.store import Store
 
 
 def _compile_model():  # type: ignore[no-untyped-def]
-    compiler = pytest.importorskip("leadscore.compiler")
-    if not hasattr(compiler, "compile_model"):
-        pytest.skip("the compiler is not written yet")
-    return compiler.compile_model
+    from leadscore.compiler import compile_model
+
+    return compile_model
 
 
 @pytest.fixture(scope="module")
@@ -95,26 +94,23 @@ def test_format_reports_a_mismatch() -> None:
     assert "MISMATCH" in text and "FAIL" in text
 
 
-def test_child_falls_back_to_the_compiler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_child_scores_like_leadscore_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
-    import sys
 
     from leadscore.demo import bench_child
     from leadscore.demo.bench import compare_scores
 
-    _compile_model()
     data = generate(500, 5_000, seed=2)
     store_path, model_path = tmp_path / "s.duckdb", tmp_path / "bench.yml"
     with Store.open(store_path) as store:
         load_into_store(store, data)
         store.con.execute(f"COPY ({HAND_WRITTEN_SQL(data.as_of)}) TO '{tmp_path / 'hand.parquet'}'")
     model_path.write_text(BENCH_MODEL_YAML)
-    monkeypatch.setitem(sys.modules, "leadscore.engine.run", None)  # import fails: no engine yet
     assert bench_child.main([str(store_path), str(model_path), data.as_of.isoformat(),
                              "--export", str(tmp_path / "engine.parquet")]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["engine"] == "compiler" and report["scored"] == 500
-    assert set(report["phases"]) >= {"open", "engine.compile", "engine.query"}
+    assert report["engine"] == "score_contacts" and report["scored"] == 500
+    assert set(report["phases"]) >= {"open", "engine.compile", "engine.query", "engine.write"}
+    assert 0 < report["peak_rss_mb"] < 2048
     max_diff, tiers, missing = compare_scores(tmp_path / "hand.parquet", tmp_path / "engine.parquet", 3)
     assert (tiers, missing) == (0, 0) and max_diff <= 1e-9

@@ -5,9 +5,7 @@ clean way to read one run's peak RSS is to run it alone in a child and ask the k
 afterwards. The parent (``bench.run_bench``) holds the generated data and its own DuckDB buffers,
 which must not count.
 
-It scores with ``leadscore.engine.run.score_contacts`` — what ``leadscore score`` does — and, if
-the engine is not importable, falls back to materialising the compiler's query in a temporary
-table, so the harness works while the engine is being built. It prints one JSON line with the
+It scores with ``leadscore.engine.run.score_contacts`` — what ``leadscore score`` does. It prints one JSON line with the
 timings; with ``--export`` it then (untimed) writes ``contact_id, score, tier, g_0..`` to Parquet
 for the parent to compare with the hand-written query.
 """
@@ -23,29 +21,14 @@ from typing import Any
 
 
 def _score(store: Any, loaded: Any, as_of: Any) -> tuple[str, dict[str, float], str]:
-    """Run the scoring; return (engine kind, its phases, SQL selecting the results to export)."""
-    groups = list(loaded.model.groups)
-    try:
-        from leadscore.engine.run import score_contacts
-    except ImportError:
-        score_contacts = None  # type: ignore[assignment]
-    if score_contacts is not None:
-        result = score_contacts(store, loaded, as_of=as_of)
-        phases = {k: float(v) for k, v in (getattr(result, "phases", None) or {}).items()}
-        name = loaded.model.name.replace("'", "''")
-        parts = ", ".join(f"groups[{i + 1}] AS g_{i}" for i in range(len(groups)))
-        return "score_contacts", phases, (
-            f"SELECT contact_id, score, tier, {parts} FROM scores WHERE model = '{name}'")
-    from leadscore.compiler import compile_model
+    """Run the scoring as ``leadscore score`` does; return (engine, its phases, SQL of the results)."""
+    from leadscore.engine.run import score_contacts
 
-    t = time.perf_counter()
-    sql = compile_model(loaded.model, as_of=as_of, dialect="duckdb").sql(dialect="duckdb")
-    compiled = time.perf_counter() - t
-    t = time.perf_counter()
-    store.con.execute(f"CREATE TEMP TABLE _bench_scores AS {sql}")
-    g_cols = ", ".join(f"g_{i}" for i in range(len(groups)))
-    return "compiler", {"compile": compiled, "query": time.perf_counter() - t}, (
-        f"SELECT contact_id, score, tier, {g_cols} FROM _bench_scores")
+    result = score_contacts(store, loaded, as_of=as_of)
+    name = loaded.model.name.replace("'", "''")
+    parts = ", ".join(f"groups[{i + 1}] AS g_{i}" for i in range(len(loaded.model.groups)))
+    return "score_contacts", dict(result.phases), (
+        f"SELECT contact_id, score, tier, {parts} FROM scores WHERE model = '{name}'")
 
 
 def _cpu_s() -> float:
