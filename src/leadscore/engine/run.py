@@ -75,6 +75,18 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | No
     scoring_model = model or model_of(version)
     sql = compiled_sql(store, scoring_model, when, contact_id=contact_id)
     phases["compile"] = time.perf_counter() - started
+    con = store.con
+    # Rows of a score run have no order, so DuckDB may write them with every core.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        return _write_run(store, version, scoring_model, sql, when, contact_id, phases, started)
+    finally:
+        con.execute("RESET preserve_insertion_order")
+
+
+def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
+               contact_id: str | None, phases: dict[str, float], started: float) -> RunResult:
+    """The transactional part of a run: diff against the previous scores, history, scores."""
     run_id = uuid.uuid4().hex
     now = utcnow()
     scope = "one" if contact_id is not None else "all"
