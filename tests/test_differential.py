@@ -24,17 +24,11 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from tests.strategies import CONTACT_SCHEMA, CUSTOM_CONTACT_COLUMNS, EVENT_SCHEMA, Scenario, scenarios
 
+from leadscore.compiler import compile_model
 from leadscore.engine.reference import ReferenceScore, score_many_reference
 from leadscore.model.loader import load_model
 from leadscore.model.spec import MatrixAxis, ScoringModel
 from leadscore.storage.store import Store
-
-try:
-    from leadscore.compiler import compile_model
-except ImportError:  # the compiler is not there yet: the test waits for it
-    compile_model = None  # type: ignore[assignment]
-
-pytestmark = pytest.mark.skipif(compile_model is None, reason="leadscore.compiler.compile_model missing")
 
 TOLERANCE = 1e-9
 #: Examples per run; raise it to hunt for disagreements (LEADSCORE_DIFF_EXAMPLES=5000 pytest ...).

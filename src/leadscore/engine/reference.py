@@ -9,9 +9,7 @@ It implements DESIGN.md "What a model means" directly. Two points the summary le
 decided here as in the compiler: a rule's matched events (``count``, ``matched``, and the event
 that sets its decay) are those of its *positive* event leaves, the ones not under a ``not``; and
 on ``email_domain`` the model's values are lower-cased, but a ``matches`` pattern never is.
-
-A model is turned once into closures (regexes compiled, dates parsed) and cached, so scoring a
-contact is a walk over its own events.
+A model becomes closures once (regexes compiled, dates parsed), cached per model object.
 
 >>> from leadscore.model.spec import ScoringModel
 >>> model = ScoringModel.model_validate({"name": "m", "groups": {"fit": {"rules": [
@@ -61,8 +59,7 @@ class RuleScore:
     points: float  #: contribution after decay and ``max``; 0 when the rule did not fire
     raw: float  #: the same without decay
     fired: bool
-    #: events matching a positive event leaf (one not under a ``not``); None without such a leaf
-    count: int | None
+    count: int | None  #: events matching a positive event leaf (not under a ``not``); None without one
     matched: list[Mapping[str, Any]] = field(default_factory=list)  #: those events, newest first
 
 
@@ -133,9 +130,7 @@ class _Facts:
         return _normalize(self.contact.get(name))
 
 
-@cache
-def _free_domains() -> frozenset[str]:
-    return frozenset(free_email_domains())
+_free_domains = cache(lambda: frozenset(free_email_domains()))
 
 
 # --------------------------------------------------------------------------- value tests
@@ -266,11 +261,10 @@ def _compile(cond: Condition, leaves: list[_Leaf], negated: bool) -> _Pred:
 
 def _decay_fn(decay: Decay | None) -> Callable[[float], float] | None:
     if decay is None:
-        return None
-    if decay.half_life_days is not None:
-        half_life = decay.half_life_days
+        return None  # no decay: every event counts in full
+    half_life, per_month = decay.half_life_days, decay.percent_per_month
+    if half_life is not None:
         return lambda age: 0.5 ** (age / half_life)
-    per_month = decay.percent_per_month
     assert per_month is not None
     return lambda age: max(0.0, 1 - per_month / 100 * age / 30)
 
