@@ -74,7 +74,7 @@ def test_demo_requests_are_recent_and_keen(loaded: tuple[Store, DemoData]) -> No
 
 
 def test_starter_model_tiers_and_conversion(loaded: tuple[Store, DemoData]) -> None:
-    compiler = pytest.importorskip("leadscore.compiler")
+    from leadscore import compiler
     from leadscore.model.loader import parse_model
 
     store, data = loaded

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # a test dependency (pyproject's `test` extra)
 import pytest
 import yaml
 
@@ -14,11 +15,6 @@ from leadscore.model.schema import SCHEMA_ID, model_json_schema
 from leadscore.model.spec import ScoringModel
 
 from .test_mutations import RICH
-
-try:
-    import jsonschema
-except ImportError:  # not a dependency yet: the structural checks below still run
-    jsonschema = None
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "leadscore" / "data"
 MODELS = [(DATA / n).read_text() for n in ("example_model.yml", "starter_model.yml")] + [RICH]
@@ -59,21 +55,15 @@ def test_matches_pydantic_keys() -> None:
     assert "in" in schema["$defs"]["ValueTest"]["properties"]  # by alias, as written in YAML
 
 
-needs_jsonschema = pytest.mark.skipif(jsonschema is None, reason="jsonschema is not installed")
-
-
-@needs_jsonschema
 def test_schema_is_valid_draft_2020_12() -> None:
     jsonschema.Draft202012Validator.check_schema(model_json_schema())
 
 
-@needs_jsonschema
 @pytest.mark.parametrize("text", MODELS, ids=["example", "starter", "rich"])
 def test_shipped_models_validate(text: str) -> None:
     jsonschema.validate(_yaml(text), model_json_schema())
 
 
-@needs_jsonschema
 @pytest.mark.parametrize(("change", "needle"), [
     (lambda d: d["groups"]["fit"].update(capp=1), "capp"),
     (lambda d: d.update(colour="red"), "colour"),
@@ -91,7 +81,6 @@ def test_schema_rejects(change: Any, needle: str | None) -> None:
         assert any(needle in e.message for e in errors)
 
 
-@needs_jsonschema
 def test_where_shorthands_are_accepted() -> None:
     text = MODELS[0].replace("{url: {contains: /pricing}}", "{url: /pricing, campaign: [a, b]}")
     parse_model(text.replace("${SALES_HOOK_URL}", "http://x"))
