@@ -71,3 +71,12 @@ def test_top(scored: Workspace) -> None:
     rows = leadscore.top(workspace=scored, n=2)
     assert [r.contact_id for r in rows] == ["c1", "c3"]
     assert [r.contact_id for r in leadscore.top(workspace=scored, tier="cold")] == ["c4", "c2"]
+
+
+def test_preview_defaults_to_the_as_of_of_the_last_run(scored: Workspace) -> None:
+    draft = scored.models_dir / "small.yml"
+    default = leadscore.preview_tiers(draft, workspace=scored)
+    assert default.as_of == AS_OF  # not today: the published side matches the stored scores
+    assert default.published_counts == {"cold": 2, "nurture": 1, "sql": 1}
+    [p] = leadscore.preview(draft, ["c1"], workspace=scored)
+    assert p.published is not None and p.published.total == pytest.approx(p.draft.total, abs=1e-12)

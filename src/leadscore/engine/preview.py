@@ -1,5 +1,8 @@
 """Try a draft model before publishing it: on one or two leads, or on the whole base.
 
+Without ``as_of`` a preview compares at the as-of of the model's latest score run, so the
+"published" side shows the scores the user already sees (not scores decayed to today).
+
 ``preview_contacts`` explains each lead under the draft and under the published version of the
 same model, rule by rule. ``preview_distribution`` counts how many contacts land in each tier
 under both and how many would change tier, without writing anything.
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from leadscore.engine.explain import Explanation, explain_with_model
-from leadscore.engine.run import compiled_sql, model_of
+from leadscore.engine.run import compiled_sql, last_as_of, model_of
 from leadscore.model.loader import LoadedModel
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_as_of
@@ -55,6 +58,12 @@ class DistributionPreview:
         return sum(n for (a, b), n in self.moves.items() if a is not None and a != b)
 
 
+def _when(store: Store, draft: LoadedModel, as_of: datetime | str | None) -> datetime:
+    if as_of is None:
+        return last_as_of(store, draft.model.name) or parse_as_of(None)
+    return parse_as_of(as_of)
+
+
 def _rule_diffs(draft: Explanation, published: Explanation | None) -> list[RuleDiff]:
     pub = {(r.group, r.name): r.points for r in published.rules} if published else {}
     out = [RuleDiff(r.group, r.name, pub.get((r.group, r.name)), r.points) for r in draft.rules]
@@ -68,7 +77,7 @@ def _rule_diffs(draft: Explanation, published: Explanation | None) -> list[RuleD
 def preview_contacts(store: Store, draft: LoadedModel, contact_ids: list[str], *,
                      as_of: datetime | str | None = None) -> list[ContactPreview]:
     """Score each contact with the draft and the published model, rule by rule."""
-    when = parse_as_of(as_of)
+    when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)
     out = []
     for cid in contact_ids:
@@ -82,7 +91,7 @@ def preview_contacts(store: Store, draft: LoadedModel, contact_ids: list[str], *
 def preview_distribution(store: Store, draft: LoadedModel, *,
                          as_of: datetime | str | None = None) -> DistributionPreview:
     """Tier counts under the draft and the published model, and the moves between them."""
-    when = parse_as_of(as_of)
+    when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)
     draft_sql = compiled_sql(store, draft.model, when)
     if published is not None:

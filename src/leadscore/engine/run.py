@@ -153,6 +153,15 @@ def _changes(con: object) -> int:
     return int(row[0]) if row else 0
 
 
+def last_as_of(store: Store, model: str) -> datetime | None:
+    """The as-of of the model's latest whole-base run: what "the current scores" are as of."""
+    row = store.con.execute(
+        "SELECT as_of FROM score_runs WHERE model = ? AND scope = 'all' ORDER BY started_at DESC LIMIT 1",
+        [model],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def publish(store: Store, loaded: LoadedModel, file: str | None = None) -> ModelVersion:
     """Record a model's text as a new version (returns the latest one if the text is unchanged)."""
     return store.publish_model(loaded.model.name, loaded.text, loaded.hash, file or loaded.file,
