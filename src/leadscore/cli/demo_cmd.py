@@ -26,8 +26,7 @@ def demo_command(
     """
     from leadscore.demo.build import build_demo
 
-    with console.status("building the demo workspace…", spinner="dots") as status:
-        del status
+    with console.status("building the demo workspace…", spinner="dots"):
         result = build_demo(directory, contacts=contacts, events=events, seed=seed)
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -25,7 +26,7 @@ def score_command(
     Example: leadscore score --as-of 2025-06-30   (uses only events up to that day)
     """
     models = [model] if model else None
-    with console.status("scoring…", spinner="dots") if not as_json else _null():
+    with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
         else:
@@ -46,10 +47,3 @@ def score_command(
             table.add_row(tier, f"{n:,}")
         console.print(table)
 
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

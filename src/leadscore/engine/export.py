@@ -25,15 +25,11 @@ def _lit(value: str) -> str:
 
 def _group_names(store: Store, model: str | None) -> list[str]:
     """Every group name of the exported models' versions that have scores, in first-seen order."""
-    sql = """SELECT DISTINCT unnest(mv.group_names), mv.model, mv.version, generate_subscripts(mv.group_names, 1)
-             FROM model_versions mv
-             WHERE (mv.model, mv.version) IN (SELECT DISTINCT model, model_version FROM scores) {}
-             ORDER BY 2, 3, 4""".format("AND mv.model = ?" if model else "")
-    names: list[str] = []
-    for name, *_ in store.con.execute(sql, [model] if model else []).fetchall():
-        if name not in names:
-            names.append(name)
-    return names
+    sql = """SELECT group_names FROM model_versions
+             WHERE (model, version) IN (SELECT DISTINCT model, model_version FROM scores) {}
+             ORDER BY model, version""".format("AND model = ?" if model else "")
+    rows = store.con.execute(sql, [model] if model else []).fetchall()
+    return list(dict.fromkeys(name for (group_names,) in rows for name in group_names))
 
 
 def _scores_select(store: Store, model: str | None) -> tuple[str, list[Any]]:

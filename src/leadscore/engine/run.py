@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
+
 from leadscore.compiler import compile_model
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
@@ -147,9 +149,9 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
                      time.perf_counter() - started, ordered, phases)
 
 
-def _changes(con: object) -> int:
+def _changes(con: duckdb.DuckDBPyConnection) -> int:
     """Rows affected by the last INSERT (DuckDB returns it as the statement's result)."""
-    row = con.fetchone()  # type: ignore[attr-defined]
+    row = con.fetchone()
     return int(row[0]) if row else 0
 
 
