@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,6 +49,29 @@ class RunResult:
     phases: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What an ``on_written`` hook is told about the run whose rows it may read.
+
+    While the hook runs, the temporary table ``_run`` holds one row per scored contact with
+    ``contact_id, score, tier, grade, groups, prev_score, prev_tier`` (prev_* NULL on a first
+    score), and ``score_history`` already holds this run's rows under ``run_id``. The hook runs
+    inside the run's transaction, so what it writes (an outbox row, say) commits or rolls back
+    with the scores.
+    """
+
+    run_id: str
+    version: ModelVersion
+    model: ScoringModel
+    as_of: datetime
+    computed_at: datetime
+    contact_id: str | None
+
+
+#: Called inside a run's transaction after scores and history are written (see RunContext).
+OnWritten = Callable[[duckdb.DuckDBPyConnection, RunContext], None]
+
+
 def model_of(version: ModelVersion) -> ScoringModel:
     """The validated model of a published version (its text is re-parsed: the store keeps YAML)."""
     return parse_model(version.text, version.file or f"{version.model} v{version.version}").model
@@ -69,8 +93,13 @@ def _groups_list_sql(model: ScoringModel) -> str:
 
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | None = None,
-              contact_id: str | None = None, model: ScoringModel | None = None) -> RunResult:
-    """Score every contact (or one) with one published model version and record the results."""
+              contact_id: str | None = None, model: ScoringModel | None = None,
+              on_written: OnWritten | None = None) -> RunResult:
+    """Score every contact (or one) with one published model version and record the results.
+
+    ``on_written`` lets a higher layer (workflows) act on the run's changes in the same
+    transaction; the engine itself knows nothing of workflows.
+    """
     started = time.perf_counter()
     phases: dict[str, float] = {}
     when = parse_as_of(as_of)
@@ -81,13 +110,14 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | No
     # Rows of a score run have no order, so DuckDB may write them with every core.
     con.execute("SET preserve_insertion_order = false")
     try:
-        return _write_run(store, version, scoring_model, sql, when, contact_id, phases, started)
+        return _write_run(store, version, scoring_model, sql, when, contact_id, phases, started, on_written)
     finally:
         con.execute("RESET preserve_insertion_order")
 
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
-               contact_id: str | None, phases: dict[str, float], started: float) -> RunResult:
+               contact_id: str | None, phases: dict[str, float], started: float,
+               on_written: OnWritten | None = None) -> RunResult:
     """The transactional part of a run: diff against the previous scores, history, scores."""
     run_id = uuid.uuid4().hex
     now = utcnow()
@@ -141,6 +171,8 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
             [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
              crossings],
         )
+        if on_written is not None:
+            on_written(con, RunContext(run_id, version, scoring_model, when, now, contact_id))
         con.execute("DROP TABLE _run")
         fault_point("score.before_commit")
         phases["write"] = time.perf_counter() - t
@@ -178,15 +210,19 @@ def score_contacts(store: Store, loaded: LoadedModel, *, as_of: datetime | str |
 
 
 def score_published(store: Store, *, models: list[str] | None = None,
-                    as_of: datetime | str | None = None) -> list[RunResult]:
+                    as_of: datetime | str | None = None,
+                    on_written: OnWritten | None = None) -> list[RunResult]:
     """Score all contacts with the latest version of every published model (or the named ones)."""
     names = models or store.published_models()
-    return [run_model(store, store.get_version(name), as_of=as_of) for name in names]
+    return [run_model(store, store.get_version(name), as_of=as_of, on_written=on_written)
+            for name in names]
 
 
 def score_one(store: Store, contact_id: str, *, models: list[str] | None = None,
-              as_of: datetime | str | None = None) -> list[RunResult]:
+              as_of: datetime | str | None = None,
+              on_written: OnWritten | None = None) -> list[RunResult]:
     """Rescore a single contact with every published model: the real-time path."""
     names = models or store.published_models()
-    return [run_model(store, store.get_version(name), as_of=as_of, contact_id=contact_id)
+    return [run_model(store, store.get_version(name), as_of=as_of, contact_id=contact_id,
+                      on_written=on_written)
             for name in names]
