@@ -68,6 +68,15 @@ class Store:
             store._check_version()
         return store
 
+    def cursor(self) -> Store:
+        """Another connection to the same open database, for another thread.
+
+        A DuckDB connection must not be used by two threads at once; a server gives each worker
+        thread its own cursor. Transactions on different cursors are isolated from each other
+        (DuckDB's optimistic concurrency: two writing the same row, the second fails).
+        """
+        return Store(self.con.cursor(), self.path)
+
     def close(self) -> None:
         self.con.close()
 
