@@ -15,6 +15,7 @@ run compiled models must set ``spark.sql.session.timeZone=UTC``.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 
 from sqlglot import exp
@@ -38,6 +39,27 @@ class Dialect:
     SUPPORTS_AGGREGATE_FILTER = True
     #: a regular-expression *search* (partial match, like Python's ``re.search``).
     SUPPORTS_REGEX_SEARCH = True
+    #: as-of bound at execution (``$as_of`` TIMESTAMP, ``$as_of_us`` BIGINT) instead of written in
+    #: as literals: one compiled text then serves every instant (the real-time path caches it).
+    as_of_params = False
+
+    def parameterized(self) -> Dialect:
+        """This dialect with the as-of taken from the parameters ``$as_of`` and ``$as_of_us``."""
+        clone = copy.copy(self)
+        clone.as_of_params = True
+        return clone
+
+    def as_of_timestamp(self, as_of: datetime) -> exp.Expr:
+        """The run's instant as a TIMESTAMP: a literal, or the ``$as_of`` parameter."""
+        if self.as_of_params:
+            return exp.cast(exp.Placeholder(this="as_of"), exp.DataType.build("TIMESTAMP"))
+        return self.timestamp_literal(as_of)
+
+    def as_of_micros(self, as_of: datetime) -> exp.Expr:
+        """The run's instant in microseconds since 1970: a literal, or the ``$as_of_us`` parameter."""
+        if self.as_of_params:
+            return exp.cast(exp.Placeholder(this="as_of_us"), exp.DataType.build("BIGINT"))
+        return exp.Literal.number(epoch_micros(as_of))
 
     def epoch_micros(self, ts: exp.Expr) -> exp.Expr:
         """Microseconds since 1970-01-01 of a naive UTC timestamp, as an exact integer."""
@@ -53,7 +75,7 @@ class Dialect:
         The difference is an exact integer (below 2**53 for any plausible date), converted to a
         DOUBLE before one correctly rounded division: the same bits Python's ``int / int`` gives.
         """
-        diff = exp.Sub(this=exp.Literal.number(epoch_micros(as_of)), expression=self.epoch_micros(ts))
+        diff = exp.Sub(this=self.as_of_micros(as_of), expression=self.epoch_micros(ts))
         return exp.Div(
             this=exp.cast(diff, exp.DataType.build("DOUBLE")),
             expression=exp.Literal.number(f"{MICROS_PER_DAY}.0"),

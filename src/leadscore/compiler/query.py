@@ -17,7 +17,7 @@ A model without event conditions skips the first two. Nothing here opens a conne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ EVENT_ALIAS = "e"
 
 
 def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str = "duckdb",
-                  contact_id: str | None = None, detail: bool = False,
+                  contact_id: str | None = None, detail: bool = False, params: bool = False,
                   contacts_table: str = "contacts", events_table: str = "events",
                   contact_columns: Mapping[str, str] | None = None,
                   event_columns: Mapping[str, str] | None = None) -> exp.Query:
@@ -50,6 +50,11 @@ def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str =
     an unknown column or gives a value of the wrong type, and ``UnsupportedError`` for a dialect
     that cannot express the model.
 
+    With ``params=True`` the text is independent of the instant and of the contacts: the as-of
+    comes from the parameters ``$as_of`` (TIMESTAMP) and ``$as_of_us`` (microseconds since 1970,
+    BIGINT) and, unless ``contact_id`` is given, the scored contacts from the list parameter
+    ``$contact_ids``. The real-time path compiles once per model version and binds per request.
+
     >>> from leadscore.model.loader import parse_model
     >>> m = parse_model("name: m\\ngroups: {fit: {rules: [{name: ceo, when: {property: job_title,"
     ...                 " equals: CEO}, points: 10}]}}").model
@@ -59,6 +64,8 @@ def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str =
     if not isinstance(as_of, date):  # parse_as_of(None) would mean "now": never silently
         raise TypeError(f"as_of must be a datetime, got {as_of!r}")
     target = get_dialect(dialect)
+    if params:
+        target = target.parameterized()
     instant = parse_as_of(as_of)  # aware → naive UTC; a date means its midnight UTC
     catalog = Catalog.build(target, f"<model {model.name}>", contact_columns, event_columns)
     conditions = ConditionCompiler(catalog, instant)
@@ -75,10 +82,12 @@ def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str =
 
     ctes: list[tuple[str, exp.Query]] = []
     if conditions.scan.used:
-        ctes.append(("ls_events", _events_scan(conditions.scan, target, instant, events_table, contact_id)))
+        ctes.append(("ls_events", _events_scan(conditions.scan, target, instant, events_table,
+                                               _contact_filter(contact_id, params))))
         ctes.append(("ls_agg", exp.select(col(CID), *conditions.aggregates.select_list())
                      .from_("ls_events").group_by(col(CID))))
-    ctes.append(("ls_contacts", _contacts(catalog, target, instant, contacts_table, contact_id)))
+    ctes.append(("ls_contacts", _contacts(catalog, target, instant, contacts_table,
+                                          _contact_filter(contact_id, params))))
     ctes.append(("ls_base", _base(rules, joined=conditions.scan.used)))
     ctes.append(("ls_rules", _star("ls_base").select(*[c for r in rules for c in r.points_columns()])))
     groups = list(model.groups)
@@ -113,8 +122,18 @@ def _star(source: str) -> exp.Select:
     return exp.select(exp.Star()).from_(source)
 
 
+def _contact_filter(contact_id: str | None, params: bool) -> Callable[[exp.Expr], exp.Expr] | None:
+    """The test restricting a query to one contact (a literal) or to ``$contact_ids`` (a list)."""
+    if contact_id is not None:
+        return lambda key: exp.EQ(this=key, expression=exp.Literal.string(contact_id))
+    if params:
+        ids = exp.select(exp.Unnest(expressions=[exp.Placeholder(this="contact_ids")]))
+        return lambda key: exp.In(this=key, query=ids.subquery())
+    return None
+
+
 def _events_scan(scan: EventScan, dialect: Dialect, as_of: datetime, events_table: str,
-                 contact_id: str | None) -> exp.Select:
+                 contact_filter: Callable[[exp.Expr], exp.Expr] | None) -> exp.Select:
     """The one pass over events: only visible events of the types the model looks at."""
     def column(name: str) -> exp.Column:
         return exp.column(quoted(name), EVENT_ALIAS)
@@ -125,17 +144,17 @@ def _events_scan(scan: EventScan, dialect: Dialect, as_of: datetime, events_tabl
         *[alias(column(name), w) for name, w in scan.where_columns.items()],
     ).from_(table(events_table).as_(EVENT_ALIAS))
     where: list[exp.Expr] = [
-        exp.LTE(this=column("occurred_at"), expression=dialect.timestamp_literal(as_of))
+        exp.LTE(this=column("occurred_at"), expression=dialect.as_of_timestamp(as_of))
     ]
     if not scan.every_type:
         where.append(type_test(sorted(scan.types), column("type")))
-    if contact_id is not None:
-        where.append(exp.EQ(this=column("contact_id"), expression=exp.Literal.string(contact_id)))
+    if contact_filter is not None:
+        where.append(contact_filter(column("contact_id")))
     return select.where(exp.and_(*where))
 
 
 def _contacts(catalog: Catalog, dialect: Dialect, as_of: datetime, contacts_table: str,
-              contact_id: str | None) -> exp.Select:
+              contact_filter: Callable[[exp.Expr], exp.Expr] | None) -> exp.Select:
     """The scored contacts (existing at ``as_of``) with the properties the model reads.
 
     Every column keeps its own name (derived properties included, which cannot collide with a
@@ -155,10 +174,10 @@ def _contacts(catalog: Catalog, dialect: Dialect, as_of: datetime, contacts_tabl
         created = exp.column(quoted("created_at"), CONTACT_ALIAS)
         where.append(exp.or_(
             exp.Is(this=created, expression=exp.Null()),
-            exp.LTE(this=created.copy(), expression=dialect.timestamp_literal(as_of)),
+            exp.LTE(this=created.copy(), expression=dialect.as_of_timestamp(as_of)),
         ))
-    if contact_id is not None:
-        where.append(exp.EQ(this=key.copy(), expression=exp.Literal.string(contact_id)))
+    if contact_filter is not None:
+        where.append(contact_filter(key.copy()))
     if where:
         select = select.where(exp.and_(*where))
     if not second:

@@ -141,17 +141,16 @@ class Store:
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → logical type (string / number / boolean / timestamp), in table order."""
-        rows = self.con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = ? ORDER BY ordinal_position", [table]
-        ).fetchall()
-        return {name: logical_type(dtype) for name, dtype in rows}
+        return {name: logical_type(dtype) for name, dtype in self.column_types(table).items()}
 
     def column_types(self, table: str) -> dict[str, str]:
         """Column name → DuckDB type, in table order."""
+        # duckdb_columns() rather than information_schema: a tenth of the cost, and the real-time
+        # path asks on every request.
         rows = self.con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = ? ORDER BY ordinal_position", [table]
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? "
+            "ORDER BY column_index", [table]
         ).fetchall()
         return dict(rows)
 
