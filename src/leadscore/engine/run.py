@@ -98,8 +98,8 @@ def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel)
     Keyed on the version's hash and the store's columns, so an import that adds a column compiles
     anew. Compiling takes tens of milliseconds; binding costs nothing.
     """
-    contact_columns = tuple(store.columns("contacts").items())
-    event_columns = tuple(store.columns("events").items())
+    contacts, events = store.scoring_columns()
+    contact_columns, event_columns = tuple(contacts.items()), tuple(events.items())
     key = (version.hash, contact_columns, event_columns)
     sql = _PARAM_SQL.get(key)
     if sql is None:
@@ -284,8 +284,6 @@ def score_some(store: Store, contact_ids: Sequence[str], *, models: list[str] | 
     """
     if not contact_ids:
         return []
-    names = models or store.published_models()
     when = parse_as_of(as_of)  # one instant for every model of the batch
-    return [run_model(store, store.get_version(name), as_of=when, contact_ids=contact_ids,
-                      on_written=on_written)
-            for name in names]
+    return [run_model(store, version, as_of=when, contact_ids=contact_ids, on_written=on_written)
+            for version in store.latest_versions(models or None)]

@@ -154,6 +154,18 @@ class Store:
         ).fetchall()
         return dict(rows)
 
+    def scoring_columns(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Logical column types of contacts and events together, in one catalog query."""
+        rows = self.con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main' "
+            "AND table_name IN ('contacts', 'events') ORDER BY table_name, column_index"
+        ).fetchall()
+        found: dict[str, dict[str, str]] = {"contacts": {}, "events": {}}
+        for table, name, dtype in rows:
+            found[table][name] = logical_type(dtype)
+        return found["contacts"], found["events"]
+
     def event_types(self) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT DISTINCT type FROM events ORDER BY 1").fetchall()]
 
@@ -204,6 +216,24 @@ class Store:
                 + f" (published: {known}); run `leadscore publish models/{model}.yml`"
             )
         return found
+
+    def latest_versions(self, models: list[str] | None = None) -> list[ModelVersion]:
+        """The latest version of every published model (or of the named ones), in one query.
+
+        The real-time path asks on every request; one round trip instead of one per model.
+        A named model that was never published is a NotFoundError, as in ``get_version``.
+        """
+        rows = self.con.execute(
+            "SELECT model, version, hash, text, file, published_at, group_names FROM model_versions "
+            "QUALIFY row_number() OVER (PARTITION BY model ORDER BY version DESC) = 1 ORDER BY model"
+        ).fetchall()
+        latest = {row[0]: ModelVersion(*row) for row in rows}
+        if models is None:
+            return list(latest.values())
+        for name in models:
+            if name not in latest:
+                self.get_version(name)  # raises the NotFoundError naming what is published
+        return [latest[name] for name in models]
 
     def published_models(self) -> list[str]:
         return [r[0] for r in self.con.execute(
