@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,28 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/leadscore bench --contacts 1000000 --events 20000000
+
+# the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
+bench-api: $(STAMP)
+	$(BIN)/leadscore bench --api --batch 1000
+
+# predictive scoring: held-out AUC/ECE on Leads.csv (5 folds) + train 100k/2M and predict 1M timings
+bench-predict: $(STAMP)
+	$(BIN)/python -m leadscore.predict.bench
+
+# The demo scored at four month-ends (so the report can see leads stuck in a tier), then its report.
+report-demo: $(STAMP)
+	$(BIN)/leadscore demo demo-workspace > /dev/null
+	for d in 2025-10-01 2025-11-01 2025-12-01 2026-01-01; do \
+		$(BIN)/leadscore score --as-of $$d -w demo-workspace > /dev/null || exit 1; done
+	$(BIN)/leadscore report -w demo-workspace --out demo-workspace/report.html --capacity 100
+
+# docs/report.png from the demo's report with headless Chromium (Debian: apt-get install chromium).
+CHROMIUM ?= chromium
+report-screenshot: report-demo
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --hide-scrollbars --virtual-time-budget=5000 \
+		--screenshot=docs/report.png --window-size=1280,3300 file://$(CURDIR)/demo-workspace/report.html
 
 clean:
 	rm -rf $(VENV) demo-workspace

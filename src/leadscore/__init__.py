@@ -15,6 +15,13 @@ __version__ = "0.1.0"
 _LIBRARY = (
     "init", "import_file", "validate", "publish", "score", "score_one", "explain", "preview",
     "preview_tiers", "export_scores", "top", "open_store",
+    # workflows (issue 4)
+    "deliveries", "delivery_counts", "delivery_attempts", "retry_deliveries", "purge_deliveries",
+    "run_worker", "lists", "list_members", "export_list", "tasks", "complete_task",
+    # reports, audits, backtests (issue 5)
+    "backtest", "report", "suggest",
+    # predictive scoring (issue 3)
+    "train", "predict", "refresh_predictions",
 )
 
 __all__ = [*_LIBRARY, "__version__"]

@@ -13,10 +13,12 @@ script can do too::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from leadscore.engine.explain import Explanation, explain_contact
 from leadscore.engine.export import TopRow, top_scores
@@ -27,15 +29,22 @@ from leadscore.engine.preview import (
     preview_contacts,
     preview_distribution,
 )
-from leadscore.engine.run import RunResult, score_published
+from leadscore.engine.run import RunResult
 from leadscore.engine.run import publish as publish_version
-from leadscore.engine.run import score_one as _score_one
 from leadscore.errors import ModelIssue, WorkspaceError
 from leadscore.ingest import ColumnMapping, ImportResult
 from leadscore.model.loader import LoadedModel, load_model
 from leadscore.model.validate import validate_against_store, validate_model
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.workspace import Workspace, init_workspace
+
+if TYPE_CHECKING:
+    from leadscore.predict.predict import PredictResult
+    from leadscore.predict.train import TrainResult
+    from leadscore.reports.backtest import BacktestRun
+    from leadscore.reports.build import Report
+    from leadscore.reports.suggest import Suggestion
+    from leadscore.workflows.outbox import Delivery
 
 WorkspaceLike = Workspace | str | Path | None
 
@@ -104,17 +113,43 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None) -> list[RunResult]:
-    """Score every contact with every published model (or the named ones) as of ``as_of``."""
-    with open_store(workspace) as store:
-        return score_published(store, models=models, as_of=as_of)
+          as_of: datetime | str | None = None, predict: bool = True) -> list[RunResult]:
+    """Score every contact with every published model (or the named ones) as of ``as_of``.
+
+    Goes through the workflows (``workflows.rescore_all``): crossings queue their actions in the
+    run's transaction, exactly as the server's real-time path does. Once a predictive model has
+    been trained, its predictions are refreshed at the same as-of too (``predict=False`` skips
+    that; ``refresh_predictions`` does it alone).
+    """
+    from leadscore.workflows.scoring import rescore_all
+
+    ws = _workspace(workspace)
+    with open_store(ws) as store:
+        runs = rescore_all(store, ws, models=models, as_of=as_of)
+    if predict:
+        refresh_predictions(workspace=ws, as_of=runs[0].as_of if runs else as_of)
+    return runs
+
+
+def refresh_predictions(*, workspace: WorkspaceLike = None,
+                        as_of: datetime | str | None = None) -> PredictResult | None:
+    """Predict again with the latest predictive model, if one was trained (None otherwise)."""
+    from leadscore.predict.artefact import predictive_names
+
+    ws = _workspace(workspace)
+    with open_store(ws, read_only=True) as store:
+        trained = bool(predictive_names(store))
+    return predict(workspace=ws, as_of=as_of) if trained else None
 
 
 def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
               as_of: datetime | str | None = None) -> list[RunResult]:
-    """Rescore one contact with every published model (same numbers as a batch run)."""
-    with open_store(workspace) as store:
-        return _score_one(store, contact_id, models=models, as_of=as_of)
+    """Rescore one contact with every published model (same numbers as a batch run), firing workflows."""
+    from leadscore.workflows.scoring import rescore_contacts
+
+    ws = _workspace(workspace)
+    with open_store(ws) as store:
+        return rescore_contacts(store, ws, [contact_id], models=models, as_of=as_of)
 
 
 def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | None = None,
@@ -154,3 +189,205 @@ def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str 
     """The best-scored contacts."""
     with open_store(workspace, read_only=True) as store:
         return top_scores(store, model=model, tier=tier, n=n)
+
+
+# ---------------------------------------------------------------------------- workflows (issue 4)
+
+
+def deliveries(*, workspace: WorkspaceLike = None, status: str | None = None, limit: int = 100,
+               after: str | None = None) -> list[Delivery]:
+    """Webhook and e-mail actions in the outbox, newest first (``status``: pending, failed, dead...)."""
+    from leadscore.workflows.outbox import list_deliveries
+
+    with open_store(workspace, read_only=True) as store:
+        return list_deliveries(store, status=status, limit=limit, after=after)
+
+
+def delivery_counts(*, workspace: WorkspaceLike = None) -> dict[str, int]:
+    """How many outbox actions are in each status (pending, sending, delivered, dead)."""
+    with open_store(workspace, read_only=True) as store:
+        return dict(store.con.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+
+def delivery_attempts(action_id: str, *, workspace: WorkspaceLike = None) -> list[dict[str, Any]]:
+    """Every attempt to deliver one action, with its status code or error."""
+    from leadscore.workflows.outbox import attempts_of
+
+    with open_store(workspace, read_only=True) as store:
+        return attempts_of(store, action_id)
+
+
+def retry_deliveries(action_ids: list[str] | None = None, *, workspace: WorkspaceLike = None,
+                     all_dead: bool = False) -> int:
+    """Replay dead (or waiting) deliveries now, with a fresh retry window; returns how many."""
+    from leadscore.timeutil import utcnow
+    from leadscore.workflows.outbox import retry
+
+    with open_store(workspace) as store:
+        return retry(store, action_ids=action_ids, all_dead=all_dead, now=utcnow())
+
+
+def purge_deliveries(*, workspace: WorkspaceLike = None, older_than_days: float = 30) -> int:
+    """Delete delivered actions older than ``older_than_days`` (dead and pending ones stay)."""
+    from datetime import timedelta
+
+    from leadscore.timeutil import utcnow
+    from leadscore.workflows.outbox import purge_delivered
+
+    with open_store(workspace) as store:
+        return purge_delivered(store, before=utcnow() - timedelta(days=older_than_days))
+
+
+def run_worker(*, workspace: WorkspaceLike = None, stop: threading.Event | None = None,
+               poll_seconds: float = 1.0, until_idle: bool = False,
+               on_round: Callable[[int], None] | None = None,
+               on_busy: Callable[[str], None] | None = None) -> int:
+    """Deliver webhooks and e-mails until ``stop`` is set (or, ``until_idle``, nothing is due)."""
+    from leadscore.workflows.worker import run_standalone
+
+    return run_standalone(_workspace(workspace), stop or threading.Event(), poll_seconds=poll_seconds,
+                          until_idle=until_idle, on_round=on_round, on_busy=on_busy)
+
+
+def lists(*, workspace: WorkspaceLike = None) -> list[dict[str, Any]]:
+    """Every list, static (filled by workflows) and dynamic (segments), with its size."""
+    from leadscore.workflows.lists import count_members, list_names
+
+    ws = _workspace(workspace)
+    with open_store(ws, read_only=True) as store:
+        return [{"name": name, "kind": "segment" if name in ws.settings.segments else "static",
+                 "members": count_members(store, ws, name)} for name in list_names(store, ws)]
+
+
+def list_members(name: str, *, workspace: WorkspaceLike = None, limit: int = 100,
+                 after: str | None = None) -> list[str]:
+    """Contact ids of a list or segment, in id order (``after``: the last id of the previous page)."""
+    from leadscore.workflows.lists import list_members as _members
+
+    ws = _workspace(workspace)
+    with open_store(ws, read_only=True) as store:
+        return _members(store, ws, name, limit=limit, after=after)
+
+
+def export_list(name: str, out: str | Path, *, workspace: WorkspaceLike = None) -> int:
+    """Write a list's or segment's contacts to CSV or Parquet; returns the row count."""
+    from leadscore.workflows.lists import export_list as _export
+
+    ws = _workspace(workspace)
+    with open_store(ws, read_only=True) as store:
+        return _export(store, ws, name, out)
+
+
+def tasks(*, workspace: WorkspaceLike = None, owner: str | None = None, status: str | None = None,
+          limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
+    """Tasks that workflows created for reps, newest first."""
+    from leadscore.workflows.tasks import list_tasks
+
+    with open_store(workspace, read_only=True) as store:
+        return list_tasks(store, owner=owner, status=status, limit=limit, after=after)
+
+
+def complete_task(task_id: str, *, workspace: WorkspaceLike = None) -> None:
+    """Mark a task done."""
+    from leadscore.workflows.tasks import complete_task as _complete
+
+    with open_store(workspace) as store:
+        _complete(store, task_id)
+
+
+# ---------------------------------------------------------------- reports, audits, backtests (issue 5)
+
+
+def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
+             as_of: datetime | str | None = None, horizon: str | int = "90d", vs: str | Path | None = None,
+             label: str | None = None, rolling: int = 0, step: str | int = "30d") -> BacktestRun:
+    """Score the past as of ``as_of`` (nothing is written) and measure it against what happened next.
+
+    ``model`` is a published model name or a draft file; ``vs`` another one to compare with;
+    ``label`` a contact property to use as the outcome instead of won deals; ``rolling`` the number
+    of as-of dates, ``step`` apart, ending at ``as_of``.
+    """
+    from leadscore.reports.backtest import run_backtest
+
+    with open_store(workspace, read_only=True) as store:
+        return run_backtest(store, model, as_of=as_of, horizon=horizon, label=label, vs=vs,
+                            rolling_count=rolling, step=step)
+
+
+def report(*, workspace: WorkspaceLike = None, model: str | Path | None = None, as_of: datetime | str | None = None,
+           horizon: str | int = "90d", label: str | None = None, out: str | Path | None = None,
+           rolling: int = 4, step: str | int = "30d", stuck_days: int = 30,
+           precision: float | None = None, capacity: int | None = None) -> Report:
+    """Backtest, rule impact, thresholds, stuck leads, calibration and findings of one model.
+
+    With ``out`` the report is also written as one self-contained HTML file (works offline).
+    """
+    from leadscore.reports.build import build_report
+    from leadscore.reports.html import write_html
+
+    with open_store(workspace, read_only=True) as store:
+        result = build_report(store, model=model, as_of=as_of, horizon=horizon, label=label,
+                              rolling_dates_count=rolling, step=step, stuck_days=stuck_days,
+                              precision=precision, capacity=capacity)
+    if out is not None:
+        write_html(result, out)
+    return result
+
+
+def suggest(model: str | Path | None = None, *, workspace: WorkspaceLike = None, as_of: datetime | str | None = None,
+            horizon: str | int = "90d", label: str | None = None, fit_as_of: datetime | str | None = None,
+            write: str | Path | None = None, force: bool = False) -> Suggestion:
+    """Suggested points from a sparse logistic fit, backtested beside the current model.
+
+    With ``write`` the suggestion is saved as a draft model file; it is never published.
+    """
+    from leadscore.reports.suggest import run_suggest, write_suggestion
+
+    with open_store(workspace, read_only=True) as store:
+        result = run_suggest(store, model, as_of=as_of, horizon=horizon, label=label, fit_as_of=fit_as_of)
+    if write is not None:
+        write_suggestion(result, write, force=force)
+    return result
+
+
+# ---------------------------------------------------------------- predictive scoring (issue 3)
+
+def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: str = "won",
+          horizon: str | int = "90d", cutoffs: list[datetime | str] | None = None,
+          until: datetime | str | None = None, seed: int = 42, min_positives: int | None = None,
+          exclude: list[str] | None = None) -> TrainResult:
+    """Train, validate and calibrate a predictive model on the workspace's history; store it as a
+    new version. Raises ``TrainingRefused`` when too few contacts converted to learn from."""
+    from leadscore.predict.artefact import DEFAULT_NAME
+    from leadscore.predict.train import MIN_POSITIVES, train_model
+    from leadscore.timeutil import parse_as_of
+
+    with open_store(workspace) as store:
+        return train_model(store, name=name or DEFAULT_NAME, label=label, horizon_days=parse_days(horizon),
+                           cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=until,
+                           seed=seed, min_positives=MIN_POSITIVES if min_positives is None else min_positives,
+                           exclude=set(exclude or ()))
+
+
+def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
+            as_of: datetime | str | None = None) -> PredictResult:
+    """Write probability, priority and top factors for every contact with the latest predictive model."""
+    from leadscore.predict.predict import predict_contacts
+
+    with open_store(workspace) as store:
+        return predict_contacts(store, name=name, as_of=as_of)
+
+
+def parse_days(value: str | int) -> int:
+    """``90d``, ``12w`` or ``90`` → days."""
+    from leadscore.errors import LeadscoreError
+
+    if isinstance(value, int):
+        return value
+    text = value.strip().lower()
+    unit = {"d": 1, "w": 7}.get(text[-1:], None)
+    try:
+        return int(text[:-1]) * unit if unit else int(text)
+    except ValueError:
+        raise LeadscoreError(f"cannot read the duration {value!r}: give days like 90d, weeks like 12w, or 90") \
+            from None

@@ -10,10 +10,11 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadscore.errors import WorkspaceError
 from leadscore.model.loader import LoadedModel, load_model
+from leadscore.model.spec import Condition
 from leadscore.storage.store import Store
 
 SETTINGS_FILE = "leadscore.yml"
@@ -25,6 +26,77 @@ class EngineSettings(BaseModel):
     threads: int | None = Field(default=None, ge=1)
 
 
+class DeliverySettings(BaseModel):
+    """How the worker retries webhooks and e-mails (docs/workflows.md, "Retries").
+
+    The n-th retry waits ``first_retry_seconds × backoff_factor^(n-1)`` (at most
+    ``max_retry_seconds``), spread by ± ``jitter`` of itself so that a receiver coming back
+    after an outage is not hit by every retry at the same second; an action still undelivered
+    ``give_up_after_hours`` after it was queued goes to the dead letters.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    first_retry_seconds: float = Field(default=10, gt=0)
+    backoff_factor: float = Field(default=2, ge=1)
+    max_retry_seconds: float = Field(default=3600, gt=0)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    give_up_after_hours: float = Field(default=24, gt=0)
+    timeout_seconds: float = Field(default=10, gt=0, description="e-mail (SMTP) timeout; webhooks have their own")
+    concurrency: int = Field(default=8, ge=1, le=64, description="sends in flight at once")
+
+
+class SmtpSettings(BaseModel):
+    """Where ``email`` actions go. The password never sits in the file: ``password_env`` names
+    the environment variable holding it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    from_address: str = "leadscore@localhost"
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password_env: str | None = None
+
+
+class SegmentSettings(BaseModel):
+    """A dynamic list: contacts matching a condition of the model language, evaluated on demand,
+    optionally restricted to a model's tiers or score range."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    when: Condition | None = None
+    model: str | None = None
+    tier: list[str] | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> SegmentSettings:
+        if self.when is None and self.model is None:
+            raise ValueError("a segment needs `when` (a condition) or `model` (with tier/min_score)")
+        if self.model is None and (self.tier or self.min_score is not None or self.max_score is not None):
+            raise ValueError("`tier`, `min_score` and `max_score` need `model`")
+        return self
+
+
+class ServerSettings(BaseModel):
+    """``leadscore serve``: the rescoring schedule and request limits (docs/api.md).
+
+    Decay and inactivity change scores without any event, so the server rescores the whole base
+    every ``rescore_every_minutes`` (0 turns the schedule off, e.g. when cron runs
+    ``leadscore score``). ``segment_event_types`` maps Segment ``track`` event names to event
+    types (unmapped names become snake_case: "Demo Requested" → ``demo_requested``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    rescore_every_minutes: float = Field(default=60, ge=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_event_bytes: int = Field(default=32_768, ge=256)
+    max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+    segment_event_types: dict[str, str] = Field(default_factory=dict)
+
+
 class Settings(BaseModel):
     """The contents of leadscore.yml. Unknown keys are errors, like in model files."""
 
@@ -34,6 +106,10 @@ class Settings(BaseModel):
     models_dir: str = "models"
     rejects_dir: str = "rejects"
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    segments: dict[str, SegmentSettings] = Field(default_factory=dict)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
 
 DEFAULT_SETTINGS_TEXT = """\
@@ -45,6 +121,33 @@ rejects_dir: rejects         # rows an import could not take, with line numbers 
 engine:
   memory_limit: null         # e.g. 2GB; null lets DuckDB choose
   threads: null              # null = all cores
+delivery:                    # webhooks and e-mails from workflows (docs/workflows.md)
+  first_retry_seconds: 10    # the first retry; each next one waits backoff_factor times longer
+  backoff_factor: 2
+  max_retry_seconds: 3600    # no wait between two attempts is longer than this
+  jitter: 0.2                # each wait is spread by ±20%
+  give_up_after_hours: 24    # then the action is a dead letter (`leadscore deliveries --status dead`)
+  timeout_seconds: 10        # SMTP timeout (a webhook sets its own timeout_seconds in the model)
+  concurrency: 8             # sends in flight at once
+smtp:                        # for `email` actions
+  host: null                 # e.g. smtp.example.com; null = e-mail actions fail until set
+  port: 587
+  from_address: leadscore@localhost
+  starttls: true
+  ssl: false                 # true for implicit TLS (port 465)
+  username: null
+  password_env: null         # the NAME of the environment variable holding the password
+segments: {{}}               # dynamic lists, e.g.:
+#  saas-nurture:
+#    model: b2b
+#    tier: [nurture]
+#    when: {{property: industry, equals: SaaS}}
+server:                      # `leadscore serve` (docs/api.md)
+  rescore_every_minutes: 60  # rescore everyone on this schedule (decay, inactivity); 0 = off
+  max_body_bytes: 1048576    # larger request bodies get 413
+  max_event_bytes: 32768     # a larger single event gets 422
+  max_batch_events: 1000     # events per POST /v1/events batch
+  segment_event_types: {{}}  # Segment track names -> event types, e.g. {{"Demo Requested": demo_request}}
 """
 
 

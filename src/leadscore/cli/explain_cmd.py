@@ -36,6 +36,8 @@ def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
     if e.stored_score is not None and abs(e.stored_score - e.total) > 1e-9:
         console.print(f"[yellow]stored score is {e.stored_score:.2f} (as of {e.stored_as_of}); "
                       "rescore to update it[/]")
+    if e.prediction is not None:
+        render_prediction(e)
     if show_events:
         for r in e.rules:
             if r.fired and r.matched_events:
@@ -44,6 +46,20 @@ def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
                     + (f" {ev['url']}" if ev.get("url") else "") for ev in r.matched_events[:5])
                 console.print(f"  {r.name}: {shown}" + (" …" if len(r.matched_events) > 5 else ""),
                               highlight=False)
+
+
+def render_prediction(e: Explanation) -> None:
+    """The predictive part beside the rule part: tier and priority side by side, then the reasons."""
+    p = e.prediction
+    assert p is not None
+    console.print(
+        f"rule tier [bold]{e.tier}[/] ({e.total:.1f} points) | predicted priority [bold]{p.priority}[/]: "
+        f"{p.probability:.1%} likely to convert ({p.model} v{p.model_version}, as of {p.as_of:%Y-%m-%d %H:%M})"
+        + (f" | blended score [bold]{p.blended:.1f}[/]" if p.blended is not None else ""), highlight=False)
+    for text in p.positive:
+        console.print(f"  [green]+[/] {text}", highlight=False)
+    for text in p.negative:
+        console.print(f"  [red]−[/] {text}", highlight=False)
 
 
 @app.command("explain")

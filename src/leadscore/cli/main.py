@@ -20,17 +20,27 @@ app = typer.Typer(
 
 def _register() -> None:
     from leadscore.cli import (  # noqa: F401  (each module adds its commands to `app`)
+        backtest_cmd,
         bench_cmd,
         compile_cmd,
+        deliveries_cmd,
         demo_cmd,
         explain_cmd,
         export_cmd,
         import_cmd,
         init_cmd,
+        keys_cmd,
+        lists_cmd,
+        predict_cmd,
         preview_cmd,
         publish_cmd,
+        report_cmd,
         score_cmd,
+        serve_cmd,
+        suggest_cmd,
+        train_cmd,
         validate_cmd,
+        worker_cmd,
     )
 
 

@@ -1,4 +1,5 @@
-"""``leadscore publish`` and ``leadscore models``: record model versions and list them."""
+"""``leadscore publish`` and ``leadscore models``: record model versions and list them (with the
+predictive models ``leadscore train`` made, and their metrics)."""
 
 from __future__ import annotations
 
@@ -33,19 +34,33 @@ def publish_command(
 
 @app.command("models")
 def models_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """List published models and their versions.
+    """List published rule models and their versions, and trained predictive models with their metrics.
 
     Example: leadscore models --json
     """
+    from leadscore.predict.artefact import list_models
+
     with library.open_store(workspace, read_only=True) as store:
         rows = store.con.execute(
             "SELECT model, version, hash, file, published_at FROM model_versions ORDER BY model, version"
         ).fetchall()
+        predictive = list_models(store)
     if as_json:
-        print_json([dict(zip(["model", "version", "hash", "file", "published_at"], r, strict=True))
-                    for r in rows])
+        print_json([{"kind": "rules", **dict(zip(["model", "version", "hash", "file", "published_at"], r,
+                                                  strict=True))} for r in rows]
+                   + [{"kind": "predictive", "model": p.pop("name"), **p} for p in predictive])
         return
     table = Table("model", "version", "hash", "file", "published at")
     for m, v, h, f, at in rows:
         table.add_row(m, str(v), h, f or "", f"{at:%Y-%m-%d %H:%M}")
     console.print(table)
+    if predictive:
+        table = Table("predictive", "v", "label", "learner", "AUC", "AP", "lift@10%", "ECE", "base", "pos.",
+                      title="predictive models (AP: average precision; pos.: converted contacts)")
+        for p in predictive:
+            m = p["metrics"]
+            label = p["label"] + (f" {p['horizon_days']}d" if p["horizon_days"] else "")
+            table.add_row(p["name"], str(p["version"]), label, f"{p['learner']}+{p['calibration']}",
+                          f"{m['auc']:.3f}", f"{m['average_precision']:.2f}", f"{m['top_decile_lift']:.1f}×",
+                          f"{m['ece']:.3f}", f"{m['base_rate']:.1%}", f"{int(m['positives_total']):,}")
+        console.print(table)

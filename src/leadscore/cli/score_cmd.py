@@ -11,6 +11,7 @@ from rich.table import Table
 from leadscore import library
 from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
+from leadscore.cli.predict_cmd import print_predicted
 
 
 @app.command("score")
@@ -30,7 +31,9 @@ def score_command(
         if contact:
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of, predict=False)
+        predicted = None if contact else library.refresh_predictions(
+            workspace=workspace, as_of=runs[0].as_of if runs else as_of)
     if as_json:
         print_json(runs)
         return
@@ -46,4 +49,7 @@ def score_command(
         for tier, n in r.tier_counts.items():
             table.add_row(tier, f"{n:,}")
         console.print(table)
-
+    waiting = library.delivery_counts(workspace=workspace).get("pending", 0)
+    if waiting:  # workflows queued webhooks or e-mails (or earlier ones still wait)
+        console.print(f"{waiting:,} deliveries waiting: `leadscore worker` (or `leadscore serve`) sends them")
+    print_predicted(predicted)

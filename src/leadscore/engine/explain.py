@@ -7,6 +7,7 @@ the reference scorer, which the differential test keeps in agreement with the SQ
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,21 @@ class GroupExplanation:
 
 
 @dataclass
+class PredictionPart:
+    """The contact's stored prediction (``leadscore predict``), shown beside the rule part."""
+
+    model: str
+    model_version: int
+    probability: float
+    priority: str
+    positive: list[str]
+    negative: list[str]
+    as_of: datetime
+    #: ``(1 - weight) × total + weight × 100 × probability`` when the model file asks for it.
+    blended: float | None = None
+
+
+@dataclass
 class Explanation:
     contact_id: str
     model: str
@@ -63,6 +79,7 @@ class Explanation:
     groups_sum: float
     stored_score: float | None = None
     stored_as_of: datetime | None = None
+    prediction: PredictionPart | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -151,7 +168,28 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
     else:
         version = store.get_version(name)
         when = as_of
-    result = explain_with_model(store, model_of(version), contact_id, as_of=when, version=version.version)
+    scoring_model = model_of(version)
+    result = explain_with_model(store, scoring_model, contact_id, as_of=when, version=version.version)
     if stored is not None:
         result.stored_score, result.stored_as_of = float(stored[1]), stored[2]
+    blend = scoring_model.predictive
+    result.prediction = stored_prediction(store, contact_id, blend.model if blend else None)
+    if blend is not None and result.prediction is not None:
+        probability = result.prediction.probability
+        result.prediction.blended = (1 - blend.weight) * result.total + blend.weight * 100 * probability
     return result
+
+
+def stored_prediction(store: Store, contact_id: str, model: str | None = None) -> PredictionPart | None:
+    """The contact's latest prediction (of ``model``, or of any), read from the predictions table,
+    which is empty until `leadscore predict` runs."""
+    row = store.con.execute(
+        "SELECT model, model_version, probability, priority, factors, as_of FROM predictions "
+        "WHERE contact_id = ? AND (? IS NULL OR model = ?) ORDER BY computed_at DESC, model LIMIT 1",
+        [contact_id, model, model]).fetchone()
+    if row is None:
+        return None
+    factors = json.loads(row[4]) if row[4] else {}
+    return PredictionPart(row[0], row[1], float(row[2]), row[3],
+                          [f["factor"] for f in factors.get("positive", [])],
+                          [f["factor"] for f in factors.get("negative", [])], row[5])

@@ -3,6 +3,9 @@
 Export writes one row per contact and model with ``contact_id, model, model_version, score, tier,
 grade``, one ``group_<name>`` column per group of any exported model, ``as_of`` and
 ``computed_at``. DuckDB's COPY writes the file, so a million rows take a second, not a minute.
+Once a predictive model has written predictions (``leadscore predict``), two more columns follow:
+``probability`` and ``priority`` of the latest prediction run's model (empty for contacts it did
+not predict), and ``blended`` when a model file asks for a blended score (``predictive:``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
 
@@ -40,10 +44,35 @@ def _scores_select(store: Store, model: str | None) -> tuple[str, list[Any]]:
         columns.append(f"s.groups[list_position(mv.group_names, {_lit(name)})] AS {alias}")
     columns += ["s.as_of", "s.computed_at"]
     where = "WHERE s.model = ?" if model else ""
+    predicted = ""
+    if store.con.execute("SELECT count(*) FROM (SELECT 1 FROM predictions LIMIT 1)").fetchone() != (0,):
+        columns += ["p.probability", "p.priority"]
+        predicted = ("LEFT JOIN (SELECT contact_id, probability, priority FROM predictions WHERE model = "
+                     "(SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1)) p "
+                     "ON p.contact_id = s.contact_id ")
+        blends = _blends(store, model)
+        if blends:
+            columns.append("(1 - bl.weight) * s.score + bl.weight * 100 * pb.probability AS blended")
+            predicted += (f"LEFT JOIN (VALUES {', '.join(blends)}) AS bl(model, version, pmodel, weight) "
+                          "ON bl.model = s.model AND bl.version = s.model_version "
+                          "LEFT JOIN predictions pb ON pb.model = bl.pmodel AND pb.contact_id = s.contact_id ")
     sql = (f"SELECT {', '.join(columns)} FROM scores s JOIN model_versions mv "
-           f"ON mv.model = s.model AND mv.version = s.model_version {where} "
+           f"ON mv.model = s.model AND mv.version = s.model_version {predicted}{where} "
            "ORDER BY s.model, s.score DESC, s.contact_id")
     return sql, [model] if model else []
+
+
+def _blends(store: Store, model: str | None) -> list[str]:
+    """``(model, version, predictive model, weight)`` SQL rows for scored versions whose file asks
+    for a blended score (``predictive:`` in the model file)."""
+    rows = []
+    for name in [model] if model else store.published_models():
+        for (version,) in store.con.execute("SELECT DISTINCT model_version FROM scores WHERE model = ?",
+                                            [name]).fetchall():
+            blend = model_of(store.get_version(name, version)).predictive
+            if blend is not None:
+                rows.append(f"({_lit(name)}, {int(version)}, {_lit(blend.model)}, {float(blend.weight)!r})")
+    return rows
 
 
 def export_scores(store: Store, out: str | Path, *, file_format: str | None = None,

@@ -38,6 +38,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "cap": "Upper bound on the total (≥ 0).",
         "floor": "Lower bound on the total.",
         "matrix": "Optional two-letter grade such as A1: fit band + engagement band.",
+        "predictive": "Optional blended score: (1 - weight) × total + weight × 100 × the probability "
+                      "of a trained predictive model (a read-out; tiers never depend on it).",
         "workflows": "Actions when a contact's score or tier changes (structure only in this release).",
     },
     "Group": {

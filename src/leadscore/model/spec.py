@@ -373,6 +373,18 @@ class Matrix(_Node):
     engagement: MatrixAxis
 
 
+class PredictiveBlend(_Node):
+    """Optional blended score: the rule total and a predictive model's probability in one number.
+
+    ``blended = (1 - weight) × rule total + weight × 100 × probability``; shown by ``explain`` and
+    exported as ``blended`` for contacts that have a prediction (docs/predictive.md). It never
+    changes the rule total, tiers or workflows.
+    """
+
+    model: str = Field(description="name of a predictive model (`leadscore train --name`, default likelihood)")
+    weight: float = Field(default=0.5, ge=0, le=1, description="share of 100 × probability in the blend")
+
+
 # --------------------------------------------------------------------------- workflows
 
 
@@ -467,6 +479,7 @@ class ScoringModel(_Node):
     cap: NonNegativeNumber | None = None
     floor: Number | None = None
     matrix: Matrix | None = None
+    predictive: PredictiveBlend | None = None
     workflows: list[Workflow] = Field(default_factory=list)
 
     @field_validator("name")

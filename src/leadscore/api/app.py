@@ -1,0 +1,135 @@
+"""The FastAPI application: ``create_app(ws)`` wires routes, auth, limits, metrics and errors.
+
+The app opens the workspace's store when it starts (lifespan) and closes it when it stops, so
+``uvicorn`` (``leadscore serve``), tests and the bench all run the same object. Errors keep one
+shape: ``{"detail": "message"}`` for 401/403/404/413, and for 422 ``{"detail": [{"loc", "msg",
+"type", "field"}, ...]}`` with one entry per bad field, whether pydantic or the store's columns
+found it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import duckdb
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from leadscore import __version__
+from leadscore.api import routes_contacts, routes_events, routes_keys, routes_scores
+from leadscore.api.limits import BodyLimit
+from leadscore.api.metrics import MetricsMiddleware
+from leadscore.api.runtime import ApiRuntime
+from leadscore.api.values import InvalidInput
+from leadscore.errors import LeadscoreError, NotFoundError
+from leadscore.storage.store import Store
+from leadscore.workspace import Workspace
+
+log = logging.getLogger("leadscore.api")
+
+#: union members' tags that pydantic puts in an error's location; not part of the field path
+_TAGS = {"single_event", "event_batch", "single_call", "call_batch"}
+
+
+def _field(loc: list[Any]) -> str:
+    """``["body", "batch", "events", 3, "type"]`` → ``events[3].type``."""
+    parts = [p for i, p in enumerate(loc) if not (i == 0 and p in ("body", "query", "path"))]
+    if parts and parts[0] in _TAGS:
+        parts = parts[1:]
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "(body)"
+
+
+def _problems(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        loc = list(e.get("loc", ()))
+        if len(loc) > 1 and loc[0] == "body" and loc[1] in _TAGS:
+            loc = [loc[0], *loc[2:]]
+        out.append({"loc": loc, "msg": str(e.get("msg", "")), "type": str(e.get("type", "value_error")),
+                    "field": _field(loc)})
+    return out
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _problems(list(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_value(_: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse({"detail": _problems(exc.errors)}, status_code=422)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(LeadscoreError)
+    async def refused(_: Request, exc: LeadscoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def bug(_: Request, exc: Exception) -> JSONResponse:
+        # not the client's fault: nothing was committed (the writer rolled back); the log has the trace
+        log.error("request failed", exc_info=exc)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); nothing was written; "
+                                       "see the server log"}, status_code=500)
+
+    @app.exception_handler(duckdb.ConversionException)
+    async def conversion(_: Request, exc: duckdb.ConversionException) -> JSONResponse:
+        # a value that passed our checks but not DuckDB's (a DECIMAL's precision, say)
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "conversion_error",
+                                         "field": "(body)"}]}, status_code=422)
+
+
+def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
+               store: Store | None = None) -> FastAPI:
+    """The API over one workspace. ``worker``/``scheduler`` off suit tests and the bench.
+
+    Pass ``store`` to serve an already open store (it is then not closed on shutdown).
+    """
+    rt = ApiRuntime(ws, worker=worker, scheduler=scheduler, store=store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt.start()
+        try:
+            yield
+        finally:
+            rt.stop()
+
+    app = FastAPI(
+        title="leadscore", version=__version__, lifespan=lifespan,
+        description="Events in, scores out: every accepted event or property change rescores its "
+                    "contact in the same transaction. Authenticate with `Authorization: Bearer KEY` "
+                    "(`leadscore keys create --scope read|write|admin`). See docs/api.md.",
+    )
+    app.state.runtime = rt
+    _install_error_handlers(app)
+    for module in (routes_events, routes_contacts, routes_scores, routes_keys):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["server"])
+    def healthz(request: Request) -> dict[str, Any]:
+        """Liveness and readiness: the store answers a query. No key needed."""
+        reader = rt.reader()
+        row = reader.con.execute("SELECT count(*) FROM model_versions").fetchone()
+        return {"status": "ok", "version": __version__, "store": str(ws.store_path),
+                "published_models": reader.published_models(), "model_versions": row[0] if row else 0,
+                "last_scheduled_rescore": rt.last_scheduled}
+
+    @app.get("/metrics", tags=["server"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics (text format). No key needed: bind to loopback or firewall it."""
+        return Response(rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, max_bytes=ws.settings.server.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
+    return app

@@ -1,0 +1,173 @@
+"""What the API reads: a contact with its scores and prediction, its history, pages of scores.
+
+Reads run on a per-thread cursor (never the writer's connection) and see committed data only.
+Pages use keyset pagination: the cursor is an opaque token holding the last row's sort key
+(score, contact_id) and the filters it was made for. Unlike an offset, a position does not shift
+when rows are added or removed before it, so rows that did not move are never skipped or
+repeated (a contact whose score changes mid-walk may show on two pages or none: it moved); a
+cursor reused with other filters is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import duckdb
+
+from leadscore.api.values import InvalidInput, problem
+from leadscore.errors import NotFoundError
+from leadscore.storage.store import Store
+
+MAX_PAGE = 1000
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+#: (store path, model, version) → group names; a published version never changes
+_GROUP_NAMES: dict[tuple[str, str, int], list[str]] = {}
+
+
+def _group_names(store: Store, model: str, version: int) -> list[str]:
+    key = (store.path, model, version)
+    names = _GROUP_NAMES.get(key)
+    if names is None:
+        row = store.con.execute("SELECT group_names FROM model_versions WHERE model = ? AND version = ?",
+                                [model, version]).fetchone()
+        names = list(row[0]) if row else []
+        if len(_GROUP_NAMES) > 1000:
+            _GROUP_NAMES.clear()
+        _GROUP_NAMES[key] = names
+    return names
+
+
+def scores_of(store: Store, contact_id: str) -> list[dict[str, Any]]:
+    """The contact's latest score under each model, with group points by name.
+
+    Read on the real-time path after every write, so the group names come from a cache rather
+    than a join with ``model_versions`` (whose rows carry each version's YAML text).
+    """
+    rows = _rows(store.con.execute(
+        "SELECT model, model_version, score, tier, grade, groups, as_of, computed_at FROM scores "
+        "WHERE contact_id = ? ORDER BY model", [contact_id]))
+    for r in rows:
+        names, points = _group_names(store, r["model"], r["model_version"]), r.pop("groups") or []
+        r["groups"] = dict(zip(names, points, strict=False))
+    return rows
+
+
+def _table_exists(store: Store, name: str) -> bool:
+    row = store.con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
+        [name]).fetchone()
+    return bool(row and row[0])
+
+
+def prediction_of(store: Store, contact_id: str) -> dict[str, Any] | None:
+    """The contact's latest predictive row, if the predictive tables exist and hold one."""
+    if not _table_exists(store, "predictions"):
+        return None
+    rows = _rows(store.con.execute(
+        "SELECT * FROM predictions WHERE contact_id = ? ORDER BY computed_at DESC LIMIT 1", [contact_id]))
+    if not rows:
+        return None
+    row = rows[0]
+    factors = row.get("factors")
+    if isinstance(factors, str):
+        try:
+            factors = json.loads(factors)
+        except ValueError:
+            pass
+    return {"model": row.get("model"), "model_version": row.get("model_version"),
+            "probability": row.get("probability"), "priority": row.get("priority"), "factors": factors,
+            "as_of": row.get("as_of"), "computed_at": row.get("computed_at")}
+
+
+def contact_view(store: Store, contact_id: str) -> dict[str, Any]:
+    """Properties (the non-empty ones), scores per model, and the prediction if any."""
+    rows = _rows(store.con.execute("SELECT * FROM contacts WHERE contact_id = ?", [contact_id]))
+    if not rows:
+        raise NotFoundError(f"no contact with id `{contact_id}`")
+    props = {k: v for k, v in rows[0].items() if v is not None and k != "contact_id"}
+    return {"contact_id": contact_id, "properties": props, "scores": scores_of(store, contact_id),
+            "prediction": prediction_of(store, contact_id)}
+
+
+def history_of(store: Store, contact_id: str, *, model: str | None, limit: int) -> dict[str, Any]:
+    if store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
+        raise NotFoundError(f"no contact with id `{contact_id}`")
+    scores = _rows(store.con.execute(
+        """SELECT model, model_version, score, tier, prev_score, prev_tier, as_of, computed_at, run_id
+           FROM score_history WHERE contact_id = ? AND (? IS NULL OR model = ?)
+           ORDER BY computed_at DESC, as_of DESC LIMIT ?""", [contact_id, model, model, limit]))
+    changes: list[dict[str, Any]] = []
+    if _table_exists(store, "property_changes"):
+        changes = _rows(store.con.execute(
+            """SELECT property, old_value, new_value, changed_at, source FROM property_changes
+               WHERE contact_id = ? ORDER BY changed_at DESC LIMIT ?""", [contact_id, limit]))
+    return {"contact_id": contact_id, "scores": scores, "property_changes": changes}
+
+
+# ---------------------------------------------------------------------- pages of scores
+
+def encode_cursor(payload: dict[str, Any]) -> str:
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(token: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """The position a cursor holds; InvalidInput if it is garbled or was made for other filters."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not isinstance(data.get("after"), list):
+            raise ValueError("no position")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput([problem(("query", "cursor"), "not a cursor this API made; pass the "
+                                    "`next_cursor` of the previous page unchanged")]) from None
+    if data.get("filters") != filters:
+        raise InvalidInput([problem(("query", "cursor"), "this cursor was made for other filters "
+                                    f"({data.get('filters')}); keep model, tier and min the same "
+                                    "across pages")])
+    return data
+
+
+def scores_page(store: Store, *, model: str | None, tier: str | None, min_score: float | None,
+                limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of a model's scores, best first (ties by contact_id)."""
+    names = store.published_models()
+    if model is None:
+        if not names:
+            raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
+        model = names[0]
+    elif model not in names:
+        raise NotFoundError(f"no published model `{model}` (published: {', '.join(names) or 'none yet'})")
+    filters = {"model": model, "tier": tier, "min": min_score}
+    where = ["model = $model"]
+    params: dict[str, Any] = {"model": model, "limit": limit + 1}
+    if tier is not None:
+        where.append("tier = $tier")
+        params["tier"] = tier
+    if min_score is not None:
+        where.append("score >= $min")
+        params["min"] = min_score
+    if cursor:
+        pos = decode_cursor(cursor, filters)["after"]
+        if len(pos) != 2 or not isinstance(pos[0], int | float) or not isinstance(pos[1], str):
+            raise InvalidInput([problem(("query", "cursor"), "garbled cursor position")])
+        where.append("(score < $a_score OR (score = $a_score AND contact_id > $a_id))")
+        params.update(a_score=float(pos[0]), a_id=pos[1])
+    rows = _rows(store.con.execute(
+        f"""SELECT contact_id, score, tier, grade, model_version, as_of FROM scores
+            WHERE {' AND '.join(where)} ORDER BY score DESC, contact_id LIMIT $limit""", params))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor({"after": [last["score"], last["contact_id"]], "filters": filters})
+    return {"model": model, "items": rows, "next_cursor": next_cursor}

@@ -1,0 +1,82 @@
+"""``/v1/contacts/{id}``: upsert properties (rescored at once), read a contact, explain, history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+
+from leadscore.api.auth import ReadKey, WriteKey, runtime
+from leadscore.api.reads import contact_view, history_of
+from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value
+from leadscore.api.values import InvalidInput, check_properties, problem
+from leadscore.api.writer import WriteContext
+from leadscore.api.writes import upsert_contact
+from leadscore.engine.explain import explain_contact
+from leadscore.timeutil import utcnow
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+ContactId = Annotated[str, Path(min_length=1, max_length=200, description="the contact's id")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such contact"}}
+
+
+@router.put("/{contact_id}", response_model=ContactOut, responses={
+    **NOT_FOUND, 422: {"description": "unknown property or a value of the wrong type, each named"}})
+async def put_contact(request: Request, contact_id: ContactId,
+                      properties: Annotated[dict[Text, Value], Body(openapi_examples={"properties": {
+                          "value": {"job_title": "VP Sales", "company_size": 250}}})],
+                      _key: object = WriteKey) -> dict[str, Any]:
+    """Create the contact or update the given properties; it is rescored in the same transaction.
+
+    Property names must be columns of the store (`leadscore import` adds custom ones): an unknown
+    name is a 422 naming it. `null` clears a property. Values equal to the stored ones change
+    nothing, so repeating a PUT is harmless.
+    """
+    rt = runtime(request)
+    if "contact_id" in properties and properties["contact_id"] != contact_id:
+        raise InvalidInput([problem(("body", "contact_id"), "differs from the id in the path; ids never change")])
+    props = {k: v for k, v in properties.items() if k != "contact_id"}
+    values, errors = check_properties(props, rt.contact_columns, ("body",), what="contact")
+    if errors:
+        raise InvalidInput(errors)
+    now = utcnow()
+
+    def job(ctx: WriteContext) -> bool:
+        created, changed = upsert_contact(ctx.store, contact_id, values, now=now)
+        if changed:
+            ctx.rescore_later([contact_id])
+        return created
+
+    def finish(ctx: WriteContext, created: bool) -> dict[str, Any]:
+        return {**contact_view(ctx.store, contact_id), "created": created}
+
+    result: dict[str, Any] = await asyncio.wrap_future(rt.write(job, finish=finish))
+    return result
+
+
+@router.get("/{contact_id}", response_model=ContactOut, responses=NOT_FOUND)
+def get_contact(request: Request, contact_id: ContactId, _key: object = ReadKey) -> dict[str, Any]:
+    """The contact's properties, its score and tier under each model, and its predictive priority if any."""
+    return contact_view(runtime(request).reader(), contact_id)
+
+
+@router.get("/{contact_id}/explain", responses=NOT_FOUND)
+def explain(request: Request, contact_id: ContactId,
+            model: Annotated[str | None, Query(max_length=200, description="default: the first published")] = None,
+            as_of: Annotated[datetime | None, Query(description="default: the as-of of the stored score")] = None,
+            _key: object = ReadKey) -> dict[str, Any]:
+    """Every rule behind the score: fired or not, raw and decayed points, matched events, caps, tier."""
+    e = explain_contact(runtime(request).reader(), contact_id, model=model, as_of=as_of)
+    return {**e.to_dict(), "reasons": e.reasons()}
+
+
+@router.get("/{contact_id}/history", response_model=HistoryOut, responses=NOT_FOUND)
+def history(request: Request, contact_id: ContactId,
+            model: Annotated[str | None, Query(max_length=200)] = None,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+            _key: object = ReadKey) -> dict[str, Any]:
+    """Each change of the contact's score or tier (newest first), and property changes by workflows."""
+    return history_of(runtime(request).reader(), contact_id, model=model, limit=limit)

@@ -1,0 +1,134 @@
+"""``POST /v1/events`` and ``POST /v1/segment``: what contacts did, written and scored at once.
+
+A request is checked whole before anything is written (every bad field is named in one 422), then
+handed to the single writer as one job: events, new contacts, rescoring, history and queued
+workflow actions commit together. The response comes after the commit, so a client that got 200
+can read the new score straight away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+
+from leadscore.api.auth import WriteKey, runtime
+from leadscore.api.reads import scores_of
+from leadscore.api.runtime import ApiRuntime
+from leadscore.api.schemas import (
+    EventBatch,
+    EventIn,
+    EventsBody,
+    EventsResponse,
+    SegmentBatch,
+    SegmentBody,
+    SegmentCall,
+    SegmentResponse,
+)
+from leadscore.api.segment import translate
+from leadscore.api.values import NewEvent, check_events
+from leadscore.api.writer import WriteContext
+from leadscore.api.writes import EventsWritten, contact_for, upsert_contact, write_events
+from leadscore.timeutil import utcnow
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+EVENT_EXAMPLES: dict[str, Any] = {
+    "one event": {"value": {"email": "ann@acme.com", "type": "page_view",
+                            "occurred_at": "2026-03-02T10:15:00Z", "properties": {"url": "/pricing"}}},
+    "a batch": {"value": {"events": [
+        {"event_id": "m-1", "contact_id": "c_42", "type": "email_open", "occurred_at": "2026-03-02T10:15:00Z"},
+        {"event_id": "m-2", "contact_id": "c_42", "type": "demo_request"}]}},
+}
+
+
+def _account(rt: ApiRuntime, written: EventsWritten) -> None:
+    created = sum(1 for _, _, c in written.results if c)
+    rt.metrics.events.inc(created)
+    rt.metrics.duplicates.inc(len(written.results) - created)
+
+
+def _with_scores(ctx: WriteContext, written: EventsWritten) -> EventsWritten:
+    """After the group's rescoring: the contact's new scores, when the request had one contact."""
+    contacts = written.contacts
+    if len(contacts) == 1:
+        written.scores = scores_of(ctx.store, contacts[0])
+    return written
+
+
+@router.post("/events", response_model=EventsResponse, responses={
+    401: {"description": "no or unknown key"}, 403: {"description": "key scope below write"},
+    413: {"description": "body over server.max_body_bytes (1 MB)"},
+    422: {"description": "bad input: `detail` names each bad field"}})
+async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi_examples=EVENT_EXAMPLES)],
+                      _key: object = WriteKey) -> dict[str, Any]:
+    """Record one event or a batch (default limit 1,000); each contact concerned is rescored at once.
+
+    `event_id` makes an event idempotent: sending it again changes nothing (`status: duplicate`).
+    Without it, the id is a hash of the event, the one `leadscore import` would give it.
+    `contact_id` or `email` says whose event it is; an unknown contact is created.
+    """
+    rt = runtime(request)
+    batch = isinstance(body, EventBatch)
+    items: list[EventIn] = body.events if isinstance(body, EventBatch) else [body]
+    now = utcnow()
+    s = rt.settings
+    events = check_events(items, rt.event_columns, now=now, max_event_bytes=s.max_event_bytes,
+                          max_batch=s.max_batch_events, batch=batch)
+    columns = rt.event_columns
+
+    def job(ctx: WriteContext) -> EventsWritten:
+        written = write_events(ctx.store, [_copy(e) for e in events], columns, now=now)
+        ctx.rescore_later(written.rescore)
+        return written
+
+    written: EventsWritten = await asyncio.wrap_future(rt.write(job, finish=_with_scores))
+    _account(rt, written)
+    created = sum(1 for _, _, c in written.results if c)
+    return {
+        "accepted": created, "duplicates": len(written.results) - created,
+        "events": [{"event_id": e, "contact_id": c, "status": "created" if ok else "duplicate"}
+                   for e, c, ok in written.results],
+        "rescored": written.rescore, "scores": written.scores,
+    }
+
+
+def _copy(e: NewEvent) -> NewEvent:
+    """Jobs may run twice (a failed group is rerun job by job): never let a run change its input."""
+    return replace(e, properties=dict(e.properties))
+
+
+@router.post("/segment", response_model=SegmentResponse, responses={
+    401: {"description": "no or unknown key"}, 403: {"description": "key scope below write"},
+    413: {"description": "body over server.max_body_bytes"}, 422: {"description": "bad call"}})
+async def post_segment(request: Request, body: SegmentBody, _key: object = WriteKey) -> dict[str, Any]:
+    """Segment spec `track`, `identify` and `page` calls, one or a `{"batch": [...]}`.
+
+    `messageId` is the idempotency key. See docs/api.md for how calls map to events and properties.
+    """
+    rt = runtime(request)
+    batch = isinstance(body, SegmentBatch)
+    calls: list[SegmentCall] = body.batch if isinstance(body, SegmentBatch) else [body]
+    now = utcnow()
+    s = rt.settings
+    writes = translate(calls, event_columns=rt.event_columns, contact_columns=rt.contact_columns,
+                       event_types=s.segment_event_types, now=now, batch=batch, max_batch=s.max_batch_events)
+    columns = rt.event_columns
+
+    def job(ctx: WriteContext) -> tuple[EventsWritten, int]:
+        written = write_events(ctx.store, [_copy(e) for e in writes.events], columns, now=now)
+        ctx.rescore_later(written.rescore)
+        for contact_id, email, traits in writes.identifies:
+            cid = contact_for(ctx.store, contact_id, email)
+            if upsert_contact(ctx.store, cid, traits, now=now)[1]:
+                ctx.rescore_later([cid])
+        return written, len(writes.identifies)
+
+    result: tuple[EventsWritten, int] = await asyncio.wrap_future(rt.write(job))
+    written, identified = result
+    _account(rt, written)
+    created = sum(1 for _, _, c in written.results if c)
+    return {"success": True, "accepted": created, "duplicates": len(written.results) - created,
+            "identified": identified, "ignored": writes.ignored}

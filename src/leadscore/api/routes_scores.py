@@ -1,0 +1,98 @@
+"""``/v1/scores`` (paged), ``POST /v1/score`` (batch rescore), and what workflows made: lists, tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import time
+from types import ModuleType
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+
+from leadscore.api.auth import AdminKey, ReadKey, runtime
+from leadscore.api.reads import MAX_PAGE, decode_cursor, encode_cursor, scores_page
+from leadscore.api.rescoring import rescore_all, rescore_contacts
+from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, TasksPage
+from leadscore.api.writer import WriteContext
+from leadscore.engine.run import RunResult
+from leadscore.timeutil import to_utc_naive
+
+router = APIRouter(prefix="/v1", tags=["scores"])
+
+
+@router.get("/scores", response_model=ScoresPage)
+def get_scores(request: Request,
+               model: Annotated[str | None, Query(max_length=200, description="default: the first published")] = None,
+               tier: Annotated[str | None, Query(max_length=200)] = None,
+               min: Annotated[float | None, Query(description="lowest score included", allow_inf_nan=False)] = None,
+               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+               cursor: Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the "
+                                                   "previous page")] = None,
+               _key: object = ReadKey) -> dict[str, Any]:
+    """Scores of a model, best first, a page at a time (keyset pagination)."""
+    return scores_page(runtime(request).reader(), model=model, tier=tier, min_score=min, limit=limit,
+                       cursor=cursor)
+
+
+@router.post("/score", response_model=list[RunOut])
+async def post_score(request: Request, body: ScoreRequest | None = None,
+                     _key: object = AdminKey) -> list[dict[str, Any]]:
+    """Rescore now: the given contacts, or everyone (admin). Crossings fire workflows as usual."""
+    rt = runtime(request)
+    req = body or ScoreRequest(contact_ids=None, models=None)
+    as_of = to_utc_naive(req.as_of) if req.as_of else None
+
+    def job(ctx: WriteContext) -> list[RunResult]:
+        if req.contact_ids is not None:
+            return rescore_contacts(ctx.store, rt.ws, req.contact_ids, as_of=as_of)
+        return rescore_all(ctx.store, rt.ws, models=req.models, as_of=as_of)
+
+    started = time.perf_counter()
+    runs: list[RunResult] = await asyncio.wrap_future(rt.write(job, groupable=req.contact_ids is not None))
+    rt.metrics.rescore.labels("requested").observe(time.perf_counter() - started)
+    return [dataclasses.asdict(r) for r in runs]
+
+
+def _workflows(module: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"leadscore.workflows.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("leadscore.workflows"):
+            raise HTTPException(501, "this leadscore build has no workflows (lists, tasks)") from exc
+        raise
+
+
+@router.get("/lists/{name}", response_model=ListPage, responses={404: {"description": "no such list"}})
+def get_list(request: Request, name: Annotated[str, Path(min_length=1, max_length=200)],
+             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+             cursor: Annotated[str | None, Query(max_length=2000)] = None,
+             _key: object = ReadKey) -> dict[str, Any]:
+    """Members of a static list or a segment (dynamic list from leadscore.yml), by contact_id."""
+    rt = runtime(request)
+    filters = {"list": name}
+    after = decode_cursor(cursor, filters)["after"][0] if cursor else None
+    members: list[str] = _workflows("lists").list_members(rt.reader(), rt.ws, name, limit=limit + 1, after=after)
+    more = len(members) > limit
+    members = members[:limit]
+    nxt = encode_cursor({"after": [members[-1]], "filters": filters}) if more and members else None
+    return {"name": name, "members": members, "next_cursor": nxt}
+
+
+@router.get("/tasks", response_model=TasksPage)
+def get_tasks(request: Request, owner: Annotated[str | None, Query(max_length=200)] = None,
+              status: Annotated[str | None, Query(max_length=20, description="open or done")] = None,
+              limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+              cursor: Annotated[str | None, Query(max_length=2000)] = None,
+              _key: object = ReadKey) -> dict[str, Any]:
+    """Tasks workflows created for reps, newest first."""
+    rt = runtime(request)
+    filters = {"owner": owner, "status": status}
+    after = decode_cursor(cursor, filters)["after"][0] if cursor else None
+    tasks: list[dict[str, Any]] = _workflows("tasks").list_tasks(rt.reader(), owner=owner, status=status,
+                                                                  limit=limit + 1, after=after)
+    more = len(tasks) > limit
+    tasks = tasks[:limit]
+    nxt = encode_cursor({"after": [tasks[-1]["task_id"]], "filters": filters}) if more and tasks else None
+    return {"tasks": tasks, "next_cursor": nxt}

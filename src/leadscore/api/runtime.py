@@ -1,0 +1,205 @@
+"""Everything a running server holds: the store, its single writer, readers, scheduler and worker.
+
+One process owns the workspace's DuckDB file (DuckDB allows one writing process). Inside it:
+
+* the **writer** thread owns the store's main connection and runs every write (``api/writer.py``);
+* each request thread reads through a **cursor** of its own (a DuckDB connection must not be used
+  by two threads), created on first use and kept for the thread's life;
+* the **scheduler** thread rescores the whole base every ``server.rescore_every_minutes`` through
+  the writer (decay and inactivity move scores without events), and flushes API keys' last-use;
+* the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
+  on a cursor of its own.
+
+``stop()`` ends them in the reverse order and closes the store; SIGTERM/SIGINT reach it through
+uvicorn's shutdown and the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any, TypeVar
+
+from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
+from leadscore.api.metrics import Metrics
+from leadscore.api.rescoring import outbox_depth, rescore_all, rescore_contacts
+from leadscore.api.writer import WriteContext, Writer
+from leadscore.storage.store import Store
+from leadscore.timeutil import utcnow
+from leadscore.workspace import Workspace
+
+T = TypeVar("T")
+log = logging.getLogger("leadscore.api")
+
+#: how long a key lookup is trusted; keys change only through this process (it holds the store)
+KEY_CACHE_SECONDS = 5.0
+KEY_TOUCH_SECONDS = 60.0
+
+
+class ApiRuntime:
+    def __init__(self, ws: Workspace, *, worker: bool = True, scheduler: bool = True,
+                 store: Store | None = None):
+        self.ws = ws
+        self.settings = ws.settings.server
+        self.metrics = Metrics()
+        self._want_worker = worker
+        self._want_scheduler = scheduler
+        self._given_store = store
+        self.store: Store | None = None
+        self.writer: Writer | None = None
+        self._local = threading.local()
+        self._cursors: list[Store] = []
+        self._cursors_lock = threading.Lock()
+        self._factory: Store | None = None
+        self._keys: dict[str, tuple[ApiKey | None, float]] = {}
+        self._last_used: dict[str, datetime] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.event_columns: dict[str, str] = {}
+        self.contact_columns: dict[str, str] = {}
+        self.last_scheduled: datetime | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> ApiRuntime:
+        self.store = self._given_store or self.ws.open_store()
+        self.event_columns = self.store.column_types("events")
+        self.contact_columns = self.store.column_types("contacts")
+        # Cursors are made from a connection no thread executes on: the writer's is always busy.
+        self._factory = self.store.cursor()
+        worker = _worker_class() if self._want_worker else None
+        worker_cursor = self.store.cursor() if worker is not None else None
+        self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit).start()
+        self.metrics.watch_outbox(lambda: outbox_depth(self.reader()))
+        if self._want_scheduler:
+            self._spawn("leadscore-scheduler", self._schedule)
+        if worker is not None:
+            self._cursors.append(worker_cursor)  # type: ignore[arg-type]
+            self._spawn("leadscore-worker", lambda: worker(worker_cursor, self.ws).run(self._stop))
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+        if self.writer is not None:
+            if self._last_used:
+                self._flush_key_use()
+            self.writer.stop()
+        with self._cursors_lock:
+            for cursor in [*self._cursors, *([self._factory] if self._factory else [])]:
+                try:
+                    cursor.close()
+                except Exception:  # noqa: BLE001 - closing at shutdown; nothing to do about it
+                    pass
+            self._cursors.clear()
+            self._factory = None
+        if self.store is not None and self._given_store is None:
+            self.store.close()
+        self.store = None
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except Exception:  # noqa: BLE001 - logged; the server keeps serving
+                log.exception("%s stopped on an error", name)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ reads and writes
+
+    def reader(self) -> Store:
+        """This thread's own cursor on the store."""
+        cursor: Store | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            assert self._factory is not None, "the server is not started"
+            with self._cursors_lock:
+                cursor = self._factory.cursor()
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        return cursor
+
+    def write(self, fn: Callable[[WriteContext], Any], *, finish: Callable[[WriteContext, Any], T] | None = None,
+              groupable: bool = True) -> Future[T]:
+        """Hand a job to the single writer (see ``api/writer.py``)."""
+        assert self.writer is not None, "the server is not started"
+        return self.writer.submit(fn, finish=finish, groupable=groupable)
+
+    def _rescore(self, store: Store, contact_ids: list[str]) -> None:
+        """The writer's end-of-group rescoring of every contact its jobs changed."""
+        started = time.perf_counter()
+        rescore_contacts(store, self.ws, contact_ids)
+        self.metrics.rescore.labels("realtime").observe(time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ keys
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and cached[1] > now:
+            key = cached[0]
+        else:
+            key = find_key(self.reader(), secret)
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[digest] = (key, now + KEY_CACHE_SECONDS)
+        if key is not None:
+            self._last_used[key.key_id] = utcnow()
+        return key
+
+    def forget_keys(self) -> None:
+        """Drop cached lookups (after a key is created or revoked through the API)."""
+        self._keys.clear()
+
+    def _flush_key_use(self) -> None:
+        used, self._last_used = self._last_used, {}
+        try:
+            self.write(lambda ctx: touch_keys(ctx.store, used)).result(timeout=30)
+        except Exception:  # noqa: BLE001 - last-use times are informative; never fail for them
+            log.warning("could not record API keys' last use", exc_info=True)
+
+    # ------------------------------------------------------------------ the schedule
+
+    def _schedule(self) -> None:
+        every = self.settings.rescore_every_minutes * 60
+        next_rescore = time.monotonic() + every if every else None
+        next_touch = time.monotonic() + KEY_TOUCH_SECONDS
+        while not self._stop.wait(1.0):
+            now = time.monotonic()
+            if now >= next_touch:
+                next_touch = now + KEY_TOUCH_SECONDS
+                if self._last_used:
+                    self._flush_key_use()
+            if next_rescore is not None and now >= next_rescore:
+                next_rescore = now + every
+                try:
+                    self.rescore_everyone()
+                except Exception:  # noqa: BLE001 - a bad run is logged; the next one is still due
+                    log.exception("scheduled rescoring failed; next try in %.0f s", every)
+
+    def rescore_everyone(self) -> list[Any]:
+        """One scheduled run: every contact, every published model, through the writer."""
+        started = time.perf_counter()
+        runs: list[Any] = self.write(lambda ctx: rescore_all(ctx.store, self.ws), groupable=False).result()
+        self.metrics.rescore.labels("scheduled").observe(time.perf_counter() - started)
+        self.last_scheduled = utcnow()
+        return runs
+
+
+def _worker_class() -> Any:
+    try:
+        module = importlib.import_module("leadscore.workflows.worker")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("leadscore.workflows", "leadscore.workflows.worker"):
+            raise
+        return None
+    return module.Worker

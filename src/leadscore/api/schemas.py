@@ -1,0 +1,279 @@
+"""The shapes of the API's requests and responses (pydantic), which FastAPI turns into OpenAPI.
+
+Requests are strict (``extra="forbid"``): a misspelt field is a 422 naming it, not silently
+dropped. Checks that need the store (is ``company_sise`` a contact property? is this value a
+number for a BIGINT column?) happen in ``api/values.py`` and answer in the same 422 shape.
+Segment calls are the exception: CDPs send many fields we do not use, so those models allow extras.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+
+def _clean_text(value: str) -> str:
+    """Reject what JSON allows but a database column should not hold."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (lone surrogate escape)") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean_text)]
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        return value
+    if isinstance(value, str):
+        return _clean_text(value)
+    raise ValueError("must be a string, number, boolean or null (not a list or object)")
+
+
+#: a property value as JSON carries it; its column decides what is accepted (api/values.py)
+Value = Annotated[Any, PlainValidator(_scalar), WithJsonSchema({"anyOf": [
+    {"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]})]
+
+
+class EventIn(BaseModel):
+    """One thing a contact did. ``contact_id`` or ``email`` says who (a new contact is created)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "event_id": "web-81723", "email": "ann@acme.com", "type": "page_view",
+        "occurred_at": "2026-03-02T10:15:00Z", "properties": {"url": "/pricing"}}]})
+
+    event_id: Id | None = Field(None, description="Idempotency key; when absent, a hash of the event "
+                                "(the id an import of the same event would get).")
+    contact_id: Id | None = None
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+                     AfterValidator(_clean_text)] | None = None
+    type: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+    occurred_at: datetime | None = Field(None, description="ISO 8601; naive = UTC; default: when received.")
+    properties: dict[Text, Value] = Field(default_factory=dict, description="Event columns (url, campaign, "
+                                          "form, ...); an unknown name is a 422.")
+
+    @model_validator(mode="after")
+    def _who(self) -> EventIn:
+        if self.contact_id is None and self.email is None:
+            raise ValueError("give `contact_id` or `email` to say whose event this is")
+        return self
+
+
+class EventBatch(BaseModel):
+    """Up to ``server.max_batch_events`` (default 1,000) events, written in one transaction."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1)
+
+
+def _event_or_batch(value: Any) -> str:
+    return "event_batch" if isinstance(value, dict) and "events" in value else "single_event"
+
+
+EventsBody = Annotated[
+    Annotated[EventIn, Tag("single_event")] | Annotated[EventBatch, Tag("event_batch")],
+    Discriminator(_event_or_batch),
+]
+
+
+class EventResult(BaseModel):
+    event_id: str
+    contact_id: str
+    status: Literal["created", "duplicate"]
+
+
+class ScoreOut(BaseModel):
+    model: str
+    model_version: int
+    score: float
+    tier: str
+    grade: str | None
+    groups: dict[str, float]
+    as_of: datetime
+    computed_at: datetime
+
+
+class EventsResponse(BaseModel):
+    accepted: int = Field(description="events written")
+    duplicates: int = Field(description="events already stored (same event_id): nothing changed")
+    events: list[EventResult]
+    rescored: list[str] = Field(description="contacts rescored in the same transaction")
+    scores: list[ScoreOut] | None = Field(None, description="the contact's scores after the write, "
+                                          "when the request concerned one contact")
+
+
+class PredictionOut(BaseModel):
+    model: str | None
+    model_version: int | None
+    probability: float | None
+    priority: str | None
+    factors: Any
+    as_of: datetime | None
+    computed_at: datetime | None
+
+
+class ContactOut(BaseModel):
+    contact_id: str
+    properties: dict[str, Any]
+    scores: list[ScoreOut]
+    prediction: PredictionOut | None
+    created: bool | None = Field(None, description="PUT only: whether the contact was new")
+
+
+class HistoryRow(BaseModel):
+    model: str
+    model_version: int
+    score: float
+    tier: str
+    prev_score: float | None
+    prev_tier: str | None
+    as_of: datetime
+    computed_at: datetime
+    run_id: str
+
+
+class PropertyChange(BaseModel):
+    property: str
+    old_value: str | None
+    new_value: str | None
+    changed_at: datetime
+    source: str
+
+
+class HistoryOut(BaseModel):
+    contact_id: str
+    scores: list[HistoryRow] = Field(description="every change of score or tier, newest first")
+    property_changes: list[PropertyChange] = Field(description="changes made by workflow `set` actions")
+
+
+class ScoreRow(BaseModel):
+    contact_id: str
+    score: float
+    tier: str
+    grade: str | None
+    model_version: int
+    as_of: datetime
+
+
+class ScoresPage(BaseModel):
+    model: str
+    items: list[ScoreRow]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contact_ids: list[Id] | None = Field(None, max_length=100_000, description="default: everyone")
+    models: list[Id] | None = Field(None, description="default: every published model")
+    as_of: datetime | None = None
+
+
+class RunOut(BaseModel):
+    run_id: str
+    model: str
+    model_version: int
+    as_of: datetime
+    scope: str
+    contacts: int
+    changed: int
+    crossings: int
+    seconds: float
+    tier_counts: dict[str, int]
+
+
+class ListPage(BaseModel):
+    name: str
+    members: list[str]
+    next_cursor: str | None
+
+
+class TasksPage(BaseModel):
+    tasks: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Literal["read", "write", "admin"]
+    name: Annotated[str, Field(max_length=200), AfterValidator(_clean_text)] | None = None
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    name: str | None
+    scope: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the key itself: shown once, store it now")
+
+
+class SegmentCall(BaseModel):
+    """A Segment spec call. track / identify / page / screen are used; group and alias are
+    accepted and ignored (a CDP forwarding everything must not get errors it would retry); fields
+    we do not use are accepted and ignored too."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    type: Literal["track", "identify", "page", "screen", "group", "alias"]
+    messageId: Id | None = None
+    userId: Id | None = None
+    anonymousId: Id | None = None
+    event: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)] | None = None
+    name: Text | None = None
+    timestamp: datetime | None = None
+    properties: dict[Text, Any] = Field(default_factory=dict)
+    traits: dict[Text, Any] = Field(default_factory=dict)
+    context: dict[Text, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SegmentCall:
+        if self.type == "track" and not self.event:
+            raise ValueError("a track call needs `event` (its name)")
+        return self
+
+
+class SegmentBatch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    batch: list[SegmentCall] = Field(min_length=1)
+
+
+def _segment_kind(value: Any) -> str:
+    return "call_batch" if isinstance(value, dict) and "batch" in value else "single_call"
+
+
+SegmentBody = Annotated[
+    Annotated[SegmentCall, Tag("single_call")] | Annotated[SegmentBatch, Tag("call_batch")],
+    Discriminator(_segment_kind),
+]
+
+
+class SegmentResponse(BaseModel):
+    success: bool = True
+    accepted: int
+    duplicates: int
+    identified: int = Field(description="identify calls applied (contact properties upserted)")
+    ignored: int = Field(0, description="group and alias calls (accepted, not used)")

@@ -1,0 +1,205 @@
+"""Request values checked against the store's columns, and event ids made the importer's way.
+
+The API never adds a column: a property name must already be a column of ``contacts`` (for
+``PUT /contacts``) or ``events`` (for an event's ``properties``), and its value must fit the
+column's type. Everything wrong in a request is collected and answered at once, as a 422 whose
+``detail`` has one entry per bad field (FastAPI's shape: ``loc``, ``msg``, ``type``), so a client
+fixes all of it in one go. Adding a column is an import's job (``leadscore import`` adds custom
+columns), done while the server is stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from leadscore.api.schemas import EventIn
+from leadscore.errors import LeadscoreError
+from leadscore.timeutil import to_utc_naive
+
+Loc = tuple[str | int, ...]
+
+#: event fields that live at the top level of an event, never in its ``properties``
+EVENT_TOP_LEVEL = ("event_id", "contact_id", "email", "type", "occurred_at")
+INT_RANGE = (-(2**63), 2**63 - 1)
+
+
+class InvalidInput(LeadscoreError):
+    """A request the store cannot take as is; ``errors`` names every bad field (HTTP 422)."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+
+
+def problem(loc: Loc, msg: str, kind: str = "value_error") -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg, "type": kind}
+
+
+def column_kind(duck_type: str) -> str:
+    """string / integer / number / boolean / timestamp: what a value for this column must be."""
+    t = duck_type.upper()
+    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"):
+        return "integer"
+    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
+        return "number"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return "timestamp"
+    return "string"
+
+
+def coerce(value: Any, duck_type: str) -> Any:
+    """``value`` as the column of ``duck_type`` stores it; ValueError says what was expected."""
+    if value is None:
+        return None
+    kind = column_kind(duck_type)
+    if kind == "string":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError("expected a string, got a non-finite number")
+            return str(value)
+        if isinstance(value, str):
+            return value
+    elif kind == "integer":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                raise ValueError("integer out of range (64-bit)")
+            return value
+        raise ValueError(f"expected an integer, got {json.dumps(value)[:60]}")
+    elif kind == "number":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value) or abs(value) > 1.7e308:
+                raise ValueError("expected a finite number")
+            return float(value)
+        raise ValueError(f"expected a number, got {json.dumps(value)[:60]}")
+    elif kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"expected true or false, got {json.dumps(value)[:60]}")
+    elif kind == "timestamp":
+        if isinstance(value, str):
+            try:
+                return parse_time(value)
+            except ValueError:
+                pass
+        raise ValueError("expected an ISO 8601 date or timestamp, e.g. 2026-03-02T10:15:00Z")
+    raise ValueError(f"expected a {kind}, got {type(value).__name__}")
+
+
+def parse_time(text: str) -> datetime:
+    raw = text.strip()
+    if len(raw) == 10:
+        d = date.fromisoformat(raw)
+        return datetime(d.year, d.month, d.day)
+    return to_utc_naive(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+
+
+def check_properties(props: Mapping[str, Any], columns: Mapping[str, str], loc: Loc, *,
+                     what: str, reserved: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Coerce each property to its column's type; returns the values and the problems found."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for name, value in props.items():
+        if name in reserved:
+            errors.append(problem((*loc, name), f"`{name}` is not a property here; set it at the top level"))
+        elif name not in columns:
+            known = ", ".join(c for c in columns if c not in reserved)
+            errors.append(problem((*loc, name), f"unknown {what} property `{name}` (known: {known}); "
+                                  "new columns are added by `leadscore import`", "unknown_property"))
+        else:
+            try:
+                values[name] = coerce(value, columns[name])
+            except ValueError as exc:
+                errors.append(problem((*loc, name), f"{exc} for {what} property `{name}` ({columns[name]})",
+                                      "type_error"))
+    return values, errors
+
+
+@dataclass
+class NewEvent:
+    """An event checked against the store, ready to write (contact not yet resolved)."""
+
+    event_id: str | None
+    contact_id: str | None
+    email: str | None
+    type: str
+    occurred_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def generated_id(self) -> str:
+        """The id ``leadscore import`` gives this event as a one-line JSON file without event_id.
+
+        The importer hashes the contact (``contact_id``, else ``email:`` + lower-cased e-mail) and
+        the text of each stored column of the file (sorted by name; NULL as chr(30)), joined by
+        chr(31): ``'e_' || left(md5(...), 20)`` (see ingest/writers.py).
+        """
+        who = self.contact_id if self.contact_id is not None else f"email:{(self.email or '').lower()}"
+        cols = {"type": self.type, "occurred_at": self.occurred_at, **self.properties}
+        parts = [who] + [_as_duckdb_text(cols[name]) for name in sorted(cols)]
+        return "e_" + hashlib.md5("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
+
+
+def _as_duckdb_text(value: Any) -> str:
+    """``CAST(value AS VARCHAR)`` as DuckDB writes it (NULL → chr(30), like the importer)."""
+    if value is None:
+        return "\x1e"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.microsecond:
+            text += f".{value.microsecond:06d}".rstrip("0")
+        return text
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _size_bound(event: EventIn) -> int:
+    """An upper bound of the event's JSON size, without serialising it (most events are tiny).
+
+    Each character takes at most 6 bytes in JSON (``\\uXXXX``); 64 bytes per field cover the
+    quotes, colons, names of the fixed fields and the longest number or timestamp.
+    """
+    text = sum(len(v) for v in (event.event_id, event.contact_id, event.email, event.type) if v)
+    text += sum(len(k) + (len(v) if isinstance(v, str) else 0) for k, v in event.properties.items())
+    return 6 * text + 64 * (len(event.properties) + 8)
+
+
+def check_events(events: list[EventIn], columns: Mapping[str, str], *, now: datetime,
+                 max_event_bytes: int, max_batch: int, batch: bool) -> list[NewEvent]:
+    """Every event of a request, checked; raises InvalidInput naming every bad field."""
+    errors: list[dict[str, Any]] = []
+    if len(events) > max_batch:
+        raise InvalidInput([problem(("body", "events"), f"{len(events)} events in one batch; the limit is "
+                                    f"{max_batch}: split the batch", "too_long")])
+    out: list[NewEvent] = []
+    for i, event in enumerate(events):
+        loc: Loc = ("body", "events", i) if batch else ("body",)
+        size = _size_bound(event)
+        if size > max_event_bytes:  # the bound may overestimate: measure exactly before refusing
+            size = len(event.model_dump_json(exclude_none=True).encode("utf-8"))
+        if size > max_event_bytes:
+            errors.append(problem(loc, f"the event is {size:,} bytes; the limit is {max_event_bytes:,}",
+                                  "too_large"))
+            continue
+        props, bad = check_properties(event.properties, columns, (*loc, "properties"), what="event",
+                                      reserved=EVENT_TOP_LEVEL)
+        errors.extend(bad)
+        when = to_utc_naive(event.occurred_at) if event.occurred_at else now
+        email = event.email.strip() if event.email else None
+        out.append(NewEvent(event.event_id, event.contact_id, email, event.type, when, props))
+    if errors:
+        raise InvalidInput(errors)
+    return out

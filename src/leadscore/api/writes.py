@@ -1,0 +1,210 @@
+"""What the API writes, as jobs for the single writer: events and contact properties.
+
+Each function runs inside the writer's transaction (``api/writer.py``) and returns the contacts
+to rescore; the writer rescores them at the end of the group, in the same transaction, so an
+event, the contact it creates, that contact's new scores and history rows and any workflow
+actions queued by a tier crossing commit together or not at all.
+
+Contacts are resolved as the importer resolves them (``ingest/writers.py``): ``contact_id`` when
+given; else the stored contact with that e-mail (case-insensitive); else a new contact whose id is
+``c_`` + the first 16 hex digits of sha1(lower(email)), the id an import would give it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from leadscore.api.values import NewEvent, column_kind
+from leadscore.storage.store import Store
+
+#: how values checked by ``values.coerce`` travel to DuckDB, by kind of column (DuckDB casts on insert)
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+#: up to this many values are bound one by one (``IN (?, ?)``, ``VALUES (...), (...)``): DuckDB plans
+#: those faster than a list parameter or an Arrow scan, which win for larger requests.
+SMALL = 32
+
+
+def _in(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    """``column IN (...)`` for a request's values, bound as parameters."""
+    if len(values) <= SMALL:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+    return f"{column} IN (SELECT unnest(?))", [values]
+
+
+def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types: Mapping[str, pa.DataType]) -> None:
+    """One INSERT of column-wise rows: bound values when few, an Arrow table when many."""
+    names = list(columns)
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+    n = len(columns[names[0]])
+    if n <= SMALL:
+        row = "(" + ", ".join("?" * len(names)) + ")"
+        params = [columns[c][i] for i in range(n) for c in names]
+        store.con.execute(f"INSERT INTO {table} ({quoted}) VALUES {', '.join([row] * n)}", params)
+        return
+    arrow = pa.table({c: pa.array(columns[c], types.get(c, pa.string())) for c in names})
+    store.con.register("_api_rows", arrow)
+    try:
+        store.con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _api_rows")
+    finally:
+        store.con.unregister("_api_rows")
+
+
+def email_contact_id(email: str) -> str:
+    """The id a new contact gets from its e-mail address (same as an import)."""
+    return "c_" + hashlib.sha1(email.strip().lower().encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class EventsWritten:
+    results: list[tuple[str, str, bool]] = field(default_factory=list)  # event_id, contact_id, created
+    rescore: list[str] = field(default_factory=list)  # contacts with new events
+    created_contacts: int = 0
+    scores: list[dict[str, Any]] | None = None
+
+    @property
+    def contacts(self) -> list[str]:
+        return list(dict.fromkeys(cid for _, cid, _ in self.results))
+
+
+def resolve_contacts(store: Store, events: list[NewEvent]) -> None:
+    """Fill in ``contact_id`` of events identified only by e-mail."""
+    emails = sorted({e.email.lower() for e in events if e.contact_id is None and e.email})
+    found: dict[str, str] = {}
+    if emails:
+        rows = store.con.execute(
+            "SELECT lower(trim(email)), min(contact_id) FROM contacts "
+            "WHERE lower(trim(email)) IN (SELECT unnest($emails)) GROUP BY 1", {"emails": emails}
+        ).fetchall()
+        found = dict(rows)
+    for e in events:
+        if e.contact_id is None and e.email:
+            e.contact_id = found.get(e.email.lower()) or email_contact_id(e.email)
+
+
+def contact_for(store: Store, contact_id: str | None, email: str | None) -> str:
+    """One contact's id from an id or an e-mail address, as ``resolve_contacts`` finds it."""
+    if contact_id:
+        return contact_id
+    assert email, "a contact needs an id or an e-mail address"
+    row = store.con.execute("SELECT min(contact_id) FROM contacts WHERE lower(trim(email)) = ?",
+                            [email.strip().lower()]).fetchone()
+    return str(row[0]) if row and row[0] else email_contact_id(email)
+
+
+def ensure_contacts(store: Store, first_seen: Mapping[str, tuple[datetime, str | None]], now: datetime) -> int:
+    """Create the contacts that do not exist yet; returns how many were created.
+
+    A new contact's ``created_at`` is its earliest event in the request (never later than now),
+    so as-of scoring counts it from when it was first seen.
+    """
+    ids = list(first_seen)
+    if not ids:
+        return 0
+    where, params = _in("contact_id", ids)
+    existing = {r[0] for r in store.con.execute(f"SELECT contact_id FROM contacts WHERE {where}", params).fetchall()}
+    new = [(cid, email, min(when, now)) for cid, (when, email) in first_seen.items() if cid not in existing]
+    if new:
+        _insert_rows(store, "contacts", {
+            "contact_id": [n[0] for n in new], "email": [n[1] for n in new],
+            "created_at": [n[2] for n in new], "updated_at": [now] * len(new),
+        }, {"created_at": pa.timestamp("us"), "updated_at": pa.timestamp("us")})
+    return len(new)
+
+
+def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str, str], *,
+                 now: datetime) -> EventsWritten:
+    """Write a request's events (skipping stored ids) and create new contacts.
+
+    Returns each event's id and status and, in ``rescore``, the contacts that got new events.
+    """
+    out = EventsWritten()
+    ids: list[str] = []
+    for e in events:  # before resolving: the importer hashes the e-mail, not the id it finds
+        e.event_id = e.event_id or e.generated_id()
+        ids.append(e.event_id)
+    resolve_contacts(store, events)
+    where, params = _in("event_id", ids)
+    stored = {r[0] for r in store.con.execute(f"SELECT DISTINCT event_id FROM events WHERE {where}", params).fetchall()}
+    fresh: list[NewEvent] = []
+    seen: set[str] = set()
+    for e in events:
+        assert e.event_id is not None and e.contact_id is not None
+        created = e.event_id not in stored and e.event_id not in seen
+        seen.add(e.event_id)
+        out.results.append((e.event_id, e.contact_id, created))
+        if created:
+            fresh.append(e)
+    first_seen: dict[str, tuple[datetime, str | None]] = {}
+    for e in fresh:
+        assert e.contact_id is not None
+        when, email = first_seen.get(e.contact_id, (e.occurred_at, e.email))
+        first_seen[e.contact_id] = (min(when, e.occurred_at), email or e.email)
+    out.created_contacts = ensure_contacts(store, first_seen, now)
+    if fresh:
+        _insert_events(store, fresh, column_types)
+        out.rescore = list(first_seen)
+    return out
+
+
+def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[str, str]) -> None:
+    """One INSERT for the request's new events, typed like the ``events`` table."""
+    props = sorted({name for e in events for name in e.properties})
+    columns: dict[str, list[Any]] = {
+        "event_id": [e.event_id for e in events], "contact_id": [e.contact_id for e in events],
+        "type": [e.type for e in events], "occurred_at": [e.occurred_at for e in events],
+    }
+    types: dict[str, pa.DataType] = {"occurred_at": pa.timestamp("us")}
+    for name in props:
+        types[name] = ARROW_TYPES[column_kind(column_types[name])]
+        values = [e.properties.get(name) for e in events]
+        if types[name] == pa.string():
+            values = [None if v is None else str(v) for v in values]
+        columns[name] = values
+    _insert_rows(store, "events", columns, types)
+
+
+def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,
+                   now: datetime) -> tuple[bool, bool]:
+    """Create or update one contact's properties (the caller rescores it if it changed).
+
+    Returns (created, changed). Values equal to the stored ones change nothing (no rescore, no
+    ``updated_at`` bump), so repeating a PUT is harmless.
+    """
+    con = store.con
+    names = list(values)
+    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
+    row = con.execute(
+        f"SELECT {', '.join(quoted) or '1'} FROM contacts WHERE contact_id = ?", [contact_id]).fetchone()
+    created = row is None
+    if created:
+        cols = ["contact_id", *quoted]
+        params: list[Any] = [contact_id, *values.values()]
+        if "created_at" not in values:
+            cols.append("created_at")
+            params.append(now)
+        if "updated_at" not in values:
+            cols.append("updated_at")
+            params.append(now)
+        con.execute(f"INSERT INTO contacts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", params)
+        changed = True
+    else:
+        assert row is not None
+        diff = {n: v for (n, v), old in zip(values.items(), row, strict=True) if v != old} if names else {}
+        changed = bool(diff)
+        if changed:
+            sets = ", ".join('"' + n.replace('"', '""') + '" = ?' for n in diff)
+            bump = ", updated_at = ?" if "updated_at" not in diff else ""
+            con.execute(f"UPDATE contacts SET {sets}{bump} WHERE contact_id = ?",
+                        [*diff.values(), *([now] if bump else []), contact_id])
+    return created, changed

@@ -1,0 +1,157 @@
+"""Findings: what the report's numbers mean, in sentences a RevOps lead can act on.
+
+Each finding is derived from figures already in the report (nothing is recomputed here), states
+the number it rests on, and, where there is one, says what to do about it. Order: does the score
+work at all, where it fails, which rules to change, where to draw the line, what is stuck.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from leadscore.reports.audit_rules import RuleImpact
+
+if TYPE_CHECKING:
+    from leadscore.reports.build import Report
+
+
+#: Fewer converters than this make an AUC too noisy to compare between dates.
+MIN_CONVERTERS = 20
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def auc_words(auc: float) -> str:
+    if auc >= 0.8:
+        return "strong"
+    if auc >= 0.7:
+        return "useful"
+    if auc >= 0.6:
+        return "weak"
+    return "barely better than chance"
+
+
+def findings_for(report: Report) -> list[str]:
+    """Plain-language findings, most important first."""
+    bt = report.backtest
+    out: list[str] = []
+    if bt.contacts == 0:
+        return [f"No contacts existed (and had not yet converted) on {bt.as_of:%Y-%m-%d}: nothing to measure."]
+    if not bt.horizon_observed:
+        out.append(f"The data ends before {bt.as_of:%Y-%m-%d} + {bt.horizon_days:g} days: late converters "
+                   "are not in the store yet, so conversion rates are a lower bound.")
+    if bt.converters == 0:
+        out.append(f"None of the {bt.contacts:,} contacts converted ({report.outcome}): "
+                   "pick an earlier --as-of or a longer --horizon.")
+        return out
+    rates = ", ".join(f"{t.name} {pct(t.rate)}" for t in bt.tiers if t.contacts)
+    if bt.tiers_ordered:
+        out.append(f"Conversion rises with the tier ({rates}): the tiers rank leads in the right order.")
+    else:
+        out.append(f"The tiers are out of order ({rates}): a higher tier does not mean a likelier buyer; "
+                   "see the rule impact table for the rules that push the wrong people up.")
+    if bt.auc is not None:
+        out.append(f"AUC {bt.auc:.2f} ({auc_words(bt.auc)}): a random converter outscores a random "
+                   f"non-converter {bt.auc:.0%} of the time.")
+    t10 = bt.top10
+    if t10.lift is not None:
+        out.append(f"Calling the top 10% by score ({t10.contacts:,.0f} contacts) would have reached "
+                   f"{pct(t10.capture, 0)} of converters, {t10.lift:.1f}× better than calling at random.")
+    lowest = bt.tiers[0]
+    if bt.missed:
+        out.append(f"{bt.missed:,} converters ({pct(bt.missed / bt.converters, 0)} of all) sat in the lowest "
+                   f"tier ({lowest.name}) — missed leads; look at what they share before lowering the bar.")
+    out += _rule_findings(report.rules)
+    out += _threshold_findings(report)
+    if report.stuck.stuck:
+        tiers = ", ".join(f"{n:,} in {t}" for t, n in report.stuck.by_tier.items() if n)
+        out.append(f"{report.stuck.stuck:,} leads have been stuck in a middle tier for more than "
+                   f"{report.stuck.days} days ({tiers}): nurture them or let them go.")
+    measured = [r for r in report.rolling if r.auc is not None and r.converters >= MIN_CONVERTERS]
+    if len(measured) > 1:
+        aucs = [r.auc for r in measured if r.auc is not None]
+        spread = max(aucs) - min(aucs)
+        words = "stable" if spread < 0.05 else "unstable: check what changed between those dates"
+        skipped = len(report.rolling) - len(measured)
+        note = f"; {skipped} date(s) with fewer than {MIN_CONVERTERS} converters left out" if skipped else ""
+        out.append(f"Over {len(measured)} as-of dates the AUC ranged {min(aucs):.2f}–{max(aucs):.2f} "
+                   f"({words}{note}).")
+    for cal in report.calibration:
+        if cal.calibration is None or cal.calibration.ece is None or not cal.calibration.contacts:
+            out.append(f"Predictive model `{cal.model}`: none of its {cal.pending:,} predictions has a "
+                       "finished horizon yet, so calibration cannot be measured.")
+            continue
+        c = cal.calibration
+        ece = c.ece or 0.0
+        mean_p = sum(b.mean_predicted * b.contacts for b in c.bins if b.mean_predicted is not None) / c.contacts
+        observed = c.converters / c.contacts
+        verdict = "honest" if ece < 0.05 else ("too optimistic" if mean_p > observed else "too pessimistic")
+        out.append(f"Predictive model `{cal.model}`: calibration error {ece:.3f} on {c.contacts:,} contacts "
+                   f"(predicted {pct(mean_p)} on average, observed {pct(observed)}): probabilities look {verdict}.")
+    return out
+
+
+def _rule_findings(rules: list[RuleImpact]) -> list[str]:
+    out = []
+    for r in rules:
+        for flag in r.flags:
+            if flag.startswith("contradicts"):
+                if r.sign > 0:
+                    out.append(f"The '{r.rule}' rule ({r.points}) fires on {pct(r.fire_rate, 0)} of contacts, "
+                               f"who convert at {pct(r.rate_fired)} against {pct(r.rate_not_fired)} for the "
+                               "rest: consider lowering it or making it negative.")
+                else:
+                    out.append(f"The '{r.rule}' rule ({r.points}) marks contacts who convert better "
+                               f"({pct(r.rate_fired)} against {pct(r.rate_not_fired)}): "
+                               "consider dropping the penalty.")
+            elif flag in ("fires on almost everyone",):
+                out.append(f"The '{r.rule}' rule fires on {pct(r.fire_rate, 0)} of contacts: its points lift "
+                           "almost everyone alike; make it narrower or drop it.")
+            elif flag in ("never fires", "fires on almost no one"):
+                out.append(f"The '{r.rule}' rule fires on {r.fired:,} contacts ({pct(r.fire_rate, 2)}): "
+                           "check its condition (a misspelt value or event type?).")
+            elif flag.startswith("near-duplicate") and r.index < _dup_index(rules, flag):
+                out.append(f"The '{r.rule}' rule is a {flag}: they fire on nearly the same contacts, so "
+                           "that signal counts twice; merge them or lower one.")
+    positive = [r for r in rules if r.sign > 0 and r.lift is not None and r.z is not None and r.z >= 2]
+    if len(positive) >= 3:
+        best = max(positive, key=lambda r: r.lift or 0.0)
+        points = sorted(_points_value(r) for r in positive)
+        median = (points[(len(points) - 1) // 2] + points[len(points) // 2]) / 2
+        if _points_value(best) < median:
+            out.append(f"The strongest signal is '{best.rule}' (converts {best.lift:.1f}× the average when it "
+                       f"fires) but it is worth only {best.points} points: consider raising it "
+                       "(`leadscore suggest` proposes weights).")
+    return out
+
+
+def _points_value(r: RuleImpact) -> float:
+    try:
+        return float(r.points.split()[0])
+    except ValueError:
+        return 0.0
+
+
+def _dup_index(rules: list[RuleImpact], flag: str) -> int:
+    name = flag.split("`")[1] if "`" in flag else ""
+    return next((r.index for r in rules if r.rule == name), -1)
+
+
+def _threshold_findings(report: Report) -> list[str]:
+    if not report.thresholds:
+        return []
+    current, *others = report.thresholds
+    out = []
+    for t in others:
+        if t.reason.startswith("precision") and abs(t.score - current.score) > 1e-9:
+            more = t.contacts - current.contacts
+            out.append(f"A top-tier bound of {t.score:.1f} instead of {current.score:g} would keep "
+                       f"{t.reason} ({pct(t.precision)}) and reach {pct(t.recall, 0)} of converters "
+                       f"({more:+,} leads).")
+        elif not t.reason.startswith("precision"):
+            out.append(f"At {t.reason}, sales reach the leads scoring {t.score:.1f} or more "
+                       f"({t.contacts:,} leads, {pct(t.precision)} of whom converted, {pct(t.recall, 0)} "
+                       "of all converters).")
+    return out

@@ -1,0 +1,193 @@
+"""The numbers a backtest reports, computed from plain arrays so each can be checked by hand.
+
+* **AUC**: the probability that a random converter scores higher than a random non-converter,
+  ties counting one half — what scikit-learn's ``roc_auc_score`` computes (Mann–Whitney U over
+  average ranks). 0.5 is a coin toss, 1.0 a perfect ranking.
+* **Top-k% precision, lift and capture**: call the best-scored k% of contacts. Precision is the
+  share of them that converted, lift is that precision over the base rate (2.0 = twice as good as
+  calling at random), capture the share of all converters they hold. When the cut falls inside a
+  group of equal scores, that group counts in proportion (as if ties were broken at random), so a
+  model giving everyone the same score has lift exactly 1.
+* **Calibration**: predicted probability against observed rate per bin; the expected calibration
+  error (ECE) is the contact-weighted mean gap, the Brier score the mean squared error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC with ties = ½; None when there are no positives or no negatives."""
+    y = np.asarray(y, dtype=bool)
+    s = np.asarray(score, dtype=np.float64)
+    n_pos = int(y.sum())
+    n_neg = int(y.size - n_pos)
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = average_ranks(s)
+    u = float(ranks[y].sum()) - n_pos * (n_pos + 1) / 2.0
+    return u / (n_pos * n_neg)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their positions."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_vals = values[order]
+    starts = np.r_[True, sorted_vals[1:] != sorted_vals[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.r_[first, values.size])
+    mean_rank = first + (counts + 1) / 2.0  # positions first+1 .. first+count, averaged
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = mean_rank[group]
+    return ranks
+
+
+@dataclass(frozen=True)
+class TopShare:
+    """What calling the best-scored ``fraction`` of contacts yields."""
+
+    fraction: float
+    contacts: float  # k = ceil(fraction × n)
+    converters: float  # expected converters among them (ties shared pro rata)
+    precision: float
+    lift: float | None
+    capture: float | None
+
+
+class _Ranked:
+    """Scores sorted best first with running converter counts: each top-k% query is then O(log n)."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray):
+        order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
+        self.s = np.asarray(score, dtype=np.float64)[order]
+        self.cum = np.r_[0, np.cumsum(np.asarray(y, dtype=bool)[order])]
+        self.n = int(self.s.size)
+        self.total = float(self.cum[-1])
+
+    def top(self, fraction: float) -> TopShare:
+        if self.n == 0:
+            return TopShare(fraction, 0, 0, 0.0, None, None)
+        k = min(self.n, max(1, math.ceil(fraction * self.n - 1e-9)))
+        cut = self.s[k - 1]
+        # ties are contiguous in the sorted order: [first, last) is the group scoring `cut`
+        first = int(np.searchsorted(-self.s, -cut, side="left"))
+        last = int(np.searchsorted(-self.s, -cut, side="right"))
+        at_cut = float(self.cum[last] - self.cum[first])
+        converters = float(self.cum[first]) + (k - first) * at_cut / (last - first)
+        precision = converters / k
+        base = self.total / self.n
+        return TopShare(fraction, float(k), converters, precision,
+                        precision / base if base > 0 else None,
+                        converters / self.total if self.total > 0 else None)
+
+
+def top_share(y: np.ndarray, score: np.ndarray, fraction: float) -> TopShare:
+    """Precision, lift and capture of the top ``fraction`` by score (ties at the cut pro rata)."""
+    return _Ranked(y, score).top(fraction)
+
+
+def gains_curve(y: np.ndarray, score: np.ndarray, points: int = 50) -> list[tuple[float, float]]:
+    """(share of contacts called, share of converters reached), from the best score down."""
+    ranked = _Ranked(y, score)
+    out = [(0.0, 0.0)]
+    for i in range(1, points + 1):
+        f = i / points
+        out.append((f, ranked.top(f).capture or 0.0))
+    return out
+
+
+@dataclass(frozen=True)
+class BandStats:
+    """Contacts of one tier or score band and how they converted."""
+
+    name: str
+    contacts: int
+    converters: int
+    rate: float | None
+    avg_days_to_close: float | None
+    avg_deal_value: float | None
+    min_score: float | None = None
+    max_score: float | None = None
+
+
+def _mean(values: np.ndarray) -> float | None:
+    v = values[~np.isnan(values)]
+    return float(v.mean()) if v.size else None
+
+
+def band_stats(name: str, y: np.ndarray, score: np.ndarray, days: np.ndarray,
+               value: np.ndarray) -> BandStats:
+    """Stats of one group of contacts; times and values average over its converters only."""
+    n = int(y.size)
+    conv = int(np.asarray(y, dtype=bool).sum())
+    yy = np.asarray(y, dtype=bool)
+    return BandStats(name, n, conv, conv / n if n else None,
+                     _mean(days[yy]), _mean(value[yy]),
+                     float(score.min()) if n else None, float(score.max()) if n else None)
+
+
+def by_tier(tiers: list[str], tier: np.ndarray, y: np.ndarray, score: np.ndarray, days: np.ndarray,
+            value: np.ndarray) -> list[BandStats]:
+    """One row per tier of the model, lowest first (empty tiers included)."""
+    return [band_stats(t, y[tier == t], score[tier == t], days[tier == t], value[tier == t])
+            for t in tiers]
+
+
+def by_decile(y: np.ndarray, score: np.ndarray, days: np.ndarray, value: np.ndarray,
+              contact_id: np.ndarray | None = None, bands: int = 10) -> list[BandStats]:
+    """Score bands of equal size, best first ("D1" = top 10%); ties split by contact id."""
+    n = y.size
+    if n == 0:
+        return []
+    keys = contact_id if contact_id is not None else np.arange(n)
+    order = np.lexsort((keys, -score))
+    out = []
+    for i, idx in enumerate(np.array_split(order, bands)):
+        if idx.size:
+            out.append(band_stats(f"D{i + 1}", y[idx], score[idx], days[idx], value[idx]))
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    low: float
+    high: float
+    contacts: int
+    mean_predicted: float | None
+    observed_rate: float | None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    bins: list[CalibrationBin]
+    ece: float | None
+    brier: float | None
+    auc: float | None
+    contacts: int
+    converters: int
+
+
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> Calibration:
+    """Reliability curve on ``bins`` equal-width probability bins, ECE, Brier score and AUC."""
+    y = np.asarray(y, dtype=bool)
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    n = y.size
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    out = []
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        k = int(m.sum())
+        mean_p = float(p[m].mean()) if k else None
+        rate = float(y[m].mean()) if k else None
+        if k and mean_p is not None and rate is not None:
+            ece += k / n * abs(rate - mean_p)
+        out.append(CalibrationBin(float(edges[b]), float(edges[b + 1]), k, mean_p, rate))
+    brier = float(np.mean((p - y) ** 2)) if n else None
+    return Calibration(out, ece if n else None, brier, roc_auc(y, p), n, int(y.sum()))

@@ -1,0 +1,157 @@
+"""Who converted: the outcome of each contact of a backtest population, as one SQL query.
+
+A backtest asks "scored as of T, who went on to buy?". The population and its label are defined
+once here so that every figure of a report (backtest, rule impact, thresholds, suggestions) uses
+the same people and the same answer:
+
+* **population**: contacts created at or before T (or with no ``created_at``), minus, in deal
+  mode, those with a won deal closed *before* T (they had already converted: scoring them would
+  reward the score for knowing the past);
+* **deal mode** (default): positive = a won deal with ``closed_at`` in ``[T, T + horizon)``; a
+  deal won after the horizon does not count. ``days_to_close`` is from T to the first such close,
+  ``deal_value`` the sum of the won amounts closed in the window;
+* **label mode** (``label="converted"``): positive = a truthy contact property (1, true, yes,
+  won). Data without dates (a CSV export of past leads) can be audited this way; contacts whose
+  label is empty are left out (unknown, not negative), and there is no time to close or value.
+
+Every value reaches SQL as a parameter or a quoted identifier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlglot import exp
+
+from leadscore.errors import LeadscoreError
+from leadscore.storage.store import Store
+
+#: Text values of a label property read as "converted" (compared lower-cased and trimmed).
+TRUE_TEXT = ("1", "true", "yes", "y", "won", "converted")
+
+_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*$", re.IGNORECASE)
+
+
+def parse_horizon(value: str | int | float | timedelta) -> timedelta:
+    """``90d``, ``12w`` or a number of days → a timedelta.
+
+    >>> parse_horizon("90d")
+    datetime.timedelta(days=90)
+    >>> parse_horizon("2w")
+    datetime.timedelta(days=14)
+    """
+    if isinstance(value, timedelta):
+        days = value.total_seconds() / 86_400
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        days = float(value)
+    else:
+        match = _HORIZON.match(str(value))
+        if not match:
+            raise LeadscoreError(f"cannot read the horizon {value!r}: give days like 90d or weeks like 12w")
+        days = float(match.group(1)) * (7 if match.group(2).lower() == "w" else 1)
+    if days <= 0:
+        raise LeadscoreError(f"the horizon must be longer than zero days, got {value!r}")
+    return timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What counts as converting: a won deal within ``horizon`` after the as-of, or a label property."""
+
+    horizon: timedelta = timedelta(days=90)
+    label: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return "label" if self.label else "deal"
+
+    def describe(self) -> str:
+        if self.label:
+            return f"contact property `{self.label}` is true"
+        days = self.horizon.total_seconds() / 86_400
+        return f"a won deal closed within {days:g} day{'' if days == 1 else 's'} after the as-of date"
+
+
+def resolve_label(store: Store, label: str) -> str:
+    """The contacts column a ``--label`` names: as written, or its snake_case form (as imports name it)."""
+    columns = store.columns("contacts")
+    if label in columns:
+        return label
+    snake = re.sub(r"[^0-9a-zA-Z]+", "_", label).strip("_").lower()
+    if snake in columns:
+        return snake
+    custom = [c for c in columns if c not in _BUILT_IN]
+    raise LeadscoreError(
+        f"no contact property `{label}` to use as a label; contact columns you imported: "
+        + (", ".join(custom[:20]) or "none") + " (import the outcome column with the contacts)"
+    )
+
+
+_BUILT_IN = {
+    "contact_id", "email", "first_name", "last_name", "job_title", "company", "company_size",
+    "industry", "country", "city", "phone", "website", "lifecycle_stage", "lead_source", "owner",
+    "created_at", "updated_at",
+}
+
+
+def label_truth_sql(store: Store, column: str) -> str:
+    """SQL for "the label is true" of contacts aliased ``c`` (NULL when empty), by the column's type."""
+    ident = exp.to_identifier(column, quoted=True).sql(dialect="duckdb")
+    kind = store.columns("contacts")[column]
+    if kind == "boolean":
+        return f"c.{ident}"
+    if kind == "number":
+        return f"(c.{ident} <> 0)"
+    if kind == "string":
+        truthy = ", ".join(exp.Literal.string(t).sql(dialect="duckdb") for t in TRUE_TEXT)
+        return f"(CASE WHEN trim(c.{ident}) = '' THEN NULL ELSE lower(trim(c.{ident})) IN ({truthy}) END)"
+    raise LeadscoreError(f"contact property `{column}` is a {kind}; a label must be a number, boolean or text")
+
+
+def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str, list[Any]]:
+    """SQL and parameters of ``contact_id, converted, days_to_close, deal_value`` for the population."""
+    if outcome.label:
+        truth = label_truth_sql(store, resolve_label(store, outcome.label))
+        sql = f"""SELECT contact_id, converted, CAST(NULL AS DOUBLE) AS days_to_close,
+                         CAST(NULL AS DOUBLE) AS deal_value
+                  FROM (SELECT c.contact_id, {truth} AS converted FROM contacts c
+                        WHERE c.created_at IS NULL OR c.created_at <= ?)
+                  WHERE converted IS NOT NULL"""
+        return sql, [as_of]
+    end = as_of + outcome.horizon
+    sql = """WITH won AS (
+                 SELECT contact_id, closed_at, amount FROM deals
+                 WHERE status = 'won' AND closed_at IS NOT NULL),
+             before AS (SELECT DISTINCT contact_id FROM won WHERE closed_at < ?),
+             window_won AS (
+                 SELECT contact_id, min(closed_at) AS first_close, sum(amount) AS value
+                 FROM won WHERE closed_at >= ? AND closed_at < ? GROUP BY contact_id)
+             SELECT c.contact_id, w.contact_id IS NOT NULL AS converted,
+                    CASE WHEN w.first_close IS NULL THEN NULL
+                         ELSE (epoch_us(w.first_close) - epoch_us(?::TIMESTAMP)) / 86400000000.0 END
+                      AS days_to_close,
+                    w.value AS deal_value
+             FROM contacts c
+             LEFT JOIN window_won w USING (contact_id)
+             WHERE (c.created_at IS NULL OR c.created_at <= ?)
+               AND c.contact_id NOT IN (SELECT contact_id FROM before)"""
+    return sql, [as_of, as_of, end, as_of, as_of]
+
+
+def data_end(store: Store) -> datetime | None:
+    """The latest moment the store knows anything about (an event or a deal close)."""
+    row = store.con.execute(
+        "SELECT greatest((SELECT max(occurred_at) FROM events), (SELECT max(closed_at) FROM deals))"
+    ).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def horizon_observed(store: Store, as_of: datetime, outcome: Outcome) -> bool:
+    """Has the store seen the whole outcome window? (If not, late converters are still missing.)"""
+    if outcome.label:
+        return True
+    end = data_end(store)
+    return end is not None and end >= as_of + outcome.horizon

@@ -1,0 +1,126 @@
+"""Actions that take effect inside the score run's transaction: task, set, add/remove list.
+
+They change only the store, so there is nothing to deliver and no reason to defer them: the
+task, the new lifecycle stage or the list membership commits (or rolls back) with the score that
+caused it. Each is one or two set-based statements over ``_wf_fired`` (the contacts the workflow
+fires for); nothing from the model reaches SQL text except as a quoted identifier, and values
+travel as parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from leadscore.model.spec import ListAction, Scalar, TaskAction
+from leadscore.workflows.templates import render, simple_template_sql, template_context
+from leadscore.workflows.triggers import FIRED, used_params
+
+
+def quoted(name: str) -> str:
+    """A column name as a DuckDB quoted identifier."""
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def create_tasks(con: duckdb.DuckDBPyConnection, task: TaskAction, *, run_id: str, model: str,
+                 workflow: str, workflow_index: int, step: int, contact_columns: set[str],
+                 now: datetime, group_names: list[str] | None = None) -> int:
+    """One open task per fired contact, for its owner (``for: owner``) or the named user."""
+    owner_sql = 'c."owner"' if task.for_ == "owner" and "owner" in contact_columns else "$for"
+    due = now + timedelta(days=task.due_in_days) if task.due_in_days is not None else None
+    params: dict[str, Any] = {"run": run_id, "wi": workflow_index, "step": step, "due": due,
+                              "model": model, "wf": workflow, "now": now, "for": task.for_}
+    title_sql = simple_template_sql(task.title, contact_columns)
+    notes_sql = simple_template_sql(task.notes, contact_columns) if task.notes is not None else "NULL"
+    if title_sql is None or notes_sql is None:
+        return _create_tasks_rendered(con, task, params, owner_sql, group_names or [])
+    sql = f"""INSERT INTO tasks
+        SELECT md5(concat_ws('|', $run, $wi::VARCHAR, $step::VARCHAR, f.contact_id)), f.contact_id,
+               {owner_sql}, {title_sql}, {notes_sql}, $due, 'open', $model, $wf, $run, $now
+        FROM {FIRED} AS f LEFT JOIN contacts AS c ON c.contact_id = f.contact_id"""
+    con.execute(sql, used_params(sql, params))
+    row = con.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _create_tasks_rendered(con: duckdb.DuckDBPyConnection, task: TaskAction, params: dict[str, Any],
+                           owner_sql: str, group_names: list[str]) -> int:
+    """Templates with filters or logic: rendered in Python, over the fired contacts only."""
+    sql = f"""SELECT f.contact_id, {owner_sql}, f.score, f.tier, f.grade, f.groups, f.prev_score, f.prev_tier,
+                   to_json(c)::VARCHAR
+        FROM {FIRED} AS f LEFT JOIN contacts AS c ON c.contact_id = f.contact_id"""
+    cur = con.execute(sql, used_params(sql, {"for": params["for"]}))
+    rows = []
+    for contact_id, owner, score, tier, grade, groups, prev_score, prev_tier, contact in cur.fetchall():
+        context = template_context({
+            "contact": json.loads(contact) if contact else {}, "model": params["model"],
+            "workflow": params["wf"],
+            "score": {"total": score, "tier": tier, "grade": grade,
+                      "groups": dict(zip(group_names, groups or [], strict=False))},
+            "crossing": {"from_score": prev_score, "from_tier": prev_tier},
+        })
+        what = f"task of workflow `{params['wf']}`"
+        title = render(task.title, context, what=what)
+        notes = render(task.notes, context, what=what) if task.notes is not None else None
+        rows.append([contact_id, owner, title, notes])
+    if rows:
+        con.executemany(
+            """INSERT INTO tasks VALUES (md5(concat_ws('|', ?, ?::VARCHAR, ?::VARCHAR, ?)), ?, ?, ?, ?, ?,
+                                         'open', ?, ?, ?, ?)""",
+            [[params["run"], params["wi"], params["step"], cid, cid, owner, title, notes, params["due"],
+              params["model"], params["wf"], params["run"], params["now"]]
+             for cid, owner, title, notes in rows],
+        )
+    return len(rows)
+
+
+def set_properties(con: duckdb.DuckDBPyConnection, values: dict[str, Scalar | None], *, run_id: str,
+                   source: str, column_types: dict[str, str], now: datetime) -> int:
+    """Change contact properties, logging each real change in ``property_changes``."""
+    changed = 0
+    for name, value in values.items():
+        column = quoted(name)
+        typed = f"CAST($value AS {column_types[name]})"  # a type name read from the store itself
+        params = {"value": value, "now": now, "source": source, "run": run_id, "prop": name}
+        con.execute(
+            f"""INSERT INTO property_changes
+            SELECT c.contact_id, $prop, CAST(c.{column} AS VARCHAR), CAST({typed} AS VARCHAR), $now, $source, $run
+            FROM contacts AS c JOIN {FIRED} AS f ON f.contact_id = c.contact_id
+            WHERE c.{column} IS DISTINCT FROM {typed}""",
+            params,
+        )
+        row = con.fetchone()
+        changed += int(row[0]) if row else 0
+        con.execute(
+            f"""UPDATE contacts SET {column} = {typed}
+            WHERE contact_id IN (SELECT contact_id FROM {FIRED}) AND {column} IS DISTINCT FROM {typed}""",
+            {"value": value},
+        )
+    return changed
+
+
+def list_name(action: ListAction | str) -> str:
+    return action if isinstance(action, str) else action.list
+
+
+def add_to_list(con: duckdb.DuckDBPyConnection, name: str, *, source: str, now: datetime) -> int:
+    """Add the fired contacts to a static list (created on first use); members stay once."""
+    con.execute("INSERT INTO lists VALUES (?, ?) ON CONFLICT DO NOTHING", [name, now])
+    con.execute(
+        f"""INSERT INTO list_members SELECT $list, contact_id, $now, $source FROM {FIRED}
+        ON CONFLICT DO NOTHING""",
+        {"list": name, "now": now, "source": source},
+    )
+    row = con.fetchone()
+    return int(row[0]) if row else 0
+
+
+def remove_from_list(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    con.execute(f"DELETE FROM list_members WHERE list = ? AND contact_id IN (SELECT contact_id FROM {FIRED})",
+                [name])
+    row = con.fetchone()
+    return int(row[0]) if row else 0

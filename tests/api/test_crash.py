@@ -1,0 +1,142 @@
+"""Nothing half-written: a server SIGKILLed inside a write's transaction leaves the store as before.
+
+The write (events, a new contact, rescoring, history, crossings) is one transaction; the test
+pauses the real server process just before its commit (``faults.fault_point``), kills it, and
+reopens the store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from tests.api.conftest import make_workspace
+
+from leadscore.api.server import free_port
+from leadscore.storage.store import Store
+
+TABLES = ("events", "contacts", "scores", "score_history", "score_runs")
+
+
+def _serve(ws_root: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker",
+                             "--no-schedule", "--log-level", "warning", "-w", str(ws_root)],
+                            env={**os.environ, **env})
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+def _counts(path: Path) -> dict[str, int]:
+    with Store.open(path, read_only=True) as store:
+        return {t: store.count(t) for t in TABLES}
+
+
+def test_sigkill_before_commit_leaves_nothing_half_written(tmp_path: Path) -> None:
+    ws, keys = make_workspace(tmp_path / "ws")
+    before = _counts(ws.store_path)
+    marker = tmp_path / "paused"
+    port = free_port()
+    proc = _serve(ws.root, port, {"LEADSCORE_FAULT_PAUSE": "api.before_commit", "LEADSCORE_FAULT_MARKER": str(marker)})
+    headers = {"Authorization": f"Bearer {keys['write']}"}
+    batch = {"events": [{"contact_id": "c3", "type": "demo_request", "event_id": "k-1"},  # crosses into sql
+                        {"email": "brand-new@example.com", "type": "page_view", "event_id": "k-2"}]}
+
+    def post() -> None:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/v1/events", json=batch, headers=headers, timeout=60)
+        except httpx.HTTPError:
+            pass  # the server dies under the request
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    for _ in range(300):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.exists(), "the write never reached its commit"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    sender.join(30)
+    assert _counts(ws.store_path) == before
+    # restarted, the same request goes through whole
+    proc = _serve(ws.root, port, {})
+    try:
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/events", json=batch, headers=headers, timeout=60)
+        assert r.status_code == 200 and r.json()["accepted"] == 2
+        assert r.json()["events"][1]["contact_id"].startswith("c_")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    after = _counts(ws.store_path)
+    assert after["events"] == before["events"] + 2 and after["contacts"] == before["contacts"] + 1
+    with Store.open(ws.store_path, read_only=True) as store:
+        assert store.con.execute("SELECT tier FROM scores WHERE contact_id = 'c3'").fetchone() == ("sql",)
+
+
+def test_a_write_failing_in_rescoring_rolls_back_the_event_and_the_contact(tmp_path: Path) -> None:
+    """A real failure after the event is inserted: the published model needs a column that is gone."""
+    from leadscore.api import create_app
+    from leadscore.api.server import ThreadedServer
+
+    ws, keys = make_workspace(tmp_path / "ws")
+    with Store.open(ws.store_path) as store:
+        store.con.execute("ALTER TABLE contacts DROP COLUMN company_size")  # the model's `big company`
+    before = _counts(ws.store_path)
+    with ThreadedServer(create_app(ws, worker=False, scheduler=False)) as server:
+        r = httpx.post(f"{server.url}/v1/events", json={"email": "new@x.io", "type": "demo_request"},
+                       headers={"Authorization": f"Bearer {keys['write']}"})
+        assert r.status_code == 400 and "company_size" in r.json()["detail"]  # raised by the rescoring
+        assert httpx.get(f"{server.url}/healthz").status_code == 200  # the writer lives on
+    assert _counts(ws.store_path) == before
+
+
+def test_sigterm_under_load_keeps_every_acknowledged_event(tmp_path: Path) -> None:
+    """Clients keep sending while the server gets SIGTERM: whatever got a 200 is in the store."""
+    ws, keys = make_workspace(tmp_path / "ws")
+    port = free_port()
+    proc = _serve(ws.root, port, {})
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                          headers={"Authorization": f"Bearer {keys['write']}"}) as c:
+            for i in range(10_000):
+                if stop.is_set():
+                    return
+                eid = f"t-{n}-{i}"
+                try:
+                    r = c.post("/v1/events", json={"event_id": eid, "contact_id": f"c{1 + i % 4}",
+                                                   "type": "email_open"})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 200:
+                    acked.append(eid)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert len(acked) >= 20
+    with Store.open(ws.store_path, read_only=True) as store:
+        stored = {r[0] for r in store.con.execute("SELECT event_id FROM events WHERE event_id LIKE 't-%'").fetchall()}
+    assert set(acked) <= stored

@@ -1,0 +1,96 @@
+"""The single writer: group commit, a failing job rolls back alone, deferred rescoring once per group."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from leadscore.api.writer import WriteContext, Writer
+from leadscore.storage.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "w.duckdb")
+    s.con.execute("CREATE TABLE t (k VARCHAR)")
+    return s
+
+
+def _insert(k: str, fail: bool = False):  # type: ignore[no-untyped-def]
+    def job(ctx: WriteContext) -> str:
+        ctx.store.con.execute("INSERT INTO t VALUES (?)", [k])
+        ctx.rescore_later([k])
+        if fail:
+            raise ValueError(f"job {k} fails after writing")
+        return k
+    return job
+
+
+def test_a_failing_job_in_a_group_rolls_back_alone(store: Store) -> None:
+    flushed: list[list[str]] = []
+    gate = threading.Event()
+    writer = Writer(store, flush=lambda s, ids: flushed.append(ids)).start()
+    # hold the writer busy so the next jobs queue up and run as one group
+    blocker = writer.submit(lambda ctx: gate.wait(10))
+    futures = [writer.submit(_insert(k, fail=(k == "b"))) for k in "abc"]
+    gate.set()
+    assert blocker.result(10)
+    assert futures[0].result(10) == "a" and futures[2].result(10) == "c"
+    with pytest.raises(ValueError, match="job b fails"):
+        futures[1].result(10)
+    writer.stop()
+    assert sorted(r[0] for r in store.con.execute("SELECT k FROM t").fetchall()) == ["a", "c"]
+    # the group failed before its rescoring; rerun job by job, b fails before its own
+    assert flushed == [["a"], ["c"]]
+
+
+def test_a_group_rescoring_once_and_finishers_see_it(store: Store) -> None:
+    seen: list[list[str]] = []
+
+    def flush(s: Store, ids: list[str]) -> None:
+        seen.append(ids)
+        s.con.execute("INSERT INTO t SELECT 'scored:' || unnest(?)", [ids])
+
+    gate = threading.Event()
+    writer = Writer(store, flush=flush).start()
+    writer.submit(lambda ctx: gate.wait(10))
+    count = "SELECT count(*) FROM t WHERE k LIKE 'scored:%'"
+    futures = [writer.submit(_insert(k), finish=lambda ctx, v: ctx.store.con.execute(count).fetchone()[0])
+               for k in "xyz"]
+    gate.set()
+    assert [f.result(10) for f in futures] == [3, 3, 3]
+    writer.stop()
+    assert seen == [["x", "y", "z"]]
+
+
+def test_stop_finishes_queued_jobs_then_refuses(store: Store) -> None:
+    writer = Writer(store).start()
+    futures = [writer.submit(_insert(str(i))) for i in range(20)]
+    writer.stop()
+    assert all(f.done() for f in futures)
+    with pytest.raises(RuntimeError):
+        writer.submit(_insert("late"))
+    assert store.con.execute("SELECT count(*) FROM t").fetchone() == (20,)
+
+
+def test_a_write_conflict_is_retried(store: Store, tmp_path: Path) -> None:
+    """Two connections updating one row: the second to commit gets DuckDB's conflict error, and the
+    writer runs its job again on a fresh transaction."""
+    store.con.execute("INSERT INTO t VALUES ('row')")
+    other = store.cursor()
+    attempts: list[int] = []
+
+    def job(ctx: WriteContext) -> int:
+        attempts.append(1)
+        ctx.store.con.execute("SELECT count(*) FROM t").fetchone()  # the writer's snapshot starts
+        if len(attempts) == 1:  # meanwhile another connection commits a change to the same row
+            other.con.execute("UPDATE t SET k = 'other' WHERE k = 'row'")
+        ctx.store.con.execute("UPDATE t SET k = 'writer' WHERE k IN ('row', 'other')")
+        return len(attempts)
+
+    writer = Writer(store).start()
+    assert writer.submit(job).result(10) == 2
+    writer.stop()
+    assert store.con.execute("SELECT k FROM t").fetchall() == [("writer",)]
