@@ -62,5 +62,8 @@ def demo_command(
         "cp models/b2b.yml models/draft.yml   # edit points, then:",
         f"leadscore preview models/draft.yml --contact {first} ; leadscore preview models/draft.yml --distribution",
         "leadscore score --as-of 2025-10-01 ; leadscore export scores --out scores.csv",
+        "leadscore backtest --as-of 2026-01-01 ; leadscore report --out report.html   # does it predict?",
+        "leadscore train ; leadscore predict   # a calibrated likelihood to convert, with reasons",
+        "KEY=$(leadscore keys create --scope write) ; leadscore serve   # the HTTP API (docs/api.md)",
     ):
         console.print(f"  {hint}", highlight=False)
