@@ -63,3 +63,15 @@ def test_health_and_metrics_need_no_key(api: Api) -> None:
     assert httpx.get(f"{api.url}/healthz").json()["published_models"] == ["small"]
     text = httpx.get(f"{api.url}/metrics").text
     assert 'leadscore_http_requests_total{method="GET",route="/v1/contacts/{contact_id}",status="401"}' in text
+
+
+def test_docs_work_offline(api: Api) -> None:
+    """/docs is Swagger UI from the package's own files: no CDN, so it works on a closed network."""
+    page = httpx.get(f"{api.url}/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert "cdn" not in page.text.lower() and "http://" not in page.text and "https://" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        response = httpx.get(f"{api.url}/docs/assets/{asset}")
+        assert response.status_code == 200 and len(response.content) > 10_000, asset
+    assert httpx.get(f"{api.url}/openapi.json").json()["info"]["title"] == "leadscore"
+    assert httpx.get(f"{api.url}/redoc").status_code == 404  # no offline ReDoc: off, not half-working

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from leadscore import __version__
 from leadscore.api import routes_contacts, routes_events, routes_keys, routes_scores
+from leadscore.api.docs_ui import install_offline_docs
 from leadscore.api.limits import BodyLimit
 from leadscore.api.metrics import MetricsMiddleware
 from leadscore.api.runtime import ApiRuntime
@@ -106,12 +107,13 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
             rt.stop()
 
     app = FastAPI(
-        title="leadscore", version=__version__, lifespan=lifespan,
+        title="leadscore", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Events in, scores out: every accepted event or property change rescores its "
                     "contact in the same transaction. Authenticate with `Authorization: Bearer KEY` "
                     "(`leadscore keys create --scope read|write|admin`). See docs/api.md.",
     )
     app.state.runtime = rt
+    install_offline_docs(app)
     _install_error_handlers(app)
     for module in (routes_events, routes_contacts, routes_scores, routes_keys):
         app.include_router(module.router)
