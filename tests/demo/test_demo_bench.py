@@ -72,7 +72,7 @@ def test_tiny_bench_run(tmp_path: Path) -> None:
     result = run_bench(tmp_path / "bench", 2_000, 20_000, seed=5)
     assert result.agrees, format_bench(result)
     assert result.scored == result.hand_rows == 2_000
-    assert len(result.hand_runs_s) == 2 and result.hand_s > 0 and result.engine_s > 0
+    assert len(result.hand_runs_s) == 2 and len(result.engine_runs_s) == 2 and result.hand_s > 0 and result.engine_s > 0
     assert 0 < result.peak_rss_mb < 2048
     assert math.isfinite(result.ratio)
     text = format_bench(result)

@@ -55,7 +55,7 @@ class BenchResult:
     hand_runs_s: list[float]           # each run of the hand-written query (wall)
     hand_cpu_s: float                  # CPU seconds (all threads) of the fastest hand run
     engine: str                        # "score_contacts" or "compiler" (fallback)
-    engine_s: float                    # the scoring call inside the child (wall)
+    engine_s: float                    # the fastest scoring call inside the child (wall)
     engine_cpu_s: float                # its CPU seconds, all threads
     engine_wall_s: float               # the child process, start to exit (imports, open, export)
     peak_rss_mb: float                 # the child's peak resident set size
@@ -66,6 +66,7 @@ class BenchResult:
     missing_rows: int                  # contacts in one result and not the other
     phases: dict[str, float] = field(default_factory=dict)
     store_path: str = ""
+    engine_runs_s: list[float] = field(default_factory=list)  # each scoring run, each a first run
 
     @property
     def hand_s(self) -> float:
@@ -182,7 +183,7 @@ def compare_scores(hand: Path, engine: Path, n_groups: int) -> tuple[float, int,
 
 
 def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int = 42, *,
-              hand_runs: int = 2) -> BenchResult:
+              hand_runs: int = 2, engine_runs: int = 2) -> BenchResult:
     """Generate data into ``directory``, time both ways of scoring it, and check they agree."""
     work = Path(directory)
     work.mkdir(parents=True, exist_ok=True)
@@ -200,7 +201,16 @@ def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int =
 
     hand_export, engine_export = work / "hand_scores.parquet", work / "engine_scores.parquet"
     hand_times, hand_cpu, hand_rows = _time_hand_query(store_path, as_of, hand_export, hand_runs)
-    report, wall, rss_mb = _run_child(store_path, model_path, as_of, engine_export, work / "child.log")
+    # Both sides get the best of the same number of runs: one run of each is at the mercy of the
+    # machine's noise (seen here: the same query 2.8-4.3 s on an idle VM). Each scoring run is a
+    # first run (scores and history emptied before it), so each writes the same rows.
+    runs: list[tuple[dict[str, Any], float, float]] = []
+    for attempt in range(max(1, engine_runs)):
+        if attempt:
+            _forget_scores(store_path)
+        runs.append(_run_child(store_path, model_path, as_of, engine_export, work / "child.log"))
+    report, wall, _ = min(runs, key=lambda run: float(run[0]["score_s"]))
+    rss_mb = max(run[2] for run in runs)
     max_diff, tier_mismatches, missing = compare_scores(hand_export, engine_export, len(BENCH_GROUPS))
     return BenchResult(
         contacts=n_contacts, events=n_events, seed=seed, as_of=as_of, data_s=data_s,
@@ -209,7 +219,17 @@ def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int =
         engine_wall_s=wall, peak_rss_mb=rss_mb, scored=int(report["scored"]), hand_rows=hand_rows,
         max_abs_diff=max_diff, tier_mismatches=tier_mismatches, missing_rows=missing,
         phases={k: float(v) for k, v in report.get("phases", {}).items()}, store_path=str(store_path),
+        engine_runs_s=[float(run[0]["score_s"]) for run in runs],
     )
+
+
+def _forget_scores(store_path: Path) -> None:
+    """Empty what a scoring run writes, so the next run does a first run's work again."""
+    with Store.open(store_path) as store, store.transaction() as con:
+        for table in ("scores", "score_history", "score_runs"):
+            con.execute(f"DELETE FROM {table}")
+    with Store.open(store_path) as store:
+        store.con.execute("CHECKPOINT")
 
 
 def format_bench(result: BenchResult) -> str:
@@ -224,7 +244,7 @@ def format_bench(result: BenchResult) -> str:
         f"  hand-written query       {r.hand_s:8.2f} s  {_per_s(r.events, r.hand_s):>14,.0f} events/s"
         f"  (runs: {', '.join(f'{t:.2f}' for t in r.hand_runs_s)})",
         f"  leadscore score          {r.engine_s:8.2f} s  {_per_s(r.events, r.engine_s):>14,.0f} events/s"
-        f"  ({r.engine}; process {r.engine_wall_s:.2f} s)",
+        f"  ({r.engine}; runs: {', '.join(f'{t:.2f}' for t in r.engine_runs_s)})",
         f"  ratio                    {r.ratio:8.2f} x  (limit {MAX_RATIO} x; in CPU seconds "
         f"{r.cpu_ratio:.2f} x: {r.engine_cpu_s:.1f} / {r.hand_cpu_s:.1f})",
         f"  peak RSS (scoring)       {r.peak_rss_mb:8.0f} MiB (limit {MAX_PEAK_RSS_MB:.0f} MiB)",
