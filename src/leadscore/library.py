@@ -379,15 +379,11 @@ def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
 
 
 def parse_days(value: str | int) -> int:
-    """``90d``, ``12w`` or ``90`` → days."""
+    """``90d``, ``12w`` or ``90`` → whole days (``timeutil.parse_duration``)."""
     from leadscore.errors import LeadscoreError
+    from leadscore.timeutil import parse_duration
 
-    if isinstance(value, int):
-        return value
-    text = value.strip().lower()
-    unit = {"d": 1, "w": 7}.get(text[-1:], None)
-    try:
-        return int(text[:-1]) * unit if unit else int(text)
-    except ValueError:
-        raise LeadscoreError(f"cannot read the duration {value!r}: give days like 90d, weeks like 12w, or 90") \
-            from None
+    period = parse_duration(value)
+    if period.seconds or period.microseconds:
+        raise LeadscoreError(f"cannot read the duration {value!r}: give whole days like 90d, weeks like 12w, or 90")
+    return period.days

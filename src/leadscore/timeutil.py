@@ -6,7 +6,8 @@ naive values the same way, so one convention keeps every engine and the referenc
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 
 from leadscore.errors import LeadscoreError
 
@@ -52,6 +53,34 @@ def parse_as_of(text: str | datetime | date | None) -> datetime:
             f"cannot read the time {text!r}: give a date like 2025-01-01 or an ISO timestamp "
             "like 2025-01-01T09:30:00Z (naive times are UTC)"
         ) from exc
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: str | int | float | timedelta, what: str = "duration") -> timedelta:
+    """``90d``, ``12w`` or a number of days → a positive timedelta (horizons, rolling steps).
+
+    One parser for every command that takes a period, so ``train --horizon`` and
+    ``backtest --horizon`` read the same text the same way.
+
+    >>> parse_duration("90d")
+    datetime.timedelta(days=90)
+    >>> parse_duration("2w")
+    datetime.timedelta(days=14)
+    """
+    if isinstance(value, timedelta):
+        days = value.total_seconds() / 86_400
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        days = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise LeadscoreError(f"cannot read the {what} {value!r}: give days like 90d or weeks like 12w")
+        days = float(match.group(1)) * (7 if match.group(2).lower() == "w" else 1)
+    if days <= 0:
+        raise LeadscoreError(f"the {what} must be longer than zero days, got {value!r}")
+    return timedelta(days=days)
 
 
 def epoch_micros(value: datetime) -> int:

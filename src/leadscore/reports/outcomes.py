@@ -28,33 +28,18 @@ from sqlglot import exp
 
 from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
+from leadscore.timeutil import parse_duration
 
 #: Text values of a label property read as "converted" (compared lower-cased and trimmed).
 TRUE_TEXT = ("1", "true", "yes", "y", "won", "converted")
 
-_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*$", re.IGNORECASE)
-
-
 def parse_horizon(value: str | int | float | timedelta) -> timedelta:
-    """``90d``, ``12w`` or a number of days → a timedelta.
+    """``90d``, ``12w`` or a number of days → a timedelta (``timeutil.parse_duration``).
 
     >>> parse_horizon("90d")
     datetime.timedelta(days=90)
-    >>> parse_horizon("2w")
-    datetime.timedelta(days=14)
     """
-    if isinstance(value, timedelta):
-        days = value.total_seconds() / 86_400
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        days = float(value)
-    else:
-        match = _HORIZON.match(str(value))
-        if not match:
-            raise LeadscoreError(f"cannot read the horizon {value!r}: give days like 90d or weeks like 12w")
-        days = float(match.group(1)) * (7 if match.group(2).lower() == "w" else 1)
-    if days <= 0:
-        raise LeadscoreError(f"the horizon must be longer than zero days, got {value!r}")
-    return timedelta(days=days)
+    return parse_duration(value, "horizon")
 
 
 @dataclass(frozen=True)
