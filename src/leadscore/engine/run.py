@@ -115,9 +115,10 @@ def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel)
 def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
                  detail: bool = False) -> str:
     """The DuckDB SQL of a model for this store's actual columns."""
+    contact_columns, event_columns = store.scoring_columns()
     query = compile_model(
         model, as_of=as_of, dialect="duckdb", contact_id=contact_id, detail=detail,
-        contact_columns=store.columns("contacts"), event_columns=store.columns("events"),
+        contact_columns=contact_columns, event_columns=event_columns,
     )
     return query.sql(dialect="duckdb")
 
