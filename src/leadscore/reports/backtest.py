@@ -24,7 +24,7 @@ from leadscore.reports.frame import ScoredFrame, Target, score_frame
 from leadscore.reports.metrics import BandStats, TopShare, by_tier, roc_auc, top_share
 from leadscore.reports.outcomes import Outcome, horizon_observed
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_as_of, parse_duration
 
 
 @dataclass
@@ -219,6 +219,7 @@ def run_backtest(store: Store, model: str | Path | None, *, as_of: datetime | st
     else:
         run = BacktestRun(backtest_frame(store, target.model, target.source, when, outcome)[0])
     if rolling_count > 1:
-        dates = rolling_dates(when, rolling_count, parse_horizon(step))
-        run.rolling = rolling(store, target.model, target.source, dates, outcome)
+        dates = rolling_dates(when, rolling_count, parse_duration(step, "step"))
+        # the last date is `when`, scored above: reuse that result rather than scoring it again
+        run.rolling = [*rolling(store, target.model, target.source, dates[:-1], outcome), run.result]
     return run

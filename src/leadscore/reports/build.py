@@ -31,11 +31,12 @@ from leadscore.reports.thresholds import (
     StuckLeads,
     Threshold,
     stuck_leads,
+    threshold_at,
     threshold_for_capacity,
     threshold_for_precision,
 )
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of, utcnow
+from leadscore.timeutil import parse_as_of, parse_duration, utcnow
 
 
 @dataclass
@@ -100,12 +101,8 @@ def report_thresholds(frame: ScoredFrame, top_tier: BandStats, *, precision: flo
     """The current top-tier bound and the suggested ones (target precision, sales capacity)."""
     y, s = frame.converted, frame.score
     bound = float(frame.model.tiers[top_tier.name])
-    out = []
-    sel = s >= bound
-    k, c, total = int(sel.sum()), int(y[sel].sum()), int(y.sum())
-    current = Threshold(f"current `{top_tier.name}` bound", bound, k, c, c / k if k else 0.0,
-                        c / total if total else None)
-    out.append(current)
+    current = threshold_at(y, s, bound, f"current `{top_tier.name}` bound")
+    out = [current]
     target = precision if precision is not None else (
         np.floor(current.precision * 100) / 100 if current.precision > 0 else None)
     if target:
@@ -136,8 +133,9 @@ def build_report(store: Store, *, model: str | Path | None = None, as_of: dateti
                         frame.contact_id)
     history: list[BacktestResult] = []
     if rolling_dates_count > 1 and not label:
-        dates = rolling_dates(when, rolling_dates_count, parse_horizon(step))
-        history = rolling(store, target.model, target.source, dates, outcome)
+        dates = rolling_dates(when, rolling_dates_count, parse_duration(step, "step"))
+        # the last date is `when`, scored above: reuse that result rather than scoring it again
+        history = [*rolling(store, target.model, target.source, dates[:-1], outcome), result]
     report = Report(
         generated_at=utcnow(), model=target.model.name, source=target.source, as_of=when,
         outcome=outcome.describe(), distribution=_distribution(store, target, frame), backtest=result,

@@ -27,6 +27,7 @@ from typing import Any
 from sqlglot import exp
 
 from leadscore.errors import LeadscoreError
+from leadscore.model.properties import CONTACT_COLUMNS
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_duration
 
@@ -75,11 +76,7 @@ def resolve_label(store: Store, label: str) -> str:
     )
 
 
-_BUILT_IN = {
-    "contact_id", "email", "first_name", "last_name", "job_title", "company", "company_size",
-    "industry", "country", "city", "phone", "website", "lifecycle_stage", "lead_source", "owner",
-    "created_at", "updated_at",
-}
+_BUILT_IN = frozenset(CONTACT_COLUMNS)  # the store's own contact columns: never a label
 
 
 def label_truth_sql(store: Store, column: str) -> str:

@@ -38,7 +38,8 @@ class Threshold:
     recall: float | None
 
 
-def _at(y: np.ndarray, s: np.ndarray, t: float, reason: str) -> Threshold:
+def threshold_at(y: np.ndarray, s: np.ndarray, t: float, reason: str) -> Threshold:
+    """Who a bound ``score ≥ t`` selects: contacts, converters, precision and recall."""
     sel = s >= t
     k = int(sel.sum())
     c = int(y[sel].sum())
@@ -63,7 +64,7 @@ def threshold_for_precision(y: np.ndarray, score: np.ndarray, target: float) -> 
     ok = np.flatnonzero(precision >= target - 1e-12)
     if ok.size == 0:
         return None
-    return _at(y, score, float(values[ok.max()]), f"precision ≥ {target:.0%}")
+    return threshold_at(y, score, float(values[ok.max()]), f"precision ≥ {target:.0%}")
 
 
 def threshold_for_capacity(y: np.ndarray, score: np.ndarray, per_week: int,
@@ -74,7 +75,7 @@ def threshold_for_capacity(y: np.ndarray, score: np.ndarray, per_week: int,
         return None
     k = min(y.size, max(1, math.floor(per_week * horizon_days / 7)))
     t = float(np.sort(score)[::-1][k - 1])
-    return _at(y, score, t, f"{per_week} calls a week over {horizon_days:g} days")
+    return threshold_at(y, score, t, f"{per_week} calls a week over {horizon_days:g} days")
 
 
 @dataclass
