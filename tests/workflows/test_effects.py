@@ -148,3 +148,18 @@ def test_hostile_text_in_a_model_reaches_sql_only_as_values(make_ws: MakeWs) -> 
         assert list_members(store, ws, "l'); DROP TABLE lists; --") == ["k1"]
         stage = store.con.execute("SELECT lifecycle_stage FROM contacts WHERE contact_id = 'k1'").fetchone()
         assert stage == ("'); DROP TABLE contacts; --",)
+
+
+def test_task_templates_see_the_model_version(make_ws: MakeWs) -> None:
+    """``model_version`` is one of the documented template names, in titles rendered in Python too."""
+    ws = make_ws("""workflows:
+  - name: to sales
+    on: {enters_tier: warm}
+    do:
+      - task: {title: "{{ model }} v{{ model_version }} / {{ workflow }}"}
+""")
+    with ws.open_store() as store:
+        set_props(store, "k1", company_size=500)
+        rescore(store, ws, "k1")
+        [task] = list_tasks(store, limit=10)
+        assert task["title"] == "t v1 / to sales"

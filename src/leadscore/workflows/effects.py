@@ -28,12 +28,13 @@ def quoted(name: str) -> str:
 
 def create_tasks(con: duckdb.DuckDBPyConnection, task: TaskAction, *, run_id: str, model: str,
                  workflow: str, workflow_index: int, step: int, contact_columns: set[str],
-                 now: datetime, group_names: list[str] | None = None) -> int:
+                 now: datetime, group_names: list[str] | None = None, model_version: int | None = None) -> int:
     """One open task per fired contact, for its owner (``for: owner``) or the named user."""
     owner_sql = 'c."owner"' if task.for_ == "owner" and "owner" in contact_columns else "$for"
     due = now + timedelta(days=task.due_in_days) if task.due_in_days is not None else None
     params: dict[str, Any] = {"run": run_id, "wi": workflow_index, "step": step, "due": due,
-                              "model": model, "wf": workflow, "now": now, "for": task.for_}
+                              "model": model, "wf": workflow, "now": now, "for": task.for_,
+                              "version": model_version}
     title_sql = simple_template_sql(task.title, contact_columns)
     notes_sql = simple_template_sql(task.notes, contact_columns) if task.notes is not None else "NULL"
     if title_sql is None or notes_sql is None:
@@ -58,7 +59,7 @@ def _create_tasks_rendered(con: duckdb.DuckDBPyConnection, task: TaskAction, par
     for contact_id, owner, score, tier, grade, groups, prev_score, prev_tier, contact in cur.fetchall():
         context = template_context({
             "contact": json.loads(contact) if contact else {}, "model": params["model"],
-            "workflow": params["wf"],
+            "model_version": params["version"], "workflow": params["wf"],
             "score": {"total": score, "tier": tier, "grade": grade,
                       "groups": dict(zip(group_names, groups or [], strict=False))},
             "crossing": {"from_score": prev_score, "from_tier": prev_tier},

@@ -82,7 +82,7 @@ class WorkflowHook:
             self.stats.tasks += effects.create_tasks(
                 con, action.task, run_id=ctx.run_id, model=ctx.model.name, workflow=workflow.name,
                 workflow_index=index, step=step, contact_columns=set(column_types), now=now,
-                group_names=list(ctx.version.group_names))
+                group_names=list(ctx.version.group_names), model_version=ctx.version.version)
         elif action.set is not None:
             self.stats.properties_set += effects.set_properties(
                 con, action.set, run_id=ctx.run_id, source=source, column_types=column_types, now=now)
