@@ -68,13 +68,17 @@ def _create_tasks_rendered(con: duckdb.DuckDBPyConnection, task: TaskAction, par
         title = render(task.title, context, what=what)
         notes = render(task.notes, context, what=what) if task.notes is not None else None
         rows.append([contact_id, owner, title, notes])
-    if rows:
-        con.executemany(
-            """INSERT INTO tasks VALUES (md5(concat_ws('|', ?, ?::VARCHAR, ?::VARCHAR, ?)), ?, ?, ?, ?, ?,
-                                         'open', ?, ?, ?, ?)""",
-            [[params["run"], params["wi"], params["step"], cid, cid, owner, title, notes, params["due"],
-              params["model"], params["wf"], params["run"], params["now"]]
-             for cid, owner, title, notes in rows],
+    if rows:  # one statement for every row (executemany costs ~150 µs a row)
+        cids, owners, titles, notes_ = (list(column) for column in zip(*rows, strict=True))
+        con.execute(
+            """INSERT INTO tasks
+            SELECT md5(concat_ws('|', $run, $wi::VARCHAR, $step::VARCHAR, r.cid)), r.cid, r.owner, r.title,
+                   r.notes, $due, 'open', $model, $wf, $run, $now
+            FROM (SELECT UNNEST($cids::VARCHAR[]) AS cid, UNNEST($owners::VARCHAR[]) AS owner,
+                         UNNEST($titles::VARCHAR[]) AS title, UNNEST($notes::VARCHAR[]) AS notes) AS r""",
+            {"run": params["run"], "wi": params["wi"], "step": params["step"], "due": params["due"],
+             "model": params["model"], "wf": params["wf"], "now": params["now"],
+             "cids": cids, "owners": owners, "titles": titles, "notes": notes_},
         )
     return len(rows)
 
