@@ -106,9 +106,9 @@ def export_list(store: Store, ws: Workspace, name: str, out: str | Path) -> int:
         raise LeadscoreError(f"cannot tell the format of {path}: name it .csv or .parquet")
     sql, params = members_sql(store, ws, name)
     target = exp.Literal.string(str(path)).sql("duckdb")
-    store.con.execute(
+    written = store.con.execute(
         f"""COPY (SELECT c.* FROM contacts AS c WHERE c.contact_id IN ({sql}) ORDER BY c.contact_id)
         TO {target} (FORMAT {fmt})""",
         params,
-    )
-    return count_members(store, ws, name)
+    ).fetchone()
+    return int(written[0]) if written else 0  # COPY counts the rows it wrote: no second query

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
@@ -123,7 +122,7 @@ def rescore_all(store: Store, ws: Workspace, *, models: list[str] | None = None,
                 as_of: datetime | str | None = None) -> list[RunResult]:
     """Rescore every contact (``leadscore score``, the scheduler) and fire the same workflows."""
     del ws
-    return score_published(store, models=models, as_of=as_of, on_written=WorkflowHook(store))
+    return rescore_all_with_stats(store, models=models, as_of=as_of)[0]
 
 
 def rescore_all_with_stats(store: Store, *, models: list[str] | None = None,
@@ -132,8 +131,3 @@ def rescore_all_with_stats(store: Store, *, models: list[str] | None = None,
     hook = WorkflowHook(store)
     runs = score_published(store, models=models, as_of=as_of, on_written=hook)
     return runs, hook.stats
-
-
-def stats_dict(stats: WorkflowStats) -> dict[str, Any]:
-    return {"fired": stats.fired, "queued": stats.queued, "tasks": stats.tasks,
-            "properties_set": stats.properties_set, "list_changes": stats.list_changes}

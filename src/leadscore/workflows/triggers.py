@@ -21,11 +21,9 @@ from typing import Any
 import duckdb
 
 from leadscore.compiler import compile_model
+from leadscore.engine.run import SCORE_EPSILON  # score moves compared with the engine's own slack
 from leadscore.model.spec import Condition, ScoringModel, Trigger, Workflow
 from leadscore.timeutil import epoch_micros
-
-#: Score moves are compared with this slack (sums in another order differ by ~1e-15).
-EPSILON = 1e-9
 
 FIRED = "_wf_fired"
 
@@ -49,7 +47,7 @@ def crossing_sql(trigger: Trigger, key: str = "") -> tuple[str, dict[str, Any]]:
     if trigger.score_below is not None:
         return f"r.score < ${s} AND r.prev_score >= ${s}", {s: trigger.score_below}
     if trigger.score_changed_by is not None:
-        return f"abs(r.score - r.prev_score) >= ${d}", {d: trigger.score_changed_by - EPSILON}
+        return f"abs(r.score - r.prev_score) >= ${d}", {d: trigger.score_changed_by - SCORE_EPSILON}
     raise AssertionError("a validated trigger has exactly one key")
 
 
