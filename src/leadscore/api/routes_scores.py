@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import time
-from types import ModuleType
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
 from leadscore.api.reads import MAX_PAGE, decode_cursor, encode_cursor, scores_page
@@ -18,6 +16,8 @@ from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, Ta
 from leadscore.api.writer import WriteContext
 from leadscore.engine.run import RunResult
 from leadscore.timeutil import to_utc_naive
+from leadscore.workflows.lists import list_members
+from leadscore.workflows.tasks import list_tasks
 
 router = APIRouter(prefix="/v1", tags=["scores"])
 
@@ -55,15 +55,6 @@ async def post_score(request: Request, body: ScoreRequest | None = None,
     return [dataclasses.asdict(r) for r in runs]
 
 
-def _workflows(module: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"leadscore.workflows.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("leadscore.workflows"):
-            raise HTTPException(501, "this leadscore build has no workflows (lists, tasks)") from exc
-        raise
-
-
 @router.get("/lists/{name}", response_model=ListPage, responses={404: {"description": "no such list"}})
 def get_list(request: Request, name: Annotated[str, Path(min_length=1, max_length=200)],
              limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -73,7 +64,7 @@ def get_list(request: Request, name: Annotated[str, Path(min_length=1, max_lengt
     rt = runtime(request)
     filters = {"list": name}
     after = decode_cursor(cursor, filters)["after"][0] if cursor else None
-    members: list[str] = _workflows("lists").list_members(rt.reader(), rt.ws, name, limit=limit + 1, after=after)
+    members: list[str] = list_members(rt.reader(), rt.ws, name, limit=limit + 1, after=after)
     more = len(members) > limit
     members = members[:limit]
     nxt = encode_cursor({"after": [members[-1]], "filters": filters}) if more and members else None
@@ -90,7 +81,7 @@ def get_tasks(request: Request, owner: Annotated[str | None, Query(max_length=20
     rt = runtime(request)
     filters = {"owner": owner, "status": status}
     after = decode_cursor(cursor, filters)["after"][0] if cursor else None
-    tasks: list[dict[str, Any]] = _workflows("tasks").list_tasks(rt.reader(), owner=owner, status=status,
+    tasks: list[dict[str, Any]] = list_tasks(rt.reader(), owner=owner, status=status,
                                                                   limit=limit + 1, after=after)
     more = len(tasks) > limit
     tasks = tasks[:limit]

@@ -16,7 +16,6 @@ uvicorn's shutdown and the app's lifespan.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -31,6 +30,7 @@ from leadscore.api.rescoring import outbox_depth, rescore_all, rescore_contacts
 from leadscore.api.writer import WriteContext, Writer
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
+from leadscore.workflows.worker import Worker
 from leadscore.workspace import Workspace
 
 T = TypeVar("T")
@@ -72,15 +72,14 @@ class ApiRuntime:
         self.contact_columns = self.store.column_types("contacts")
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
-        worker = _worker_class() if self._want_worker else None
-        worker_cursor = self.store.cursor() if worker is not None else None
+        worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
         self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit).start()
         self.metrics.watch_outbox(lambda: outbox_depth(self.reader()))
         if self._want_scheduler:
             self._spawn("leadscore-scheduler", self._schedule)
         if worker is not None:
-            self._cursors.append(worker_cursor)  # type: ignore[arg-type]
-            self._spawn("leadscore-worker", lambda: worker(worker_cursor, self.ws).run(self._stop))
+            self._cursors.append(worker.store)
+            self._spawn("leadscore-worker", lambda: worker.run(self._stop))
         return self
 
     def stop(self) -> None:
@@ -193,13 +192,3 @@ class ApiRuntime:
         self.metrics.rescore.labels("scheduled").observe(time.perf_counter() - started)
         self.last_scheduled = utcnow()
         return runs
-
-
-def _worker_class() -> Any:
-    try:
-        module = importlib.import_module("leadscore.workflows.worker")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("leadscore.workflows", "leadscore.workflows.worker"):
-            raise
-        return None
-    return module.Worker
