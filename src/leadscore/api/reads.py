@@ -61,17 +61,8 @@ def scores_of(store: Store, contact_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _table_exists(store: Store, name: str) -> bool:
-    row = store.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
-        [name]).fetchone()
-    return bool(row and row[0])
-
-
 def prediction_of(store: Store, contact_id: str) -> dict[str, Any] | None:
-    """The contact's latest predictive row, if the predictive tables exist and hold one."""
-    if not _table_exists(store, "predictions"):
-        return None
+    """The contact's latest predictive row, if there is one (the table comes with migration 4)."""
     rows = _rows(store.con.execute(
         "SELECT * FROM predictions WHERE contact_id = ? ORDER BY computed_at DESC LIMIT 1", [contact_id]))
     if not rows:
@@ -105,11 +96,9 @@ def history_of(store: Store, contact_id: str, *, model: str | None, limit: int) 
         """SELECT model, model_version, score, tier, prev_score, prev_tier, as_of, computed_at, run_id
            FROM score_history WHERE contact_id = ? AND (? IS NULL OR model = ?)
            ORDER BY computed_at DESC, as_of DESC LIMIT ?""", [contact_id, model, model, limit]))
-    changes: list[dict[str, Any]] = []
-    if _table_exists(store, "property_changes"):
-        changes = _rows(store.con.execute(
-            """SELECT property, old_value, new_value, changed_at, source FROM property_changes
-               WHERE contact_id = ? ORDER BY changed_at DESC LIMIT ?""", [contact_id, limit]))
+    changes = _rows(store.con.execute(  # property_changes comes with migration 2
+        """SELECT property, old_value, new_value, changed_at, source FROM property_changes
+           WHERE contact_id = ? ORDER BY changed_at DESC LIMIT ?""", [contact_id, limit]))
     return {"contact_id": contact_id, "scores": scores, "property_changes": changes}
 
 
