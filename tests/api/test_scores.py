@@ -62,6 +62,11 @@ def test_post_score_rescores_some_or_everyone(api: Api) -> None:
     assert r.status_code == 404
     r = admin.post("/v1/score", json={"contact_ids": "c1"})
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "contact_ids"
+    # `models` applies to a contact list too (docs/api.md)
+    r = admin.post("/v1/score", json={"contact_ids": ["c1"], "models": ["nope"]})
+    assert r.status_code == 404
+    [run] = admin.post("/v1/score", json={"contact_ids": ["c1"], "models": ["small"]}).json()
+    assert run["scope"] == "one" and run["model"] == "small"
 
 
 def test_lists_and_tasks(api: Api) -> None:

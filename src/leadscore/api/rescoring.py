@@ -17,12 +17,12 @@ from leadscore.workspace import Workspace
 
 
 def rescore_contacts(store: Store, ws: Workspace, contact_ids: Sequence[str], *,
-                     as_of: datetime | None = None) -> list[RunResult]:
-    """Rescore these contacts with every published model, firing workflows on crossings."""
+                     models: list[str] | None = None, as_of: datetime | None = None) -> list[RunResult]:
+    """Rescore these contacts with every published model (or ``models``), firing workflows on crossings."""
     ids = list(dict.fromkeys(contact_ids))
     if not ids:
         return []
-    return scoring.rescore_contacts(store, ws, ids, as_of=as_of)
+    return scoring.rescore_contacts(store, ws, ids, models=models, as_of=as_of)
 
 
 def rescore_all(store: Store, ws: Workspace, *, models: list[str] | None = None,

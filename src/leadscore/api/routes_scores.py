@@ -46,7 +46,7 @@ async def post_score(request: Request, body: ScoreRequest | None = None,
 
     def job(ctx: WriteContext) -> list[RunResult]:
         if req.contact_ids is not None:
-            return rescore_contacts(ctx.store, rt.ws, req.contact_ids, as_of=as_of)
+            return rescore_contacts(ctx.store, rt.ws, req.contact_ids, models=req.models, as_of=as_of)
         return rescore_all(ctx.store, rt.ws, models=req.models, as_of=as_of)
 
     started = time.perf_counter()
