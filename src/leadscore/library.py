@@ -135,11 +135,10 @@ def refresh_predictions(*, workspace: WorkspaceLike = None,
                         as_of: datetime | str | None = None) -> PredictResult | None:
     """Predict again with the latest predictive model, if one was trained (None otherwise)."""
     from leadscore.predict.artefact import predictive_names
+    from leadscore.predict.predict import predict_contacts
 
-    ws = _workspace(workspace)
-    with open_store(ws, read_only=True) as store:
-        trained = bool(predictive_names(store))
-    return predict(workspace=ws, as_of=as_of) if trained else None
+    with open_store(workspace) as store:  # one open: the check and the run share it
+        return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
 
 
 def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
