@@ -26,7 +26,7 @@ from leadscore.compiler import compile_model
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.store import ModelVersion, Store
+from leadscore.storage.store import ModelVersion, Store, rows_affected
 from leadscore.timeutil import epoch_micros, parse_as_of, utcnow
 
 #: Scores closer than this are "unchanged" (floating sums in another order differ by ~1e-15).
@@ -200,7 +200,7 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
                OR tier IS DISTINCT FROM prev_tier""",
             [*common, when, now, run_id],
         )
-        changed = _changes(con)
+        changed = rows_affected(con)
         con.execute(f"DELETE FROM scores WHERE model = $model{contact_filter}",
                     {k: v for k, v in binds.items() if k in ("model", "contact_ids")})
         con.execute(
@@ -229,12 +229,6 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
     ordered = {name: tier_counts.get(name, 0) for name in scoring_model.tiers}
     return RunResult(run_id, version.model, version.version, when, scope, contacts, changed, crossings,
                      time.perf_counter() - started, ordered, phases)
-
-
-def _changes(con: duckdb.DuckDBPyConnection) -> int:
-    """Rows affected by the last INSERT (DuckDB returns it as the statement's result)."""
-    row = con.fetchone()
-    return int(row[0]) if row else 0
 
 
 def last_as_of(store: Store, model: str) -> datetime | None:

@@ -21,6 +21,12 @@ from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION, logical_type
 from leadscore.timeutil import utcnow
 
 
+def rows_affected(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows the last INSERT / UPDATE / DELETE touched (DuckDB returns the count as its result)."""
+    row = con.fetchone()
+    return int(row[0]) if row else 0
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     model: str

@@ -17,6 +17,7 @@ import duckdb
 from sqlglot import exp
 
 from leadscore.model.spec import ListAction, Scalar, TaskAction
+from leadscore.storage.store import rows_affected
 from leadscore.workflows.templates import render, simple_template_sql, template_context
 from leadscore.workflows.triggers import FIRED, used_params
 
@@ -44,8 +45,7 @@ def create_tasks(con: duckdb.DuckDBPyConnection, task: TaskAction, *, run_id: st
                {owner_sql}, {title_sql}, {notes_sql}, $due, 'open', $model, $wf, $run, $now
         FROM {FIRED} AS f LEFT JOIN contacts AS c ON c.contact_id = f.contact_id"""
     con.execute(sql, used_params(sql, params))
-    row = con.fetchone()
-    return int(row[0]) if row else 0
+    return rows_affected(con)
 
 
 def _create_tasks_rendered(con: duckdb.DuckDBPyConnection, task: TaskAction, params: dict[str, Any],
@@ -98,8 +98,7 @@ def set_properties(con: duckdb.DuckDBPyConnection, values: dict[str, Scalar | No
             WHERE c.{column} IS DISTINCT FROM {typed}""",
             params,
         )
-        row = con.fetchone()
-        changed += int(row[0]) if row else 0
+        changed += rows_affected(con)
         con.execute(
             f"""UPDATE contacts SET {column} = {typed}
             WHERE contact_id IN (SELECT contact_id FROM {FIRED}) AND {column} IS DISTINCT FROM {typed}""",
@@ -120,12 +119,10 @@ def add_to_list(con: duckdb.DuckDBPyConnection, name: str, *, source: str, now: 
         ON CONFLICT DO NOTHING""",
         {"list": name, "now": now, "source": source},
     )
-    row = con.fetchone()
-    return int(row[0]) if row else 0
+    return rows_affected(con)
 
 
 def remove_from_list(con: duckdb.DuckDBPyConnection, name: str) -> int:
     con.execute(f"DELETE FROM list_members WHERE list = ? AND contact_id IN (SELECT contact_id FROM {FIRED})",
                 [name])
-    row = con.fetchone()
-    return int(row[0]) if row else 0
+    return rows_affected(con)

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from leadscore.errors import LeadscoreError, NotFoundError
-from leadscore.storage.store import Store
+from leadscore.storage.store import Store, rows_affected
 from leadscore.workflows.triggers import FIRED
 
 STATUSES = ("pending", "sending", "delivered", "dead")
@@ -84,8 +84,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, *, kind: str, run_id: str, model: st
          "step": step, "run": run_id, "target": target, "now": now, "as_of": as_of,
          "groups": group_names, "trigger": json.dumps(trigger)},
     )
-    row = con.fetchone()
-    return int(row[0]) if row else 0
+    return rows_affected(con)
 
 
 def _payload_sql() -> str:
@@ -108,8 +107,7 @@ def _payload_sql() -> str:
 def recover_sending(con: duckdb.DuckDBPyConnection) -> int:
     """Put back actions a crashed worker left ``sending`` (one worker per store: safe at start)."""
     con.execute("UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending'")
-    row = con.fetchone()
-    return int(row[0]) if row else 0
+    return rows_affected(con)
 
 
 def claim(store: Store, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
@@ -258,8 +256,7 @@ def retry(store: Store, *, action_ids: list[str] | None = None, all_dead: bool =
                    lease_until = NULL WHERE {where}""",
             {**params, "now": now},
         )
-        row = con.fetchone()
-    return int(row[0]) if row else 0
+        return rows_affected(con)
 
 
 def purge_delivered(store: Store, *, before: datetime) -> int:
@@ -271,5 +268,4 @@ def purge_delivered(store: Store, *, before: datetime) -> int:
         con.execute("""DELETE FROM delivery_attempts WHERE action_id IN
                        (SELECT action_id FROM outbox WHERE status = 'delivered' AND delivered_at < ?)""", [before])
         con.execute("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?", [before])
-        row = con.fetchone()
-    return int(row[0]) if row else 0
+        return rows_affected(con)
