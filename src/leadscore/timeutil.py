@@ -44,15 +44,25 @@ def parse_as_of(text: str | datetime | date | None) -> datetime:
     if raw.lower() == "now":
         return utcnow()
     try:
-        if len(raw) == 10:
-            d = date.fromisoformat(raw)
-            return datetime(d.year, d.month, d.day)
-        return to_utc_naive(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+        return parse_iso(raw)
     except ValueError as exc:
         raise LeadscoreError(
             f"cannot read the time {text!r}: give a date like 2025-01-01 or an ISO timestamp "
             "like 2025-01-01T09:30:00Z (naive times are UTC)"
         ) from exc
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO date (midnight UTC) or timestamp (``Z`` or an offset → UTC; naive is UTC).
+
+    Raises ``ValueError``, so each caller words its own error (the CLI's ``--as-of``, the API's
+    422 naming the field).
+    """
+    raw = text.strip()
+    if len(raw) == 10:
+        d = date.fromisoformat(raw)
+        return datetime(d.year, d.month, d.day)
+    return to_utc_naive(datetime.fromisoformat(raw.replace("Z", "+00:00")))
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*$", re.IGNORECASE)

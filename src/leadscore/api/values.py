@@ -15,12 +15,12 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from leadscore.api.schemas import EventIn
 from leadscore.errors import LeadscoreError
-from leadscore.timeutil import to_utc_naive
+from leadscore.timeutil import parse_iso, to_utc_naive
 
 Loc = tuple[str | int, ...]
 
@@ -90,19 +90,11 @@ def coerce(value: Any, duck_type: str) -> Any:
     elif kind == "timestamp":
         if isinstance(value, str):
             try:
-                return parse_time(value)
+                return parse_iso(value)
             except ValueError:
                 pass
         raise ValueError("expected an ISO 8601 date or timestamp, e.g. 2026-03-02T10:15:00Z")
     raise ValueError(f"expected a {kind}, got {type(value).__name__}")
-
-
-def parse_time(text: str) -> datetime:
-    raw = text.strip()
-    if len(raw) == 10:
-        d = date.fromisoformat(raw)
-        return datetime(d.year, d.month, d.day)
-    return to_utc_naive(datetime.fromisoformat(raw.replace("Z", "+00:00")))
 
 
 def check_properties(props: Mapping[str, Any], columns: Mapping[str, str], loc: Loc, *,
