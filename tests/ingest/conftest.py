@@ -14,8 +14,11 @@ from leadscore.storage.store import Store
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
+    """The store; after the test, contacts and deals must hold each key once (they have no
+    primary key: the importer's upsert is what keeps them unique, see storage/migrations_bulk)."""
     with Store.open(tmp_path / "leadscore.duckdb") as opened:
         yield opened
+        assert opened.check_keys() == {"contacts": 0, "deals": 0}
 
 
 @pytest.fixture

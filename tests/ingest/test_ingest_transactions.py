@@ -162,6 +162,7 @@ def test_bench_import_reports_both_formats(tmp_path: Path) -> None:
     assert report["rows"] == 20_000
     for fmt in ("csv", "parquet"):
         assert report[fmt]["inserted"] == 20_000 and report[fmt]["rows_per_s"] > 0
+    assert report["contacts_csv"]["inserted"] == 4_000
     assert report["bare_insert_parquet"]["seconds"] > 0
 
 

@@ -1,13 +1,20 @@
 """The store's tables, as numbered migrations.
 
-Each migration is a list of SQL statements; ``meta.schema_version`` records the last one applied,
-so a workspace made by an older release opens and is upgraded in place (in one transaction).
+Each migration is a list of steps, SQL statements or functions of the connection (for a step whose
+SQL depends on the store, such as rebuilding a table with its custom columns);
+``meta.schema_version`` records the last one applied, so a workspace made by an older release
+opens and is upgraded in place (in one transaction).
 Append new migrations; never edit one that has shipped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import duckdb
+
 from leadscore.storage.migrations_api import API_MIGRATION
+from leadscore.storage.migrations_bulk import BULK_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
 from leadscore.storage.migrations_workflows import WORKFLOWS_MIGRATION
 
@@ -68,11 +75,15 @@ CORE_MIGRATION: list[str] = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [
+#: One step of a migration: SQL, or a function of the connection.
+MigrationStep = str | Callable[[duckdb.DuckDBPyConnection], None]
+
+MIGRATIONS: list[Sequence[MigrationStep]] = [
     CORE_MIGRATION,  # 1: contacts, events, deals, models, scores, history, runs, imports
     WORKFLOWS_MIGRATION,  # 2: outbox, deliveries, tasks, lists (storage/migrations_workflows.py)
     API_MIGRATION,  # 3: API keys (storage/migrations_api.py)
     PREDICT_MIGRATION,  # 4: predictive models and predictions (storage/migrations_predict.py)
+    BULK_MIGRATION,  # 5: contacts/deals without PK, events.event_id in ZSTD (migrations_bulk.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
