@@ -1,23 +1,19 @@
 """What the API reads: a contact with its scores and prediction, its history, pages of scores.
 
 Reads run on a per-thread cursor (never the writer's connection) and see committed data only.
-Pages use keyset pagination: the cursor is an opaque token holding the last row's sort key
-(score, contact_id) and the filters it was made for. Unlike an offset, a position does not shift
-when rows are added or removed before it, so rows that did not move are never skipped or
-repeated (a contact whose score changes mid-walk may show on two pages or none: it moved); a
-cursor reused with other filters is refused rather than misread.
+Pages of scores use keyset pagination (``api/cursors.py``): the page cursor holds the last row's
+sort key (score, contact_id), so a contact whose score changes mid-walk may show on two pages or
+none (it moved), while rows that did not move are never skipped or repeated.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
 import duckdb
 
-from leadscore.api.values import InvalidInput, problem
+from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.errors import NotFoundError
 from leadscore.storage.store import Store
 
@@ -104,28 +100,6 @@ def history_of(store: Store, contact_id: str, *, model: str | None, limit: int) 
 
 # ---------------------------------------------------------------------- pages of scores
 
-def encode_cursor(payload: dict[str, Any]) -> str:
-    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(token: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """The position a cursor holds; InvalidInput if it is garbled or was made for other filters."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        if not isinstance(data, dict) or not isinstance(data.get("after"), list):
-            raise ValueError("no position")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput([problem(("query", "cursor"), "not a cursor this API made; pass the "
-                                    "`next_cursor` of the previous page unchanged")]) from None
-    if data.get("filters") != filters:
-        raise InvalidInput([problem(("query", "cursor"), "this cursor was made for other filters "
-                                    f"({data.get('filters')}); keep model, tier and min the same "
-                                    "across pages")])
-    return data
-
-
 def scores_page(store: Store, *, model: str | None, tier: str | None, min_score: float | None,
                 limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of a model's scores, best first (ties by contact_id)."""
@@ -146,17 +120,11 @@ def scores_page(store: Store, *, model: str | None, tier: str | None, min_score:
         where.append("score >= $min")
         params["min"] = min_score
     if cursor:
-        pos = decode_cursor(cursor, filters)["after"]
-        if len(pos) != 2 or not isinstance(pos[0], int | float) or not isinstance(pos[1], str):
-            raise InvalidInput([problem(("query", "cursor"), "garbled cursor position")])
+        a_score, a_id = decode_cursor(cursor, filters, SCORE_POSITION)
         where.append("(score < $a_score OR (score = $a_score AND contact_id > $a_id))")
-        params.update(a_score=float(pos[0]), a_id=pos[1])
+        params.update(a_score=a_score, a_id=a_id)
     rows = _rows(store.con.execute(
         f"""SELECT contact_id, score, tier, grade, model_version, as_of FROM scores
             WHERE {' AND '.join(where)} ORDER BY score DESC, contact_id LIMIT $limit""", params))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor({"after": [last["score"], last["contact_id"]], "filters": filters})
-    return {"model": model, "items": rows, "next_cursor": next_cursor}
+    items, next_cursor = next_page(rows, limit, lambda r: (r["score"], r["contact_id"]), filters)
+    return {"model": model, "items": items, "next_cursor": next_cursor}

@@ -30,7 +30,7 @@ from leadscore.api.schemas import (
 from leadscore.api.segment import translate
 from leadscore.api.values import NewEvent, check_events
 from leadscore.api.writer import WriteContext
-from leadscore.api.writes import EventsWritten, contact_for, upsert_contact, write_events
+from leadscore.api.writes import EmailContacts, EventsWritten, upsert_contact, write_events
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -120,9 +120,11 @@ async def post_segment(request: Request, body: SegmentBody, _key: object = Write
     def job(ctx: WriteContext) -> tuple[EventsWritten, int]:
         written = write_events(ctx.store, [_copy(e) for e in writes.events], columns, now=now)
         ctx.rescore_later(written.rescore)
+        emails = EmailContacts(ctx.store, [email for cid, email, _ in writes.identifies if email and not cid])
         for contact_id, email, traits in writes.identifies:
-            cid = contact_for(ctx.store, contact_id, email)
+            cid = emails.contact_for(contact_id, email)
             if upsert_contact(ctx.store, cid, traits, now=now)[1]:
+                emails.wrote(cid, traits)
                 ctx.rescore_later([cid])
         return written, len(writes.identifies)
 

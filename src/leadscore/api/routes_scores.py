@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
-from leadscore.api.reads import MAX_PAGE, decode_cursor, encode_cursor, scores_page
+from leadscore.api.cursors import ID_POSITION, decode_cursor, next_page
+from leadscore.api.reads import MAX_PAGE, scores_page
 from leadscore.api.rescoring import rescore_all, rescore_contacts
 from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, TasksPage
 from leadscore.api.writer import WriteContext
@@ -63,12 +64,10 @@ def get_list(request: Request, name: Annotated[str, Path(min_length=1, max_lengt
     """Members of a static list or a segment (dynamic list from leadscore.yml), by contact_id."""
     rt = runtime(request)
     filters = {"list": name}
-    after = decode_cursor(cursor, filters)["after"][0] if cursor else None
+    [after] = decode_cursor(cursor, filters, ID_POSITION) if cursor else [None]
     members: list[str] = list_members(rt.reader(), rt.ws, name, limit=limit + 1, after=after)
-    more = len(members) > limit
-    members = members[:limit]
-    nxt = encode_cursor({"after": [members[-1]], "filters": filters}) if more and members else None
-    return {"name": name, "members": members, "next_cursor": nxt}
+    page, nxt = next_page(members, limit, lambda m: [m], filters)
+    return {"name": name, "members": page, "next_cursor": nxt}
 
 
 @router.get("/tasks", response_model=TasksPage)
@@ -80,10 +79,8 @@ def get_tasks(request: Request, owner: Annotated[str | None, Query(max_length=20
     """Tasks workflows created for reps, newest first."""
     rt = runtime(request)
     filters = {"owner": owner, "status": status}
-    after = decode_cursor(cursor, filters)["after"][0] if cursor else None
-    tasks: list[dict[str, Any]] = list_tasks(rt.reader(), owner=owner, status=status,
-                                                                  limit=limit + 1, after=after)
-    more = len(tasks) > limit
-    tasks = tasks[:limit]
-    nxt = encode_cursor({"after": [tasks[-1]["task_id"]], "filters": filters}) if more and tasks else None
-    return {"tasks": tasks, "next_cursor": nxt}
+    [after] = decode_cursor(cursor, filters, ID_POSITION) if cursor else [None]
+    tasks: list[dict[str, Any]] = list_tasks(rt.reader(), owner=owner, status=status, limit=limit + 1,
+                                             after=after)
+    page, nxt = next_page(tasks, limit, lambda t: [t["task_id"]], filters)
+    return {"tasks": page, "next_cursor": nxt}

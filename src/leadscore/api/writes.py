@@ -13,7 +13,7 @@ given; else the stored contact with that e-mail (case-insensitive); else a new c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -92,14 +92,75 @@ def resolve_contacts(store: Store, events: list[NewEvent]) -> None:
             e.contact_id = found.get(e.email.lower()) or email_contact_id(e.email)
 
 
+class EmailContacts:
+    """Contact ids for the e-mail addresses of a batch of identifies: one query for the batch.
+
+    Answers as ``SELECT min(contact_id) FROM contacts WHERE lower(trim(email)) = ?`` would, asked
+    once per identify in order, but with one query up front. Identifies of a batch run in order
+    and may set contacts' e-mails (a new contact, or a trait), which a later identify must see, so
+    the query loads every contact of the batch's addresses, not just the smallest id, and
+    ``wrote`` keeps those groups current. An e-mail SQL and Python might fold differently
+    (non-ASCII) reloads the groups instead, so the answer never depends on Python's ``lower``.
+
+        emails = EmailContacts(store, ["Ann@Acme.com", "new@x.io"])  # one query
+        emails.contact_for(None, "ann@acme.com")  # 'c1', the smallest id stored with that e-mail
+        emails.contact_for(None, "new@x.io")      # 'c_…', the e-mail's hash, as an import gives
+    """
+
+    def __init__(self, store: Store, emails: Iterable[str]):
+        self._store = store
+        self._keys = sorted({e.strip().lower() for e in emails})
+        self._members: dict[str, set[str]] = {}  # lookup key -> ids of contacts with that e-mail
+        self._key_of: dict[str, str] = {}  # contact id -> its key, for contacts in _members
+        self._load()
+
+    def _load(self) -> None:
+        self._members = {k: set() for k in self._keys}
+        self._key_of = {}
+        if not self._keys:
+            return
+        where, params = _in("lower(trim(email))", self._keys)
+        rows = self._store.con.execute(
+            f"SELECT lower(trim(email)), contact_id FROM contacts WHERE {where}", params).fetchall()
+        for key, contact_id in rows:
+            self._members[key].add(contact_id)
+            self._key_of[contact_id] = key
+
+    def contact_for(self, contact_id: str | None, email: str | None) -> str:
+        """``contact_id`` when given; else the smallest id with that e-mail; else the e-mail's hash."""
+        if contact_id:
+            return contact_id
+        assert email, "a contact needs an id or an e-mail address"
+        key = email.strip().lower()
+        if key not in self._members:  # an address the batch did not announce: one more query
+            self._keys.append(key)
+            self._load()
+        ids = self._members[key]
+        found = min(ids) if ids else None  # str order is code-point order, as DuckDB's on UTF-8
+        return found if found else email_contact_id(email)
+
+    def wrote(self, contact_id: str, values: Mapping[str, Any]) -> None:
+        """Note that the batch wrote ``values`` to a contact (created it or changed properties)."""
+        if "email" not in values:
+            return
+        old = self._key_of.pop(contact_id, None)
+        if old is not None:
+            self._members[old].discard(contact_id)
+        email = values["email"]
+        if email is None:
+            return
+        if not isinstance(email, str) or not email.isascii():
+            self._load()  # DuckDB's lower/trim decide, not Python's
+            return
+        key = email.strip(" ").lower()  # trim() strips spaces only; ASCII lower is the same
+        if key in self._members:
+            self._members[key].add(contact_id)
+            self._key_of[contact_id] = key
+
+
 def contact_for(store: Store, contact_id: str | None, email: str | None) -> str:
     """One contact's id from an id or an e-mail address, as ``resolve_contacts`` finds it."""
-    if contact_id:
-        return contact_id
-    assert email, "a contact needs an id or an e-mail address"
-    row = store.con.execute("SELECT min(contact_id) FROM contacts WHERE lower(trim(email)) = ?",
-                            [email.strip().lower()]).fetchone()
-    return str(row[0]) if row and row[0] else email_contact_id(email)
+    return EmailContacts(store, [email] if email and not contact_id else []).contact_for(contact_id, email)
 
 
 def ensure_contacts(store: Store, first_seen: Mapping[str, tuple[datetime, str | None]], now: datetime) -> int:
