@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from leadscore.predict.features import WINDOWS, encode, fit_levels, plan_features, raw_features
-from leadscore.timeutil import age_days
+import numpy as np
+
+import leadscore
+from leadscore.predict.features import (
+    WINDOWS,
+    encode,
+    features_query,
+    fit_levels,
+    plan_features,
+    raw_features,
+    stored_scores_cover,
+)
+from leadscore.timeutil import age_days, utcnow
 from leadscore.workspace import Workspace
 
 AS_OF = datetime(2025, 11, 15, 12, 30)
@@ -55,3 +66,34 @@ def test_properties_become_numbers_and_grouped_categories(fresh_ws: Workspace) -
     j = names.index("p:job_title")
     codes = x[:, j][~(x[:, j] != x[:, j])]
     assert codes.min() >= 0 and codes.max() <= len(title.levels)
+
+
+def test_rule_features_read_from_stored_scores_equal_the_compiled_ones(fresh_ws: Workspace) -> None:
+    """`leadscore score` then predict: the rule scores are read from `scores`, not recomputed, and
+    are the very numbers the compiled query gives; any doubt (a contact rescored at another moment,
+    an import since) goes back to the compiled query."""
+    leadscore.publish(fresh_ws.models_dir / "b2b.yml", workspace=fresh_ws)
+    leadscore.score(workspace=fresh_ws, as_of=AS_OF, predict=False)
+    with fresh_ws.open_store() as store:
+        plan = plan_features(store, until=AS_OF)
+        [(name, version)] = plan.rule_models
+        assert sum(f.source == "rule" for f in plan.features) > 1  # the score and its groups
+        assert stored_scores_cover(store, name, version, AS_OF)
+        assert not stored_scores_cover(store, name, version, AS_OF - timedelta(days=1))
+        assert not stored_scores_cover(store, name, version + 1, AS_OF)
+        assert "FROM scores" in features_query(store, plan, AS_OF)
+        stored = raw_features(store, plan, AS_OF)
+        store.con.execute("UPDATE scores SET as_of = as_of + INTERVAL 1 SECOND "
+                          "WHERE contact_id = (SELECT min(contact_id) FROM scores)")  # one rescored later
+        assert not stored_scores_cover(store, name, version, AS_OF)
+        assert "FROM scores" not in features_query(store, plan, AS_OF)
+        computed = raw_features(store, plan, AS_OF)
+        store.con.execute("UPDATE scores SET as_of = ?", [AS_OF])
+        assert stored_scores_cover(store, name, version, AS_OF)
+        store.con.execute("INSERT INTO imports VALUES ('later', 'events', 'x.csv', ?, 0, 0, 0, 0)",
+                          [utcnow() + timedelta(minutes=1)])
+        assert not stored_scores_cover(store, name, version, AS_OF)  # events may have changed since
+    assert stored.num_rows == computed.num_rows > 1000
+    assert stored.equals(computed)
+    fit_levels(plan, stored)
+    assert np.array_equal(encode(plan, stored), encode(plan, computed), equal_nan=True)

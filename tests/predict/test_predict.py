@@ -128,6 +128,30 @@ def test_library_score_refreshes_predictions_too(predicted_ws: Workspace) -> Non
         assert store.con.execute("SELECT DISTINCT as_of FROM predictions").fetchall() == as_of
 
 
+def test_score_predicts_from_the_stored_rule_scores(predicted_ws: Workspace,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a whole-base rule run, prediction at the same as-of reads the rule scores it just
+    stored instead of running the rule models again, and predicts exactly what recomputing gives."""
+    from leadscore.predict import features
+    from leadscore.predict.artefact import load_model
+    from leadscore.predict.predict import predict_contacts
+
+    def no_recompute(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the rule scores were recomputed inside the feature query")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(features, "compiled_sql", no_recompute)
+        leadscore.score(workspace=predicted_ws, as_of="2026-02-01")
+    with predicted_ws.open_store() as store:
+        assert any(f.source == "rule" for f in load_model(store).plan.features)
+        read = store.con.execute("SELECT contact_id, probability FROM predictions ORDER BY contact_id").fetchall()
+        store.con.execute("DELETE FROM scores WHERE contact_id = (SELECT min(contact_id) FROM scores)")
+        assert predict_contacts(store, as_of="2026-02-01").contacts == CONTACTS  # recomputed
+        recomputed = store.con.execute("SELECT contact_id, probability FROM predictions "
+                                       "ORDER BY contact_id").fetchall()
+    assert read == recomputed and len(read) == CONTACTS
+
+
 def test_blended_score_from_the_model_file(predicted_ws: Workspace, tmp_path: Path) -> None:
     model_file = predicted_ws.models_dir / "b2b.yml"
     model_file.write_text(model_file.read_text() + "predictive: {model: likelihood, weight: 0.25}\n")

@@ -30,6 +30,25 @@ def test_metrics_on_known_cases() -> None:
     assert math.isnan(calibrate.auc(np.zeros(3, bool), np.zeros(3)))
 
 
+def test_auc_and_ece_have_one_implementation_shared_with_the_reports() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from leadscore.reports import metrics
+
+    assert metrics.roc_auc is calibrate.roc_auc and metrics.average_ranks is calibrate.average_ranks
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 4, 300).astype(float)  # four distinct values: ties everywhere
+    y = rng.random(300) < 0.3
+    assert calibrate.auc(y, scores) == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+    # the hand-worked case of tests/reports/test_metrics.py: 0.3 and 0.7 sit on bin edges
+    p = np.array([0.9, 0.1, 0.7, 0.2, 0.05, 0.3, 0.1, 0.8])
+    y8 = np.array([1, 0, 1, 1, 0, 0, 0, 0], bool)
+    assert calibrate.ece(y8, p) == pytest.approx(2.55 / 8) == metrics.calibration(y8, p).ece
+    # 0.3 is in [0.3, 0.4), not with 0.25 in [0.2, 0.3): (0.7 + 0.25) / 2, not |0.5 - 0.275|
+    assert calibrate.ece(np.array([True, False]), np.array([0.3, 0.25])) == pytest.approx(0.475)
+    assert math.isnan(calibrate.ece(np.zeros(0, bool), np.zeros(0)))
+
+
 def test_calibration_repairs_an_overconfident_score() -> None:
     rng = np.random.default_rng(1)
     true_logit = rng.normal(-1, 1.5, 20_000)

@@ -31,3 +31,9 @@ def test_every_rule_flag_is_documented() -> None:
     assert f"|z| ≥ {audit_rules.Z_CLEAR:g}" in DOC and f"Jaccard ≥ {audit_rules.DUPLICATE_JACCARD:g}" in DOC
     assert "![The report on the demo workspace](report.png)" in DOC
     assert (Path(__file__).parents[2] / "docs" / "report.png").stat().st_size > 10_000
+
+
+def test_every_flag_kind_of_the_json_is_documented() -> None:
+    for kind in audit_rules.FlagKind:
+        assert f"`{kind.value}`" in DOC
+    assert "`flag_details`" in DOC and "`partner_index`" in DOC

@@ -79,11 +79,43 @@ def choose_calibration(raw: np.ndarray, y: np.ndarray, seed: int) -> tuple[Calib
     return fit_calibrator(best[1], raw, y), best[2]
 
 
-def auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the ROC curve: the chance a random converter is ranked above a random non-converter."""
-    from sklearn.metrics import roc_auc_score
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC with ties = ½; None when there are no positives or no negatives.
 
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+    The probability that a random converter scores higher than a random non-converter: the
+    Mann–Whitney U over average ranks, what scikit-learn's ``roc_auc_score`` computes (tested
+    against it with many ties). The one implementation: ``reports.metrics`` imports it.
+    """
+    y = np.asarray(y, dtype=bool)
+    s = np.asarray(score, dtype=np.float64)
+    n_pos = int(y.sum())
+    n_neg = int(y.size - n_pos)
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = average_ranks(s)
+    u = float(ranks[y].sum()) - n_pos * (n_pos + 1) / 2.0
+    return u / (n_pos * n_neg)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their positions."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_vals = values[order]
+    starts = np.r_[True, sorted_vals[1:] != sorted_vals[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.r_[first, values.size])
+    mean_rank = first + (counts + 1) / 2.0  # positions first+1 .. first+count, averaged
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = mean_rank[group]
+    return ranks
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve: the chance a random converter is ranked above a random non-converter
+    (``roc_auc``; NaN instead of None when one class is missing, for the metrics JSON)."""
+    value = roc_auc(y, p)
+    return float("nan") if value is None else value
 
 
 def average_precision(y: np.ndarray, p: np.ndarray) -> float:
@@ -101,13 +133,26 @@ def top_decile_lift(y: np.ndarray, p: np.ndarray) -> float:
     return float(y[top].mean() / y.mean())
 
 
+def probability_bins(p: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
+    """The equal-width bin of each probability: ``[k/bins, (k+1)/bins)``, 1.0 in the last bin.
+
+    ``floor(p × bins)`` rather than a search among ``linspace`` edges: 0.3, 0.6 and 0.7 are a hair
+    below ``linspace(0, 1, 11)[3]``, ``[6]`` and ``[7]`` and would fall one bin low there (isotonic
+    calibration often outputs such round shares).
+    """
+    clipped = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    return np.minimum((clipped * bins).astype(np.int64), bins - 1)
+
+
 def ece(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
     """Expected calibration error: the average gap between predicted and observed rates over ten
-    equal-width probability bins, weighted by how many leads fall in each."""
+    equal-width probability bins (``probability_bins``), weighted by how many leads fall in each.
+    Probabilities outside [0, 1] are clipped. The one implementation: ``reports.metrics`` uses it."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     if len(y) == 0:
         return float("nan")
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    which = probability_bins(p, bins)
     total = 0.0
     for b in range(bins):
         mask = which == b

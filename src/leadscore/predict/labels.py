@@ -1,13 +1,14 @@
-"""What "converted" means, and at which cut-offs a model may learn it.
+"""At which cut-offs a model may learn "converted", and the labels there.
 
-Two kinds of label:
+What "converted" means is defined once, in ``predict/conversion.py``, for training and backtests
+alike. Two kinds of label:
 
-* ``won`` (the default): the contact has a deal won within ``horizon`` days *after* the cut-off.
+* ``won`` (the default): the contact has a deal won within ``[cutoff, cutoff + horizon)``.
   A cut-off is usable only once its label window has closed (``cutoff + horizon <= until``), and
-  contacts that had already won by the cut-off are left out: they are customers, not leads.
+  contacts that had already won before the cut-off are left out: they are customers, not leads.
 * a contact property holding a yes/no-like value (``--label converted``), for exports that carry
   only a converted flag. It has no time, so rows come from one moment and validation is a seeded
-  random split.
+  random split. Contacts whose value is unknown (NULL, empty text) are left out.
 
 Why the training cut-offs stop a whole horizon before the validation cut-off: otherwise their
 label windows would overlap the validation window and a deal won there would be seen in training
@@ -23,14 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.errors import LeadscoreError
+from leadscore.predict import conversion
 from leadscore.predict.features import arrow_table
 from leadscore.storage.store import Store
 
 #: Training cut-offs before the validation one (spaced ``CUTOFF_STEP_DAYS`` apart).
 TRAIN_CUTOFFS = 3
 CUTOFF_STEP_DAYS = 30
-TRUE_WORDS = ("true", "yes", "y", "t", "1", "converted", "won")
-FALSE_WORDS = ("false", "no", "n", "f", "0", "")
 
 
 def data_end(store: Store, now: datetime) -> datetime:
@@ -39,11 +39,7 @@ def data_end(store: Store, now: datetime) -> datetime:
     Training "as of now" on a store whose data stops in January must mean "as of January":
     otherwise every label window would lie in a future the store knows nothing of.
     """
-    row = store.con.execute(
-        "SELECT greatest((SELECT max(occurred_at) FROM events WHERE occurred_at <= $now), "
-        "(SELECT max(coalesce(closed_at, created_at)) FROM deals WHERE coalesce(closed_at, created_at) <= $now))",
-        {"now": now}).fetchone()
-    return min(row[0], now) if row and row[0] is not None else now
+    return conversion.data_end(store, now) or now
 
 
 def plan_cutoffs(until: datetime, horizon_days: int, given: list[datetime] | None = None,
@@ -85,12 +81,11 @@ def busiest_cutoff(store: Store, until: datetime, horizon_days: int) -> datetime
     horizon = timedelta(days=horizon_days)
     latest = until - horizon
     candidates = [latest - timedelta(days=7 * k) for k in range(53)]
+    window = conversion.in_window("d.won_at", "c", "c + to_days($days)")
     counts = store.con.execute(
-        """SELECT c, count(w) FROM unnest($cands) AS t(c)
-           LEFT JOIN (SELECT coalesce(closed_at, created_at) AS w FROM deals WHERE status = 'won'
-                      AND coalesce(closed_at, created_at) <= $until) d
-             ON d.w > c AND d.w <= c + to_days($days)
-           GROUP BY c""", {"cands": candidates, "until": until, "days": horizon_days}).fetchall()
+        f"""SELECT c, count(d.won_at) FROM unnest($cands) AS t(c)
+            LEFT JOIN ({conversion.WON_DEALS}) d ON d.won_at <= $until AND {window}
+            GROUP BY c""", {"cands": candidates, "until": until, "days": horizon_days}).fetchall()
     best = max((int(n) for _, n in counts), default=0)
     if best == 0:
         return latest
@@ -101,17 +96,11 @@ def won_labels(store: Store, contact_ids: pa.Array, cutoff: datetime, horizon_da
                ) -> tuple[np.ndarray, np.ndarray]:
     """(won in ``[cutoff, cutoff + horizon)``, already won before ``cutoff``) for each contact.
 
-    The same window as the backtests' outcome (``reports/outcomes.py``), so a report and a
-    trained model agree on who converted.
+    The SQL is ``conversion.won_by_contact_sql``, the same as the backtests' outcome
+    (``reports/outcomes.py``), so a report and a trained model agree on who converted.
     """
     end = cutoff + timedelta(days=horizon_days)
-    table = arrow_table(
-        store, """SELECT contact_id,
-                  bool_or(closed >= $cut AND closed < $end) AS won,
-                  bool_or(closed < $cut) AS before
-           FROM (SELECT contact_id, coalesce(closed_at, created_at) AS closed FROM deals
-                 WHERE status = 'won' AND coalesce(closed_at, created_at) IS NOT NULL)
-           GROUP BY contact_id""", {"cut": cutoff, "end": end})
+    table = arrow_table(store, conversion.won_by_contact_sql("$cut", "$end"), {"cut": cutoff, "end": end})
     return _lookup(contact_ids, table, "won"), _lookup(contact_ids, table, "before")
 
 
@@ -125,27 +114,18 @@ def _lookup(contact_ids: pa.Array, table: pa.Table, column: str) -> np.ndarray:
 
 
 def property_labels(store: Store, column: str, contact_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(label, known) from a yes/no-like contact property; unknown values are left out of training."""
+    """(label, known) from a yes/no-like contact property (``conversion.label_truth_sql``);
+    contacts whose value is unknown (NULL, empty text) are left out of training."""
     columns = store.columns("contacts")
     if column not in columns:
         known = ", ".join(c for c in columns if c not in ("contact_id",))
         raise LeadscoreError(f"--label {column}: no such contact property (known: {known})")
-    ident = '"' + column.replace('"', '""') + '"'
-    table = arrow_table(
-        store, f"SELECT contact_id, lower(trim(CAST({ident} AS VARCHAR))) AS v FROM contacts WHERE {ident} IS NOT NULL")
-    values = set(pc.unique(table["v"]).to_pylist())
-    odd = sorted(str(v) for v in values - set(TRUE_WORDS) - set(FALSE_WORDS))
-    if odd:
-        raise LeadscoreError(
-            f"--label {column}: the property must hold yes/no-like values (true/false, yes/no, 1/0), "
-            f"but it also holds {', '.join(repr(v) for v in odd[:5])}")
+    truth = conversion.label_truth_sql(store, column, "c")
+    table = arrow_table(store, f"SELECT contact_id, v FROM (SELECT c.contact_id, {truth} AS v FROM contacts c) "
+                               "WHERE v IS NOT NULL")
     index = pc.index_in(contact_ids, value_set=table["contact_id"].combine_chunks())
     known_mask = np.asarray(pc.is_valid(index).to_numpy(zero_copy_only=False), dtype=bool)
-    words = table["v"].combine_chunks().take(pc.fill_null(index, 0)) if table.num_rows else pa.nulls(
-        len(contact_ids), pa.string())
-    label = np.asarray(pc.fill_null(pc.is_in(words, value_set=pa.array(TRUE_WORDS)), False)
-                       .to_numpy(zero_copy_only=False), dtype=bool) & known_mask
-    return label, known_mask
+    return _lookup(contact_ids, table, "v"), known_mask
 
 
 def stratified_split(y: np.ndarray, share: float, seed: int) -> np.ndarray:

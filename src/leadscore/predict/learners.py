@@ -58,7 +58,7 @@ class GradientBoosting:
 
     def __init__(self, booster: Any):
         self.booster_ = booster
-        self._paths: list[np.ndarray] | None = None
+        self._paths: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     @classmethod
     def fit(cls, plan: FeaturePlan, x: np.ndarray, y: np.ndarray, *, seed: int,
@@ -96,7 +96,18 @@ class GradientBoosting:
         comes from the same traversal as a prediction). Both add up exactly to the raw score minus
         the average; they differ in how credit is shared between interacting features.
         """
+        return self.score_with_contributions(x)[1]
+
+    def score_with_contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw score and contributions from ONE pass of the trees (``pred_leaf``).
+
+        The raw score is the sum of the reached leaves' values over the trees: LightGBM folds its
+        init score (the training average with ``boost_from_average``) into the first tree's leaves,
+        so that sum is exactly ``predict(raw_score=True)`` (to rounding); running the trees a
+        second time for it cost as much as the contributions did.
+        """
         tables = self._pair_tables()
+        raw = np.zeros(x.shape[0], dtype=np.float64)
         out = np.zeros((x.shape[0], x.shape[1]), dtype=np.float32)
         buffer = np.empty((min(CONTRIB_CHUNK, x.shape[0]), x.shape[1]), dtype=np.float32)
         for start in range(0, x.shape[0], CONTRIB_CHUNK):
@@ -104,51 +115,60 @@ class GradientBoosting:
             leaves = np.asarray(self.booster_.predict(chunk, pred_leaf=True, num_iteration=self.rounds,
                                                       num_threads=os.cpu_count() or 1)).reshape(len(chunk), -1)
             acc, got = out[start:start + CONTRIB_CHUNK], buffer[: len(chunk)]
-            for (first, second, width), table in tables:
+            score = raw[start:start + CONTRIB_CHUNK]
+            for (first, second, width), table, values in tables:
                 index = leaves[:, first] * width + (leaves[:, second] if second >= 0 else 0)
                 np.take(table, index, axis=0, out=got)
                 acc += got
-        return out.astype(np.float64)
+                score += values[index]
+        return raw, out.astype(np.float64)
 
-    def _pair_tables(self) -> list[tuple[tuple[int, int, int], np.ndarray]]:
-        """The leaf tables of two trees at a time (every pair of leaves summed): half the lookups."""
-        paths = self._leaf_paths()
+    def _pair_tables(self) -> list[tuple[tuple[int, int, int], np.ndarray, np.ndarray]]:
+        """The leaf tables of two trees at a time (every pair of leaves summed): half the lookups.
+
+        Each pair has its credit table (leaf pairs × features, float32) and the pair's summed leaf
+        values (float64: the raw score needs full precision)."""
+        paths, values = self._leaf_paths()
         pairs = []
         for t in range(0, len(paths), 2):
             if t + 1 < len(paths):
                 a, b = paths[t], paths[t + 1]
                 table = (a[:, None, :] + b[None, :, :]).reshape(-1, a.shape[1])
-                pairs.append(((t, t + 1, b.shape[0]), np.ascontiguousarray(table)))
+                summed = (values[t][:, None] + values[t + 1][None, :]).reshape(-1)
+                pairs.append(((t, t + 1, b.shape[0]), np.ascontiguousarray(table), summed))
             else:
-                pairs.append(((t, -1, 1), paths[t]))
+                pairs.append(((t, -1, 1), paths[t], values[t]))
         return pairs
 
-    def score_with_contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.raw_score(x), self.contributions(x)
-
-    def _leaf_paths(self) -> list[np.ndarray]:
-        """For each tree, a (leaves × features) table: what reaching that leaf credits to each feature."""
+    def _leaf_paths(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """For each tree, a (leaves × features) table of what reaching a leaf credits to each
+        feature, and the leaves' output values."""
         if self._paths is not None:
             return self._paths
         dump = self.booster_.dump_model(num_iteration=self.rounds)
         n_features = len(dump["feature_names"])
-        paths = []
+        paths, values = [], []
         for tree in dump["tree_info"]:
-            table = np.zeros((max(int(tree["num_leaves"]), 1), n_features), dtype=np.float32)
+            n_leaves = max(int(tree["num_leaves"]), 1)
+            table = np.zeros((n_leaves, n_features), dtype=np.float32)
+            leaf_values = np.zeros(n_leaves, dtype=np.float64)
             stack: list[tuple[dict[str, Any], dict[int, float]]] = [(tree["tree_structure"], {})]
             while stack:
                 node, credit = stack.pop()
                 if "split_feature" not in node:
+                    leaf = int(node.get("leaf_index", 0))
+                    leaf_values[leaf] = float(node["leaf_value"])
                     for feature, value in credit.items():
-                        table[int(node.get("leaf_index", 0)), feature] = value
+                        table[leaf, feature] = value
                     continue
                 feature, here = int(node["split_feature"]), float(node["internal_value"])
                 for child in (node["left_child"], node["right_child"]):
                     there = float(child["leaf_value"] if "split_feature" not in child else child["internal_value"])
                     stack.append((child, {**credit, feature: credit.get(feature, 0.0) + there - here}))
             paths.append(table)
-        self._paths = paths
-        return paths
+            values.append(leaf_values)
+        self._paths = (paths, values)
+        return self._paths
 
     def importance(self) -> np.ndarray:
         gain = np.asarray(self.booster_.feature_importance("gain", iteration=self.rounds), dtype=np.float64)

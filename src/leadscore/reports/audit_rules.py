@@ -16,7 +16,10 @@ Flags, each meant to be acted on:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
 
 import numpy as np
 
@@ -29,8 +32,65 @@ Z_CLEAR = 2.0
 DUPLICATE_JACCARD = 0.9
 
 
+class FlagKind(StrEnum):
+    """What a flag says about a rule; the value is the ``kind`` of ``flag_details`` in ``--json``."""
+
+    NEVER_FIRES = "never_fires"
+    ALMOST_NO_ONE = "almost_no_one"
+    ALMOST_EVERYONE = "almost_everyone"
+    CONTRADICTS_SIGN = "contradicts_sign"
+    NEAR_DUPLICATE = "near_duplicate"
+
+
+@dataclass(frozen=True)
+class RuleFlag:
+    """One flag of a rule as data, so findings read fields instead of parsing sentences.
+
+    ``text`` is the only place a flag becomes words (the HTML report, ``leadscore audit`` and the
+    ``flags`` of ``--json`` all show it)::
+
+        RuleFlag(FlagKind.NEAR_DUPLICATE, partner="referral", partner_index=5).text
+        # 'near-duplicate of `referral`'
+    """
+
+    kind: FlagKind
+    converts: Literal["worse", "better"] | None = None  # CONTRADICTS_SIGN: how its contacts convert
+    partner: str | None = None  # NEAR_DUPLICATE: the other rule's name …
+    partner_index: int | None = None  # … and its index (names repeat across groups)
+
+    def __post_init__(self) -> None:
+        if (self.kind is FlagKind.CONTRADICTS_SIGN) != (self.converts is not None):
+            raise ValueError("`converts` is set exactly on a contradicts-its-sign flag")
+        if (self.kind is FlagKind.NEAR_DUPLICATE) != (self.partner is not None and self.partner_index is not None):
+            raise ValueError("`partner` and `partner_index` are set exactly on a near-duplicate flag")
+
+    @property
+    def text(self) -> str:
+        if self.kind is FlagKind.CONTRADICTS_SIGN:
+            return f"contradicts its sign: converts {self.converts} when it fires"
+        if self.kind is FlagKind.NEAR_DUPLICATE:
+            return f"near-duplicate of `{self.partner}`"
+        return _PLAIN_TEXT[self.kind]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_PLAIN_TEXT = {
+    FlagKind.NEVER_FIRES: "never fires",
+    FlagKind.ALMOST_NO_ONE: "fires on almost no one",
+    FlagKind.ALMOST_EVERYONE: "fires on almost everyone",
+}
+
+
 @dataclass
 class RuleImpact:
+    """One rule's row of the rule impact table.
+
+    ``flag_details`` is what was found; ``flags`` is the same in words, derived once here so the
+    two cannot disagree (``flags`` keeps its place and shape in ``--json`` for existing readers).
+    """
+
     index: int
     group: str
     rule: str
@@ -42,7 +102,11 @@ class RuleImpact:
     rate_not_fired: float | None
     lift: float | None
     z: float | None
-    flags: list[str] = field(default_factory=list)
+    flags: list[str] = field(init=False)
+    flag_details: tuple[RuleFlag, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.flags = [flag.text for flag in self.flag_details]
 
 
 def two_proportion_z(k1: int, n1: int, k0: int, n0: int) -> float | None:
@@ -61,6 +125,8 @@ def rule_impact(frame: ScoredFrame) -> list[RuleImpact]:
     y = frame.converted
     n = frame.n
     base = float(y.mean()) if n else None
+    names = {info.index: info.name for info in frame.rules}
+    twins = _near_duplicates(frame)
     out: list[RuleImpact] = []
     for info in frame.rules:
         f = frame.fired[:, info.index]
@@ -71,37 +137,35 @@ def rule_impact(frame: ScoredFrame) -> list[RuleImpact]:
         r1 = k1 / n1 if n1 else None
         r0 = k0 / n0 if n0 else None
         z = two_proportion_z(k1, n1, k0, n0)
-        impact = RuleImpact(info.index, info.group, info.name, info.describe_points(), info.sign, n1,
-                            n1 / n if n else None, r1, r0,
-                            r1 / base if r1 is not None and base else None, z)
-        impact.flags = _flags(impact, n1, n0)
-        out.append(impact)
-    _flag_duplicates(frame, out)
+        fire_rate = n1 / n if n else None
+        flags = (*_flags(info.sign, fire_rate, z, n1, n0),
+                 *(RuleFlag(FlagKind.NEAR_DUPLICATE, partner=names[j], partner_index=j)
+                   for j in twins.get(info.index, [])))
+        out.append(RuleImpact(info.index, info.group, info.name, info.describe_points(), info.sign, n1,
+                              fire_rate, r1, r0, r1 / base if r1 is not None and base else None, z, flags))
     return out
 
 
-def _flags(r: RuleImpact, n1: int, n0: int) -> list[str]:
-    flags: list[str] = []
-    if r.fire_rate is None:
-        return flags
-    if n1 == 0:
-        flags.append("never fires")
-    elif r.fire_rate < NO_ONE:
-        flags.append("fires on almost no one")
-    elif r.fire_rate >= EVERYONE:
-        flags.append("fires on almost everyone")
-    clear = r.z is not None and abs(r.z) >= Z_CLEAR and n1 >= MIN_SIDE and n0 >= MIN_SIDE
-    if clear and r.z is not None and r.sign * r.z < 0:
-        flags.append("contradicts its sign: " + ("converts worse when it fires" if r.sign > 0
-                                                 else "converts better when it fires"))
-    return flags
-
-
-def _flag_duplicates(frame: ScoredFrame, rows: list[RuleImpact]) -> None:
-    """Mark pairs of rules firing on nearly the same contacts."""
-    fired = frame.fired
-    if fired.shape[0] == 0:
+def _flags(sign: int, fire_rate: float | None, z: float | None, n1: int, n0: int) -> Iterator[RuleFlag]:
+    if fire_rate is None:
         return
+    if n1 == 0:
+        yield RuleFlag(FlagKind.NEVER_FIRES)
+    elif fire_rate < NO_ONE:
+        yield RuleFlag(FlagKind.ALMOST_NO_ONE)
+    elif fire_rate >= EVERYONE:
+        yield RuleFlag(FlagKind.ALMOST_EVERYONE)
+    clear = z is not None and abs(z) >= Z_CLEAR and n1 >= MIN_SIDE and n0 >= MIN_SIDE
+    if clear and z is not None and sign * z < 0:
+        yield RuleFlag(FlagKind.CONTRADICTS_SIGN, converts="worse" if sign > 0 else "better")
+
+
+def _near_duplicates(frame: ScoredFrame) -> dict[int, list[int]]:
+    """Rule index → indexes of the rules firing on nearly the same contacts, in increasing order."""
+    fired = frame.fired
+    twins: dict[int, list[int]] = {}
+    if fired.shape[0] == 0:
+        return twins
     counts = fired.sum(axis=0)
     both = fired.T.astype(np.int64) @ fired.astype(np.int64)
     for i in range(fired.shape[1]):
@@ -110,6 +174,6 @@ def _flag_duplicates(frame: ScoredFrame, rows: list[RuleImpact]) -> None:
             if min(counts[i], counts[j]) < MIN_SIDE or union == 0:
                 continue
             if both[i, j] / union >= DUPLICATE_JACCARD:
-                rows[i].flags.append(f"near-duplicate of `{rows[j].rule}`")
-                rows[j].flags.append(f"near-duplicate of `{rows[i].rule}`")
-
+                twins.setdefault(i, []).append(j)
+                twins.setdefault(j, []).append(i)
+    return twins

@@ -2,7 +2,8 @@
 
 Reads the ``predictions`` table (one latest row per predictive model and contact, written by
 ``leadscore predict``) and measures each probability against the outcome in the horizon after
-that row's own ``as_of`` — the same outcome definition as a backtest (``report.outcomes``).
+that row's own ``as_of`` — the same outcome definition as a backtest and as training
+(``predict.conversion``, through ``reports.outcomes``).
 Only rows whose horizon has passed (``as_of + horizon ≤`` the latest thing the store knows) are
 measurable; contacts that had already converted at the prediction's ``as_of`` are left out.
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from leadscore.predict.conversion import won_by_contact_sql
 from leadscore.reports.metrics import Calibration, calibration
 from leadscore.reports.outcomes import Outcome, data_end, label_truth_sql, resolve_label
 from leadscore.storage.store import Store
@@ -56,17 +58,17 @@ def _rows(store: Store, outcome: Outcome) -> list[tuple[Any, ...]]:
             f"""SELECT p.model, p.probability, p.as_of, coalesce({truth}, false), {truth} IS NOT NULL
                 FROM predictions p JOIN contacts c USING (contact_id)""").fetchall()
     end = data_end(store)
-    days = outcome.horizon.total_seconds() / 86_400
-    return store.con.execute(
-        """WITH won AS (SELECT contact_id, closed_at FROM deals WHERE status = 'won' AND closed_at IS NOT NULL)
-           SELECT p.model, p.probability, p.as_of,
-                  EXISTS (SELECT 1 FROM won w WHERE w.contact_id = p.contact_id
-                          AND w.closed_at >= p.as_of AND w.closed_at < p.as_of + to_microseconds(?)),
-                  (p.as_of + to_microseconds(?)) <= ?::TIMESTAMP
-           FROM predictions p
-           WHERE NOT EXISTS (SELECT 1 FROM won w WHERE w.contact_id = p.contact_id AND w.closed_at < p.as_of)""",
-        [int(days * 86_400_000_000), int(days * 86_400_000_000), end],
-    ).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    # One as-of at a time (a model's rows share the as-of of its run), so each uses the shared
+    # won-in-window SQL with plain parameters.
+    for (as_of,) in store.con.execute("SELECT DISTINCT as_of FROM predictions ORDER BY as_of").fetchall():
+        rows += store.con.execute(
+            f"""SELECT p.model, p.probability, p.as_of, coalesce(w.won, false), $end <= $known
+                FROM predictions p
+                LEFT JOIN ({won_by_contact_sql("$as_of", "$end")}) w USING (contact_id)
+                WHERE p.as_of = $as_of AND NOT coalesce(w.before, false)""",
+            {"as_of": as_of, "end": as_of + outcome.horizon, "known": end}).fetchall()
+    return rows
 
 
 def predictive_calibration(store: Store, outcome: Outcome, *, bins: int = 10) -> list[PredictiveCalibration]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from leadscore.reports.audit_rules import RuleImpact
+from leadscore.reports.audit_rules import FlagKind, RuleImpact
 
 if TYPE_CHECKING:
     from leadscore.reports.build import Report
@@ -96,9 +96,9 @@ def findings_for(report: Report) -> list[str]:
 def _rule_findings(rules: list[RuleImpact]) -> list[str]:
     out = []
     for r in rules:
-        for flag in r.flags:
-            if flag.startswith("contradicts"):
-                if r.sign > 0:
+        for flag in r.flag_details:
+            if flag.kind is FlagKind.CONTRADICTS_SIGN:
+                if flag.converts == "worse":
                     out.append(f"The '{r.rule}' rule ({r.points}) fires on {pct(r.fire_rate, 0)} of contacts, "
                                f"who convert at {pct(r.rate_fired)} against {pct(r.rate_not_fired)} for the "
                                "rest: consider lowering it or making it negative.")
@@ -106,14 +106,15 @@ def _rule_findings(rules: list[RuleImpact]) -> list[str]:
                     out.append(f"The '{r.rule}' rule ({r.points}) marks contacts who convert better "
                                f"({pct(r.rate_fired)} against {pct(r.rate_not_fired)}): "
                                "consider dropping the penalty.")
-            elif flag in ("fires on almost everyone",):
+            elif flag.kind is FlagKind.ALMOST_EVERYONE:
                 out.append(f"The '{r.rule}' rule fires on {pct(r.fire_rate, 0)} of contacts: its points lift "
                            "almost everyone alike; make it narrower or drop it.")
-            elif flag in ("never fires", "fires on almost no one"):
+            elif flag.kind in (FlagKind.NEVER_FIRES, FlagKind.ALMOST_NO_ONE):
                 out.append(f"The '{r.rule}' rule fires on {r.fired:,} contacts ({pct(r.fire_rate, 2)}): "
                            "check its condition (a misspelt value or event type?).")
-            elif flag.startswith("near-duplicate") and r.index < _dup_index(rules, flag):
-                out.append(f"The '{r.rule}' rule is a {flag}: they fire on nearly the same contacts, so "
+            elif (flag.kind is FlagKind.NEAR_DUPLICATE and flag.partner_index is not None
+                  and r.index < flag.partner_index):  # one sentence per pair, from its first rule
+                out.append(f"The '{r.rule}' rule is a {flag.text}: they fire on nearly the same contacts, so "
                            "that signal counts twice; merge them or lower one.")
     positive = [r for r in rules if r.sign > 0 and r.lift is not None and r.z is not None and r.z >= 2]
     if len(positive) >= 3:
@@ -132,11 +133,6 @@ def _points_value(r: RuleImpact) -> float:
         return float(r.points.split()[0])
     except ValueError:
         return 0.0
-
-
-def _dup_index(rules: list[RuleImpact], flag: str) -> int:
-    name = flag.split("`")[1] if "`" in flag else ""
-    return next((r.index for r in rules if r.rule == name), -1)
 
 
 def _threshold_findings(report: Report) -> list[str]:

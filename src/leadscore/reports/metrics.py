@@ -2,14 +2,16 @@
 
 * **AUC**: the probability that a random converter scores higher than a random non-converter,
   ties counting one half — what scikit-learn's ``roc_auc_score`` computes (Mann–Whitney U over
-  average ranks). 0.5 is a coin toss, 1.0 a perfect ranking.
+  average ranks). 0.5 is a coin toss, 1.0 a perfect ranking. Implemented once, in
+  ``predict.calibrate.roc_auc`` (the lower layer), shared with training.
 * **Top-k% precision, lift and capture**: call the best-scored k% of contacts. Precision is the
   share of them that converted, lift is that precision over the base rate (2.0 = twice as good as
   calling at random), capture the share of all converters they hold. When the cut falls inside a
   group of equal scores, that group counts in proportion (as if ties were broken at random), so a
   model giving everyone the same score has lift exactly 1.
 * **Calibration**: predicted probability against observed rate per bin; the expected calibration
-  error (ECE) is the contact-weighted mean gap, the Brier score the mean squared error.
+  error (ECE) is the contact-weighted mean gap (``predict.calibrate.ece``, shared with training),
+  the Brier score the mean squared error.
 """
 
 from __future__ import annotations
@@ -19,32 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC AUC with ties = ½; None when there are no positives or no negatives."""
-    y = np.asarray(y, dtype=bool)
-    s = np.asarray(score, dtype=np.float64)
-    n_pos = int(y.sum())
-    n_neg = int(y.size - n_pos)
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = average_ranks(s)
-    u = float(ranks[y].sum()) - n_pos * (n_pos + 1) / 2.0
-    return u / (n_pos * n_neg)
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, tied values sharing the mean of their positions."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_vals = values[order]
-    starts = np.r_[True, sorted_vals[1:] != sorted_vals[:-1]]
-    group = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)
-    counts = np.diff(np.r_[first, values.size])
-    mean_rank = first + (counts + 1) / 2.0  # positions first+1 .. first+count, averaged
-    ranks = np.empty(values.size, dtype=np.float64)
-    ranks[order] = mean_rank[group]
-    return ranks
+# AUC and ECE have one implementation, in predict.calibrate (re-exported here for the reports).
+from leadscore.predict.calibrate import average_ranks as average_ranks
+from leadscore.predict.calibrate import ece, probability_bins
+from leadscore.predict.calibrate import roc_auc as roc_auc
 
 
 @dataclass(frozen=True)
@@ -173,21 +153,22 @@ class Calibration:
 
 
 def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> Calibration:
-    """Reliability curve on ``bins`` equal-width probability bins, ECE, Brier score and AUC."""
+    """Reliability curve on ``bins`` equal-width probability bins, ECE, Brier score and AUC.
+
+    Bins, ECE and AUC are ``predict.calibrate``'s, so the report and ``leadscore train`` give the
+    same figure for the same probabilities.
+    """
     y = np.asarray(y, dtype=bool)
     p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     n = y.size
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    which = probability_bins(p, bins)
     out = []
-    ece = 0.0
     for b in range(bins):
         m = which == b
         k = int(m.sum())
         mean_p = float(p[m].mean()) if k else None
         rate = float(y[m].mean()) if k else None
-        if k and mean_p is not None and rate is not None:
-            ece += k / n * abs(rate - mean_p)
         out.append(CalibrationBin(float(edges[b]), float(edges[b + 1]), k, mean_p, rate))
     brier = float(np.mean((p - y) ** 2)) if n else None
-    return Calibration(out, ece if n else None, brier, roc_auc(y, p), n, int(y.sum()))
+    return Calibration(out, ece(y, p, bins) if n else None, brier, roc_auc(y, p), n, int(y.sum()))

@@ -1,18 +1,23 @@
 """Who converted: the outcome of each contact of a backtest population, as one SQL query.
 
 A backtest asks "scored as of T, who went on to buy?". The population and its label are defined
-once here so that every figure of a report (backtest, rule impact, thresholds, suggestions) uses
-the same people and the same answer:
+once so that every figure of a report (backtest, rule impact, thresholds, suggestions) uses the
+same people and the same answer — and the same answer as a trained predictive model: what
+"converted" means (the won-deal window, the won time of a deal without ``closed_at``, the words
+of a label property) lives in ``leadscore.predict.conversion``, which training imports too.
 
 * **population**: contacts created at or before T (or with no ``created_at``), minus, in deal
-  mode, those with a won deal closed *before* T (they had already converted: scoring them would
-  reward the score for knowing the past);
-* **deal mode** (default): positive = a won deal with ``closed_at`` in ``[T, T + horizon)``; a
-  deal won after the horizon does not count. ``days_to_close`` is from T to the first such close,
-  ``deal_value`` the sum of the won amounts closed in the window;
-* **label mode** (``label="converted"``): positive = a truthy contact property (1, true, yes,
-  won). Data without dates (a CSV export of past leads) can be audited this way; contacts whose
-  label is empty are left out (unknown, not negative), and there is no time to close or value.
+  mode, those with a deal won *before* T (they had already converted: scoring them would reward
+  the score for knowing the past);
+* **deal mode** (default): positive = a won deal whose won time (``closed_at``, or its
+  ``created_at`` when it has no ``closed_at``) is in ``[T, T + horizon)``; a deal won after the
+  horizon does not count. ``days_to_close`` is from T to the first such win, ``deal_value`` the
+  sum of the amounts won in the window;
+* **label mode** (``label="converted"``): positive = a yes/no-like contact property that is true
+  (``conversion.TRUE_WORDS``, any case, or 1, or a true boolean). Data without dates (a CSV export
+  of past leads) can be audited this way; contacts whose label is empty are left out (unknown,
+  not negative), values that are not yes/no-like are refused, and there is no time to close or
+  value.
 
 Every value reaches SQL as a parameter or a quoted identifier.
 """
@@ -24,15 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlglot import exp
-
 from leadscore.errors import LeadscoreError
 from leadscore.model.properties import CONTACT_COLUMNS
+from leadscore.predict import conversion
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_duration
 
-#: Text values of a label property read as "converted" (compared lower-cased and trimmed).
-TRUE_TEXT = ("1", "true", "yes", "y", "won", "converted")
 
 def parse_horizon(value: str | int | float | timedelta) -> timedelta:
     """``90d``, ``12w`` or a number of days → a timedelta (``timeutil.parse_duration``).
@@ -80,55 +82,35 @@ _BUILT_IN = frozenset(CONTACT_COLUMNS)  # the store's own contact columns: never
 
 
 def label_truth_sql(store: Store, column: str) -> str:
-    """SQL for "the label is true" of contacts aliased ``c`` (NULL when empty), by the column's type."""
-    ident = exp.to_identifier(column, quoted=True).sql(dialect="duckdb")
-    kind = store.columns("contacts")[column]
-    if kind == "boolean":
-        return f"c.{ident}"
-    if kind == "number":
-        return f"(c.{ident} <> 0)"
-    if kind == "string":
-        truthy = ", ".join(exp.Literal.string(t).sql(dialect="duckdb") for t in TRUE_TEXT)
-        return f"(CASE WHEN trim(c.{ident}) = '' THEN NULL ELSE lower(trim(c.{ident})) IN ({truthy}) END)"
-    raise LeadscoreError(f"contact property `{column}` is a {kind}; a label must be a number, boolean or text")
+    """SQL for "the label is true" of contacts aliased ``c`` (NULL when unknown): the shared
+    definition, ``conversion.label_truth_sql`` (refuses values that are not yes/no-like)."""
+    return conversion.label_truth_sql(store, column, "c")
 
 
-def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str, list[Any]]:
-    """SQL and parameters of ``contact_id, converted, days_to_close, deal_value`` for the population."""
+def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str, dict[str, Any]]:
+    """SQL and named parameters of ``contact_id, converted, days_to_close, deal_value`` for the population."""
     if outcome.label:
         truth = label_truth_sql(store, resolve_label(store, outcome.label))
         sql = f"""SELECT contact_id, converted, CAST(NULL AS DOUBLE) AS days_to_close,
                          CAST(NULL AS DOUBLE) AS deal_value
                   FROM (SELECT c.contact_id, {truth} AS converted FROM contacts c
-                        WHERE c.created_at IS NULL OR c.created_at <= ?)
+                        WHERE c.created_at IS NULL OR c.created_at <= $as_of)
                   WHERE converted IS NOT NULL"""
-        return sql, [as_of]
-    end = as_of + outcome.horizon
-    sql = """WITH won AS (
-                 SELECT contact_id, closed_at, amount FROM deals
-                 WHERE status = 'won' AND closed_at IS NOT NULL),
-             before AS (SELECT DISTINCT contact_id FROM won WHERE closed_at < ?),
-             window_won AS (
-                 SELECT contact_id, min(closed_at) AS first_close, sum(amount) AS value
-                 FROM won WHERE closed_at >= ? AND closed_at < ? GROUP BY contact_id)
-             SELECT c.contact_id, w.contact_id IS NOT NULL AS converted,
-                    CASE WHEN w.first_close IS NULL THEN NULL
-                         ELSE (epoch_us(w.first_close) - epoch_us(?::TIMESTAMP)) / 86400000000.0 END
-                      AS days_to_close,
-                    w.value AS deal_value
-             FROM contacts c
-             LEFT JOIN window_won w USING (contact_id)
-             WHERE (c.created_at IS NULL OR c.created_at <= ?)
-               AND c.contact_id NOT IN (SELECT contact_id FROM before)"""
-    return sql, [as_of, as_of, end, as_of, as_of]
+        return sql, {"as_of": as_of}
+    sql = f"""SELECT c.contact_id, coalesce(w.won, false) AS converted,
+                     CASE WHEN w.first_won IS NULL THEN NULL
+                          ELSE (epoch_us(w.first_won) - epoch_us($as_of::TIMESTAMP)) / 86400000000.0 END
+                       AS days_to_close,
+                     w.value AS deal_value
+              FROM contacts c
+              LEFT JOIN ({conversion.won_by_contact_sql("$as_of", "$end")}) w USING (contact_id)
+              WHERE (c.created_at IS NULL OR c.created_at <= $as_of) AND NOT coalesce(w.before, false)"""
+    return sql, {"as_of": as_of, "end": as_of + outcome.horizon}
 
 
 def data_end(store: Store) -> datetime | None:
-    """The latest moment the store knows anything about (an event or a deal close)."""
-    row = store.con.execute(
-        "SELECT greatest((SELECT max(occurred_at) FROM events), (SELECT max(closed_at) FROM deals))"
-    ).fetchone()
-    return row[0] if row and row[0] is not None else None
+    """The latest moment the store knows anything about (``conversion.data_end``)."""
+    return conversion.data_end(store)
 
 
 def horizon_observed(store: Store, as_of: datetime, outcome: Outcome) -> bool:
