@@ -81,13 +81,17 @@ class Coercion:
     reason: str | None
 
 
-def clean_text(ref: str, values: dict[str, str] | None = None, *, trim: bool = True) -> str:
+def clean_text(ref: str, values: dict[str, str] | None = None, *, trim: bool = True,
+               never_empty: bool = False) -> str:
     """Text with '' → NULL, trimmed (text formats), then the user's value map (case-insensitive).
 
     Trimming is guarded by a prefix/suffix test: ``trim`` itself costs several times more than
-    the test on the millions of values that have nothing to trim.
+    the test on the millions of values that have nothing to trim. A column the file's statistics
+    prove never empty (``never_empty``, Parquet) and that needs no trimming is taken as it is.
     """
-    if trim:
+    if never_empty and not trim:
+        cleaned = ref
+    elif trim:
         cleaned = (f"(CASE WHEN prefix({ref}, ' ') OR suffix({ref}, ' ') THEN NULLIF(trim({ref}), '') "
                    f"ELSE NULLIF({ref}, '') END)")
     else:
@@ -125,7 +129,8 @@ def _list(items: list[str]) -> str:
 
 
 def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: str = "iso",
-           values: dict[str, str] | None = None, trim: bool = True) -> Coercion:
+           values: dict[str, str] | None = None, trim: bool = True,
+           never_empty: bool = False) -> Coercion:
     """The SQL that turns source column ``ref`` (of ``source_type``) into ``target``."""
     src, dst = family(source_type), family(target)
     label = sql_str(dest)
@@ -137,7 +142,7 @@ def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: s
                       f"printf('%s: %s does not fit a {target} column', {label}, CAST({{x}} AS VARCHAR))")
             return Coercion(dest, target, clean, value, reason)
         ref = f"CAST({ref} AS VARCHAR)"
-    clean = clean_text(ref, values, trim=trim)
+    clean = clean_text(ref, values, trim=trim, never_empty=never_empty and src == "string")
     what = {"int": "a whole number", "float": "a number", "bool": "a yes/no value",
             "timestamp": "a date or timestamp"}.get(dst, f"a {target} value")
     shown = "left({x}, 80)"

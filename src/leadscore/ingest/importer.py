@@ -213,13 +213,14 @@ class _Target:
     status: bool = False  # a deal's status: matched against stage names
     undecided: bool = False  # an existing timestamp column whose day/month order is not yet known
     trim: bool = True
+    never_empty: bool = False  # the file's statistics prove a value on every row (Parquet)
 
     def coercion(self) -> Coercion:
         if self.status:
             return enum_coercion(self.dest, self.ref, dict(STATUS_VALUES), self.values,
                                  "expected won, lost or open; map it under values: status")
         return coerce(self.dest, self.ref, self.source_type, self.target, date_format=self.order,
-                      values=self.values, trim=self.trim)
+                      values=self.values, trim=self.trim, never_empty=self.never_empty)
 
 
 def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[PlannedColumn],
@@ -232,6 +233,7 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     ISO, which the check of the rows will show (see :func:`_settle_day_month`).
     """
     by_name = {c.name: c for c in source.columns}
+    name_of = {c.ref: c.name for c in source.columns}
     items = [(p.dest, by_name[p.source].ref, by_name[p.source].type) for p in plan]
     items += [(dest, sql_str(value), "VARCHAR") for dest, value in mapping.constants.items()]
     forced = mapping.date_format if mapping.date_format not in (None, "auto") else None
@@ -245,7 +247,7 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     warnings: list[str] = []
     for dest, ref, typ in items:
         target = _Target(dest, ref, typ, "VARCHAR", forced or "iso", mapping.values.get(dest),
-                         trim=trim)
+                         trim=trim, never_empty=name_of.get(ref) in source.never_empty)
         if kind == "deals" and dest == "status":
             target.status = True
         elif dest in table_types and dest not in lookup_only:
