@@ -14,6 +14,7 @@ from leadscore.predict import calibrate
 from leadscore.predict.factors import FactorWriter, factor_lines, phrase
 from leadscore.predict.features import Feature, FeaturePlan
 from leadscore.predict.labels import property_labels, stratified_split
+from leadscore.predict.train import train_model
 from leadscore.workspace import init_workspace
 
 
@@ -109,3 +110,15 @@ def test_stratified_split_is_seeded_and_keeps_the_rate() -> None:
     a, b, c = (stratified_split(y, 0.2, s) for s in (1, 1, 2))
     assert (a == b).all() and not (a == c).all()
     assert a.sum() == 200 and y[a].sum() == 20
+
+
+def test_train_resolves_a_label_written_as_in_the_export(tmp_path: Path) -> None:
+    """`--label Converted` names the column imports called `converted`, as for backtests."""
+    ws = init_workspace(tmp_path / "ws")
+    with ws.open_store() as store:
+        store.con.execute("ALTER TABLE contacts ADD COLUMN converted VARCHAR")
+        store.con.execute("INSERT INTO contacts (contact_id, converted) VALUES ('a', 'yes'), ('b', 'no')")
+        with pytest.raises(LeadscoreError, match="have `converted` true"):  # resolved, then too few
+            train_model(store, label="Converted", until="2025-01-01")
+        with pytest.raises(LeadscoreError, match="no contact property `Convertd`"):
+            train_model(store, label="Convertd", until="2025-01-01")

@@ -27,11 +27,13 @@ Every value reaches SQL as a parameter, a literal or a quoted identifier.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlglot import exp
 
 from leadscore.errors import LeadscoreError
+from leadscore.model.properties import CONTACT_COLUMNS
 from leadscore.storage.store import Store
 
 #: Text values of a label property that mean "converted" (after lower-casing and trimming).
@@ -120,3 +122,21 @@ def _refuse_odd(store: Store, column: str, odd_sql: str) -> None:
         raise LeadscoreError(
             f"--label {column}: the property must hold yes/no-like values (true/false, yes/no, 1/0), "
             f"but it also holds {', '.join(repr(v) for v in odd)}")
+
+
+def resolve_label(store: Store, label: str) -> str:
+    """The contacts column a ``--label`` names: as written, or its snake_case form (as imports name it)."""
+    columns = store.columns("contacts")
+    if label in columns:
+        return label
+    snake = re.sub(r"[^0-9a-zA-Z]+", "_", label).strip("_").lower()
+    if snake in columns:
+        return snake
+    custom = [c for c in columns if c not in _BUILT_IN]
+    raise LeadscoreError(
+        f"no contact property `{label}` to use as a label; contact columns you imported: "
+        + (", ".join(custom[:20]) or "none") + " (import the outcome column with the contacts)"
+    )
+
+
+_BUILT_IN = frozenset(CONTACT_COLUMNS)  # the store's own contact columns: never a label

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from leadscore.errors import LeadscoreError
 from leadscore.predict import calibrate
 from leadscore.predict.artefact import DEFAULT_NAME, PredictiveModel, save_model
+from leadscore.predict.conversion import resolve_label
 from leadscore.predict.factors import describe
 from leadscore.predict.features import FeaturePlan, encode, fit_levels, plan_features, prune, raw_features
 from leadscore.predict.labels import (
@@ -157,6 +158,7 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
                 "time-based one (give --cutoffs to choose)")
             rows = _won_rows(store, plan, cut[-1:], horizon_days, end, seed)
     else:
+        label = resolve_label(store, label)  # as written, or snake_case as imports name columns
         end = parse_as_of(until)
         plan = plan_features(store, until=end, exclude=excluded | {label})
         rows = _property_rows(store, plan, label, end, seed)

@@ -24,13 +24,10 @@ Every value reaches SQL as a parameter or a quoted identifier.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from leadscore.errors import LeadscoreError
-from leadscore.model.properties import CONTACT_COLUMNS
 from leadscore.predict import conversion
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_duration
@@ -63,22 +60,7 @@ class Outcome:
         return f"a won deal closed within {days:g} day{'' if days == 1 else 's'} after the as-of date"
 
 
-def resolve_label(store: Store, label: str) -> str:
-    """The contacts column a ``--label`` names: as written, or its snake_case form (as imports name it)."""
-    columns = store.columns("contacts")
-    if label in columns:
-        return label
-    snake = re.sub(r"[^0-9a-zA-Z]+", "_", label).strip("_").lower()
-    if snake in columns:
-        return snake
-    custom = [c for c in columns if c not in _BUILT_IN]
-    raise LeadscoreError(
-        f"no contact property `{label}` to use as a label; contact columns you imported: "
-        + (", ".join(custom[:20]) or "none") + " (import the outcome column with the contacts)"
-    )
-
-
-_BUILT_IN = frozenset(CONTACT_COLUMNS)  # the store's own contact columns: never a label
+resolve_label = conversion.resolve_label  # the column a --label names (shared with training)
 
 
 def label_truth_sql(store: Store, column: str) -> str:
