@@ -103,3 +103,17 @@ def test_json_keeps_flags_as_words_and_adds_the_details() -> None:
     assert data["flags"] == ["contradicts its sign: converts worse when it fires"]
     assert data["flag_details"] == [{"kind": "contradicts_sign", "converts": "worse", "partner": None,
                                      "partner_index": None}]
+
+
+def test_strongest_signal_compares_points_as_numbers() -> None:
+    """A per-event rule's points count by their award per event, read from the rule itself."""
+    def strong(index: int, rule: str, points: str, value: float, lift: float) -> RuleImpact:
+        return RuleImpact(index, "g", rule, points, 1, 100, 0.2, 0.5, 0.1, lift, 4.0,
+                          points_value=value)
+
+    rules = [strong(0, "pricing", "+2 per event, max 10", 2.0, 3.0),
+             strong(1, "title", "+15", 15.0, 1.5), strong(2, "size", "+10", 10.0, 1.4)]
+    [finding] = _rule_findings(rules)
+    assert "'pricing'" in finding and "worth only +2 per event, max 10 points" in finding
+    rules[0] = strong(0, "pricing", "+20 per event, max 40", 20.0, 3.0)
+    assert _rule_findings(rules) == []  # 20 per event is above the median: nothing to say

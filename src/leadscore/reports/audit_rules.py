@@ -104,6 +104,7 @@ class RuleImpact:
     z: float | None
     flags: list[str] = field(init=False)
     flag_details: tuple[RuleFlag, ...] = ()
+    points_value: float = 0.0  # ``points`` as a number: the award, or the award per event
 
     def __post_init__(self) -> None:
         self.flags = [flag.text for flag in self.flag_details]
@@ -142,7 +143,8 @@ def rule_impact(frame: ScoredFrame) -> list[RuleImpact]:
                  *(RuleFlag(FlagKind.NEAR_DUPLICATE, partner=names[j], partner_index=j)
                    for j in twins.get(info.index, [])))
         out.append(RuleImpact(info.index, info.group, info.name, info.describe_points(), info.sign, n1,
-                              fire_rate, r1, r0, r1 / base if r1 is not None and base else None, z, flags))
+                              fire_rate, r1, r0, r1 / base if r1 is not None and base else None, z, flags,
+                              points_value=info.nominal_points()))
     return out
 
 

@@ -119,20 +119,13 @@ def _rule_findings(rules: list[RuleImpact]) -> list[str]:
     positive = [r for r in rules if r.sign > 0 and r.lift is not None and r.z is not None and r.z >= 2]
     if len(positive) >= 3:
         best = max(positive, key=lambda r: r.lift or 0.0)
-        points = sorted(_points_value(r) for r in positive)
+        points = sorted(r.points_value for r in positive)
         median = (points[(len(points) - 1) // 2] + points[len(points) // 2]) / 2
-        if _points_value(best) < median:
+        if best.points_value < median:
             out.append(f"The strongest signal is '{best.rule}' (converts {best.lift:.1f}× the average when it "
                        f"fires) but it is worth only {best.points} points: consider raising it "
                        "(`leadscore suggest` proposes weights).")
     return out
-
-
-def _points_value(r: RuleImpact) -> float:
-    try:
-        return float(r.points.split()[0])
-    except ValueError:
-        return 0.0
 
 
 def _threshold_findings(report: Report) -> list[str]:

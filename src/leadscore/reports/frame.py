@@ -45,6 +45,11 @@ class RuleInfo:
         value = self.points if self.points is not None else self.points_per_event
         return 0 if not value else (1 if value > 0 else -1)
 
+    def nominal_points(self) -> float:
+        """The points as a number: a fixed award, or the award per event."""
+        value = self.points if self.points is not None else self.points_per_event
+        return float(value or 0.0)
+
     def describe_points(self) -> str:
         if self.points is not None:
             return f"{self.points:+g}"
