@@ -11,10 +11,14 @@ Which one is chosen on validation, by cross-fitting: each half of the validation
 calibrated by a calibrator fitted on the other half, and the method with the lower Brier score
 wins. The metrics reported are computed on those cross-fitted probabilities, so they are honest
 (no row is scored by a calibrator that saw its label).
+
+AUC, ECE and top-k% precision/lift/capture live here once, for training and for the backtests
+(``reports.metrics`` re-exports them; their definitions are spelled out there).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,13 +128,55 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> float:
     return float(average_precision_score(y, p)) if y.sum() > 0 else float("nan")
 
 
+@dataclass(frozen=True)
+class TopShare:
+    """What calling the best-scored ``fraction`` of contacts yields."""
+
+    fraction: float
+    contacts: float  # k = ceil(fraction × n)
+    converters: float  # expected converters among them (ties shared pro rata)
+    precision: float
+    lift: float | None
+    capture: float | None
+
+
+class Ranked:
+    """Scores sorted best first with running converter counts: each top-k% query is then O(log n)."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray):
+        order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
+        self.s = np.asarray(score, dtype=np.float64)[order]
+        self.cum = np.r_[0, np.cumsum(np.asarray(y, dtype=bool)[order])]
+        self.n = int(self.s.size)
+        self.total = float(self.cum[-1])
+
+    def top(self, fraction: float) -> TopShare:
+        if self.n == 0:
+            return TopShare(fraction, 0, 0, 0.0, None, None)
+        k = min(self.n, max(1, math.ceil(fraction * self.n - 1e-9)))
+        cut = self.s[k - 1]
+        # ties are contiguous in the sorted order: [first, last) is the group scoring `cut`
+        first = int(np.searchsorted(-self.s, -cut, side="left"))
+        last = int(np.searchsorted(-self.s, -cut, side="right"))
+        at_cut = float(self.cum[last] - self.cum[first])
+        converters = float(self.cum[first]) + (k - first) * at_cut / (last - first)
+        precision = converters / k
+        base = self.total / self.n
+        return TopShare(fraction, float(k), converters, precision,
+                        precision / base if base > 0 else None,
+                        converters / self.total if self.total > 0 else None)
+
+
+def top_share(y: np.ndarray, score: np.ndarray, fraction: float) -> TopShare:
+    """Precision, lift and capture of the top ``fraction`` by score (ties at the cut pro rata)."""
+    return Ranked(y, score).top(fraction)
+
+
 def top_decile_lift(y: np.ndarray, p: np.ndarray) -> float:
-    """Conversion rate of the top 10% by probability over the overall rate (3.0 = three times)."""
-    if len(y) == 0 or y.mean() == 0:
-        return float("nan")
-    k = max(1, int(np.ceil(0.1 * len(y))))
-    top = np.argsort(-p, kind="stable")[:k]
-    return float(y[top].mean() / y.mean())
+    """Conversion rate of the top 10% by probability over the overall rate (3.0 = three times);
+    the backtests' ``top_share`` (ties at the cut shared pro rata), NaN without converters."""
+    lift = top_share(y, p, 0.10).lift
+    return float("nan") if lift is None else lift
 
 
 def probability_bins(p: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:

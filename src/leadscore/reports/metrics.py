@@ -16,64 +16,21 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-# AUC and ECE have one implementation, in predict.calibrate (re-exported here for the reports).
+# AUC, ECE and top-k% have one implementation, in predict.calibrate (re-exported here).
+from leadscore.predict.calibrate import Ranked, ece, probability_bins
+from leadscore.predict.calibrate import TopShare as TopShare
 from leadscore.predict.calibrate import average_ranks as average_ranks
-from leadscore.predict.calibrate import ece, probability_bins
 from leadscore.predict.calibrate import roc_auc as roc_auc
-
-
-@dataclass(frozen=True)
-class TopShare:
-    """What calling the best-scored ``fraction`` of contacts yields."""
-
-    fraction: float
-    contacts: float  # k = ceil(fraction × n)
-    converters: float  # expected converters among them (ties shared pro rata)
-    precision: float
-    lift: float | None
-    capture: float | None
-
-
-class _Ranked:
-    """Scores sorted best first with running converter counts: each top-k% query is then O(log n)."""
-
-    def __init__(self, y: np.ndarray, score: np.ndarray):
-        order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
-        self.s = np.asarray(score, dtype=np.float64)[order]
-        self.cum = np.r_[0, np.cumsum(np.asarray(y, dtype=bool)[order])]
-        self.n = int(self.s.size)
-        self.total = float(self.cum[-1])
-
-    def top(self, fraction: float) -> TopShare:
-        if self.n == 0:
-            return TopShare(fraction, 0, 0, 0.0, None, None)
-        k = min(self.n, max(1, math.ceil(fraction * self.n - 1e-9)))
-        cut = self.s[k - 1]
-        # ties are contiguous in the sorted order: [first, last) is the group scoring `cut`
-        first = int(np.searchsorted(-self.s, -cut, side="left"))
-        last = int(np.searchsorted(-self.s, -cut, side="right"))
-        at_cut = float(self.cum[last] - self.cum[first])
-        converters = float(self.cum[first]) + (k - first) * at_cut / (last - first)
-        precision = converters / k
-        base = self.total / self.n
-        return TopShare(fraction, float(k), converters, precision,
-                        precision / base if base > 0 else None,
-                        converters / self.total if self.total > 0 else None)
-
-
-def top_share(y: np.ndarray, score: np.ndarray, fraction: float) -> TopShare:
-    """Precision, lift and capture of the top ``fraction`` by score (ties at the cut pro rata)."""
-    return _Ranked(y, score).top(fraction)
+from leadscore.predict.calibrate import top_share as top_share
 
 
 def gains_curve(y: np.ndarray, score: np.ndarray, points: int = 50) -> list[tuple[float, float]]:
     """(share of contacts called, share of converters reached), from the best score down."""
-    ranked = _Ranked(y, score)
+    ranked = Ranked(y, score)
     out = [(0.0, 0.0)]
     for i in range(1, points + 1):
         f = i / points
