@@ -36,9 +36,9 @@ bench-predict: $(STAMP)
 # The demo scored at four month-ends (so the report can see leads stuck in a tier), then its report.
 report-demo: $(STAMP)
 	$(BIN)/leadscore demo demo-workspace > /dev/null
-	for d in 2025-10-01 2025-11-01 2025-12-01 2026-01-01; do \
+	for d in 2025-07-01 2025-08-01 2025-09-01 2025-10-01; do \
 		$(BIN)/leadscore score --as-of $$d -w demo-workspace > /dev/null || exit 1; done
-	$(BIN)/leadscore report -w demo-workspace --out demo-workspace/report.html --capacity 100
+	$(BIN)/leadscore report -w demo-workspace --as-of 2025-10-01 --out demo-workspace/report.html --capacity 100
 
 # docs/report.png from the demo's report with headless Chromium (Debian: apt-get install chromium).
 CHROMIUM ?= chromium

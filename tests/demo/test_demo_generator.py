@@ -120,3 +120,34 @@ def test_write_files_round_trips(data: DemoData, tmp_path: Path) -> None:
     assert events.schema == EVENTS_SCHEMA
     assert events.equals(data.events)
     assert pacsv.read_csv(paths["deals"]).num_rows == data.deals.num_rows
+
+
+def test_nothing_happens_after_the_as_of(data: DemoData, store: Store) -> None:
+    """Deals are created and closed by the data's end; those still in progress are open."""
+    load_into_store(store, data)
+    row = store.con.execute(
+        "SELECT max(created_at), max(closed_at), count(*) FILTER (WHERE status = 'open') FROM deals"
+    ).fetchone()
+    assert row is not None
+    assert row[0] <= data.as_of and row[1] <= data.as_of, row
+    assert row[2] > 0  # some deals were still in progress at the end
+    assert store.con.execute("SELECT max(updated_at) <= ? FROM contacts", [data.as_of]).fetchone() == (True,)
+
+
+def test_deals_spread_over_the_year_with_a_sales_cycle() -> None:
+    data = generate(10_000, 200_000, seed=5)
+    store = Store.open(":memory:")
+    load_into_store(store, data)
+    q = store.con.execute
+    quarters = dict(q("SELECT quarter(closed_at), count(*) FROM deals WHERE closed_at >= '2025-01-01' "
+                      "GROUP BY 1").fetchall())
+    closed = sum(quarters.values())
+    assert set(quarters) == {1, 2, 3, 4} and max(quarters.values()) < 0.5 * closed, quarters
+    row = q("SELECT median(date_diff('day', created_at, closed_at)) FROM deals WHERE closed_at IS NOT NULL"
+            ).fetchone()
+    assert row is not None and 25 <= row[0] <= 50, row
+    # Won customers keep some activity after their deal closed.
+    after = q("SELECT count(DISTINCT contact_id) FROM events e JOIN deals d USING (contact_id) "
+              "WHERE d.status = 'won' AND e.occurred_at > d.closed_at").fetchone()
+    won = q("SELECT count(DISTINCT contact_id) FROM deals WHERE status = 'won'").fetchone()
+    assert after is not None and won is not None and after[0] > 0.3 * won[0], (after, won)

@@ -6,6 +6,7 @@ Bounds are loose on purpose: they catch a generator change that breaks the story
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from importlib import resources
 
 import pytest
@@ -64,30 +65,49 @@ def test_event_counts_are_heavy_tailed(loaded: tuple[Store, DemoData]) -> None:
     assert median <= 15 and p99 >= 10 * median and top >= 3 * p99 / 2
 
 
-def test_demo_requests_are_recent_and_keen(loaded: tuple[Store, DemoData]) -> None:
-    store, data = loaded
-    row = store.con.execute(
-        "SELECT avg((occurred_at > ? - INTERVAL 30 DAY)::INT) FILTER (WHERE type = 'demo_request'), "
-        "       avg((occurred_at > ? - INTERVAL 30 DAY)::INT) FROM events",
-        [data.as_of, data.as_of]).fetchone()
-    assert row is not None and row[0] > 1.5 * row[1]
+def test_demo_requests_are_keen_and_come_before_deals(loaded: tuple[Store, DemoData]) -> None:
+    store, _ = loaded
+    row = store.con.execute("""
+        WITH asked AS (SELECT contact_id, min(occurred_at) AS at FROM events
+                       WHERE type = 'demo_request' GROUP BY contact_id),
+             dealt AS (SELECT contact_id, min(created_at) AS at FROM deals GROUP BY contact_id)
+        SELECT avg((d.contact_id IS NOT NULL)::INT) FILTER (WHERE a.contact_id IS NOT NULL),
+               avg((d.contact_id IS NOT NULL)::INT) FILTER (WHERE a.contact_id IS NULL),
+               median(abs(date_diff('day', a.at, d.at))) FILTER (WHERE a.at IS NOT NULL)
+        FROM contacts c LEFT JOIN asked a USING (contact_id) LEFT JOIN dealt d USING (contact_id)
+        """).fetchone()
+    assert row is not None
+    with_demo, without_demo, days_apart = row
+    assert with_demo > 4 * without_demo, row
+    assert days_apart <= 21, row  # the deal comes out of the burst that asked for the demo
 
 
-def test_starter_model_tiers_and_conversion(loaded: tuple[Store, DemoData]) -> None:
-    from leadscore import compiler
+def _starter_model():  # type: ignore[no-untyped-def]
     from leadscore.model.loader import parse_model
 
-    store, data = loaded
     text = resources.files("leadscore.data").joinpath("starter_model.yml").read_text("utf-8")
-    model = parse_model(text, "starter_model.yml").model
-    sql = compiler.compile_model(model, as_of=data.as_of, dialect="duckdb").sql(dialect="duckdb")
-    rows = store.con.execute(f"""
-        SELECT s.tier, count(*), avg((w.contact_id IS NOT NULL)::INT)
-        FROM ({sql}) s
-        LEFT JOIN (SELECT DISTINCT contact_id FROM deals WHERE status = 'won') w USING (contact_id)
-        GROUP BY s.tier""").fetchall()
-    share = {tier: n / data.contacts.num_rows for tier, n, _ in rows}
-    won = {tier: rate for tier, _, rate in rows}
-    assert 0.02 <= share["sql"] <= 0.10, share
-    assert 0.10 <= share["nurture"] <= 0.30, share
+    return parse_model(text, "starter_model.yml").model
+
+
+def test_starter_model_tiers(loaded: tuple[Store, DemoData]) -> None:
+    """Few contacts are in a buying burst at any moment, so the top tier is small but there."""
+    from leadscore import compiler
+
+    store, data = loaded
+    sql = compiler.compile_model(_starter_model(), as_of=data.as_of, dialect="duckdb").sql(dialect="duckdb")
+    share = {tier: n / data.contacts.num_rows
+             for tier, n in store.con.execute(f"SELECT tier, count(*) FROM ({sql}) GROUP BY tier").fetchall()}
+    assert 0.001 <= share["sql"] <= 0.02, share
+    assert 0.04 <= share["nurture"] <= 0.20, share
+
+
+@pytest.mark.parametrize("as_of", [datetime(2025, 7, 1), datetime(2025, 10, 3)])
+def test_starter_model_tiers_convert_in_order(loaded: tuple[Store, DemoData], as_of: datetime) -> None:
+    """Backtests at past dates: tiers then, deals won in the 90 days after (customers left out)."""
+    from leadscore.demo.build import conversion_since
+
+    store, _ = loaded
+    by_tier = conversion_since(store, _starter_model(), as_of, as_of + timedelta(days=90))
+    won = {tier: w / n for tier, (n, w) in by_tier.items()}
+    assert sum(w for _, w in by_tier.values()) >= 80, by_tier  # 10k contacts: ~half the demo's
     assert won["cold"] * 3 < won["nurture"] < won["sql"], won

@@ -1,8 +1,8 @@
 """A small synthetic workspace with enough won deals to train on, built once per module.
 
-The demo world's won deals close in the quarter after its last event (2026-01-01), so training
-on it picks the cut-off 2025-12-31 and falls back to one cut-off with a random split; the
-time-based path is exercised by tests that give ``--cutoffs`` on planted deals.
+The demo world's deals are spread over its year and close by its last event (2026-01-01), so
+training on it validates on the newest cut-off whose 90-day window is in the data and trains on
+earlier ones (time-based); tests that give ``--cutoffs`` on planted deals check the rest.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from leadscore.demo.generator import generate, load_into_store
 from leadscore.workspace import Workspace, init_workspace
 
-#: Everything the demo data knows is known by then (its deals close by mid 2026).
+#: Everything the demo data knows is known by then (its deals close by 2026-01-01).
 UNTIL = datetime(2026, 7, 1)
 CONTACTS, EVENTS, SEED = 4_000, 80_000, 11
 

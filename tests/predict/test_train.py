@@ -51,8 +51,9 @@ def test_trains_calibrated_model_with_metrics_and_weak_warning(fresh_ws: Workspa
     assert m["top_features"] and all(0 <= share <= 1 for _, share in m["top_features"])
     # fewer than 500 converted contacts: trained, but flagged as weak
     assert any("weak" in w for w in result.warnings)
-    # the demo's wins all close in one quarter: the fallback to one cut-off is said out loud
-    assert m["validation"].startswith("seeded random") and any("random" in w for w in result.warnings)
+    # the demo's wins are spread over the year: validation is time-based, no random-split fallback
+    assert m["validation"].startswith("newest cut-off") and not any("random" in w for w in result.warnings)
+    assert len(result.model.cutoffs) > 1
     assert result.model.version == 1 and _count_models(fresh_ws) == 1
 
 

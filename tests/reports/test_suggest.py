@@ -125,11 +125,11 @@ def test_cli_suggest_json_and_a_clear_error(demo_ws: Workspace, tmp_path: Path,
 
 
 def test_out_of_time_suggestion_is_backtested_on_everyone_later(demo_ws: Workspace) -> None:
-    s = leadscore.suggest(workspace=demo_ws, as_of="2026-01-31", fit_as_of="2025-11-02")
+    s = leadscore.suggest(workspace=demo_ws, as_of="2025-10-01", fit_as_of="2025-07-01")
     assert s.evaluation.startswith("out of time") and not any("sample" in n for n in s.notes)
-    assert s.fit_as_of.isoformat() == "2025-11-02T00:00:00"
+    assert s.fit_as_of.isoformat() == "2025-07-01T00:00:00"
     assert s.comparison is not None
-    full = leadscore.backtest(workspace=demo_ws, as_of="2026-01-31").result
+    full = leadscore.backtest(workspace=demo_ws, as_of="2025-10-01").result
     # the whole population at the later date, not a held-out sample
     assert s.comparison.a.contacts == s.comparison.b.contacts == full.contacts
     assert s.comparison.a.auc == pytest.approx(full.auc)

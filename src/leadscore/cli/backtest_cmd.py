@@ -112,7 +112,7 @@ def backtest_command(
     """Score contacts as they were at a past date (nothing is written) and check who converted next.
 
     Example: leadscore backtest models/draft.yml --as-of 2025-10-01 --horizon 90d --vs b2b
-             leadscore backtest b2b --as-of 2026-01-01 --rolling 12 --step 30d
+             leadscore backtest b2b --as-of 2025-10-01 --rolling 12 --step 30d
              leadscore backtest xed --label Converted     (no deals: a contact property is the outcome)
     """
     run = library.backtest(model, workspace=workspace, as_of=as_of, horizon=horizon, vs=vs, label=label,

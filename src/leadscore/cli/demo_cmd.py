@@ -31,7 +31,8 @@ def demo_command(
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
                     "deals": result.deals, "tiers": result.run.tier_counts,
-                    "conversion_by_tier": result.conversion_by_tier, "seconds": result.seconds,
+                    "conversion_by_tier": result.conversion_by_tier,
+                    "conversion_as_of": result.conversion_as_of, "seconds": result.seconds,
                     "top": [{"contact_id": r.contact_id, "score": r.score, "tier": r.tier,
                              "reasons": reasons} for r, reasons in result.top]})
         return
@@ -39,10 +40,15 @@ def demo_command(
     console.print(f"[bold]Demo workspace[/] {result.directory}: {result.contacts:,} contacts, "
                   f"{result.events:,} events, {result.deals:,} deals; model [bold]{r.model}[/] "
                   f"v{r.model_version} scored as of {r.as_of:%Y-%m-%d} in {r.seconds:.2f}s")
-    tiers = Table("tier", "contacts", "won a deal", "conversion")
+    then = result.conversion_as_of
+    # today's tiers, and the honest check of the tiers: as of `then`, and who won a deal since
+    tiers = Table("tier", f"contacts {r.as_of:%Y-%m-%d}", f"contacts {then:%Y-%m-%d}" if then else "before",
+                  "won a deal since", "conversion",
+                  caption="conversion: tiers as of the earlier date, deals won by the later one "
+                          "(leadscore backtest shows more)")
     for tier, n in r.tier_counts.items():
-        total, won = result.conversion_by_tier.get(tier, (n, 0))
-        tiers.add_row(tier, f"{n:,}", f"{won:,}", f"{won / total:.1%}" if total else "—")
+        total, won = result.conversion_by_tier.get(tier, (0, 0))
+        tiers.add_row(tier, f"{n:,}", f"{total:,}", f"{won:,}", f"{won / total:.1%}" if total else "—")
     console.print(tiers)
     wide = console.width >= 120  # on a narrow terminal, keep the reasons readable
     top = Table("contact", *(["name"] if wide else []), "title", *(["company"] if wide else []), "score",
@@ -62,7 +68,8 @@ def demo_command(
         "cp models/b2b.yml models/draft.yml   # edit points, then:",
         f"leadscore preview models/draft.yml --contact {first} ; leadscore preview models/draft.yml --distribution",
         "leadscore score --as-of 2025-10-01 ; leadscore export scores --out scores.csv",
-        "leadscore backtest --as-of 2026-01-01 ; leadscore report --out report.html   # does it predict?",
+        "leadscore backtest --as-of 2025-10-01 ; leadscore report --as-of 2025-10-01 --out report.html"
+        "   # does it predict?",
         "leadscore train ; leadscore predict   # a calibrated likelihood to convert, with reasons",
         "KEY=$(leadscore keys create --scope write) ; leadscore serve   # the HTTP API (docs/api.md)",
     ):

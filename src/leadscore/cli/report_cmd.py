@@ -68,7 +68,7 @@ def report_command(
 ) -> None:
     """Write one self-contained HTML report (works offline): backtest, rule impact, thresholds, findings.
 
-    Example: leadscore report --out report.html --as-of 2026-01-01 --capacity 200
+    Example: leadscore report --out report.html --as-of 2025-10-01 --capacity 200
              leadscore report --json | jq .findings
     """
     target = out if out is not None or as_json else Path("report.html")
@@ -98,7 +98,7 @@ def audit_command(
 ) -> None:
     """Rule impact (fire rate, conversion, lift, flags), thresholds and deciles, with findings.
 
-    Example: leadscore audit b2b --as-of 2026-01-01 --capacity 200
+    Example: leadscore audit b2b --as-of 2025-10-01 --capacity 200
     """
     r = library.report(workspace=workspace, model=model, as_of=as_of, horizon=horizon, label=label,
                        rolling=1, stuck_days=stuck_days, precision=precision, capacity=capacity)

@@ -30,7 +30,7 @@ def suggest_command(
 ) -> None:
     """Suggest points per rule from a sparse logistic fit and backtest them; never publishes.
 
-    Example: leadscore suggest b2b --as-of 2026-01-01 --write models/suggested.yml
+    Example: leadscore suggest b2b --as-of 2025-10-01 --write models/suggested.yml
              leadscore backtest models/suggested.yml --vs b2b    (then publish it yourself if it is better)
     """
     s = library.suggest(model, workspace=workspace, as_of=as_of, horizon=horizon, label=label,

@@ -3,6 +3,10 @@
 The demo goes through the same doors a user does: it writes CSV and Parquet exports, imports them
 with the real importer, publishes the starter model, scores as of the data's end, and explains the
 top leads. It is the quickest way to see the whole engine work.
+
+Whether the tiers mean anything is measured the only honest way: by the tiers the model gave
+``CONVERSION_DAYS`` before the data's end and the deals won in the days since (deals still open
+at the end are not wins yet, and the end's own tiers have no future in the data to check).
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from leadscore.compiler import compile_model
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.export import TopRow, top_scores
 from leadscore.engine.run import RunResult, publish, score_published
@@ -20,7 +27,13 @@ from leadscore.ingest import import_file
 from leadscore.model.loader import load_model
 from leadscore.workspace import init_workspace
 
+if TYPE_CHECKING:
+    from leadscore.model.spec import ScoringModel
+    from leadscore.storage.store import Store
+
 MARKER = ".leadscore-demo"
+#: The demo's conversion table: tiers this many days before the data's end, deals won since.
+CONVERSION_DAYS = 90
 
 
 @dataclass
@@ -31,9 +44,10 @@ class DemoResult:
     deals: int
     run: RunResult
     top: list[tuple[TopRow, list[str]]]
-    conversion_by_tier: dict[str, tuple[int, int]]  # tier -> (contacts, won)
+    conversion_by_tier: dict[str, tuple[int, int]]  # tier at conversion_as_of -> (contacts, won since)
     seconds: float
     imports: dict[str, float] = field(default_factory=dict)
+    conversion_as_of: datetime | None = None
 
 
 def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 500_000,
@@ -65,13 +79,29 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
         for row in top_scores(store, model=run.model, n=10):
             reasons = explain_contact(store, row.contact_id, model=run.model).reasons(3)
             top.append((row, reasons))
-        conversion = {
-            tier: (int(n), int(won)) for tier, n, won in store.con.execute(
-                """SELECT s.tier, count(*), count(w.contact_id)
-                   FROM scores s LEFT JOIN (SELECT DISTINCT contact_id FROM deals WHERE status = 'won') w
-                   USING (contact_id) WHERE s.model = ? GROUP BY s.tier""", [run.model]).fetchall()
-        }
+        since = data.as_of - timedelta(days=CONVERSION_DAYS)
+        conversion = conversion_since(store, loaded.model, since, data.as_of)
         counts = (store.count("contacts"), store.count("events"), store.count("deals"))
     ordered = {t: conversion.get(t, (0, 0)) for t in run.tier_counts}
     return DemoResult(root, *counts, run=run, top=top, conversion_by_tier=ordered,
-                      seconds=time.perf_counter() - started, imports=imports)
+                      seconds=time.perf_counter() - started, imports=imports, conversion_as_of=since)
+
+
+def conversion_since(store: Store, model: ScoringModel, since: datetime, until: datetime
+                     ) -> dict[str, tuple[int, int]]:
+    """Per tier as of ``since``: contacts not yet customers, and those who won a deal by ``until``.
+
+    A small backtest (``leadscore backtest --as-of`` is the full one), run from the compiled query
+    without writing scores. Only deals closed in ``[since, until)`` count, so nothing the model
+    could not have foreseen, and nothing after the data's end, is credited to it.
+    """
+    sql = compile_model(model, as_of=since, dialect="duckdb").sql(dialect="duckdb")
+    rows = store.con.execute(
+        f"""SELECT s.tier, count(*), count(*) FILTER (WHERE w.won)
+            FROM ({sql}) s LEFT JOIN (
+                SELECT contact_id, bool_or(closed_at >= $since AND closed_at < $until) AS won,
+                       bool_or(closed_at < $since) AS before
+                FROM deals WHERE status = 'won' GROUP BY contact_id) w USING (contact_id)
+            WHERE NOT coalesce(w.before, false) GROUP BY s.tier""",
+        {"since": since, "until": until}).fetchall()
+    return {tier: (int(n), int(won)) for tier, n, won in rows}

@@ -15,8 +15,8 @@ from leadscore.demo.events import DAY, EventPlan
 
 #: Expected share of contacts with a deal.
 DEAL_RATE = 0.10
-#: Share of deals still open (no closed_at).
-OPEN_SHARE = 0.15
+#: Median length of a sales cycle, deal created to closed (lognormal).
+CYCLE_MEDIAN_DAYS = 40
 PLANS = ("Team plan", "Business plan", "Enterprise plan")
 PIPELINES = ("new business", "expansion")
 STAGES = ("subscriber", "lead", "marketingqualifiedlead", "opportunity", "customer")
@@ -28,10 +28,11 @@ def make_deals(rng: np.random.Generator, plan: EventPlan, *, contact_ids: pa.Arr
                ) -> tuple[pa.Table, pa.Array]:
     """Draw deals and each contact's lifecycle stage as of ``plan.end_s``.
 
-    A deal is likelier for contacts with fit, intent and many recent events; it is created during
-    the contact's activity (or soon after creation for contacts without events), closes after the
-    last of it, and is won with a probability rising with fit and intent, lower if the contact
-    went quiet.
+    A deal is likelier for contacts with fit, intent and many events, most of all in a buying
+    burst; it is created during the burst (or soon after creation for contacts without events)
+    and closes a sales cycle later (lognormal, median ~40 days). Whether it is won depends
+    on what was true before it: fit, intent and engagement, with noise. Nothing happens after
+    ``plan.end_s``: a deal whose cycle would end later is still ``open`` there.
     """
     n = len(fit)
     intent, counts = plan.intent, plan.counts
@@ -41,18 +42,20 @@ def make_deals(rng: np.random.Generator, plan: EventPlan, *, contact_ids: pa.Arr
     owner = np.flatnonzero(rng.random(n) < p_deal)
     k = len(owner)
 
-    first, last = plan.first_s[owner], plan.last_s[owner]
+    first, peak = plan.first_s[owner], plan.peak_s[owner]
     active = counts[owner] > 0
-    during = np.maximum(last - (rng.random(k) * 21 * DAY).astype(np.int64), first)
+    during = np.maximum(peak - (rng.random(k) * 10 * DAY).astype(np.int64), first)
     after_signup = np.minimum(created[owner] + (rng.random(k) * 60 * DAY).astype(np.int64), plan.end_s)
     deal_created = np.where(active, during, np.maximum(after_signup, created[owner]))
-    cycle = (rng.lognormal(np.log(30), 0.6, k) * DAY).astype(np.int64)
-    closed = np.maximum(deal_created + cycle, np.where(active, last, deal_created) + DAY)
-
-    is_open = rng.random(k) < OPEN_SHARE
-    logit = (-3.2 + 3.0 * (fit[owner] - 0.55) + 2.5 * (intent[owner] - 0.5)
-             + 0.8 * ~quiet[owner] + 0.5 * in_market[owner] + rng.normal(0.0, 0.8, k))
-    won = ~is_open & (rng.random(k) < 1.0 / (1.0 + np.exp(-logit)))
+    cycle = (rng.lognormal(np.log(CYCLE_MEDIAN_DAYS), 0.5, k) * DAY).astype(np.int64)
+    closed = deal_created + np.maximum(cycle, DAY)
+    # Engagement before the deal: the burst (its share of the events) and the contact's pace.
+    before = counts[owner] * np.clip((peak - first) / np.maximum(plan.last_s[owner] - first, 1), 0, 1)
+    engaged = np.log1p(before * (1 - plan.recent_share[owner]) + plan.recent_share[owner] * counts[owner])
+    logit = (-3.0 + 3.0 * (fit[owner] - 0.55) + 2.5 * (intent[owner] - 0.5) + 0.35 * engaged
+             + 0.5 * in_market[owner] + rng.normal(0.0, 0.8, k))
+    won = rng.random(k) < 1.0 / (1.0 + np.exp(-logit))
+    is_open = closed > plan.end_s
     status = np.where(is_open, 0, np.where(won, 1, 2))
     amount = np.round(2000.0 * size[owner] ** 0.35 * rng.lognormal(0.0, 0.5, k), -1)
     plan_name = np.select([size[owner] >= 1000, size[owner] >= 50], [2, 1], 0)
@@ -76,9 +79,9 @@ def make_deals(rng: np.random.Generator, plan: EventPlan, *, contact_ids: pa.Arr
     stage = np.where(rng.random(n) < 0.35, 0, 1)
     stage = np.where((intent > 0.6) & ~quiet & (counts > 0), 2, stage)
     has_deal = np.zeros(n, dtype=bool)
-    has_deal[owner[deal_created <= plan.end_s]] = True
+    has_deal[owner] = True
     stage = np.where(has_deal, 3, stage)
     customer = np.zeros(n, dtype=bool)
-    customer[owner[won & (closed <= plan.end_s)]] = True
+    customer[owner[status == 1]] = True
     stage = np.where(customer, 4, stage)
     return deals, pa.array(STAGES, pa.string()).take(pa.array(stage))

@@ -24,6 +24,10 @@ from leadscore.demo import vocab
 #: Target number of events per chunk (a chunk ends at a contact boundary).
 CHUNK_EVENTS = 1_000_000
 DAY = 86_400
+#: Mean days between a burst event and the burst's peak (exponential).
+BURST_DAYS = 12
+#: Events this many days before a peak are "fresh": pricing pages, demo requests, opens.
+FRESH_DAYS = 21
 
 #: Event types in dictionary order: an event's type code is its index here.
 EVENT_TYPES = ("page_view", "email_open", "email_click", "form_submit", "content_download",
@@ -60,10 +64,11 @@ class EventPlan:
     """Per-contact facts that fix each contact's events before any event is drawn.
 
     Times are integer seconds since the epoch. A contact's events fall in ``[first_s, last_s]``;
-    ``recent_share`` of them cluster in the few weeks before ``last_s`` (the buying burst), the
-    rest spread evenly. ``last_s`` is before ``end_s`` for contacts that went quiet. ``demo``
-    marks contacts who ask for a demo: one of their later events becomes a ``demo_request``
-    (a contact-level decision, because people ask for a demo once, not at a rate per page view).
+    ``recent_share`` of them cluster in the few weeks before ``peak_s`` (the buying burst, which
+    may be anywhere in the span), the rest spread evenly. ``last_s`` is before ``end_s`` for
+    contacts that went quiet. ``demo`` marks contacts who ask for a demo: one of their burst's
+    events becomes a ``demo_request`` (a contact-level decision, because people ask for a demo
+    once, not at a rate per page view).
     """
 
     seed: int
@@ -71,6 +76,7 @@ class EventPlan:
     counts: np.ndarray
     first_s: np.ndarray
     last_s: np.ndarray
+    peak_s: np.ndarray
     intent: np.ndarray
     recent_share: np.ndarray
     demo: np.ndarray
@@ -124,7 +130,7 @@ def _pick(u: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
 def _times(plan: EventPlan, owner: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     first, last = plan.first_s[owner], plan.last_s[owner]
     spread = first + (rng.random(len(owner)) * (last - first)).astype(np.int64)
-    burst = last - rng.exponential(9 * DAY, len(owner)).astype(np.int64)
+    burst = plan.peak_s[owner] - rng.exponential(BURST_DAYS * DAY, len(owner)).astype(np.int64)
     recent = rng.random(len(owner)) < plan.recent_share[owner]
     return np.where(recent, np.maximum(burst, first), spread)
 
@@ -171,16 +177,22 @@ def _event_chunk(plan: EventPlan, lo: int, hi: int, first_number: int, rng: np.r
     owner = np.repeat(np.arange(lo, hi), plan.counts[lo:hi])
     n = len(owner)
     t = _times(plan, owner, rng)
-    t = t[np.argsort((owner - lo) * (1 << 34) + (t - plan.start_s))]  # by contact, then time
+    key = (owner - lo) * (1 << 34) + (t - plan.start_s)
+    order = np.argsort(key)
+    t, key = t[order], key[order]  # by contact, then time
     intent = plan.intent[owner]
-    fresh = (plan.last_s[owner] - t) < 14 * DAY
+    to_peak = plan.peak_s[owner] - t
+    fresh = (to_peak >= 0) & (to_peak < FRESH_DAYS * DAY)
     etype = _types(intent, fresh, rng.random(n))
-    # Demo requesters ask once, late in their burst (events are in time order within a contact).
+    # Demo requesters ask once, late in their burst: one of the events up to the peak.
     counts = plan.counts[lo:hi]
     asks = np.flatnonzero(plan.demo[lo:hi] & (counts > 0))
     starts = np.cumsum(counts) - counts
+    peak_key = asks * (1 << 34) + (plan.peak_s[lo + asks] - plan.start_s)
+    at_peak = np.maximum(np.searchsorted(key, peak_key, side="right") - 1, starts[asks])
     in_burst = np.maximum(1, np.rint(plan.recent_share[lo:hi][asks] * counts[asks])).astype(np.int64)
-    etype[starts[asks] + counts[asks] - 1 - (rng.random(len(asks)) * in_burst).astype(np.int64)] = DEMO
+    back = np.minimum((rng.random(len(asks)) * in_burst).astype(np.int64), at_peak - starts[asks])
+    etype[at_peak - back] = DEMO
     props = _properties(plan, t, etype, intent, fresh, rng.random((4, n)))
 
     numbers = pa.array(np.arange(first_number + 1, first_number + n + 1, dtype=np.int64))
