@@ -53,8 +53,11 @@ def test_version_4_store_is_rebuilt_without_losing_anything(tmp_path: Path) -> N
             "WHERE table_name IN ('contacts', 'events', 'deals')").fetchall()}
         assert ("contacts", "PRIMARY KEY") not in kinds and ("deals", "PRIMARY KEY") not in kinds
         assert ("deals", "CHECK") in kinds and ("contacts", "NOT NULL") in kinds
-        sql = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'events'").fetchone()
-        assert sql is not None and "USING COMPRESSION ZSTD" in sql[0].upper()
+        sql = dict(con.execute("SELECT table_name, upper(sql) FROM duckdb_tables() "
+                               "WHERE table_name IN ('events', 'contacts')").fetchall())
+        assert "EVENT_ID VARCHAR USING COMPRESSION ZSTD" in sql["events"]
+        assert "CONTACT_ID VARCHAR USING COMPRESSION ZSTD" in sql["contacts"]
+        assert "EMAIL VARCHAR USING COMPRESSION ZSTD" in sql["contacts"]
         con.execute("CHECKPOINT")
         methods = {r[0] for r in con.execute(
             "SELECT compression FROM pragma_storage_info('events') "
