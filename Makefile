@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ bench: $(STAMP)
 # the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
 bench-api: $(STAMP)
 	$(BIN)/leadscore bench --api --batch 1000
+
+# imports: 5M events from CSV and Parquet, 1M contacts from CSV, each the best of 5 into fresh stores
+bench-import: $(STAMP)
+	$(BIN)/python -m leadscore.ingest.bench 5000000 5
 
 # predictive scoring: held-out AUC/ECE on Leads.csv (5 folds) + train 100k/2M and predict 1M timings
 bench-predict: $(STAMP)
