@@ -80,7 +80,8 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
     columns = rt.event_columns
 
     def job(ctx: WriteContext) -> EventsWritten:
-        written = write_events(ctx.store, [_copy(e) for e in events], columns, now=now)
+        written = write_events(ctx.store, [_copy(e) for e in events], columns, now=now,
+                               known=rt.stored_ids)
         ctx.rescore_later(written.rescore)
         return written
 
@@ -118,7 +119,8 @@ async def post_segment(request: Request, body: SegmentBody, _key: object = Write
     columns = rt.event_columns
 
     def job(ctx: WriteContext) -> tuple[EventsWritten, int]:
-        written = write_events(ctx.store, [_copy(e) for e in writes.events], columns, now=now)
+        written = write_events(ctx.store, [_copy(e) for e in writes.events], columns, now=now,
+                               known=rt.stored_ids)
         ctx.rescore_later(written.rescore)
         emails = EmailContacts(ctx.store, [email for cid, email, _ in writes.identifies if email and not cid])
         for contact_id, email, traits in writes.identifies:

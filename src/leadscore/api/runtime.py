@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, TypeVar
 
+from leadscore.api.event_ids import StoredEventIds
 from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.rescoring import outbox_depth, rescore_all, rescore_contacts
@@ -63,6 +64,7 @@ class ApiRuntime:
         self.event_columns: dict[str, str] = {}
         self.contact_columns: dict[str, str] = {}
         self.last_scheduled: datetime | None = None
+        self.stored_ids = StoredEventIds()  # the duplicate check's in-memory id hashes
 
     # ------------------------------------------------------------------ life cycle
 
@@ -70,6 +72,7 @@ class ApiRuntime:
         self.store = self._given_store or self.ws.open_store()
         self.event_columns = self.store.column_types("events")
         self.contact_columns = self.store.column_types("contacts")
+        self.stored_ids.warm(self.store)  # read the id hashes now, not on the first request
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None

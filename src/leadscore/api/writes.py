@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from leadscore.api.event_ids import StoredEventIds
 from leadscore.api.values import NewEvent, column_kind
 from leadscore.storage.store import Store
 
@@ -184,10 +185,12 @@ def ensure_contacts(store: Store, first_seen: Mapping[str, tuple[datetime, str |
 
 
 def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str, str], *,
-                 now: datetime) -> EventsWritten:
+                 now: datetime, known: StoredEventIds | None = None) -> EventsWritten:
     """Write a request's events (skipping stored ids) and create new contacts.
 
     Returns each event's id and status and, in ``rescore``, the contacts that got new events.
+    ``known`` (the server's) answers which ids are stored from memory (see api/event_ids.py);
+    without it the ids are looked up in ``events``.
     """
     out = EventsWritten()
     ids: list[str] = []
@@ -195,8 +198,13 @@ def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str
         e.event_id = e.event_id or e.generated_id()
         ids.append(e.event_id)
     resolve_contacts(store, events)
-    where, params = _in("event_id", ids)
-    stored = {r[0] for r in store.con.execute(f"SELECT DISTINCT event_id FROM events WHERE {where}", params).fetchall()}
+    hashes: dict[str, int] = {}
+    if known is not None:
+        stored, hashes = known.stored(store, ids)
+    else:
+        where, params = _in("event_id", ids)
+        stored = {r[0] for r in store.con.execute(f"SELECT DISTINCT event_id FROM events WHERE {where}",
+                                                  params).fetchall()}
     fresh: list[NewEvent] = []
     seen: set[str] = set()
     for e in events:
@@ -214,6 +222,8 @@ def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str
     out.created_contacts = ensure_contacts(store, first_seen, now)
     if fresh:
         _insert_events(store, fresh, column_types)
+        if known is not None:
+            known.added([hashes[e.event_id] for e in fresh if e.event_id is not None])
         out.rescore = list(first_seen)
     return out
 

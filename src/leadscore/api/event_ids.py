@@ -1,0 +1,95 @@
+"""Which event ids are already stored, answered from memory for the API's duplicate check.
+
+Why: ``events`` has no index on ``event_id`` (an index costs bulk imports more than it saves, see
+storage/schema.py), so ``WHERE event_id IN (...)`` scans the column. That is cheap when new ids
+fall outside every row group's min/max (sequential ids), but with random ids such as Segment's
+UUID ``messageId`` it reads every id: ~53 ms per request at 2M events on the development machine,
+more than the whole real-time budget. Here the 64-bit ``hash(event_id)`` of every stored event is
+kept sorted in memory (8 bytes per event: 16 MB at 2M, 160 MB at 20M); an id whose hash is absent
+is certainly new, and only the rare ids whose hash is present (a real repeat, or a collision) are
+looked up in SQL. The answer is therefore exact.
+
+The server is the only writer while it runs (DuckDB allows one process), and its events all go
+through :func:`api.writes.write_events`, which reports what it inserted. As a guard against any
+other writer, the table's row count is compared with what this index expects on every call and
+the hashes are reloaded when they differ (a rolled-back group also differs, and is reloaded).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from leadscore.storage.store import Store
+
+#: Recently inserted hashes are kept in a set and merged into the sorted array past this size.
+MERGE_AT = 100_000
+
+
+class StoredEventIds:
+    """Exact "is this event id stored?" for batches of ids, with one SQL lookup only on a hit."""
+
+    def __init__(self) -> None:
+        self._sorted: np.ndarray | None = None
+        self._recent: set[int] = set()
+        self._rows = -1
+        self._lock = threading.Lock()
+        self.reloads = 0  # how many times the hashes were read from the table (for tests, metrics)
+
+    def stored(self, store: Store, ids: list[str]) -> tuple[set[str], dict[str, int]]:
+        """The ids among ``ids`` that ``events`` holds, and every id's hash (for :meth:`added`)."""
+        if not ids:
+            return set(), {}
+        with self._lock:
+            self._sync(store)
+            hashes = _hashes(store, ids)
+            assert self._sorted is not None
+            maybe = [i for i in dict.fromkeys(ids) if self._has(hashes[i])]
+        if not maybe:
+            return set(), hashes
+        marks = ", ".join("?" * len(maybe))
+        rows = store.con.execute(f"SELECT DISTINCT event_id FROM events WHERE event_id IN ({marks})",
+                                 maybe).fetchall()
+        return {str(r[0]) for r in rows}, hashes
+
+    def warm(self, store: Store) -> None:
+        """Read the stored hashes now (the server does at start, before taking requests)."""
+        with self._lock:
+            self._sync(store)
+
+    def added(self, hashes: list[int]) -> None:
+        """The caller inserted events with these id hashes (in its open transaction)."""
+        with self._lock:
+            if self._sorted is None:
+                return
+            self._recent.update(hashes)
+            self._rows += len(hashes)
+            if len(self._recent) >= MERGE_AT:
+                merged = np.concatenate([self._sorted, np.fromiter(self._recent, np.uint64)])
+                self._sorted = np.sort(merged)
+                self._recent.clear()
+
+    def _has(self, h: int) -> bool:
+        if h in self._recent:
+            return True
+        assert self._sorted is not None
+        at = int(np.searchsorted(self._sorted, np.uint64(h)))
+        return at < self._sorted.size and int(self._sorted[at]) == h
+
+    def _sync(self, store: Store) -> None:
+        row = store.con.execute("SELECT count(*) FROM events").fetchone()
+        rows = int(row[0]) if row else 0
+        if self._sorted is not None and rows == self._rows:
+            return
+        column = store.con.execute("SELECT hash(event_id) AS h FROM events").fetchnumpy()["h"]
+        self._sorted = np.sort(np.asarray(column, dtype=np.uint64))
+        self._recent.clear()
+        self._rows = rows
+        self.reloads += 1
+
+
+def _hashes(store: Store, ids: list[str]) -> dict[str, int]:
+    """DuckDB's ``hash()`` of each id, the function the stored hashes were read with."""
+    rows = store.con.execute("SELECT x, hash(x) FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
+    return {str(x): int(h) for x, h in rows}

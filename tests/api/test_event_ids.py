@@ -1,0 +1,86 @@
+"""The API's in-memory duplicate check: exact, kept in step with its own inserts, reloaded when
+the table changes behind its back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from leadscore.api import event_ids
+from leadscore.api.event_ids import StoredEventIds
+from leadscore.api.values import NewEvent
+from leadscore.api.writes import write_events
+from leadscore.storage.store import Store
+
+NOW = datetime(2025, 6, 1)
+
+
+def _store(tmp_path: Path, n: int = 5000) -> tuple[Store, list[str]]:
+    store = Store.open(tmp_path / "s.duckdb")
+    ids = [str(uuid.UUID(int=i * 7919 + 1)) for i in range(n)]
+    store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
+                      "SELECT x, 'c1', 'page_view', TIMESTAMP '2025-01-01' FROM unnest(?::VARCHAR[]) t(x)",
+                      [ids])
+    return store, ids
+
+
+def _event(event_id: str) -> NewEvent:
+    return NewEvent(event_id, "c1", None, "page_view", NOW)
+
+
+def test_stored_ids_are_found_and_new_ones_are_not(tmp_path: Path) -> None:
+    store, ids = _store(tmp_path)
+    known = StoredEventIds()
+    new = [str(uuid.uuid4()) for _ in range(50)]
+    found, hashes = known.stored(store, [ids[10], new[0], ids[4999], *new[1:]])
+    assert found == {ids[10], ids[4999]} and len(hashes) == 52
+    assert known.stored(store, new)[0] == set() and known.reloads == 1  # loaded once
+
+
+def test_own_inserts_are_known_without_reloading(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path)
+    known = StoredEventIds()
+    fresh = [str(uuid.uuid4()) for _ in range(3)]
+    with store.transaction():
+        first = write_events(store, [_event(i) for i in fresh], {}, now=NOW, known=known)
+        again = write_events(store, [_event(i) for i in fresh], {}, now=NOW, known=known)
+    assert [r[2] for r in first.results] == [True] * 3 and [r[2] for r in again.results] == [False] * 3
+    assert known.reloads == 1
+    assert store.count("events") == 5003
+
+
+def test_an_insert_behind_its_back_is_noticed(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path)
+    known = StoredEventIds()
+    assert known.stored(store, ["x"])[0] == set()
+    store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
+                      "VALUES ('x', 'c1', 'page_view', TIMESTAMP '2025-01-02')")
+    assert known.stored(store, ["x"])[0] == {"x"} and known.reloads == 2
+
+
+def test_a_rolled_back_insert_is_forgotten(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path)
+    known = StoredEventIds()
+    with pytest.raises(RuntimeError), store.transaction():
+        write_events(store, [_event("gone")], {}, now=NOW, known=known)
+        raise RuntimeError("the group fails")
+    assert known.stored(store, ["gone"])[0] == set()
+    written = write_events(store, [_event("gone")], {}, now=NOW, known=known)
+    assert written.results[0][2] is True
+
+
+def test_merged_hashes_stay_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(event_ids, "MERGE_AT", 4)
+    store, ids = _store(tmp_path, 100)
+    known = StoredEventIds()
+    added: list[str] = []
+    for k in range(3):
+        batch = [f"new-{k}-{j}" for j in range(3)]
+        write_events(store, [_event(i) for i in batch], {}, now=NOW, known=known)
+        added += batch
+    assert known.reloads == 1 and len(known._recent) < 4  # merged into the sorted array
+    probe = [*added, *ids[:5], "never-1", "never-2"]
+    assert known.stored(store, probe)[0] == set(added) | set(ids[:5])
