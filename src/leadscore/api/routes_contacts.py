@@ -45,7 +45,7 @@ async def put_contact(request: Request, contact_id: ContactId,
     now = utcnow()
 
     def job(ctx: WriteContext) -> bool:
-        created, changed = upsert_contact(ctx.store, contact_id, values, now=now)
+        created, changed = upsert_contact(ctx.store, contact_id, values, now=now, known=rt.known_contacts)
         if changed:
             ctx.rescore_later([contact_id])
         return created

@@ -81,7 +81,7 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
 
     def job(ctx: WriteContext) -> EventsWritten:
         written = write_events(ctx.store, [_copy(e) for e in events], columns, now=now,
-                               known=rt.stored_ids)
+                               known=rt.stored_ids, known_contacts=rt.known_contacts)
         ctx.rescore_later(written.rescore)
         return written
 
@@ -120,12 +120,12 @@ async def post_segment(request: Request, body: SegmentBody, _key: object = Write
 
     def job(ctx: WriteContext) -> tuple[EventsWritten, int]:
         written = write_events(ctx.store, [_copy(e) for e in writes.events], columns, now=now,
-                               known=rt.stored_ids)
+                               known=rt.stored_ids, known_contacts=rt.known_contacts)
         ctx.rescore_later(written.rescore)
         emails = EmailContacts(ctx.store, [email for cid, email, _ in writes.identifies if email and not cid])
         for contact_id, email, traits in writes.identifies:
             cid = emails.contact_for(contact_id, email)
-            if upsert_contact(ctx.store, cid, traits, now=now)[1]:
+            if upsert_contact(ctx.store, cid, traits, now=now, known=rt.known_contacts)[1]:
                 emails.wrote(cid, traits)
                 ctx.rescore_later([cid])
         return written, len(writes.identifies)

@@ -24,10 +24,10 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, TypeVar
 
-from leadscore.api.event_ids import StoredEventIds
 from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.rescoring import outbox_depth, rescore_all, rescore_contacts
+from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -64,7 +64,9 @@ class ApiRuntime:
         self.event_columns: dict[str, str] = {}
         self.contact_columns: dict[str, str] = {}
         self.last_scheduled: datetime | None = None
-        self.stored_ids = StoredEventIds()  # the duplicate check's in-memory id hashes
+        # in-memory hashes of stored event ids (duplicate check) and contact ids (no index)
+        self.stored_ids = StoredKeys("events", "event_id")
+        self.known_contacts = StoredKeys("contacts", "contact_id")
 
     # ------------------------------------------------------------------ life cycle
 
@@ -72,7 +74,8 @@ class ApiRuntime:
         self.store = self._given_store or self.ws.open_store()
         self.event_columns = self.store.column_types("events")
         self.contact_columns = self.store.column_types("contacts")
-        self.stored_ids.warm(self.store)  # read the id hashes now, not on the first request
+        for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
+            keys.warm(self.store)
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None

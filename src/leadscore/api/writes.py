@@ -20,7 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from leadscore.api.event_ids import StoredEventIds
+from leadscore.api.stored_keys import StoredKeys
+from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent, column_kind
 from leadscore.storage.store import Store
 
@@ -164,33 +165,43 @@ def contact_for(store: Store, contact_id: str | None, email: str | None) -> str:
     return EmailContacts(store, [email] if email and not contact_id else []).contact_for(contact_id, email)
 
 
-def ensure_contacts(store: Store, first_seen: Mapping[str, tuple[datetime, str | None]], now: datetime) -> int:
+def ensure_contacts(store: Store, first_seen: Mapping[str, tuple[datetime, str | None]], now: datetime,
+                    known: StoredKeys | None = None) -> int:
     """Create the contacts that do not exist yet; returns how many were created.
 
     A new contact's ``created_at`` is its earliest event in the request (never later than now),
-    so as-of scoring counts it from when it was first seen.
+    so as-of scoring counts it from when it was first seen. ``known`` (the server's) answers which
+    contacts exist from memory (contacts have no index, see api/stored_keys.py).
     """
     ids = list(first_seen)
     if not ids:
         return 0
-    where, params = _in("contact_id", ids)
-    existing = {r[0] for r in store.con.execute(f"SELECT contact_id FROM contacts WHERE {where}", params).fetchall()}
+    hashes: dict[str, int] = {}
+    if known is not None:
+        existing, hashes = known.stored(store, ids)
+    else:
+        where, params = _in("contact_id", ids)
+        existing = {r[0] for r in store.con.execute(f"SELECT contact_id FROM contacts WHERE {where}",
+                                                    params).fetchall()}
     new = [(cid, email, min(when, now)) for cid, (when, email) in first_seen.items() if cid not in existing]
     if new:
         _insert_rows(store, "contacts", {
             "contact_id": [n[0] for n in new], "email": [n[1] for n in new],
             "created_at": [n[2] for n in new], "updated_at": [now] * len(new),
         }, {"created_at": pa.timestamp("us"), "updated_at": pa.timestamp("us")})
+        if known is not None:
+            known.added([hashes[n[0]] for n in new])
     return len(new)
 
 
 def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str, str], *,
-                 now: datetime, known: StoredEventIds | None = None) -> EventsWritten:
+                 now: datetime, known: StoredKeys | None = None,
+                 known_contacts: StoredKeys | None = None) -> EventsWritten:
     """Write a request's events (skipping stored ids) and create new contacts.
 
     Returns each event's id and status and, in ``rescore``, the contacts that got new events.
-    ``known`` (the server's) answers which ids are stored from memory (see api/event_ids.py);
-    without it the ids are looked up in ``events``.
+    ``known`` / ``known_contacts`` (the server's) answer which event ids and contacts are stored
+    from memory (see api/stored_keys.py); without them the store is asked.
     """
     out = EventsWritten()
     ids: list[str] = []
@@ -219,7 +230,7 @@ def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str
         assert e.contact_id is not None
         when, email = first_seen.get(e.contact_id, (e.occurred_at, e.email))
         first_seen[e.contact_id] = (min(when, e.occurred_at), email or e.email)
-    out.created_contacts = ensure_contacts(store, first_seen, now)
+    out.created_contacts = ensure_contacts(store, first_seen, now, known_contacts)
     if fresh:
         _insert_events(store, fresh, column_types)
         if known is not None:
@@ -246,7 +257,7 @@ def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[s
 
 
 def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,
-                   now: datetime) -> tuple[bool, bool]:
+                   now: datetime, known: StoredKeys | None = None) -> tuple[bool, bool]:
     """Create or update one contact's properties (the caller rescores it if it changed).
 
     Returns (created, changed). Values equal to the stored ones change nothing (no rescore, no
@@ -268,6 +279,8 @@ def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,
             cols.append("updated_at")
             params.append(now)
         con.execute(f"INSERT INTO contacts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", params)
+        if known is not None:  # keeps the server's contact hashes in step (else it reloads them)
+            known.added(list(_hash_keys(store, [contact_id]).values()))
         changed = True
     else:
         assert row is not None

@@ -1,4 +1,5 @@
-"""Which event ids are already stored, answered from memory for the API's duplicate check.
+"""Which keys are already stored, answered from memory: event ids for the API's duplicate check,
+contact ids for "does this contact exist?".
 
 Why: ``events`` has no index on ``event_id`` (an index costs bulk imports more than it saves, see
 storage/schema.py), so ``WHERE event_id IN (...)`` scans the column. That is cheap when new ids
@@ -7,10 +8,13 @@ UUID ``messageId`` it reads every id: ~53 ms per request at 2M events on the dev
 more than the whole real-time budget. Here the 64-bit ``hash(event_id)`` of every stored event is
 kept sorted in memory (8 bytes per event: 16 MB at 2M, 160 MB at 20M); an id whose hash is absent
 is certainly new, and only the rare ids whose hash is present (a real repeat, or a collision) are
-looked up in SQL. The answer is therefore exact.
+looked up in SQL. The answer is therefore exact. Contacts lost their primary key in migration 5
+(see storage/migrations_bulk.py), so the same structure answers for contact ids (~2 ms saved per
+event request at 100k contacts).
 
 The server is the only writer while it runs (DuckDB allows one process), and its events all go
-through :func:`api.writes.write_events`, which reports what it inserted. As a guard against any
+through :func:`api.writes.write_events` (contacts through ``ensure_contacts`` and
+``upsert_contact``), which report what they inserted. As a guard against any
 other writer, the table's row count is compared with what this index expects on every call and
 the hashes are reloaded when they differ (a rolled-back group also differs, and is reloaded).
 """
@@ -27,10 +31,12 @@ from leadscore.storage.store import Store
 MERGE_AT = 100_000
 
 
-class StoredEventIds:
-    """Exact "is this event id stored?" for batches of ids, with one SQL lookup only on a hit."""
+class StoredKeys:
+    """Exact "is this key stored?" for batches of keys of ``table.column``, with one SQL lookup
+    only on a hash hit."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: str, column: str) -> None:
+        self.table, self.column = table, column
         self._sorted: np.ndarray | None = None
         self._recent: set[int] = set()
         self._rows = -1
@@ -38,20 +44,20 @@ class StoredEventIds:
         self.reloads = 0  # how many times the hashes were read from the table (for tests, metrics)
 
     def stored(self, store: Store, ids: list[str]) -> tuple[set[str], dict[str, int]]:
-        """The ids among ``ids`` that ``events`` holds, and every id's hash (for :meth:`added`)."""
+        """The keys among ``ids`` that the table holds, and every key's hash (for :meth:`added`)."""
         if not ids:
             return set(), {}
         with self._lock:
             self._sync(store)
-            hashes = _hashes(store, ids)
+            found = hashes(store, ids)
             assert self._sorted is not None
-            maybe = [i for i in dict.fromkeys(ids) if self._has(hashes[i])]
+            maybe = [i for i in dict.fromkeys(ids) if self._has(found[i])]
         if not maybe:
-            return set(), hashes
+            return set(), found
         marks = ", ".join("?" * len(maybe))
-        rows = store.con.execute(f"SELECT DISTINCT event_id FROM events WHERE event_id IN ({marks})",
-                                 maybe).fetchall()
-        return {str(r[0]) for r in rows}, hashes
+        rows = store.con.execute(f"SELECT DISTINCT {self.column} FROM {self.table} "
+                                 f"WHERE {self.column} IN ({marks})", maybe).fetchall()
+        return {str(r[0]) for r in rows}, found
 
     def warm(self, store: Store) -> None:
         """Read the stored hashes now (the server does at start, before taking requests)."""
@@ -59,7 +65,7 @@ class StoredEventIds:
             self._sync(store)
 
     def added(self, hashes: list[int]) -> None:
-        """The caller inserted events with these id hashes (in its open transaction)."""
+        """The caller inserted rows with these key hashes (in its open transaction)."""
         with self._lock:
             if self._sorted is None:
                 return
@@ -78,18 +84,19 @@ class StoredEventIds:
         return at < self._sorted.size and int(self._sorted[at]) == h
 
     def _sync(self, store: Store) -> None:
-        row = store.con.execute("SELECT count(*) FROM events").fetchone()
+        row = store.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
         rows = int(row[0]) if row else 0
         if self._sorted is not None and rows == self._rows:
             return
-        column = store.con.execute("SELECT hash(event_id) AS h FROM events").fetchnumpy()["h"]
+        column = store.con.execute(
+            f"SELECT hash({self.column}) AS h FROM {self.table}").fetchnumpy()["h"]
         self._sorted = np.sort(np.asarray(column, dtype=np.uint64))
         self._recent.clear()
         self._rows = rows
         self.reloads += 1
 
 
-def _hashes(store: Store, ids: list[str]) -> dict[str, int]:
+def hashes(store: Store, ids: list[str]) -> dict[str, int]:
     """DuckDB's ``hash()`` of each id, the function the stored hashes were read with."""
     rows = store.con.execute("SELECT x, hash(x) FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
     return {str(x): int(h) for x, h in rows}

@@ -1,5 +1,5 @@
-"""The API's in-memory duplicate check: exact, kept in step with its own inserts, reloaded when
-the table changes behind its back."""
+"""The API's in-memory key checks (event ids, contact ids): exact, kept in step with its own
+inserts, reloaded when the table changes behind its back."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from leadscore.api import event_ids
-from leadscore.api.event_ids import StoredEventIds
+from leadscore.api import stored_keys
+from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.values import NewEvent
-from leadscore.api.writes import write_events
+from leadscore.api.writes import ensure_contacts, upsert_contact, write_events
 from leadscore.storage.store import Store
 
 NOW = datetime(2025, 6, 1)
@@ -33,7 +33,7 @@ def _event(event_id: str) -> NewEvent:
 
 def test_stored_ids_are_found_and_new_ones_are_not(tmp_path: Path) -> None:
     store, ids = _store(tmp_path)
-    known = StoredEventIds()
+    known = StoredKeys("events", "event_id")
     new = [str(uuid.uuid4()) for _ in range(50)]
     found, hashes = known.stored(store, [ids[10], new[0], ids[4999], *new[1:]])
     assert found == {ids[10], ids[4999]} and len(hashes) == 52
@@ -42,7 +42,7 @@ def test_stored_ids_are_found_and_new_ones_are_not(tmp_path: Path) -> None:
 
 def test_own_inserts_are_known_without_reloading(tmp_path: Path) -> None:
     store, _ = _store(tmp_path)
-    known = StoredEventIds()
+    known = StoredKeys("events", "event_id")
     fresh = [str(uuid.uuid4()) for _ in range(3)]
     with store.transaction():
         first = write_events(store, [_event(i) for i in fresh], {}, now=NOW, known=known)
@@ -54,7 +54,7 @@ def test_own_inserts_are_known_without_reloading(tmp_path: Path) -> None:
 
 def test_an_insert_behind_its_back_is_noticed(tmp_path: Path) -> None:
     store, _ = _store(tmp_path)
-    known = StoredEventIds()
+    known = StoredKeys("events", "event_id")
     assert known.stored(store, ["x"])[0] == set()
     store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
                       "VALUES ('x', 'c1', 'page_view', TIMESTAMP '2025-01-02')")
@@ -63,7 +63,7 @@ def test_an_insert_behind_its_back_is_noticed(tmp_path: Path) -> None:
 
 def test_a_rolled_back_insert_is_forgotten(tmp_path: Path) -> None:
     store, _ = _store(tmp_path)
-    known = StoredEventIds()
+    known = StoredKeys("events", "event_id")
     with pytest.raises(RuntimeError), store.transaction():
         write_events(store, [_event("gone")], {}, now=NOW, known=known)
         raise RuntimeError("the group fails")
@@ -73,9 +73,9 @@ def test_a_rolled_back_insert_is_forgotten(tmp_path: Path) -> None:
 
 
 def test_merged_hashes_stay_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(event_ids, "MERGE_AT", 4)
+    monkeypatch.setattr(stored_keys, "MERGE_AT", 4)
     store, ids = _store(tmp_path, 100)
-    known = StoredEventIds()
+    known = StoredKeys("events", "event_id")
     added: list[str] = []
     for k in range(3):
         batch = [f"new-{k}-{j}" for j in range(3)]
@@ -84,3 +84,21 @@ def test_merged_hashes_stay_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert known.reloads == 1 and len(known._recent) < 4  # merged into the sorted array
     probe = [*added, *ids[:5], "never-1", "never-2"]
     assert known.stored(store, probe)[0] == set(added) | set(ids[:5])
+
+
+def test_contacts_known_in_memory_are_created_once(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path, 10)
+    store.con.execute("INSERT INTO contacts (contact_id) VALUES ('c1'), ('c2')")
+    contacts = StoredKeys("contacts", "contact_id")
+    seen = {"c2": (NOW, None), "c3": (NOW, "c3@x.io")}
+    assert ensure_contacts(store, seen, NOW, contacts) == 1
+    assert ensure_contacts(store, seen, NOW, contacts) == 0
+    created, _ = upsert_contact(store, "c4", {"job_title": "CEO"}, now=NOW, known=contacts)
+    assert created and contacts.stored(store, ["c4", "c5"])[0] == {"c4"}
+    assert contacts.reloads == 1  # every insert was its own: no reload needed
+    written = write_events(store, [NewEvent("e-new", "c5", None, "page_view", NOW)], {}, now=NOW,
+                           known=StoredKeys("events", "event_id"), known_contacts=contacts)
+    assert written.created_contacts == 1 and contacts.reloads == 1
+    assert store.check_keys() == {"contacts": 0, "deals": 0}
+    assert sorted(r[0] for r in store.con.execute("SELECT contact_id FROM contacts").fetchall()) == [
+        "c1", "c2", "c3", "c4", "c5"]
