@@ -54,10 +54,7 @@ class StoredKeys:
             maybe = [i for i in dict.fromkeys(ids) if self._has(found[i])]
         if not maybe:
             return set(), found
-        marks = ", ".join("?" * len(maybe))
-        rows = store.con.execute(f"SELECT DISTINCT {self.column} FROM {self.table} "
-                                 f"WHERE {self.column} IN ({marks})", maybe).fetchall()
-        return {str(r[0]) for r in rows}, found
+        return _in_table(store, self.table, self.column, maybe), found
 
     def warm(self, store: Store) -> None:
         """Read the stored hashes now (the server does at start, before taking requests)."""
@@ -100,3 +97,19 @@ def hashes(store: Store, ids: list[str]) -> dict[str, int]:
     """DuckDB's ``hash()`` of each id, the function the stored hashes were read with."""
     rows = store.con.execute("SELECT x, hash(x) FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
     return {str(x): int(h) for x, h in rows}
+
+
+def stored_among(store: Store, known: StoredKeys | None, table: str, column: str,
+                 ids: list[str]) -> tuple[set[str], dict[str, int]]:
+    """The ``ids`` that ``table.column`` holds, from ``known`` when the caller has one (with the
+    ids' hashes, for :meth:`StoredKeys.added`), else from the table (and no hashes)."""
+    if known is not None:
+        return known.stored(store, ids)
+    return (_in_table(store, table, column, list(dict.fromkeys(ids))) if ids else set()), {}
+
+
+def _in_table(store: Store, table: str, column: str, ids: list[str]) -> set[str]:
+    marks = ", ".join("?" * len(ids))
+    rows = store.con.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IN ({marks})",
+                             ids).fetchall()
+    return {str(r[0]) for r in rows}

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from leadscore.api.stored_keys import StoredKeys
+from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent, column_kind
 from leadscore.storage.store import Store
@@ -176,13 +176,7 @@ def ensure_contacts(store: Store, first_seen: Mapping[str, tuple[datetime, str |
     ids = list(first_seen)
     if not ids:
         return 0
-    hashes: dict[str, int] = {}
-    if known is not None:
-        existing, hashes = known.stored(store, ids)
-    else:
-        where, params = _in("contact_id", ids)
-        existing = {r[0] for r in store.con.execute(f"SELECT contact_id FROM contacts WHERE {where}",
-                                                    params).fetchall()}
+    existing, hashes = stored_among(store, known, "contacts", "contact_id", ids)
     new = [(cid, email, min(when, now)) for cid, (when, email) in first_seen.items() if cid not in existing]
     if new:
         _insert_rows(store, "contacts", {
@@ -209,13 +203,7 @@ def write_events(store: Store, events: list[NewEvent], column_types: Mapping[str
         e.event_id = e.event_id or e.generated_id()
         ids.append(e.event_id)
     resolve_contacts(store, events)
-    hashes: dict[str, int] = {}
-    if known is not None:
-        stored, hashes = known.stored(store, ids)
-    else:
-        where, params = _in("event_id", ids)
-        stored = {r[0] for r in store.con.execute(f"SELECT DISTINCT event_id FROM events WHERE {where}",
-                                                  params).fetchall()}
+    stored, hashes = stored_among(store, known, "events", "event_id", ids)
     fresh: list[NewEvent] = []
     seen: set[str] = set()
     for e in events:
