@@ -48,8 +48,12 @@ class StoredKeys:
         if not ids:
             return set(), {}
         with self._lock:
-            self._sync(store)
-            found = hashes(store, ids)
+            # one round trip for the ids' hashes and the table's row count (the guard)
+            rows = store.con.execute(
+                f"SELECT x, hash(x), (SELECT count(*) FROM {self.table}) "
+                "FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
+            found = {str(x): int(h) for x, h, _ in rows}
+            self._sync(store, int(rows[0][2]))
             assert self._sorted is not None
             maybe = [i for i in dict.fromkeys(ids) if self._has(found[i])]
         if not maybe:
@@ -80,9 +84,12 @@ class StoredKeys:
         at = int(np.searchsorted(self._sorted, np.uint64(h)))
         return at < self._sorted.size and int(self._sorted[at]) == h
 
-    def _sync(self, store: Store) -> None:
-        row = store.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
-        rows = int(row[0]) if row else 0
+    def _sync(self, store: Store, rows: int | None = None) -> None:
+        """Read the hashes unless the table holds as many rows as this index expects (rows it
+        did not see inserted, or a rolled-back insert, make it read them again: ~0.13 s at 2M)."""
+        if rows is None:
+            row = store.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
+            rows = int(row[0]) if row else 0
         if self._sorted is not None and rows == self._rows:
             return
         column = store.con.execute(
@@ -94,7 +101,8 @@ class StoredKeys:
 
 
 def hashes(store: Store, ids: list[str]) -> dict[str, int]:
-    """DuckDB's ``hash()`` of each id, the function the stored hashes were read with."""
+    """DuckDB's ``hash()`` of each id, the function the stored hashes are read with (it is not
+    reproducible outside DuckDB; MD5 would be, but reading it for 2M ids takes 0.9 s, not 0.13 s)."""
     rows = store.con.execute("SELECT x, hash(x) FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
     return {str(x): int(h) for x, h in rows}
 
