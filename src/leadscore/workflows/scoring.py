@@ -6,10 +6,17 @@ the run's transaction, after the scores and history are written; the hook evalua
 workflow of the model over the run's table ``_run`` and writes outbox rows and immediate effects
 in that same transaction. So a crossing and its actions commit together or not at all, and an
 API write that joins an outer ``store.transaction()`` commits with both.
+
+A ``set`` action changes contact properties that rules (of any model) may read, so the scores it
+leaves behind can be stale. After the runs, the contacts a ``set`` really changed are scored
+again with every published model (``_settle``), which may fire more workflows; two workflows that
+undo each other's change would loop, so after ``SETTLE_ROUNDS`` rounds the contacts still
+changing are scored once more without firing anything, and a warning says how many.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -24,6 +31,8 @@ from leadscore.workflows import effects, outbox
 from leadscore.workflows.triggers import FIRED, crossed_workflows, is_baseline_run, record_fired, select_fired
 from leadscore.workspace import Workspace
 
+log = logging.getLogger("leadscore.workflows")
+
 
 @dataclass
 class WorkflowStats:
@@ -34,6 +43,15 @@ class WorkflowStats:
     tasks: int = 0
     properties_set: int = 0
     list_changes: int = 0
+    #: contacts scored again because a ``set`` changed their properties (each round counts)
+    resettled: int = 0
+    #: contacts a ``set`` still changed in the last allowed round (a loop?): scored, nothing fired
+    unsettled: int = 0
+
+
+#: Rounds of rescoring the contacts that ``set`` actions changed (see the module docstring). One
+#: is enough unless a workflow fired by the rescore sets properties again.
+SETTLE_ROUNDS = 3
 
 
 class WorkflowHook:
@@ -42,6 +60,17 @@ class WorkflowHook:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.stats = WorkflowStats()
+        self._set_runs: list[str] = []  # runs whose `set` actions changed some contact
+
+    def take_changed(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """The contacts whose properties this hook's ``set`` actions changed since the last call."""
+        runs, self._set_runs = self._set_runs, []
+        if not runs:
+            return []
+        rows = con.execute("SELECT DISTINCT contact_id FROM property_changes "
+                           "WHERE run_id IN (SELECT UNNEST($runs::VARCHAR[])) ORDER BY contact_id",
+                           {"runs": runs}).fetchall()
+        return [str(row[0]) for row in rows]
 
     def __call__(self, con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
         model = ctx.model
@@ -83,8 +112,11 @@ class WorkflowHook:
                 workflow_index=index, step=step, contact_columns=set(column_types), now=now,
                 group_names=list(ctx.version.group_names), model_version=ctx.version.version)
         elif action.set is not None:
-            self.stats.properties_set += effects.set_properties(
+            changed = effects.set_properties(
                 con, action.set, run_id=ctx.run_id, source=source, column_types=column_types, now=now)
+            self.stats.properties_set += changed
+            if changed and ctx.run_id not in self._set_runs:
+                self._set_runs.append(ctx.run_id)
         elif action.add_to_list is not None:
             self.stats.list_changes += effects.add_to_list(
                 con, effects.list_name(action.add_to_list), source=source, now=now)
@@ -115,7 +147,9 @@ def rescore_contacts(store: Store, ws: Workspace, contact_ids: list[str], *,
     del ws  # settings are not needed to enqueue; kept in the signature for the API's sake
     hook = WorkflowHook(store)
     with store.transaction():
-        return score_some(store, contact_ids, models=models, as_of=as_of, on_written=hook)
+        runs = score_some(store, contact_ids, models=models, as_of=as_of, on_written=hook)
+        _settle(store, hook, runs, as_of)
+        return runs
 
 
 def rescore_all(store: Store, ws: Workspace, *, models: list[str] | None = None,
@@ -130,4 +164,38 @@ def rescore_all_with_stats(store: Store, *, models: list[str] | None = None,
     """``rescore_all`` that also tells what the workflows did (the CLI prints it)."""
     hook = WorkflowHook(store)
     runs = score_published(store, models=models, as_of=as_of, on_written=hook)
+    with store.transaction():
+        _settle(store, hook, runs, as_of)
     return runs, hook.stats
+
+
+def _settle(store: Store, hook: WorkflowHook, runs: list[RunResult],
+            as_of: datetime | str | None) -> None:
+    """Score again, with every published model, the contacts whose properties ``set`` changed.
+
+    Every model, not just the ones that ran: a property set by one model's workflow may be read by
+    another's rules. The as-of is the runs' own (for a run "now", the latest of their nows), so the
+    new scores stand beside the others. The rescore's own crossings fire workflows like any run's.
+    """
+    when = as_of if as_of is not None or not runs else max(run.as_of for run in runs)
+    for _ in range(SETTLE_ROUNDS):
+        changed = hook.take_changed(store.con)
+        if not changed:
+            break
+        hook.stats.resettled += len(changed)
+        score_some(store, changed, as_of=when, on_written=hook)
+    else:
+        changed = hook.take_changed(store.con)
+        if changed:  # scored once more so scores match the properties, but nothing fires now
+            hook.stats.unsettled = len(changed)
+            score_some(store, changed, as_of=when)
+            log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
+                        "(do two workflows undo each other's change?); they were scored once more "
+                        "without firing workflows", len(changed), SETTLE_ROUNDS)
+    if hook.stats.resettled:  # a whole-base run's tier counts describe the scores as they now stand
+        for run in runs:
+            if run.scope == "all":
+                run.tier_counts = {tier: 0 for tier in run.tier_counts} | {
+                    str(tier): int(n) for tier, n in store.con.execute(
+                        "SELECT tier, count(*) FROM scores WHERE model = ? GROUP BY tier",
+                        [run.model]).fetchall()}
