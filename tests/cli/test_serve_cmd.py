@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -35,6 +36,12 @@ def test_serve_answers_and_stops_cleanly(small_ws: Workspace, stop: signal.Signa
         r = httpx.post(f"http://127.0.0.1:{port}/v1/events", json={"contact_id": "c1", "type": "email_open"},
                        headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200
+        # the CLI meanwhile: refused, with who holds the store and what to use instead
+        other = subprocess.run([sys.executable, "-m", "leadscore", "keys", "list", "-w", str(small_ws.root)],
+                               capture_output=True, text=True, timeout=60)
+        assert other.returncode == 2 and "Traceback" not in other.stderr
+        assert f"`leadscore serve` (PID {proc.pid}) holds it" in other.stderr
+        assert "HTTP API" in other.stderr
     finally:
         proc.send_signal(stop)
         code = proc.wait(60)
@@ -50,4 +57,5 @@ def test_serve_on_a_locked_store_is_one_clear_error(small_ws: Workspace) -> None
         proc = subprocess.run([sys.executable, "-m", "leadscore", "serve", "--port", str(free_port()),
                                "-w", str(small_ws.root)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert "in use by another leadscore process" in proc.stderr and "Traceback" not in proc.stderr
+    assert "in use by another process" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"(PID {os.getpid()}: " in proc.stderr  # this test's own process holds it

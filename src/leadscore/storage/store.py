@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from leadscore.errors import NotFoundError, StoreError
+from leadscore.storage.lock import in_use_message
 from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION, logical_type
 from leadscore.timeutil import utcnow
 
@@ -62,10 +63,7 @@ class Store:
             con = duckdb.connect(target, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(
-                    f"the store {target} is in use by another leadscore process; wait for it to "
-                    "finish or stop it (DuckDB allows one writer at a time)"
-                ) from exc
+                raise StoreError(in_use_message(target, str(exc))) from exc
             raise StoreError(f"cannot open the store {target}: {exc}") from exc
         store = cls(con, target)
         if not read_only:
