@@ -13,8 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadscore.errors import WorkspaceError
+from leadscore.model.conditions import Condition
 from leadscore.model.loader import LoadedModel, load_model
-from leadscore.model.spec import Condition
 from leadscore.storage.store import Store
 
 SETTINGS_FILE = "leadscore.yml"

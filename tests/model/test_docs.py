@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from leadscore.model import spec
+from leadscore.model import conditions, nodes, spec, workflow_spec
 from leadscore.model.loader import parse_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,9 +20,10 @@ DOC = (ROOT / "docs" / "model-reference.md").read_text(encoding="utf-8")
 EXAMPLE = (ROOT / "src" / "leadscore" / "data" / "example_model.yml").read_text(encoding="utf-8")
 
 DOCUMENTED: list[type[BaseModel]] = [
-    spec.ScoringModel, spec.Group, spec.Rule, spec.EventCondition, spec.InactivityCondition,
-    spec.Decay, spec.MatrixAxis, spec.Matrix, spec.Workflow, spec.Trigger, spec.Action,
-    spec.WebhookAction, spec.EmailAction, spec.TaskAction, spec.ListAction,
+    spec.ScoringModel, spec.Group, spec.Rule, conditions.EventCondition, conditions.InactivityCondition,
+    spec.Decay, spec.MatrixAxis, spec.Matrix, workflow_spec.Workflow, workflow_spec.Trigger,
+    workflow_spec.Action, workflow_spec.WebhookAction, workflow_spec.EmailAction, workflow_spec.TaskAction,
+    workflow_spec.ListAction,
 ]
 
 
@@ -30,7 +31,7 @@ def _keys(cls: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in cls.model_fields.items()]
 
 
-@pytest.mark.parametrize("operator", spec.VALUE_OPERATORS)
+@pytest.mark.parametrize("operator", nodes.VALUE_OPERATORS)
 def test_every_operator_is_documented_with_an_example(operator: str) -> None:
     row = re.search(rf"^\| `{operator}` \|.*\| `\{{[^|]*\b{operator}:", DOC, re.MULTILINE)
     assert row, f"docs/model-reference.md has no table row with an example for `{operator}`"

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlglot import exp
 
-from leadscore.model.spec import (
+from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
     Condition,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlglot import exp
 
 from leadscore.errors import LeadscoreError
-from leadscore.model.spec import ValueTest
+from leadscore.model.conditions import ValueTest
 from leadscore.timeutil import parse_as_of
 
 from .build import BadValue, number_literal
@@ -130,7 +130,7 @@ def _test_sql(test: ValueTest, target: Target, catalog: Catalog, as_of: datetime
         return exp.Between(this=age, low=exp.Literal.number(0), high=number_literal(value))
     if op == "older_than_days":
         return exp.GT(this=_age(target, catalog, as_of), expression=number_literal(value))
-    raise AssertionError(f"operator {op} has no SQL")  # spec.VALUE_OPERATORS and this stay in step
+    raise AssertionError(f"operator {op} has no SQL")  # nodes.VALUE_OPERATORS and this stay in step
 
 
 def compile_test(test: ValueTest, target: Target, catalog: Catalog, as_of: datetime,

@@ -31,19 +31,18 @@ from functools import cache
 from typing import Any
 
 from leadscore.errors import LeadscoreError
-from leadscore.model.properties import free_email_domains
-from leadscore.model.spec import (
+from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
     Condition,
-    Decay,
     EventCondition,
     InactivityCondition,
     NotCondition,
     PropertyCondition,
-    ScoringModel,
     ValueTest,
 )
+from leadscore.model.properties import free_email_domains
+from leadscore.model.spec import Decay, ScoringModel
 from leadscore.timeutil import age_days, parse_as_of, to_utc_naive
 
 __all__ = ["ReferenceScore", "RuleScore", "score_many_reference", "score_reference"]

@@ -23,15 +23,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from leadscore.errors import ModelError, ModelIssue
-from leadscore.model.spec import (
+from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
     EventCondition,
     InactivityCondition,
     NotCondition,
     PropertyCondition,
-    ScoringModel,
 )
+from leadscore.model.spec import ScoringModel
 
 
 class _Loader(yaml.SafeLoader):

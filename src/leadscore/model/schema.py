@@ -18,7 +18,8 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-from leadscore.model.spec import NAME_PATTERN, VALUE_OPERATORS, ScoringModel
+from leadscore.model.nodes import NAME_PATTERN, VALUE_OPERATORS
+from leadscore.model.spec import ScoringModel
 
 __all__ = ["SCHEMA_ID", "model_json_schema"]
 

@@ -1,6 +1,8 @@
 """The scoring model language as typed, validated objects.
 
-A YAML model file is parsed (``model.loader``) into these pydantic classes with ``extra="forbid"``:
+A YAML model file is parsed (``model.loader``) into pydantic classes with ``extra="forbid"``
+(``model.nodes``): this module holds rules, groups, decay, the matrix and the whole model;
+conditions live in ``model.conditions`` and workflows in ``model.workflow_spec``. Anywhere,
 any key the language does not know is an error, never silently ignored. Shape rules that need
 only the file itself (one operator per condition, ascending tiers, caps ≥ 0, ``max`` only with
 ``points_per_event`` ...) live here; rules that need the store (does property ``job_title`` exist,
@@ -12,273 +14,22 @@ the compiler, the reference scorer and every engine implement exactly that.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     field_validator,
     model_validator,
 )
 
-from leadscore.errors import LeadscoreError
-from leadscore.timeutil import parse_as_of
-
-Scalar = str | int | float | bool
-
-
-def _not_bool(value: Any) -> Any:
-    """YAML ``true``/``false`` are not numbers (pydantic's lax mode would read them as 1 and 0)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not true/false")
-    return value
-
-
-# Numbers in a model: int or float input, never a boolean, never NaN or infinite (``_Node``).
-# Bounds sit before the bool check so that they reach the JSON Schema (``minimum``...).
-Number = Annotated[float, BeforeValidator(_not_bool)]
-PositiveNumber = Annotated[float, Field(gt=0), BeforeValidator(_not_bool)]
-NonNegativeNumber = Annotated[float, Field(ge=0), BeforeValidator(_not_bool)]
-Percent = Annotated[float, Field(gt=0, le=100), BeforeValidator(_not_bool)]
-#: A whole number of events (``at_least: 3``).
-NonNegativeCount = Annotated[int, Field(ge=0), BeforeValidator(_not_bool)]
-
-#: Operators allowed on a property (of a contact, or of an event in ``where``).
-VALUE_OPERATORS = (
-    "equals", "not_equals", "in", "not_in", "contains", "starts_with", "ends_with", "matches",
-    "gt", "gte", "lt", "lte", "between", "is_set", "is_empty", "within_days", "older_than_days",
-)
-STRING_OPERATORS = ("contains", "starts_with", "ends_with", "matches")
-ORDER_OPERATORS = ("gt", "gte", "lt", "lte", "between")
-DATE_OPERATORS = ("within_days", "older_than_days")
-COUNT_BANDS = ("at_least", "at_most", "exactly", "between")
-
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
-
-
-class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
-
-
-# --------------------------------------------------------------------------- conditions
-
-
-class ValueTest(_Node):
-    """Exactly one operator applied to one value (a contact property or an event property)."""
-
-    equals: Scalar | None = None
-    not_equals: Scalar | None = None
-    in_: list[Scalar] | None = Field(default=None, alias="in")
-    not_in: list[Scalar] | None = None
-    contains: str | None = None
-    starts_with: str | None = None
-    ends_with: str | None = None
-    matches: str | None = None
-    gt: Number | str | None = None
-    gte: Number | str | None = None
-    lt: Number | str | None = None
-    lte: Number | str | None = None
-    between: tuple[Number | str, Number | str] | None = None
-    is_set: Literal[True] | None = None
-    is_empty: Literal[True] | None = None
-    within_days: NonNegativeNumber | None = None
-    older_than_days: NonNegativeNumber | None = None
-
-    @model_validator(mode="after")
-    def _one_operator(self) -> ValueTest:
-        used = self.operators_used()
-        if len(used) != 1:
-            raise ValueError(
-                f"give exactly one operator, found {len(used) or 'none'}"
-                + (f" ({', '.join(used)})" if used else "")
-                + f"; operators: {', '.join(VALUE_OPERATORS)}; combine several with all/any"
-            )
-        if self.matches is not None:
-            try:
-                re.compile(self.matches)
-            except re.error as exc:
-                raise ValueError(f"`matches` is not a valid regular expression: {exc}") from exc
-        if self.between is not None:
-            lo, hi = self.between
-            if type(lo) is not type(hi) and not (isinstance(lo, int | float) and isinstance(hi, int | float)):
-                raise ValueError("both ends of `between` must be of the same type")
-            if _empty_range(lo, hi):
-                raise ValueError(f"`between: [{lo}, {hi}]` is empty: the first bound must be ≤ the second")
-        for op in ("in_", "not_in"):
-            values = getattr(self, op)
-            if values is not None and not values:
-                raise ValueError(f"`{op.rstrip('_')}` needs at least one value")
-        return self
-
-    def operators_used(self) -> list[str]:
-        return [
-            op for op in VALUE_OPERATORS
-            if getattr(self, "in_" if op == "in" else op) is not None
-        ]
-
-    @property
-    def operator(self) -> str:
-        return self.operators_used()[0]
-
-    @property
-    def value(self) -> Any:
-        return getattr(self, "in_" if self.operator == "in" else self.operator)
-
-
-class PropertyCondition(ValueTest):
-    """``{property: job_title, in: [CEO, CMO]}``: a test on one contact property."""
-
-    property: str
-
-
-def _empty_range(lo: float | str, hi: float | str) -> bool:
-    """Is ``between: [lo, hi]`` empty? Dates compare as instants (``…T10:00+05:00`` < ``…T06:00Z``)."""
-    if isinstance(lo, str) and isinstance(hi, str):
-        try:
-            if "now" not in (lo.strip().lower(), hi.strip().lower()):
-                return parse_as_of(lo) > parse_as_of(hi)
-        except LeadscoreError:
-            pass
-    return lo > hi  # type: ignore[operator]
-
-
-def _where_value(raw: Any) -> Any:
-    """``where`` shorthands: a bare scalar means ``equals``, a bare list means ``in``."""
-    if isinstance(raw, dict):
-        return raw
-    if isinstance(raw, list):
-        return {"in": raw}
-    return {"equals": raw}
-
-
-class EventCondition(_Node):
-    """``{event: page_view, where: {url: {contains: /pricing}}, within_days: 30, at_least: 3}``.
-
-    Holds when the number of matching events (type matches, every ``where`` test holds, age within
-    ``within_days``) satisfies the count band; the default band is ``at_least: 1``.
-    """
-
-    event: str | list[str]
-    where: dict[str, ValueTest] = Field(default_factory=dict)
-    within_days: PositiveNumber | None = None
-    ever: Literal[True] | None = None
-    at_least: NonNegativeCount | None = None
-    at_most: NonNegativeCount | None = None
-    exactly: NonNegativeCount | None = None
-    between: tuple[NonNegativeCount, NonNegativeCount] | None = None
-
-    @field_validator("where", mode="before")
-    @classmethod
-    def _expand_where(cls, raw: Any) -> Any:
-        if isinstance(raw, dict):
-            return {k: _where_value(v) for k, v in raw.items()}
-        return raw
-
-    @field_validator("event")
-    @classmethod
-    def _event_types(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and not value:
-            raise ValueError("`event` needs at least one event type")
-        return value
-
-    @model_validator(mode="after")
-    def _band(self) -> EventCondition:
-        bands = [b for b in COUNT_BANDS if getattr(self, b) is not None]
-        if len(bands) > 1:
-            raise ValueError(f"give at most one count band, found {', '.join(bands)}")
-        if self.between is not None and self.between[0] > self.between[1]:
-            raise ValueError(
-                f"`between: {list(self.between)}` is empty: the first bound must be ≤ the second"
-            )
-        if self.ever and self.within_days is not None:
-            raise ValueError("`ever` and `within_days` contradict each other: keep one")
-        return self
-
-    @property
-    def event_types(self) -> list[str]:
-        return [self.event] if isinstance(self.event, str) else list(self.event)
-
-    @property
-    def band(self) -> tuple[int, int | None]:
-        """The count band as ``(low, high)`` inclusive; ``high`` None means unbounded."""
-        if self.at_most is not None:
-            return (0, self.at_most)
-        if self.exactly is not None:
-            return (self.exactly, self.exactly)
-        if self.between is not None:
-            return (self.between[0], self.between[1])
-        return (self.at_least if self.at_least is not None else 1, None)
-
-    @property
-    def has_band(self) -> bool:
-        return any(getattr(self, b) is not None for b in COUNT_BANDS)
-
-
-class InactivityCondition(_Node):
-    """``{no_event_within_days: 30, events: [page_view]}``: nothing (of those types) in D days."""
-
-    no_event_within_days: PositiveNumber
-    events: list[str] | None = None
-
-
-class AllCondition(_Node):
-    all: list[Condition] = Field(min_length=1)
-
-
-class AnyCondition(_Node):
-    any: list[Condition] = Field(min_length=1)
-
-
-class NotCondition(_Node):
-    not_: Condition = Field(alias="not")
-
-
-def _condition_kind(raw: Any) -> str | None:
-    if isinstance(raw, BaseModel):
-        return {
-            PropertyCondition: "property", EventCondition: "event", InactivityCondition: "inactivity",
-            AllCondition: "all", AnyCondition: "any", NotCondition: "not",
-        }.get(type(raw))
-    if not isinstance(raw, dict):
-        return None
-    for key, kind in (("property", "property"), ("event", "event"),
-                      ("no_event_within_days", "inactivity"), ("all", "all"), ("any", "any"),
-                      ("not", "not")):
-        if key in raw:
-            return kind
-    return None
-
-
-Condition = Annotated[
-    Annotated[PropertyCondition, Tag("property")]
-    | Annotated[EventCondition, Tag("event")]
-    | Annotated[InactivityCondition, Tag("inactivity")]
-    | Annotated[AllCondition, Tag("all")]
-    | Annotated[AnyCondition, Tag("any")]
-    | Annotated[NotCondition, Tag("not")],
-    Discriminator(
-        _condition_kind,
-        custom_error_type="condition_kind",
-        custom_error_message=(
-            "a condition needs one of the keys property, event, no_event_within_days, all, any, not"
-        ),
-    ),
-]
-
-AllCondition.model_rebuild()
-AnyCondition.model_rebuild()
-NotCondition.model_rebuild()
-
+from leadscore.model.conditions import Condition, EventCondition
+from leadscore.model.nodes import NAME_PATTERN, Node, NonNegativeNumber, Number, Percent, PositiveNumber
+from leadscore.model.workflow_spec import Workflow
 
 # --------------------------------------------------------------------------- rules and groups
 
 
-class Decay(_Node):
+class Decay(Node):
     """How event points fade with age: exponential (half-life) or linear (percent per 30 days).
 
     ``half_life_days: H``  → factor 0.5 ** (age_days / H)
@@ -295,7 +46,7 @@ class Decay(_Node):
         return self
 
 
-class Rule(_Node):
+class Rule(Node):
     """One scoring rule: a condition and the points it is worth."""
 
     name: str = Field(min_length=1)
@@ -323,7 +74,7 @@ class Rule(_Node):
         return self
 
 
-class Group(_Node):
+class Group(Node):
     """Rules whose points add up to one subtotal, clamped to ``[floor, cap]``."""
 
     cap: NonNegativeNumber | None = None
@@ -343,7 +94,7 @@ class Group(_Node):
         return self
 
 
-class MatrixAxis(_Node):
+class MatrixAxis(Node):
     """One axis of the fit × engagement grade: a group and named lower bounds (``A: 30``)."""
 
     group: str
@@ -366,14 +117,14 @@ class MatrixAxis(_Node):
         return label
 
 
-class Matrix(_Node):
+class Matrix(Node):
     """Optional grade such as ``A1``: fit band letter followed by engagement band label."""
 
     fit: MatrixAxis
     engagement: MatrixAxis
 
 
-class PredictiveBlend(_Node):
+class PredictiveBlend(Node):
     """Optional blended score: the rule total and a predictive model's probability in one number.
 
     ``blended = (1 - weight) × rule total + weight × 100 × probability``; shown by ``explain`` and
@@ -385,90 +136,13 @@ class PredictiveBlend(_Node):
     weight: float = Field(default=0.5, ge=0, le=1, description="share of 100 × probability in the blend")
 
 
-# --------------------------------------------------------------------------- workflows
-
-
-class Trigger(_Node):
-    """When a workflow fires: a crossing, not a level (``score_above: 60`` fires once on the way up)."""
-
-    enters_tier: str | None = None
-    leaves_tier: str | None = None
-    score_above: Number | None = None
-    score_below: Number | None = None
-    score_changed_by: PositiveNumber | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Trigger:
-        used = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(used) != 1:
-            raise ValueError(
-                "give exactly one trigger: enters_tier, leaves_tier, score_above, score_below, "
-                "score_changed_by"
-            )
-        return self
-
-
-class WebhookAction(_Node):
-    url: str
-    secret: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: PositiveNumber = 10
-
-
-class EmailAction(_Node):
-    to: str
-    subject: str
-    body: str | None = None
-    template: str | None = None
-
-
-class TaskAction(_Node):
-    for_: str = Field(default="owner", alias="for")
-    title: str
-    due_in_days: NonNegativeNumber | None = None
-    notes: str | None = None
-
-
-class ListAction(_Node):
-    list: str
-
-
-class Action(_Node):
-    """One step of a workflow; exactly one key."""
-
-    webhook: WebhookAction | None = None
-    email: EmailAction | None = None
-    task: TaskAction | None = None
-    set: dict[str, Scalar | None] | None = None
-    add_to_list: ListAction | str | None = None
-    remove_from_list: ListAction | str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Action:
-        used = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(used) != 1:
-            raise ValueError(
-                "each step needs exactly one action: webhook, email, task, set, add_to_list, "
-                "remove_from_list"
-            )
-        return self
-
-
-class Workflow(_Node):
-    name: str
-    on: Trigger
-    if_: Condition | None = Field(default=None, alias="if")
-    do: list[Action] = Field(min_length=1)
-    cooldown_hours: NonNegativeNumber | None = None
-
-
 # --------------------------------------------------------------------------- the model
 
 
 DEFAULT_TIERS = {"cold": 0.0, "nurture": 30.0, "sql": 60.0}
 
 
-class ScoringModel(_Node):
+class ScoringModel(Node):
     """A whole scoring model, as written in one ``models/*.yml`` file."""
 
     version: Literal[1] = 1

@@ -33,11 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model import properties
-from leadscore.model.loader import LoadedModel, line_map
-from leadscore.model.spec import (
-    DATE_OPERATORS,
-    ORDER_OPERATORS,
-    STRING_OPERATORS,
+from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
     Condition,
@@ -45,9 +41,11 @@ from leadscore.model.spec import (
     InactivityCondition,
     NotCondition,
     PropertyCondition,
-    Rule,
     ValueTest,
 )
+from leadscore.model.loader import LoadedModel, line_map
+from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
+from leadscore.model.spec import Rule
 from leadscore.timeutil import parse_as_of
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from leadscore.model.spec import ListAction, Scalar, TaskAction
+from leadscore.model.nodes import Scalar
+from leadscore.model.workflow_spec import ListAction, TaskAction
 from leadscore.storage.store import rows_affected
 from leadscore.workflows.templates import render, simple_template_sql, template_context
 from leadscore.workflows.triggers import FIRED, used_params

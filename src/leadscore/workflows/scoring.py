@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 from leadscore.engine.run import RunContext, RunResult, score_published, score_some
-from leadscore.model.spec import Action, Workflow
+from leadscore.model.workflow_spec import Action, Workflow
 from leadscore.storage.schema import logical_type
 from leadscore.storage.store import Store
 from leadscore.workflows import effects, outbox

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from leadscore.model.spec import EmailAction, WebhookAction
+from leadscore.model.workflow_spec import EmailAction, WebhookAction
 from leadscore.workflows import signing
 from leadscore.workflows.templates import TemplateError, render, render_file, template_context
 from leadscore.workspace import SmtpSettings

@@ -23,7 +23,9 @@ import duckdb
 
 from leadscore.compiler import compile_model
 from leadscore.engine.run import SCORE_EPSILON  # score moves compared with the engine's own slack
-from leadscore.model.spec import Condition, ScoringModel, Trigger, Workflow
+from leadscore.model.conditions import Condition
+from leadscore.model.spec import ScoringModel
+from leadscore.model.workflow_spec import Trigger, Workflow
 from leadscore.timeutil import epoch_micros
 
 FIRED = "_wf_fired"

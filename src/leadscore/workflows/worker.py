@@ -26,7 +26,8 @@ import httpx
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError, StoreError
 from leadscore.faults import fault_point
-from leadscore.model.spec import Action, ScoringModel
+from leadscore.model.spec import ScoringModel
+from leadscore.model.workflow_spec import Action
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows import outbox
