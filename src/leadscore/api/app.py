@@ -21,10 +21,18 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from leadscore import __version__
-from leadscore.api import routes_contacts, routes_events, routes_keys, routes_scores
+from leadscore.api import (
+    routes_contacts,
+    routes_events,
+    routes_keys,
+    routes_models,
+    routes_reports,
+    routes_scores,
+)
 from leadscore.api.docs_ui import install_offline_docs
 from leadscore.api.limits import BodyLimit
 from leadscore.api.metrics import MetricsMiddleware
+from leadscore.api.routes_models import InvalidModelText
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.values import InvalidInput
 from leadscore.errors import LeadscoreError, NotFoundError
@@ -67,6 +75,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid_value(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse({"detail": _problems(exc.errors)}, status_code=422)
+
+    @app.exception_handler(InvalidModelText)
+    async def bad_model(_: Request, exc: InvalidModelText) -> JSONResponse:
+        # a model's text that does not validate: every problem, where it is and how to fix it
+        return JSONResponse({"detail": [
+            {"loc": ["body", "text"], "msg": i.message, "type": f"model_{i.severity}", "field": "text",
+             "line": i.line, "path": i.path, "hint": i.hint} for i in exc.issues]}, status_code=422)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -115,7 +130,7 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     app.state.runtime = rt
     install_offline_docs(app)
     _install_error_handlers(app)
-    for module in (routes_events, routes_contacts, routes_scores, routes_keys):
+    for module in (routes_events, routes_contacts, routes_scores, routes_models, routes_reports, routes_keys):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["server"])

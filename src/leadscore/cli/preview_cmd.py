@@ -32,10 +32,7 @@ def preview_command(
     if distribution:
         d = library.preview_tiers(draft, workspace=workspace, as_of=as_of)
         if as_json:
-            print_json({"model": d.model, "as_of": d.as_of, "published_version": d.published_version,
-                        "draft": d.draft_counts, "published": d.published_counts,
-                        "changed_tier": d.changed_tier,
-                        "moves": [{"from": a, "to": b, "contacts": n} for (a, b), n in d.moves.items()]})
+            print_json(d.to_dict())
         else:
             table = Table("tier", f"published v{d.published_version}" if d.published_version else "published",
                           "draft", "change")
@@ -46,10 +43,7 @@ def preview_command(
             console.print(f"{d.changed_tier:,} contacts would change tier")
     for cp in library.preview(draft, contact, workspace=workspace, as_of=as_of) if contact else []:
         if as_json:
-            print_json({"contact_id": cp.contact_id, "draft": cp.draft.to_dict(),
-                        "published": cp.published.to_dict() if cp.published else None,
-                        "rules": [{"group": r.group, "rule": r.name, "published": r.published,
-                                   "draft": r.draft, "delta": r.delta} for r in cp.rules]})
+            print_json(cp.to_dict())
             continue
         pub = cp.published
         console.print(f"[bold]{cp.contact_id}[/]: published "

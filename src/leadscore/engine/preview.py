@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from leadscore.engine.explain import Explanation, explain_with_model
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
@@ -43,6 +44,14 @@ class ContactPreview:
     def delta(self) -> float:
         return self.draft.total - (self.published.total if self.published else 0.0)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``leadscore preview --json`` and ``POST /v1/models/preview``."""
+        return {"contact_id": self.contact_id, "draft": self.draft.to_dict(),
+                "published": self.published.to_dict() if self.published else None,
+                "delta": self.delta,
+                "rules": [{"group": r.group, "rule": r.name, "published": r.published,
+                           "draft": r.draft, "delta": r.delta} for r in self.rules]}
+
 
 @dataclass
 class DistributionPreview:
@@ -56,6 +65,13 @@ class DistributionPreview:
     @property
     def changed_tier(self) -> int:
         return sum(n for (a, b), n in self.moves.items() if a is not None and a != b)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``leadscore preview --distribution --json`` and the API's preview."""
+        return {"model": self.model, "as_of": self.as_of, "published_version": self.published_version,
+                "draft": self.draft_counts, "published": self.published_counts,
+                "changed_tier": self.changed_tier,
+                "moves": [{"from": a, "to": b, "contacts": n} for (a, b), n in self.moves.items()]}
 
 
 def _when(store: Store, draft: LoadedModel, as_of: datetime | str | None) -> datetime:

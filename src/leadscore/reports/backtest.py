@@ -202,9 +202,10 @@ class BacktestRun:
                 "rolling": [r.to_dict() for r in self.rolling]}
 
 
-def run_backtest(store: Store, model: str | Path | None, *, as_of: datetime | str | None = None,
-                 horizon: str | int | timedelta = "90d", label: str | None = None, vs: str | Path | None = None,
-                 rolling_count: int = 0, step: str | int | timedelta = "30d") -> BacktestRun:
+def run_backtest(store: Store, model: str | Path | Target | None, *, as_of: datetime | str | None = None,
+                 horizon: str | int | timedelta = "90d", label: str | None = None,
+                 vs: str | Path | Target | None = None, rolling_count: int = 0,
+                 step: str | int | timedelta = "30d") -> BacktestRun:
     """The library's backtest: a model name or draft file, optionally against another (``vs``)."""
     from leadscore.reports.frame import load_target
     from leadscore.reports.outcomes import parse_horizon

@@ -117,7 +117,7 @@ def report_thresholds(frame: ScoredFrame, top_tier: BandStats, *, precision: flo
     return out
 
 
-def build_report(store: Store, *, model: str | Path | None = None, as_of: datetime | str | None = None,
+def build_report(store: Store, *, model: str | Path | Target | None = None, as_of: datetime | str | None = None,
                  horizon: str | int | timedelta = "90d", label: str | None = None,
                  rolling_dates_count: int = 4, step: str | int | timedelta = "30d",
                  stuck_days: int = 30, precision: float | None = None,

@@ -157,15 +157,18 @@ class Target:
     version: int | None = None  # the published version; None for a draft
 
 
-def load_target(store: Store, ref: str | Path | None) -> Target:
+def load_target(store: Store, ref: str | Path | Target | None) -> Target:
     """The model a command names: a draft file (validated against the store) or a published name.
 
-    Without a name, the only published model is used; several published models need a name.
+    Without a name, the only published model is used; several published models need a name. A
+    ``Target`` is taken as it is: the API builds one (``published_target``, ``draft_target``) so
+    that a name from a request is never looked up as a file.
     """
+    if isinstance(ref, Target):
+        return ref
     if ref is not None and (str(ref).endswith((".yml", ".yaml")) or Path(ref).is_file()):
         loaded: LoadedModel = load_model(ref)
-        validate_against_store(loaded, store)
-        return Target(loaded.model, str(ref), loaded.text)
+        return draft_target(store, loaded, str(ref))
     ref = str(ref) if ref is not None else None
     names = store.published_models()
     if ref is None:
@@ -175,5 +178,16 @@ def load_target(store: Store, ref: str | Path | None) -> Target:
                                               else "no model is published yet (give a model file, "
                                                    "or run `leadscore publish models/NAME.yml`)"))
         ref = names[0]
-    version = store.get_version(ref)
+    return published_target(store, ref)
+
+
+def published_target(store: Store, name: str) -> Target:
+    """The latest published version of a model (NotFoundError when it was never published)."""
+    version = store.get_version(name)
     return Target(model_of(version), f"{version.model} v{version.version}", version.text, version.version)
+
+
+def draft_target(store: Store, loaded: LoadedModel, source: str) -> Target:
+    """An unpublished model, validated against the store first."""
+    validate_against_store(loaded, store)
+    return Target(loaded.model, source, loaded.text)
