@@ -43,6 +43,8 @@ class DeliverySettings(BaseModel):
     give_up_after_hours: float = Field(default=24, gt=0)
     timeout_seconds: float = Field(default=10, gt=0, description="e-mail (SMTP) timeout; webhooks have their own")
     concurrency: int = Field(default=8, ge=1, le=64, description="sends in flight at once")
+    keep_delivered_days: float = Field(default=30, ge=0, description="the worker forgets delivered "
+                                       "actions older than this (hourly); 0 keeps them all")
 
 
 class SmtpSettings(BaseModel):
@@ -129,6 +131,7 @@ delivery:                    # webhooks and e-mails from workflows (docs/workflo
   give_up_after_hours: 24    # then the action is a dead letter (`leadscore deliveries --status dead`)
   timeout_seconds: 10        # SMTP timeout (a webhook sets its own timeout_seconds in the model)
   concurrency: 8             # sends in flight at once
+  keep_delivered_days: 30    # the worker forgets delivered actions older than this; 0 = keep all
 smtp:                        # for `email` actions
   host: null                 # e.g. smtp.example.com; null = e-mail actions fail until set
   port: 587

@@ -232,3 +232,40 @@ def test_purge_removes_only_old_delivered_actions(make_ws: MakeWs) -> None:
             [left] = outbox.list_deliveries(store)
             assert left.status == "pending" and outbox.attempts_of(store, left.action_id)
             assert store.con.execute("SELECT count(*) FROM delivery_attempts").fetchone() == (1,)
+
+
+def test_worker_forgets_old_delivered_actions_hourly(make_ws: MakeWs, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadscore.workflows import worker as worker_module
+
+    with WebhookReceiver(secret=SECRET) as receiver:
+        ws = make_ws(webhook_model(receiver.url))  # delivery.keep_delivered_days: 30 by default
+        fire(ws, "k1")
+        t0 = utcnow()
+        with ws.open_store() as store, Worker(store, ws) as worker:
+            assert worker.deliver_due(now=t0) == 1
+        fire(ws, "k2")
+        with ws.open_store() as store, Worker(store, ws) as worker:
+            assert worker.deliver_due(now=t0 + timedelta(days=20)) == 1
+            assert statuses(worker) == {"k1": "delivered", "k2": "delivered"}
+            k1 = next(d.action_id for d in outbox.list_deliveries(store) if d.contact_id == "k1")
+            monkeypatch.setattr(worker_module, "_last_purge", {})  # an hour has passed
+            worker.deliver_due(now=t0 + timedelta(days=40))  # forgets what was delivered before day 10
+            assert statuses(worker) == {"k2": "delivered"}
+            left = store.con.execute("SELECT count(*) FROM delivery_attempts WHERE action_id = ?", [k1])
+            assert left.fetchone() == (0,)  # its attempts go with it
+            worker.deliver_due(now=t0 + timedelta(days=90))  # within the hour: nothing more
+            assert statuses(worker) == {"k2": "delivered"}
+
+
+def test_keep_delivered_days_zero_keeps_everything(make_ws: MakeWs, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadscore.workflows import worker as worker_module
+
+    with WebhookReceiver(secret=SECRET) as receiver:
+        ws = make_ws(webhook_model(receiver.url), "delivery:\n  keep_delivered_days: 0\n")
+        fire(ws, "k1")
+        t0 = utcnow()
+        with ws.open_store() as store, Worker(store, ws) as worker:
+            assert worker.deliver_due(now=t0) == 1
+            monkeypatch.setattr(worker_module, "_last_purge", {})
+            worker.deliver_due(now=t0 + timedelta(days=3650))
+            assert statuses(worker) == {"k1": "delivered"}

@@ -28,7 +28,7 @@ def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
     console.print(table)
     groups = Table("group", "rules sum", "cap/floor", "points")
     for g in e.groups:
-        bounds = f"[{'' if g.floor is None else g.floor}, {'' if g.cap is None else g.cap}]"
+        bounds = _bounds(g.floor, g.cap)
         groups.add_row(g.name, f"{g.rules_sum:.2f}", bounds + (" [yellow]cut[/]" if g.clamped else ""),
                        f"{g.points:.2f}")
     groups.add_row("total", f"{e.groups_sum:.2f}", "", f"[bold]{e.total:.2f}[/]")
@@ -79,3 +79,14 @@ def explain_command(
         print_json(e.to_dict())
         return
     render_explanation(e)
+
+
+def _bounds(floor: float | None, cap: float | None) -> str:
+    """``cap 50``, ``floor -10``, ``-10 to 50`` or nothing: how a group's points are clamped."""
+    if floor is None and cap is None:
+        return ""
+    if floor is None:
+        return f"cap {cap:g}"
+    if cap is None:
+        return f"floor {floor:g}"
+    return f"{floor:g} to {cap:g}"

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
@@ -42,6 +43,11 @@ log = logging.getLogger("leadscore.workflows")
 LEASE_MARGIN = timedelta(seconds=60)
 #: After a send finishes, wait this long for others before recording them all in one commit.
 RECORD_WINDOW_SECONDS = 0.02
+#: How often a worker forgets delivered actions older than ``delivery.keep_delivered_days``.
+PURGE_EVERY_SECONDS = 3600.0
+#: store path → monotonic time of its last purge, shared by the Worker objects of one process
+#: (``leadscore worker`` makes a new one each time it opens the store).
+_last_purge: dict[str, float] = {}
 
 
 class Worker:
@@ -77,6 +83,7 @@ class Worker:
             self._recovered = True
         clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
         started = clock()
+        self._purge_if_due(started)
         # long enough for the whole batch to go out `concurrency` at a time, each up to its timeout
         waves = -(-limit // self.settings.concurrency)
         lease = timedelta(seconds=max(self.settings.timeout_seconds, 30) * waves) + LEASE_MARGIN
@@ -92,6 +99,26 @@ class Worker:
             outbox.record_attempts(self.store, [self._attempt(running.pop(f), f.result(), started, finished)
                                                 for f in done])
         return len(items)
+
+    def _purge_if_due(self, now: datetime) -> None:
+        """Forget delivered actions (and their attempts) older than the setting, at most hourly.
+
+        Without it the outbox grows by every webhook ever sent. Dead and waiting actions stay:
+        they still need a person or a retry. A failure (a write conflict with the server's writer)
+        is logged and tried again at the next hour.
+        """
+        keep = self.settings.keep_delivered_days
+        last = _last_purge.get(self.store.path)
+        if not keep or (last is not None and time.monotonic() - last < PURGE_EVERY_SECONDS):
+            return
+        _last_purge[self.store.path] = time.monotonic()
+        try:
+            forgotten = outbox.purge_delivered(self.store, before=now - timedelta(days=keep))
+        except duckdb.Error:
+            log.warning("could not forget old delivered actions; trying again in an hour", exc_info=True)
+            return
+        if forgotten:
+            log.info("forgot %d delivered actions older than %g days", forgotten, keep)
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waiting ``poll_seconds`` whenever nothing is due.
