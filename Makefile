@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/leadscore demo demo-workspace
 
-test: $(STAMP)
+# Spark, the differential test's second engine, runs on a Java 17+ runtime: Debian's when none is here.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JAVA   := $(VENV)/.java
+$(JAVA): $(STAMP)
+	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; } || \
+	  { echo "the Spark tests need Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@java -version 2>&1 | head -1
+	touch $(JAVA)
+
+test: $(STAMP) $(JAVA)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

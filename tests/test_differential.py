@@ -6,8 +6,9 @@ engine, the model compiled with ``detail=True`` and run, and every output column
 rule's ``r_i``/``rraw_i`` within 1e-9, ``tier``, ``grade``, ``rn_i`` and ``rf_i`` equal. The
 one-contact query (``contact_id=...``) must return the batch query's row.
 
-Engines are a parametrized fixture: to check another backend, add a class with the methods of
-``DuckDBEngine`` to ``ENGINES`` (see the SPARK marker below).
+Engines: the embedded DuckDB store and a real local Spark session (``engine.spark``), each
+with its own example budget (Spark queries cost ~100× more); the fixed cases run on both
+(``ENGINES``). To check another backend, add a class with the methods of ``DuckDBEngine``.
 """
 
 from __future__ import annotations
@@ -80,15 +81,57 @@ class DuckDBEngine:
         self.store.close()
 
 
-# SPARK: plug a Spark engine in here, e.g. ``"spark": SparkEngine`` with dialect = "spark",
-# sqlglot_dialect = "spark", a local SparkSession with spark.sql.session.timeZone=UTC, and tables
-# created from the same rows (``contacts`` with ``is_customer BOOLEAN``). Import pyspark inside it.
-ENGINES: dict[str, type[DuckDBEngine]] = {"duckdb": DuckDBEngine}
+class SparkEngine(DuckDBEngine):
+    """A real local Spark session (``engine.spark``) over the same rows, with the store's column
+    types: the compiled Spark SQL, executed, must give the reference's numbers too."""
+
+    dialect = "spark"
+    sqlglot_dialect = "spark"
+
+    def __init__(self) -> None:
+        from leadscore.engine.spark import local_session
+
+        super().__init__()  # an in-memory store: the column names and types Spark's tables get
+        self.types = {t: self.store.column_types(t) for t in ("contacts", "events")}
+        self.spark = local_session("leadscore-differential", cores=1)
+
+    def load(self, contacts: Sequence[Row], events: Sequence[Row]) -> None:
+        from leadscore.engine.spark import register_rows
+
+        register_rows(self.spark, "contacts", self.types["contacts"], contacts)
+        register_rows(self.spark, "events", self.types["events"], events)
+
+    def run(self, sql: str) -> list[Row]:
+        from leadscore.engine.spark import run_sql
+
+        return run_sql(self.spark, sql)
+
+    def close(self) -> None:  # the session stays for the rest of the run (one per JVM)
+        super().close()
+
+
+ENGINES: dict[str, type[DuckDBEngine]] = {"duckdb": DuckDBEngine, "spark": SparkEngine}
+#: Examples a Spark run gets: each query costs Spark ~0.1-0.5 s where DuckDB takes milliseconds.
+SPARK_EXAMPLES = int(os.environ.get("LEADSCORE_SPARK_EXAMPLES", "40"))
 
 
 @pytest.fixture(scope="module", params=sorted(ENGINES))
 def engine(request: pytest.FixtureRequest) -> Any:
     instance = ENGINES[request.param]()
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="module")
+def duckdb_engine() -> Any:
+    instance = DuckDBEngine()
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="module")
+def spark_engine() -> Any:
+    instance = SparkEngine()
     yield instance
     instance.close()
 
@@ -157,10 +200,7 @@ def _describe(scenario: Scenario) -> None:
 # --------------------------------------------------------------------------- tests
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(scenario=scenarios())
-def test_engine_agrees_with_reference(engine: DuckDBEngine, scenario: Scenario) -> None:
+def check_agreement(engine: DuckDBEngine, scenario: Scenario) -> None:
     engine.load(scenario.contacts, scenario.events)
     expected = score_many_reference(scenario.model, scenario.contacts, scenario.events, scenario.as_of)
     try:
@@ -170,8 +210,22 @@ def test_engine_agrees_with_reference(engine: DuckDBEngine, scenario: Scenario) 
         raise
 
 
-@settings(max_examples=max(EXAMPLES // 6, 10), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=_SLOW_OK)
+@given(scenario=scenarios())
+def test_duckdb_agrees_with_reference(duckdb_engine: DuckDBEngine, scenario: Scenario) -> None:
+    check_agreement(duckdb_engine, scenario)
+
+
+@settings(max_examples=SPARK_EXAMPLES, deadline=None, suppress_health_check=_SLOW_OK)
+@given(scenario=scenarios())
+def test_spark_agrees_with_reference(spark_engine: SparkEngine, scenario: Scenario) -> None:
+    check_agreement(spark_engine, scenario)
+
+
+@settings(max_examples=max(min(EXAMPLES, SPARK_EXAMPLES) // 4, 10), deadline=None, suppress_health_check=_SLOW_OK)
 @given(scenario=scenarios(), data=st.data())
 def test_one_contact_query_is_the_batch_row(engine: DuckDBEngine, scenario: Scenario,
                                             data: st.DataObject) -> None:
