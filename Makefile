@@ -19,9 +19,11 @@ demo: $(STAMP)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JAVA   := $(VENV)/.java
 $(JAVA): $(STAMP)
-	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; } || \
-	  { echo "the Spark tests need Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; } || \
+	  { echo "the Spark tests need Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }; \
+	fi
 	@java -version 2>&1 | head -1
 	touch $(JAVA)
 

@@ -225,10 +225,21 @@ def test_spark_agrees_with_reference(spark_engine: SparkEngine, scenario: Scenar
     check_agreement(spark_engine, scenario)
 
 
-@settings(max_examples=max(min(EXAMPLES, SPARK_EXAMPLES) // 4, 10), deadline=None, suppress_health_check=_SLOW_OK)
+@settings(max_examples=max(EXAMPLES // 6, 10), deadline=None, suppress_health_check=_SLOW_OK)
 @given(scenario=scenarios(), data=st.data())
-def test_one_contact_query_is_the_batch_row(engine: DuckDBEngine, scenario: Scenario,
-                                            data: st.DataObject) -> None:
+def test_duckdb_one_contact_query_is_the_batch_row(duckdb_engine: DuckDBEngine, scenario: Scenario,
+                                                   data: st.DataObject) -> None:
+    check_one_contact(duckdb_engine, scenario, data)
+
+
+@settings(max_examples=max(SPARK_EXAMPLES // 4, 5), deadline=None, suppress_health_check=_SLOW_OK)
+@given(scenario=scenarios(), data=st.data())
+def test_spark_one_contact_query_is_the_batch_row(spark_engine: SparkEngine, scenario: Scenario,
+                                                  data: st.DataObject) -> None:
+    check_one_contact(spark_engine, scenario, data)
+
+
+def check_one_contact(engine: DuckDBEngine, scenario: Scenario, data: st.DataObject) -> None:
     engine.load(scenario.contacts, scenario.events)
     batch = engine_scores(engine, scenario.model, scenario.as_of)
     ids = [c["contact_id"] for c in scenario.contacts] + ["nobody"]

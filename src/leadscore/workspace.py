@@ -43,7 +43,7 @@ class DeliverySettings(BaseModel):
     give_up_after_hours: float = Field(default=24, gt=0)
     timeout_seconds: float = Field(default=10, gt=0, description="e-mail (SMTP) timeout; webhooks have their own")
     concurrency: int = Field(default=8, ge=1, le=64, description="sends in flight at once")
-    keep_delivered_days: float = Field(default=30, ge=0, description="the worker forgets delivered "
+    keep_delivered_days: float = Field(default=30, ge=0, le=36500, description="the worker forgets delivered "
                                        "actions older than this (hourly); 0 keeps them all")
 
 

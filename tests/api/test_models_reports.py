@@ -147,3 +147,31 @@ def test_a_model_name_is_never_read_as_a_file(server: Server, published: dict[st
         assert r.status_code == 404 and "no published model" in r.json()["detail"]
         r = server.client().post("/v1/backtest", json={"model": name})
         assert r.status_code in (404, 422)
+
+
+def test_request_text_never_reads_the_server_environment(server: Server, published: dict[str, object],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADSCORE_TEST_SECRET", "s3cr3t-value")  # the server runs in this process
+    probe = TINY_MODEL.replace("name: exec", 'name: "${LEADSCORE_TEST_SECRET}"').replace(
+        "property: job_title", 'property: "${LEADSCORE_TEST_SECRET}"')
+    for path, body in (("/v1/models/validate", {"text": probe}),
+                       ("/v1/models/preview", {"text": probe, "contact_ids": ["a"]}),
+                       ("/v1/backtest", {"text": probe})):
+        r = server.client().post(path, json=body)
+        assert "s3cr3t-value" not in r.text, path
+        assert "${LEADSCORE_TEST_SECRET}" in r.text, path  # the reference comes back as written
+
+
+def test_hostile_text_and_dates_get_clear_errors(server: Server, published: dict[str, object]) -> None:
+    deep = "a: " + "[" * 2000 + "]" * 2000
+    r = server.client().post("/v1/models/validate", json={"text": deep})
+    assert r.status_code == 200 and r.json()["valid"] is False
+    assert "nested too deeply" in r.json()["issues"][0]["message"]
+    for params in ({"as_of": "9999-12-31T00:00:00"}, {"as_of": "0001-01-02T00:00:00", "rolling": 4}):
+        r = server.client().get("/v1/report", params=params)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "as_of"], r.text
+    r = server.client().post("/v1/backtest", json={"as_of": "9999-12-31T00:00:00"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "as_of"]
+    r = server.client().post("/v1/models/preview", json={"text": DRAFT, "distribution": True,
+                                                         "as_of": "9999-12-31T00:00:00"})
+    assert r.status_code == 422

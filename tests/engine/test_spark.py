@@ -47,6 +47,13 @@ def test_types_follow_the_store(spark: Any) -> None:
     assert spark_type("DECIMAL(18,3)") == "DECIMAL(18,3)"
     with pytest.raises(BackendError, match="INTERVAL"):
         spark_type("INTERVAL")
+    # values cast as DuckDB would: true into a DOUBLE, 3.0 into a BIGINT; what cannot be, named
+    register_rows(spark, "t", {"n": "DOUBLE", "k": "BIGINT"}, [{"n": True, "k": 3.0}])
+    assert run_sql(spark, "SELECT n, k FROM t") == [{"n": 1.0, "k": 3}]
+    with pytest.raises(BackendError, match="column `k` \\(BIGINT\\): cannot take 2.5"):
+        register_rows(spark, "t", {"k": "BIGINT"}, [{"k": 2.5}])
+    with pytest.raises(BackendError, match="HUGEINT"):
+        register_rows(spark, "t", {"h": "HUGEINT"}, [{"h": 1}])
 
 
 def test_a_refused_query_is_one_clear_error(spark: Any) -> None:

@@ -269,3 +269,14 @@ def test_keep_delivered_days_zero_keeps_everything(make_ws: MakeWs, monkeypatch:
             monkeypatch.setattr(worker_module, "_last_purge", {})
             worker.deliver_due(now=t0 + timedelta(days=3650))
             assert statuses(worker) == {"k1": "delivered"}
+
+
+def test_keep_delivered_days_is_bounded() -> None:
+    from pydantic import ValidationError
+
+    from leadscore.workspace import DeliverySettings
+
+    assert DeliverySettings(keep_delivered_days=36500).keep_delivered_days == 36500
+    for bad in (36501, float("inf"), -1):
+        with pytest.raises(ValidationError):
+            DeliverySettings(keep_delivered_days=bad)

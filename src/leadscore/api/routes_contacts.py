@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.reads import contact_view, history_of
 from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value
-from leadscore.api.values import InvalidInput, check_properties, problem
+from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
 from leadscore.engine.explain import explain_contact
@@ -69,7 +69,7 @@ def explain(request: Request, contact_id: ContactId,
             as_of: Annotated[datetime | None, Query(description="default: the as-of of the stored score")] = None,
             _key: object = ReadKey) -> dict[str, Any]:
     """Every rule behind the score: fired or not, raw and decayed points, matched events, caps, tier."""
-    e = explain_contact(runtime(request).reader(), contact_id, model=model, as_of=as_of)
+    e = explain_contact(runtime(request).reader(), contact_id, model=model, as_of=checked_as_of(as_of, "query"))
     return {**e.to_dict(), "reasons": e.reasons()}
 
 

@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
 from leadscore.api.schemas import Id, RunOut, Text
+from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
 from leadscore.engine.preview import preview_contacts, preview_distribution
 from leadscore.engine.run import RunResult, publish
@@ -26,7 +28,6 @@ from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
 from leadscore.storage.store import ModelVersion, Store
-from leadscore.timeutil import to_utc_naive
 from leadscore.workflows.scoring import rescore_all
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -52,7 +53,7 @@ class PreviewRequest(ModelText):
     @model_validator(mode="after")
     def _one(self) -> PreviewRequest:
         if (self.contact_ids is None) == (not self.distribution):
-            raise ValueError("give `contact_ids` (one or two) or `distribution: true`, not both")
+            raise ValueError("give either `contact_ids` (one or two) or `distribution: true`")
         return self
 
 
@@ -111,17 +112,22 @@ class InvalidModelText(LeadscoreError):
         super().__init__(f"{len(issues)} problem(s) in the model text")
 
 
-def checked_text(store: Store, text: str, file: str | None) -> tuple[LoadedModel, list[ModelIssue]]:
-    """A model's text parsed and validated against the store, with its warnings."""
+def checked_text(store: Store, text: str, file: str | None, *,
+                 environment: bool = False) -> tuple[LoadedModel, list[ModelIssue]]:
+    """A model's text parsed and validated against the store, with its warnings.
+
+    ``${VAR}`` stays as written unless ``environment`` (publishing, admin only): otherwise a read
+    key could send ``name: "${SMTP_PASSWORD}"`` and read the server's secret back.
+    """
     try:
-        loaded = parse_model(text, file or "(request body)")
+        loaded = parse_model(text, file or "(request body)", environment=environment)
         return loaded, validate_against_store(loaded, store)
     except ModelError as exc:
         raise InvalidModelText(exc.issues) from exc
 
 
-def _checked(store: Store, body: ModelText) -> tuple[LoadedModel, list[ModelIssue]]:
-    return checked_text(store, body.text, body.file)
+def _checked(store: Store, body: ModelText, *, environment: bool = False) -> tuple[LoadedModel, list[ModelIssue]]:
+    return checked_text(store, body.text, body.file, environment=environment)
 
 
 @router.get("", response_model=list[VersionOut])
@@ -165,7 +171,7 @@ def preview(request: Request, body: PreviewRequest, _key: object = ReadKey) -> d
     tier counts of the whole base (`distribution`). Nothing is written."""
     store = runtime(request).reader()
     draft, warnings = _checked(store, body)
-    as_of = to_utc_naive(body.as_of) if body.as_of else None
+    as_of = checked_as_of(body.as_of, "body")
     out: dict[str, Any] = {"model": draft.model.name, "warnings": [_issue_out(i) for i in warnings]}
     if body.contact_ids is not None:
         out["contacts"] = [p.to_dict() for p in preview_contacts(store, draft, body.contact_ids, as_of=as_of)]
@@ -179,7 +185,9 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
     """Record the text as the model's next version (admin), then by default rescore everyone with it,
     in one transaction. Publishing the latest text again records nothing and rescores nothing."""
     rt = runtime(request)
-    loaded, _ = _checked(rt.reader(), body)  # a bad model is refused before it queues for the writer
+    # a bad model is refused before it queues for the writer; checked off the event loop (it reads
+    # the store's event types), with the environment filled in as `leadscore publish` would
+    loaded, _ = await run_in_threadpool(lambda: _checked(rt.reader(), body, environment=True))
 
     def job(ctx: WriteContext) -> tuple[ModelVersion, bool, list[RunResult]]:
         before = ctx.store.latest_version(loaded.model.name)

@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from leadscore.api.auth import ReadKey, runtime
 from leadscore.api.routes_models import MODEL_ERRORS, checked_text
 from leadscore.api.schemas import Id, Text
+from leadscore.api.values import checked_as_of
 from leadscore.reports.backtest import run_backtest
 from leadscore.reports.build import build_report
 from leadscore.reports.frame import Target, published_target
 from leadscore.reports.html import jsonable, render_html
 from leadscore.storage.store import Store
-from leadscore.timeutil import to_utc_naive
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -36,16 +36,15 @@ def _target(store: Store, name: str | None) -> Target | None:
     return published_target(store, name) if name is not None else None
 
 
-def _when(as_of: datetime | None) -> datetime | None:
-    return to_utc_naive(as_of) if as_of is not None else None
 
 
 @router.get("/report", response_model=None,
             responses={**NOT_FOUND, 200: {"content": {"application/json": {}, "text/html": {}}}})
 def get_report(request: Request,
                model: Annotated[str | None, Query(max_length=200, description="default: the only published")] = None,
-               as_of: Annotated[datetime | None, Query(description="default: the latest date whose horizon "
-                                                                    "has fully passed")] = None,
+               as_of: Annotated[datetime | None, Query(description="default: the as-of of the model's latest "
+                                                                    "score run (its horizon may not have passed: "
+                                                                    "the report says so)")] = None,
                horizon: Duration = "90d",
                label: Annotated[str | None, Query(max_length=200, description="a yes/no contact property as "
                                                   "the outcome instead of won deals")] = None,
@@ -57,7 +56,7 @@ def get_report(request: Request,
                _key: object = ReadKey) -> Response | dict[str, Any]:
     """Backtest, rule impact, thresholds, stuck leads, calibration and findings of one model."""
     store = runtime(request).reader()
-    report = build_report(store, model=_target(store, model), as_of=_when(as_of), horizon=horizon,
+    report = build_report(store, model=_target(store, model), as_of=checked_as_of(as_of, "query"), horizon=horizon,
                           label=label, rolling_dates_count=rolling, step=step, stuck_days=stuck_days)
     if format == "html":
         return HTMLResponse(render_html(report))
@@ -89,12 +88,14 @@ def post_backtest(request: Request, body: BacktestRequest, _key: object = ReadKe
     """Score the past as of `as_of` (nothing is written) and measure it against what happened next:
     AUC, lift, conversion by tier; with `vs`, the two models side by side."""
     store = runtime(request).reader()
+    warnings: list[dict[str, Any]] = []
     if body.text is not None:
-        draft, _ = checked_text(store, body.text, None)
+        draft, issues = checked_text(store, body.text, None)
+        warnings = [{"path": i.path, "line": i.line, "message": i.message, "hint": i.hint} for i in issues]
         target: Target | None = Target(draft.model, "draft", draft.text)
     else:
         target = _target(store, body.model)
-    run = run_backtest(store, target, as_of=_when(body.as_of), horizon=body.horizon, label=body.label,
+    run = run_backtest(store, target, as_of=checked_as_of(body.as_of, "body"), horizon=body.horizon, label=body.label,
                        vs=_target(store, body.vs), rolling_count=body.rolling, step=body.step)
-    data: dict[str, Any] = jsonable(run.to_dict())
+    data: dict[str, Any] = {**jsonable(run.to_dict()), "warnings": warnings}
     return data

@@ -14,9 +14,9 @@ from leadscore.api.cursors import ID_POSITION, decode_cursor, next_page
 from leadscore.api.reads import MAX_PAGE, scores_page
 from leadscore.api.rescoring import rescore_all, rescore_contacts
 from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, TasksPage
+from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
 from leadscore.engine.run import RunResult
-from leadscore.timeutil import to_utc_naive
 from leadscore.workflows.lists import list_members
 from leadscore.workflows.tasks import list_tasks
 
@@ -43,7 +43,7 @@ async def post_score(request: Request, body: ScoreRequest | None = None,
     """Rescore now: the given contacts, or everyone (admin). Crossings fire workflows as usual."""
     rt = runtime(request)
     req = body or ScoreRequest(contact_ids=None, models=None)
-    as_of = to_utc_naive(req.as_of) if req.as_of else None
+    as_of = checked_as_of(req.as_of, "body")
 
     def job(ctx: WriteContext) -> list[RunResult]:
         if req.contact_ids is not None:

@@ -195,3 +195,18 @@ def check_events(events: list[EventIn], columns: Mapping[str, str], *, now: date
     if errors:
         raise InvalidInput(errors)
     return out
+
+
+#: The years an as-of may fall in: a backtest adds its horizon and steps back its rolling dates,
+#: and near year 1 or 9999 that overflows Python's datetime (a 500 instead of a clear 422).
+AS_OF_YEARS = (1900, 2200)
+
+
+def checked_as_of(as_of: datetime | None, where: str) -> datetime | None:
+    """A request's ``as_of`` as naive UTC, or an InvalidInput naming ``where`` (query or body)."""
+    if as_of is None:
+        return None
+    if not AS_OF_YEARS[0] <= as_of.year <= AS_OF_YEARS[1]:
+        raise InvalidInput([problem((where, "as_of"),
+                                    f"must fall between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")])
+    return to_utc_naive(as_of)

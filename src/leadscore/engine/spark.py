@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 #: DuckDB column type (as the store reports it) → Spark SQL type.
 _SPARK_TYPES = {
     "VARCHAR": "STRING", "DOUBLE": "DOUBLE", "FLOAT": "DOUBLE", "BIGINT": "BIGINT", "INTEGER": "BIGINT",
-    "SMALLINT": "BIGINT", "TINYINT": "BIGINT", "HUGEINT": "DECIMAL(38, 0)", "BOOLEAN": "BOOLEAN",
+    "SMALLINT": "BIGINT", "TINYINT": "BIGINT", "BOOLEAN": "BOOLEAN",
     "TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "JSON": "STRING",
 }
 
@@ -52,8 +52,9 @@ def spark_type(duckdb_type: str) -> str:
 def local_session(app_name: str = "leadscore", *, cores: int | str = "*") -> SparkSession:
     """A local Spark session set up as leadscore's SQL expects (UTC; no UI; few shuffle partitions).
 
-    A session already running in this process is reused (Spark allows one per JVM), with the
-    same settings applied to it.
+    A session already running in this process is reused (Spark allows one per JVM): its session
+    time zone is set to UTC again, but settings fixed at start-up (``cores``, the JVM options)
+    stay as that session was started.
     """
     try:
         from pyspark.sql import SparkSession
@@ -92,20 +93,36 @@ def register_rows(spark: SparkSession, name: str, columns: Mapping[str, str],
         else:
             fields.append(StructField(col, _parse_datatype_string(kind), True))
             select.append(quoted)
-    data = [tuple(_spark_value(row.get(col), columns[col]) for col in names) for row in rows]
-    frame = spark.createDataFrame(data, StructType(fields))
-    frame.selectExpr(*select).createOrReplaceTempView(name)
+    data = [tuple(_spark_value(row.get(col), col, columns[col]) for col in names) for row in rows]
+    try:
+        frame = spark.createDataFrame(data, StructType(fields))
+        frame.selectExpr(*select).createOrReplaceTempView(name)
+    except Exception as exc:  # PySparkTypeError and friends: name the table, not a JVM trace
+        raise BackendError(f"Spark refused the rows of `{name}`: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def _spark_value(value: Any, duckdb_type: str) -> Any:
+def _spark_value(value: Any, column: str, duckdb_type: str) -> Any:
+    """A Python value as Spark takes it for the column's type, cast as DuckDB would cast it."""
     if value is None:
         return None
-    if duckdb_type.upper() == "TIMESTAMP":
-        if not isinstance(value, datetime):
-            raise BackendError(f"expected a timestamp, got {value!r}")
-        return epoch_micros(value)
-    if duckdb_type.upper() in ("DOUBLE", "FLOAT") and not isinstance(value, bool):
-        return float(value)
+    kind = spark_type(duckdb_type)
+    try:
+        if kind == "TIMESTAMP":
+            if not isinstance(value, datetime):
+                raise TypeError("not a timestamp")
+            return epoch_micros(value)
+        if kind == "DOUBLE":
+            return float(value)
+        if kind == "BIGINT":
+            if isinstance(value, float) and not value.is_integer():
+                raise TypeError("not a whole number")
+            return int(value)
+        if kind == "BOOLEAN" and not isinstance(value, bool):
+            raise TypeError("not true/false")
+        if kind == "STRING" and not isinstance(value, str):
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise BackendError(f"column `{column}` ({duckdb_type}): cannot take {value!r} ({exc})") from exc
     return value
 
 

@@ -371,14 +371,22 @@ def _not_yaml(text: str, file: str, exc: Exception) -> ModelError:
                                   hint="check indentation and quoting")])
 
 
-def parse_model(text: str, file: str = "<model>") -> LoadedModel:
-    """Parse and shape-check a model's YAML text; raise ModelError listing every problem found."""
+def parse_model(text: str, file: str = "<model>", *, environment: bool = True) -> LoadedModel:
+    """Parse and shape-check a model's YAML text; raise ModelError listing every problem found.
+
+    ``environment=False`` leaves every ``${VAR}`` as written: for text that arrives in a request
+    (the API's validate, preview and backtest), whose sender must not be able to read the server's
+    environment back through the parsed model or an error message.
+    """
     builder = _Builder(file)
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = builder.build(node, ()) if node is not None else None
     except (yaml.YAMLError, ValueError, TypeError) as exc:  # bad syntax, unknown !tag, bad !!int
         raise _not_yaml(text, file, exc) from exc
+    except RecursionError:
+        raise ModelError([ModelIssue(file, "", "the text is nested too deeply to be a model", line=1,
+                                     hint="a model is a few levels of mappings and lists")]) from None
     if node is None:
         raise ModelError([ModelIssue(file, "", "the file is empty", line=1,
                                      hint="start from `leadscore init`")])
@@ -387,7 +395,8 @@ def parse_model(text: str, file: str = "<model>") -> LoadedModel:
         raise ModelError([ModelIssue(file, "", "a model file must be a mapping (name:, groups:, ...)",
                                      line=lines.get((), 1))])
     issues = list(builder.issues)
-    data = _substitute_env(data, (), issues, file, lines)
+    if environment:
+        data = _substitute_env(data, (), issues, file, lines)
     try:
         model = ScoringModel.model_validate(data)
     except ValidationError as exc:

@@ -1,8 +1,9 @@
 """Per-lead reasons in words: the three features that raised a lead's probability most, and the
 three that lowered it most.
 
-Contributions come from the learner (LightGBM's SHAP values via ``pred_contrib``, or
-coefficient × standardised value for the regression), in log-odds against an average lead. Each
+Contributions come from the learner (path attributions along LightGBM's trees, see
+``learners.GradientBoosting.contributions``, or coefficient × standardised value for the
+regression), in log-odds against an average lead. Each
 feature is then read back into a phrase with the lead's own value — "job title = vp sales",
 "no demo request in 30 days", "last page view 45 days ago" — which is what a rep needs to open
 the conversation.

@@ -48,6 +48,7 @@ def in_use_message(target: str, duckdb_message: str) -> str:
     command = next((arg for arg in argv[1:] if arg in _WHILE_RUNNING), None)
     if command is not None and any("leadscore" in arg for arg in argv):
         return f"{base}: `leadscore {command}` (PID {pid}) holds it; {_WHILE_RUNNING[command]}"
-    shown = " ".join(argv)[:120] or "unknown command"
+    # the program only: its arguments may hold a password or a token, and this lands in logs
+    shown = Path(argv[0]).name if argv else "a program this user cannot see"
     return (f"{base} (PID {pid}: {shown}); wait for it to finish or stop it "
             "(DuckDB allows one writer at a time)")

@@ -114,7 +114,7 @@ class Worker:
         _last_purge[self.store.path] = time.monotonic()
         try:
             forgotten = outbox.purge_delivered(self.store, before=now - timedelta(days=keep))
-        except duckdb.Error:
+        except (duckdb.Error, OverflowError):
             log.warning("could not forget old delivered actions; trying again in an hour", exc_info=True)
             return
         if forgotten:
