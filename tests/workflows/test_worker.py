@@ -280,3 +280,37 @@ def test_keep_delivered_days_is_bounded() -> None:
     for bad in (36501, float("inf"), -1):
         with pytest.raises(ValidationError):
             DeliverySettings(keep_delivered_days=bad)
+
+
+def test_a_failing_round_does_not_stop_the_worker(make_ws: MakeWs, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from leadscore.workflows import worker as worker_module
+
+    real_claim = outbox.claim
+    calls = {"n": 0}
+
+    def flaky_claim(*args: object, **kwargs: object) -> list[outbox.Claimed]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in one round")
+        return real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker_module.outbox, "claim", flaky_claim)
+    with WebhookReceiver(secret=SECRET) as receiver:
+        ws = make_ws(webhook_model(receiver.url))
+        fire(ws, "k1")
+        stop = threading.Event()
+        with ws.open_store() as store:
+            worker = Worker(store, ws)
+            thread = threading.Thread(target=worker.run, args=(stop, 0.05))
+            thread.start()
+            try:
+                for _ in range(200):
+                    if receiver.requests:
+                        break
+                    stop.wait(0.05)
+            finally:
+                stop.set()
+                thread.join(30)
+        assert calls["n"] >= 2 and len(receiver.requests) == 1

@@ -123,15 +123,16 @@ class Worker:
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waiting ``poll_seconds`` whenever nothing is due.
 
-        A round that fails on the store (a write conflict with the server's writer, say) is logged
-        and tried again after the poll interval: what it claimed stays ``sending`` until its lease
-        runs out and is then sent again, so nothing is lost by carrying on.
+        A round that fails (a write conflict with the server's writer, say, or anything else) is
+        logged and tried again after the poll interval: what it claimed stays ``sending`` until its
+        lease runs out and is then sent again, so nothing is lost by carrying on, while a worker
+        that stopped would leave every later action waiting with nobody to send it.
         """
         try:
             while not stop.is_set():
                 try:
                     attempted = self.deliver_due()
-                except duckdb.Error:
+                except Exception:  # noqa: BLE001 - see the docstring: carrying on loses nothing
                     log.exception("delivery round failed; trying again in %.1f s", poll_seconds)
                     attempted = 0
                 if attempted == 0:
