@@ -22,7 +22,11 @@ JSON = st.recursive(
     max_leaves=8)
 
 
-@given(score=st.floats(allow_nan=False, allow_infinity=False), contact=st.text(max_size=50))
+#: what a stored contact id can be: any text but NUL and lone surrogates (refused on the way in)
+STORABLE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=50)
+
+
+@given(score=st.floats(allow_nan=False, allow_infinity=False), contact=STORABLE)
 def test_cursor_round_trip_is_exact(score: float, contact: str) -> None:
     token = encode_cursor([score, contact], FILTERS)
     assert token.isascii() and "=" not in token

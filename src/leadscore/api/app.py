@@ -138,7 +138,7 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
         """Liveness and readiness: the store answers a query. No key needed."""
         reader = rt.reader()
         row = reader.con.execute("SELECT count(*) FROM model_versions").fetchone()
-        return {"status": "ok", "version": __version__, "store": str(ws.store_path),
+        return {"status": "ok", "version": __version__,  # no paths: this answers without a key
                 "published_models": reader.published_models(), "model_versions": row[0] if row else 0,
                 "last_scheduled_rescore": rt.last_scheduled}
 

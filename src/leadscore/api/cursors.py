@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from leadscore.api.values import InvalidInput, problem
+from leadscore.api.values import InvalidInput, problem, storable_text
 
 Row = TypeVar("Row")
 
@@ -54,7 +54,7 @@ def _refuse(param: str, msg: str) -> InvalidInput:
 def _position_item(value: Any, kind: Kind) -> float | str | None:
     """``value`` as ``kind``, or None when it is not one (bool is an int to Python, not here)."""
     if kind is str:
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) and storable_text(value) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
@@ -83,7 +83,8 @@ def decode_cursor(token: str, filters: Mapping[str, Any], shape: Sequence[Kind],
     if not isinstance(data, dict) or not isinstance(data.get("after"), list):
         raise _refuse(param, _FOREIGN)
     if data.get("filters") != dict(filters):
-        raise _refuse(param, f"this cursor was made for other filters ({data.get('filters')}); keep "
+        made_for = json.dumps(data.get("filters"))[:200]  # ASCII-escaped: a forged cursor may hold anything
+        raise _refuse(param, f"this cursor was made for other filters ({made_for}); keep "
                              f"{_and(list(filters))} the same across pages")
     after: list[Any] = data["after"]
     position = [_position_item(v, k) for v, k in zip(after, shape, strict=False)]

@@ -24,6 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
+#: HTTP methods counted under their own name; any other is counted as OTHER.
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -78,5 +81,7 @@ class MetricsMiddleware:
             route: Any = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
+            if method not in KNOWN_METHODS:  # a made-up method must not mint a new series per request
+                method = "OTHER"
             self.metrics.requests.labels(method, name, str(status[0])).inc()
             self.metrics.latency.labels(method, name).observe(time.perf_counter() - started)

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.reads import contact_view, history_of
-from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value
+from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value, clean_text
 from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
@@ -19,7 +20,8 @@ from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
-ContactId = Annotated[str, Path(min_length=1, max_length=200, description="the contact's id")]
+ContactId = Annotated[str, Path(min_length=1, max_length=200, description="the contact's id"),
+                      AfterValidator(clean_text)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such contact"}}
 
 

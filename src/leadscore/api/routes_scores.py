@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -72,7 +72,7 @@ def get_list(request: Request, name: Annotated[str, Path(min_length=1, max_lengt
 
 @router.get("/tasks", response_model=TasksPage)
 def get_tasks(request: Request, owner: Annotated[str | None, Query(max_length=200)] = None,
-              status: Annotated[str | None, Query(max_length=20, description="open or done")] = None,
+              status: Annotated[Literal["open", "done"] | None, Query(description="open or done")] = None,
               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
               cursor: Annotated[str | None, Query(max_length=2000)] = None,
               _key: object = ReadKey) -> dict[str, Any]:

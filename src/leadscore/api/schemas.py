@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     """Reject what JSON allows but a database column should not hold."""
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
@@ -35,8 +35,8 @@ def _clean_text(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_clean_text)]
-Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
+Text = Annotated[str, AfterValidator(clean_text)]
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
 
 
 def _scalar(value: Any) -> Any:
@@ -47,7 +47,7 @@ def _scalar(value: Any) -> Any:
             raise ValueError("must be a finite number")
         return value
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     raise ValueError("must be a string, number, boolean or null (not a list or object)")
 
 
@@ -67,7 +67,7 @@ class EventIn(BaseModel):
                                 "(the id an import of the same event would get).")
     contact_id: Id | None = None
     email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
-                     AfterValidator(_clean_text)] | None = None
+                     AfterValidator(clean_text)] | None = None
     type: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
     occurred_at: datetime | None = Field(None, description="ISO 8601; naive = UTC; default: when received.")
     properties: dict[Text, Value] = Field(default_factory=dict, description="Event columns (url, campaign, "
@@ -216,7 +216,7 @@ class TasksPage(BaseModel):
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scope: Literal["read", "write", "admin"]
-    name: Annotated[str, Field(max_length=200), AfterValidator(_clean_text)] | None = None
+    name: Annotated[str, Field(max_length=200), AfterValidator(clean_text)] | None = None
 
 
 class KeyOut(BaseModel):
@@ -242,7 +242,7 @@ class SegmentCall(BaseModel):
     messageId: Id | None = None
     userId: Id | None = None
     anonymousId: Id | None = None
-    event: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)] | None = None
+    event: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)] | None = None
     name: Text | None = None
     timestamp: datetime | None = None
     properties: dict[Text, Any] = Field(default_factory=dict)

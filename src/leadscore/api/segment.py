@@ -22,15 +22,16 @@ payloads for us). Unknown *call* shapes are still 422s.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from leadscore.api.schemas import SegmentCall
-from leadscore.api.values import EVENT_TOP_LEVEL, InvalidInput, NewEvent, coerce, problem
-from leadscore.timeutil import to_utc_naive
+from leadscore.api.values import EVENT_TOP_LEVEL, InvalidInput, NewEvent, coerce, event_time, problem, storable_text
 
 TRAIT_ALIASES = {"title": "job_title", "employees": "company_size", "created_at": "created_at",
                  "lifecycle_stage": "lifecycle_stage", "address.city": "city", "address.country": "country",
@@ -39,9 +40,18 @@ TRAIT_ALIASES = {"title": "job_title", "employees": "company_size", "created_at"
 
 
 def snake_case(name: str) -> str:
-    """``"Demo Requested"`` → ``demo_requested``; ``firstName`` → ``first_name``."""
+    """``"Demo Requested"`` → ``demo_requested``; ``firstName`` → ``first_name``; accents go
+    (``"Anmeldung bestätigt"`` → ``anmeldung_bestatigt``). May be empty (``"注文完了"``)."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
-    return re.sub(r"[^0-9a-zA-Z]+", "_", spaced).strip("_").lower()
+    ascii_ = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^0-9a-zA-Z]+", "_", ascii_).strip("_").lower()
+
+
+def event_type_of(name: str) -> str:
+    """The event type of a ``track`` name: its snake case, or for a name with no Latin letters
+    or digits (``"注文完了"``) ``event_`` and a hash of it (map it to a readable type with
+    ``server.segment_event_types``)."""
+    return snake_case(name) or "event_" + hashlib.sha1(name.encode("utf-8", "replace")).hexdigest()[:10]
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -73,7 +83,7 @@ def _fit(props: Mapping[str, Any], columns: Mapping[str, str], reserved: tuple[s
 def _email(call: SegmentCall) -> str | None:
     for source in (call.traits, call.context.get("traits") or {}, call.properties):
         value = source.get("email") if isinstance(source, Mapping) else None
-        if isinstance(value, str) and "@" in value and len(value) <= 320 and "\x00" not in value:
+        if isinstance(value, str) and "@" in value and len(value) <= 320 and storable_text(value):
             return value.strip()
     return None
 
@@ -103,7 +113,10 @@ def translate(calls: list[SegmentCall], *, event_columns: Mapping[str, str], con
         if contact_id is None and email is None:
             errors.append(problem(loc, "no userId, no e-mail in traits and no anonymousId: whose call is this?"))
             continue
-        when = to_utc_naive(call.timestamp) if call.timestamp else now
+        when, late = event_time(call.timestamp, now, (*loc, "timestamp"))
+        if late is not None:
+            errors.append(late)
+            continue
         if call.type == "identify":
             traits = _fit(call.traits, contact_columns, ("contact_id",), TRAIT_ALIASES)
             if email and "email" not in traits:
@@ -121,7 +134,7 @@ def translate(calls: list[SegmentCall], *, event_columns: Mapping[str, str], con
             event_type = "screen_view"
         else:
             name = call.event or ""
-            event_type = event_types.get(name) or snake_case(name)
+            event_type = event_types.get(name) or event_type_of(name)
             if not event_type:
                 errors.append(problem((*loc, "event"), f"cannot make an event type of `{name}`"))
                 continue

@@ -15,11 +15,12 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from leadscore.api.schemas import EventIn
 from leadscore.errors import LeadscoreError
+from leadscore.textfold import email_key
 from leadscore.timeutil import parse_iso, to_utc_naive
 
 Loc = tuple[str | int, ...]
@@ -39,6 +40,44 @@ class InvalidInput(LeadscoreError):
 
 def problem(loc: Loc, msg: str, kind: str = "value_error") -> dict[str, Any]:
     return {"loc": list(loc), "msg": msg, "type": kind}
+
+
+def storable_text(value: str) -> bool:
+    """Whether a string can be stored: no NUL, and valid Unicode (no lone surrogate from a
+    browser cutting an emoji in half)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+#: How far ahead of the server's clock an event may be dated: client clocks drift, and a slightly
+#: early timestamp is taken as "now" so the event counts in the score the response carries.
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def event_time(value: datetime | None, now: datetime, loc: Loc) -> tuple[datetime, dict[str, Any] | None]:
+    """An event's time as naive UTC (``now`` when absent), or the problem with it.
+
+    Within ``FUTURE_SKEW`` ahead of ``now`` it becomes ``now``: rescored at once, an event "from the
+    future" would be invisible to the very score the response returns. Further ahead, or outside
+    the years leadscore takes, it is refused.
+    """
+    if value is None:
+        return now, None
+    try:
+        when = to_utc_naive(value)
+    except OverflowError:
+        return now, problem(loc, "out of range")
+    if not AS_OF_YEARS[0] <= when.year <= AS_OF_YEARS[1]:
+        return now, problem(loc, f"must fall between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")
+    if when > now + FUTURE_SKEW:
+        return now, problem(loc, f"is {when:%Y-%m-%d %H:%M:%S} UTC, more than {FUTURE_SKEW.seconds // 60} "
+                                 "minutes after the server's clock: events are recorded once they happened")
+    return min(when, now), None
 
 
 def column_kind(duck_type: str) -> str:
@@ -68,6 +107,8 @@ def coerce(value: Any, duck_type: str) -> Any:
                 raise ValueError("expected a string, got a non-finite number")
             return str(value)
         if isinstance(value, str):
+            if not storable_text(value):
+                raise ValueError("text with a NUL character or a lone surrogate cannot be stored")
             return value
     elif kind == "integer":
         if isinstance(value, float) and value.is_integer():
@@ -90,9 +131,13 @@ def coerce(value: Any, duck_type: str) -> Any:
     elif kind == "timestamp":
         if isinstance(value, str):
             try:
-                return parse_iso(value)
-            except ValueError:
-                pass
+                parsed = parse_iso(value)
+            except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+                parsed = None
+            if parsed is not None:
+                if not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
+                    raise ValueError(f"a timestamp between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")
+                return parsed
         raise ValueError("expected an ISO 8601 date or timestamp, e.g. 2026-03-02T10:15:00Z")
     raise ValueError(f"expected a {kind}, got {type(value).__name__}")
 
@@ -136,7 +181,7 @@ class NewEvent:
         the text of each stored column of the file (sorted by name; NULL as chr(30)), joined by
         chr(31): ``'e_' || left(md5(...), 20)`` (see ingest/writers.py).
         """
-        who = self.contact_id if self.contact_id is not None else f"email:{(self.email or '').lower()}"
+        who = self.contact_id if self.contact_id is not None else f"email:{email_key(self.email or '')}"
         cols = {"type": self.type, "occurred_at": self.occurred_at, **self.properties}
         parts = [who] + [_as_duckdb_text(cols[name]) for name in sorted(cols)]
         return "e_" + hashlib.md5("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
@@ -189,7 +234,10 @@ def check_events(events: list[EventIn], columns: Mapping[str, str], *, now: date
         props, bad = check_properties(event.properties, columns, (*loc, "properties"), what="event",
                                       reserved=EVENT_TOP_LEVEL)
         errors.extend(bad)
-        when = to_utc_naive(event.occurred_at) if event.occurred_at else now
+        when, late = event_time(event.occurred_at, now, (*loc, "occurred_at"))
+        if late is not None:
+            errors.append(late)
+            continue
         email = event.email.strip() if event.email else None
         out.append(NewEvent(event.event_id, event.contact_id, email, event.type, when, props))
     if errors:

@@ -24,6 +24,7 @@ from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent, column_kind
 from leadscore.storage.store import Store
+from leadscore.textfold import email_key
 
 #: how values checked by ``values.coerce`` travel to DuckDB, by kind of column (DuckDB casts on insert)
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -64,7 +65,7 @@ def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types:
 
 def email_contact_id(email: str) -> str:
     """The id a new contact gets from its e-mail address (same as an import)."""
-    return "c_" + hashlib.sha1(email.strip().lower().encode("utf-8")).hexdigest()[:16]
+    return "c_" + hashlib.sha1(email_key(email).encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -81,7 +82,7 @@ class EventsWritten:
 
 def resolve_contacts(store: Store, events: list[NewEvent]) -> None:
     """Fill in ``contact_id`` of events identified only by e-mail."""
-    emails = sorted({e.email.lower() for e in events if e.contact_id is None and e.email})
+    emails = sorted({email_key(e.email) for e in events if e.contact_id is None and e.email})
     found: dict[str, str] = {}
     if emails:
         rows = store.con.execute(
@@ -91,7 +92,7 @@ def resolve_contacts(store: Store, events: list[NewEvent]) -> None:
         found = dict(rows)
     for e in events:
         if e.contact_id is None and e.email:
-            e.contact_id = found.get(e.email.lower()) or email_contact_id(e.email)
+            e.contact_id = found.get(email_key(e.email)) or email_contact_id(e.email)
 
 
 class EmailContacts:
@@ -111,7 +112,7 @@ class EmailContacts:
 
     def __init__(self, store: Store, emails: Iterable[str]):
         self._store = store
-        self._keys = sorted({e.strip().lower() for e in emails})
+        self._keys = sorted({email_key(e) for e in emails})
         self._members: dict[str, set[str]] = {}  # lookup key -> ids of contacts with that e-mail
         self._key_of: dict[str, str] = {}  # contact id -> its key, for contacts in _members
         self._load()
@@ -133,7 +134,7 @@ class EmailContacts:
         if contact_id:
             return contact_id
         assert email, "a contact needs an id or an e-mail address"
-        key = email.strip().lower()
+        key = email_key(email)
         if key not in self._members:  # an address the batch did not announce: one more query
             self._keys.append(key)
             self._load()
@@ -154,7 +155,7 @@ class EmailContacts:
         if not isinstance(email, str) or not email.isascii():
             self._load()  # DuckDB's lower/trim decide, not Python's
             return
-        key = email.strip(" ").lower()  # trim() strips spaces only; ASCII lower is the same
+        key = email_key(email)
         if key in self._members:
             self._members[key].add(contact_id)
             self._key_of[contact_id] = key
