@@ -139,3 +139,17 @@ def test_scores_name_the_version_that_made_them(small_ws: Workspace) -> None:
     leadscore.score(workspace=small_ws, as_of=AS_OF)
     with leadscore.open_store(small_ws) as store:
         assert store.con.execute("SELECT DISTINCT model_version FROM scores").fetchall() == [(2,)]
+
+
+def test_a_model_of_properties_alone_rescores_one_contact(small_ws: Workspace) -> None:
+    """Its parameterised SQL has no `$as_of_us` (no event ages): only the used values are bound."""
+    path = small_ws.models_dir / "fit_only.yml"
+    path.write_text("version: 1\nname: fit_only\ngroups:\n  fit:\n    rules:\n"
+                    "      - {name: exec, when: {property: job_title, equals: CEO}, points: 10}\n")
+    leadscore.publish(path, workspace=small_ws)
+    batch = {r.model: r for r in leadscore.score(workspace=small_ws, models=["fit_only"], as_of=AS_OF)}
+    [one] = leadscore.score_one("c1", workspace=small_ws, models=["fit_only"], as_of=AS_OF)
+    assert one.scope == "one" and one.contacts == 1 and batch["fit_only"].contacts >= 1
+    with small_ws.open_store() as store:
+        row = store.con.execute("SELECT score FROM scores WHERE model = 'fit_only' AND contact_id = 'c1'").fetchone()
+    assert row == (10.0,)

@@ -13,6 +13,7 @@ Everything happens inside one DuckDB transaction: a crash leaves the previous sc
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -152,7 +153,10 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | No
         sql = compiled_sql(store, scoring_model, when)
     else:
         sql = _parameterized_sql(store, version, scoring_model)
-        binds.update(as_of=when, as_of_us=epoch_micros(when), contact_ids=ids)
+        # only the placeholders the text uses: a model of properties alone has no `$as_of_us`,
+        # and DuckDB refuses a parameter the query does not name
+        offered = {"as_of": when, "as_of_us": epoch_micros(when), "contact_ids": ids}
+        binds.update({name: value for name, value in offered.items() if re.search(rf"\${name}\b", sql)})
     phases["compile"] = time.perf_counter() - started
     con = store.con
     # Rows of a score run have no order, so DuckDB may write them with every core.
