@@ -21,7 +21,6 @@ A model becomes closures once (regexes compiled, dates parsed), cached per model
 from __future__ import annotations
 
 import operator
-import re
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -42,6 +41,7 @@ from leadscore.model.conditions import (
     ValueTest,
 )
 from leadscore.model.properties import free_email_domains
+from leadscore.model.regex import python_pattern
 from leadscore.model.spec import Decay, ScoringModel
 from leadscore.timeutil import age_days, parse_as_of, to_utc_naive
 
@@ -172,7 +172,7 @@ def _value_check(test: ValueTest, lower: bool) -> _Check:
         lo, hi = _Operand(value[0], lower), _Operand(value[1], lower)
         return lambda v, _: lo.against(v) <= v <= hi.against(v)
     if op == "matches":  # a pattern is never lower-cased: that could change its meaning (\D → \d)
-        pattern = re.compile(value)
+        pattern = python_pattern(value)  # RE2's meaning of `$`, `\d`, `\w`, `\s`, `\b`
         return lambda v, _: pattern.search(v) is not None
     if op == "within_days":
         return lambda v, as_of: 0 <= age_days(as_of, v) <= value

@@ -45,6 +45,7 @@ from leadscore.model.conditions import (
 )
 from leadscore.model.loader import LoadedModel, line_map
 from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
+from leadscore.model.regex import portability_problem
 from leadscore.model.spec import Rule
 from leadscore.timeutil import parse_as_of
 
@@ -65,8 +66,6 @@ _INSTEAD = {
     "boolean": "use equals: true or equals: false",
     "timestamp": "use within_days, older_than_days, or gt/lt/between with a date like 2025-01-01",
 }
-#: Regex constructs RE2 (DuckDB's engine) rejects: look-around, back-references, atomic groups.
-_NOT_PORTABLE = re.compile(r"\(\?<?[=!]|\(\?P=|\(\?>|\\[1-9]")
 
 
 def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | None = None,
@@ -247,9 +246,11 @@ class _Checker:
             self.value(value, name, logical, path)
         elif op == "within_days":
             self.window(value, path)
-        if op == "matches" and isinstance(value, str) and _NOT_PORTABLE.search(value):
-            self.error(path, "`matches` uses a look-around, back-reference or atomic group",
-                       "SQL engines (RE2 in DuckDB) cannot run it; rewrite with any/not or plain groups")
+        if op == "matches" and isinstance(value, str):
+            why = portability_problem(value)
+            if why is not None:
+                self.error(path, f"`matches` {why}",
+                           "patterns use RE2's syntax (DuckDB's engine); see docs/model-reference.md")
         if domain and logical == "string":
             for j, v in enumerate(value if isinstance(value, list) else [value]):
                 self.domain_value(v, op, self._at(path, str(j)) if isinstance(value, list) else path)
