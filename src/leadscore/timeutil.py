@@ -37,7 +37,10 @@ def parse_as_of(text: str | datetime | date | None) -> datetime:
     if text is None:
         return utcnow()
     if isinstance(text, datetime):
-        return to_utc_naive(text)
+        try:
+            return to_utc_naive(text)
+        except OverflowError as exc:
+            raise LeadscoreError(f"the time {text} is out of range once moved to UTC") from exc
     if isinstance(text, date):
         return datetime(text.year, text.month, text.day)
     raw = text.strip()
@@ -45,6 +48,8 @@ def parse_as_of(text: str | datetime | date | None) -> datetime:
         return utcnow()
     try:
         return parse_iso(raw)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise LeadscoreError(f"the time {text!r} is out of range once moved to UTC") from exc
     except ValueError as exc:
         raise LeadscoreError(
             f"cannot read the time {text!r}: give a date like 2025-01-01 or an ISO timestamp "

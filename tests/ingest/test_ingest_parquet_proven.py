@@ -124,3 +124,14 @@ def test_mapped_or_retyped_columns_take_the_full_path(run: Run, store: Store, tm
         assert seen[-1] is True  # a value map cannot empty a value: still proven
         assert mapped.inserted == 4
         assert rows(other, "SELECT count(*) FROM events WHERE type = 'visit'") == [(2,)]
+
+
+def test_a_float_nan_is_a_missing_value(run: Run, store: Store, tmp_path: Path) -> None:
+    """pandas writes NaN for "missing"; stored, DuckDB would sort it above every number."""
+    table = pa.table({"contact_id": ["n1", "n2", "n3"], "revenue": pa.array([float("nan"), 5e6, None], pa.float64()),
+                      "score_hint": pa.array([float("nan"), 1.5, 2.0], pa.float32())})
+    result = run("contacts", _write(tmp_path / "nan.parquet", table))
+    assert (result.inserted, result.rejected) == (3, 0)
+    assert rows(store, "SELECT contact_id, revenue, score_hint FROM contacts ORDER BY 1") == [
+        ("n1", None, None), ("n2", 5e6, 1.5), ("n3", None, 2.0)]
+    assert rows(store, "SELECT count(*) FROM contacts WHERE revenue > 1e6") == [(1,)]

@@ -172,8 +172,16 @@ def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: s
 
 def _typed_source(ref: str, source_type: str, src: str, dst: str,
                   target: str) -> tuple[str, str] | None:
-    """(clean, value) for a typed (Parquet) source, or None to go through text."""
+    """(clean, value) for a typed (Parquet) source, or None to go through text.
+
+    A floating-point NaN (pandas' "missing") is cleaned to NULL: stored, DuckDB would order it
+    above every number, so `gt: 1000000` would hold for it; as NULL it is a missing value, which
+    matches nothing but `is_empty`, in every engine. (Not ``isnan``: Parquet's min/max statistics
+    leave NaN out, and DuckDB then folds ``isnan`` to false for the whole row group.)
+    """
     x = "{x}"
+    if source_type.upper() in ("DOUBLE", "FLOAT", "REAL", "FLOAT8", "FLOAT4"):
+        ref = f"(CASE WHEN NOT isfinite({ref}) AND NOT isinf({ref}) THEN NULL ELSE {ref} END)"
     if source_type.upper() == target.upper():
         return ref, x
     if src == dst == "timestamp":
