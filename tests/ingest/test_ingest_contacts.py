@@ -194,3 +194,19 @@ def test_parquet_nested_values_become_text(run: Run, tmp_path: Path, store: Stor
     duckdb.sql("SELECT 'a@x.com' AS email, [1, 2] AS tags, {'k': 'v'} AS meta").write_parquet(str(path))
     assert run("contacts", path).inserted == 1
     assert rows(store, "SELECT tags, meta FROM contacts") == [("[1, 2]", "{'k': v}")]
+
+
+def test_a_row_with_only_an_email_joins_the_row_of_the_same_file_that_gives_it_an_id(
+        run: Run, write: Write, store: Store) -> None:
+    path = write("mixed.csv", "contact_id,email,first_name\nc5,dave@x.com,Dave\n,DAVE@x.com,David\n")
+    run("contacts", path)
+    assert rows(store, "SELECT contact_id FROM contacts") == [("c5",)]  # one address, one contact
+    before = rows(store, "SELECT * FROM contacts")
+    again = run("contacts", path)
+    assert (again.inserted, again.updated) == (0, 0) and rows(store, "SELECT * FROM contacts") == before
+
+
+def test_a_malformed_header_is_an_error_not_an_empty_import(run: Run, write: Write, store: Store) -> None:
+    with pytest.raises(ImportError_, match="stray quote"):
+        run("contacts", write("h.csv", 'contact_id,"a"b,x\nc1,a,b\nc2,c,d\n'))
+    assert "ab" not in store.columns("contacts")  # nothing of the import stayed

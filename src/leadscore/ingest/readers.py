@@ -169,6 +169,11 @@ def _csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: ColumnMapping,
     relation = (f"(SELECT rowid - {offset} AS __row, * FROM __ls_src "
                 f"WHERE COALESCE({', '.join(refs)}) IS NOT NULL)")
     rejected = _malformed_from_rejects(con, read_path, refs, delimiter, encoding)
+    if not rejected and scalar(con, "SELECT count(*) FROM __ls_src") == 0 and \
+            sum(1 for line in sample.splitlines()[:3] if line.strip()) > 1:
+        # DuckDB gave up on the header (a quote in the middle of a name) and read nothing at all
+        raise ImportError_(f"{path.name}: no row could be read after the header line, though the file "
+                           "has more lines; check the header for a stray quote (like `\"a\"b`)")
 
     def has_multiline() -> bool:
         test = " OR ".join(f"contains({r}, chr(10)) OR contains({r}, chr(13))" for r in refs)

@@ -75,11 +75,17 @@ def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
     if "contact_id" in present:
         contact_parts.append("t.contact_id")
     if "email" in present and _needs_email_lookup(con, typed_sql, "contact_id" in present):
-        # stored contacts whose address appears in the file: the join stays as small as the file
+        # stored contacts whose address appears in the file: the join stays as small as the file;
+        # for contacts, also the file's own rows with an id: a row with only `DAVE@x.com` is the
+        # contact another row of the same file gives an id, or a re-import would split them
         drop_temp(con, ["__ls_emails"])
-        con.execute(f"CREATE TEMP TABLE __ls_emails AS SELECT lower(trim(c.email)) AS em, "
-                    f"min(c.contact_id) AS cid FROM contacts c WHERE lower(trim(c.email)) IN "
-                    f"(SELECT lower(email) FROM ({typed_sql}) WHERE email IS NOT NULL) GROUP BY 1")
+        own = (f" UNION ALL SELECT lower(email), contact_id FROM ({typed_sql}) "
+               "WHERE contact_id IS NOT NULL AND email IS NOT NULL"
+               if kind == "contacts" and "contact_id" in present else "")
+        con.execute(f"CREATE TEMP TABLE __ls_emails AS SELECT em, min(cid) AS cid FROM ("
+                    f"SELECT lower(trim(c.email)) AS em, c.contact_id AS cid FROM contacts c "
+                    f"WHERE lower(trim(c.email)) IN "
+                    f"(SELECT lower(email) FROM ({typed_sql}) WHERE email IS NOT NULL){own}) GROUP BY em")
         joins = "LEFT JOIN __ls_emails e ON e.em = lower(t.email)"
         contact_parts += ["e.cid", email_id("t.email")]
     contact = f"COALESCE({', '.join(contact_parts)})" if contact_parts else "NULL::VARCHAR"
