@@ -210,3 +210,23 @@ def test_a_malformed_header_is_an_error_not_an_empty_import(run: Run, write: Wri
     with pytest.raises(ImportError_, match="stray quote"):
         run("contacts", write("h.csv", 'contact_id,"a"b,x\nc1,a,b\nc2,c,d\n'))
     assert "ab" not in store.columns("contacts")  # nothing of the import stayed
+
+
+def test_long_codes_and_plus_signs_stay_text(run: Run, write: Write, store: Store) -> None:
+    run("contacts", write("codes.csv", "contact_id,account_code,mobile,visits\n"
+                                       "k1,12345678901234567890123,+4915112345678,3\n"
+                                       "k2,99999999999999999999999,+4915112345679,-2\n"))
+    types = store.column_types("contacts")
+    assert (types["account_code"], types["mobile"], types["visits"]) == ("VARCHAR", "VARCHAR", "BIGINT")
+    assert rows(store, "SELECT account_code, mobile FROM contacts WHERE contact_id = 'k1'") == [
+        ("12345678901234567890123", "+4915112345678")]  # every digit, and the plus
+
+
+def test_zone_names_are_instants(run: Run, write: Write, store: Store) -> None:
+    result = run("contacts", write("zones.csv", "contact_id,created_at\nz1,2024-01-01 12:00:00 EST\n"
+                                               "z2,2024-01-01T12:00:00 CET\nz3,2024-01-01 12:00:00 America/New_York\n"
+                                               "z4,2024-01-01 12:00:00\nz5,2024-07-01 12:00:00 Mars/Olympus\n"))
+    assert (result.inserted, result.rejected) == (4, 1)  # an unknown zone is rejected, not dropped
+    assert rows(store, "SELECT contact_id, created_at FROM contacts ORDER BY 1") == [
+        ("z1", datetime(2024, 1, 1, 17)), ("z2", datetime(2024, 1, 1, 11)), ("z3", datetime(2024, 1, 1, 17)),
+        ("z4", datetime(2024, 1, 1, 12))]

@@ -17,7 +17,9 @@ Rules, chosen so that a column of an export never silently changes meaning:
   ``YYYY/MM/DD``. Ambiguous columns accept ISO only and reject the rest, naming the problem.
 
 New (custom) columns are inferred from all their values: a type is chosen only if every non-empty
-value fits it, else VARCHAR; values with leading zeros (``02134``) stay text, as they are codes.
+value fits it, else VARCHAR; values with leading zeros (``02134``) or a plus sign (``+4915…``) stay
+text, as they are codes and phone numbers, and so do whole numbers too long for BIGINT
+(``12345678901234567890123``): as DOUBLE they would lose digits.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import duckdb
 from leadscore.ingest.readers import first_row, sql_str
 
 INT_RE = r"[+-]?[0-9]+(\.0*)?"
-INFER_INT_RE = r"[+-]?(0|[1-9][0-9]*)"
+INFER_INT_RE = r"-?(0|[1-9][0-9]*)"
 FLOAT_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-INFER_FLOAT_RE = r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
-OFFSET_RE = r":[0-9]{2}(\.[0-9]+)? ?[+-][0-9]{2}(:?[0-9]{2})?$"
+INFER_FLOAT_RE = r"-?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+#: A time followed by an offset (``+02:00``) or a zone's name (``EST``, ``Europe/Berlin``): an instant.
+OFFSET_RE = r":[0-9]{2}(\.[0-9]+)? ?([+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z_/+-]*[0-9]*)$"
 DAY_MONTH_RE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}([ ,T]|$)"
 
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", ", %I:%M %p", ", %H:%M",
@@ -103,8 +106,9 @@ def clean_text(ref: str, values: dict[str, str] | None = None, *, trim: bool = T
 
 
 def iso_timestamp(x: str) -> str:
-    """ISO text → naive UTC TIMESTAMP (NULL when not ISO). Offsets go through TIMESTAMPTZ, which
-    converts to the instant; a plain TIMESTAMP cast would silently drop the offset."""
+    """ISO text → naive UTC TIMESTAMP (NULL when not ISO). Offsets and zone names (``EST``,
+    ``Europe/Berlin``) go through TIMESTAMPTZ, which converts to the instant; a plain TIMESTAMP
+    cast would silently drop them (``12:00 EST`` stored as 12:00)."""
     return (f"(CASE WHEN suffix({x}, 'Z') THEN TRY_CAST({x} AS TIMESTAMP) "  # Z is UTC: fast path
             f"WHEN regexp_matches({x}, {sql_str(OFFSET_RE)}) "
             f"THEN timezone('UTC', TRY_CAST({x} AS TIMESTAMPTZ)) ELSE TRY_CAST({x} AS TIMESTAMP) END)")
@@ -274,7 +278,9 @@ def profile_text_columns(con: duckdb.DuckDBPyConnection, relation: str, cleaned:
         if "num" in wanted:
             parts += [f"count(CASE WHEN regexp_full_match({x}, {sql_str(INFER_INT_RE)}) "
                       f"THEN TRY_CAST({x} AS BIGINT) END)",
-                      f"count(*) FILTER (regexp_full_match({x}, {sql_str(INFER_FLOAT_RE)}))",
+                      # a whole number too long for BIGINT is a code, not a float
+                      f"count(*) FILTER (regexp_full_match({x}, {sql_str(INFER_FLOAT_RE)}) AND NOT "
+                      f"(regexp_full_match({x}, {sql_str(INFER_INT_RE)}) AND TRY_CAST({x} AS BIGINT) IS NULL))",
                       f"count(TRY_CAST({x} AS BOOLEAN))"]
         else:
             parts += ["0", "0", "0"]
