@@ -118,3 +118,16 @@ def test_cli_flags_on_top_of_a_file() -> None:
     assert base.columns == {"A": "a"}
     with pytest.raises(ImportError_, match="SOURCE=DEST"):
         base.with_flags(columns=["nonsense"])
+
+
+def test_mapping_files_that_cannot_work_fail_when_read(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yml"
+    latin.write_bytes("columns: {Société: company}\n".encode("latin-1"))
+    with pytest.raises(ImportError_, match="not UTF-8"):
+        load_mapping(latin)
+    bad_format = tmp_path / "fmt.yml"
+    bad_format.write_text("date_format: '%Q'\n")
+    with pytest.raises(ImportError_, match="strptime"):
+        load_mapping(bad_format)
+    assert ColumnMapping(constants={"__bad": "x", "Lead Source": "web"}).constants == {
+        "bad": "x", "lead_source": "web"}  # named like a header, never like the importer's own columns

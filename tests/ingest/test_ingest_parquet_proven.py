@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from tests.ingest.helpers import read_rejects, rows
 
+from leadscore.errors import ImportError_
 from leadscore.ingest import ImportResult, importer
 from leadscore.ingest.mapping import ColumnMapping
 from leadscore.ingest.readers import open_source
@@ -135,3 +136,13 @@ def test_a_float_nan_is_a_missing_value(run: Run, store: Store, tmp_path: Path) 
     assert rows(store, "SELECT contact_id, revenue, score_hint FROM contacts ORDER BY 1") == [
         ("n1", None, None), ("n2", 5e6, 1.5), ("n3", None, 2.0)]
     assert rows(store, "SELECT count(*) FROM contacts WHERE revenue > 1e6") == [(1,)]
+
+
+def test_parquet_columns_named_like_the_importers_own(run: Run, store: Store, tmp_path: Path) -> None:
+    table = pa.table({"contact_id": ["r1", "r2"], "__row": [10, 30], "__bad": ["x", "y"]})
+    result = run("contacts", _write(tmp_path / "own.parquet", table))
+    assert (result.inserted, result.rejected) == (2, 0)
+    assert rows(store, "SELECT contact_id, \"row\", bad FROM contacts ORDER BY 1") == [("r1", 10, "x"), ("r2", 30, "y")]
+    clash = pa.table({"contact_id": ["r3"], "file_row_number": [1]})
+    with pytest.raises(ImportError_, match="file_row_number"):
+        run("contacts", _write(tmp_path / "clash.parquet", clash))

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -126,6 +127,20 @@ class ColumnMapping(BaseModel):
     delimiter: str | None = None
     encoding: str | None = None
 
+    @field_validator("constants", mode="before")
+    @classmethod
+    def _constant_names(cls, value: object) -> object:
+        """Constants name columns like a header does: ``Lead Source`` is ``lead_source``."""
+        if isinstance(value, dict):
+            out = {}
+            for key, v in value.items():
+                name = snake_case(str(key))
+                if not name:
+                    raise ValueError(f"constants: {key!r} is not a column name")
+                out[name] = v
+            return out
+        return value
+
     @field_validator("columns", mode="before")
     @classmethod
     def _nulls(cls, value: object) -> object:
@@ -145,6 +160,7 @@ class ColumnMapping(BaseModel):
         if lowered in DATE_FORMATS:
             return lowered
         if "%" in value:
+            _check_strptime(value)
             return value
         raise ValueError(f"unknown date_format {value!r}: use auto, iso, dmy, mdy or a strptime "
                          "pattern such as %d.%m.%Y")
@@ -192,6 +208,9 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ImportError_(f"cannot read the mapping file {file}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportError_(f"the mapping file {file} is not UTF-8 text (byte {exc.start}): save it as "
+                           "UTF-8") from exc
     try:
         # BaseLoader keeps every scalar a string: value maps like {Yes: won} must not become True.
         raw = yaml.load(text, Loader=yaml.BaseLoader) or {}
@@ -277,3 +296,12 @@ def plan_columns(source_names: Sequence[str], kind: str,
     order = {name: i for i, name in enumerate(source_names)}
     plan = [PlannedColumn(src, dest) for dest, src in taken.items()]
     return sorted(plan, key=lambda p: order[p.source]), warnings
+
+
+def _check_strptime(pattern: str) -> None:
+    """A ``date_format`` pattern DuckDB's strptime accepts (``%Q`` would fail mid-import)."""
+    try:
+        duckdb.connect().execute("SELECT try_strptime('2024-01-31', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).split(":", 1)[-1].strip().splitlines()[0]
+        raise ValueError(f"date_format {pattern!r} is not a strptime pattern DuckDB reads: {reason}") from None

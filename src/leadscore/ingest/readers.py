@@ -344,9 +344,13 @@ def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         raise ImportError_(f"cannot read {path.name} as Parquet: {exc}") from exc
     con.execute("DROP TABLE IF EXISTS __ls_malformed")
     con.execute("CREATE TEMP TABLE __ls_malformed (__line BIGINT, __reason VARCHAR)")
-    columns = [SourceColumn(str(name), sql_name(str(name)), str(dtype))
-               for name, dtype, *_ in described]
-    relation = (f"(SELECT file_row_number AS __row, * EXCLUDE (file_row_number) FROM "
+    if any(str(name).lower() == "file_row_number" for name, *_ in described):
+        raise ImportError_(f"{path.name}: a column named `file_row_number` clashes with DuckDB's own "
+                           "row number: rename it in the file")
+    # read as c0, c1, ... like a CSV: a column named `__row` or `__bad` must not meet the importer's own
+    columns = [SourceColumn(str(name), f"c{i}", str(dtype)) for i, (name, dtype, *_) in enumerate(described)]
+    aliased = ", ".join(f"{sql_name(c.name)} AS {c.ref}" for c in columns)
+    relation = (f"(SELECT file_row_number AS __row, {aliased} FROM "
                 f"read_parquet({sql_str(str(path))}, file_row_number=true))")
     return Source(path, "parquet", relation, columns, count, 0,
                   LineMap("rows"), temp_tables=["__ls_malformed"],
