@@ -336,3 +336,31 @@ def test_as_of_may_be_a_date_but_never_missing() -> None:
     assert compile_model(model, as_of=AS_OF.date()) == compile_model(model, as_of=AS_OF)
     with pytest.raises(TypeError):
         compile_model(model, as_of=None)  # type: ignore[arg-type]
+
+
+def test_email_domains_fold_like_duckdb_and_a_stored_column_is_as_written(store: Store) -> None:
+    """The reference scorer agrees with the SQL on non-ASCII domains and on a stored column."""
+    from leadscore.engine.reference import score_many_reference
+
+    model_text = """
+name: t
+groups:
+  g:
+    rules:
+      - {name: ibm, when: {property: email_domain, equals: İBM.com}, points: 1}
+      - {name: ibm lower, when: {property: email_domain, equals: ibm.com}, points: 2}
+"""
+    contacts = [{"contact_id": "tr", "email": "a@İBM.com"}, {"contact_id": "ascii", "email": "b@IBM.COM"}]
+    add_contacts(store, *contacts)
+    rows = score(store, model_text)
+    model = parse_model(model_text).model
+    expected = score_many_reference(model, contacts, [], AS_OF)
+    for cid in ("tr", "ascii"):
+        assert rows[cid]["score"] == expected[cid].total == 3.0, cid  # both rules, both engines
+    # a stored `email_domain` column wins over the derived one and is compared as written
+    store.con.execute('ALTER TABLE contacts ADD COLUMN "email_domain" VARCHAR')
+    store.con.execute("UPDATE contacts SET email_domain = 'IBM.com'")
+    stored = [dict(c, email_domain="IBM.com") for c in contacts]
+    rows = score(store, model_text)
+    expected = score_many_reference(model, stored, [], AS_OF)
+    assert rows["tr"]["score"] == expected["tr"].total == 0.0

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from leadscore.errors import LeadscoreError
 from leadscore.model.conditions import ValueTest
+from leadscore.textfold import sql_lower
 from leadscore.timeutil import parse_as_of
 
 from .build import BadValue, number_literal
@@ -65,14 +66,14 @@ def value_literal(value: Any, target: Target, catalog: Catalog) -> exp.Expr:
         return _timestamp(value, catalog)
     if not isinstance(value, str):  # 12345 vs '12345' would match in SQL but not in Python
         raise BadValue(f"`{target.name}` is text; got the number {value!r}", f"quote it: '{value}'")
-    return exp.Literal.string(value.lower() if target.lower_values else value)
+    return exp.Literal.string(sql_lower(value) if target.lower_values else value)
 
 
 def _text(value: Any, target: Target) -> str:
     if target.logical != "string":
         raise BadValue(f"this operator needs a text property; `{target.name}` is a {target.logical}")
     assert isinstance(value, str)
-    return value.lower() if target.lower_values else value
+    return sql_lower(value) if target.lower_values else value
 
 
 def _ordered(value: Any, target: Target, catalog: Catalog) -> exp.Expr:

@@ -43,6 +43,7 @@ from leadscore.model.conditions import (
 from leadscore.model.properties import free_email_domains
 from leadscore.model.regex import python_pattern
 from leadscore.model.spec import Decay, ScoringModel
+from leadscore.textfold import sql_lower
 from leadscore.timeutil import age_days, parse_as_of, to_utc_naive
 
 __all__ = ["ReferenceScore", "RuleScore", "score_many_reference", "score_reference"]
@@ -98,7 +99,7 @@ def email_domain(email: Any) -> str | None:
     """Lower-cased part after the last ``@``; None without an ``@`` or with nothing after it."""
     if not isinstance(email, str) or "@" not in email:
         return None
-    return email.rsplit("@", 1)[1].lower() or None
+    return sql_lower(email.rsplit("@", 1)[1]) or None  # DuckDB's lower, code point by code point
 
 
 class _Facts:
@@ -145,7 +146,7 @@ class _Operand:
     """A user value, plus its reading as an instant when it is a date/ISO string."""
 
     def __init__(self, raw: Any, lower: bool):
-        self.raw = raw.lower() if lower and isinstance(raw, str) else raw
+        self.raw = sql_lower(raw) if lower and isinstance(raw, str) else raw
         self.instant: datetime | None = None
         if isinstance(raw, str) and raw.strip().lower() != "now":  # a model means one fixed date
             with suppress(LeadscoreError):  # not a date: then only ever compared with strings
@@ -234,8 +235,13 @@ class _Leaf:
 def _compile(cond: Condition, leaves: list[_Leaf], negated: bool) -> _Pred:
     """Turn a condition into a predicate, appending its event leaves to ``leaves``."""
     if isinstance(cond, PropertyCondition):
-        name, check = cond.property, _test(cond, lower=cond.property == "email_domain")
-        return lambda f: check(f.prop(name), f.as_of)
+        name, check = cond.property, _test(cond)
+        if name != "email_domain":
+            return lambda f: check(f.prop(name), f.as_of)
+        # the derived domain is lower case, so the model's values are lower-cased for it; a stored
+        # `email_domain` column is compared as written, as the compiler does
+        derived = _test(cond, lower=True)
+        return lambda f: (check if name in f.contact else derived)(f.prop(name), f.as_of)
     if isinstance(cond, EventCondition):
         leaf = _Leaf(len(leaves), tuple(dict.fromkeys(cond.event_types)),
                      tuple((col, _test(t)) for col, t in cond.where.items()),
