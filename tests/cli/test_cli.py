@@ -56,6 +56,18 @@ def test_compile_prints_sql_for_each_dialect(small_ws: Workspace) -> None:
         assert "SELECT" in out.upper() and dialect in out.splitlines()[0]
 
 
+def test_compile_knows_the_workspaces_custom_columns(small_ws: Workspace, tmp_path: Path) -> None:
+    with small_ws.open_store() as store:
+        store.con.execute('ALTER TABLE contacts ADD COLUMN "score_hint" DOUBLE')
+    model = small_ws.models_dir / "custom.yml"
+    model.write_text("name: custom\ngroups:\n  fit:\n    rules:\n"
+                     "      - {name: hint, when: {property: score_hint, gt: 3}, points: 5}\n")
+    out = run("compile", str(model), "--workspace", str(small_ws.root))
+    assert '"score_hint" > 3' in out
+    elsewhere = runner.invoke(app, ["compile", str(model), "--workspace", str(tmp_path / "none")])
+    assert f"{model}:6" in str(elsewhere.exception)  # no workspace there: the file and the line
+
+
 def test_bad_model_is_a_clear_error_not_a_traceback(small_ws: Workspace) -> None:
     bad = small_ws.models_dir / "bad.yml"
     bad.write_text("name: bad\ngroups:\n  fit:\n    rules:\n"
