@@ -65,7 +65,7 @@ def test_compile_knows_the_workspaces_custom_columns(small_ws: Workspace, tmp_pa
     out = run("compile", str(model), "--workspace", str(small_ws.root))
     assert '"score_hint" > 3' in out
     elsewhere = runner.invoke(app, ["compile", str(model), "--workspace", str(tmp_path / "none")])
-    assert f"{model}:6" in str(elsewhere.exception)  # no workspace there: the file and the line
+    assert f"{model}:5" in str(elsewhere.exception)  # no workspace there: the file and the line
 
 
 def test_bad_model_is_a_clear_error_not_a_traceback(small_ws: Workspace) -> None:
