@@ -230,3 +230,15 @@ def test_zone_names_are_instants(run: Run, write: Write, store: Store) -> None:
     assert rows(store, "SELECT contact_id, created_at FROM contacts ORDER BY 1") == [
         ("z1", datetime(2024, 1, 1, 17)), ("z2", datetime(2024, 1, 1, 11)), ("z3", datetime(2024, 1, 1, 17)),
         ("z4", datetime(2024, 1, 1, 12))]
+
+
+@pytest.mark.parametrize(("date_format", "values", "expected"), [
+    ("dmy", ("05/01/2024", "06/01/2024"), (datetime(2024, 1, 5), datetime(2024, 1, 6))),
+    ("%d.%m.%Y", ("05.01.2024", "31.12.2024"), (datetime(2024, 1, 5), datetime(2024, 12, 31))),
+])
+def test_date_format_decides_a_new_columns_type(run: Run, write: Write, store: Store, date_format: str,
+                                                values: tuple[str, str], expected: tuple[datetime, datetime]) -> None:
+    path = write("seen.csv", f"contact_id,seen\nd1,{values[0]}\nd2,{values[1]}\n")
+    result = run("contacts", path, mapping=ColumnMapping(date_format=date_format))
+    assert result.rejected == 0 and store.column_types("contacts")["seen"] == "TIMESTAMP"
+    assert rows(store, "SELECT seen FROM contacts ORDER BY contact_id") == [(expected[0],), (expected[1],)]

@@ -42,6 +42,7 @@ from leadscore.ingest.coerce import (
     infer_text_columns,
     inferred_type_of_typed,
     profile_text_columns,
+    timestamp_value,
 )
 from leadscore.ingest.mapping import KINDS, STATUS_VALUES, ColumnMapping, PlannedColumn, plan_columns
 from leadscore.ingest.progress import ProgressCallback, ProgressTracker
@@ -261,6 +262,9 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
         else:
             profile = profiles[ref]
             target.target, order = profile.inferred_type()
+            if target.target == "VARCHAR" and forced and profile.nonempty and _all_dates(
+                    con, source.relation, new_text[ref], forced):
+                target.target = "TIMESTAMP"  # the mapping's date_format reads every value
             target.order = forced or order
             new_columns[dest] = target.target
             if target.target == "VARCHAR" and profile.day_month and profile.date_order() is None:
@@ -268,6 +272,13 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
                                 "or month/day (set date_format to import it as timestamps)")
         targets.append(target)
     return targets, new_columns, warnings
+
+
+def _all_dates(con: duckdb.DuckDBPyConnection, relation: str, cleaned: str, date_format: str) -> bool:
+    """Whether ``date_format`` (dmy, mdy or a strptime pattern) reads every non-empty value."""
+    value = timestamp_value(cleaned, date_format)
+    return scalar(con, f"SELECT count(*) FILTER ({cleaned} IS NOT NULL AND {value} IS NULL) "
+                       f"FROM {relation}") == 0
 
 
 def _check_rows(con: duckdb.DuckDBPyConnection, kind: str, source: Source,
