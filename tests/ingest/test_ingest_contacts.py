@@ -242,3 +242,11 @@ def test_date_format_decides_a_new_columns_type(run: Run, write: Write, store: S
     result = run("contacts", path, mapping=ColumnMapping(date_format=date_format))
     assert result.rejected == 0 and store.column_types("contacts")["seen"] == "TIMESTAMP"
     assert rows(store, "SELECT seen FROM contacts ORDER BY contact_id") == [(expected[0],), (expected[1],)]
+
+
+def test_an_excel_windows_1252_file_imports_with_its_euro_signs(run: Run, write: Write, store: Store) -> None:
+    lines = ["contact_id,company,note"] + [f"w{i},Société {i},ok" for i in range(100)] + ["w100,Café,5€ “deal”"]
+    result = run("contacts", write("excel.csv", ("\r\n".join(lines) + "\r\n").encode("cp1252")))
+    assert (result.inserted, result.rejected) == (101, 0)
+    assert rows(store, "SELECT company, note FROM contacts WHERE contact_id = 'w100'") == [("Café", "5€ “deal”")]
+    assert rows(store, "SELECT company FROM contacts WHERE contact_id = 'w7'") == [("Société 7",)]

@@ -13,8 +13,10 @@ parallel CSV scan costs about as much as the scan. Parquet is queried in place: 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,14 +158,24 @@ def _row_offset(con: duckdb.DuckDBPyConnection, table: str) -> int:
 def _csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: ColumnMapping,
          encoding: str) -> Source:
     drop_temp(con, ["__ls_src", "__ls_rej", "__ls_rejscan", "__ls_malformed"])
-    sample = text_sample(path, encoding)
+    data, made = path, []
+    if encoding.lower().replace("_", "-") in _LATIN_1 and (utf8 := _windows_1252_copy(path)) is not None:
+        data, encoding, made = utf8, "utf-8", [utf8]  # € and “ ” from Excel: read the UTF-8 copy
+    sample = text_sample(data, encoding)
     delimiter = mapping.delimiter or sniff_delimiter(sample)
     names = header_names(sample, delimiter)
     if not names:
         raise ImportError_(f"{path.name} has no header line")
     refs = [f"c{i}" for i in range(len(names))]
-    read_path, scratch = _stage_robustly(
-        con, path, lambda target: _stage_csv(con, target, encoding, delimiter, refs), "CSV")
+    try:
+        read_path, scratch = _stage_robustly(
+            con, data, lambda target: _stage_csv(con, target, encoding, delimiter, refs), "CSV",
+            name=path.name)
+    except ImportError_:
+        for file in made:
+            file.unlink(missing_ok=True)
+        raise
+    scratch = made + scratch
     offset = _row_offset(con, "__ls_src")
     # rows without any value (blank lines, ",,,") are not rows; COALESCE is far cheaper than trims
     relation = (f"(SELECT rowid - {offset} AS __row, * FROM __ls_src "
@@ -189,7 +201,7 @@ def _csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: ColumnMapping,
 
 
 def _stage_robustly(con: duckdb.DuckDBPyConnection, path: Path, stage: Callable[[Path], None],
-                    what: str) -> tuple[Path, list[Path]]:
+                    what: str, *, name: str | None = None) -> tuple[Path, list[Path]]:
     """Stage ``path``; returns the file actually read and the temporary files made for it.
 
     DuckDB's strict parser gives up on a whole file with mixed line endings (\\n and \\r\\n); its
@@ -206,11 +218,11 @@ def _stage_robustly(con: duckdb.DuckDBPyConnection, path: Path, stage: Callable[
             stage(copy)
         except duckdb.Error as exc:
             copy.unlink(missing_ok=True)
-            raise ImportError_(f"cannot read {path.name} as {what}: "
+            raise ImportError_(f"cannot read {name or path.name} as {what}: "
                                f"{str(exc).splitlines()[0]}") from exc
         return copy, [copy]
     except duckdb.Error as exc:
-        raise ImportError_(f"cannot read {path.name} as {what}: {str(exc).splitlines()[0]}") from exc
+        raise ImportError_(f"cannot read {name or path.name} as {what}: {str(exc).splitlines()[0]}") from exc
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimiter: str,
@@ -219,6 +231,37 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimi
     con.execute(
         f"CREATE TEMP TABLE __ls_src AS SELECT * FROM read_csv({_read_options(path, encoding)}, "
         f"header=true, delim={sql_str(delimiter)}, quote='\"', escape='\"', columns={columns})")
+
+
+_LATIN_1 = ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "cp1252", "windows-1252")
+#: Bytes Windows-1252 gives printable characters (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ‘ ’ “ ” • – — ˜ ™ š › œ ž Ÿ)
+#: where ISO Latin-1 has control codes; DuckDB's latin-1 reader refuses the whole file for one.
+_CP1252_ONLY = re.compile(rb"[\x80-\x9f]")
+
+
+def _windows_1252_copy(path: Path) -> Path | None:
+    """A temporary UTF-8 copy of a "Latin-1" file that holds Windows-1252 characters, else None.
+
+    What Excel on Windows saves as CSV is Windows-1252: Latin-1 plus € and typographic quotes in
+    0x80-0x9F. Each byte is one character either way, so the copy has the same lines; the five
+    bytes Windows-1252 leaves undefined are read as Latin-1's control codes.
+    """
+    with open(path, "rb") as src:
+        if not any(_CP1252_ONLY.search(chunk) for chunk in iter(lambda: src.read(8 << 20), b"")):
+            return None
+    handle, name = tempfile.mkstemp(prefix="leadscore-import-", suffix=".csv")
+    with open(handle, "wb") as out, open(path, "rb") as src:
+        while chunk := src.read(8 << 20):
+            out.write(chunk.decode("cp1252", errors="latin1_fallback").encode("utf-8"))
+    return Path(name)
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode("latin-1"), error.end
+
+
+codecs.register_error("latin1_fallback", _latin1_fallback)
 
 
 def _unified_newlines(path: Path) -> Path:

@@ -13,7 +13,9 @@ Each kind first builds ``__ls_rows``: the typed columns, the row's key, ``__bad`
 Contacts are identified by contact_id, or by e-mail when a row has none: the stored contact with
 that address (case-insensitive) keeps its id, a new one gets ``c_`` + the first 16 hex digits of
 sha1(lower(email)). Events and deals resolve their contact the same way, so an event imported
-before its contact lands on the id the contact will get.
+before its contact lands on the id the contact will get if that contact is imported without an
+id of its own. A contact imported later *with* an id (``c1``, ``a@x.com``) does not take over the
+events already stored under ``c_…`` of its address: import contacts before their events.
 """
 
 from __future__ import annotations
