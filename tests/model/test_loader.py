@@ -182,3 +182,11 @@ def test_load_model_file_errors(tmp_path: Path) -> None:
 def test_forbidden_character_names_its_line() -> None:
     [issue] = errors("name: x\ngroups: \x07\n")
     assert issue.line == 2 and "#x0007" in issue.message
+
+
+def test_a_lone_surrogate_escape_is_an_error_with_its_line() -> None:
+    text = ('version: 1\nname: m\ngroups:\n  fit:\n    rules:\n'
+            '      - {name: "x\\ud83d", when: {property: job_title, equals: CEO}, points: 1}\n')
+    with pytest.raises(ModelError) as caught:
+        parse_model(text, "m.yml")
+    assert any(i.line == 6 and "not valid Unicode" in i.message for i in caught.value.issues)

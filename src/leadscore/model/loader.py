@@ -185,6 +185,23 @@ class _Builder:
         return out
 
 
+def _invalid_text(data: Any, path: tuple[str, ...], file: str, lines: Lines) -> list[ModelIssue]:
+    """Strings no engine can store: a lone surrogate (``"\\ud83d"`` in YAML) passes Python but
+    fails DuckDB's UTF-8 half-way through a run."""
+    if isinstance(data, dict):
+        return [i for k, v in data.items() for i in _invalid_text(v, path + (str(k),), file, lines)]
+    if isinstance(data, list):
+        return [i for n, v in enumerate(data) for i in _invalid_text(v, path + (str(n),), file, lines)]
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return [ModelIssue(file, ".".join(path), "the text is not valid Unicode (a lone surrogate "
+                               "escape such as \\ud83d)", line=lines.get(path),
+                               hint="write the character itself, or its full pair of escapes")]
+    return []
+
+
 def _substitute_env(data: Any, path: tuple[str, ...], issues: list[ModelIssue], file: str,
                     lines: Lines) -> Any:
     """Fill ``${VAR}`` (or ``${VAR:-default}``) in every string; a missing variable is an error."""
@@ -394,7 +411,7 @@ def parse_model(text: str, file: str = "<model>", *, environment: bool = True) -
     if not isinstance(data, dict):
         raise ModelError([ModelIssue(file, "", "a model file must be a mapping (name:, groups:, ...)",
                                      line=lines.get((), 1))])
-    issues = list(builder.issues)
+    issues = list(builder.issues) + _invalid_text(data, (), file, lines)
     if environment:
         data = _substitute_env(data, (), issues, file, lines)
     try:
