@@ -250,3 +250,11 @@ def test_an_excel_windows_1252_file_imports_with_its_euro_signs(run: Run, write:
     assert (result.inserted, result.rejected) == (101, 0)
     assert rows(store, "SELECT company, note FROM contacts WHERE contact_id = 'w100'") == [("Café", "5€ “deal”")]
     assert rows(store, "SELECT company FROM contacts WHERE contact_id = 'w7'") == [("Société 7",)]
+
+
+def test_a_header_longer_than_the_first_sample_is_read_whole(run: Run, write: Write, store: Store) -> None:
+    names = [f"p{i:03d}_" + "x" * 600 for i in range(120)]  # ~72 KiB of header: past the 64 KiB sample
+    text = "contact_id," + ",".join(names) + "\n" + "h1," + ",".join("v" for _ in names) + "\n"
+    result = run("contacts", write("wide.csv", text))
+    assert (result.inserted, result.rejected) == (1, 0) and len(result.columns_added) == 120
+    assert rows(store, f'SELECT "{names[-1]}" FROM contacts') == [("v",)]

@@ -12,6 +12,8 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from leadscore.errors import ImportError_
+
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 1 << 20
 
@@ -55,11 +57,23 @@ def _latin1_wins(chunks: Iterable[bytes]) -> bool:
     return invalid > valid
 
 
+#: A header line longer than this is refused rather than cut (a cut header names wrong columns).
+MAX_HEADER_BYTES = 16 << 20
+
+
 def text_sample(path: Path, encoding: str) -> str:
+    """The start of the file as text: 64 KiB, or more until the first record (the header) ends."""
+    size = 64 * 1024
     with open(path, "rb") as handle:
-        raw = handle.read(64 * 1024)
-    text = raw.decode(encoding, errors="replace")
-    return text.lstrip("\ufeff")
+        while True:
+            handle.seek(0)
+            raw = handle.read(size)
+            text = raw.decode(encoding, errors="replace").lstrip("\ufeff")
+            if len(raw) < size or csv_first_record_text(text) != text:
+                return text
+            if size >= MAX_HEADER_BYTES:
+                raise ImportError_(f"{path.name}: the header line is longer than {MAX_HEADER_BYTES >> 20} MiB")
+            size *= 4
 
 
 def sniff_delimiter(sample: str) -> str:
