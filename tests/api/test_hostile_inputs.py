@@ -10,6 +10,7 @@ from datetime import timedelta
 import duckdb
 from tests.api.conftest import Api
 
+from leadscore.api.cursors import encode_cursor
 from leadscore.api.segment import event_type_of, snake_case
 from leadscore.api.writes import email_contact_id
 from leadscore.timeutil import utcnow
@@ -90,4 +91,7 @@ def test_made_up_methods_forged_cursors_and_bad_filters(api: Api) -> None:
     token = base64.urlsafe_b64encode(json.dumps(forged).encode("ascii")).decode("ascii").rstrip("=")
     assert client.get("/v1/scores", params={"cursor": token}).status_code == 422
     assert client.get("/v1/tasks", params={"status": "bogus"}).status_code == 422
+    gone = encode_cursor(["no-such-task"], {"owner": None, "status": None})  # well formed, names nothing
+    r = client.get("/v1/tasks", params={"cursor": gone})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "cursor"]
     assert "store" not in client.get("/healthz").json()

@@ -14,9 +14,10 @@ from leadscore.api.cursors import ID_POSITION, decode_cursor, next_page
 from leadscore.api.reads import MAX_PAGE, scores_page
 from leadscore.api.rescoring import rescore_all, rescore_contacts
 from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, TasksPage
-from leadscore.api.values import checked_as_of
+from leadscore.api.values import InvalidInput, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.engine.run import RunResult
+from leadscore.errors import NotFoundError
 from leadscore.workflows.lists import list_members
 from leadscore.workflows.tasks import list_tasks
 
@@ -80,7 +81,10 @@ def get_tasks(request: Request, owner: Annotated[str | None, Query(max_length=20
     rt = runtime(request)
     filters = {"owner": owner, "status": status}
     [after] = decode_cursor(cursor, filters, ID_POSITION) if cursor else [None]
-    tasks: list[dict[str, Any]] = list_tasks(rt.reader(), owner=owner, status=status, limit=limit + 1,
-                                             after=after)
+    try:
+        tasks: list[dict[str, Any]] = list_tasks(rt.reader(), owner=owner, status=status, limit=limit + 1,
+                                                 after=after)
+    except NotFoundError as exc:  # a well-formed cursor naming a task that is gone: the cursor is wrong
+        raise InvalidInput([problem(("query", "cursor"), str(exc))]) from None
     page, nxt = next_page(tasks, limit, lambda t: [t["task_id"]], filters)
     return {"tasks": page, "next_cursor": nxt}
