@@ -13,7 +13,6 @@ Everything happens inside one DuckDB transaction: a crash leaves the previous sc
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ from leadscore.compiler import compile_model
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.store import ModelVersion, Store, rows_affected
+from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
 from leadscore.timeutil import epoch_micros, parse_as_of, utcnow
 
 #: Scores closer than this are "unchanged" (floating sums in another order differ by ~1e-15).
@@ -153,10 +152,8 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | No
         sql = compiled_sql(store, scoring_model, when)
     else:
         sql = _parameterized_sql(store, version, scoring_model)
-        # only the placeholders the text uses: a model of properties alone has no `$as_of_us`,
-        # and DuckDB refuses a parameter the query does not name
-        offered = {"as_of": when, "as_of_us": epoch_micros(when), "contact_ids": ids}
-        binds.update({name: value for name, value in offered.items() if re.search(rf"\${name}\b", sql)})
+        # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
+        binds.update(used_params(sql, {"as_of": when, "as_of_us": epoch_micros(when), "contact_ids": ids}))
     phases["compile"] = time.perf_counter() - started
     con = store.con
     # Rows of a score run have no order, so DuckDB may write them with every core.

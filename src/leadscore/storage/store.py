@@ -7,6 +7,7 @@ as it was before: DuckDB's WAL discards uncommitted work on the next open.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ def rows_affected(con: duckdb.DuckDBPyConnection) -> int:
     """Rows the last INSERT / UPDATE / DELETE touched (DuckDB returns the count as its result)."""
     row = con.fetchone()
     return int(row[0]) if row else 0
+
+
+def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters ``sql`` refers to (DuckDB refuses a named parameter the text does not use)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
 
 
 @dataclass(frozen=True)

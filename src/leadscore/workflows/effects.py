@@ -18,9 +18,9 @@ from sqlglot import exp
 
 from leadscore.model.nodes import Scalar
 from leadscore.model.workflow_spec import ListAction, TaskAction
-from leadscore.storage.store import rows_affected
+from leadscore.storage.store import rows_affected, used_params
 from leadscore.workflows.templates import render, simple_template_sql, template_context
-from leadscore.workflows.triggers import FIRED, used_params
+from leadscore.workflows.triggers import FIRED
 
 
 def quoted(name: str) -> str:

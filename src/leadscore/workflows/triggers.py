@@ -15,7 +15,6 @@ nothing.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from leadscore.engine.run import SCORE_EPSILON  # score moves compared with the 
 from leadscore.model.conditions import Condition
 from leadscore.model.spec import ScoringModel
 from leadscore.model.workflow_spec import Trigger, Workflow
+from leadscore.storage.store import used_params
 from leadscore.timeutil import epoch_micros
 
 FIRED = "_wf_fired"
@@ -177,11 +177,6 @@ def _apply_condition(con: duckdb.DuckDBPyConnection, cond: Condition, as_of: dat
         params = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": ids})
     con.execute(f"DELETE FROM {FIRED} WHERE contact_id NOT IN ({sql})", params)
     return _count(con, f"SELECT count(*) FROM {FIRED}")
-
-
-def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters ``sql`` refers to (DuckDB refuses a named parameter the text does not use)."""
-    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str | None = None) -> int:
