@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from leadscore.api.schemas import EventIn
+from leadscore.api.schemas import EventIn, clean_text
 from leadscore.errors import LeadscoreError
 from leadscore.textfold import email_key
 from leadscore.timeutil import parse_iso, to_utc_naive
@@ -43,15 +43,23 @@ def problem(loc: Loc, msg: str, kind: str = "value_error") -> dict[str, Any]:
 
 
 def storable_text(value: str) -> bool:
-    """Whether a string can be stored: no NUL, and valid Unicode (no lone surrogate from a
-    browser cutting an emoji in half)."""
-    if "\x00" in value:
-        return False
+    """Whether a string can be stored (``schemas.clean_text``'s rule: no NUL, and valid Unicode,
+    no lone surrogate from a browser cutting an emoji in half)."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+        clean_text(value)
+    except ValueError:
         return False
     return True
+
+
+#: The years a time may fall in: a backtest adds its horizon and steps back its rolling dates,
+#: and near year 1 or 9999 that overflows Python's datetime (a 500 instead of a clear 422).
+AS_OF_YEARS = (1900, 2200)
+_YEARS_MSG = f"must fall between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}"
+
+
+def _in_years(when: datetime) -> bool:
+    return AS_OF_YEARS[0] <= when.year <= AS_OF_YEARS[1]
 
 
 #: How far ahead of the server's clock an event may be dated: client clocks drift, and a slightly
@@ -72,8 +80,8 @@ def event_time(value: datetime | None, now: datetime, loc: Loc) -> tuple[datetim
         when = to_utc_naive(value)
     except OverflowError:
         return now, problem(loc, "out of range")
-    if not AS_OF_YEARS[0] <= when.year <= AS_OF_YEARS[1]:
-        return now, problem(loc, f"must fall between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")
+    if not _in_years(when):
+        return now, problem(loc, _YEARS_MSG)
     if when > now + FUTURE_SKEW:
         return now, problem(loc, f"is {when:%Y-%m-%d %H:%M:%S} UTC, more than {FUTURE_SKEW.seconds // 60} "
                                  "minutes after the server's clock: events are recorded once they happened")
@@ -135,7 +143,7 @@ def coerce(value: Any, duck_type: str) -> Any:
             except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
                 parsed = None
             if parsed is not None:
-                if not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
+                if not _in_years(parsed):
                     raise ValueError(f"a timestamp between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")
                 return parsed
         raise ValueError("expected an ISO 8601 date or timestamp, e.g. 2026-03-02T10:15:00Z")
@@ -245,16 +253,10 @@ def check_events(events: list[EventIn], columns: Mapping[str, str], *, now: date
     return out
 
 
-#: The years an as-of may fall in: a backtest adds its horizon and steps back its rolling dates,
-#: and near year 1 or 9999 that overflows Python's datetime (a 500 instead of a clear 422).
-AS_OF_YEARS = (1900, 2200)
-
-
 def checked_as_of(as_of: datetime | None, where: str) -> datetime | None:
     """A request's ``as_of`` as naive UTC, or an InvalidInput naming ``where`` (query or body)."""
     if as_of is None:
         return None
-    if not AS_OF_YEARS[0] <= as_of.year <= AS_OF_YEARS[1]:
-        raise InvalidInput([problem((where, "as_of"),
-                                    f"must fall between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")])
+    if not _in_years(as_of):
+        raise InvalidInput([problem((where, "as_of"), _YEARS_MSG)])
     return to_utc_naive(as_of)
