@@ -102,8 +102,8 @@ class EmailContacts:
     once per identify in order, but with one query up front. Identifies of a batch run in order
     and may set contacts' e-mails (a new contact, or a trait), which a later identify must see, so
     the query loads every contact of the batch's addresses, not just the smallest id, and
-    ``wrote`` keeps those groups current. An e-mail SQL and Python might fold differently
-    (non-ASCII) reloads the groups instead, so the answer never depends on Python's ``lower``.
+    ``wrote`` keeps those groups current, with keys folded as DuckDB folds them (``textfold``),
+    so a non-ASCII address needs no second query.
 
         emails = EmailContacts(store, ["Ann@Acme.com", "new@x.io"])  # one query
         emails.contact_for(None, "ann@acme.com")  # 'c1', the smallest id stored with that e-mail
@@ -152,10 +152,10 @@ class EmailContacts:
         email = values["email"]
         if email is None:
             return
-        if not isinstance(email, str) or not email.isascii():
-            self._load()  # DuckDB's lower/trim decide, not Python's
+        if not isinstance(email, str):
+            self._load()  # not text: let DuckDB say which group it falls in
             return
-        key = email_key(email)
+        key = email_key(email)  # DuckDB's lower(trim()), non-ASCII included (textfold)
         if key in self._members:
             self._members[key].add(contact_id)
             self._key_of[contact_id] = key
