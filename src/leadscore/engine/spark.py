@@ -81,11 +81,10 @@ def register_rows(spark: SparkSession, name: str, columns: Mapping[str, str],
     """
     from pyspark.sql.types import LongType, StructField, StructType, _parse_datatype_string
 
-    names = list(columns)
+    kinds = {col: spark_type(duckdb_type) for col, duckdb_type in columns.items()}  # once a column
     fields = []
     select = []
-    for col in names:
-        kind = spark_type(columns[col])
+    for col, kind in kinds.items():
         quoted = "`" + col.replace("`", "``") + "`"
         if kind == "TIMESTAMP":
             fields.append(StructField(col, LongType(), True))
@@ -93,7 +92,8 @@ def register_rows(spark: SparkSession, name: str, columns: Mapping[str, str],
         else:
             fields.append(StructField(col, _parse_datatype_string(kind), True))
             select.append(quoted)
-    data = [tuple(_spark_value(row.get(col), col, columns[col]) for col in names) for row in rows]
+    data = [tuple(_spark_value(row.get(col), col, columns[col], kind) for col, kind in kinds.items())
+            for row in rows]
     try:
         frame = spark.createDataFrame(data, StructType(fields))
         frame.selectExpr(*select).createOrReplaceTempView(name)
@@ -101,11 +101,11 @@ def register_rows(spark: SparkSession, name: str, columns: Mapping[str, str],
         raise BackendError(f"Spark refused the rows of `{name}`: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def _spark_value(value: Any, column: str, duckdb_type: str) -> Any:
-    """A Python value as Spark takes it for the column's type, cast as DuckDB would cast it."""
+def _spark_value(value: Any, column: str, duckdb_type: str, kind: str) -> Any:
+    """A Python value as Spark takes it for the column's type (``kind``, its Spark type), cast as
+    DuckDB would cast it."""
     if value is None:
         return None
-    kind = spark_type(duckdb_type)
     try:
         if kind == "TIMESTAMP":
             if not isinstance(value, datetime):
