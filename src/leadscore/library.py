@@ -39,8 +39,8 @@ from leadscore.storage.store import ModelVersion, Store
 from leadscore.workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
-    from leadscore.predict.predict import PredictResult
-    from leadscore.predict.train import TrainResult
+    from leadscore.predictive.predict import PredictResult
+    from leadscore.predictive.train import TrainResult
     from leadscore.reports.backtest import BacktestRun
     from leadscore.reports.build import Report
     from leadscore.reports.suggest import Suggestion
@@ -134,8 +134,8 @@ def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
 def refresh_predictions(*, workspace: WorkspaceLike = None,
                         as_of: datetime | str | None = None) -> PredictResult | None:
     """Predict again with the latest predictive model, if one was trained (None otherwise)."""
-    from leadscore.predict.artefact import predictive_names
-    from leadscore.predict.predict import predict_contacts
+    from leadscore.predictive.artefact import predictive_names
+    from leadscore.predictive.predict import predict_contacts
 
     with open_store(workspace) as store:  # one open: the check and the run share it
         return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
@@ -357,8 +357,8 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
           exclude: list[str] | None = None) -> TrainResult:
     """Train, validate and calibrate a predictive model on the workspace's history; store it as a
     new version. Raises ``TrainingRefused`` when too few contacts converted to learn from."""
-    from leadscore.predict.artefact import DEFAULT_NAME
-    from leadscore.predict.train import MIN_POSITIVES, train_model
+    from leadscore.predictive.artefact import DEFAULT_NAME
+    from leadscore.predictive.train import MIN_POSITIVES, train_model
     from leadscore.timeutil import parse_as_of
 
     with open_store(workspace) as store:
@@ -371,7 +371,7 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
 def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
             as_of: datetime | str | None = None) -> PredictResult:
     """Write probability, priority and top factors for every contact with the latest predictive model."""
-    from leadscore.predict.predict import predict_contacts
+    from leadscore.predictive.predict import predict_contacts
 
     with open_store(workspace) as store:
         return predict_contacts(store, name=name, as_of=as_of)

@@ -13,7 +13,7 @@ from leadscore.cli.common import AsOfOpt, JsonOpt, WorkspaceOpt, console, err_co
 from leadscore.cli.main import app
 
 if TYPE_CHECKING:  # the predictive stack (numpy, pyarrow) loads only when a command needs it
-    from leadscore.predict.predict import PredictResult
+    from leadscore.predictive.predict import PredictResult
 
 
 @app.command("predict")
@@ -35,7 +35,7 @@ def predict_command(
         return
     print_predicted(result)
     if top > 0:
-        from leadscore.predict.factors import factor_lines
+        from leadscore.predictive.factors import factor_lines
 
         with library.open_store(workspace, read_only=True) as store:
             rows = store.con.execute(

@@ -38,7 +38,7 @@ def models_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> 
 
     Example: leadscore models --json
     """
-    from leadscore.predict.artefact import list_models
+    from leadscore.predictive.artefact import list_models
 
     with library.open_store(workspace, read_only=True) as store:
         rows = store.con.execute(

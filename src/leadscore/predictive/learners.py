@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from leadscore.predict.features import FeaturePlan
+from leadscore.predictive.features import FeaturePlan
 
 LGB_PARAMS: dict[str, Any] = {
     "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20,

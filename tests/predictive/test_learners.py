@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from leadscore.predict import learners
-from leadscore.predict.features import Feature, FeaturePlan
-from leadscore.predict.learners import GradientBoosting
+from leadscore.predictive import learners
+from leadscore.predictive.features import Feature, FeaturePlan
+from leadscore.predictive.learners import GradientBoosting
 
 
 def _trained(seed: int = 3) -> tuple[GradientBoosting, np.ndarray]:

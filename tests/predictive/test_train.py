@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.predict.conftest import UNTIL
+from tests.predictive.conftest import UNTIL
 from typer.testing import CliRunner
 
 import leadscore
 from leadscore.cli.main import app, main
 from leadscore.demo.generator import generate, load_into_store
-from leadscore.predict.train import TrainingRefused
+from leadscore.predictive.train import TrainingRefused
 from leadscore.workspace import Workspace, init_workspace
 
 runner = CliRunner()
@@ -59,15 +59,15 @@ def test_trains_calibrated_model_with_metrics_and_weak_warning(fresh_ws: Workspa
 
 def test_same_seed_same_model_other_seed_other_split(fresh_ws: Workspace) -> None:
     with leadscore.open_store(fresh_ws) as store:
-        from leadscore.predict.artefact import load_model
-        from leadscore.predict.train import train_model
+        from leadscore.predictive.artefact import load_predictive_model
+        from leadscore.predictive.train import train_model
 
         first = train_model(store, until=UNTIL, min_positives=50, seed=3)
         second = train_model(store, until=UNTIL, min_positives=50, seed=3)
         third = train_model(store, until=UNTIL, min_positives=50, seed=4)
         rows = store.con.execute("SELECT version, spec, booster, metrics FROM predictive_models ORDER BY version"
                                  ).fetchall()
-        assert load_model(store).version == 3
+        assert load_predictive_model(store).version == 3
     assert (first.model.version, second.model.version, third.model.version) == (1, 2, 3)
     assert rows[0][1:] == rows[1][1:]  # same data, same seed: the same artefact, byte for byte
     assert rows[0][3] != rows[2][3]  # another seed draws another validation split

@@ -18,9 +18,9 @@ from typing import Any
 
 from leadscore import __version__
 from leadscore.errors import LeadscoreError, NotFoundError
-from leadscore.predict.calibrate import Calibrator
-from leadscore.predict.features import FeaturePlan
-from leadscore.predict.learners import GradientBoosting, Learner, Logistic
+from leadscore.predictive.calibrate import Calibrator
+from leadscore.predictive.features import FeaturePlan
+from leadscore.predictive.learners import GradientBoosting, Learner, Logistic
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -66,7 +66,7 @@ class PredictiveModel:
         }
 
 
-def save_model(store: Store, model: PredictiveModel) -> PredictiveModel:
+def save_predictive_model(store: Store, model: PredictiveModel) -> PredictiveModel:
     """Record ``model`` as the next version of its name (one transaction)."""
     booster = model.learner.to_text() if isinstance(model.learner, GradientBoosting) else None
     with store.transaction() as con:
@@ -94,7 +94,7 @@ def predictive_names(store: Store) -> list[str]:
     return [r[0] for r in store.con.execute("SELECT DISTINCT name FROM predictive_models ORDER BY 1").fetchall()]
 
 
-def load_model(store: Store, name: str | None = None, version: int | None = None) -> PredictiveModel:
+def load_predictive_model(store: Store, name: str | None = None, version: int | None = None) -> PredictiveModel:
     """The latest (or given) version of a predictive model; refuses artefacts of another release."""
     names = predictive_names(store)
     if name is None:

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 
 from leadscore.errors import LeadscoreError
-from leadscore.predict import calibrate
-from leadscore.predict.factors import FactorWriter, factor_lines, phrase
-from leadscore.predict.features import Feature, FeaturePlan
-from leadscore.predict.labels import property_labels, stratified_split
-from leadscore.predict.train import train_model
+from leadscore.predictive import calibrate
+from leadscore.predictive.factors import FactorWriter, factor_lines, phrase
+from leadscore.predictive.features import Feature, FeaturePlan
+from leadscore.predictive.labels import property_labels, stratified_split
+from leadscore.predictive.train import train_model
 from leadscore.workspace import init_workspace
 
 

@@ -25,9 +25,9 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from leadscore.predict.artefact import PredictiveModel, load_model
-from leadscore.predict.factors import FactorWriter
-from leadscore.predict.features import encode, raw_features
+from leadscore.predictive.artefact import PredictiveModel, load_predictive_model
+from leadscore.predictive.factors import FactorWriter
+from leadscore.predictive.features import encode, raw_features
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_as_of, utcnow
 
@@ -98,7 +98,7 @@ def predict_contacts(store: Store, *, name: str | None = None, as_of: datetime |
     """Predict every contact created by ``as_of`` and store the results (one transaction)."""
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    chosen = model or load_model(store, name)
+    chosen = model or load_predictive_model(store, name)
     when = parse_as_of(as_of)
     table = raw_features(store, chosen.plan, when)
     phases["features"] = time.perf_counter() - started

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from tests.predict.conftest import UNTIL
+from tests.predictive.conftest import UNTIL
 
 import leadscore
 from leadscore.cli.main import main
-from leadscore.predict.artefact import ArtefactVersionError, load_model
-from leadscore.predict.predict import predict_contacts
-from leadscore.predict.train import train_model
+from leadscore.predictive.artefact import ArtefactVersionError, load_predictive_model
+from leadscore.predictive.predict import predict_contacts
+from leadscore.predictive.train import train_model
 from leadscore.workspace import Workspace
 
 
@@ -20,7 +20,7 @@ from leadscore.workspace import Workspace
 def test_reloaded_artefact_predicts_the_same(fresh_ws: Workspace, learner: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     if learner == "logistic":  # make the regression win, to reload its JSON form too
-        from leadscore.predict import calibrate
+        from leadscore.predictive import calibrate
 
         real_auc = calibrate.auc
         calls = iter(range(10_000))
@@ -29,7 +29,7 @@ def test_reloaded_artefact_predicts_the_same(fresh_ws: Workspace, learner: str,
         trained = train_model(store, until=UNTIL, min_positives=50).model
         assert trained.learner_kind == learner
         in_memory = predict_contacts(store, model=trained, as_of="2026-01-01", write=False)
-        reloaded = load_model(store)
+        reloaded = load_predictive_model(store)
         row = store.con.execute("SELECT spec, booster FROM predictive_models").fetchone()
         assert row is not None
         assert reloaded.learner_kind == learner
@@ -57,7 +57,7 @@ def test_artefact_from_another_version_is_refused_clearly(fresh_ws: Workspace,
     with fresh_ws.open_store() as store:
         store.con.execute("UPDATE predictive_models SET leadscore_version = '0.0.1'")
         with pytest.raises(ArtefactVersionError, match=r"trained by leadscore 0\.0\.1.*retrain"):
-            load_model(store)
+            load_predictive_model(store)
     with pytest.raises(SystemExit) as info:
         main(["predict", "-w", str(fresh_ws.root)])
     assert info.value.code == 2
@@ -66,7 +66,7 @@ def test_artefact_from_another_version_is_refused_clearly(fresh_ws: Workspace,
     with fresh_ws.open_store() as store:
         store.con.execute("UPDATE predictive_models SET leadscore_version = ?, format = 99", [leadscore.__version__])
         with pytest.raises(ArtefactVersionError, match="format 99"):
-            load_model(store)
+            load_predictive_model(store)
         assert store.con.execute("SELECT count(*) FROM predictions").fetchone() == (0,)
 
 
@@ -75,7 +75,7 @@ def test_damaged_artefact_is_an_error_not_a_crash(fresh_ws: Workspace) -> None:
     with fresh_ws.open_store() as store:
         store.con.execute("UPDATE predictive_models SET spec = '{\"plan\": {}}'")
         with pytest.raises(ArtefactVersionError, match="damaged"):
-            load_model(store)
+            load_predictive_model(store)
 
 
 def test_predict_without_a_trained_model_says_what_to_do(fresh_ws: Workspace) -> None:

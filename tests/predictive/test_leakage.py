@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from tests.predict.conftest import UNTIL
+from tests.predictive.conftest import UNTIL
 
 from leadscore.errors import LeadscoreError
-from leadscore.predict.features import plan_features, raw_features
-from leadscore.predict.labels import plan_cutoffs, won_labels
-from leadscore.predict.train import train_model
+from leadscore.predictive.features import plan_features, raw_features
+from leadscore.predictive.labels import plan_cutoffs, won_labels
+from leadscore.predictive.train import train_model
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 

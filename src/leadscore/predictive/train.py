@@ -32,12 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.errors import LeadscoreError
-from leadscore.predict import calibrate
-from leadscore.predict.artefact import DEFAULT_NAME, PredictiveModel, save_model
-from leadscore.predict.conversion import resolve_label
-from leadscore.predict.factors import describe
-from leadscore.predict.features import FeaturePlan, encode, fit_levels, plan_features, prune, raw_features
-from leadscore.predict.labels import (
+from leadscore.predictive import calibrate
+from leadscore.predictive.artefact import DEFAULT_NAME, PredictiveModel, save_predictive_model
+from leadscore.predictive.conversion import resolve_label
+from leadscore.predictive.factors import describe
+from leadscore.predictive.features import FeaturePlan, encode, fit_levels, plan_features, prune, raw_features
+from leadscore.predictive.labels import (
     busiest_cutoff,
     data_end,
     plan_cutoffs,
@@ -45,7 +45,7 @@ from leadscore.predict.labels import (
     stratified_split,
     won_labels,
 )
-from leadscore.predict.learners import GradientBoosting, Learner, Logistic
+from leadscore.predictive.learners import GradientBoosting, Learner, Logistic
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_as_of, utcnow
 
@@ -213,7 +213,7 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
         name=name, label=label, horizon_days=horizon_days if label == "won" else None, data_until=rows.until,
         cutoffs=rows.cutoffs, plan=plan, learner=final, calibrator=calibrator, metrics=metrics,
         score_edges=edges, score_shares=shares)
-    save_model(store, model)
+    save_predictive_model(store, model)
     return TrainResult(model, warnings, time.perf_counter() - started, phases)
 
 

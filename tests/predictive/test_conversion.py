@@ -16,10 +16,10 @@ import pyarrow as pa
 import pytest
 
 from leadscore.errors import LeadscoreError
-from leadscore.predict.conversion import data_end
-from leadscore.predict.features import plan_features
-from leadscore.predict.labels import won_labels
-from leadscore.predict.train import _property_rows, _won_rows
+from leadscore.predictive.conversion import data_end
+from leadscore.predictive.features import plan_features
+from leadscore.predictive.labels import won_labels
+from leadscore.predictive.train import _property_rows, _won_rows
 from leadscore.reports.calibration import predictive_calibration
 from leadscore.reports.outcomes import Outcome, outcome_query
 from leadscore.storage.store import Store

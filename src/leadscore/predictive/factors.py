@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore.predict.features import Feature, FeaturePlan
+from leadscore.predictive.features import Feature, FeaturePlan
 
 TOP_FACTORS = 3
 #: Contributions smaller than this (log-odds) are not reasons.

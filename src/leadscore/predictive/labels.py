@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.errors import LeadscoreError
-from leadscore.predict import conversion
-from leadscore.predict.features import arrow_table
+from leadscore.predictive import conversion
+from leadscore.predictive.features import arrow_table
 from leadscore.storage.store import Store
 
 #: Training cut-offs before the validation one (spaced ``CUTOFF_STEP_DAYS`` apart).

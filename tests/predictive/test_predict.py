@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.predict.conftest import CONTACTS, UNTIL, copy_workspace
+from tests.predictive.conftest import CONTACTS, UNTIL, copy_workspace
 from typer.testing import CliRunner
 
 import leadscore
 from leadscore.cli.main import app
-from leadscore.predict.predict import PRIORITY_SHARES, priorities, psi
+from leadscore.predictive.predict import PRIORITY_SHARES, priorities, psi
 from leadscore.workspace import Workspace
 
 runner = CliRunner()
@@ -132,9 +132,9 @@ def test_score_predicts_from_the_stored_rule_scores(predicted_ws: Workspace,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """After a whole-base rule run, prediction at the same as-of reads the rule scores it just
     stored instead of running the rule models again, and predicts exactly what recomputing gives."""
-    from leadscore.predict import features
-    from leadscore.predict.artefact import load_model
-    from leadscore.predict.predict import predict_contacts
+    from leadscore.predictive import features
+    from leadscore.predictive.artefact import load_predictive_model
+    from leadscore.predictive.predict import predict_contacts
 
     def no_recompute(*args: object, **kwargs: object) -> str:
         raise AssertionError("the rule scores were recomputed inside the feature query")
@@ -143,7 +143,7 @@ def test_score_predicts_from_the_stored_rule_scores(predicted_ws: Workspace,
         patched.setattr(features, "compiled_sql", no_recompute)
         leadscore.score(workspace=predicted_ws, as_of="2026-02-01")
     with predicted_ws.open_store() as store:
-        assert any(f.source == "rule" for f in load_model(store).plan.features)
+        assert any(f.source == "rule" for f in load_predictive_model(store).plan.features)
         read = store.con.execute("SELECT contact_id, probability FROM predictions ORDER BY contact_id").fetchall()
         store.con.execute("DELETE FROM scores WHERE contact_id = (SELECT min(contact_id) FROM scores)")
         assert predict_contacts(store, as_of="2026-02-01").contacts == CONTACTS  # recomputed

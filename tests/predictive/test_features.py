@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 import leadscore
-from leadscore.predict.features import (
+from leadscore.predictive.features import (
     WINDOWS,
     encode,
     features_query,

@@ -11,7 +11,7 @@ copied into the repository.
 Speed: a synthetic workspace (``demo.generator``) of 100k contacts / 2M events is trained on,
 then a 1M-contact / 20M-event one is predicted with that model (the shape of `make bench`).
 
-Run: ``python -m leadscore.predict.bench [--quality-only|--speed-only]``.
+Run: ``python -m leadscore.predictive.bench [--quality-only|--speed-only]``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leadscore.predict import calibrate
+from leadscore.predictive import calibrate
 
 LEADS_RELATIVE = Path("x-education-leads") / "Leads.csv"
 #: Filled in by the sales team during or after contact: they would leak the outcome.
@@ -116,9 +116,9 @@ def speed(contacts: int = 100_000, events: int = 2_000_000, predict_contacts: in
     from datetime import datetime
 
     from leadscore.demo.generator import generate, load_into_store
-    from leadscore.predict.artefact import load_model
-    from leadscore.predict.predict import predict_contacts as predict_all
-    from leadscore.predict.train import train_model
+    from leadscore.predictive.artefact import load_predictive_model
+    from leadscore.predictive.predict import predict_contacts as predict_all
+    from leadscore.predictive.train import train_model
     from leadscore.workspace import init_workspace
 
     out: dict[str, float] = {}
@@ -130,7 +130,7 @@ def speed(contacts: int = 100_000, events: int = 2_000_000, predict_contacts: in
             result = train_model(store, until=datetime(2026, 7, 1))
             out["train_seconds"] = time.perf_counter() - started
             out["train_auc"] = result.metrics["auc"]
-            model = load_model(store)
+            model = load_predictive_model(store)
         big = init_workspace(Path(tmp) / "predict")
         with big.open_store() as store:
             load_into_store(store, generate(predict_contacts, predict_events, seed=8))
