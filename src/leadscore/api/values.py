@@ -20,6 +20,7 @@ from typing import Any
 
 from leadscore.api.schemas import EventIn, clean_text
 from leadscore.errors import LeadscoreError
+from leadscore.storage.types import type_kind
 from leadscore.textfold import email_key
 from leadscore.timeutil import parse_iso, to_utc_naive
 
@@ -88,26 +89,12 @@ def event_time(value: datetime | None, now: datetime, loc: Loc) -> tuple[datetim
     return min(when, now), None
 
 
-def column_kind(duck_type: str) -> str:
-    """string / integer / number / boolean / timestamp: what a value for this column must be."""
-    t = duck_type.upper()
-    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"):
-        return "integer"
-    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
-        return "number"
-    if t == "BOOLEAN":
-        return "boolean"
-    if t.startswith("TIMESTAMP") or t == "DATE":
-        return "timestamp"
-    return "string"
-
-
 def coerce(value: Any, duck_type: str) -> Any:
     """``value`` as the column of ``duck_type`` stores it; ValueError says what was expected."""
     if value is None:
         return None
-    kind = column_kind(duck_type)
-    if kind == "string":
+    kind = type_kind(duck_type)
+    if kind in ("string", "other"):  # other: DuckDB casts the text on insert (a UUID, say)
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):
@@ -126,7 +113,7 @@ def coerce(value: Any, duck_type: str) -> Any:
                 raise ValueError("integer out of range (64-bit)")
             return value
         raise ValueError(f"expected an integer, got {json.dumps(value)[:60]}")
-    elif kind == "number":
+    elif kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
             if not math.isfinite(value) or abs(value) > 1.7e308:
                 raise ValueError("expected a finite number")
@@ -147,7 +134,7 @@ def coerce(value: Any, duck_type: str) -> Any:
                     raise ValueError(f"a timestamp between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")
                 return parsed
         raise ValueError("expected an ISO 8601 date or timestamp, e.g. 2026-03-02T10:15:00Z")
-    raise ValueError(f"expected a {kind}, got {type(value).__name__}")
+    raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
 def check_properties(props: Mapping[str, Any], columns: Mapping[str, str], loc: Loc, *,

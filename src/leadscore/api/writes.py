@@ -22,14 +22,15 @@ import pyarrow as pa
 
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
-from leadscore.api.values import NewEvent, column_kind
+from leadscore.api.values import NewEvent
 from leadscore.storage.store import Store
+from leadscore.storage.types import TypeKind, type_kind
 from leadscore.textfold import email_key
 
 #: how values checked by ``values.coerce`` travel to DuckDB, by kind of column (DuckDB casts on insert)
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
+ARROW_TYPES: dict[TypeKind, pa.DataType] = {
+    "string": pa.string(), "integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us"), "other": pa.string(),
 }
 
 
@@ -237,7 +238,7 @@ def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[s
     }
     types: dict[str, pa.DataType] = {"occurred_at": pa.timestamp("us")}
     for name in props:
-        types[name] = ARROW_TYPES[column_kind(column_types[name])]
+        types[name] = ARROW_TYPES[type_kind(column_types[name])]
         values = [e.properties.get(name) for e in events]
         if types[name] == pa.string():
             values = [None if v is None else str(v) for v in values]
