@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leadscore.predictive.bench import find_leads_csv, leads_quality
+from leadscore.bench.predictive import find_leads_csv, leads_quality
 
 LEADS = find_leads_csv()
 

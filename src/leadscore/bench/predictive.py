@@ -1,4 +1,5 @@
-"""``make bench-predict``: the quality bar on a public lead data set and the speed bar on synthetic data.
+"""``leadscore bench predict`` (``make bench-predict``): the quality bar on a public lead data set and
+the speed bar on synthetic data.
 
 Quality: the X Education ``Leads.csv`` (9,240 leads, ``Converted`` flag; see its SOURCE.md) is cut
 into five seeded folds. For each fold, the other four are imported as contacts through the real
@@ -11,12 +12,11 @@ copied into the repository.
 Speed: a synthetic workspace (``demo.generator``) of 100k contacts / 2M events is trained on,
 then a 1M-contact / 20M-event one is predicted with that model (the shape of `make bench`).
 
-Run: ``python -m leadscore.predictive.bench [--quality-only|--speed-only]``.
+Run: ``leadscore bench predict [--quality-only|--speed-only]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import random
@@ -135,37 +135,26 @@ def speed(contacts: int = 100_000, events: int = 2_000_000, predict_contacts: in
         with big.open_store() as store:
             load_into_store(store, generate(predict_contacts, predict_events, seed=8))
             started = time.perf_counter()
-            predicted = predict_all(store, model=model, as_of="2026-01-01")
+            predicted = predict_all(store, model=model, as_of=datetime(2026, 1, 1))
             out["predict_seconds"] = time.perf_counter() - started
             out["predicted"] = predicted.contacts
             out.update({f"predict_{k}": v for k, v in predicted.phases.items()})
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quality-only", action="store_true")
-    parser.add_argument("--speed-only", action="store_true")
-    args = parser.parse_args(argv)
-    if not args.speed_only:
-        source = find_leads_csv()
-        if source is None:
-            print("quality: Leads.csv not found (set LEADSCORE_SHARED_DATA); skipped")
-        else:
-            results = leads_quality(source)
-            for r in results:
-                print(f"quality fold {r.fold}: held-out AUC {r.auc:.4f}, ECE {r.ece:.4f} on {r.held_out} leads "
-                      f"({r.chosen} + {r.calibration}, trained in {r.train_seconds:.1f}s)")
-            print(f"quality mean: AUC {np.mean([r.auc for r in results]):.4f} (bar 0.90), "
-                  f"ECE {np.mean([r.ece for r in results]):.4f} (bar 0.03)")
-    if not args.quality_only:
-        figures = speed()
-        print(f"speed: train on 100k contacts / 2M events {figures['train_seconds']:.1f}s (bar 60s, "
-              f"validation AUC {figures['train_auc']:.3f}); predict {int(figures['predicted']):,} contacts "
-              f"{figures['predict_seconds']:.1f}s (bar 30s: " + ", ".join(
-                  f"{k[8:]} {v:.1f}s" for k, v in figures.items()
-                  if k.startswith("predict_") and k != "predict_seconds") + ")")
+def format_quality(results: list[FoldResult]) -> str:
+    """One line per fold and the means against the bars (what ``leadscore bench predict`` prints)."""
+    lines = [f"quality fold {r.fold}: held-out AUC {r.auc:.4f}, ECE {r.ece:.4f} on {r.held_out} leads "
+             f"({r.chosen} + {r.calibration}, trained in {r.train_seconds:.1f}s)" for r in results]
+    lines.append(f"quality mean: AUC {np.mean([r.auc for r in results]):.4f} (bar 0.90), "
+                 f"ECE {np.mean([r.ece for r in results]):.4f} (bar 0.03)")
+    return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    main()
+def format_speed(figures: dict[str, float]) -> str:
+    """The speed line: training and prediction seconds against the bars, prediction phases."""
+    phases = ", ".join(f"{k[8:]} {v:.1f}s" for k, v in figures.items()
+                       if k.startswith("predict_") and k != "predict_seconds")
+    return (f"speed: train on 100k contacts / 2M events {figures['train_seconds']:.1f}s (bar 60s, "
+            f"validation AUC {figures['train_auc']:.3f}); predict {int(figures['predicted']):,} contacts "
+            f"{figures['predict_seconds']:.1f}s (bar 30s: {phases})")

@@ -1,13 +1,16 @@
-"""``leadscore bench``: time a real scoring run against one hand-written DuckDB query.
+"""``leadscore bench score`` (``make bench``): ``leadscore score`` against one hand-written DuckDB query.
 
 The requirement: scoring 1M contacts / 20M events with a 25-rule model (decay, caps) takes at
 most 1.5× the hand-written query computing the same scores, with peak RSS ≤ 2 GB. ``run_bench``
 
-1. generates the data (``generator.generate``) straight into a fresh store file;
-2. times the hand-written query (``bench_model.HAND_WRITTEN_SQL``) materialised into a temporary
+1. builds a workspace: the generated data (``demo.generator``) loaded into a fresh store and the
+   bench model (``score_model.BENCH_MODEL_YAML``) published, as a user's would be;
+2. times the hand-written query (``score_model.HAND_WRITTEN_SQL``) materialised into a temporary
    table, best of two runs, and keeps its results;
-3. runs the real scoring in a child process (``bench_child``), so that the kernel reports that
-   run's peak RSS alone (``os.wait4``), and collects the phase timings it prints;
+3. runs what ``leadscore score`` runs — the library call ``leadscore.library.score(workspace=,
+   as_of=)``, workflow hook and settling of ``set`` actions included — in a child process
+   (``score_run``), so that the kernel reports that run's peak RSS alone, and collects the
+   phase timings it prints;
 4. compares the two sets of scores (max absolute difference, tier mismatches, missing rows):
    a benchmark that is fast but wrong must not pass.
 
@@ -20,8 +23,7 @@ most 1.5× the hand-written query computing the same scores, with peak RSS ≤ 2
 from __future__ import annotations
 
 import json
-import os
-import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -32,9 +34,11 @@ from typing import Any
 
 import duckdb
 
-from leadscore.demo.bench_model import BENCH_GROUPS, BENCH_MODEL_YAML, HAND_WRITTEN_SQL
+from leadscore import library
+from leadscore.bench.measure import cpu_seconds, per_second
+from leadscore.bench.score_model import BENCH_GROUPS, BENCH_MODEL_YAML, HAND_WRITTEN_SQL
 from leadscore.demo.generator import generate, load_into_store
-from leadscore.storage.store import Store
+from leadscore.workspace import Workspace, init_workspace
 
 __all__ = ["BENCH_MODEL_YAML", "HAND_WRITTEN_SQL", "BenchResult", "format_bench", "run_bench"]
 
@@ -54,7 +58,7 @@ class BenchResult:
     data_s: float                      # generate + bulk load into the store
     hand_runs_s: list[float]           # each run of the hand-written query (wall)
     hand_cpu_s: float                  # CPU seconds (all threads) of the fastest hand run
-    engine: str                        # "score_contacts" or "compiler" (fallback)
+    engine: str                        # what was timed: "library.score"
     engine_s: float                    # the fastest scoring call inside the child (wall)
     engine_cpu_s: float                # its CPU seconds, all threads
     engine_wall_s: float               # the child process, start to exit (imports, open, export)
@@ -96,28 +100,21 @@ class BenchResult:
         out["as_of"] = self.as_of.isoformat()
         out.update(hand_s=self.hand_s, ratio=self.ratio, cpu_ratio=self.cpu_ratio, agrees=self.agrees,
                    passed=self.passed,
-                   hand_events_per_s=_per_s(self.events, self.hand_s),
-                   engine_events_per_s=_per_s(self.events, self.engine_s))
+                   hand_events_per_s=per_second(self.events, self.hand_s),
+                   engine_events_per_s=per_second(self.events, self.engine_s))
         return out
 
 
-def _per_s(rows: int, seconds: float) -> float:
-    return rows / seconds if seconds > 0 else float("inf")
+def _fresh_workspace(directory: Path) -> Workspace:
+    """A new workspace in ``directory/ws`` whose only model is the bench model (not yet published)."""
+    root = directory / "ws"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "bench.yml").write_text(BENCH_MODEL_YAML, encoding="utf-8")
+    return init_workspace(root, name="bench")
 
 
-def _fresh_store_path(directory: Path) -> Path:
-    path = directory / "bench.duckdb"
-    for stale in (path, path.with_name(path.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    return path
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _time_hand_query(store_path: Path, as_of: datetime, export: Path, runs: int
+def _time_hand_query(ws: Workspace, as_of: datetime, export: Path, runs: int
                      ) -> tuple[list[float], float, int]:
     """Materialise the hand-written query ``runs`` times (timed), then export the last result.
 
@@ -126,29 +123,26 @@ def _time_hand_query(store_path: Path, as_of: datetime, export: Path, runs: int
     sql = HAND_WRITTEN_SQL(as_of)
     times: list[float] = []
     cpu: list[float] = []
-    with Store.open(store_path) as store:
+    with ws.open_store() as store:
         for _ in range(runs):
             store.con.execute("DROP TABLE IF EXISTS hand")
-            started, cpu_started = time.perf_counter(), _cpu_s()
+            started, cpu_started = time.perf_counter(), cpu_seconds()
             store.con.execute(f"CREATE TEMP TABLE hand AS {sql}")
             times.append(time.perf_counter() - started)
-            cpu.append(_cpu_s() - cpu_started)
+            cpu.append(cpu_seconds() - cpu_started)
         row = store.con.execute("SELECT count(*) FROM hand").fetchone()
         target = str(export).replace("'", "''")
         store.con.execute(f"COPY hand TO '{target}' (FORMAT parquet)")
     return times, cpu[times.index(min(times))], int(row[0]) if row else 0
 
 
-def _run_child(store_path: Path, model_path: Path, as_of: datetime, export: Path, log: Path
-               ) -> tuple[dict[str, Any], float, float]:
-    """Run ``bench_child``; return its JSON report, its wall time and its peak RSS in MiB."""
-    command = [sys.executable, "-m", "leadscore.demo.bench_child", str(store_path), str(model_path),
-               as_of.isoformat(), "--export", str(export)]
+def _run_child(ws: Workspace, as_of: datetime, export: Path, log: Path) -> tuple[dict[str, Any], float, float]:
+    """Run ``score_run``; return its JSON report, its wall time and its peak RSS in MiB."""
+    command = [sys.executable, "-m", "leadscore.bench.score_run", str(ws.root), as_of.isoformat(),
+               "--export", str(export)]
     started = time.perf_counter()
     with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
-        child = subprocess.Popen(command, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        child = subprocess.run(command, stdout=out, stderr=err, check=False)
     wall = time.perf_counter() - started
     if child.returncode != 0:
         raise RuntimeError(
@@ -158,10 +152,7 @@ def _run_child(store_path: Path, model_path: Path, as_of: datetime, export: Path
     if not lines:
         raise RuntimeError(f"the scoring process printed no report; see {log}")
     report = json.loads(lines[-1])
-    # The child measures its own peak (see bench_child._peak_rss_mb); wait4's figure would include
-    # this parent's memory, inherited across fork.
-    rss_mb = float(report.get("peak_rss_mb") or usage.ru_maxrss / 1024)
-    return report, wall, rss_mb
+    return report, wall, float(report["peak_rss_mb"])
 
 
 def compare_scores(hand: Path, engine: Path, n_groups: int) -> tuple[float, int, int]:
@@ -187,28 +178,27 @@ def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int =
     """Generate data into ``directory``, time both ways of scoring it, and check they agree."""
     work = Path(directory)
     work.mkdir(parents=True, exist_ok=True)
-    store_path = _fresh_store_path(work)
-    model_path = work / "bench.yml"
-    model_path.write_text(BENCH_MODEL_YAML, encoding="utf-8")
+    ws = _fresh_workspace(work)
 
     started = time.perf_counter()
     data = generate(n_contacts, n_events, seed=seed)
-    with Store.open(store_path) as store:
+    with ws.open_store() as store:
         load_into_store(store, data)
     data_s = time.perf_counter() - started
+    library.publish(ws.models_dir / "bench.yml", workspace=ws)
     as_of = data.as_of
     del data
 
     hand_export, engine_export = work / "hand_scores.parquet", work / "engine_scores.parquet"
-    hand_times, hand_cpu, hand_rows = _time_hand_query(store_path, as_of, hand_export, hand_runs)
+    hand_times, hand_cpu, hand_rows = _time_hand_query(ws, as_of, hand_export, hand_runs)
     # Both sides get the best of the same number of runs: one run of each is at the mercy of the
     # machine's noise (seen here: the same query 2.8-4.3 s on an idle VM). Each scoring run is a
     # first run (scores and history emptied before it), so each writes the same rows.
     runs: list[tuple[dict[str, Any], float, float]] = []
     for attempt in range(max(1, engine_runs)):
         if attempt:
-            _forget_scores(store_path)
-        runs.append(_run_child(store_path, model_path, as_of, engine_export, work / "child.log"))
+            _forget_scores(ws)
+        runs.append(_run_child(ws, as_of, engine_export, work / "score_run.log"))
     report, wall, _ = min(runs, key=lambda run: float(run[0]["score_s"]))
     rss_mb = max(run[2] for run in runs)
     max_diff, tier_mismatches, missing = compare_scores(hand_export, engine_export, len(BENCH_GROUPS))
@@ -218,17 +208,17 @@ def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int =
         engine_s=float(report["score_s"]), engine_cpu_s=float(report.get("score_cpu_s", 0.0)),
         engine_wall_s=wall, peak_rss_mb=rss_mb, scored=int(report["scored"]), hand_rows=hand_rows,
         max_abs_diff=max_diff, tier_mismatches=tier_mismatches, missing_rows=missing,
-        phases={k: float(v) for k, v in report.get("phases", {}).items()}, store_path=str(store_path),
+        phases={k: float(v) for k, v in report.get("phases", {}).items()}, store_path=str(ws.store_path),
         engine_runs_s=[float(run[0]["score_s"]) for run in runs],
     )
 
 
-def _forget_scores(store_path: Path) -> None:
+def _forget_scores(ws: Workspace) -> None:
     """Empty what a scoring run writes, so the next run does a first run's work again."""
-    with Store.open(store_path) as store, store.transaction() as con:
+    with ws.open_store() as store, store.transaction() as con:
         for table in ("scores", "score_history", "score_runs"):
             con.execute(f"DELETE FROM {table}")
-    with Store.open(store_path) as store:
+    with ws.open_store() as store:
         store.con.execute("CHECKPOINT")
 
 
@@ -241,9 +231,9 @@ def format_bench(result: BenchResult) -> str:
     return "\n".join([
         f"leadscore bench: {r.contacts:,} contacts, {r.events:,} events, as of {r.as_of:%Y-%m-%d}",
         f"  data (generate + load)   {r.data_s:8.2f} s",
-        f"  hand-written query       {r.hand_s:8.2f} s  {_per_s(r.events, r.hand_s):>14,.0f} events/s"
+        f"  hand-written query       {r.hand_s:8.2f} s  {per_second(r.events, r.hand_s):>14,.0f} events/s"
         f"  (runs: {', '.join(f'{t:.2f}' for t in r.hand_runs_s)})",
-        f"  leadscore score          {r.engine_s:8.2f} s  {_per_s(r.events, r.engine_s):>14,.0f} events/s"
+        f"  leadscore score          {r.engine_s:8.2f} s  {per_second(r.events, r.engine_s):>14,.0f} events/s"
         f"  ({r.engine}; runs: {', '.join(f'{t:.2f}' for t in r.engine_runs_s)})",
         f"  ratio                    {r.ratio:8.2f} x  (limit {MAX_RATIO} x; in CPU seconds "
         f"{r.cpu_ratio:.2f} x: {r.engine_cpu_s:.1f} / {r.hand_cpu_s:.1f})",
@@ -254,24 +244,3 @@ def format_bench(result: BenchResult) -> str:
         f"  {verdict}",
     ])
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m leadscore.demo.bench --contacts N --events M [--dir D] [--json]``."""
-    import argparse
-    import tempfile
-
-    parser = argparse.ArgumentParser(prog="python -m leadscore.demo.bench")
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=20_000_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--dir", help="working directory (default: a temporary one)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as tmp:
-        result = run_bench(args.dir or tmp, args.contacts, args.events, args.seed)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_bench(result))
-    return 0 if result.passed else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

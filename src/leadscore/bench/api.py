@@ -1,4 +1,4 @@
-"""``leadscore bench --api``: a real server on a generated workspace, loaded by concurrent clients.
+"""``leadscore bench api`` (``make bench-api``): a real server on a generated workspace, loaded by concurrent clients.
 
 What it measures, end to end over loopback HTTP: from sending a request to receiving its answer,
 which the server sends only after the event, the contact's new scores, history and any queued
@@ -119,18 +119,18 @@ def _server_figures(url: str) -> dict[str, float]:
 
 def build_workspace(directory: Path, contacts: int, events: int, seed: int) -> tuple[str, list[str], int]:
     """A demo workspace (starter model published and scored); returns a write key, ids, events."""
+    from leadscore import library
     from leadscore.api.keys import create_key
     from leadscore.demo.generator import generate, load_into_store
-    from leadscore.engine.run import publish, score_published
-    from leadscore.model.loader import load_model
     from leadscore.workspace import init_workspace
 
     ws = init_workspace(directory, name="api-bench")
     data = generate(contacts, events, seed=seed)
     with ws.open_store() as store:
         load_into_store(store, data)
-        publish(store, load_model(ws.models_dir / "b2b.yml"))
-        score_published(store)
+    library.publish(ws.models_dir / "b2b.yml", workspace=ws)
+    library.score(workspace=ws)
+    with ws.open_store() as store:
         _, key = create_key(store, "write", "bench")
         ids = [r[0] for r in store.con.execute(
             "SELECT contact_id FROM contacts USING SAMPLE 5000 ROWS").fetchall()]

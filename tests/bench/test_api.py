@@ -1,11 +1,11 @@
-"""``bench --api`` works end to end on a tiny workspace (what it measures is not asserted: speed is
+"""``leadscore bench api`` works end to end on a tiny workspace (what it measures is not asserted: speed is
 for the bench to report, not for a test to time)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from leadscore.api.bench import format_api_bench, run_api_bench
+from leadscore.bench.api import format_api_bench, run_api_bench
 
 
 def test_api_bench_runs_and_loses_nothing(tmp_path: Path) -> None:

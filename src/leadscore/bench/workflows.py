@@ -1,12 +1,14 @@
-"""What workflows cost: a whole-base score run with and without them, and the worker's send rate.
+"""``leadscore bench workflows`` (``make bench-workflows``): what workflows cost, a whole-base score
+run with and without them, and the worker's send rate.
 
-    python -m leadscore.workflows.bench [CONTACTS] [EVENTS]
+    leadscore bench workflows --contacts 200000 --events 2000000
 
 Builds the demo data set, scores it once as of two weeks before its end (the baseline, which fires
 nothing), copies the store, then scores both copies as of the end: one with the engine alone, one
-through ``workflows.rescore_all`` with the example model's workflow (webhook, task, set) plus an
-``if:`` condition and a list step. Then a worker delivers the queued webhooks to a local HTTP
-receiver that answers 200 at once. Figures depend on the machine and on what else runs on it.
+as ``leadscore score`` does (workflow hook and settling) with the example model's workflow
+(webhook, task, set) plus an ``if:`` condition and a list step. Then a worker delivers the queued
+webhooks to a local HTTP receiver that answers 200 at once. Figures depend on the machine and on
+what else runs on it.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from leadscore.engine.run import publish, score_published
+from leadscore.engine.run import RunResult, publish, run_model
 from leadscore.model.loader import parse_model
 from leadscore.storage.store import Store
-from leadscore.workflows.scoring import rescore_all_with_stats
+from leadscore.workflows.scoring import WorkflowStats, rescore_all_with_stats
 from leadscore.workflows.worker import Worker
 from leadscore.workspace import init_workspace
 
@@ -65,13 +68,26 @@ def serve() -> None:
     server.serve_forever()
 
 
-def main(contacts: int = 200_000, events: int = 2_000_000, send_limit: int = 3000) -> None:
+def _engine_only(store: Store, as_of: datetime) -> RunResult:
+    """The engine's own whole-base run of the one published model: no hook, no settling."""
+    [version] = store.latest_versions()
+    return run_model(store, version, as_of=as_of)
+
+
+def _as_leadscore_score(store: Store, as_of: datetime) -> tuple[list[RunResult], WorkflowStats]:
+    """The whole-base run ``leadscore score`` makes (hook and settling), with what the workflows did."""
+    return rescore_all_with_stats(store, as_of=as_of)
+
+
+def run_workflows_bench(contacts: int = 200_000, events: int = 2_000_000, send_limit: int = 3000) -> dict[str, Any]:
+    """Build, score both ways, deliver; returns the figures ``format_workflows_bench`` prints."""
     from leadscore.demo.generator import generate, load_into_store
 
     # the receiver runs in its own process, so it does not share the worker's interpreter lock
-    receiver = subprocess.Popen([sys.executable, "-c", "from leadscore.workflows.bench import serve; serve()"],
+    receiver = subprocess.Popen([sys.executable, "-c", "from leadscore.bench.workflows import serve; serve()"],
                                 stdout=subprocess.PIPE, text=True)
     assert receiver.stdout is not None
+    saved_hook = os.environ.get("SALES_HOOK_URL")
     os.environ["SALES_HOOK_URL"] = f"http://127.0.0.1:{receiver.stdout.readline().strip()}/hook"
     root = Path(tempfile.mkdtemp(prefix="ls-wf-bench-"))
     try:
@@ -83,24 +99,19 @@ def main(contacts: int = 200_000, events: int = 2_000_000, send_limit: int = 300
             store.con.execute("SET enable_progress_bar = false")
             load_into_store(store, data)
             version = publish(store, loaded)
-            score_published(store, as_of=end - timedelta(days=14))
+            _engine_only(store, end - timedelta(days=14))
         plain = root / "plain.duckdb"
         shutil.copy(ws.store_path, plain)
         with Store.open(plain) as store:
             store.con.execute("SET enable_progress_bar = false")
             t = time.perf_counter()
-            [run] = score_published(store, as_of=end)
+            run = _engine_only(store, end)
             engine_only = time.perf_counter() - t
         with ws.open_store() as store:
             store.con.execute("SET enable_progress_bar = false")
             t = time.perf_counter()
-            _, stats = rescore_all_with_stats(store, as_of=end)
+            _, stats = _as_leadscore_score(store, end)
             with_workflows = time.perf_counter() - t
-        print(f"{contacts:,} contacts, {events:,} events, model {version.model} v{version.version}")
-        print(f"whole-base run, engine only:     {engine_only:.2f} s ({run.crossings:,} tier crossings)")
-        print(f"whole-base run, with workflows:  {with_workflows:.2f} s "
-              f"(+{with_workflows - engine_only:.2f} s; fired {stats.fired}, {stats.queued:,} webhooks queued, "
-              f"{stats.tasks:,} tasks, {stats.properties_set:,} property changes, {stats.list_changes:,} list adds)")
         with ws.open_store() as store, Worker(store, ws) as worker:
             t = time.perf_counter()
             sent = 0
@@ -110,13 +121,31 @@ def main(contacts: int = 200_000, events: int = 2_000_000, send_limit: int = 300
                     break
                 sent += n
             seconds = time.perf_counter() - t
-        print(f"worker: {sent:,} webhooks delivered in {seconds:.2f} s = {sent / seconds:,.0f}/s "
-              f"(concurrency {ws.settings.delivery.concurrency}, local receiver)")
+        return {"contacts": contacts, "events": events, "model": version.model, "version": version.version,
+                "engine_only_seconds": engine_only, "crossings": run.crossings,
+                "with_workflows_seconds": with_workflows, "fired": stats.fired, "queued": stats.queued,
+                "tasks": stats.tasks, "properties_set": stats.properties_set, "list_changes": stats.list_changes,
+                "resettled": stats.resettled, "delivered": sent, "deliver_seconds": seconds,
+                "concurrency": ws.settings.delivery.concurrency}
     finally:
         receiver.kill()
+        receiver.wait()
+        if saved_hook is None:
+            os.environ.pop("SALES_HOOK_URL", None)
+        else:
+            os.environ["SALES_HOOK_URL"] = saved_hook
         shutil.rmtree(root, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    main(*args)
+def format_workflows_bench(f: dict[str, Any]) -> str:
+    rate = f["delivered"] / f["deliver_seconds"] if f["deliver_seconds"] else 0.0
+    return "\n".join([
+        f"{f['contacts']:,} contacts, {f['events']:,} events, model {f['model']} v{f['version']}",
+        f"whole-base run, engine only:     {f['engine_only_seconds']:.2f} s ({f['crossings']:,} tier crossings)",
+        f"whole-base run, with workflows:  {f['with_workflows_seconds']:.2f} s "
+        f"(+{f['with_workflows_seconds'] - f['engine_only_seconds']:.2f} s; fired {f['fired']}, "
+        f"{f['queued']:,} webhooks queued, {f['tasks']:,} tasks, {f['properties_set']:,} property changes, "
+        f"{f['list_changes']:,} list adds, {f['resettled']:,} contacts rescored after `set`)",
+        f"worker: {f['delivered']:,} webhooks delivered in {f['deliver_seconds']:.2f} s = {rate:,.0f}/s "
+        f"(concurrency {f['concurrency']}, local receiver)",
+    ])

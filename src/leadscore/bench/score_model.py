@@ -4,7 +4,7 @@ Why a hand-written query: the requirement is that ``leadscore score`` costs at m
 engineer would write by hand for the same model, so the baseline must be written by hand — one
 pass over the events with ``FILTER`` aggregates, then plain arithmetic per contact — and not be
 produced by the compiler it is compared with. Being independent, it doubles as a differential
-check of the compiler: both must agree to 1e-9 (``tests/demo/test_bench.py``).
+check of the compiler: both must agree to 1e-9 (``tests/bench/test_score.py``).
 
 The model exercises what real models use: property rules with ``in``/``contains``/``between``/
 ``gt``, ``email_domain`` and ``is_free_email``; event rules with ``where`` on the URL and form,
