@@ -51,7 +51,7 @@ def score_command(
     if as_json:
         print_json(result.to_dict())
     else:
-        console.print(format_bench(result), highlight=False)
+        typer.echo(format_bench(result))  # fixed-width lines: no wrapping at the terminal's width
 
 
 @bench_app.command("api")
