@@ -9,8 +9,8 @@ most 1.5× the hand-written query computing the same scores, with peak RSS ≤ 2
    table, best of two runs, and keeps its results;
 3. runs what ``leadscore score`` runs — the library call ``leadscore.library.score(workspace=,
    as_of=)``, workflow hook and settling of ``set`` actions included — in a child process
-   (``score_run``), so that the kernel reports that run's peak RSS alone, and collects the
-   phase timings it prints;
+   (``score_run``), so that the peak RSS it reads (``measure.peak_rss_mb``) is that run's alone,
+   and collects the phase timings it prints;
 4. compares the two sets of scores (max absolute difference, tier mismatches, missing rows):
    a benchmark that is fast but wrong must not pass.
 
