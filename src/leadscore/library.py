@@ -29,13 +29,13 @@ from leadscore.engine.preview import (
     preview_contacts,
     preview_distribution,
 )
-from leadscore.engine.run import RunResult
 from leadscore.engine.run import publish as publish_version
 from leadscore.errors import ModelIssue, WorkspaceError
 from leadscore.ingest import ColumnMapping, ImportResult
 from leadscore.model.loader import LoadedModel, load_model
 from leadscore.model.validate import validate_against_store, validate_model
 from leadscore.storage.store import ModelVersion, Store
+from leadscore.timeutil import parse_as_of
 from leadscore.workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from leadscore.reports.backtest import BacktestRun
     from leadscore.reports.build import Report
     from leadscore.reports.suggest import Suggestion
+    from leadscore.scoring import ScoreRuns
     from leadscore.workflows.outbox import Delivery
 
 WorkspaceLike = Workspace | str | Path | None
@@ -113,42 +114,53 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None, predict: bool = True) -> list[RunResult]:
+          as_of: datetime | str | None = None, predict: bool = True) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
 
-    Goes through the workflows (``workflows.rescore_all``): crossings queue their actions in the
-    run's transaction, exactly as the server's real-time path does. Once a predictive model has
-    been trained, its predictions are refreshed at the same as-of too (``predict=False`` skips
-    that; ``refresh_predictions`` does it alone).
+    Goes through ``leadscore.scoring.score_all``, the one home of a score run: crossings queue
+    their actions in the run's transaction, exactly as the server's real-time path does, and a
+    model that fails is reported in ``.failures`` while the others score. Once a predictive model
+    has been trained, its predictions are refreshed at the same as-of too (``.predicted``;
+    ``predict=False`` skips that). ``.waiting`` counts deliveries the worker has yet to send.
     """
-    from leadscore.workflows.scoring import rescore_all
+    from leadscore.scoring import score_all
+    from leadscore.workflows.outbox import undelivered_count
 
+    when = parse_as_of(as_of)
     ws = _workspace(workspace)
     with open_store(ws) as store:
-        runs = rescore_all(store, ws, models=models, as_of=as_of)
-    if predict:
-        refresh_predictions(workspace=ws, as_of=runs[0].as_of if runs else as_of)
+        runs = score_all(store, as_of=when, models=models)
+        runs.waiting = undelivered_count(store)
+        if predict:
+            runs.predicted = _refresh_predictions(store, when)
     return runs
 
 
 def refresh_predictions(*, workspace: WorkspaceLike = None,
                         as_of: datetime | str | None = None) -> PredictResult | None:
     """Predict again with the latest predictive model, if one was trained (None otherwise)."""
+    with open_store(workspace) as store:  # one open: the check and the run share it
+        return _refresh_predictions(store, parse_as_of(as_of))
+
+
+def _refresh_predictions(store: Store, as_of: datetime) -> PredictResult | None:
     from leadscore.predict.artefact import predictive_names
     from leadscore.predict.predict import predict_contacts
 
-    with open_store(workspace) as store:  # one open: the check and the run share it
-        return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
+    return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
 
 
 def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
-              as_of: datetime | str | None = None) -> list[RunResult]:
+              as_of: datetime | str | None = None) -> ScoreRuns:
     """Rescore one contact with every published model (same numbers as a batch run), firing workflows."""
-    from leadscore.workflows.scoring import rescore_contacts
+    from leadscore.scoring import score_contacts
+    from leadscore.workflows.outbox import undelivered_count
 
-    ws = _workspace(workspace)
-    with open_store(ws) as store:
-        return rescore_contacts(store, ws, [contact_id], models=models, as_of=as_of)
+    when = parse_as_of(as_of)
+    with open_store(workspace) as store:
+        runs = score_contacts(store, [contact_id], as_of=when, models=models)
+        runs.waiting = undelivered_count(store)
+        return runs
 
 
 def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | None = None,

@@ -109,7 +109,7 @@ def test_child_scores_like_leadscore_score(tmp_path: Path, capsys: pytest.Captur
     assert bench_child.main([str(store_path), str(model_path), data.as_of.isoformat(),
                              "--export", str(tmp_path / "engine.parquet")]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["engine"] == "score_contacts" and report["scored"] == 500
+    assert report["engine"] == "leadscore score" and report["scored"] == 500
     assert set(report["phases"]) >= {"open", "engine.compile", "engine.query", "engine.write"}
     assert 0 < report["peak_rss_mb"] < 2048
     max_diff, tiers, missing = compare_scores(tmp_path / "hand.parquet", tmp_path / "engine.parquet", 3)

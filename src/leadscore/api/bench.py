@@ -121,8 +121,10 @@ def build_workspace(directory: Path, contacts: int, events: int, seed: int) -> t
     """A demo workspace (starter model published and scored); returns a write key, ids, events."""
     from leadscore.api.keys import create_key
     from leadscore.demo.generator import generate, load_into_store
-    from leadscore.engine.run import publish, score_published
+    from leadscore.engine.run import publish
     from leadscore.model.loader import load_model
+    from leadscore.scoring import score_all
+    from leadscore.timeutil import utcnow
     from leadscore.workspace import init_workspace
 
     ws = init_workspace(directory, name="api-bench")
@@ -130,7 +132,7 @@ def build_workspace(directory: Path, contacts: int, events: int, seed: int) -> t
     with ws.open_store() as store:
         load_into_store(store, data)
         publish(store, load_model(ws.models_dir / "b2b.yml"))
-        score_published(store)
+        score_all(store, as_of=utcnow())
         _, key = create_key(store, "write", "bench")
         ids = [r[0] for r in store.con.execute(
             "SELECT contact_id FROM contacts USING SAMPLE 5000 ROWS").fetchall()]

@@ -22,12 +22,14 @@ from typing import Any
 
 def _score(store: Any, loaded: Any, as_of: Any) -> tuple[str, dict[str, float], str]:
     """Run the scoring as ``leadscore score`` does; return (engine, its phases, SQL of the results)."""
-    from leadscore.engine.run import score_contacts
+    from leadscore.engine.run import publish
+    from leadscore.scoring import score_all
 
-    result = score_contacts(store, loaded, as_of=as_of)
+    publish(store, loaded)
+    [result] = score_all(store, as_of=as_of, models=[loaded.model.name])
     name = loaded.model.name.replace("'", "''")
     parts = ", ".join(f"groups[{i + 1}] AS g_{i}" for i in range(len(loaded.model.groups)))
-    return "score_contacts", dict(result.phases), (
+    return "leadscore score", dict(result.phases), (
         f"SELECT contact_id, score, tier, {parts} FROM scores WHERE model = '{name}'")
 
 

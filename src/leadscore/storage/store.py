@@ -133,6 +133,11 @@ class Store:
 
     # ------------------------------------------------------------------ transactions
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction()`` block is open on this connection (a new one would join it)."""
+        return self._in_tx
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """All-or-nothing block; nested use joins the outer transaction."""

@@ -22,10 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
-from leadscore.engine.run import publish, score_published
+from leadscore.engine.run import publish, run_model
 from leadscore.model.loader import parse_model
+from leadscore.scoring import score_all
 from leadscore.storage.store import Store
-from leadscore.workflows.scoring import rescore_all_with_stats
 from leadscore.workflows.worker import Worker
 from leadscore.workspace import init_workspace
 
@@ -83,18 +83,18 @@ def main(contacts: int = 200_000, events: int = 2_000_000, send_limit: int = 300
             store.con.execute("SET enable_progress_bar = false")
             load_into_store(store, data)
             version = publish(store, loaded)
-            score_published(store, as_of=end - timedelta(days=14))
+            run_model(store, version, as_of=end - timedelta(days=14))
         plain = root / "plain.duckdb"
         shutil.copy(ws.store_path, plain)
         with Store.open(plain) as store:
             store.con.execute("SET enable_progress_bar = false")
             t = time.perf_counter()
-            [run] = score_published(store, as_of=end)
+            run = run_model(store, store.get_version(version.model), as_of=end)
             engine_only = time.perf_counter() - t
         with ws.open_store() as store:
             store.con.execute("SET enable_progress_bar = false")
             t = time.perf_counter()
-            _, stats = rescore_all_with_stats(store, as_of=end)
+            stats = score_all(store, as_of=end).workflows
             with_workflows = time.perf_counter() - t
         print(f"{contacts:,} contacts, {events:,} events, model {version.model} v{version.version}")
         print(f"whole-base run, engine only:     {engine_only:.2f} s ({run.crossings:,} tier crossings)")
