@@ -20,38 +20,44 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.engine.explain import Explanation, explain_contact
-from leadscore.engine.export import TopRow, top_scores
-from leadscore.engine.export import export_scores as _export_scores
-from leadscore.engine.preview import (
-    ContactPreview,
-    DistributionPreview,
-    preview_contacts,
-    preview_distribution,
-)
-from leadscore.engine.run import publish as publish_version
-from leadscore.errors import ModelIssue, WorkspaceError
-from leadscore.ingest import ColumnMapping, ImportResult
-from leadscore.model.loader import LoadedModel, load_model
-from leadscore.model.validate import validate_against_store, validate_model
-from leadscore.storage.store import ModelVersion, Store
+from leadscore.errors import WorkspaceError
 from leadscore.timeutil import parse_as_of
-from leadscore.workspace import Workspace, init_workspace
 
+# Everything else is imported inside the functions that use it: `leadscore --help` and
+# `leadscore validate` must start in a fraction of a second (docs/architecture.md).
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from leadscore.engine.explain import Explanation
+    from leadscore.engine.export import TopRow
+    from leadscore.engine.preview import ContactPreview, DistributionPreview
+    from leadscore.errors import ModelIssue
+    from leadscore.ingest import ColumnMapping, ImportResult
+    from leadscore.model.loader import LoadedModel
     from leadscore.predict.predict import PredictResult
     from leadscore.predict.train import TrainResult
     from leadscore.reports.backtest import BacktestRun
     from leadscore.reports.build import Report
     from leadscore.reports.suggest import Suggestion
     from leadscore.scoring import ScoreRuns
+    from leadscore.storage.store import ModelVersion, Store
     from leadscore.workflows.outbox import Delivery
+    from leadscore.workspace import Workspace
 
-WorkspaceLike = Workspace | str | Path | None
+    WorkspaceLike: TypeAlias = Workspace | str | Path | None
+else:
+    WorkspaceLike = Any
 
 
 def _workspace(workspace: WorkspaceLike) -> Workspace:
+    from leadscore.workspace import Workspace
+
     return workspace if isinstance(workspace, Workspace) else Workspace.load(workspace)
+
+
+def _instant(as_of: datetime | str | None) -> datetime | None:
+    """An as-of given by a caller, parsed once here (None keeps its meaning: a default chosen below)."""
+    return None if as_of is None else parse_as_of(as_of)
 
 
 @contextmanager
@@ -66,6 +72,8 @@ def open_store(workspace: WorkspaceLike = None, *, read_only: bool = False) -> I
 
 def init(directory: str | Path = ".") -> Workspace:
     """Create a workspace (settings, example model, store) in ``directory``."""
+    from leadscore.workspace import init_workspace
+
     return init_workspace(directory)
 
 
@@ -91,6 +99,9 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tupl
 
     Returns the model and its warnings; raises ModelError listing every error.
     """
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store, validate_model
+
     loaded = load_model(model_path)
     try:
         ws = _workspace(workspace)
@@ -102,6 +113,10 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tupl
 
 def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> ModelVersion:
     """Validate a model against the store and record it as a new version (no-op if unchanged)."""
+    from leadscore.engine.run import publish as publish_version
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store
+
     ws = _workspace(workspace)
     loaded = load_model(model_path)
     with open_store(ws) as store:
@@ -166,31 +181,43 @@ def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[
 def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | None = None,
             as_of: datetime | str | None = None) -> Explanation:
     """Every rule behind a contact's score; by default at the as-of of its stored score."""
+    from leadscore.engine.explain import explain_contact
+
     with open_store(workspace, read_only=True) as store:
-        return explain_contact(store, contact_id, model=model, as_of=as_of)
+        return explain_contact(store, contact_id, model=model, as_of=_instant(as_of))
 
 
 def preview(draft_path: str | Path, contact_ids: list[str], *, workspace: WorkspaceLike = None,
             as_of: datetime | str | None = None) -> list[ContactPreview]:
     """Score one or two leads with a draft model beside the published one, rule by rule."""
+    from leadscore.engine.preview import preview_contacts
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store
+
     draft = load_model(draft_path)
     with open_store(workspace, read_only=True) as store:
         validate_against_store(draft, store)
-        return preview_contacts(store, draft, contact_ids, as_of=as_of)
+        return preview_contacts(store, draft, contact_ids, as_of=_instant(as_of))
 
 
 def preview_tiers(draft_path: str | Path, *, workspace: WorkspaceLike = None,
                   as_of: datetime | str | None = None) -> DistributionPreview:
     """How many contacts land in each tier under a draft versus the published model."""
+    from leadscore.engine.preview import preview_distribution
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store
+
     draft = load_model(draft_path)
     with open_store(workspace, read_only=True) as store:
         validate_against_store(draft, store)
-        return preview_distribution(store, draft, as_of=as_of)
+        return preview_distribution(store, draft, as_of=_instant(as_of))
 
 
 def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
                   model: str | None = None) -> int:
     """Write stored scores to a CSV or Parquet file; returns the number of rows."""
+    from leadscore.engine.export import export_scores as _export_scores
+
     with open_store(workspace, read_only=True) as store:
         return _export_scores(store, out, file_format=file_format, model=model)
 
@@ -198,6 +225,8 @@ def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_form
 def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,
         n: int = 20) -> list[TopRow]:
     """The best-scored contacts."""
+    from leadscore.engine.export import top_scores
+
     with open_store(workspace, read_only=True) as store:
         return top_scores(store, model=model, tier=tier, n=n)
 
@@ -321,7 +350,7 @@ def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None
     from leadscore.reports.backtest import run_backtest
 
     with open_store(workspace, read_only=True) as store:
-        return run_backtest(store, model, as_of=as_of, horizon=horizon, label=label, vs=vs,
+        return run_backtest(store, model, as_of=_instant(as_of), horizon=horizon, label=label, vs=vs,
                             rolling_count=rolling, step=step)
 
 
@@ -337,7 +366,7 @@ def report(*, workspace: WorkspaceLike = None, model: str | Path | None = None, 
     from leadscore.reports.html import write_html
 
     with open_store(workspace, read_only=True) as store:
-        result = build_report(store, model=model, as_of=as_of, horizon=horizon, label=label,
+        result = build_report(store, model=model, as_of=_instant(as_of), horizon=horizon, label=label,
                               rolling_dates_count=rolling, step=step, stuck_days=stuck_days,
                               precision=precision, capacity=capacity)
     if out is not None:
@@ -355,7 +384,8 @@ def suggest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
     from leadscore.reports.suggest import run_suggest, write_suggestion
 
     with open_store(workspace, read_only=True) as store:
-        result = run_suggest(store, model, as_of=as_of, horizon=horizon, label=label, fit_as_of=fit_as_of)
+        result = run_suggest(store, model, as_of=_instant(as_of), horizon=horizon, label=label,
+                             fit_as_of=_instant(fit_as_of))
     if write is not None:
         write_suggestion(result, write, force=force)
     return result
@@ -371,22 +401,25 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
     new version. Raises ``TrainingRefused`` when too few contacts converted to learn from."""
     from leadscore.predict.artefact import DEFAULT_NAME
     from leadscore.predict.train import MIN_POSITIVES, train_model
-    from leadscore.timeutil import parse_as_of
 
     with open_store(workspace) as store:
         return train_model(store, name=name or DEFAULT_NAME, label=label, horizon_days=parse_days(horizon),
-                           cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=until,
+                           cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=_instant(until),
                            seed=seed, min_positives=MIN_POSITIVES if min_positives is None else min_positives,
                            exclude=set(exclude or ()))
 
 
 def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
-            as_of: datetime | str | None = None) -> PredictResult:
-    """Write probability, priority and top factors for every contact with the latest predictive model."""
-    from leadscore.predict.predict import predict_contacts
+            as_of: datetime | str | None = None, top: int = 0) -> PredictResult:
+    """Write probability, priority and top factors for every contact with the latest predictive model
+    (``top``: also return that many leads with the highest probability, in ``.top``)."""
+    from leadscore.predict.predict import predict_contacts, top_predictions
 
     with open_store(workspace) as store:
-        return predict_contacts(store, name=name, as_of=as_of)
+        result = predict_contacts(store, name=name, as_of=parse_as_of(as_of))
+        if top > 0:
+            result.top = top_predictions(store, result.model, top)
+        return result
 
 
 def parse_days(value: str | int) -> int:

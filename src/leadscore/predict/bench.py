@@ -135,7 +135,7 @@ def speed(contacts: int = 100_000, events: int = 2_000_000, predict_contacts: in
         with big.open_store() as store:
             load_into_store(store, generate(predict_contacts, predict_events, seed=8))
             started = time.perf_counter()
-            predicted = predict_all(store, model=model, as_of="2026-01-01")
+            predicted = predict_all(store, model=model, as_of=datetime(2026, 1, 1))
             out["predict_seconds"] = time.perf_counter() - started
             out["predicted"] = predicted.contacts
             out.update({f"predict_{k}": v for k, v in predicted.phases.items()})

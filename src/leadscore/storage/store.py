@@ -267,6 +267,13 @@ class Store:
                 self.get_version(name)  # raises the NotFoundError naming what is published
         return [latest[name] for name in models]
 
+    def all_versions(self) -> list[ModelVersion]:
+        """Every published version of every model, by model and version."""
+        rows = self.con.execute(
+            "SELECT model, version, hash, text, file, published_at, group_names FROM model_versions "
+            "ORDER BY model, version").fetchall()
+        return [ModelVersion(*row) for row in rows]
+
     def published_models(self) -> list[str]:
         return [r[0] for r in self.con.execute(
             "SELECT DISTINCT model FROM model_versions ORDER BY 1").fetchall()]
