@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def test_reloaded_artefact_predicts_the_same(fresh_ws: Workspace, learner: str,
     with fresh_ws.open_store() as store:
         trained = train_model(store, until=UNTIL, min_positives=50).model
         assert trained.learner_kind == learner
-        in_memory = predict_contacts(store, model=trained, as_of="2026-01-01", write=False)
+        in_memory = predict_contacts(store, model=trained, as_of=datetime(2026, 1, 1), write=False)
         reloaded = load_predictive_model(store)
         row = store.con.execute("SELECT spec, booster FROM predictive_models").fetchone()
         assert row is not None
@@ -36,7 +37,7 @@ def test_reloaded_artefact_predicts_the_same(fresh_ws: Workspace, learner: str,
         spec = json.loads(row[0])  # plain JSON, and LightGBM's own text format
         assert spec["plan"]["features"] and spec["calibration"]["method"] == trained.calibrator.method
         assert (row[1] or "").startswith("tree") == (learner == "lightgbm")
-        predict_contacts(store, model=reloaded, as_of="2026-01-01")
+        predict_contacts(store, model=reloaded, as_of=datetime(2026, 1, 1))
         stored = np.array([r[0] for r in store.con.execute(
             "SELECT probability FROM predictions ORDER BY contact_id").fetchall()])
         x_ids = store.con.execute("SELECT count(*) FROM predictions").fetchone()

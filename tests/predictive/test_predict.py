@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -146,7 +147,7 @@ def test_score_predicts_from_the_stored_rule_scores(predicted_ws: Workspace,
         assert any(f.source == "rule" for f in load_predictive_model(store).plan.features)
         read = store.con.execute("SELECT contact_id, probability FROM predictions ORDER BY contact_id").fetchall()
         store.con.execute("DELETE FROM scores WHERE contact_id = (SELECT min(contact_id) FROM scores)")
-        assert predict_contacts(store, as_of="2026-02-01").contacts == CONTACTS  # recomputed
+        assert predict_contacts(store, as_of=datetime(2026, 2, 1)).contacts == CONTACTS  # recomputed
         recomputed = store.con.execute("SELECT contact_id, probability FROM predictions "
                                        "ORDER BY contact_id").fetchall()
     assert read == recomputed and len(read) == CONTACTS

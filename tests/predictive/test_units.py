@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,6 @@ def test_train_resolves_a_label_written_as_in_the_export(tmp_path: Path) -> None
         store.con.execute("ALTER TABLE contacts ADD COLUMN converted VARCHAR")
         store.con.execute("INSERT INTO contacts (contact_id, converted) VALUES ('a', 'yes'), ('b', 'no')")
         with pytest.raises(LeadscoreError, match="have `converted` true"):  # resolved, then too few
-            train_model(store, label="Converted", until="2025-01-01")
+            train_model(store, label="Converted", until=datetime(2025, 1, 1))
         with pytest.raises(LeadscoreError, match="no contact property `Convertd`"):
-            train_model(store, label="Convertd", until="2025-01-01")
+            train_model(store, label="Convertd", until=datetime(2025, 1, 1))

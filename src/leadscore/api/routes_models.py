@@ -28,7 +28,6 @@ from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
 from leadscore.storage.store import ModelVersion, Store
-from leadscore.workflows.scoring import rescore_all
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -193,7 +192,7 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
         before = ctx.store.latest_version(loaded.model.name)
         version = publish(ctx.store, loaded, body.file or "api")
         new = before is None or before.version != version.version
-        runs = rescore_all(ctx.store, rt.ws, models=[version.model]) if new and body.rescore else []
+        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else []
         return version, new, runs
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))

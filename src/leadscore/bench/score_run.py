@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = library.score(workspace=args.workspace, as_of=as_of)
     score_s, score_cpu_s = time.perf_counter() - t, cpu_seconds() - cpu
     peak = peak_rss_mb()  # before the (untimed) export below
-    if len(runs) != 1:
-        raise SystemExit(f"the bench workspace must have one published model; {len(runs)} were scored")
+    failures = getattr(runs, "failures", [])  # models that could not be scored (``ScoreRuns``)
+    if failures or len(runs) != 1:
+        raise SystemExit(f"the bench workspace must score one published model; {len(runs)} scored, "
+                         f"failed: {failures}")
     [run] = runs
     phases.update({f"engine.{name}": seconds for name, seconds in run.phases.items()})
     # what the call did besides the engine's run: store open/close, hook, settling, lazy imports

@@ -27,8 +27,9 @@ from typing import Any
 
 from leadscore.engine.run import RunResult, publish, run_model
 from leadscore.model.loader import parse_model
+from leadscore.scoring import score_all
 from leadscore.storage.store import Store
-from leadscore.workflows.scoring import WorkflowStats, rescore_all_with_stats
+from leadscore.workflows.hook import WorkflowStats
 from leadscore.workflows.worker import Worker
 from leadscore.workspace import init_workspace
 
@@ -76,7 +77,8 @@ def _engine_only(store: Store, as_of: datetime) -> RunResult:
 
 def _as_leadscore_score(store: Store, as_of: datetime) -> tuple[list[RunResult], WorkflowStats]:
     """The whole-base run ``leadscore score`` makes (hook and settling), with what the workflows did."""
-    return rescore_all_with_stats(store, as_of=as_of)
+    runs = score_all(store, as_of=as_of)
+    return list(runs), runs.workflows
 
 
 def run_workflows_bench(contacts: int = 200_000, events: int = 2_000_000, send_limit: int = 3000) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from leadscore.predictive.artefact import PredictiveModel, load_predictive_model
 from leadscore.predictive.factors import FactorWriter
 from leadscore.predictive.features import encode, raw_features
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of, utcnow
+from leadscore.timeutil import utcnow
 
 #: Share of the scored base in each bucket, from the top.
 PRIORITY_SHARES: dict[str, float] = {"very high": 0.10, "high": 0.20, "medium": 0.30, "low": 0.40}
@@ -51,6 +51,26 @@ class PredictResult:
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
+    #: the leads with the highest probability, when asked for (``top_predictions``)
+    top: list[TopPrediction] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TopPrediction:
+    contact_id: str
+    probability: float
+    priority: str
+    reasons: list[str]
+
+
+def top_predictions(store: Store, model: str, n: int) -> list[TopPrediction]:
+    """The ``n`` contacts with the highest stored probability under ``model``, with their reasons."""
+    from leadscore.predictive.factors import factor_lines
+
+    rows = store.con.execute(
+        "SELECT contact_id, probability, priority, factors FROM predictions WHERE model = ? "
+        "ORDER BY probability DESC, contact_id LIMIT ?", [model, n]).fetchall()
+    return [TopPrediction(cid, float(p), priority, factor_lines(factors)) for cid, p, priority, factors in rows]
 
 
 def priorities(p: np.ndarray) -> np.ndarray:
@@ -93,13 +113,13 @@ def _drift(model: PredictiveModel, p: np.ndarray) -> tuple[float, list[str]]:
     return value, warnings
 
 
-def predict_contacts(store: Store, *, name: str | None = None, as_of: datetime | str | None = None,
+def predict_contacts(store: Store, *, name: str | None = None, as_of: datetime | None = None,
                      model: PredictiveModel | None = None, write: bool = True) -> PredictResult:
     """Predict every contact created by ``as_of`` and store the results (one transaction)."""
     started = time.perf_counter()
     phases: dict[str, float] = {}
     chosen = model or load_predictive_model(store, name)
-    when = parse_as_of(as_of)
+    when = as_of or utcnow()
     table = raw_features(store, chosen.plan, when)
     phases["features"] = time.perf_counter() - started
     t = time.perf_counter()

@@ -47,7 +47,7 @@ from leadscore.predictive.labels import (
 )
 from leadscore.predictive.learners import GradientBoosting, Learner, Logistic
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of, utcnow
+from leadscore.timeutil import utcnow
 
 MIN_POSITIVES = 100
 WEAK_POSITIVES = 500
@@ -135,7 +135,7 @@ def _refuse_if_thin(rows: _Rows, label: str, horizon_days: int, min_positives: i
 
 
 def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", horizon_days: int = 90,
-                cutoffs: list[datetime] | None = None, until: datetime | str | None = None, seed: int = 42,
+                cutoffs: list[datetime] | None = None, until: datetime | None = None, seed: int = 42,
                 min_positives: int = MIN_POSITIVES, exclude: set[str] | None = None) -> TrainResult:
     """Train, validate, calibrate and store a new version of predictive model ``name``."""
     started = time.perf_counter()
@@ -145,7 +145,7 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     excluded = set(exclude or ())
     notes: list[str] = []
     if label == "won":
-        end = parse_as_of(until) if until is not None else data_end(store, utcnow())
+        end = until if until is not None else data_end(store, utcnow())
         validate = None if cutoffs else busiest_cutoff(store, end, horizon_days)
         cut = plan_cutoffs(end, horizon_days, cutoffs, validate)
         plan = plan_features(store, until=cut[-1], exclude=excluded)
@@ -159,7 +159,7 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
             rows = _won_rows(store, plan, cut[-1:], horizon_days, end, seed)
     else:
         label = resolve_label(store, label)  # as written, or snake_case as imports name columns
-        end = parse_as_of(until)
+        end = until or utcnow()
         plan = plan_features(store, until=end, exclude=excluded | {label})
         rows = _property_rows(store, plan, label, end, seed)
     phases["features"] = time.perf_counter() - started

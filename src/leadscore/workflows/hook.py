@@ -1,37 +1,29 @@
-"""Score runs that fire workflows: the one path from a score change to its actions.
+"""The workflows' ``on_written`` hook: what a score run's crossings do, in the run's transaction.
 
-``rescore_contacts`` (the API's real-time path) and ``rescore_all`` (``leadscore score``, the
-scheduler) call the engine with ``on_written=WorkflowHook(...)``. The engine calls the hook inside
-the run's transaction, after the scores and history are written; the hook evaluates every
-workflow of the model over the run's table ``_run`` and writes outbox rows and immediate effects
-in that same transaction. So a crossing and its actions commit together or not at all, and an
-API write that joins an outer ``store.transaction()`` commits with both.
+``leadscore.scoring`` (the one home of a score run) passes a ``WorkflowHook`` to the engine. The
+engine calls it inside the run's transaction, after the scores and history are written; the hook
+evaluates every workflow of the model over the run's table ``_run`` and writes outbox rows and
+immediate effects in that same transaction. So a crossing and its actions commit together or not
+at all, and an API write that joins an outer ``store.transaction()`` commits with both.
 
-A ``set`` action changes contact properties that rules (of any model) may read, so the scores it
-leaves behind can be stale. After the runs, the contacts a ``set`` really changed are scored
-again with every published model (``_settle``), which may fire more workflows; two workflows that
-undo each other's change would loop, so after ``SETTLE_ROUNDS`` rounds the contacts still
-changing are scored once more without firing anything, and a warning says how many.
+A ``set`` action changes contact properties that rules (of any model) may read; the hook
+remembers which runs changed some contact (``take_changed``) so that ``leadscore.scoring`` can
+score those contacts again (it settles, the hook never calls the engine).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urlsplit
 
 import duckdb
 
-from leadscore.engine.run import RunContext, RunResult, score_published, score_some
+from leadscore.engine.run import RunContext
 from leadscore.model.workflow_spec import Action, Workflow
 from leadscore.storage.store import Store
 from leadscore.storage.types import logical_type
 from leadscore.workflows import effects, outbox
 from leadscore.workflows.triggers import FIRED, crossed_workflows, is_baseline_run, record_fired, select_fired
-from leadscore.workspace import Workspace
-
-log = logging.getLogger("leadscore.workflows")
 
 
 @dataclass
@@ -47,11 +39,6 @@ class WorkflowStats:
     resettled: int = 0
     #: contacts a ``set`` still changed in the last allowed round (a loop?): scored, nothing fired
     unsettled: int = 0
-
-
-#: Rounds of rescoring the contacts that ``set`` actions changed (see the module docstring). One
-#: is enough unless a workflow fired by the rescore sets properties again.
-SETTLE_ROUNDS = 3
 
 
 class WorkflowHook:
@@ -133,69 +120,3 @@ def _display_url(url: str) -> str:
     except ValueError:  # not a URL at all: the worker will say so; scoring must not fail on it
         return url.split("?", 1)[0].split("@")[-1][:200]
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def rescore_contacts(store: Store, ws: Workspace, contact_ids: list[str], *,
-                     as_of: datetime | str | None = None,
-                     models: list[str] | None = None) -> list[RunResult]:
-    """Rescore some contacts with every published model (or ``models``) and fire the workflows
-    they trigger, every model in one transaction.
-
-    Joins the caller's open ``store.transaction()`` if there is one, so an API write, the new
-    scores and the queued actions commit together.
-    """
-    del ws  # settings are not needed to enqueue; kept in the signature for the API's sake
-    hook = WorkflowHook(store)
-    with store.transaction():
-        runs = score_some(store, contact_ids, models=models, as_of=as_of, on_written=hook)
-        _settle(store, hook, runs, as_of)
-        return runs
-
-
-def rescore_all(store: Store, ws: Workspace, *, models: list[str] | None = None,
-                as_of: datetime | str | None = None) -> list[RunResult]:
-    """Rescore every contact (``leadscore score``, the scheduler) and fire the same workflows."""
-    del ws
-    return rescore_all_with_stats(store, models=models, as_of=as_of)[0]
-
-
-def rescore_all_with_stats(store: Store, *, models: list[str] | None = None,
-                           as_of: datetime | str | None = None) -> tuple[list[RunResult], WorkflowStats]:
-    """``rescore_all`` that also tells what the workflows did (the CLI prints it)."""
-    hook = WorkflowHook(store)
-    runs = score_published(store, models=models, as_of=as_of, on_written=hook)
-    with store.transaction():
-        _settle(store, hook, runs, as_of)
-    return runs, hook.stats
-
-
-def _settle(store: Store, hook: WorkflowHook, runs: list[RunResult],
-            as_of: datetime | str | None) -> None:
-    """Score again, with every published model, the contacts whose properties ``set`` changed.
-
-    Every model, not just the ones that ran: a property set by one model's workflow may be read by
-    another's rules. The as-of is the runs' own (for a run "now", the latest of their nows), so the
-    new scores stand beside the others. The rescore's own crossings fire workflows like any run's.
-    """
-    when = as_of if as_of is not None or not runs else max(run.as_of for run in runs)
-    for _ in range(SETTLE_ROUNDS):
-        changed = hook.take_changed(store.con)
-        if not changed:
-            break
-        hook.stats.resettled += len(changed)
-        score_some(store, changed, as_of=when, on_written=hook)
-    else:
-        changed = hook.take_changed(store.con)
-        if changed:  # scored once more so scores match the properties, but nothing fires now
-            hook.stats.unsettled = len(changed)
-            score_some(store, changed, as_of=when)
-            log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
-                        "(do two workflows undo each other's change?); they were scored once more "
-                        "without firing workflows", len(changed), SETTLE_ROUNDS)
-    if hook.stats.resettled:  # a whole-base run's tier counts describe the scores as they now stand
-        for run in runs:
-            if run.scope == "all":
-                run.tier_counts = {tier: 0 for tier in run.tier_counts} | {
-                    str(tier): int(n) for tier, n in store.con.execute(
-                        "SELECT tier, count(*) FROM scores WHERE model = ? GROUP BY tier",
-                        [run.model]).fetchall()}
