@@ -100,7 +100,7 @@ def schema() -> dict[str, Any]:
 def models(*, workspace: WorkspaceLike = None) -> list[dict[str, Any]]:
     """Every published version of every rule model (``kind: rules``), then every trained
     predictive model with its metrics (``kind: predictive``)."""
-    from leadscore.predict.artefact import list_models
+    from leadscore.predictive.artefact import list_models
 
     with open_store(workspace, read_only=True) as store:
         rules = [{"kind": "rules", "model": v.model, "version": v.version, "hash": v.hash, "file": v.file,

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from leadscore.errors import ModelIssue
     from leadscore.ingest import ColumnMapping, ImportResult
     from leadscore.model.loader import LoadedModel
-    from leadscore.predict.predict import PredictResult
-    from leadscore.predict.train import TrainResult
+    from leadscore.predictive.predict import PredictResult
+    from leadscore.predictive.train import TrainResult
     from leadscore.reports.backtest import BacktestRun
     from leadscore.reports.build import Report
     from leadscore.reports.suggest import Suggestion
@@ -159,8 +159,8 @@ def refresh_predictions(*, workspace: WorkspaceLike = None,
 
 
 def _refresh_predictions(store: Store, as_of: datetime) -> PredictResult | None:
-    from leadscore.predict.artefact import predictive_names
-    from leadscore.predict.predict import predict_contacts
+    from leadscore.predictive.artefact import predictive_names
+    from leadscore.predictive.predict import predict_contacts
 
     return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
 
@@ -399,8 +399,8 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
           exclude: list[str] | None = None) -> TrainResult:
     """Train, validate and calibrate a predictive model on the workspace's history; store it as a
     new version. Raises ``TrainingRefused`` when too few contacts converted to learn from."""
-    from leadscore.predict.artefact import DEFAULT_NAME
-    from leadscore.predict.train import MIN_POSITIVES, train_model
+    from leadscore.predictive.artefact import DEFAULT_NAME
+    from leadscore.predictive.train import MIN_POSITIVES, train_model
 
     with open_store(workspace) as store:
         return train_model(store, name=name or DEFAULT_NAME, label=label, horizon_days=parse_days(horizon),
@@ -413,7 +413,7 @@ def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
             as_of: datetime | str | None = None, top: int = 0) -> PredictResult:
     """Write probability, priority and top factors for every contact with the latest predictive model
     (``top``: also return that many leads with the highest probability, in ``.top``)."""
-    from leadscore.predict.predict import predict_contacts, top_predictions
+    from leadscore.predictive.predict import predict_contacts, top_predictions
 
     with open_store(workspace) as store:
         result = predict_contacts(store, name=name, as_of=parse_as_of(as_of))

@@ -40,7 +40,7 @@ from leadscore.storage.store import ModelVersion, Store
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
 
 if TYPE_CHECKING:
-    from leadscore.predict.predict import PredictResult
+    from leadscore.predictive.predict import PredictResult
 
 log = logging.getLogger("leadscore.scoring")
 

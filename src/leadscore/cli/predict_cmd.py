@@ -12,7 +12,7 @@ from leadscore.cli.common import AsOfOpt, JsonOpt, WorkspaceOpt, console, err_co
 from leadscore.cli.main import app
 
 if TYPE_CHECKING:  # the predictive stack (numpy, pyarrow) loads only when a command needs it
-    from leadscore.predict.predict import PredictResult
+    from leadscore.predictive.predict import PredictResult
 
 
 @app.command("predict")

@@ -19,7 +19,8 @@ import duckdb
 
 from leadscore.errors import NotFoundError, StoreError
 from leadscore.storage.lock import in_use_message
-from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION, logical_type
+from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
+from leadscore.storage.types import logical_type
 from leadscore.timeutil import utcnow
 
 

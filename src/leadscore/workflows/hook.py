@@ -20,8 +20,8 @@ import duckdb
 
 from leadscore.engine.run import RunContext
 from leadscore.model.workflow_spec import Action, Workflow
-from leadscore.storage.schema import logical_type
 from leadscore.storage.store import Store
+from leadscore.storage.types import logical_type
 from leadscore.workflows import effects, outbox
 from leadscore.workflows.triggers import FIRED, crossed_workflows, is_baseline_run, record_fired, select_fired
 
