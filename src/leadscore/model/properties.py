@@ -30,6 +30,10 @@ CONTACT_COLUMNS: dict[str, str] = {
     "updated_at": "timestamp",
 }
 
+#: Contact columns without a history: the key, and the contact's birth date, which anchors the
+#: values assumed to have held since it (docs/model-reference.md "Properties as of a date").
+UNVERSIONED_COLUMNS = frozenset({"contact_id", "created_at"})
+
 #: Properties computed from others in SQL (never stored): name -> (type, what it is).
 DERIVED_PROPERTIES: dict[str, tuple[str, str]] = {
     "email_domain": ("string", "lower-cased part of `email` after the last @"),

@@ -1,0 +1,342 @@
+"""Property history: every change of a contact property, with the moment it became true.
+
+What it means (normative; docs/model-reference.md "Properties as of a date"):
+
+* the value of property p as of T is the value of p's latest recorded change at or before T;
+* a value imported with no change time is *assumed* to have held since the contact's
+  ``created_at`` (or always, when that is empty): it is the ``old_value`` of p's first change, or
+  the value in ``contacts`` when p never changed;
+* the current value, in ``contacts``, is the latest change: scoring now reads ``contacts`` alone.
+
+Every writer of contact properties records its changes here, through one function,
+``record_changes``: imports (``ingest``), ``leadscore import history``, the API's PUT and Segment
+``identify``, workflow ``set`` actions, and the dashboard (``write_properties`` for one contact).
+A writer stages its changes in the temp table ``__ls_changes`` (``stage_table``), then calls it.
+Changes may arrive in any order (a history file, a backdated ``timestamp``): ``record_changes``
+keeps each row's ``old_value`` equal to the previous row's ``new_value`` and ``contacts`` equal
+to the latest change. It stores every staged change not already stored, so the history is the
+same whatever order the changes came in; "a value that does not change records nothing" is the
+writers' rule: they stage only values that differ from the current one (a history file's rows
+are facts as given, and go in as they are). Everything runs in the
+caller's transaction, set-based (a re-import of a million contacts is a few statements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from leadscore.model.properties import UNVERSIONED_COLUMNS
+from leadscore.storage.migrations_history import LATEST_KEY
+from leadscore.timeutil import to_utc_naive
+
+#: Contact columns that are not versioned (the key, and ``created_at``, the anchor of assumed values).
+UNVERSIONED = UNVERSIONED_COLUMNS
+#: The staging table a writer fills before calling ``record_changes``.
+STAGE = "__ls_changes"
+_TEMP = (STAGE, "__ls_pairs", "__ls_merged", "__ls_dirty", "__ls_settle")
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stage_table(con: duckdb.DuckDBPyConnection) -> str:
+    """Create (empty) the staging table of changes and return its name.
+
+    Columns: ``contact_id``, ``property``; ``new_value`` (DuckDB's text of the typed value) and
+    ``changed_at`` (NULL: the row only states the value assumed before the first change);
+    ``before_value`` the value before the first recorded change, and ``before_known``: TRUE when
+    the writer knows it for sure (a history file's assumed value), FALSE when it is the stored
+    current value, used only if the property has no recorded change yet; ``ord`` orders rows of
+    one key (the last wins).
+    """
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {STAGE} (
+        contact_id VARCHAR, property VARCHAR, new_value VARCHAR, changed_at TIMESTAMP,
+        before_value VARCHAR, before_known BOOLEAN, ord BIGINT)""")
+    return STAGE
+
+
+@dataclass
+class Recorded:
+    """What ``record_changes`` did."""
+
+    recorded: int = 0  #: changes stored (new ones, or corrections of a stored change)
+    unchanged: int = 0  #: staged changes already stored as they are
+    contacts_updated: int = 0  #: current values moved to the latest change
+
+
+def record_changes(con: duckdb.DuckDBPyConnection, *, source: str, now: datetime, run_id: str | None = None,
+                   current_written: bool = True) -> Recorded:
+    """Merge the staged changes (``stage_table``) into ``property_history``.
+
+    ``current_written``: the caller has already written each change's new value to ``contacts``
+    (imports, API, workflows do); only properties whose staged change is older than a stored one
+    are then put back to their latest value. Without it (history files) every property touched is
+    set to its latest value.
+    """
+    try:
+        return _record(con, source, now, run_id, current_written)
+    finally:
+        drop_temp(con, _TEMP)
+
+
+def _record(con: duckdb.DuckDBPyConnection, source: str, now: datetime, run_id: str | None,
+            current_written: bool) -> Recorded:
+    # one row per (contact, property): the value before its first change, and what is stored
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE __ls_pairs AS
+        WITH p AS (
+            SELECT contact_id, property, bool_or(before_known) AS known,
+                   CASE WHEN bool_or(before_known)
+                        THEN arg_max_null(before_value, ord) FILTER (WHERE before_known)
+                        ELSE max(before_value) END AS before_value,
+                   max(changed_at) AS incoming_latest
+            FROM {STAGE} GROUP BY contact_id, property),
+        e AS (
+            SELECT h.contact_id, h.property, arg_min_null(h.old_value, h.changed_at) AS stored_first_old,
+                   max(h.changed_at) AS stored_latest
+            FROM property_history h SEMI JOIN p USING (contact_id, property)
+            GROUP BY h.contact_id, h.property)
+        SELECT p.contact_id, p.property, p.known, p.incoming_latest, e.stored_latest,
+               e.stored_latest IS NOT NULL AS had_rows,
+               CASE WHEN p.known THEN p.before_value WHEN e.stored_latest IS NOT NULL THEN e.stored_first_old
+                    ELSE p.before_value END AS first_old
+        FROM p LEFT JOIN e USING (contact_id, property)""")
+    # stored and staged rows of those properties in time order, each old value recomputed
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE __ls_merged AS
+        WITH incoming AS (
+            SELECT contact_id, property, new_value, changed_at FROM {STAGE} WHERE changed_at IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY contact_id, property, changed_at ORDER BY ord DESC) = 1),
+        stored AS (SELECT h.* FROM property_history h SEMI JOIN __ls_pairs USING (contact_id, property)),
+        fresh AS (
+            SELECT i.* FROM incoming i ANTI JOIN stored s
+              ON s.contact_id = i.contact_id AND s.property = i.property AND s.changed_at = i.changed_at
+             AND s.new_value IS NOT DISTINCT FROM i.new_value),
+        merged AS (
+            SELECT s.contact_id, s.property, s.new_value, s.changed_at, s.source, s.run_id, s.recorded_at,
+                   false AS incoming, s.old_value AS stored_old
+            FROM stored s ANTI JOIN fresh f USING (contact_id, property, changed_at)
+            UNION ALL
+            SELECT contact_id, property, new_value, changed_at, $source, $run, $now, true, NULL FROM fresh)
+        SELECT m.*,
+               CASE WHEN row_number() OVER w = 1 THEN p.first_old ELSE lag(m.new_value) OVER w END AS old_value
+        FROM merged m JOIN __ls_pairs p USING (contact_id, property)
+        WINDOW w AS (PARTITION BY m.contact_id, m.property ORDER BY m.changed_at)""",
+                {"source": source, "run": run_id, "now": now})
+    staged, recorded, dirty = _first(con, f"""SELECT (SELECT count(*) FROM {STAGE} WHERE changed_at IS NOT NULL),
+        count(*) FILTER (WHERE incoming), count(*) FILTER (WHERE incoming OR old_value IS DISTINCT FROM stored_old)
+        FROM __ls_merged""")
+    if dirty:
+        # rewrite the properties where some row is new or got another old value
+        con.execute("""CREATE OR REPLACE TEMP TABLE __ls_dirty AS SELECT DISTINCT contact_id, property
+            FROM __ls_merged WHERE incoming OR old_value IS DISTINCT FROM stored_old""")
+        con.execute("DELETE FROM property_history h WHERE EXISTS (SELECT 1 FROM __ls_dirty d "
+                    "WHERE d.contact_id = h.contact_id AND d.property = h.property)")
+        con.execute("""INSERT INTO property_history
+            SELECT contact_id, property, old_value, new_value, changed_at, source, run_id, recorded_at
+            FROM __ls_merged SEMI JOIN __ls_dirty USING (contact_id, property)""")
+    result = Recorded(recorded=recorded, unchanged=staged - recorded)
+    result.contacts_updated = _settle_current(con, current_written)
+    _raise_latest(con)
+    return result
+
+
+def _settle_current(con: duckdb.DuckDBPyConnection, current_written: bool) -> int:
+    """Put each touched property's latest value in ``contacts`` where it is not there already."""
+    which = "" if not current_written else "WHERE p.stored_latest > p.incoming_latest"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE __ls_settle AS
+        SELECT p.contact_id, p.property,
+               CASE WHEN l.contact_id IS NULL THEN p.first_old ELSE l.value END AS value
+        FROM __ls_pairs p LEFT JOIN (
+            SELECT contact_id, property, arg_max_null(new_value, changed_at) AS value
+            FROM __ls_merged GROUP BY contact_id, property) l USING (contact_id, property)
+        {which}""")
+    types = column_types(con)
+    updated = 0
+    for (name,) in con.execute("SELECT DISTINCT property FROM __ls_settle ORDER BY 1").fetchall():
+        if name not in types or name in UNVERSIONED:
+            continue
+        typed = f"CAST(s.value AS {types[name]})"
+        updated += _first(con, f"""UPDATE contacts AS c SET {quoted(name)} = {typed} FROM __ls_settle s
+            WHERE s.property = $name AND s.contact_id = c.contact_id
+              AND c.{quoted(name)} IS DISTINCT FROM {typed}""", {"name": name})[0]
+    return updated
+
+
+def _raise_latest(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep ``meta.property_history_latest`` at or after every stored change (see latest_change)."""
+    row = con.execute(f"SELECT max(changed_at) FROM {STAGE}").fetchone()
+    incoming = row[0] if row else None
+    if incoming is None:
+        return
+    latest = latest_change(con)
+    if latest is None or incoming > latest:
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, CAST(? AS VARCHAR))", [LATEST_KEY, incoming])
+
+
+def _first(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[int, ...]:
+    row = con.execute(sql, params).fetchone()
+    return tuple(int(v or 0) for v in row) if row else (0,)
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The contacts table's columns and their DuckDB types."""
+    return dict(con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'contacts' ORDER BY column_index").fetchall())
+
+
+# --------------------------------------------------------------------------- one contact's writes
+
+
+def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Mapping[str, Any], *,
+                     source: str, now: datetime, changed_at: datetime | None = None,
+                     run_id: str | None = None, bump_updated_at: bool = False) -> dict[str, Any]:
+    """Set some properties of one existing contact and record each real change in the history.
+
+    The one call for a writer of a single contact (the API's PUT and ``identify``, the dashboard):
+    values equal to the stored ones change nothing; the others are written and recorded as true
+    from ``changed_at`` (default ``now``). ``bump_updated_at`` sets ``updated_at`` to that moment
+    too when something changed. Returns the changed properties and their new values; the caller
+    rescores the contact when that is not empty. Values must already fit their columns (the API
+    checks them with ``api/values.py``).
+    """
+    when = _instant(changed_at, now)
+    names = [n for n in values if n != "contact_id"]
+    current = _current(con, contact_id, names)
+    if current is None:
+        raise KeyError(contact_id)
+    diff = {n: values[n] for n in names if values[n] != current[n]}
+    if not diff:
+        return {}
+    if bump_updated_at and "updated_at" not in values:
+        diff["updated_at"] = when
+    types = column_types(con)
+    before = _texts(con, contact_id, list(diff))
+    sets = ", ".join(f"{quoted(n)} = ?" for n in diff)
+    con.execute(f"UPDATE contacts SET {sets} WHERE contact_id = ?", [*diff.values(), contact_id])
+    stage_table(con)
+    _stage_values(con, contact_id, {n: v for n, v in diff.items() if n not in UNVERSIONED}, types, when,
+                  before)
+    record_changes(con, source=source, now=now, run_id=run_id)
+    return diff
+
+
+def record_initial_values(con: duckdb.DuckDBPyConnection, contact_id: str, names: Sequence[str], *,
+                          changed_at: datetime, source: str, now: datetime, run_id: str | None = None) -> None:
+    """A contact just created with values known to be true from ``changed_at`` (not before).
+
+    Without a time, a new contact's values are assumed to have held since its ``created_at`` and
+    nothing is recorded; with one, each non-empty value is a change at that moment.
+    """
+    wanted = [n for n in names if n not in UNVERSIONED]
+    if not wanted:
+        return
+    present = {n: t for n, t in _texts(con, contact_id, wanted).items() if t is not None}
+    if not present:
+        return
+    stage_table(con)
+    when = _instant(changed_at, now)
+    rows = [(contact_id, n, t, when, None, False, i) for i, (n, t) in enumerate(present.items())]
+    con.executemany(f"INSERT INTO {STAGE} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    record_changes(con, source=source, now=now, run_id=run_id)
+
+
+def _instant(changed_at: datetime | None, now: datetime) -> datetime:
+    """A change's moment: given (naive UTC, never after ``now``) or ``now``."""
+    if changed_at is None:
+        return now
+    return min(to_utc_naive(changed_at), now)
+
+
+def _current(con: duckdb.DuckDBPyConnection, contact_id: str, names: list[str]) -> dict[str, Any] | None:
+    cols = ", ".join(quoted(n) for n in names) or "1"
+    row = con.execute(f"SELECT {cols} FROM contacts WHERE contact_id = ?", [contact_id]).fetchone()
+    if row is None:
+        return None
+    return dict(zip(names, row, strict=False))
+
+
+def _texts(con: duckdb.DuckDBPyConnection, contact_id: str, names: list[str]) -> dict[str, str | None]:
+    """The stored values as DuckDB's text of them (the form the history holds)."""
+    cols = ", ".join(f"CAST({quoted(n)} AS VARCHAR)" for n in names)
+    row = con.execute(f"SELECT {cols} FROM contacts WHERE contact_id = ?", [contact_id]).fetchone()
+    return dict(zip(names, row or [None] * len(names), strict=True))
+
+
+def _stage_values(con: duckdb.DuckDBPyConnection, contact_id: str, values: Mapping[str, Any],
+                  types: Mapping[str, str], when: datetime, before: Mapping[str, str | None]) -> None:
+    """One staged change per value, its text made by DuckDB from the column's type."""
+    if not values:
+        return
+    selects, params = [], []
+    for i, (name, value) in enumerate(values.items()):
+        selects.append(f"SELECT ?, ?, CAST(CAST(? AS {types[name]}) AS VARCHAR), ?, ?, false, {i}")
+        params += [contact_id, name, value, when, before.get(name)]
+    con.execute(f"INSERT INTO {STAGE} " + " UNION ALL ".join(selects), params)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def latest_change(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The latest ``changed_at`` ever recorded (an upper bound: one row of ``meta``, no scan)."""
+    row = con.execute("SELECT CAST(value AS TIMESTAMP) FROM meta WHERE key = ?", [LATEST_KEY]).fetchone()
+    return row[0] if row else None
+
+
+def needs_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> bool:
+    """Whether a score as of ``as_of`` must read the history: some change came after it.
+
+    When none did, every property's value as of ``as_of`` is its current one, in ``contacts``.
+    """
+    latest = latest_change(con)
+    return latest is not None and latest > to_utc_naive(as_of)
+
+
+def changes_of(con: duckdb.DuckDBPyConnection, contact_id: str, *, prop: str | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+    """A contact's recorded property changes, newest first."""
+    sql = ("SELECT property, old_value, new_value, changed_at, source, run_id, recorded_at "
+           "FROM property_history WHERE contact_id = ? AND (? IS NULL OR property = ?) "
+           "ORDER BY changed_at DESC, property")
+    params: list[Any] = [contact_id, prop, prop]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def dated_properties(con: duckdb.DuckDBPyConnection, contact_id: str, names: Sequence[str],
+                     as_of: datetime) -> set[str]:
+    """Those of ``names`` whose value as of ``as_of`` comes from a dated change (not assumed)."""
+    if not names:
+        return set()
+    rows = con.execute(
+        "SELECT DISTINCT property FROM property_history WHERE contact_id = ? AND changed_at <= ? "
+        "AND property IN (SELECT unnest(?::VARCHAR[]))", [contact_id, as_of, list(names)]).fetchall()
+    return {r[0] for r in rows}
+
+
+def properties_without_history(con: duckdb.DuckDBPyConnection, names: Sequence[str], as_of: datetime) -> list[str]:
+    """Those of ``names`` with no change recorded at or before ``as_of`` for any contact: every
+    value of theirs as of then is assumed (the value first imported, taken to hold since
+    ``created_at``); a property filled in after the outcome would leak it."""
+    if not names:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT property FROM property_history WHERE changed_at <= ? "
+        "AND property IN (SELECT unnest(?::VARCHAR[]))", [as_of, list(names)]).fetchall()
+    dated = {r[0] for r in rows}
+    return [n for n in names if n not in dated]
