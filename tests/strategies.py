@@ -1,22 +1,25 @@
 """Hypothesis strategies for scoring models and the data they score, over one small fixed schema.
 
-``scenarios()`` draws contacts and events first, then a model (built as the dicts a YAML file
-holds, so the ``where`` shorthands are exercised too) plus a group of rules on the edges of that
-data: operands equal to the contacts' values, windows exactly as old as their events. Values are
-chosen for the hard cases: NULLs, quotes, ``%``, ``_``, backslashes, mixed-case e-mail domains,
-several ``@``, events after ``as_of``, contacts created after it, dates as ISO strings with ``Z``
-or an offset. Regexes keep to literals, ``^``, ``$`` and ``.``, which Python and RE2 read alike.
+``scenarios()`` draws contacts, events and property histories first, then a model (built as the
+dicts a YAML file holds, so the ``where`` shorthands are exercised too) plus a group of rules on
+the edges of that data: operands equal to the contacts' values as of ``as_of``, windows exactly as
+old as their events. Values are chosen for the hard cases: NULLs, quotes, ``%``, ``_``,
+backslashes, mixed-case e-mail domains, several ``@``, events after ``as_of``, contacts created
+after it, dates as ISO strings with ``Z`` or an offset, property changes exactly at ``as_of`` (and
+a microsecond either side), values that go back and forth, cleared values, values assumed with no
+change time. Regexes keep to literals, ``^``, ``$`` and ``.``, which Python and RE2 read alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
 
+from leadscore.engine.properties_as_of import contact_as_of
 from leadscore.model.properties import free_email_domains
 from leadscore.model.spec import ScoringModel
 
@@ -68,12 +71,14 @@ Rows = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class Scenario:
-    """A model and the rows it scores, as of one instant."""
+    """A model and the rows it scores, as of one instant; ``history`` holds recorded property
+    changes (``contact_id, property, value, changed_at``; ``changed_at`` None: an assumed value)."""
 
     model: ScoringModel
     contacts: Rows
     events: Rows
     as_of: datetime
+    history: Rows = field(default_factory=list)
 
 
 def _opt(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -311,6 +316,40 @@ def datasets(draw: st.DrawFn, as_of: datetime = AS_OF, max_events: int = 30) -> 
     return contacts, events
 
 
+#: Properties with a history (every stored one but created_at) and the values a change may set.
+HISTORY_VALUES: dict[str, tuple[Any, ...]] = {
+    "job_title": JOB_TITLES[:4] + ("",), "company_size": SIZES[:5], "country": COUNTRIES[:3],
+    "email": EMAILS[:6], "is_customer": (True, False),
+}
+#: When changes happen, in days before as_of: exactly at it, a microsecond either side, and around.
+CHANGE_DAYS = (0.0, 0.0, 1e-6 / 86_400, -1e-6 / 86_400, 0.5, 1.0, 7.0, 30.0, 400.0, -0.5, -3.0)
+
+
+@st.composite
+def property_histories(draw: st.DrawFn, contacts: Rows, as_of: datetime = AS_OF) -> Rows:
+    """Recorded changes of some contacts' properties: several per property, some exactly at
+    ``as_of``, values that go back and forth (drawn from a few), NULL (cleared), an assumed value
+    with no change time; at most one change per (contact, property, moment), as the store keeps."""
+    changes: Rows = []
+    for contact in contacts:
+        if not draw(st.booleans()):
+            continue
+        names = draw(st.lists(st.sampled_from(sorted(HISTORY_VALUES) + ["updated_at"]), unique=True,
+                              min_size=1, max_size=3))
+        for name in names:
+            pool = (tuple(as_of - timedelta(days=d) for d in (0, 1, 30)) if name == "updated_at"
+                    else HISTORY_VALUES[name])
+            count = draw(st.integers(1, 4))
+            times: dict[datetime | None, Any] = {}
+            for _ in range(count):
+                days = draw(_opt(st.sampled_from(CHANGE_DAYS)))
+                when = None if days is None else as_of - timedelta(microseconds=round(days * MICROS_PER_DAY))
+                times[when] = draw(_opt(st.sampled_from(pool)))
+            changes += [{"contact_id": contact["contact_id"], "property": name, "value": value,
+                         "changed_at": when} for when, value in times.items()]
+    return changes
+
+
 # --------------------------------------------------------------------------- edges of the data
 
 
@@ -391,8 +430,14 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     """Contacts and events, then a model with a group ``edges`` on their edges, and the as_of."""
     as_of = draw(st.sampled_from((AS_OF, datetime(2024, 2, 29, 0, 0, 0, 1))))
     contacts, events = draw(datasets(as_of))
+    history = draw(property_histories(contacts, as_of))
     model = draw(model_dicts(as_of))
-    edges = draw(edge_groups(contacts, events, as_of))
+    # the edges of the values the rules will read: the contacts' properties as of as_of
+    by_contact: dict[Any, Rows] = {}
+    for change in history:
+        by_contact.setdefault(change["contact_id"], []).append(change)
+    seen = [contact_as_of(c, by_contact.get(c["contact_id"], []), as_of) for c in contacts]
+    edges = draw(edge_groups(seen, events, as_of))
     if edges is not None:
         model["groups"]["edges"] = edges
-    return Scenario(ScoringModel.model_validate(model), contacts, events, as_of)
+    return Scenario(ScoringModel.model_validate(model), contacts, events, as_of, history)

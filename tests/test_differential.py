@@ -6,6 +6,12 @@ engine, the model compiled with ``detail=True`` and run, and every output column
 rule's ``r_i``/``rraw_i`` within 1e-9, ``tier``, ``grade``, ``rn_i`` and ``rf_i`` equal. The
 one-contact query (``contact_id=...``) must return the batch query's row.
 
+Property histories are part of the data: the store records them with ``storage.history`` (as
+``leadscore import history`` does, contacts then hold the latest values), the engines read
+properties as of the instant from ``property_history``, and the reference resolves them from the
+generated changes by the rule itself (``engine/properties_as_of.py``). When no change came after
+the instant, the query without the history must give the same rows (the "now" path).
+
 Engines: the embedded DuckDB store and a real local Spark session (``engine.spark``), each
 with its own example budget (Spark queries cost ~100× more); the fixed cases run on both
 (``ENGINES``). To check another backend, add a class with the methods of ``DuckDBEngine``.
@@ -29,6 +35,7 @@ from leadscore.compiler import compile_model
 from leadscore.engine.reference import ReferenceScore, score_many_reference
 from leadscore.model.loader import load_model
 from leadscore.model.spec import MatrixAxis, ScoringModel
+from leadscore.storage.history import needs_history, record_changes, stage_table
 from leadscore.storage.store import Store
 
 TOLERANCE = 1e-9
@@ -55,9 +62,12 @@ class DuckDBEngine:
         self.contact_columns = self.store.columns("contacts")
         self.event_columns = self.store.columns("events")
 
-    def load(self, contacts: Sequence[Row], events: Sequence[Row]) -> None:
-        """Replace all contacts and events with these rows (one INSERT per table: executemany is slow)."""
+    def load(self, contacts: Sequence[Row], events: Sequence[Row], history: Sequence[Row] = ()) -> None:
+        """Replace all contacts, events and property history with these rows (one INSERT per
+        table: executemany is slow); the history is recorded as a history file's would be."""
         con = self.store.con
+        con.execute("DELETE FROM property_history")
+        con.execute("DELETE FROM meta WHERE key = 'property_history_latest'")
         for table, fields, rows in (("contacts", CONTACT_FIELDS, contacts),
                                     ("events", EVENT_FIELDS, events)):
             con.execute(f"DELETE FROM {table}")
@@ -71,6 +81,26 @@ class DuckDBEngine:
                 f"FROM (VALUES {', '.join(row for _ in rows)}) v({', '.join(fields)})",
                 [r.get(f) for r in rows for f in fields],
             )
+        if history:
+            self._record(history)
+
+    def _record(self, history: Sequence[Row]) -> None:
+        """Stage each change with DuckDB's text of its typed value, then record them all."""
+        con, types = self.store.con, self.store.column_types("contacts")
+        stage = stage_table(con)
+        selects = []
+        params: list[Any] = []
+        for i, change in enumerate(history):
+            text = f"CAST(CAST(? AS {types[change['property']]}) AS VARCHAR)"
+            assumed = change["changed_at"] is None
+            if assumed:
+                selects.append(f"SELECT ?, ?, NULL, NULL, {text}, true, {i}")
+            else:
+                selects.append(f"SELECT ?, ?, {text}, ?, NULL, false, {i}")
+            params += [change["contact_id"], change["property"], change["value"]]
+            params += [] if assumed else [change["changed_at"]]
+        con.execute(f"INSERT INTO {stage} " + " UNION ALL ".join(selects), params)
+        record_changes(con, source="test", now=datetime(2100, 1, 1), current_written=False)
 
     def run(self, sql: str) -> list[Row]:
         cursor = self.store.con.execute(sql)
@@ -92,14 +122,15 @@ class SparkEngine(DuckDBEngine):
         from leadscore.engine.spark import local_session
 
         super().__init__()  # an in-memory store: the column names and types Spark's tables get
-        self.types = {t: self.store.column_types(t) for t in ("contacts", "events")}
         self.spark = local_session("leadscore-differential", cores=1)
 
-    def load(self, contacts: Sequence[Row], events: Sequence[Row]) -> None:
+    def load(self, contacts: Sequence[Row], events: Sequence[Row], history: Sequence[Row] = ()) -> None:
+        """The rows as the store holds them once recorded (contacts with their latest values)."""
         from leadscore.engine.spark import register_rows
 
-        register_rows(self.spark, "contacts", self.types["contacts"], contacts)
-        register_rows(self.spark, "events", self.types["events"], events)
+        super().load(contacts, events, history)
+        for table in ("contacts", "events", "property_history"):
+            register_rows(self.spark, table, self.store.column_types(table), super().run(f"SELECT * FROM {table}"))
 
     def run(self, sql: str) -> list[Row]:
         from leadscore.engine.spark import run_sql
@@ -137,11 +168,12 @@ def spark_engine() -> Any:
 
 
 def engine_scores(engine: DuckDBEngine, model: ScoringModel, as_of: datetime,
-                  contact_id: str | None = None) -> dict[str, Row]:
-    assert compile_model is not None
+                  contact_id: str | None = None, *, history: bool = True) -> dict[str, Row]:
+    """The engine's rows by contact; ``history``: properties as of ``as_of`` from the history."""
     query = compile_model(model, as_of=as_of, dialect=engine.dialect, detail=True,
                           contact_id=contact_id, contact_columns=engine.contact_columns,
-                          event_columns=engine.event_columns)
+                          event_columns=engine.event_columns,
+                          history_table="property_history" if history else None)
     rows = engine.run(query.sql(dialect=engine.sqlglot_dialect))
     by_id = {row["contact_id"]: row for row in rows}
     assert len(by_id) == len(rows), "one row per contact"
@@ -195,16 +227,21 @@ def _describe(scenario: Scenario) -> None:
     note(f"as_of: {scenario.as_of.isoformat()}")
     note("contacts:\n" + "\n".join(repr(c) for c in scenario.contacts))
     note("events:\n" + "\n".join(repr(e) for e in scenario.events))
+    note("history:\n" + "\n".join(repr(h) for h in scenario.history))
 
 
 # --------------------------------------------------------------------------- tests
 
 
 def check_agreement(engine: DuckDBEngine, scenario: Scenario) -> None:
-    engine.load(scenario.contacts, scenario.events)
-    expected = score_many_reference(scenario.model, scenario.contacts, scenario.events, scenario.as_of)
+    engine.load(scenario.contacts, scenario.events, scenario.history)
+    expected = score_many_reference(scenario.model, scenario.contacts, scenario.events, scenario.as_of,
+                                    scenario.history)
     try:
-        assert_agrees(scenario.model, engine_scores(engine, scenario.model, scenario.as_of), expected)
+        got = engine_scores(engine, scenario.model, scenario.as_of)
+        assert_agrees(scenario.model, got, expected)
+        if not needs_history(engine.store.con, scenario.as_of):  # the "now" path: contacts alone
+            assert engine_scores(engine, scenario.model, scenario.as_of, history=False) == got
     except Exception:
         _describe(scenario)
         raise
@@ -240,7 +277,7 @@ def test_spark_one_contact_query_is_the_batch_row(spark_engine: SparkEngine, sce
 
 
 def check_one_contact(engine: DuckDBEngine, scenario: Scenario, data: st.DataObject) -> None:
-    engine.load(scenario.contacts, scenario.events)
+    engine.load(scenario.contacts, scenario.events, scenario.history)
     batch = engine_scores(engine, scenario.model, scenario.as_of)
     ids = [c["contact_id"] for c in scenario.contacts] + ["nobody"]
     one = data.draw(st.sampled_from(ids), label="contact_id")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+import yaml
 from tests.compiler.compiler_helpers import AS_OF
 
 from leadscore.compiler import DIALECTS, parse_sql, render_sql
@@ -26,9 +27,15 @@ def _hook_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALES_HOOK_URL", "https://hooks.example.invalid/sales")
 
 
+def _options(case: str) -> dict[str, object]:
+    """The case's own compile options (``compile.yml``, e.g. ``history_table``), if any."""
+    file = GOLDEN / case / "compile.yml"
+    return yaml.safe_load(file.read_text()) if file.is_file() else {}
+
+
 def _render(case: str, dialect: str) -> str:
     model = load_model(GOLDEN / case / "model.yml").model
-    return render_sql(model, as_of=AS_OF, dialect=dialect, detail=True) + "\n"
+    return render_sql(model, as_of=AS_OF, dialect=dialect, detail=True, **_options(case)) + "\n"
 
 
 def test_at_least_five_cases() -> None:

@@ -105,6 +105,15 @@ class Dialect:
         picked = value.copy() if value is not None else exp.Literal.number(1)
         return agg(this=exp.Case(ifs=[exp.If(this=condition.copy(), true=picked)]))
 
+    def earliest(self, value: exp.Expr, order: exp.Expr, condition: exp.Expr) -> exp.Expr:
+        """``value`` of the row with the smallest ``order`` among those meeting ``condition``, NULL
+        values included (a property cleared by a change is NULL; ``order`` is never NULL here).
+
+        DuckDB's ``ARG_MIN`` skips NULL values, ``ARG_MIN_NULL`` does not.
+        """
+        smallest = exp.Anonymous(this="ARG_MIN_NULL", expressions=[value.copy(), order.copy()])
+        return exp.Filter(this=smallest, expression=exp.Where(this=condition.copy()))
+
 
 class DuckDB(Dialect):
     """The embedded default: ``EPOCH_US`` gives exact microseconds."""
@@ -116,6 +125,11 @@ class Spark(Dialect):
     NAME = "spark"
     SQLGLOT = "spark"
 
+    def earliest(self, value: exp.Expr, order: exp.Expr, condition: exp.Expr) -> exp.Expr:
+        """``MIN_BY`` keeps a NULL value of the row with the smallest ordering (Spark's MaxMinBy)."""
+        smallest = exp.ArgMin(this=value.copy(), expression=order.copy())
+        return exp.Filter(this=smallest, expression=exp.Where(this=condition.copy()))
+
 
 class Postgres(Dialect):
     """PostgreSQL 14+ (``EXTRACT`` returns an exact numeric there)."""
@@ -126,6 +140,13 @@ class Postgres(Dialect):
     def epoch_micros(self, ts: exp.Expr) -> exp.Expr:
         seconds = exp.Extract(this=exp.var("EPOCH"), expression=ts)
         return exp.Paren(this=exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000)))
+
+    def earliest(self, value: exp.Expr, order: exp.Expr, condition: exp.Expr) -> exp.Expr:
+        """No ``MIN_BY`` in Postgres: the first element of the values ordered
+        (``(ARRAY_AGG(v ORDER BY o) FILTER (WHERE c))[1]``; sqlglot writes the index 1-based)."""
+        ordered = exp.Order(this=value.copy(), expressions=[exp.Ordered(this=order.copy())])
+        values = exp.Filter(this=exp.ArrayAgg(this=ordered), expression=exp.Where(this=condition.copy()))
+        return exp.Bracket(this=exp.Paren(this=values), expressions=[exp.Literal.number(0)])
 
 
 DIALECTS: dict[str, Dialect] = {d.NAME: d for d in (DuckDB(), Spark(), Postgres())}

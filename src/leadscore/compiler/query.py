@@ -32,6 +32,7 @@ from .build import add, alias, case, clamp, col, number_literal
 from .columns import AGG_ALIAS, CONTACT_ALIAS, TWO_STEP, Catalog, quoted, table
 from .conditions import AGE, CID, TYPE, ConditionCompiler, EventScan, type_test
 from .dialects import Dialect, get_dialect
+from .properties_as_of import properties_as_of
 from .rules import CompiledRule, compile_rule
 
 EVENT_ALIAS = "e"
@@ -41,8 +42,13 @@ def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str =
                   contact_id: str | None = None, detail: bool = False, params: bool = False,
                   contacts_table: str = "contacts", events_table: str = "events",
                   contact_columns: Mapping[str, str] | None = None,
-                  event_columns: Mapping[str, str] | None = None) -> exp.Query:
+                  event_columns: Mapping[str, str] | None = None,
+                  history_table: str | None = None) -> exp.Query:
     """The query scoring every contact (or only ``contact_id``) of ``model`` as of ``as_of``.
+
+    With ``history_table`` (the store's ``property_history``), each property the model reads is
+    its value as of ``as_of`` (``properties_as_of.py``); without it, the stored (current) value,
+    which is the same thing when no property changed after ``as_of`` (``engine.run`` decides).
 
     ``contact_columns`` / ``event_columns`` map column name → logical type (string, number,
     boolean, timestamp), e.g. ``store.columns("contacts")``; without them the built-in columns of
@@ -86,7 +92,13 @@ def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str =
                                                _contact_filter(contact_id, params))))
         ctes.append(("ls_agg", exp.select(col(CID), *conditions.aggregates.select_list())
                      .from_("ls_events").group_by(col(CID))))
-    ctes.append(("ls_contacts", _contacts(catalog, target, instant, contacts_table,
+    source = contacts_table
+    if history_table is not None:
+        people = properties_as_of(catalog, target, instant, contacts_table, history_table,
+                                  _contact_filter(contact_id, params))
+        ctes += people
+        source = people[-1][0] if people else source
+    ctes.append(("ls_contacts", _contacts(catalog, target, instant, source,
                                           _contact_filter(contact_id, params))))
     ctes.append(("ls_base", _base(rules, joined=conditions.scan.used)))
     ctes.append(("ls_rules", _star("ls_base").select(*[c for r in rules for c in r.points_columns()])))

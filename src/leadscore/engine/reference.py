@@ -29,6 +29,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from leadscore.engine.properties_as_of import contact_as_of
 from leadscore.errors import LeadscoreError
 from leadscore.model.conditions import (
     AllCondition,
@@ -387,19 +388,27 @@ def score_reference(model: ScoringModel, contact: Mapping[str, Any],
 
 
 def score_many_reference(model: ScoringModel, contacts: Iterable[Mapping[str, Any]],
-                         events: Iterable[Mapping[str, Any]], as_of: datetime) -> dict[Any, ReferenceScore]:
+                         events: Iterable[Mapping[str, Any]], as_of: datetime,
+                         history: Iterable[Mapping[str, Any]] = ()) -> dict[Any, ReferenceScore]:
     """Score every contact created at or before ``as_of`` (or with no ``created_at``), as a batch
     run does. ``events`` (of any contacts) are grouped by ``contact_id``; ``contacts`` order is kept.
+    ``history``: recorded property changes (``contact_id``, ``property``, ``value``, ``changed_at``),
+    which make each contact's properties those of ``as_of`` (``engine/properties_as_of.py``).
     """
     as_of = to_utc_naive(as_of)
     by_contact: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
     for row in events:
         by_contact[row["contact_id"]].append(row)
+    changes: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in history:
+        changes[row["contact_id"]].append(row)
     scores = {}
     for contact in contacts:
         created = _normalize(contact.get("created_at"))
         if created is not None and created > as_of:
             continue
         cid = contact["contact_id"]
+        if cid in changes:
+            contact = contact_as_of(contact, changes[cid], as_of)
         scores[cid] = score_reference(model, contact, by_contact.get(cid, []), as_of)
     return scores

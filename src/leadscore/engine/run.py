@@ -27,6 +27,7 @@ from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
+from leadscore.storage.history import needs_history
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
 from leadscore.timeutil import epoch_micros, utcnow
 
@@ -89,23 +90,35 @@ def _parsed(text: str, file: str) -> ScoringModel:
     return parse_model(text, file).model
 
 
-#: (model hash, contact columns, event columns) → parameterised SQL; see _parameterized_sql.
-_PARAM_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], str] = {}
+#: The store's table of property changes (``storage/migrations_history.py``).
+HISTORY_TABLE = "property_history"
 
 
-def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel) -> str:
+def history_table(store: Store, as_of: datetime) -> str | None:
+    """The history table when a score as of ``as_of`` must read it (a property changed after
+    ``as_of``), else None: scoring now reads the current values alone, as fast as ever."""
+    return HISTORY_TABLE if needs_history(store.con, as_of) else None
+
+
+#: (model hash, contact columns, event columns, history) → parameterised SQL; see _parameterized_sql.
+_PARAM_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str | None], str] = {}
+
+
+def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel, history: str | None = None) -> str:
     """A model's SQL for a list of contacts with as-of and contacts bound at execution.
 
-    Keyed on the version's hash and the store's columns, so an import that adds a column compiles
-    anew. Compiling takes tens of milliseconds; binding costs nothing.
+    Keyed on the version's hash, the store's columns and whether properties are read as of the
+    instant, so an import that adds a column compiles anew. Compiling takes tens of milliseconds;
+    binding costs nothing.
     """
     contacts, events = store.scoring_columns()
     contact_columns, event_columns = tuple(contacts.items()), tuple(events.items())
-    key = (version.hash, contact_columns, event_columns)
+    key = (version.hash, contact_columns, event_columns, history)
     sql = _PARAM_SQL.get(key)
     if sql is None:
         query = compile_model(model, as_of=datetime(1970, 1, 1), dialect="duckdb", params=True,
-                              contact_columns=dict(contact_columns), event_columns=dict(event_columns))
+                              contact_columns=dict(contact_columns), event_columns=dict(event_columns),
+                              history_table=history)
         sql = query.sql(dialect="duckdb")
         if len(_PARAM_SQL) >= 64:
             _PARAM_SQL.clear()
@@ -115,11 +128,12 @@ def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel)
 
 def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
                  detail: bool = False) -> str:
-    """The DuckDB SQL of a model for this store's actual columns."""
+    """The DuckDB SQL of a model for this store's actual columns, properties as of ``as_of``."""
     contact_columns, event_columns = store.scoring_columns()
     query = compile_model(
         model, as_of=as_of, dialect="duckdb", contact_id=contact_id, detail=detail,
         contact_columns=contact_columns, event_columns=event_columns,
+        history_table=history_table(store, as_of),
     )
     return query.sql(dialect="duckdb")
 
@@ -174,7 +188,7 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         if ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
-            sql = _parameterized_sql(store, version, scoring_model)
+            sql = _parameterized_sql(store, version, scoring_model, history_table(store, as_of))
             # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
             binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of),
                                            "contact_ids": ids}))
