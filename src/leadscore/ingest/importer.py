@@ -26,7 +26,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -43,8 +44,16 @@ from leadscore.ingest.coerce import (
     profile_text_columns,
     timestamp_value,
 )
-from leadscore.ingest.mapping import KINDS, STATUS_VALUES, ColumnMapping, PlannedColumn, plan_columns
+from leadscore.ingest.mapping import (
+    KINDS,
+    STATUS_VALUES,
+    ColumnMapping,
+    PlannedColumn,
+    find_column,
+    plan_columns,
+)
 from leadscore.ingest.progress import ProgressCallback, ProgressTracker
+from leadscore.ingest.property_changes import CHANGED_AT, ChangeLog
 from leadscore.ingest.readers import (
     Source,
     detect_format,
@@ -91,6 +100,8 @@ class ImportResult:
     unknown_contacts: int = 0
     warnings: list[str] = field(default_factory=list)
     import_id: str = ""
+    #: contact property changes recorded in the history (docs/model-reference.md, as of a date)
+    changes: int = 0
 
 
 def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path: str | Path, *,
@@ -126,7 +137,7 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
             with tracker.step(0.0, 0.35 if fmt != "parquet" else 0.02):
                 source = open_source(con, file, fmt, mapping)
             with store.transaction():
-                result = _run(store, kind, source, mapping, strict, tracker)
+                result = _run(store, kind, source, mapping, strict, tracker, started)
                 if result.rejected:
                     target = rejects_path(_rejects_dir(store, file, rejects_dir), kind, file, started)
                     result.rejects_file = write_rejects(con, source, target)
@@ -153,8 +164,12 @@ def _cleanup(con: duckdb.DuckDBPyConnection, source: Source | None) -> None:
 
 
 def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict: bool,
-         tracker: ProgressTracker) -> ImportResult:
+         tracker: ProgressTracker, started: datetime) -> ImportResult:
     con = store.con
+    import_id = uuid.uuid4().hex
+    if mapping.changed_at and kind != "contacts":
+        raise ImportError_(f"the mapping's changed_at dates contact property changes; {kind} have their "
+                           "own times (occurred_at, closed_at)")
     weights = (0.35, 0.45, 0.6) if source.format != "parquet" else (0.02, 0.1, 0.2)
     plan, warnings = plan_columns([c.name for c in source.columns], kind, mapping)
     _check_required(kind, plan, mapping, source)
@@ -175,14 +190,15 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
     with tracker.step(weights[2], 1.0):
         for name, dtype in new_columns.items():
             con.execute(f"ALTER TABLE {SPECS[kind].table} ADD COLUMN {sql_name(name)} {dtype}")
+        log = ChangeLog(f"import:{source.path.name}", import_id, started, bool(mapping.changed_at))
         counts: WriteCounts = (insert_events(con, columns, stats) if stats
-                               else upsert(con, kind, columns))
+                               else upsert(con, kind, columns, log if kind == "contacts" else None))
     good = source.rows - (rejected - source.malformed)
     if counts.inserted + counts.updated + counts.duplicates != good:
         raise AssertionError(f"import bookkeeping is off: {counts} for {good} good rows")
     return ImportResult(kind, source.path, source.rows + source.malformed, counts.inserted,
                         counts.updated, counts.duplicates, rejected, None, list(new_columns), 0.0,
-                        counts.unknown_contacts, warnings, uuid.uuid4().hex)
+                        counts.unknown_contacts, warnings, import_id, counts.changes)
 
 
 def _check_required(kind: str, plan: list[PlannedColumn], mapping: ColumnMapping,
@@ -220,8 +236,11 @@ class _Target:
         if self.status:
             return enum_coercion(self.dest, self.ref, dict(STATUS_VALUES), self.values,
                                  "expected won, lost or open; map it under values: status")
-        return coerce(self.dest, self.ref, self.source_type, self.target, date_format=self.order,
-                      values=self.values, trim=self.trim, never_empty=self.never_empty)
+        found = coerce(self.dest, self.ref, self.source_type, self.target, date_format=self.order,
+                       values=self.values, trim=self.trim, never_empty=self.never_empty)
+        if self.dest == CHANGED_AT and found.reason:  # name it as the mapping does
+            return replace(found, reason=found.reason.replace(sql_str(CHANGED_AT), sql_str("changed_at")))
+        return found
 
 
 def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[PlannedColumn],
@@ -237,6 +256,10 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     name_of = {c.ref: c.name for c in source.columns}
     items = [(p.dest, by_name[p.source].ref, by_name[p.source].type) for p in plan]
     items += [(dest, sql_str(value), "VARCHAR") for dest, value in mapping.constants.items()]
+    if mapping.changed_at:  # the row's change time: typed like a timestamp column, never stored
+        column = by_name[find_column([c.name for c in source.columns], mapping.changed_at, "changed_at")]
+        items.append((CHANGED_AT, column.ref, column.type))
+        table_types = {**table_types, CHANGED_AT: "TIMESTAMP"}
     forced = mapping.date_format if mapping.date_format not in (None, "auto") else None
     lookup_only = SPECS[kind].lookup_only
     trim = source.format != "parquet"

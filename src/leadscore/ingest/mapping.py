@@ -15,6 +15,7 @@ Example mapping file::
     values:                         # per destination column, case-insensitive
       status: {Contract Sent: open, Verbal Yes: won}
     constants: {status: won}        # columns the file lacks, same value on every row
+    changed_at: Last Modified Date  # contacts: when the row's values became true (property history)
     date_format: dmy                # auto | iso | dmy | mdy | a strptime pattern like %d.%m.%Y
     delimiter: ";"
     encoding: latin-1
@@ -124,6 +125,8 @@ class ColumnMapping(BaseModel):
     constants: dict[str, str] = Field(default_factory=dict,
                                       description="destination column -> value for every row")
     date_format: str | None = Field(default=None, description="auto | iso | dmy | mdy | %-pattern")
+    changed_at: str | None = Field(default=None, description="contacts: source column holding when the "
+                                   "row's values became true (recorded in the property history)")
     delimiter: str | None = None
     encoding: str | None = None
 
@@ -218,7 +221,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         raise ImportError_(f"{file}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ImportError_(f"{file}: a mapping file is a YAML object with keys id_column, columns, "
-                           "values, constants, date_format, delimiter, encoding")
+                           "values, constants, date_format, changed_at, delimiter, encoding")
     try:
         return ColumnMapping.model_validate(raw)
     except ValidationError as exc:
@@ -235,6 +238,17 @@ class PlannedColumn:
     dest: str
 
 
+def find_column(source_names: Sequence[str], name: str, what: str) -> str:
+    """The file's column a mapping names: exactly, or by its snake_case form."""
+    if name in source_names:
+        return name
+    by_norm = {snake_case(n): n for n in source_names}
+    if snake_case(name) in by_norm:
+        return by_norm[snake_case(name)]
+    raise ImportError_(f"the mapping's {what} names column {name!r}, which the file does not "
+                       f"have; its columns are: {', '.join(source_names)}")
+
+
 def plan_columns(source_names: Sequence[str], kind: str,
                  mapping: ColumnMapping) -> tuple[list[PlannedColumn], list[str]]:
     """Decide the destination of every source column. Returns (plan, warnings).
@@ -244,16 +258,8 @@ def plan_columns(source_names: Sequence[str], kind: str,
     destination already taken keeps its own snake_case name (with ``_2``... if needed) and a
     warning says so; skipped columns (mapped to null) are left out of the plan.
     """
-    by_norm = {snake_case(n): n for n in source_names}
-    by_exact = set(source_names)
-
     def find(name: str, what: str) -> str:
-        if name in by_exact:
-            return name
-        if snake_case(name) in by_norm:
-            return by_norm[snake_case(name)]
-        raise ImportError_(f"the mapping's {what} names column {name!r}, which the file does not "
-                           f"have; its columns are: {', '.join(source_names)}")
+        return find_column(source_names, name, what)
 
     explicit: dict[str, str | None] = {}
     for src, dest in mapping.columns.items():

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from leadscore.ingest.property_changes import ChangeLog, record_import_changes, stage_import_changes
 from leadscore.ingest.readers import drop_temp, first_row, scalar, sql_name
 from leadscore.storage.identity import (
     CONTACT_ID_PREFIX,
@@ -70,6 +71,8 @@ def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
     """
     spec = SPECS[kind]
     present = set(dests)
+    carried = [d for d in dests if d.startswith("__")]  # read by the writers, never stored (changed_at)
+    dests = [d for d in dests if not d.startswith("__")]
     if proven:
         stored = [d for d in dests if d not in spec.lookup_only and d not in (spec.key, "contact_id")]
         columns = [spec.key, "contact_id", *stored]
@@ -110,7 +113,7 @@ def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
             c: f"t.{sql_name(c)}" for c in stored if spec.id_parts is None or c in spec.id_parts})
         key = f"COALESCE(t.{spec.key}, {generated})" if spec.key in present else generated
         select.append(f"{contact} AS contact_id")
-    select = [f"{key} AS {spec.key}", *select, *(f"t.{sql_name(c)}" for c in stored)]
+    select = [f"{key} AS {spec.key}", *select, *(f"t.{sql_name(c)}" for c in stored + carried)]
     checks = [f"CASE WHEN {contact} IS NULL THEN 'no contact_id and no email' END"]
     missing = [f"{contact} IS NULL"]
     for col in spec.required:
@@ -145,10 +148,15 @@ class WriteCounts:
     updated: int = 0
     duplicates: int = 0
     unknown_contacts: int = 0
+    changes: int = 0  # property changes recorded in the history (contacts)
 
 
-def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> WriteCounts:
-    """Contacts and deals: update changed rows, insert new ones (see the module docstring)."""
+def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str],
+           history: ChangeLog | None = None) -> WriteCounts:
+    """Contacts and deals: update changed rows, insert new ones (see the module docstring).
+
+    ``history``: record the contacts' property changes (``property_changes.py``) as well.
+    """
     spec = SPECS[kind]
     key = sql_name(spec.key)
     good, distinct = (int(v or 0) for v in first_row(
@@ -163,7 +171,10 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> Wri
                     f"ORDER BY __row DESC) = 1")
     counts = WriteCounts()
     others = [c for c in columns if c != spec.key]
-    if others and scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {spec.table} LIMIT 1)"):
+    stored_rows = scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {spec.table} LIMIT 1)")
+    changes = (history is not None and kind == "contacts" and (stored_rows or history.dated)
+               and stage_import_changes(con, "__ls_good", others, history))
+    if others and stored_rows:
         sets = ", ".join(f"{sql_name(c)} = g.{sql_name(c)}" for c in others)
         changed = " OR ".join(f"t.{sql_name(c)} IS DISTINCT FROM g.{sql_name(c)}" for c in others)
         counts.updated = scalar(con, f"UPDATE {spec.table} AS t SET {sets} FROM __ls_good g "
@@ -172,6 +183,8 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> Wri
     counts.inserted = scalar(con, f"INSERT INTO {spec.table} ({names}) SELECT {names} FROM __ls_good g "
                                   f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} t WHERE t.{key} = g.{key})")
     counts.duplicates = good - counts.inserted - counts.updated
+    if changes and history is not None:
+        counts.changes = record_import_changes(con, history).recorded
     if kind == "deals":
         counts.unknown_contacts = scalar(
             con, "SELECT count(*) FROM __ls_good g WHERE NOT EXISTS "

@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from leadscore.model.nodes import Scalar
 from leadscore.model.workflow_spec import ListAction, TaskAction
+from leadscore.storage.history import UNVERSIONED, record_changes, stage_table
 from leadscore.storage.store import rows_affected, used_params
 from leadscore.workflows.templates import render, simple_template_sql, template_context
 from leadscore.workflows.triggers import FIRED
@@ -85,26 +86,30 @@ def _create_tasks_rendered(con: duckdb.DuckDBPyConnection, task: TaskAction, par
 
 
 def set_properties(con: duckdb.DuckDBPyConnection, values: dict[str, Scalar | None], *, run_id: str,
-                   source: str, column_types: dict[str, str], now: datetime) -> int:
-    """Change contact properties, logging each real change in ``property_changes``."""
+                   source: str, column_types: dict[str, str], now: datetime,
+                   changed_at: datetime | None = None) -> int:
+    """Change contact properties of the fired contacts; each real change goes into the property
+    history (``storage/history.py``), true from ``changed_at`` (the run's as-of; default ``now``)."""
     changed = 0
+    stage = stage_table(con)
     for name, value in values.items():
         column = quoted(name)
         typed = f"CAST($value AS {column_types[name]})"  # a type name read from the store itself
-        params = {"value": value, "now": now, "source": source, "run": run_id, "prop": name}
-        con.execute(
-            f"""INSERT INTO property_changes
-            SELECT c.contact_id, $prop, CAST(c.{column} AS VARCHAR), CAST({typed} AS VARCHAR), $now, $source, $run
-            FROM contacts AS c JOIN {FIRED} AS f ON f.contact_id = c.contact_id
-            WHERE c.{column} IS DISTINCT FROM {typed}""",
-            params,
-        )
-        changed += rows_affected(con)
+        if name not in UNVERSIONED:
+            con.execute(
+                f"""INSERT INTO {stage}
+                SELECT c.contact_id, $prop, CAST({typed} AS VARCHAR), $at, CAST(c.{column} AS VARCHAR), false, 0
+                FROM contacts AS c JOIN {FIRED} AS f ON f.contact_id = c.contact_id
+                WHERE c.{column} IS DISTINCT FROM {typed}""",
+                {"value": value, "prop": name, "at": min(changed_at or now, now)},
+            )
         con.execute(
             f"""UPDATE contacts SET {column} = {typed}
             WHERE contact_id IN (SELECT contact_id FROM {FIRED}) AND {column} IS DISTINCT FROM {typed}""",
             {"value": value},
         )
+        changed += rows_affected(con)
+    record_changes(con, source=source, run_id=run_id, now=now)
     return changed
 
 

@@ -100,7 +100,8 @@ class WorkflowHook:
                 group_names=list(ctx.version.group_names), model_version=ctx.version.version)
         elif action.set is not None:
             changed = effects.set_properties(
-                con, action.set, run_id=ctx.run_id, source=source, column_types=column_types, now=now)
+                con, action.set, run_id=ctx.run_id, source=source, column_types=column_types, now=now,
+                changed_at=ctx.as_of)
             self.stats.properties_set += changed
             if changed and ctx.run_id not in self._set_runs:
                 self._set_runs.append(ctx.run_id)
