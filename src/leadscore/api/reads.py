@@ -15,6 +15,7 @@ import duckdb
 
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.errors import NotFoundError
+from leadscore.storage.history import changes_of
 from leadscore.storage.store import Store
 
 MAX_PAGE = 1000
@@ -85,16 +86,15 @@ def contact_view(store: Store, contact_id: str) -> dict[str, Any]:
             "prediction": prediction_of(store, contact_id)}
 
 
-def history_of(store: Store, contact_id: str, *, model: str | None, limit: int) -> dict[str, Any]:
+def history_of(store: Store, contact_id: str, *, model: str | None, limit: int,
+               prop: str | None = None) -> dict[str, Any]:
     if store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
         raise NotFoundError(f"no contact with id `{contact_id}`")
     scores = _rows(store.con.execute(
         """SELECT model, model_version, score, tier, prev_score, prev_tier, as_of, computed_at, run_id
            FROM score_history WHERE contact_id = ? AND (? IS NULL OR model = ?)
            ORDER BY computed_at DESC, as_of DESC LIMIT ?""", [contact_id, model, model, limit]))
-    changes = _rows(store.con.execute(  # property_changes comes with migration 2
-        """SELECT property, old_value, new_value, changed_at, source FROM property_changes
-           WHERE contact_id = ? ORDER BY changed_at DESC LIMIT ?""", [contact_id, limit]))
+    changes = changes_of(store.con, contact_id, prop=prop, limit=limit)
     return {"contact_id": contact_id, "scores": scores, "property_changes": changes}
 
 

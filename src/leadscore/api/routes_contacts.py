@@ -12,7 +12,7 @@ from pydantic import AfterValidator
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.reads import contact_view, history_of
 from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value, clean_text
-from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
+from leadscore.api.values import InvalidInput, check_properties, checked_as_of, event_time, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
 from leadscore.engine.explain import explain_contact
@@ -30,24 +30,33 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such cont
 async def put_contact(request: Request, contact_id: ContactId,
                       properties: Annotated[dict[Text, Value], Body(openapi_examples={"properties": {
                           "value": {"job_title": "VP Sales", "company_size": 250}}})],
+                      timestamp: Annotated[datetime | None, Query(
+                          description="when these values became true (ISO 8601; naive = UTC); default: "
+                                      "now. Recorded in the contact's property history")] = None,
                       _key: object = WriteKey) -> dict[str, Any]:
     """Create the contact or update the given properties; it is rescored in the same transaction.
 
     Property names must be columns of the store (`leadscore import` adds custom ones): an unknown
     name is a 422 naming it. `null` clears a property. Values equal to the stored ones change
-    nothing, so repeating a PUT is harmless.
+    nothing, so repeating a PUT is harmless. Each change is recorded in the property history as
+    true from `timestamp` (default now; at most a few minutes ahead of the server's clock), so
+    scores as of an earlier date do not see it.
     """
     rt = runtime(request)
     if "contact_id" in properties and properties["contact_id"] != contact_id:
         raise InvalidInput([problem(("body", "contact_id"), "differs from the id in the path; ids never change")])
     props = {k: v for k, v in properties.items() if k != "contact_id"}
     values, errors = check_properties(props, rt.contact_columns, ("body",), what="contact")
+    now = utcnow()
+    when, late = event_time(timestamp, now, ("query", "timestamp"))
+    if late is not None:
+        errors.append(late)
     if errors:
         raise InvalidInput(errors)
-    now = utcnow()
 
     def job(ctx: WriteContext) -> bool:
-        created, changed = upsert_contact(ctx.store, contact_id, values, now=now, known=rt.known_contacts)
+        created, changed = upsert_contact(ctx.store, contact_id, values, now=now, known=rt.known_contacts,
+                                          changed_at=when if timestamp is not None else None)
         if changed:
             ctx.rescore_later([contact_id])
         return created
@@ -78,7 +87,9 @@ def explain(request: Request, contact_id: ContactId,
 @router.get("/{contact_id}/history", response_model=HistoryOut, responses=NOT_FOUND)
 def history(request: Request, contact_id: ContactId,
             model: Annotated[str | None, Query(max_length=200)] = None,
+            property: Annotated[str | None, Query(max_length=200, description="only this property's changes")] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
             _key: object = ReadKey) -> dict[str, Any]:
-    """Each change of the contact's score or tier (newest first), and property changes by workflows."""
-    return history_of(runtime(request).reader(), contact_id, model=model, limit=limit)
+    """Each change of the contact's score or tier, and each change of its properties (imports, the
+    API, Segment, workflows, history files) with the moment it became true; newest first."""
+    return history_of(runtime(request).reader(), contact_id, model=model, prop=property, limit=limit)

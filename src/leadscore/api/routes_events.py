@@ -122,10 +122,11 @@ async def post_segment(request: Request, body: SegmentBody, _key: object = Write
         written = write_events(ctx.store, [_copy(e) for e in writes.events], columns, now=now,
                                known=rt.stored_ids, known_contacts=rt.known_contacts)
         ctx.rescore_later(written.rescore)
-        emails = EmailContacts(ctx.store, [email for cid, email, _ in writes.identifies if email and not cid])
-        for contact_id, email, traits in writes.identifies:
+        emails = EmailContacts(ctx.store, [email for cid, email, _, _ in writes.identifies if email and not cid])
+        for contact_id, email, traits, when in writes.identifies:
             cid = emails.contact_for(contact_id, email)
-            if upsert_contact(ctx.store, cid, traits, now=now, known=rt.known_contacts)[1]:
+            if upsert_contact(ctx.store, cid, traits, now=now, known=rt.known_contacts, changed_at=when,
+                              source="segment")[1]:
                 emails.wrote(cid, traits)
                 ctx.rescore_later([cid])
         return written, len(writes.identifies)

@@ -155,16 +155,20 @@ class HistoryRow(BaseModel):
 
 class PropertyChange(BaseModel):
     property: str
-    old_value: str | None
-    new_value: str | None
-    changed_at: datetime
-    source: str
+    old_value: str | None = Field(description="the value before (as text); before a contact's first "
+                                  "change of it, the value assumed since its created_at")
+    new_value: str | None = Field(description="the value from `changed_at` on (as text)")
+    changed_at: datetime = Field(description="when the new value became true")
+    source: str = Field(description="import:FILE, history:FILE, api, segment, workflow:MODEL/NAME, ...")
+    run_id: str | None = Field(None, description="the import or score run that recorded it")
+    recorded_at: datetime = Field(description="when leadscore recorded it")
 
 
 class HistoryOut(BaseModel):
     contact_id: str
     scores: list[HistoryRow] = Field(description="every change of score or tier, newest first")
-    property_changes: list[PropertyChange] = Field(description="changes made by workflow `set` actions")
+    property_changes: list[PropertyChange] = Field(description="every recorded change of a contact "
+                                                   "property, newest first (docs/model-reference.md)")
 
 
 class ScoreRow(BaseModel):

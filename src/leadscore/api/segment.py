@@ -13,7 +13,9 @@ So any CDP that forwards to a Segment-compatible webhook can feed leadscore:
 * ``identify``: traits upsert contact properties; Segment's camelCase names are mapped
   (``firstName`` → ``first_name``, ``title`` → ``job_title``, ``company.name`` → ``company``,
   ``company.employee_count`` → ``company_size``);
-* ``messageId`` is the event_id, so a resent call changes nothing; ``timestamp`` is occurred_at.
+* ``messageId`` is the event_id, so a resent call changes nothing; ``timestamp`` is occurred_at,
+  and for ``identify`` the moment the traits became true (the property history's ``changed_at``;
+  without it, the time of the call).
 
 Segment sends many fields we have no column for: a property or trait that is not a column, or
 whose value does not fit its column's type, is ignored rather than refused (a CDP cannot fix its
@@ -91,7 +93,8 @@ def _email(call: SegmentCall) -> str | None:
 @dataclass
 class SegmentWrites:
     events: list[NewEvent] = field(default_factory=list)
-    identifies: list[tuple[str | None, str | None, dict[str, Any]]] = field(default_factory=list)
+    #: (contact_id, e-mail, traits, when they became true: the call's timestamp or None)
+    identifies: list[tuple[str | None, str | None, dict[str, Any], datetime | None]] = field(default_factory=list)
     ignored: int = 0
 
 
@@ -121,7 +124,7 @@ def translate(calls: list[SegmentCall], *, event_columns: Mapping[str, str], con
             traits = _fit(call.traits, contact_columns, ("contact_id",), TRAIT_ALIASES)
             if email and "email" not in traits:
                 traits["email"] = email
-            out.identifies.append((contact_id, email, traits))
+            out.identifies.append((contact_id, email, traits, when if call.timestamp is not None else None))
             continue
         props = dict(call.properties)
         if call.type == "page":

@@ -23,6 +23,7 @@ import pyarrow as pa
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent
+from leadscore.storage.history import record_initial_values, write_properties
 from leadscore.storage.identity import email_contact_id, email_key, email_key_sql
 from leadscore.storage.store import Store
 from leadscore.storage.types import TypeKind, type_kind
@@ -242,38 +243,33 @@ def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[s
 
 
 def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,
-                   now: datetime, known: StoredKeys | None = None) -> tuple[bool, bool]:
+                   now: datetime, known: StoredKeys | None = None, changed_at: datetime | None = None,
+                   source: str = "api") -> tuple[bool, bool]:
     """Create or update one contact's properties (the caller rescores it if it changed).
 
     Returns (created, changed). Values equal to the stored ones change nothing (no rescore, no
-    ``updated_at`` bump), so repeating a PUT is harmless.
+    ``updated_at`` bump, no history), so repeating a PUT is harmless. Each change goes into the
+    property history (``storage/history.py``), true from ``changed_at`` (default ``now``). A new
+    contact's values are assumed to have held since its ``created_at``, unless ``changed_at`` says
+    from when.
     """
     con = store.con
-    names = list(values)
-    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
-    row = con.execute(
-        f"SELECT {', '.join(quoted) or '1'} FROM contacts WHERE contact_id = ?", [contact_id]).fetchone()
-    created = row is None
-    if created:
-        cols = ["contact_id", *quoted]
-        params: list[Any] = [contact_id, *values.values()]
-        if "created_at" not in values:
-            cols.append("created_at")
-            params.append(now)
-        if "updated_at" not in values:
-            cols.append("updated_at")
-            params.append(now)
-        con.execute(f"INSERT INTO contacts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", params)
-        if known is not None:  # keeps the server's contact hashes in step (else it reloads them)
-            known.added(list(_hash_keys(store, [contact_id]).values()))
-        changed = True
-    else:
-        assert row is not None
-        diff = {n: v for (n, v), old in zip(values.items(), row, strict=True) if v != old} if names else {}
-        changed = bool(diff)
-        if changed:
-            sets = ", ".join('"' + n.replace('"', '""') + '" = ?' for n in diff)
-            bump = ", updated_at = ?" if "updated_at" not in diff else ""
-            con.execute(f"UPDATE contacts SET {sets}{bump} WHERE contact_id = ?",
-                        [*diff.values(), *([now] if bump else []), contact_id])
-    return created, changed
+    if con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is not None:
+        changed = write_properties(con, contact_id, values, source=source, now=now, changed_at=changed_at,
+                                   bump_updated_at=True)
+        return False, bool(changed)
+    quoted = ['"' + n.replace('"', '""') + '"' for n in values]
+    cols = ["contact_id", *quoted]
+    params: list[Any] = [contact_id, *values.values()]
+    if "created_at" not in values:
+        cols.append("created_at")
+        params.append(now)
+    if "updated_at" not in values:
+        cols.append("updated_at")
+        params.append(now)
+    con.execute(f"INSERT INTO contacts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", params)
+    if known is not None:  # keeps the server's contact hashes in step (else it reloads them)
+        known.added(list(_hash_keys(store, [contact_id]).values()))
+    if changed_at is not None:
+        record_initial_values(con, contact_id, list(values), changed_at=changed_at, source=source, now=now)
+    return True, True

@@ -225,9 +225,10 @@ def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Ma
     sets = ", ".join(f"{quoted(n)} = ?" for n in diff)
     con.execute(f"UPDATE contacts SET {sets} WHERE contact_id = ?", [*diff.values(), contact_id])
     stage_table(con)
-    _stage_values(con, contact_id, {n: v for n, v in diff.items() if n not in UNVERSIONED}, types, when,
-                  before)
-    record_changes(con, source=source, now=now, run_id=run_id)
+    versioned = {n: v for n, v in diff.items() if n not in UNVERSIONED}
+    if versioned:
+        _stage_values(con, contact_id, versioned, types, when, before)
+        record_changes(con, source=source, now=now, run_id=run_id)
     return diff
 
 
