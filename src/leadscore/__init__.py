@@ -22,6 +22,8 @@ _LIBRARY = (
     "backtest", "report", "suggest",
     # predictive scoring (issue 3)
     "train", "predict", "refresh_predictions",
+    # property history (issue 14)
+    "import_history", "history",
 )
 #: looking after a workspace (leadscore.admin)
 _ADMIN = ("compile", "validate_models", "schema", "models", "create_key", "keys", "revoke_key", "serve", "build_demo")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from leadscore.engine.preview import ContactPreview, DistributionPreview
     from leadscore.errors import ModelIssue
     from leadscore.ingest import ColumnMapping, ImportResult
+    from leadscore.ingest.history import HistoryImportResult
     from leadscore.model.loader import LoadedModel
     from leadscore.predictive.predict import PredictResult
     from leadscore.predictive.train import TrainResult
@@ -92,6 +93,30 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
     with open_store(ws) as store:
         return _import(store, kind, path, mapping=mapping, strict=strict,  # type: ignore[arg-type]
                        rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format)
+
+
+def import_history(path: str | Path, *, workspace: WorkspaceLike = None, mapping: ColumnMapping | None = None,
+                   strict: bool = False, file_format: str | None = None) -> HistoryImportResult:
+    """Import a file of contact property changes into the property history (one transaction).
+
+    Long format ``contact_id, property, value, changed_at`` or interval format ``contact_id,
+    property, value, valid_from, valid_to``; importing the same file twice changes nothing.
+    """
+    from leadscore.ingest.history import import_history as _import
+
+    ws = _workspace(workspace)
+    with open_store(ws) as store:
+        return _import(store, path, mapping=mapping, rejects_dir=ws.rejects_dir, strict=strict,
+                       file_format=file_format)
+
+
+def history(contact_id: str, *, workspace: WorkspaceLike = None, prop: str | None = None,
+            model: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """A contact's property changes (with when each became true) and score changes, newest first."""
+    from leadscore.storage.history import contact_history
+
+    with open_store(workspace, read_only=True) as store:
+        return contact_history(store.con, contact_id, model=model, prop=prop, limit=limit)
 
 
 def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:

@@ -15,7 +15,7 @@ import duckdb
 
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.errors import NotFoundError
-from leadscore.storage.history import changes_of
+from leadscore.storage.history import contact_history
 from leadscore.storage.store import Store
 
 MAX_PAGE = 1000
@@ -88,14 +88,8 @@ def contact_view(store: Store, contact_id: str) -> dict[str, Any]:
 
 def history_of(store: Store, contact_id: str, *, model: str | None, limit: int,
                prop: str | None = None) -> dict[str, Any]:
-    if store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
-        raise NotFoundError(f"no contact with id `{contact_id}`")
-    scores = _rows(store.con.execute(
-        """SELECT model, model_version, score, tier, prev_score, prev_tier, as_of, computed_at, run_id
-           FROM score_history WHERE contact_id = ? AND (? IS NULL OR model = ?)
-           ORDER BY computed_at DESC, as_of DESC LIMIT ?""", [contact_id, model, model, limit]))
-    changes = changes_of(store.con, contact_id, prop=prop, limit=limit)
-    return {"contact_id": contact_id, "scores": scores, "property_changes": changes}
+    """Score and property changes of a contact (``storage.history.contact_history``)."""
+    return contact_history(store.con, contact_id, model=model, prop=prop, limit=limit)
 
 
 # ---------------------------------------------------------------------- pages of scores

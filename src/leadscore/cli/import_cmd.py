@@ -1,10 +1,11 @@
-"""``leadscore import contacts|events|deals FILE``: load a CSV, Parquet or JSON-lines export."""
+"""``leadscore import contacts|events|deals|history FILE``: load a CSV, Parquet or JSON-lines export."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,11 +14,15 @@ from leadscore import library
 from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
+if TYPE_CHECKING:
+    from leadscore.ingest import ColumnMapping
+
 
 class Kind(StrEnum):
     contacts = "contacts"
     events = "events"
     deals = "deals"
+    history = "history"
 
 
 class FileFormat(StrEnum):
@@ -40,9 +45,13 @@ def import_command(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import contacts, events or deals; bad rows go to a rejects file, good rows still import.
+    """Import contacts, events, deals or property history; bad rows go to a rejects file, good rows still import.
+
+    history: a file of contact property changes, one row per change (contact_id, property, value,
+    changed_at) or per period (contact_id, property, value, valid_from, valid_to).
 
     Example: leadscore import contacts hubspot-export.csv --column "Record ID=contact_id"
+    Example: leadscore import history contact_property_history.csv
     """
     from leadscore.ingest import ColumnMapping, load_mapping
 
@@ -50,6 +59,9 @@ def import_command(
     if map_file or id_column or column:
         base = load_mapping(map_file) if map_file else ColumnMapping()
         mapping = base.with_flags(id_column=id_column, columns=column or [])
+    if kind is Kind.history:
+        _import_history(file, mapping, strict, file_format, workspace, as_json)
+        return
     with Progress(TextColumn("importing {task.description}"), BarColumn(), DownloadColumn(),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
         task = bar.add_task(f"{kind.value} from {file.name}", total=None)
@@ -69,10 +81,30 @@ def import_command(
     )
     if r.columns_added:
         console.print(f"  new columns: {', '.join(r.columns_added)}")
+    if r.changes:
+        console.print(f"  {r.changes:,} property changes recorded in the history")
     if r.unknown_contacts:
         console.print(f"  [yellow]{r.unknown_contacts:,} rows refer to contacts not imported yet[/]")
     for warning in r.warnings:
         console.print(f"  [yellow]{warning}[/]", highlight=False)
+    if r.rejects_file:
+        console.print(f"  [yellow]rejected rows with line numbers and reasons:[/] {r.rejects_file}",
+                      highlight=False)
+
+
+def _import_history(file: Path, mapping: ColumnMapping | None, strict: bool, file_format: FileFormat | None,
+                    workspace: Path | None, as_json: bool) -> None:
+    with console.status(f"importing history from {file.name}", spinner="dots") if not as_json else nullcontext():
+        r = library.import_history(file, workspace=workspace, mapping=mapping, strict=strict,
+                                   file_format=file_format.value if file_format else None)
+    if as_json:
+        print_json(r)
+        return
+    console.print(f"[bold]history[/] ({r.shape} format) from {file}: {r.recorded:,} changes recorded, "
+                  f"{r.unchanged:,} already there, {r.rejected:,} rejected; {r.contacts_updated:,} current "
+                  f"values moved to their latest change ({r.rows_read:,} rows in {r.seconds:.2f}s)")
+    if r.columns_added:
+        console.print(f"  new columns: {', '.join(r.columns_added)}")
     if r.rejects_file:
         console.print(f"  [yellow]rejected rows with line numbers and reasons:[/] {r.rejects_file}",
                       highlight=False)

@@ -27,6 +27,7 @@ def _register() -> None:
         demo_cmd,
         explain_cmd,
         export_cmd,
+        history_cmd,
         import_cmd,
         init_cmd,
         keys_cmd,

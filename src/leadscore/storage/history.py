@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from leadscore.errors import NotFoundError
 from leadscore.model.properties import UNVERSIONED_COLUMNS
 from leadscore.storage.migrations_history import LATEST_KEY
 from leadscore.timeutil import to_utc_naive
@@ -317,6 +318,24 @@ def changes_of(con: duckdb.DuckDBPyConnection, contact_id: str, *, prop: str | N
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def contact_history(con: duckdb.DuckDBPyConnection, contact_id: str, *, model: str | None = None,
+                    prop: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """A contact's score changes and property changes, newest first (``leadscore history``, the API).
+
+    Raises ``NotFoundError`` for an unknown contact.
+    """
+    if con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
+        raise NotFoundError(f"no contact with id `{contact_id}`")
+    cur = con.execute(
+        """SELECT model, model_version, score, tier, prev_score, prev_tier, as_of, computed_at, run_id
+           FROM score_history WHERE contact_id = ? AND (? IS NULL OR model = ?)
+           ORDER BY computed_at DESC, as_of DESC LIMIT ?""", [contact_id, model, model, limit])
+    names = [d[0] for d in cur.description or []]
+    scores = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return {"contact_id": contact_id, "scores": scores,
+            "property_changes": changes_of(con, contact_id, prop=prop, limit=limit)}
 
 
 def dated_properties(con: duckdb.DuckDBPyConnection, contact_id: str, names: Sequence[str],

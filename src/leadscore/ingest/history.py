@@ -1,0 +1,250 @@
+"""``leadscore import history FILE``: a file of contact property changes into the property history.
+
+Two shapes, told apart by their columns (names as in ``ALIASES``, or renamed by the mapping):
+
+* **long**: ``contact_id, property, value, changed_at`` — one row per change (HubSpot's and
+  Salesforce's property history exports). An empty ``changed_at`` gives the value assumed to have
+  held since the contact's ``created_at``, before its first dated change;
+* **interval**: ``contact_id, property, value, valid_from, valid_to`` — one row per period a value
+  held (the ``*_history`` tables of CRM connectors, dbt snapshots: ``dbt_valid_from`` /
+  ``dbt_valid_to``, Fivetran's ``_fivetran_start`` / ``_fivetran_end``). Each row is a change at
+  ``valid_from`` (empty: the assumed value); a ``valid_to`` that no row of the same property
+  starts at ends the value (empty from then); an empty ``valid_to``, or one after the import's
+  time (``9999-12-31``), means "still true".
+
+Each property names a contacts column (as written, in snake_case, or by the contacts import's
+aliases: ``lifecyclestage`` is ``lifecycle_stage``); a property that is no column yet becomes one,
+typed from its values as an import types a new column. Values are typed like the column (a bad one
+rejects its row, with its line, in the rejects file), and so are times (``date_format`` of the
+mapping for 03/04/2024). A row is also rejected for an unknown contact (import the contacts
+first), a change after the import's time, or ``contact_id`` / ``created_at`` (not versioned).
+
+The changes go in through ``storage.history.record_changes``, in one transaction: every change
+not already stored is recorded (in any order), each contact's current value becomes its latest
+change, and importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from leadscore.errors import ImportError_
+from leadscore.ingest.coerce import Coercion, clean_text, coerce, infer_text_columns
+from leadscore.ingest.mapping import ALIASES, ColumnMapping, snake_case
+from leadscore.ingest.readers import Source, detect_format, drop_temp, open_source, scalar, sql_name, sql_str
+from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
+from leadscore.storage.history import UNVERSIONED, record_changes, stage_table
+from leadscore.storage.store import Store
+from leadscore.timeutil import utcnow
+
+#: Header (snake_case) → the role of its column. The mapping's ``columns`` may name others.
+ALIASES_HISTORY: dict[str, str] = {
+    "contact_id": "contact_id", "record_id": "contact_id", "lead_id": "contact_id", "prospect_id": "contact_id",
+    "property": "property", "property_name": "property", "field": "property", "field_name": "property",
+    "value": "value", "property_value": "value", "new_value": "value",
+    "changed_at": "changed_at", "timestamp": "changed_at", "change_date": "changed_at", "changed": "changed_at",
+    "valid_from": "valid_from", "dbt_valid_from": "valid_from", "fivetran_start": "valid_from",
+    "valid_to": "valid_to", "dbt_valid_to": "valid_to", "fivetran_end": "valid_to",
+}
+_TEMP = ["__ls_hist", "__ls_rows", "__ls_rejects"]
+
+
+@dataclass
+class HistoryImportResult:
+    """What one history import did."""
+
+    file: Path
+    shape: str  # "long" | "interval"
+    rows_read: int
+    recorded: int  # changes stored
+    unchanged: int  # changes already stored as they are
+    rejected: int
+    rejects_file: Path | None
+    contacts_updated: int  # current values moved to the latest change
+    columns_added: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    import_id: str = ""
+
+
+def import_history(store: Store, path: str | Path, *, mapping: ColumnMapping | None = None,
+                   rejects_dir: Path | None = None, strict: bool = False,
+                   file_format: str | None = None) -> HistoryImportResult:
+    """Import a long or interval history file (see the module docstring); one transaction."""
+    file, mapping = Path(path), mapping or ColumnMapping()
+    fmt = detect_format(file, file_format)
+    if not file.is_file():
+        raise ImportError_(f"no such file: {file}")
+    started, clock, con = utcnow(), time.perf_counter(), store.con
+    source: Source | None = None
+    try:
+        source = open_source(con, file, fmt, mapping)
+        roles = _roles(source, mapping)
+        with store.transaction():
+            result = _run(store, source, roles, mapping, started, strict)
+            if result.rejected:
+                target = rejects_path(rejects_dir or file.resolve().parent, "history", file, started)
+                result.rejects_file = write_rejects(con, source, target)
+            con.execute("INSERT INTO imports VALUES (?, 'history', ?, ?, ?, ?, ?, ?)",
+                        [result.import_id, str(file.resolve()), started, result.recorded,
+                         result.contacts_updated, result.unchanged, result.rejected])
+    finally:
+        try:
+            drop_temp(con, _TEMP)
+            if source is not None:
+                source.cleanup(con)
+        except duckdb.TransactionException:
+            pass
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _roles(source: Source, mapping: ColumnMapping) -> dict[str, tuple[str, str]]:
+    """Role (contact_id, property, value, changed_at | valid_from, valid_to) → (SQL ref, type)."""
+    renamed = {snake_case(k): snake_case(v) for k, v in mapping.columns.items() if v}
+    if mapping.id_column:
+        renamed[snake_case(mapping.id_column)] = "contact_id"
+    roles: dict[str, tuple[str, str]] = {}
+    for column in source.columns:
+        norm = snake_case(column.name)
+        role = ALIASES_HISTORY.get(renamed.get(norm, norm))
+        if role and role not in roles:
+            roles[role] = (column.ref, column.type)
+    names = ", ".join(c.name for c in source.columns)
+    missing = [r for r in ("contact_id", "property", "value") if r not in roles]
+    if missing or not {"changed_at", "valid_from"} & set(roles):
+        raise ImportError_(
+            f"{source.path.name}: a history file has the columns contact_id, property, value and either "
+            f"changed_at (one row per change) or valid_from / valid_to (one row per period); found: {names}"
+            + (f" (no {', '.join(missing)})" if missing else "") + "; rename with --column SOURCE=DEST")
+    if "changed_at" in roles and "valid_from" in roles:
+        raise ImportError_(f"{source.path.name}: both changed_at and valid_from columns; keep one shape")
+    return roles
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'contacts'").fetchall())
+
+
+def _property_names(names: list[str], columns: dict[str, str]) -> dict[str, str]:
+    """The contacts column each property of the file names (or a new column's name)."""
+    aliases = ALIASES["contacts"]
+    out = {}
+    for name in names:
+        norm = snake_case(name)
+        out[name] = (name if name in columns else norm if norm in columns
+                     else aliases.get(norm, norm) if aliases.get(norm, norm) in columns else norm)
+    return out
+
+
+def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mapping: ColumnMapping,
+         started: datetime, strict: bool) -> HistoryImportResult:
+    con, now = store.con, started
+    import_id = uuid.uuid4().hex
+    interval = "valid_from" in roles
+    date_format = mapping.date_format if mapping.date_format not in (None, "auto") else "iso"
+    text = {role: clean_text(f"CAST({ref} AS VARCHAR)") for role, (ref, _) in roles.items()}
+    times = {role: coerce(role, roles[role][0], roles[role][1], "TIMESTAMP", date_format=date_format)
+             for role in ("changed_at", "valid_from", "valid_to") if role in roles}
+    # the typed times and cleaned text of every row, once
+    time_sql = ", ".join(f"{_typed(c)} AS {role}, {c.clean} AS {role}_text" for role, c in times.items())
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE __ls_hist AS
+        SELECT __row, {text['contact_id']} AS contact_id, {text['property']} AS property,
+               {clean_text(f"CAST({roles['value'][0]} AS VARCHAR)", trim=source.format != "parquet")} AS value,
+               {time_sql} FROM {source.relation}""")
+    columns = _columns_of(con)
+    names = [r[0] for r in con.execute(
+        "SELECT DISTINCT property FROM __ls_hist WHERE property IS NOT NULL ORDER BY 1").fetchall()]
+    target = _property_names(names, columns)
+    added = _add_columns(con, {n: c for n, c in target.items() if c not in columns and c not in UNVERSIONED},
+                         columns, date_format)
+    columns = _columns_of(con)
+    typed, reasons = [], []
+    for name, column in target.items():
+        if column in UNVERSIONED or column not in columns:
+            continue
+        c = coerce(column, "value", "VARCHAR", columns[column], date_format=date_format)
+        typed.append(f"WHEN {sql_str(name)} THEN CAST({c.value.replace('{x}', 'value')} AS VARCHAR)")
+        if c.reason:
+            reasons.append(f"WHEN {sql_str(name)} THEN CASE WHEN value IS NOT NULL AND "
+                           f"({c.value.replace('{x}', 'value')}) IS NULL THEN "
+                           f"{c.reason.replace('{x}', 'value')} END")
+    mapped = " ".join(f"WHEN {sql_str(n)} THEN {sql_str(c)}" for n, c in target.items())
+    start = "valid_from" if interval else "changed_at"
+    checks = [
+        "CASE WHEN contact_id IS NULL THEN 'no contact_id' END",
+        "CASE WHEN property IS NULL THEN 'no property' END",
+        f"CASE WHEN column_name IN ({', '.join(sql_str(c) for c in UNVERSIONED)}) THEN printf("
+        "'%s has no history (it is the contact''s own id or creation time)', column_name) END",
+        "CASE WHEN contact_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = "
+        "r.contact_id) THEN printf('unknown contact %s (import contacts first)', left(contact_id, 80)) END",
+        "typed_reason",
+        *[f"CASE WHEN {role}_text IS NOT NULL AND {role} IS NULL THEN "
+          f"{c.reason.replace('{x}', role + '_text') if c.reason else sql_str(role + ' is not a date')} END"
+          for role, c in times.items()],
+        f"CASE WHEN {start} > $now THEN printf('{start} %s is after the import''s time', {start}) END",
+    ]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE __ls_rows AS
+        SELECT *, reason IS NOT NULL AS __bad, reason AS __reason FROM (
+            SELECT *, NULLIF(concat_ws('; ', {', '.join(checks)}), '') AS reason FROM (
+                SELECT *, CASE property {mapped} END AS column_name,
+                       CASE property {' '.join(typed) or 'WHEN NULL THEN NULL'} END AS typed_value,
+                       CASE property {' '.join(reasons) or 'WHEN NULL THEN NULL'} END AS typed_reason
+                FROM __ls_hist) r)""", {"now": now})
+    bad = scalar(con, "SELECT count(*) FROM __ls_rows WHERE __bad")
+    rejected = collect_rejects(con, source, "__ls_rows", bad)
+    if strict and rejected:
+        line, reason = first_reject(con)
+        raise ImportError_(f"{source.path.name}: line {line}: {reason} (strict mode: nothing was imported; "
+                           f"{rejected} bad row(s) in all)")
+    _stage(con, interval, now)
+    recorded = record_changes(con, source=f"history:{source.path.name}", run_id=import_id, now=now,
+                              current_written=False)
+    return HistoryImportResult(source.path, "interval" if interval else "long", source.rows + source.malformed,
+                               recorded.recorded, recorded.unchanged, rejected, None, recorded.contacts_updated,
+                               added, 0.0, import_id)
+
+
+def _typed(c: Coercion) -> str:
+    """A coercion's typed value over its cleaned source value."""
+    return c.value.replace("{x}", f"({c.clean})")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, interval: bool, now: datetime) -> None:
+    """The good rows as staged changes: a change per row (assumed when undated), plus, for
+    periods, an end (to empty) at each ``valid_to`` no period of that property starts at."""
+    stage = stage_table(con)
+    start = "valid_from" if interval else "changed_at"
+    con.execute(f"""INSERT INTO {stage}
+        SELECT contact_id, column_name, CASE WHEN {start} IS NULL THEN NULL ELSE typed_value END, {start},
+               CASE WHEN {start} IS NULL THEN typed_value END, {start} IS NULL, __row
+        FROM __ls_rows WHERE NOT __bad""")
+    if interval:
+        con.execute(f"""INSERT INTO {stage}
+            SELECT r.contact_id, r.column_name, NULL, r.valid_to, NULL, false, r.__row
+            FROM __ls_rows r WHERE NOT r.__bad AND r.valid_to IS NOT NULL AND r.valid_to <= $now
+              AND NOT EXISTS (SELECT 1 FROM __ls_rows n WHERE NOT n.__bad AND n.contact_id = r.contact_id
+                              AND n.column_name = r.column_name AND n.valid_from = r.valid_to)""",
+                    {"now": now})
+
+
+def _add_columns(con: duckdb.DuckDBPyConnection, new: dict[str, str], columns: dict[str, str],
+                 date_format: str) -> list[str]:
+    """New contacts columns for properties the store has no column for, typed from their values."""
+    added: list[str] = []
+    for name, column in new.items():
+        if column in added or column in columns or not column:
+            continue
+        relation = f"(SELECT value FROM __ls_hist WHERE property = {sql_str(name)})"
+        profile = infer_text_columns(con, relation, {"value": "value"})["value"]
+        dtype, _order = profile.inferred_type()
+        con.execute(f"ALTER TABLE contacts ADD COLUMN {sql_name(column)} {dtype}")
+        added.append(column)
+    return added
