@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from leadscore.engine.explain import Explanation
 
 
-def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
+def render_explanation(e: Explanation, *, show_events: bool = True, show_assumed: bool = False) -> None:
     console.print(
         f"[bold]{e.contact_id}[/] — model [bold]{e.model}[/]"
         + (f" v{e.model_version}" if e.model_version else " (draft)")
@@ -40,6 +40,8 @@ def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
                       "rescore to update it[/]")
     if e.prediction is not None:
         render_prediction(e)
+    if show_assumed:
+        render_assumed(e)
     if show_events:
         for r in e.rules:
             if r.fired and r.matched_events:
@@ -48,6 +50,20 @@ def render_explanation(e: Explanation, *, show_events: bool = True) -> None:
                     + (f" {ev['url']}" if ev.get("url") else "") for ev in r.matched_events[:5])
                 console.print(f"  {r.name}: {shown}" + (" …" if len(r.matched_events) > 5 else ""),
                               highlight=False)
+
+
+def render_assumed(e: Explanation) -> None:
+    """Rules that read a value the history cannot date: the one first imported, *assumed* to have
+    held since the contact was created (it may have been filled in later, after the outcome)."""
+    lines = [f"  {r.name}: " + ", ".join(f"{p} = {v!r}" for p, v in r.assumed.items())
+             for r in e.rules if r.assumed]
+    if not lines:
+        console.print(f"every property the rules read as of {e.as_of:%Y-%m-%d %H:%M} comes from a dated change")
+        return
+    console.print(f"[yellow]assumed values[/] (no recorded change at or before {e.as_of:%Y-%m-%d %H:%M}: "
+                  "the value first imported, taken to hold since the contact was created):", highlight=False)
+    for line in lines:
+        console.print(line, highlight=False)
 
 
 def render_prediction(e: Explanation) -> None:
@@ -74,13 +90,17 @@ def explain_command(
 ) -> None:
     """Show every rule that fired, its raw and decayed points, matched events, caps, total and tier.
 
+    With --as-of, properties are read as of that date from their history, and the rules that read
+    a value the history cannot date (the first imported one, assumed since created_at) say so.
+
     Example: leadscore explain c_000042 --model b2b
+    Example: leadscore explain c_000042 --as-of 2025-03-31
     """
     e = library.explain(contact_id, workspace=workspace, model=model, as_of=as_of)
     if as_json:
         print_json(e.to_dict())
         return
-    render_explanation(e)
+    render_explanation(e, show_assumed=as_of is not None)
 
 
 def _bounds(floor: float | None, cap: float | None) -> str:

@@ -15,7 +15,10 @@ from typing import Any
 from leadscore.engine.reference import score_reference
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import NotFoundError
+from leadscore.model.conditions import AllCondition, AnyCondition, Condition, NotCondition, PropertyCondition
+from leadscore.model.properties import DERIVED_PROPERTIES
 from leadscore.model.spec import ScoringModel
+from leadscore.storage.history import assumed_values
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -31,6 +34,10 @@ class RuleExplanation:
     raw: float
     count: int | None
     matched_events: list[dict[str, Any]] = field(default_factory=list)
+    #: properties the rule read whose value as of the explanation's instant was *assumed*: the
+    #: value first imported, with no change time, taken to hold since the contact's created_at
+    #: (docs/model-reference.md "Properties as of a date"); property -> value as text
+    assumed: dict[str, str] = field(default_factory=dict)
 
     @property
     def decayed_by(self) -> float:
@@ -129,6 +136,8 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
         )
     values = dict(zip([d[0] for d in cur.description], row, strict=True))
     reference = score_reference(model, contact, events, when)
+    read = {i: _properties_read(rule.when, contact) for i, (_, rule) in enumerate(model.rules())}
+    assumed = assumed_values(store.con, contact_id, [p for ps in read.values() for p in ps], when)
     rules: list[RuleExplanation] = []
     for i, (group, rule) in enumerate(model.rules()):
         matched = [
@@ -139,6 +148,7 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
             group=group, name=rule.name, fired=bool(values[f"rf_{i}"]),
             points=float(values[f"r_{i}"] or 0.0), raw=float(values[f"rraw_{i}"] or 0.0),
             count=values[f"rn_{i}"], matched_events=matched,
+            assumed={p: assumed[p] for p in read[i] if p in assumed},
         ))
     groups = []
     for gi, (group_name, spec) in enumerate(model.groups.items()):
@@ -149,6 +159,19 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
         total=float(values["score"]), tier=values["tier"], grade=values["grade"], groups=groups,
         rules=rules, groups_sum=sum(g.points for g in groups),
     )
+
+
+def _properties_read(cond: Condition, contact: dict[str, Any]) -> list[str]:
+    """The stored properties a condition reads (a derived one reads ``email``, unless stored)."""
+    if isinstance(cond, PropertyCondition):
+        name = cond.property
+        return [name if name in contact or name not in DERIVED_PROPERTIES else "email"]
+    if isinstance(cond, AllCondition | AnyCondition):
+        parts = cond.all if isinstance(cond, AllCondition) else cond.any
+        return [p for part in parts for p in _properties_read(part, contact)]
+    if isinstance(cond, NotCondition):
+        return _properties_read(cond.not_, contact)
+    return []
 
 
 def explain_contact(store: Store, contact_id: str, *, model: str | None = None,

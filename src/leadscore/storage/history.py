@@ -349,6 +349,30 @@ def dated_properties(con: duckdb.DuckDBPyConnection, contact_id: str, names: Seq
     return {r[0] for r in rows}
 
 
+def assumed_values(con: duckdb.DuckDBPyConnection, contact_id: str, names: Sequence[str],
+                   as_of: datetime) -> dict[str, str]:
+    """Those of ``names`` whose value as of ``as_of`` is *assumed* (no dated change at or before
+    it: the value first imported, taken to hold since ``created_at``), with that value as text.
+    Empty values are left out: nothing is assumed about them."""
+    names = [n for n in dict.fromkeys(names) if n not in UNVERSIONED]
+    if not names:
+        return {}
+    rows = con.execute(
+        """WITH n AS (SELECT unnest($names::VARCHAR[]) AS property),
+           h AS (SELECT * FROM property_history WHERE contact_id = $cid AND property IN (SELECT property FROM n))
+           SELECT n.property, bool_or(h.changed_at <= $at), arg_min_null(h.old_value, h.changed_at)
+                  FILTER (WHERE h.changed_at > $at)
+           FROM n LEFT JOIN h USING (property) GROUP BY n.property""",
+        {"names": names, "cid": contact_id, "at": as_of}).fetchall()
+    unchanged = [p for p, dated, _ in rows if dated is None]  # no change at all: the stored value
+    found = {p: v for p, dated, v in rows if dated is False and v is not None}
+    types = column_types(con)
+    stored = [p for p in unchanged if p in types]
+    if stored:
+        found.update({p: v for p, v in _texts(con, contact_id, stored).items() if v is not None})
+    return {n: found[n] for n in names if n in found}
+
+
 def properties_without_history(con: duckdb.DuckDBPyConnection, names: Sequence[str], as_of: datetime) -> list[str]:
     """Those of ``names`` with no change recorded at or before ``as_of`` for any contact: every
     value of theirs as of then is assumed (the value first imported, taken to hold since
