@@ -421,9 +421,11 @@ def suggest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
 def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: str = "won",
           horizon: str | int = "90d", cutoffs: list[datetime | str] | None = None,
           until: datetime | str | None = None, seed: int = 42, min_positives: int | None = None,
-          exclude: list[str] | None = None) -> TrainResult:
+          exclude: list[str] | None = None, accept_leaky: bool = False) -> TrainResult:
     """Train, validate and calibrate a predictive model on the workspace's history; store it as a
-    new version. Raises ``TrainingRefused`` when too few contacts converted to learn from."""
+    new version. Raises ``TrainingRefused`` when too few contacts converted to learn from, and
+    ``LeakageSuspected`` when a column looks written after the outcome (``accept_leaky`` keeps it,
+    with the warning recorded on the model). ``exclude`` names columns as the imported file did."""
     from leadscore.predictive.artefact import DEFAULT_NAME
     from leadscore.predictive.train import MIN_POSITIVES, train_model
 
@@ -431,7 +433,7 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
         return train_model(store, name=name or DEFAULT_NAME, label=label, horizon_days=parse_days(horizon),
                            cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=_instant(until),
                            seed=seed, min_positives=MIN_POSITIVES if min_positives is None else min_positives,
-                           exclude=set(exclude or ()))
+                           exclude=set(exclude or ()), accept_leaky=accept_leaky)
 
 
 def predict(*, workspace: WorkspaceLike = None, name: str | None = None,

@@ -110,7 +110,8 @@ def test_rejects_nonsense_sizes() -> None:
 def test_write_files_round_trips(data: DemoData, tmp_path: Path) -> None:
     paths = write_files(data, tmp_path / "out")
     assert {k: p.name for k, p in paths.items()} == {
-        "contacts": "contacts.csv", "events": "events.parquet", "deals": "deals.csv"}
+        "contacts": "contacts.csv", "events": "events.parquet", "deals": "deals.csv", "history": "history.csv"}
+    assert data.history is not None and pacsv.read_csv(paths["history"]).num_rows == data.history.num_rows
     contacts = pacsv.read_csv(paths["contacts"])
     assert contacts.num_rows == N_CONTACTS
     assert contacts.column_names == data.contacts.column_names
@@ -151,3 +152,23 @@ def test_deals_spread_over_the_year_with_a_sales_cycle() -> None:
               "WHERE d.status = 'won' AND e.occurred_at > d.closed_at").fetchone()
     won = q("SELECT count(DISTINCT contact_id) FROM deals WHERE status = 'won'").fetchone()
     assert after is not None and won is not None and after[0] > 0.3 * won[0], (after, won)
+
+
+def test_the_lifecycle_stage_changes_when_the_deals_do(data: DemoData, store: Store) -> None:
+    """A customer was a lead, an opportunity from its deal's creation, a customer from its close:
+    the history the demo ships, so a score as of before the close reads the stage of then."""
+    load_into_store(store, data)
+    q = store.con.execute
+    rows = q("""SELECT d.contact_id, d.created_at, d.closed_at, c.lifecycle_stage,
+                       list(h.new_value ORDER BY h.changed_at), list(h.changed_at ORDER BY h.changed_at),
+                       first(h.old_value ORDER BY h.changed_at)
+                FROM deals d JOIN contacts c USING (contact_id)
+                JOIN property_history h ON h.contact_id = d.contact_id AND h.property = 'lifecycle_stage'
+                WHERE d.status = 'won' GROUP BY ALL""").fetchall()
+    won = q("SELECT count(*) FROM deals WHERE status = 'won'").fetchone()
+    assert won is not None and len(rows) == won[0] > 0
+    for _, created, closed, now, values, times, first_old in rows:
+        assert (now, values[-2:], first_old) == ("customer", ["opportunity", "customer"], "lead")
+        assert times[-2] == max(created, times[0]) and times[-1] == closed
+    latest = q("SELECT value FROM meta WHERE key = 'property_history_latest'").fetchone()
+    assert latest is not None and datetime.fromisoformat(latest[0]) <= data.as_of

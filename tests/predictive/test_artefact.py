@@ -43,7 +43,7 @@ def test_reloaded_artefact_predicts_the_same(fresh_ws: Workspace, learner: str,
         x_ids = store.con.execute("SELECT count(*) FROM predictions").fetchone()
     assert x_ids == (in_memory.contacts,)
     assert abs(stored.mean() - in_memory.mean_probability) < 1e-12
-    assert in_memory.priority_counts == predict_contacts_counts(fresh_ws)
+    assert {k: v for k, v in in_memory.priority_counts.items() if v} == predict_contacts_counts(fresh_ws)
 
 
 def predict_contacts_counts(ws: Workspace) -> dict[str, int]:

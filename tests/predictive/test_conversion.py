@@ -20,7 +20,6 @@ from leadscore.predictive.conversion import data_end
 from leadscore.predictive.features import plan_features
 from leadscore.predictive.labels import won_labels
 from leadscore.predictive.train import _property_rows, _won_rows
-from leadscore.reports.calibration import predictive_calibration
 from leadscore.reports.outcomes import Outcome, outcome_query
 from leadscore.storage.store import Store
 from leadscore.workspace import init_workspace
@@ -119,16 +118,6 @@ def test_numeric_labels_are_one_or_zero(store: Store) -> None:
     store.con.execute("UPDATE contacts SET paid = 2 WHERE contact_id = 'a'")
     with pytest.raises(LeadscoreError, match="'2.0'"):
         _backtest(store, Outcome(label="paid"))
-
-
-def test_predictive_calibration_uses_the_same_outcome(store: Store) -> None:
-    for cid in ("a", "b", "c", "d", "e", "f", "g", "i", "j"):
-        store.con.execute("INSERT INTO predictions VALUES ('p', 1, ?, 0.5, 'low', NULL, ?, ?)", [cid, T, T])
-    store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) VALUES "
-                      "('late', 'a', 'page_view', '2025-08-01')")  # the store has seen the whole horizon
-    [cal] = predictive_calibration(store, Outcome(timedelta(days=HORIZON)))
-    assert cal.measurable == 8 and cal.calibration is not None  # c had converted before T: left out
-    assert cal.calibration.converters == 3  # a, b (won deal without closed_at) and f
 
 
 def test_data_end_knows_deals_without_a_close_date(store: Store) -> None:

@@ -119,40 +119,50 @@ def test_stuck_leads_from_history(tiny_ws: Workspace) -> None:
     assert s.examples[0]["since"] == datetime(2025, 3, 1)
 
 
+def _model_row(store: object, name: str, version: int, validation: str) -> None:
+    store.con.execute(  # type: ignore[attr-defined]
+        "INSERT INTO predictive_models VALUES (?, ?, ?, NULL, '0', 1, 'won', 90, ?, [?], 'logistic', 'platt', "
+        "?, '{}', NULL)", [name, version, T, T, T, f'{{"validation": "{validation}", "auc": 0.8}}'])
+
+
 def test_predictive_calibration_by_hand(tiny_ws: Workspace) -> None:
+    """Measured on the held-out rows training kept, never on the predictions table: a model scored
+    on the rows it learned from looks better calibrated than it is."""
     with tiny_ws.open_store() as store:
-        assert predictive_calibration(store, OUTCOME) == []  # the table exists but is empty
-        rows = [("a", 0.9), ("b", 0.1), ("c", 0.7), ("d", 0.2), ("e", 0.05), ("f", 0.3), ("i", 0.1),
-                ("j", 0.8), ("g", 0.9)]  # g had converted before T: left out
-        for cid, p in rows:
-            store.con.execute("INSERT INTO predictions VALUES ('p1', 1, ?, ?, 'low', NULL, ?, ?)",
-                              [cid, p, T, T])
-        # a second model predicted later: its horizon runs past the last deal (07-15), not measurable
-        store.con.execute("INSERT INTO predictions VALUES ('p2', 1, 'e', 0.5, 'low', NULL, ?, ?)",
-                          [datetime(2025, 7, 10), T])
-        result = {c.model: c for c in predictive_calibration(store, OUTCOME)}
+        assert predictive_calibration(store) == []  # no predictive model
+        _model_row(store, "p1", 1, "newest cut-off")
+        held_out = [("a", 0.9, True), ("b", 0.1, False), ("c", 0.7, True), ("d", 0.2, True),
+                    ("e", 0.05, False), ("f", 0.3, False), ("i", 0.1, False), ("j", 0.8, False)]
+        for cid, p, y in held_out:
+            store.con.execute("INSERT INTO predictive_holdout VALUES ('p1', 1, ?, ?, ?, ?)", [cid, T, p, y])
+        # in-sample predictions (perfect, as a model on its own training rows can be): not read
+        store.con.execute("INSERT INTO predictions VALUES ('p1', 1, 'a', 1.0, 'low', NULL, ?, ?)", [T, T])
+        _model_row(store, "p2", 1, "seeded random 20%")  # trained before held-out rows were kept
+        result = {c.model: c for c in predictive_calibration(store)}
     p1 = result["p1"]
-    assert (p1.measurable, p1.pending) == (8, 0)
-    assert p1.calibration is not None
+    assert p1.contacts == 8 and p1.calibration is not None
     assert p1.calibration.ece == pytest.approx(2.55 / 8)  # worked out in test_metrics
     assert p1.calibration.brier == pytest.approx(1.4925 / 8)
-    assert p1.calibration.converters == 3
-    assert [(d.month, d.contacts) for d in p1.drift] == [("2025-06", 8)]
-    assert p1.drift[0].observed_rate == 3 / 8
-    assert (result["p2"].measurable, result["p2"].pending, result["p2"].calibration) == (0, 1, None)
+    assert p1.calibration.converters == 3 and not p1.honest  # ECE 0.32: far above the threshold
+    assert "newest cut-off" in p1.held_out and "time split" in p1.held_out
+    assert (result["p2"].contacts, result["p2"].calibration) == (0, None)
 
 
-def test_predictive_calibration_with_a_label(tiny_ws: Workspace) -> None:
+def test_honest_only_below_the_documented_threshold(tiny_ws: Workspace) -> None:
+    from leadscore.predictive.calibrate import ECE_HONEST
+    from leadscore.reports.findings import _predictive_findings
+
     with tiny_ws.open_store() as store:
-        store.con.execute("ALTER TABLE contacts ADD COLUMN won BOOLEAN")
-        store.con.execute("UPDATE contacts SET won = contact_id IN ('a', 'g') WHERE contact_id <> 'i'")
-        for cid, p in [("a", 0.8), ("g", 0.6), ("b", 0.4), ("i", 0.5)]:
-            store.con.execute("INSERT INTO predictions VALUES ('p1', 1, ?, ?, 'low', NULL, ?, ?)", [cid, p, T, T])
-        [cal] = predictive_calibration(store, Outcome(label="won"))
-    # i has no label: pending; a and g converted (label mode keeps g), b did not
-    assert (cal.measurable, cal.pending) == (3, 1)
-    assert cal.calibration is not None and cal.calibration.converters == 2
-    assert cal.calibration.brier == pytest.approx((0.2**2 + 0.4**2 + 0.4**2) / 3)
+        _model_row(store, "p", 1, "seeded random 20%")
+        for i in range(100):  # 30% predicted, 30% observed: calibrated
+            store.con.execute("INSERT INTO predictive_holdout VALUES ('p', 1, ?, ?, 0.3, ?)", [f"k{i}", T, i < 30])
+        [cal] = predictive_calibration(store)
+    assert cal.honest and cal.calibration is not None and cal.calibration.ece is not None
+    assert cal.calibration.ece < ECE_HONEST and "random 20%" in cal.held_out
+    [line] = _predictive_findings([cal])
+    assert f"honest (calibration error below {ECE_HONEST})" in line
+    cal.honest = False  # above the threshold, never "honest"
+    assert "honest" not in _predictive_findings([cal])[0]
 
 
 def test_rule_findings_say_what_to_do_once_per_problem() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from leadscore import admin, library
-from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, err_console, print_json
 from leadscore.cli.main import app
 
 
@@ -60,3 +60,6 @@ def models_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> 
                           f"{m['auc']:.3f}", f"{m['average_precision']:.2f}", f"{m['top_decile_lift']:.1f}×",
                           f"{m['ece']:.3f}", f"{m['base_rate']:.1%}", f"{int(m['positives_total']):,}")
         console.print(table)
+        for p in predictive:  # the card's warnings: leakage accepted, identifiers dropped, assumed values
+            for warning in p["metrics"].get("warnings", []):
+                err_console.print(f"[yellow]{p['model']} v{p['version']}:[/] {warning}", highlight=False)

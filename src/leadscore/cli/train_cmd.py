@@ -55,7 +55,11 @@ def train_command(
     min_positives: Annotated[int | None, typer.Option(
         "--min-positives", help="Refuse below this many converted contacts (default 100).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(
-        "--exclude", help="A contact property to leave out of the features (repeatable).")] = None,
+        "--exclude", help="A contact column to leave out of the features, named as in your file (`Lead Quality`) "
+                          "or as imported (`lead_quality`); repeatable.")] = None,
+    accept_leaky: Annotated[bool, typer.Option(
+        "--accept-leaky", help="Train even when a column looks written after the outcome (the model's card "
+                               "records the warning).")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -63,12 +67,17 @@ def train_command(
 
     Example: leadscore train --horizon 90d --until 2025-12-31
     Example: leadscore train --label converted     (a yes/no property, e.g. from a CRM export)
+    Example: leadscore train --label Converted --exclude Tags --exclude "Lead Quality"
+
+    Training stops when one column alone separates converters (AUC ≥ 0.95) or the held-out AUC is
+    0.97 or more: such a column was most likely filled in after the sale. Leave it out with
+    --exclude, or keep it knowingly with --accept-leaky.
     """
     dates = [d.strip() for item in cutoffs or [] for d in item.split(",") if d.strip()]
     with console.status("training…", spinner="dots") if not as_json else nullcontext():
         result = library.train(workspace=workspace, name=name, label=label, horizon=horizon,
                                cutoffs=list(dates) or None, until=until, seed=seed, min_positives=min_positives,
-                               exclude=exclude)
+                               exclude=exclude, accept_leaky=accept_leaky)
     m = result.model
     if as_json:
         print_json({"name": m.name, "version": m.version, "label": m.label, "horizon_days": m.horizon_days,

@@ -25,7 +25,7 @@ Derived properties (``email_domain``, ``is_free_email``) are computed by ``ls_co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlglot import exp
@@ -34,7 +34,7 @@ from leadscore.model.properties import UNVERSIONED_COLUMNS
 
 from .build import alias, col
 from .columns import Catalog, quoted, table
-from .dialects import Dialect
+from .dialects import Dialect, get_dialect
 
 PAST = "ls_past"
 PEOPLE = "ls_people"
@@ -112,3 +112,26 @@ def _people(catalog: Catalog, names: list[str], contacts_table: str) -> exp.Sele
     on = exp.EQ(this=exp.column(quoted("contact_id"), "p"), expression=stored("contact_id"))
     return (exp.select(*columns).from_(table(contacts_table).as_("c"))
             .join(exp.to_table(PAST).as_("p"), on=on, join_type="left"))
+
+
+def contacts_as_of(contact_columns: Mapping[str, str], names: Sequence[str], as_of: datetime, *,
+                   dialect: str = "duckdb", contacts_table: str = "contacts",
+                   history_table: str = "property_history") -> exp.Query:
+    """``contact_id``, ``created_at`` and the stored columns ``names`` of every contact, each as of
+    ``as_of``: the contacts table as it stood then (contacts created later included; filter on
+    ``created_at``). For readers other than a model, such as predictive features, which must
+    read properties by the same rule as the rules do.
+    """
+    target = get_dialect(dialect)
+    catalog = Catalog.build(target, "<contacts as of>", contact_columns, None)
+    for name in names:
+        catalog.contact_property(name, name)
+    if catalog.issues:
+        raise ValueError("; ".join(i.message for i in catalog.issues))
+    ctes = properties_as_of(catalog, target, as_of, contacts_table, history_table, None)
+    stored = [exp.column(quoted(n)) for n in dict.fromkeys(("contact_id", "created_at", *names))
+              if n in catalog.contact]
+    query = exp.select(*stored).from_(table(PEOPLE if ctes else contacts_table))
+    for name, cte in ctes:
+        query = query.with_(name, as_=cte)
+    return query

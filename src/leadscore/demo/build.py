@@ -24,6 +24,7 @@ from leadscore.engine.export import TopRow, top_scores
 from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError
 from leadscore.ingest import import_file
+from leadscore.ingest.history import import_history
 from leadscore.model.loader import load_model
 from leadscore.scoring import score_all
 from leadscore.workspace import init_workspace
@@ -73,6 +74,8 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
         for kind in ("contacts", "events", "deals"):
             result = import_file(store, kind, files[kind], rejects_dir=ws.rejects_dir)  # type: ignore[arg-type]
             imports[kind] = result.seconds
+        # when each lifecycle stage became true: as-of scores then read the stage of their date
+        imports["history"] = import_history(store, files["history"], rejects_dir=ws.rejects_dir).seconds
         loaded = load_model(ws.models_dir / "b2b.yml")
         publish(store, loaded, "models/b2b.yml")
         run = score_all(store, as_of=data.as_of)[0]

@@ -47,8 +47,12 @@ import pyarrow.parquet as pq
 from leadscore.demo import vocab
 from leadscore.demo.deals import make_deals
 from leadscore.demo.events import DAY, EVENTS_SCHEMA, EventPlan
+from leadscore.demo.history import stage_history
+from leadscore.storage.history import record_changes, stage_table
 
 if TYPE_CHECKING:
+    import duckdb
+
     from leadscore.storage.store import Store
 
 #: Share of contacts that never produced an event (imported from a list, never engaged).
@@ -65,6 +69,8 @@ class DemoData:
     deals: pa.Table
     as_of: datetime
     plan: EventPlan = field(repr=False)
+    #: contact property changes (``contact_id, property, value, changed_at``; demo/history.py)
+    history: pa.Table | None = field(default=None, repr=False)
     _events: pa.Table | None = field(default=None, init=False, repr=False)
 
     @property
@@ -262,6 +268,8 @@ def generate(n_contacts: int, n_events: int, *, seed: int = 42, end: datetime = 
     country = company["country"][employer]
     active_last = np.where(act.counts > 0, act.last - (rng.random(n) * 2 * DAY).astype(np.int64),
                            act.created)
+    history, updated = stage_history(plan, stage, act.created, deals,
+                                     np.minimum(np.maximum(act.created, active_last), end_s))
     contacts = pa.table({
         "contact_id": contact_ids,
         "email": _emails(rng, who, first_name, last_name, company["domain"].take(pa.array(employer))),
@@ -281,9 +289,9 @@ def generate(n_contacts: int, n_events: int, *, seed: int = 42, end: datetime = 
         "owner": _take(vocab.OWNERS, rng.integers(0, len(vocab.OWNERS), n),
                        rng.random(n) < vocab.OWNER_MISSING),
         "created_at": _timestamps(act.created),
-        "updated_at": _timestamps(np.minimum(np.maximum(act.created, active_last), end_s)),
+        "updated_at": _timestamps(np.minimum(updated, end_s)),
     })
-    return DemoData(contacts=contacts, deals=deals, as_of=end, plan=plan)
+    return DemoData(contacts=contacts, deals=deals, as_of=end, plan=plan, history=history)
 
 
 def _emails(rng: np.random.Generator, who: _People, first_name: np.ndarray, last_name: np.ndarray,
@@ -312,15 +320,19 @@ def _phones(rng: np.random.Generator, country: np.ndarray) -> pa.Array:
 
 
 def write_files(data: DemoData, directory: str | Path) -> dict[str, Path]:
-    """Write ``contacts.csv``, ``events.parquet`` and ``deals.csv`` for the real importer.
+    """Write ``contacts.csv``, ``events.parquet``, ``deals.csv`` and ``history.csv`` (the
+    contacts' property changes, for ``leadscore import history``) for the real importer.
 
     Events are streamed chunk by chunk into one Parquet file, so memory stays flat at any size.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"contacts": out / "contacts.csv", "events": out / "events.parquet", "deals": out / "deals.csv"}
+    paths = {"contacts": out / "contacts.csv", "events": out / "events.parquet", "deals": out / "deals.csv",
+             "history": out / "history.csv"}
     pacsv.write_csv(_whole_seconds(data.contacts), paths["contacts"])
     pacsv.write_csv(_whole_seconds(data.deals), paths["deals"])
+    if data.history is not None:
+        pacsv.write_csv(_whole_seconds(data.history), paths["history"])
     with pq.ParquetWriter(paths["events"], EVENTS_SCHEMA, compression="zstd") as writer:
         for batch in data.event_batches():
             writer.write_batch(batch)
@@ -347,11 +359,29 @@ def load_into_store(store: Store, data: DemoData) -> None:
             con.register("_demo_rows", rows)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _demo_rows")
             con.unregister("_demo_rows")
+        if data.history is not None:
+            record_history(con, data.history, now=data.as_of)
         for batch in _prefetched(data.event_batches(dictionary=True)):
             slices = pa.Table.from_batches([batch]).to_batches(max_chunksize=INSERT_BATCH_ROWS)
             con.register("_demo_rows", pa.Table.from_batches(slices, schema=batch.schema))
             con.execute("INSERT INTO events BY NAME SELECT * FROM _demo_rows")
             con.unregister("_demo_rows")
+
+
+def record_history(con: duckdb.DuckDBPyConnection, history: pa.Table, *, now: datetime,
+                   source: str = "demo") -> None:
+    """Record property changes given as a table (``contact_id, property, value, changed_at``, the
+    values as DuckDB's text of them) straight into the history, as a history file's import would."""
+    stage = stage_table(con)
+    con.register("_demo_history", history)
+    try:
+        con.execute(f"""INSERT INTO {stage} SELECT contact_id, property,
+            CASE WHEN changed_at IS NOT NULL THEN value END, changed_at,
+            CASE WHEN changed_at IS NULL THEN value END, changed_at IS NULL, row_number() OVER ()
+            FROM _demo_history""")
+    finally:
+        con.unregister("_demo_history")
+    record_changes(con, source=source, now=now, current_written=False)
 
 
 def _prefetched(items: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

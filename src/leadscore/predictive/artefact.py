@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from leadscore import __version__
 from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.predictive.calibrate import Calibrator
@@ -66,8 +68,9 @@ class PredictiveModel:
         }
 
 
-def save_predictive_model(store: Store, model: PredictiveModel) -> PredictiveModel:
-    """Record ``model`` as the next version of its name (one transaction)."""
+def save_predictive_model(store: Store, model: PredictiveModel, holdout: pa.Table | None = None) -> PredictiveModel:
+    """Record ``model`` as the next version of its name (one transaction), with the held-out rows
+    it was measured on (``contact_id``, ``cutoff``, ``probability``, ``converted``) when given."""
     booster = model.learner.to_text() if isinstance(model.learner, GradientBoosting) else None
     with store.transaction() as con:
         row = con.execute("SELECT max(version) FROM predictive_models WHERE name = ?", [model.name]).fetchone()
@@ -82,6 +85,13 @@ def save_predictive_model(store: Store, model: PredictiveModel) -> PredictiveMod
             [model.name, version, now, who, __version__, ARTEFACT_FORMAT, model.label, model.horizon_days,
              model.data_until, model.cutoffs, model.learner_kind, model.calibrator.method,
              json.dumps(model.metrics), json.dumps(model.spec_json()), booster])
+        if holdout is not None and holdout.num_rows:
+            con.register("_holdout_rows", holdout)
+            try:
+                con.execute("INSERT INTO predictive_holdout SELECT ?, ?, contact_id, cutoff, probability, converted "
+                            "FROM _holdout_rows", [model.name, version])
+            finally:
+                con.unregister("_holdout_rows")
     model.version, model.trained_at, model.trained_by = version, now, who
     return model
 
@@ -156,3 +166,10 @@ def list_models(store: Store) -> list[dict[str, Any]]:
         item["metrics"] = json.loads(item["metrics"])
         out.append(item)
     return out
+
+
+def holdout_rows(store: Store, name: str, version: int) -> tuple[list[bool], list[float], datetime | None]:
+    """The labels and probabilities of the rows a model version was measured on at training."""
+    rows = store.con.execute("SELECT converted, probability, cutoff FROM predictive_holdout "
+                             "WHERE name = ? AND version = ? ORDER BY contact_id", [name, version]).fetchall()
+    return [bool(r[0]) for r in rows], [float(r[1]) for r in rows], rows[0][2] if rows else None

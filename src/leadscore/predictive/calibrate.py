@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 
 ECE_BINS = 10
+#: Below this expected calibration error the probabilities are called honest (docs/predictive.md):
+#: on average within 5 points of the observed conversion rate.
+ECE_HONEST = 0.05
 
 
 @dataclass

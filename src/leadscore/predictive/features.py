@@ -7,12 +7,14 @@ are visible — the same rule the compiler applies — which is what keeps train
 
 What a contact becomes (a :class:`FeaturePlan`, stored with the model):
 
-* every contact property: numbers and yes/no as numbers; text as a category (lower-cased,
-  whitespace collapsed, so "VP  Sales" and "vp sales" agree; levels rarer than
-  ``MIN_LEVEL_COUNT`` / ``MIN_LEVEL_SHARE`` grouped as "other"); dates as "days since"; the
-  e-mail as its domain and a free-mail flag. Names, phone numbers and ids say nothing about intent
-  and are left out, as are ``updated_at`` and ``lifecycle_stage``: the store keeps only their
-  current value, which is written *after* the outcome (a customer's stage is "customer");
+* every contact property, as of the cut-off (its value then, from the property history, by the
+  rule the compiler uses: docs/model-reference.md "Properties as of a date"): numbers and yes/no
+  as numbers; text as a category (lower-cased, whitespace collapsed, so "VP  Sales" and "vp sales"
+  agree; levels rarer than ``MIN_LEVEL_COUNT`` / ``MIN_LEVEL_SHARE`` grouped as "other"); dates
+  as "days since"; the e-mail as its domain and a free-mail flag. Names, phone numbers and ids say
+  nothing about intent and are left out. ``lifecycle_stage`` and ``updated_at`` are features like
+  any other: as of the cut-off they hold the value of then, not the one written after the outcome
+  (a property with no change recorded before the cut-off is assumed, and training says so);
 * per event type (the ``MAX_EVENT_TYPES`` commonest) counts in the last 7/30/90/365 days and days
   since the last one; overall days since the last and first event and distinct active days;
 * the score and group points of every published rule model, computed as of the cut-off by the
@@ -34,7 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from leadscore.engine.run import compiled_sql, model_of
+from leadscore.compiler.properties_as_of import contacts_as_of
+from leadscore.engine.run import compiled_sql, history_table, model_of
 from leadscore.model.properties import free_email_domains
 from leadscore.storage.store import Store
 
@@ -44,11 +47,14 @@ MAX_EVENT_TYPES = 20
 MAX_LEVELS = 30
 MIN_LEVEL_COUNT = 10
 MIN_LEVEL_SHARE = 0.002
-#: Columns that identify a person or record their state after the outcome (see module docstring).
-SKIPPED_COLUMNS = frozenset({"contact_id", "email", "first_name", "last_name", "phone", "website",
-                             "updated_at", "lifecycle_stage"})
+#: Columns that identify a person (see module docstring).
+SKIPPED_COLUMNS = frozenset({"contact_id", "email", "first_name", "last_name", "phone", "website"})
 #: A text column with more distinct values than this share of contacts is an id or free text.
 MAX_DISTINCT_SHARE = 0.5
+#: A whole-number column with at least this share of distinct values is an id (a lead number).
+ID_NUMBER_SHARE = 0.99
+#: Below this many contacts (or values) no column is judged an identifier: too few to tell.
+ID_MIN_ROWS = 100
 
 
 @dataclass
@@ -72,16 +78,19 @@ class FeaturePlan:
     event_types: list[str]
     rule_models: list[tuple[str, int]]
     property_columns: dict[str, str]  # column -> logical type (string/number/boolean/timestamp)
+    #: columns left out as identifiers (unique or nearly unique per contact: ids, lead numbers)
+    identifiers: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": [asdict(f) for f in self.features], "event_types": self.event_types,
                 "rule_models": [list(r) for r in self.rule_models],
-                "property_columns": self.property_columns}
+                "property_columns": self.property_columns, "identifiers": self.identifiers}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeaturePlan:
         return cls([Feature(**f) for f in data["features"]], list(data["event_types"]),
-                   [(str(m), int(v)) for m, v in data["rule_models"]], dict(data["property_columns"]))
+                   [(str(m), int(v)) for m, v in data["rule_models"]], dict(data["property_columns"]),
+                   list(data.get("identifiers", [])))
 
     @property
     def names(self) -> list[str]:
@@ -103,23 +112,16 @@ def _readable(column: str) -> str:
 def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozenset()) -> FeaturePlan:
     """Decide the feature columns from the store's columns, event types and published models."""
     columns = store.columns("contacts")
-    known = "FROM contacts WHERE created_at IS NULL OR created_at <= ?"  # nothing created after `until`
-    row = store.con.execute(f"SELECT count(*) {known}", [until]).fetchone()
+    row = store.con.execute("SELECT count(*) FROM contacts WHERE created_at IS NULL OR created_at <= ?",
+                            [until]).fetchone()  # nothing created after `until`
     n_contacts = max(int(row[0]) if row else 0, 1)
-    text_columns = [c for c, t in columns.items() if t == "string" and c not in SKIPPED_COLUMNS | exclude]
-    distinct: dict[str, int] = {}
-    if text_columns:
-        sql = "SELECT " + ", ".join(f"count(DISTINCT {_ident(c)})" for c in text_columns) + f" {known}"
-        counts = store.con.execute(sql, [until]).fetchone() or ()
-        distinct = dict(zip(text_columns, (int(v) for v in counts), strict=True))
+    identifiers = _identifiers(store, columns, exclude, until, n_contacts)
     features: list[Feature] = []
     kept: dict[str, str] = {}
     for column, logical in columns.items():
-        if column in SKIPPED_COLUMNS or column in exclude:
+        if column in SKIPPED_COLUMNS or column in exclude or column in identifiers:
             continue
         if logical == "string":
-            if distinct.get(column, 0) > MAX_DISTINCT_SHARE * n_contacts and n_contacts >= 100:
-                continue
             features.append(Feature(f"p:{column}", "category", "property", _readable(column)))
         elif logical == "timestamp":
             label = "created" if column == "created_at" else _readable(column)
@@ -128,9 +130,12 @@ def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozense
             features.append(Feature(f"p:{column}", "number", "property", _readable(column)))
         kept[column] = logical
     if "email" in columns and "email" not in exclude:
-        features.append(Feature("p:email_domain", "category", "property", "e-mail domain"))
-        features.append(Feature("p:is_free_email", "number", "property", "free e-mail address"))
-        kept["email"] = "string"
+        derived = [Feature("p:email_domain", "category", "property", "e-mail domain"),
+                   Feature("p:is_free_email", "number", "property", "free e-mail address")]
+        derived = [f for f in derived if f.name[2:] not in exclude]
+        features += derived
+        if derived:
+            kept["email"] = "string"
     types = [r[0] for r in store.con.execute(
         "SELECT type FROM events WHERE occurred_at <= ? GROUP BY type ORDER BY count(*) DESC, type LIMIT ?",
         [until, MAX_EVENT_TYPES]).fetchall()]
@@ -150,7 +155,37 @@ def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozense
         features.append(Feature(f"r:{name}:score", "number", "rule", f"{name} score", "score"))
         features += [Feature(f"r:{name}:g:{g}", "number", "rule", f"{name} {g} points", "score")
                      for g in version.group_names]
-    return FeaturePlan(features, types, rule_models, kept)
+    return FeaturePlan(features, types, rule_models, kept, identifiers)
+
+
+def _identifiers(store: Store, columns: dict[str, str], exclude: Set[str], until: datetime,
+                 n_contacts: int) -> list[str]:
+    """Columns that identify a contact rather than describe it, never features: text with more
+    distinct values than ``MAX_DISTINCT_SHARE`` of the contacts (ids, free text), whole numbers
+    distinct on ``ID_NUMBER_SHARE`` of their values (a lead number)."""
+    if n_contacts < ID_MIN_ROWS:
+        return []
+    candidates = [c for c, t in columns.items() if t in ("string", "number")
+                  and c not in SKIPPED_COLUMNS and c not in exclude]
+    if not candidates:
+        return []
+    parts = []
+    for c in candidates:
+        ref = _ident(c)
+        whole = (f"count(*) FILTER (WHERE {ref} IS NOT NULL AND CAST({ref} AS DOUBLE) <> floor(CAST({ref} AS DOUBLE)))"
+                 if columns[c] == "number" else "0")
+        parts += [f"count(DISTINCT {ref})", f"count({ref})", whole]
+    row = store.con.execute(f"SELECT {', '.join(parts)} FROM contacts WHERE created_at IS NULL OR created_at <= ?",
+                            [until]).fetchone() or ()
+    found = []
+    for i, c in enumerate(candidates):
+        distinct, present, fractional = (int(v or 0) for v in row[3 * i:3 * i + 3])
+        if columns[c] == "string" and distinct > MAX_DISTINCT_SHARE * n_contacts:
+            found.append(c)
+        elif (columns[c] == "number" and not fractional and present >= ID_MIN_ROWS
+              and distinct >= ID_NUMBER_SHARE * present):
+            found.append(c)
+    return found
 
 
 def _property_sql(feature: Feature, plan: FeaturePlan) -> str:
@@ -238,8 +273,18 @@ def features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> str:
             rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, model_of(stored), as_of)})"
         joins.append(f"LEFT JOIN ({rows}) r{i} USING (contact_id)")
         selects += [f"r{i}.{_ident(feature)}" for _, feature in columns]
-    return (f"SELECT {', '.join(selects)} FROM contacts c {' '.join(joins)} "
+    return (f"SELECT {', '.join(selects)} FROM {contacts_source(store, plan, as_of)} c {' '.join(joins)} "
             "WHERE c.created_at IS NULL OR c.created_at <= $as_of ORDER BY c.contact_id")
+
+
+def contacts_source(store: Store, plan: FeaturePlan, as_of: datetime) -> str:
+    """The contacts table, or, when a property changed after ``as_of``, the contacts as they stood
+    then (``compiler.properties_as_of.contacts_as_of``): the same rule the rules read by."""
+    if history_table(store, as_of) is None:
+        return "contacts"
+    columns = store.columns("contacts")
+    names = [c for c in plan.property_columns if c in columns]
+    return f"({contacts_as_of(columns, names, as_of).sql(dialect='duckdb')})"
 
 
 def stored_scores_cover(store: Store, model: str, version: int, as_of: datetime) -> bool:
@@ -331,4 +376,5 @@ def prune(plan: FeaturePlan, x: np.ndarray) -> tuple[FeaturePlan, np.ndarray]:
         if finite.size and (finite.min() != finite.max() or finite.size < column.size):
             keep.append(j)
     features = [plan.features[j] for j in keep]
-    return FeaturePlan(features, plan.event_types, plan.rule_models, plan.property_columns), x[:, keep]
+    return FeaturePlan(features, plan.event_types, plan.rule_models, plan.property_columns,
+                       plan.identifiers), x[:, keep]

@@ -45,6 +45,14 @@ from leadscore.predictive.labels import (
     stratified_split,
     won_labels,
 )
+from leadscore.predictive.leakage import (
+    LeakageSuspected,
+    assumed_properties,
+    assumed_warning,
+    check_leakage,
+    refusal,
+    resolve_columns,
+)
 from leadscore.predictive.learners import GradientBoosting, Learner, Logistic
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -136,13 +144,19 @@ def _refuse_if_thin(rows: _Rows, label: str, horizon_days: int, min_positives: i
 
 def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", horizon_days: int = 90,
                 cutoffs: list[datetime] | None = None, until: datetime | None = None, seed: int = 42,
-                min_positives: int = MIN_POSITIVES, exclude: set[str] | None = None) -> TrainResult:
-    """Train, validate, calibrate and store a new version of predictive model ``name``."""
+                min_positives: int = MIN_POSITIVES, exclude: set[str] | None = None,
+                accept_leaky: bool = False) -> TrainResult:
+    """Train, validate, calibrate and store a new version of predictive model ``name``.
+
+    ``exclude`` names contact columns as the user's file named them (``Lead Quality``); an unknown
+    one is an error. Suspected leakage (``predictive/leakage.py``) stops training with
+    ``LeakageSuspected`` unless ``accept_leaky``, which records the warning on the model instead.
+    """
     started = time.perf_counter()
     phases: dict[str, float] = {}
     if horizon_days < 1:
         raise LeadscoreError("--horizon must be at least one day")
-    excluded = set(exclude or ())
+    excluded = resolve_columns(store, exclude or ())
     notes: list[str] = []
     if label == "won":
         end = until if until is not None else data_end(store, utcnow())
@@ -164,6 +178,9 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
         rows = _property_rows(store, plan, label, end, seed)
     phases["features"] = time.perf_counter() - started
     warnings = notes + _refuse_if_thin(rows, label, horizon_days, min_positives)
+    if plan.identifiers:
+        warnings.append(f"left out {len(plan.identifiers)} identifier column(s), unique or nearly unique per "
+                        f"contact, never features: {', '.join(plan.identifiers)}")
 
     t = time.perf_counter()
     train, val = ~rows.validation, rows.validation
@@ -175,6 +192,9 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     x_all = x_all[:, kept]
     x_val, y_train, y_val = x_all[val], rows.y[train], rows.y[val]
     phases["encode"] = time.perf_counter() - t
+    assumed = assumed_warning(assumed_properties(store, plan, rows.cutoffs[0]), rows.cutoffs[0])
+    if assumed:  # of the properties the model uses (after pruning the constant ones)
+        warnings.append(assumed)
 
     t = time.perf_counter()
     candidates: dict[str, Learner] = {
@@ -186,6 +206,11 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     best = candidates[chosen]
     calibrator, crossed = calibrate.choose_calibration(best.raw_score(x_val), y_val, seed)
     phases["fit"] = time.perf_counter() - t
+    leaks = check_leakage(plan, x_train, y_train, val_auc[chosen])
+    if leaks.suspects and not accept_leaky:
+        raise LeakageSuspected(refusal(leaks))
+    if leaks.suspects:
+        warnings.append(refusal(leaks) + " (accepted with --accept-leaky)")
 
     t = time.perf_counter()
     final = _refit(best, plan, x_all, rows.y, seed)
@@ -207,13 +232,18 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
         "candidates_auc": val_auc, "chosen": chosen, "calibration": calibrator.method,
         "validation": "newest cut-off" if len(rows.cutoffs) > 1 else f"seeded random {VALIDATION_SHARE:.0%}",
         "top_features": [[k, round(v, 4)] for k, v in top], "features": len(plan.features),
-        "seed": seed, "warnings": warnings,
+        "seed": seed, "warnings": warnings, "excluded": sorted(excluded), "identifiers": plan.identifiers,
+        "leakage": [s.describe() for s in leaks.suspects],
     }
     model = PredictiveModel(
         name=name, label=label, horizon_days=horizon_days if label == "won" else None, data_until=rows.until,
         cutoffs=rows.cutoffs, plan=plan, learner=final, calibrator=calibrator, metrics=metrics,
         score_edges=edges, score_shares=shares)
-    save_predictive_model(store, model)
+    # the rows the metrics come from, for the report: the same AUC and ECE, never in-sample
+    holdout = pa.table({"contact_id": rows.table["contact_id"].filter(pa.array(val)),
+                        "cutoff": pa.array([rows.cutoffs[-1]] * int(val.sum()), pa.timestamp("us")),
+                        "probability": pa.array(crossed, pa.float64()), "converted": pa.array(y_val, pa.bool_())})
+    save_predictive_model(store, model, holdout)
     return TrainResult(model, warnings, time.perf_counter() - started, phases)
 
 

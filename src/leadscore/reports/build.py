@@ -143,7 +143,7 @@ def build_report(store: Store, *, model: str | Path | Target | None = None, as_o
         rules=rule_impact(frame),
         thresholds=report_thresholds(frame, result.tiers[-1], precision=precision, capacity=capacity),
         stuck=stuck_leads(store, target.model, days=stuck_days),
-        calibration=predictive_calibration(store, outcome),
+        calibration=predictive_calibration(store),
         tier_bounds={k: float(v) for k, v in target.model.tiers.items()},
     )
     report.findings = findings_for(report)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadscore.predictive.calibrate import ECE_HONEST
 from leadscore.reports.audit_rules import FlagKind, RuleImpact
+from leadscore.reports.calibration import PredictiveCalibration
 
 if TYPE_CHECKING:
     from leadscore.reports.build import Report
@@ -78,18 +80,28 @@ def findings_for(report: Report) -> list[str]:
         note = f"; {skipped} date(s) with fewer than {MIN_CONVERTERS} converters left out" if skipped else ""
         out.append(f"Over {len(measured)} as-of dates the AUC ranged {min(aucs):.2f}–{max(aucs):.2f} "
                    f"({words}{note}).")
-    for cal in report.calibration:
+    out += _predictive_findings(report.calibration)
+    return out
+
+
+def _predictive_findings(calibrations: list[PredictiveCalibration]) -> list[str]:
+    """One sentence per predictive model, measured on its held-out rows (``reports/calibration``)."""
+    out: list[str] = []
+    for cal in calibrations:
         if cal.calibration is None or cal.calibration.ece is None or not cal.calibration.contacts:
-            out.append(f"Predictive model `{cal.model}`: none of its {cal.pending:,} predictions has a "
-                       "finished horizon yet, so calibration cannot be measured.")
+            out.append(f"Predictive model `{cal.model}` v{cal.version} has no held-out rows kept from its "
+                       "training, so its calibration cannot be measured honestly: retrain it (`leadscore train`).")
             continue
         c = cal.calibration
         ece = c.ece or 0.0
         mean_p = sum(b.mean_predicted * b.contacts for b in c.bins if b.mean_predicted is not None) / c.contacts
         observed = c.converters / c.contacts
-        verdict = "honest" if ece < 0.05 else ("too optimistic" if mean_p > observed else "too pessimistic")
-        out.append(f"Predictive model `{cal.model}`: calibration error {ece:.3f} on {c.contacts:,} contacts "
-                   f"(predicted {pct(mean_p)} on average, observed {pct(observed)}): probabilities look {verdict}.")
+        verdict = (f"honest (calibration error below {ECE_HONEST})" if cal.honest
+                   else "too optimistic" if mean_p > observed else "too pessimistic")
+        auc = f", AUC {c.auc:.3f}" if c.auc is not None else ""
+        out.append(f"Predictive model `{cal.model}` v{cal.version}: calibration error {ece:.3f}{auc} on "
+                   f"{c.contacts:,} {cal.held_out} (predicted {pct(mean_p)} on average, observed "
+                   f"{pct(observed)}): probabilities look {verdict}.")
     return out
 
 

@@ -48,11 +48,12 @@ def _environment() -> Environment:
 def render_html(report: Report) -> str:
     """The whole page as one string (about 5 MB, nearly all of it plotly.js)."""
     from leadscore import __version__
+    from leadscore.predictive.calibrate import ECE_HONEST
 
     charts = {name: Markup(html) for name, html in all_charts(report).items()}  # noqa: S704 - our own plotly output
     template = _environment().get_template("report.html.j2")
     return template.render(r=report, charts=charts, plotly_js=Markup(plotly_js()),  # noqa: S704
-                           version=__version__)
+                           version=__version__, ece_honest=ECE_HONEST)
 
 
 def jsonable(value: Any) -> Any:

@@ -26,6 +26,12 @@ this table: its rows move here, and readers of the old name keep working.
 
 ``meta.property_history_latest`` is the latest ``changed_at`` ever recorded: a score run whose
 as-of is at or after it needs no history at all, and one row of ``meta`` says so without a scan.
+
+``predictive_holdout`` belongs to the same issue (no leakage in what is reported): the held-out
+rows a predictive model was measured on at training (the newest cut-off of a time split, or the
+random validation share), each with its cross-fitted probability and its label, so the report
+shows the same AUC and calibration error as ``leadscore train`` and never measures a model on
+rows it learned from.
 """
 
 from __future__ import annotations
@@ -75,7 +81,13 @@ def move_property_changes(con: duckdb.DuckDBPyConnection) -> None:
         HAVING max(changed_at) IS NOT NULL""")
 
 
+CREATE_HOLDOUT = """CREATE TABLE predictive_holdout (
+    name VARCHAR NOT NULL, version INTEGER NOT NULL, contact_id VARCHAR NOT NULL,
+    cutoff TIMESTAMP NOT NULL, probability DOUBLE NOT NULL, converted BOOLEAN NOT NULL
+)"""
+
 HISTORY_MIGRATION: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     CREATE_HISTORY,
     move_property_changes,
+    CREATE_HOLDOUT,
 ]

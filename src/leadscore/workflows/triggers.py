@@ -21,10 +21,14 @@ from typing import Any
 import duckdb
 
 from leadscore.compiler import compile_model
-from leadscore.engine.run import SCORE_EPSILON  # score moves compared with the engine's own slack
+from leadscore.engine.run import (
+    HISTORY_TABLE,
+    SCORE_EPSILON,  # score moves compared with the engine's own slack
+)
 from leadscore.model.conditions import Condition
 from leadscore.model.spec import ScoringModel
 from leadscore.model.workflow_spec import Trigger, Workflow
+from leadscore.storage.history import needs_history
 from leadscore.storage.store import used_params
 from leadscore.timeutil import epoch_micros
 
@@ -36,7 +40,7 @@ RESTRICT_LIMIT = 5000
 
 #: (condition hash, contact columns, event columns) → the condition's parameterised SQL (see
 #: ``condition_sql``); bounded like ``engine.run``'s cache of model SQL.
-_CONDITION_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], str] = {}
+_CONDITION_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str | None], str] = {}
 _CONDITION_SQL_LIMIT = 64
 
 
@@ -127,7 +131,7 @@ def condition_model(cond: Condition) -> ScoringModel:
 
 
 def condition_sql(cond: Condition, as_of: datetime, contact_columns: dict[str, str],
-                  event_columns: dict[str, str], *, restricted: bool) -> str:
+                  event_columns: dict[str, str], *, restricted: bool, history: str | None = None) -> str:
     """SQL listing the ``contact_id`` of contacts for which ``cond`` holds as of ``as_of``.
 
     With ``restricted`` the query reads only the contacts of the list parameter ``$contact_ids``
@@ -136,14 +140,15 @@ def condition_sql(cond: Condition, as_of: datetime, contact_columns: dict[str, s
     cached: a real-time rescore that fires a workflow pays no compile (~10 ms for a two-leaf
     condition). An import that adds or retypes a column changes the key and compiles anew. The
     unrestricted form has the as-of as a literal and is compiled each time (a whole-base pass
-    costs far more anyway).
+    costs far more anyway). ``history``: the property history table, when properties must be read
+    as of ``as_of`` (``engine.run.history_table``).
     """
     if not restricted:
-        return _compile_condition(cond, as_of, contact_columns, event_columns, params=False)
-    key = (condition_hash(cond), tuple(contact_columns.items()), tuple(event_columns.items()))
+        return _compile_condition(cond, as_of, contact_columns, event_columns, params=False, history=history)
+    key = (condition_hash(cond), tuple(contact_columns.items()), tuple(event_columns.items()), history)
     sql = _CONDITION_SQL.get(key)
     if sql is None:
-        sql = _compile_condition(cond, as_of, contact_columns, event_columns, params=True)
+        sql = _compile_condition(cond, as_of, contact_columns, event_columns, params=True, history=history)
         if len(_CONDITION_SQL) >= _CONDITION_SQL_LIMIT:
             _CONDITION_SQL.clear()
         _CONDITION_SQL[key] = sql
@@ -156,9 +161,9 @@ def condition_hash(cond: Condition) -> str:
 
 
 def _compile_condition(cond: Condition, as_of: datetime, contact_columns: dict[str, str],
-                       event_columns: dict[str, str], *, params: bool) -> str:
+                       event_columns: dict[str, str], *, params: bool, history: str | None) -> str:
     query = compile_model(condition_model(cond), as_of=as_of, dialect="duckdb", params=params,
-                          contact_columns=contact_columns, event_columns=event_columns)
+                          contact_columns=contact_columns, event_columns=event_columns, history_table=history)
     return f"SELECT contact_id FROM ({query.sql(dialect='duckdb')}) AS cq WHERE cq.score > 0.5"
 
 
@@ -170,7 +175,8 @@ def _apply_condition(con: duckdb.DuckDBPyConnection, cond: Condition, as_of: dat
     ids bound as a list. Many (a big rerun): one pass over the base beats binding a huge list.
     """
     restricted = fired <= RESTRICT_LIMIT
-    sql = condition_sql(cond, as_of, contact_columns, event_columns, restricted=restricted)
+    history = HISTORY_TABLE if needs_history(con, as_of) else None  # `if:` reads properties as of too
+    sql = condition_sql(cond, as_of, contact_columns, event_columns, restricted=restricted, history=history)
     params: dict[str, Any] = {}
     if restricted:
         ids = [r[0] for r in con.execute(f"SELECT contact_id FROM {FIRED}").fetchall()]
