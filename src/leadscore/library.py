@@ -247,6 +247,15 @@ def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_form
         return _export_scores(store, out, file_format=file_format, model=model)
 
 
+def export_predictions(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
+                       model: str | None = None) -> int:
+    """Write stored predictions (probability, priority, reasons) to CSV or Parquet; no rule model needed."""
+    from leadscore.engine.export import export_predictions as _export
+
+    with open_store(workspace, read_only=True) as store:
+        return _export(store, out, file_format=file_format, model=model)
+
+
 def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,
         n: int = 20) -> list[TopRow]:
     """The best-scored contacts."""

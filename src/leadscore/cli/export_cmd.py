@@ -16,6 +16,7 @@ from leadscore.cli.main import app
 
 class What(StrEnum):
     scores = "scores"
+    predictions = "predictions"
 
 
 class Format(StrEnum):
@@ -33,12 +34,15 @@ def export_command(
     model: ModelOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Export stored scores: contact_id, model, model_version, score, tier, grade, group_*, as_of, computed_at.
+    """Export stored scores (contact_id, model, model_version, score, tier, grade, group_*, as_of,
+    computed_at, and probability/priority once `leadscore predict` ran) or predictions alone
+    (contact_id, model, model_version, probability, priority, reasons, as_of, computed_at).
 
     Example: leadscore export scores --format parquet --out scores.parquet
+    Example: leadscore export predictions --out predictions.csv   (no rule model needed)
     """
-    n = library.export_scores(out, workspace=workspace, model=model,
-                              file_format=file_format.value if file_format else None)
+    export = library.export_predictions if what is What.predictions else library.export_scores
+    n = export(out, workspace=workspace, model=model, file_format=file_format.value if file_format else None)
     console.print(f"wrote {n:,} rows to {out}")
 
 

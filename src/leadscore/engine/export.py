@@ -6,6 +6,9 @@ grade``, one ``group_<name>`` column per group of any exported model, ``as_of`` 
 Once a predictive model has written predictions (``leadscore predict``), two more columns follow:
 ``probability`` and ``priority`` of the latest prediction run's model (empty for contacts it did
 not predict), and ``blended`` when a model file asks for a blended score (``predictive:``).
+Contacts with a prediction but no rule score (a workspace with a predictive model only) get one
+row with the rule columns empty. ``export_predictions`` writes the predictions alone, with their
+reasons.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
 
 FORMATS = ("csv", "parquet")
+#: The predictions of the latest prediction run's model.
+LATEST_PREDICTIONS = ("SELECT contact_id, probability, priority, factors, as_of, computed_at FROM predictions "
+                      "WHERE model = (SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1)")
 
 
 def _lit(value: str) -> str:
@@ -47,9 +53,7 @@ def _scores_select(store: Store, model: str | None) -> tuple[str, list[Any]]:
     predicted = ""
     if store.con.execute("SELECT count(*) FROM (SELECT 1 FROM predictions LIMIT 1)").fetchone() != (0,):
         columns += ["p.probability", "p.priority"]
-        predicted = ("LEFT JOIN (SELECT contact_id, probability, priority FROM predictions WHERE model = "
-                     "(SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1)) p "
-                     "ON p.contact_id = s.contact_id ")
+        predicted = f"LEFT JOIN ({LATEST_PREDICTIONS}) p ON p.contact_id = s.contact_id "
         blends = _blends(store, model)
         if blends:
             columns.append("(1 - bl.weight) * s.score + bl.weight * 100 * pb.probability AS blended")
@@ -57,9 +61,16 @@ def _scores_select(store: Store, model: str | None) -> tuple[str, list[Any]]:
                           "ON bl.model = s.model AND bl.version = s.model_version "
                           "LEFT JOIN predictions pb ON pb.model = bl.pmodel AND pb.contact_id = s.contact_id ")
     sql = (f"SELECT {', '.join(columns)} FROM scores s JOIN model_versions mv "
-           f"ON mv.model = s.model AND mv.version = s.model_version {predicted}{where} "
-           "ORDER BY s.model, s.score DESC, s.contact_id")
-    return sql, [model] if model else []
+           f"ON mv.model = s.model AND mv.version = s.model_version {predicted}{where}")
+    params: list[Any] = [model] if model else []
+    if predicted:  # contacts predicted but without a rule score: their prediction, rule columns empty
+        blended = columns[-1].endswith("AS blended")
+        nulls = ["NULL"] * (len(columns) - 5 - blended)  # all but contact_id, the times, p's two (and blended)
+        sql += (f" UNION ALL SELECT p.contact_id, {', '.join(nulls)}, p.as_of, p.computed_at, p.probability, "
+                f"p.priority{', NULL' if blended else ''} FROM ({LATEST_PREDICTIONS}) p WHERE NOT EXISTS ("
+                f"SELECT 1 FROM scores s WHERE s.contact_id = p.contact_id{' AND s.model = ?' if model else ''})")
+        params += [model] if model else []
+    return f"SELECT * FROM ({sql}) ORDER BY model NULLS LAST, score DESC, contact_id", params
 
 
 def _blends(store: Store, model: str | None) -> list[str]:
@@ -75,20 +86,41 @@ def _blends(store: Store, model: str | None) -> list[str]:
     return rows
 
 
-def export_scores(store: Store, out: str | Path, *, file_format: str | None = None,
-                  model: str | None = None) -> int:
-    """Write stored scores to ``out``; the format comes from the extension unless given."""
+def _copy(store: Store, sql: str, params: list[Any], out: str | Path, file_format: str | None) -> int:
+    """``COPY (sql) TO out`` as CSV or Parquet (from the extension unless given); returns the rows."""
     target = Path(out)
     fmt = (file_format or target.suffix.lstrip(".") or "csv").lower()
     if fmt not in FORMATS:
         raise LeadscoreError(f"cannot export as {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if model and model not in store.published_models():
-        raise LeadscoreError(f"no published model `{model}`")
     target.parent.mkdir(parents=True, exist_ok=True)
-    sql, params = _scores_select(store, model)
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
     row = store.con.execute(f"COPY ({sql}) TO {_lit(str(target))} ({options})", params).fetchone()
     return int(row[0]) if row else 0
+
+
+def export_scores(store: Store, out: str | Path, *, file_format: str | None = None,
+                  model: str | None = None) -> int:
+    """Write stored scores to ``out``; the format comes from the extension unless given."""
+    if model and model not in store.published_models():
+        raise LeadscoreError(f"no published model `{model}`")
+    sql, params = _scores_select(store, model)
+    return _copy(store, sql, params, out, file_format)
+
+
+def export_predictions(store: Store, out: str | Path, *, file_format: str | None = None,
+                       model: str | None = None) -> int:
+    """Write stored predictions (``leadscore predict``): ``contact_id, model, model_version,
+    probability, priority, reasons`` (the top factors, as JSON), ``as_of, computed_at``; of one
+    predictive model, or of the latest run's. Needs no rule model."""
+    names = [r[0] for r in store.con.execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall()]
+    if not names:
+        raise LeadscoreError("no predictions yet: run `leadscore train` then `leadscore predict`")
+    if model and model not in names:
+        raise LeadscoreError(f"no predictions of a predictive model `{model}` (predicted: {', '.join(names)})")
+    which = "?" if model else "(SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1)"
+    sql = (f"SELECT contact_id, model, model_version, probability, priority, factors AS reasons, as_of, "
+           f"computed_at FROM predictions WHERE model = {which} ORDER BY probability DESC, contact_id")
+    return _copy(store, sql, [model] if model else [], out, file_format)
 
 
 @dataclass
