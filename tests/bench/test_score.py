@@ -80,9 +80,37 @@ def test_tiny_bench_run(tmp_path: Path) -> None:
     assert {"engine.compile", "engine.query", "engine.write", "around the run"} <= set(result.phases)
     assert result.phases["around the run"] > 0
     text = format_bench(result)
-    for label in ("hand-written query", "leadscore score", "ratio", "peak RSS", "agreement"):
+    for label in ("hand-written query", "leadscore score", "ratio", "peak RSS", "agreement", "property history",
+                  "as-of / now ratio", "compiled query as of it"):
         assert label in text
     assert result.to_dict()["ratio"] == result.ratio
+    # with a property history present: about five changes a contact, and an as-of run that reads it
+    assert 4 * 2_000 < result.history_rows < 6 * 2_000 and len(result.past_runs_s) == 2
+    assert result.past_as_of == result.as_of - timedelta(days=182) and math.isfinite(result.past_ratio)
+    assert all(t > 0 for t in result.past_query_s)
+
+
+def test_bench_history_keeps_the_current_values_and_moves_the_past(loaded: tuple[Store, DemoData]) -> None:
+    """The history the bench adds ends, for each property, at the value the contact holds: scores
+    now are unchanged (the hand-written query still agrees); as of half a year back they differ."""
+    from leadscore.bench.score_history import add_history, default_as_of
+
+    store, data = loaded
+    compile_model = _compile_model()
+    model = parse_model(BENCH_MODEL_YAML, "bench.yml").model
+    columns = ", ".join(f'"{c}"' for c in ("job_title", "company_size", "industry", "email"))
+    before = store.con.execute(f"SELECT contact_id, {columns} FROM contacts ORDER BY 1").fetchall()
+    past = default_as_of(data.as_of)
+
+    def scores(history: str | None) -> list[tuple[object, ...]]:
+        sql = compile_model(model, as_of=past, contact_columns=store.columns("contacts"),
+                            event_columns=store.columns("events"), history_table=history).sql(dialect="duckdb")
+        return store.con.execute(f"SELECT contact_id, score FROM ({sql}) ORDER BY 1").fetchall()
+
+    assert scores("property_history") == scores(None)  # no bench change yet
+    assert add_history(store, data.as_of, 5, seed=3) > 10_000
+    assert store.con.execute(f"SELECT contact_id, {columns} FROM contacts ORDER BY 1").fetchall() == before
+    assert scores("property_history") != scores(None)
 
 
 def test_format_reports_a_mismatch() -> None:
