@@ -42,11 +42,12 @@ class CompiledModel:
 
 def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect: str = "duckdb",  # noqa: A001
             as_of: datetime | str | None = None, contact_id: str | None = None,
-            detail: bool = False) -> CompiledModel:
+            detail: bool = False, history_table: str | None = None) -> CompiledModel:
     """The one SQL query computing a model's scores, to read or run in your own warehouse.
 
     With a workspace, custom columns its imports added are known to the compiler; without one,
-    only the built-in columns are.
+    only the built-in columns are. With ``history_table`` (a table of property changes shaped like
+    the store's ``property_history``) the properties are read as of ``as_of``.
     """
     from leadscore.compiler import render_sql
     from leadscore.errors import ModelError, WorkspaceError
@@ -63,7 +64,7 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
         pass
     try:
         sql = render_sql(loaded.model, as_of=when, dialect=dialect, contact_id=contact_id, detail=detail,
-                         contact_columns=contact_columns, event_columns=event_columns)
+                         contact_columns=contact_columns, event_columns=event_columns, history_table=history_table)
     except ModelError as exc:  # the compiler's own check: point at the file and line, as validate does
         raise ModelError([dataclasses.replace(i, file=loaded.file, line=i.line or loaded.line_for(i.path))
                           for i in exc.issues]) from None

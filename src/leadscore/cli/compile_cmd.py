@@ -25,16 +25,20 @@ def compile_command(
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Restrict to one contact.")] = None,
     detail: Annotated[bool, typer.Option("--detail", help="Add per-rule columns (r_i, rraw_i, rn_i, rf_i).")] = False,
+    history_table: Annotated[str | None, typer.Option(
+        "--history-table", help="Read properties as of --as-of from this table of property changes "
+                                "(contact_id, property, old_value, new_value, changed_at): property_history")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print the one SQL query that computes the model's scores; run it in your own warehouse.
 
     Example: leadscore compile models/b2b.yml --dialect spark --as-of 2025-06-30
+    Example: leadscore compile models/b2b.yml --as-of 2025-06-30 --history-table property_history
     """
     from leadscore import admin
 
     compiled = admin.compile(model_file, workspace=workspace, dialect=dialect.value, as_of=as_of,
-                             contact_id=contact, detail=detail)
+                             contact_id=contact, detail=detail, history_table=history_table)
     typer.echo(f"-- leadscore model `{compiled.model}` ({compiled.hash}) as of {compiled.as_of.isoformat()}, "
                f"{compiled.dialect}")
     typer.echo(compiled.sql + ";")
