@@ -37,7 +37,7 @@ import duckdb
 from leadscore.errors import ImportError_
 from leadscore.ingest.coerce import Coercion, clean_text, coerce, infer_text_columns
 from leadscore.ingest.mapping import ALIASES, ColumnMapping, snake_case
-from leadscore.ingest.readers import Source, detect_format, drop_temp, open_source, scalar, sql_name, sql_str
+from leadscore.ingest.readers import Source, detect_format, open_source, release, scalar, sql_name, sql_str
 from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
 from leadscore.storage.history import UNVERSIONED, record_changes, stage_table
 from leadscore.storage.store import Store
@@ -94,12 +94,7 @@ def import_history(store: Store, path: str | Path, *, mapping: ColumnMapping | N
                         [result.import_id, str(file.resolve()), started, result.recorded,
                          result.contacts_updated, result.unchanged, result.rejected])
     finally:
-        try:
-            drop_temp(con, _TEMP)
-            if source is not None:
-                source.cleanup(con)
-        except duckdb.TransactionException:
-            pass
+        release(con, source, _TEMP)
     result.seconds = time.perf_counter() - clock
     return result
 

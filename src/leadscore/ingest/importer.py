@@ -57,9 +57,9 @@ from leadscore.ingest.property_changes import CHANGED_AT, ChangeLog
 from leadscore.ingest.readers import (
     Source,
     detect_format,
-    drop_temp,
     first_row,
     open_source,
+    release,
     scalar,
     sql_name,
     sql_str,
@@ -155,12 +155,7 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
 
 def _cleanup(con: duckdb.DuckDBPyConnection, source: Source | None) -> None:
     """Drop the temp tables; inside a caller's failed transaction they go with it anyway."""
-    try:
-        drop_temp(con, _TEMP)
-        if source is not None:
-            source.cleanup(con)
-    except duckdb.TransactionException:
-        pass
+    release(con, source, _TEMP)
 
 
 def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict: bool,

@@ -139,6 +139,17 @@ def drop_temp(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         con.execute(f"DROP {kind} {sql_name(name)}")
 
 
+def release(con: duckdb.DuckDBPyConnection, source: Source | None, temp: list[str]) -> None:
+    """Drop an import's temp tables and its source's; inside a caller's failed transaction they go
+    with it anyway (DuckDB refuses statements there)."""
+    try:
+        drop_temp(con, temp)
+        if source is not None:
+            source.cleanup(con)
+    except duckdb.TransactionException:
+        pass
+
+
 def _has_encoding_rejects(con: duckdb.DuckDBPyConnection) -> bool:
     return scalar(con, "SELECT count(*) FROM __ls_rej WHERE error_type ILIKE '%ENCODING%' "
                        "OR error_type ILIKE '%UNICODE%'") > 0

@@ -92,7 +92,7 @@ def _choose_c(x: np.ndarray, y: np.ndarray) -> float:
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
     losses = {}
     for c in CANDIDATE_C:
-        est = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear")
+        est = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear", random_state=0)
         losses[c] = -float(cross_val_score(est, x, y, cv=folds, scoring="neg_log_loss").mean())
     best = min(losses.values())
     return min(c for c, loss in losses.items() if loss <= best * 1.005)
@@ -110,7 +110,7 @@ def fit_weights(frame: ScoredFrame) -> tuple[np.ndarray, float]:
             f"{neg} others (need {MIN_CLASS} of each); choose an earlier --fit-as-of or a longer horizon")
     x = frame.fired.astype(np.float64)
     c = _choose_c(x, y)
-    est = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear").fit(x, y)
+    est = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear", random_state=0).fit(x, y)
     return np.asarray(est.coef_[0], dtype=np.float64), c
 
 
