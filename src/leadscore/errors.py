@@ -60,3 +60,8 @@ class BackendError(LeadscoreError):
 
 class NotFoundError(LeadscoreError):
     """A contact, model or version that does not exist."""
+
+
+class TimeLimitError(LeadscoreError):
+    """Work that ran past the time allowed for it (a preview or explain over the API): stopped,
+    nothing written. The message names the limit and how to stay under it."""

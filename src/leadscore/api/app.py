@@ -35,7 +35,7 @@ from leadscore.api.metrics import MetricsMiddleware
 from leadscore.api.routes_models import InvalidModelText
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.values import InvalidInput
-from leadscore.errors import LeadscoreError, NotFoundError
+from leadscore.errors import LeadscoreError, NotFoundError, TimeLimitError
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -82,6 +82,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [
             {"loc": ["body", "text"], "msg": i.message, "type": f"model_{i.severity}", "field": "text",
              "line": i.line, "path": i.path, "hint": i.hint} for i in exc.issues]}, status_code=422)
+
+    @app.exception_handler(TimeLimitError)
+    async def too_long(_: Request, exc: TimeLimitError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "time_limit", "field": "(request)"}]},
+                            status_code=422)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:

@@ -16,6 +16,7 @@ from leadscore.api.values import InvalidInput, check_properties, checked_as_of, 
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
 from leadscore.engine.explain import explain_contact
+from leadscore.engine.limits import Deadline
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -65,13 +66,17 @@ def get_contact(request: Request, contact_id: ContactId, _key: object = ReadKey)
     return contact_view(runtime(request).reader(), contact_id)
 
 
-@router.get("/{contact_id}/explain", responses=NOT_FOUND)
+@router.get("/{contact_id}/explain", responses={**NOT_FOUND, 422: {
+    "description": "a bad parameter, or (`type: time_limit`) the work ran past `server.time_limit_seconds`"}})
 def explain(request: Request, contact_id: ContactId,
             model: Annotated[str | None, Query(max_length=200, description="default: the first published")] = None,
             as_of: Annotated[datetime | None, Query(description="default: the as-of of the stored score")] = None,
             _key: object = ReadKey) -> dict[str, Any]:
     """Every rule behind the score: fired or not, raw and decayed points, matched events, caps, tier."""
-    e = explain_contact(runtime(request).reader(), contact_id, model=model, as_of=checked_as_of(as_of, "query"))
+    rt = runtime(request)
+    store = rt.reader()
+    with Deadline(store, rt.settings.time_limit_seconds, "the explanation") as deadline:
+        e = explain_contact(store, contact_id, model=model, as_of=checked_as_of(as_of, "query"), deadline=deadline)
     return {**e.to_dict(), "reasons": e.reasons()}
 
 

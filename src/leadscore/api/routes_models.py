@@ -22,6 +22,7 @@ from leadscore.api.auth import AdminKey, ReadKey, runtime
 from leadscore.api.schemas import Id, RunOut, Text
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
+from leadscore.engine.limits import Deadline
 from leadscore.engine.preview import preview_contacts, preview_distribution
 from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
@@ -35,6 +36,9 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="the model's `name:`")]
 MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "the model does not validate: one entry per problem, with `line`, `path` and `hint`"}}
+PREVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": MODEL_ERRORS[422]["description"] + "; or (`type: time_limit`) the preview ran past "
+                         "`server.time_limit_seconds` and was stopped"}}
 
 
 class ModelText(BaseModel):
@@ -165,18 +169,21 @@ def validate(request: Request, body: ModelText, _key: object = ReadKey) -> dict[
             "issues": [_issue_out(i) for i in issues]}
 
 
-@router.post("/preview", responses=MODEL_ERRORS)
+@router.post("/preview", responses=PREVIEW_ERRORS)
 def preview(request: Request, body: PreviewRequest, _key: object = ReadKey) -> dict[str, Any]:
     """Score one or two leads with a draft beside the published model, rule by rule, or compare the
     tier counts of the whole base (`distribution`). Nothing is written."""
-    store = runtime(request).reader()
+    rt = runtime(request)
+    store = rt.reader()
     draft, warnings = _checked(store, body)
     as_of = checked_as_of(body.as_of, "body")
     out: dict[str, Any] = {"model": draft.model.name, "warnings": [_issue_out(i) for i in warnings]}
-    if body.contact_ids is not None:
-        out["contacts"] = [p.to_dict() for p in preview_contacts(store, draft, body.contact_ids, as_of=as_of)]
-    else:
-        out["distribution"] = preview_distribution(store, draft, as_of=as_of).to_dict()
+    with Deadline(store, rt.settings.time_limit_seconds, "the preview") as deadline:
+        if body.contact_ids is not None:
+            out["contacts"] = [p.to_dict() for p in preview_contacts(store, draft, body.contact_ids, as_of=as_of,
+                                                                     deadline=deadline)]
+        else:
+            out["distribution"] = preview_distribution(store, draft, as_of=as_of).to_dict()
     return out
 
 

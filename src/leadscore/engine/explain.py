@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadscore.engine.limits import Deadline
 from leadscore.engine.reference import score_reference
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import NotFoundError
@@ -116,8 +117,13 @@ def _contact_and_events(store: Store, contact_id: str, as_of: datetime) -> tuple
 
 
 def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
-                       as_of: datetime | str | None = None, version: int | None = None) -> Explanation:
-    """Explain one contact under any model (published or draft) at ``as_of`` (default now)."""
+                       as_of: datetime | str | None = None, version: int | None = None,
+                       deadline: Deadline | None = None) -> Explanation:
+    """Explain one contact under any model (published or draft) at ``as_of`` (default now).
+
+    With a ``deadline`` (the API's), the work stops with ``TimeLimitError`` once it is past.
+    """
+    deadline = deadline or Deadline.none()
     when = parse_as_of(as_of)
     contact, events = _contact_and_events(store, contact_id, when)
     sql = compiled_sql(store, model, when, contact_id=contact_id, detail=True)
@@ -128,7 +134,9 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
             f"contact `{contact_id}` is not scored at {when:%Y-%m-%d %H:%M}: it was created later"
         )
     values = dict(zip([d[0] for d in cur.description], row, strict=True))
+    deadline.check()
     reference = score_reference(model, contact, events, when)
+    deadline.check()
     rules: list[RuleExplanation] = []
     for i, (group, rule) in enumerate(model.rules()):
         matched = [
@@ -152,7 +160,7 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
 
 
 def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
-                    as_of: datetime | str | None = None) -> Explanation:
+                    as_of: datetime | str | None = None, deadline: Deadline | None = None) -> Explanation:
     """Explain the stored score of a contact: by default at the as-of and version that made it."""
     names = [model] if model else store.published_models()
     if not names:
@@ -169,7 +177,8 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
         version = store.get_version(name)
         when = as_of
     scoring_model = model_of(version)
-    result = explain_with_model(store, scoring_model, contact_id, as_of=when, version=version.version)
+    result = explain_with_model(store, scoring_model, contact_id, as_of=when, version=version.version,
+                                deadline=deadline)
     if stored is not None:
         result.stored_score, result.stored_as_of = float(stored[1]), stored[2]
     blend = scoring_model.predictive

@@ -41,7 +41,7 @@ from leadscore.model.conditions import (
     ValueTest,
 )
 from leadscore.model.properties import free_email_domains
-from leadscore.model.regex import python_pattern
+from leadscore.model.regex import re2_pattern
 from leadscore.model.spec import Decay, ScoringModel
 from leadscore.textfold import sql_lower
 from leadscore.timeutil import age_days, parse_as_of, to_utc_naive
@@ -173,7 +173,7 @@ def _value_check(test: ValueTest, lower: bool) -> _Check:
         lo, hi = _Operand(value[0], lower), _Operand(value[1], lower)
         return lambda v, _: lo.against(v) <= v <= hi.against(v)
     if op == "matches":  # a pattern is never lower-cased: that could change its meaning (\D → \d)
-        pattern = python_pattern(value)  # RE2's meaning of `$`, `\d`, `\w`, `\s`, `\b`
+        pattern = re2_pattern(value)  # RE2 itself, as in DuckDB: linear time, never backtracking
         return lambda v, _: pattern.search(v) is not None
     if op == "within_days":
         return lambda v, as_of: 0 <= age_days(as_of, v) <= value
