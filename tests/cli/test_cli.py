@@ -117,3 +117,17 @@ def test_demo_builds_scores_and_explains(tmp_path: Path) -> None:
     assert len(out["top"]) == 10 and all(t["reasons"] for t in out["top"])
     # rebuilding in place is allowed for a demo workspace
     run("demo", str(tmp_path / "demo"), "--contacts", "500", "--events", "5000", "--json")
+
+
+def test_a_lone_surrogate_in_a_key_is_a_clear_error_in_validate_and_publish(small_ws: Workspace) -> None:
+    """In a real process with a real stdout: the bug was a traceback printing the bad key."""
+    bad = small_ws.models_dir / "bad.yml"
+    bad.write_text((small_ws.models_dir / "small.yml").read_text().replace("sql: 40", '"sql\\ud800": 40'))
+    for command in ("validate", "publish"):
+        out = subprocess.run([sys.executable, "-m", "leadscore", command, str(bad), "-w", str(small_ws.root)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert "tiers.sql\\ud800" in out.stdout + out.stderr and "not valid Unicode" in out.stdout + out.stderr
+    bad.unlink()
+    run("publish", str(small_ws.models_dir / "small.yml"), "-w", str(small_ws.root))
+    run("score", "-w", str(small_ws.root))

@@ -83,3 +83,15 @@ def test_an_explain_past_the_time_limit_is_stopped_with_a_422(api: Api, monkeypa
     monkeypatch.setattr(api.runtime.settings, "time_limit_seconds", 1e-6)
     r = api.client("read").get("/v1/contacts/c1/explain")
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "time_limit", r.text
+
+
+def test_a_lone_surrogate_in_a_key_is_a_422_everywhere(api: Api) -> None:
+    bad = SMALL_MODEL.replace("sql: 40", '"sql\\ud800": 40').replace("name: small", "name: other")
+    r = api.client("read").post("/v1/models/validate", json={"text": bad})
+    assert r.status_code == 200 and r.json()["valid"] is False, r.text
+    assert r.json()["issues"][0]["path"] == "tiers.sql\\ud800"
+    r = api.client("read").post("/v1/models/preview", json={"text": bad, "contact_ids": ["c1"]})
+    assert r.status_code == 422 and "not valid Unicode" in r.text, r.text
+    r = api.client("admin").post("/v1/models", json={"text": bad})
+    assert r.status_code == 422, r.text
+    assert api.count("SELECT count(*) FROM model_versions WHERE model = 'other'") == 0
