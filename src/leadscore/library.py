@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from leadscore.engine.explain import Explanation, explain_contact
 from leadscore.engine.export import TopRow, top_scores
 from leadscore.engine.export import export_scores as _export_scores
+from leadscore.engine.limits import check_runnable
 from leadscore.engine.preview import (
     ContactPreview,
     DistributionPreview,
@@ -94,9 +95,14 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tupl
     try:
         ws = _workspace(workspace)
     except WorkspaceError:  # no workspace: check against the built-in columns only
-        return loaded, validate_model(loaded)
+        warnings = validate_model(loaded)
+        with Store.open(":memory:") as empty:
+            check_runnable(empty, loaded)
+        return loaded, warnings
     with open_store(ws, read_only=True) as store:
-        return loaded, validate_against_store(loaded, store)
+        warnings = validate_against_store(loaded, store)
+        check_runnable(store, loaded)  # what DuckDB cannot plan is refused now, not at the first run
+        return loaded, warnings
 
 
 def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> ModelVersion:
@@ -105,6 +111,7 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
     loaded = load_model(model_path)
     with open_store(ws) as store:
         validate_against_store(loaded, store)
+        check_runnable(store, loaded)
         try:
             file = str(Path(model_path).resolve().relative_to(ws.root))
         except ValueError:

@@ -22,7 +22,7 @@ from leadscore.api.auth import AdminKey, ReadKey, runtime
 from leadscore.api.schemas import Id, RunOut, Text
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
-from leadscore.engine.limits import Deadline
+from leadscore.engine.limits import Deadline, check_runnable
 from leadscore.engine.preview import preview_contacts, preview_distribution
 from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
@@ -125,7 +125,9 @@ def checked_text(store: Store, text: str, file: str | None, *,
     """
     try:
         loaded = parse_model(text, file or "(request body)", environment=environment)
-        return loaded, validate_against_store(loaded, store)
+        warnings = validate_against_store(loaded, store)
+        check_runnable(store, loaded)
+        return loaded, warnings
     except ModelError as exc:
         raise InvalidModelText(exc.issues) from exc
 

@@ -1,4 +1,11 @@
-"""Time limits on read-only work a request can start: ``explain`` and ``preview``.
+"""Limits: what the engine can run (checked when a model is validated) and how long read-only work
+a request starts (``explain``, ``preview``) may take.
+
+``engine_issues`` asks DuckDB to plan the model's queries, in the shapes production runs (the
+parameterised real-time query and the one-contact query with per-rule detail, which holds every
+expression of the batch query), so a model that passes ``validate`` also runs: a limit of the
+engine (DuckDB's expression depth, say) is refused at ``validate`` with DuckDB's own message,
+never discovered by the first score run after ``publish``.
 
 A draft model sent to ``POST /v1/models/preview`` decides how much work the server does, so that
 work gets a deadline. The SQL side is stopped by DuckDB itself (``interrupt()`` on the request's
@@ -15,12 +22,48 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from types import TracebackType
 
 import duckdb
 
-from leadscore.errors import TimeLimitError
-from leadscore.storage.store import Store
+from leadscore.compiler import compile_model
+from leadscore.errors import ModelError, ModelIssue, TimeLimitError
+from leadscore.model.loader import LoadedModel
+from leadscore.storage.store import Store, used_params
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def engine_issues(store: Store, loaded: LoadedModel) -> list[ModelIssue]:
+    """Errors for the query shapes of ``loaded`` that DuckDB refuses to plan on ``store`` (none: it runs).
+
+    Call it after ``validate_against_store`` found no error (the compiler assumes a valid model).
+    """
+    contacts, events = (dict(c) for c in store.scoring_columns())
+    shapes: list[tuple[str, bool, bool, str | None]] = [  # what, params, detail, contact_id
+        ("the real-time query (one contact, parameters)", True, False, None),
+        ("the explain query (per-rule detail)", False, True, "")]
+    for what, params, detail, contact_id in shapes:
+        query = compile_model(loaded.model, as_of=_EPOCH, dialect="duckdb", contact_columns=contacts,
+                              event_columns=events, params=params, detail=detail, contact_id=contact_id)
+        sql = query.sql(dialect="duckdb")
+        try:
+            store.con.execute("EXPLAIN " + sql, used_params(sql, {"as_of": _EPOCH, "as_of_us": 0,
+                                                                   "contact_ids": []}) or None).fetchall()
+        except duckdb.Error as exc:
+            return [ModelIssue(
+                loaded.file, "", f"DuckDB cannot run {what} of this model: {str(exc).strip()}", line=1,
+                hint="split the largest group, `any:` or `all:` into smaller ones; docs/model-reference.md "
+                     "\"Limits\" says what one model may hold")]
+    return []
+
+
+def check_runnable(store: Store, loaded: LoadedModel) -> None:
+    """Raise ``ModelError`` when DuckDB cannot run ``loaded`` (see ``engine_issues``)."""
+    issues = engine_issues(store, loaded)
+    if issues:
+        raise ModelError(issues)
 
 
 class Deadline:

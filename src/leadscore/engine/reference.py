@@ -29,6 +29,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from leadscore.compiler.build import SUM_RUN
 from leadscore.errors import LeadscoreError
 from leadscore.model.conditions import (
     AllCondition,
@@ -353,9 +354,13 @@ def _clamp(value: float, low: float | None, high: float | None) -> float:
 
 
 def _add(values: Iterable[float]) -> float:
-    """Left-to-right sum, as SQL's ``a + b + c`` (``sum()`` compensates on Python ≥ 3.12)."""
+    """Left-to-right sum, as SQL's ``a + b + c`` (``sum()`` compensates on Python ≥ 3.12); a long
+    one in runs of ``SUM_RUN`` terms, as the compiler adds them."""
+    terms = list(values)
+    if len(terms) > SUM_RUN:
+        return _add([_add(terms[i:i + SUM_RUN]) for i in range(0, len(terms), SUM_RUN)])
     total = 0.0
-    for v in values:
+    for v in terms:
         total += v
     return total
 
