@@ -157,6 +157,7 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
     con = store.con
     weights = (0.35, 0.45, 0.6) if source.format != "parquet" else (0.02, 0.1, 0.2)
     plan, warnings = plan_columns([c.name for c in source.columns], kind, mapping)
+    warnings = source.warnings + warnings
     _check_required(kind, plan, mapping, source)
     table_types = store.column_types(SPECS[kind].table)
     with tracker.step(weights[0], weights[1]):
