@@ -72,18 +72,20 @@ def init(directory: str | Path = ".") -> Workspace:
 def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 progress: Callable[[int, int], None] | None = None,
-                file_format: str | None = None) -> ImportResult:
+                file_format: str | None = None, allow_new_ids: bool = False) -> ImportResult:
     """Import contacts, events or deals from CSV, Parquet or JSON lines (one transaction).
 
     Bad rows go to a rejects file in the workspace's ``rejects/`` with their line numbers and
-    reasons; good rows still import (unless ``strict``).
+    reasons; good rows still import (unless ``strict``). A contacts file that would store people
+    already there under new ids is refused unless ``allow_new_ids``.
     """
     from leadscore.ingest import import_file as _import
 
     ws = _workspace(workspace)
     with open_store(ws) as store:
         return _import(store, kind, path, mapping=mapping, strict=strict,  # type: ignore[arg-type]
-                       rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format)
+                       rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format,
+                       allow_new_ids=allow_new_ids)
 
 
 def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:

@@ -38,6 +38,9 @@ def import_command(
     ] = None,
     file_format: Annotated[FileFormat | None, typer.Option("--format", help="Override the extension.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Abort on the first bad row, importing nothing.")] = False,
+    allow_new_ids: Annotated[bool, typer.Option(
+        "--allow-new-ids", help="Import contacts even when most rows have new ids but match stored contacts "
+                                "by e-mail or by another id column.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -57,7 +60,8 @@ def import_command(
             bar.update(task, completed=done, total=total or None)
 
         r = library.import_file(kind.value, file, workspace=workspace, mapping=mapping, strict=strict,
-                                progress=progress, file_format=file_format.value if file_format else None)
+                                progress=progress, file_format=file_format.value if file_format else None,
+                                allow_new_ids=allow_new_ids)
     if as_json:
         print_json(r)
         return

@@ -56,6 +56,7 @@ from leadscore.ingest.readers import (
     sql_name,
     sql_str,
 )
+from leadscore.ingest.reimport import check_new_ids
 from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
 from leadscore.ingest.writers import (
     SPECS,
@@ -96,8 +97,11 @@ class ImportResult:
 def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path: str | Path, *,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 rejects_dir: Path | None = None, progress: ProgressCallback | None = None,
-                file_format: str | None = None) -> ImportResult:
+                file_format: str | None = None, allow_new_ids: bool = False) -> ImportResult:
     """Import one CSV / Parquet / JSON-lines file; see the module docstring.
+
+    A contacts file whose rows are mostly new by id but already stored by e-mail or by another
+    column's ids is refused before anything is written, unless ``allow_new_ids`` (ingest/reimport.py).
 
     ``rejects_dir`` defaults to ``rejects/`` next to the store (the workspace default), or next to
     the input file for an in-memory store. ``progress(done, total)`` is called from a helper
@@ -126,7 +130,7 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
             with tracker.step(0.0, 0.35 if fmt != "parquet" else 0.02):
                 source = open_source(con, file, fmt, mapping)
             with store.transaction():
-                result = _run(store, kind, source, mapping, strict, tracker)
+                result = _run(store, kind, source, mapping, strict, tracker, allow_new_ids)
                 if result.rejected:
                     target = rejects_path(_rejects_dir(store, file, rejects_dir), kind, file, started)
                     result.rejects_file = write_rejects(con, source, target)
@@ -153,7 +157,7 @@ def _cleanup(con: duckdb.DuckDBPyConnection, source: Source | None) -> None:
 
 
 def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict: bool,
-         tracker: ProgressTracker) -> ImportResult:
+         tracker: ProgressTracker, allow_new_ids: bool = False) -> ImportResult:
     con = store.con
     weights = (0.35, 0.45, 0.6) if source.format != "parquet" else (0.02, 0.1, 0.2)
     plan, warnings = plan_columns([c.name for c in source.columns], kind, mapping)
@@ -168,6 +172,9 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
         if bad and _settle_day_month(con, source, targets, warnings):
             columns, stats, bad = _check_rows(con, kind, source, targets)
         rejected = collect_rejects(con, source, "__ls_rows", bad)
+    if kind == "contacts" and not allow_new_ids:
+        id_source = next((p.source for p in plan if p.dest == "contact_id"), None)
+        check_new_ids(con, source, id_source, has_email=any(p.dest == "email" for p in plan))
     if strict and rejected:
         line, reason = first_reject(con)
         where = "row" if source.format == "parquet" else "line"
