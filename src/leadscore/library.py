@@ -82,6 +82,8 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
     from leadscore.ingest import import_file as _import
 
     ws = _workspace(workspace)
+    if ws.settings.null_values:
+        mapping = (mapping or ColumnMapping()).with_null_values(ws.settings.null_values)
     with open_store(ws) as store:
         return _import(store, kind, path, mapping=mapping, strict=strict,  # type: ignore[arg-type]
                        rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format,

@@ -109,6 +109,8 @@ class Settings(BaseModel):
     store: str = "leadscore.duckdb"
     models_dir: str = "models"
     rejects_dir: str = "rejects"
+    null_values: list[str] = Field(default_factory=list, description="values every import reads as empty "
+                                   "(case-insensitive), e.g. a web form's placeholder `Select`")
     engine: EngineSettings = Field(default_factory=EngineSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
@@ -122,6 +124,7 @@ name: {name}
 store: leadscore.duckdb      # the embedded DuckDB store
 models_dir: models           # one scoring model per *.yml file
 rejects_dir: rejects         # rows an import could not take, with line numbers and reasons
+null_values: []              # values every import reads as empty, e.g. [Select, "N/A"] (case-insensitive)
 engine:
   memory_limit: null         # e.g. 2GB; null lets DuckDB choose
   threads: null              # null = all cores

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadscore import library
@@ -72,6 +73,13 @@ def import_command(
     )
     if r.columns_added:
         console.print(f"  new columns: {', '.join(r.columns_added)}")
+    if any(r.top_values.values()):
+        console.print("  most frequent values of the new text columns (a placeholder such as `Select` can be "
+                      "declared empty with null_values: in the mapping or leadscore.yml):", highlight=False)
+        for name, values in r.top_values.items():
+            if values:
+                shown = " · ".join(f"{escape(v)!s} ({n:,})" for v, n in values)
+                console.print(f"    {name}: {shown}", highlight=False)
     if r.unknown_contacts:
         console.print(f"  [yellow]{r.unknown_contacts:,} rows refer to contacts not imported yet[/]")
     for warning in r.warnings:

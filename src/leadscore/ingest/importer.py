@@ -58,6 +58,7 @@ from leadscore.ingest.readers import (
 )
 from leadscore.ingest.reimport import check_new_ids
 from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
+from leadscore.ingest.topvalues import top_values
 from leadscore.ingest.writers import (
     SPECS,
     EventStats,
@@ -92,6 +93,8 @@ class ImportResult:
     unknown_contacts: int = 0
     warnings: list[str] = field(default_factory=list)
     import_id: str = ""
+    #: new text column → its most frequent values and their counts (spot placeholders like `Select`)
+    top_values: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path: str | Path, *,
@@ -166,6 +169,8 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
     table_types = store.column_types(SPECS[kind].table)
     with tracker.step(weights[0], weights[1]):
         targets, new_columns, more = _decide_types(con, source, plan, table_types, mapping, kind)
+        tops = top_values(con, source.relation, {t.dest: _as_text(t.coercion()) for t in targets
+                                                 if new_columns.get(t.dest) == "VARCHAR"})
     warnings += more
     with tracker.step(weights[1], weights[2]):
         columns, stats, bad = _check_rows(con, kind, source, targets)
@@ -190,7 +195,7 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
         raise AssertionError(f"import bookkeeping is off: {counts} for {good} good rows")
     return ImportResult(kind, source.path, source.rows + source.malformed, counts.inserted,
                         counts.updated, counts.duplicates, rejected, None, list(new_columns), 0.0,
-                        counts.unknown_contacts, warnings, uuid.uuid4().hex)
+                        counts.unknown_contacts, warnings, uuid.uuid4().hex, tops)
 
 
 def _check_required(kind: str, plan: list[PlannedColumn], mapping: ColumnMapping,
@@ -218,7 +223,7 @@ class _Target:
     source_type: str
     target: str  # DuckDB type of the destination column
     order: str = "iso"  # day/month order of text dates
-    values: dict[str, str] | None = None
+    values: dict[str, str | None] | None = None
     status: bool = False  # a deal's status: matched against stage names
     undecided: bool = False  # an existing timestamp column whose day/month order is not yet known
     trim: bool = True
@@ -230,6 +235,11 @@ class _Target:
                                  "expected won, lost or open; map it under values: status")
         return coerce(self.dest, self.ref, self.source_type, self.target, date_format=self.order,
                       values=self.values, trim=self.trim, never_empty=self.never_empty)
+
+
+def _as_text(coercion: Coercion) -> str:
+    """The SQL of a text column's stored value, read from the source relation."""
+    return coercion.value.replace("{x}", f"({coercion.clean})")
 
 
 def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[PlannedColumn],
@@ -248,14 +258,15 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     forced = mapping.date_format if mapping.date_format not in (None, "auto") else None
     lookup_only = SPECS[kind].lookup_only
     trim = source.format != "parquet"
-    new_text = {ref: clean_text(ref, mapping.values.get(dest), trim=trim) for dest, ref, typ in items
+    new_text = {ref: clean_text(ref, mapping.value_map(dest), trim=trim) for dest, ref, typ in items
                 if family(typ) == "string" and dest not in lookup_only and dest not in table_types}
     profiles = infer_text_columns(con, source.relation, new_text)
     targets: list[_Target] = []
     new_columns: dict[str, str] = {}
     warnings: list[str] = []
     for dest, ref, typ in items:
-        target = _Target(dest, ref, typ, "VARCHAR", forced or "iso", mapping.values.get(dest),
+        target = _Target(dest, ref, typ, "VARCHAR", forced or "iso",
+                         mapping.value_map(dest, text=family(typ) == "string"),
                          trim=trim, never_empty=name_of.get(ref) in source.never_empty)
         if kind == "deals" and dest == "status":
             target.status = True
