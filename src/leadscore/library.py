@@ -32,8 +32,9 @@ from leadscore.engine.preview import (
 )
 from leadscore.engine.run import RunResult
 from leadscore.engine.run import publish as publish_version
-from leadscore.errors import ModelIssue, WorkspaceError
+from leadscore.errors import LeadscoreError, ModelIssue, WorkspaceError
 from leadscore.ingest import ColumnMapping, ImportResult
+from leadscore.ingest.columns import ColumnProfile
 from leadscore.model.loader import LoadedModel, load_model
 from leadscore.model.validate import validate_against_store, validate_model
 from leadscore.storage.store import ModelVersion, Store
@@ -88,6 +89,16 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
         return _import(store, kind, path, mapping=mapping, strict=strict,  # type: ignore[arg-type]
                        rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format,
                        allow_new_ids=allow_new_ids)
+
+
+def columns(table: str | None = None, *, workspace: WorkspaceLike = None) -> list[ColumnProfile]:
+    """Every column of contacts and events (or of ``table``): type, fill rate, most frequent values."""
+    from leadscore.ingest.columns import TABLES, column_profiles
+
+    if table is not None and table not in TABLES:
+        raise LeadscoreError(f"unknown table `{table}`: use contacts or events")
+    with open_store(workspace, read_only=True) as store:
+        return column_profiles(store, (table,) if table else TABLES)
 
 
 def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:
