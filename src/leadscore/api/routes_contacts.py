@@ -17,6 +17,7 @@ from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.limits import Deadline
+from leadscore.engine.lookup import find_contact
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -62,8 +63,12 @@ async def put_contact(request: Request, contact_id: ContactId,
 
 @router.get("/{contact_id}", response_model=ContactOut, responses=NOT_FOUND)
 def get_contact(request: Request, contact_id: ContactId, _key: object = ReadKey) -> dict[str, Any]:
-    """The contact's properties, its score and tier under each model, and its predictive priority if any."""
-    return contact_view(runtime(request).reader(), contact_id)
+    """The contact's properties, its score and tier under each model, and its predictive priority if any.
+
+    The path may hold the contact's id, its e-mail, or a value of another id column (a CRM's record
+    id imported as a custom column): `GET /v1/contacts/ann@acme.com`."""
+    store = runtime(request).reader()
+    return contact_view(store, find_contact(store, contact_id))
 
 
 @router.get("/{contact_id}/explain", responses={**NOT_FOUND, 422: {
@@ -86,4 +91,5 @@ def history(request: Request, contact_id: ContactId,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
             _key: object = ReadKey) -> dict[str, Any]:
     """Each change of the contact's score or tier (newest first), and property changes by workflows."""
-    return history_of(runtime(request).reader(), contact_id, model=model, limit=limit)
+    store = runtime(request).reader()
+    return history_of(store, find_contact(store, contact_id), model=model, limit=limit)

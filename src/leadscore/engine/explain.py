@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from leadscore.engine.limits import Deadline
+from leadscore.engine.lookup import find_contact
 from leadscore.engine.reference import score_reference
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import NotFoundError
@@ -161,10 +162,14 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
 
 def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
                     as_of: datetime | str | None = None, deadline: Deadline | None = None) -> Explanation:
-    """Explain the stored score of a contact: by default at the as-of and version that made it."""
+    """Explain the stored score of a contact: by default at the as-of and version that made it.
+
+    ``contact_id`` may also be the contact's e-mail or a value of another id column (``engine/lookup.py``).
+    """
     names = [model] if model else store.published_models()
     if not names:
         raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
+    contact_id = find_contact(store, contact_id)
     name = names[0]
     stored = store.con.execute(
         "SELECT model_version, score, as_of FROM scores WHERE model = ? AND contact_id = ?",
