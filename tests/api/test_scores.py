@@ -91,3 +91,13 @@ def test_lists_and_tasks(api: Api) -> None:
         titles += [t["title"] for t in page["tasks"]]
     assert titles == [f"Call {i}" for i in range(4, -1, -1)]
     assert client.get("/v1/tasks", params={"owner": "bob"}).json() == {"tasks": [], "next_cursor": None}
+
+
+def test_an_unknown_model_or_tier_is_a_404_not_an_empty_page(api: Api) -> None:
+    client = api.client("read")
+    r = client.get("/v1/scores", params={"tier": "nosuch"})
+    assert r.status_code == 404 and "has no tier `nosuch` (tiers: cold, nurture, sql)" in r.text, r.text
+    assert client.get("/v1/scores", params={"model": "nosuch"}).status_code == 404
+    assert client.get("/v1/scores", params={"tier": "sql"}).status_code == 200
+    r = client.get("/v1/contacts/c1/history", params={"model": "nosuch"})
+    assert r.status_code == 404 and "no published model `nosuch`" in r.text

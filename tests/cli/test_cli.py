@@ -131,3 +131,16 @@ def test_a_lone_surrogate_in_a_key_is_a_clear_error_in_validate_and_publish(smal
     bad.unlink()
     run("publish", str(small_ws.models_dir / "small.yml"), "-w", str(small_ws.root))
     run("score", "-w", str(small_ws.root))
+
+
+def test_an_unknown_model_or_tier_is_an_error_not_an_empty_list(small_ws: Workspace) -> None:
+    w = str(small_ws.root)
+    run("publish", str(small_ws.models_dir / "small.yml"), "-w", w)
+    run("score", "--as-of", "2025-06-01", "-w", w)
+    for args, message in ((["top", "--model", "nosuch"], "no published model `nosuch`"),
+                          (["top", "--tier", "nosuch"], "has no tier `nosuch`"),
+                          (["explain", "c1", "--model", "nosuch"], "no published model `nosuch`"),
+                          (["score", "--model", "nosuch"], "nosuch")):
+        result = runner.invoke(app, [*args, "-w", w])
+        assert result.exit_code != 0 and message in str(result.exception) + result.output, (args, result.output)
+    assert "c1" in run("top", "--tier", "sql", "-w", w)

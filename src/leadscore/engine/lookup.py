@@ -57,3 +57,27 @@ def find_contact(store: Store, ref: str) -> str:
             raise NotFoundError(f"`{ref}` is not an id: {n:,} contacts have it in `{used[k]}`")
     raise NotFoundError(f"no contact with id `{ref}`" + (", nor with that e-mail" if "@" in ref else "")
                         + " (a contact is also found by its e-mail or by a value of another id column)")
+
+
+def checked_model(store: Store, model: str | None) -> str | None:
+    """``model`` when it is published (None: the first published one, or None when there is none);
+    an unknown name is a ``NotFoundError`` naming the published ones, never an empty result."""
+    names = store.published_models()
+    if model is None:
+        return names[0] if names else None
+    if model not in names:
+        raise NotFoundError(f"no published model `{model}` (published: {', '.join(names) or 'none yet'})")
+    return model
+
+
+def checked_tier(store: Store, model: str, tier: str | None) -> None:
+    """Refuse a ``tier`` that the model never had (its latest version's tiers, or any stored score's)."""
+    if tier is None:
+        return
+    from leadscore.engine.run import model_of  # the version's YAML, parsed once and cached
+
+    known = list(model_of(store.get_version(model)).tiers)
+    known += [r[0] for r in store.con.execute("SELECT DISTINCT tier FROM scores WHERE model = ? ORDER BY 1",
+                                              [model]).fetchall() if r[0] not in known]
+    if tier not in known:
+        raise NotFoundError(f"model `{model}` has no tier `{tier}` (tiers: {', '.join(known)})")
