@@ -38,6 +38,7 @@ from leadscore.ingest.columns import ColumnProfile
 from leadscore.model.loader import LoadedModel, load_model
 from leadscore.model.validate import validate_against_store, validate_model
 from leadscore.storage.store import ModelVersion, Store
+from leadscore.timeutil import refuse_future
 from leadscore.workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
@@ -135,16 +136,19 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None, predict: bool = True) -> list[RunResult]:
+          as_of: datetime | str | None = None, predict: bool = True,
+          allow_future: bool = False) -> list[RunResult]:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
 
     Goes through the workflows (``workflows.rescore_all``): crossings queue their actions in the
     run's transaction, exactly as the server's real-time path does. Once a predictive model has
     been trained, its predictions are refreshed at the same as-of too (``predict=False`` skips
-    that; ``refresh_predictions`` does it alone).
+    that; ``refresh_predictions`` does it alone). An ``as_of`` in the future is refused unless
+    ``allow_future`` (``timeutil.refuse_future``).
     """
     from leadscore.workflows.scoring import rescore_all
 
+    refuse_future(as_of, allow=allow_future)
     ws = _workspace(workspace)
     with open_store(ws) as store:
         runs = rescore_all(store, ws, models=models, as_of=as_of)
@@ -164,10 +168,11 @@ def refresh_predictions(*, workspace: WorkspaceLike = None,
 
 
 def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
-              as_of: datetime | str | None = None) -> list[RunResult]:
+              as_of: datetime | str | None = None, allow_future: bool = False) -> list[RunResult]:
     """Rescore one contact with every published model (same numbers as a batch run), firing workflows."""
     from leadscore.workflows.scoring import rescore_contacts
 
+    refuse_future(as_of, allow=allow_future)
     ws = _workspace(workspace)
     with open_store(ws) as store:
         return rescore_contacts(store, ws, [contact_id], models=models, as_of=as_of)

@@ -144,3 +144,15 @@ def test_an_unknown_model_or_tier_is_an_error_not_an_empty_list(small_ws: Worksp
         result = runner.invoke(app, [*args, "-w", w])
         assert result.exit_code != 0 and message in str(result.exception) + result.output, (args, result.output)
     assert "c1" in run("top", "--tier", "sql", "-w", w)
+
+
+def test_a_future_as_of_is_refused_for_stored_scores_unless_allowed(small_ws: Workspace) -> None:
+    w = str(small_ws.root)
+    run("publish", str(small_ws.models_dir / "small.yml"), "-w", w)
+    for args in (["score"], ["score", "--contact", "c1"]):
+        result = runner.invoke(app, [*args, "--as-of", "2999-01-01", "-w", w])
+        assert result.exit_code != 0 and "is in the future" in str(result.exception), result.output
+    with Workspace.load(small_ws.root).open_store(read_only=True) as store:
+        assert store.count("scores") == 0
+    run("score", "--as-of", "2999-01-01", "--allow-future", "-w", w)
+    run("score", "--as-of", "now", "-w", w)

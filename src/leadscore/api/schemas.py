@@ -186,7 +186,9 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contact_ids: list[Id] | None = Field(None, max_length=100_000, description="default: everyone")
     models: list[Id] | None = Field(None, description="default: every published model")
-    as_of: datetime | None = None
+    as_of: datetime | None = Field(None, description="default: now; a future moment needs `allow_future`")
+    allow_future: bool = Field(False, description="store scores as of a future `as_of` (refused otherwise: events "
+                                                  "would count as older than they are)")
 
 
 class RunOut(BaseModel):

@@ -19,6 +19,9 @@ def score_command(
     model: ModelOpt = None,
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
+    allow_future: Annotated[bool, typer.Option("--allow-future", help="Store scores as of a future moment "
+                                               "(refused by default: events would count as older than they are).")
+                            ] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -29,9 +32,11 @@ def score_command(
     models = [model] if model else None
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
-            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
+            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of,
+                                     allow_future=allow_future)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of, predict=False)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of, predict=False,
+                                 allow_future=allow_future)
         predicted = None if contact else library.refresh_predictions(
             workspace=workspace, as_of=runs[0].as_of if runs else as_of)
     if as_json:
