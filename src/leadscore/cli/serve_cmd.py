@@ -31,5 +31,5 @@ def serve_command(
     from leadscore.api.server import serve
 
     ws = Workspace.load(workspace)
-    err_console.print(f"serving {ws.root} on http://{host}:{port} (docs at /docs)", highlight=False)
-    serve(ws, host=host, port=port, worker=worker, scheduler=schedule, log_level=log_level)
+    serve(ws, host=host, port=port, worker=worker, scheduler=schedule, log_level=log_level,
+          announce=lambda line: err_console.print(line, highlight=False))
