@@ -28,7 +28,8 @@ def store() -> Store:
 
 
 def _model(when: str) -> str:
-    return f"version: 1\nname: m\ntiers: {{cold: 0, hot: 5}}\ngroups:\n  fit:\n    rules:\n      - {{name: r, when: {when}, points: 10}}\n"
+    return ("version: 1\nname: m\ntiers: {cold: 0, hot: 5}\ngroups:\n  fit:\n    rules:\n"
+            f"      - {{name: r, when: {when}, points: 10}}\n")
 
 
 def test_a_misspelt_property_lists_the_close_names_not_the_alphabet(store: Store) -> None:
