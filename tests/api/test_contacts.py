@@ -94,3 +94,13 @@ def test_a_contact_is_found_by_its_email_in_reads_explain_and_preview(api: Api) 
     assert r.status_code == 200 and r.json()["contacts"][0]["contact_id"] == "c1", r.text
     missing = client.get("/v1/contacts/nobody@acme.com/explain")
     assert missing.status_code == 404 and "nor with that e-mail" in missing.text
+
+
+def test_put_checks_the_email_as_events_do(api: Api) -> None:
+    client = api.client()
+    for bad in ("not an address", "a@b@", "two@words here.com", 42, "x" * 400 + "@a.io"):
+        r = client.put("/v1/contacts/put-email", json={"email": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["field"] == "email", (bad, r.text)
+    assert api.count("SELECT count(*) FROM contacts WHERE contact_id = 'put-email'") == 0
+    assert client.put("/v1/contacts/put-email", json={"email": "Ann.B@acme.io"}).status_code == 200
+    assert client.put("/v1/contacts/put-email", json={"email": None}).status_code == 200  # clearing it is fine

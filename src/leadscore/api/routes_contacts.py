@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.reads import contact_view, history_of
-from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value, clean_text
+from leadscore.api.schemas import EMAIL_MAX, EMAIL_PATTERN, ContactOut, HistoryOut, Text, Value, clean_text
 from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
@@ -43,6 +44,12 @@ async def put_contact(request: Request, contact_id: ContactId,
     if "contact_id" in properties and properties["contact_id"] != contact_id:
         raise InvalidInput([problem(("body", "contact_id"), "differs from the id in the path; ids never change")])
     props = {k: v for k, v in properties.items() if k != "contact_id"}
+    email = props.get("email")
+    if email is not None and not (isinstance(email, str) and 3 <= len(email) <= EMAIL_MAX
+                                  and re.fullmatch(EMAIL_PATTERN, email)):
+        # checked as on events: the address is how events and imports find this contact again
+        raise InvalidInput([problem(("body", "email"), "must be an e-mail address such as ann@acme.com "
+                                    f"(one @, no spaces, at most {EMAIL_MAX} characters)")])
     values, errors = check_properties(props, rt.contact_columns, ("body",), what="contact")
     if errors:
         raise InvalidInput(errors)

@@ -8,12 +8,13 @@ Segment calls are the exception: CDPs send many fields we do not use, so those m
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -35,6 +36,34 @@ def clean_text(value: str) -> str:
     return value
 
 
+#: Unix time in seconds reads as seconds up to this (the year 2286); milliseconds start at 10**12
+#: (2001-09-09). Between the two a number is refused: 253402300800 is the year 10000 in seconds, and
+#: reading it as milliseconds (1978, as pydantic does above 2e10) would store a wrong date silently.
+SECONDS_BELOW = 10**10
+MILLISECONDS_FROM = 10**12
+
+
+def unix_time(value: Any) -> Any:
+    """A JSON number as an instant (seconds or milliseconds since 1970 UTC, told apart by size)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("must be a finite number")
+    if abs(value) < SECONDS_BELOW:
+        seconds = float(value)
+    elif MILLISECONDS_FROM <= value < SECONDS_BELOW * 1000:
+        seconds = value / 1000
+    else:
+        raise ValueError(f"{value} is neither Unix seconds (below 10^10, up to the year 2286) nor Unix "
+                         "milliseconds (10^12 to 10^13, 2001 to 2286); send ISO 8601 such as 2026-03-02T10:15:00Z")
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+Instant = Annotated[datetime, BeforeValidator(unix_time), WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date-time"}, {"type": "number"}]})]
+#: what an e-mail address must look like wherever the API accepts one (events, Segment, contacts)
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+EMAIL_MAX = 320
 Text = Annotated[str, AfterValidator(clean_text)]
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
 
@@ -66,10 +95,11 @@ class EventIn(BaseModel):
     event_id: Id | None = Field(None, description="Idempotency key; when absent, a hash of the event "
                                 "(the id an import of the same event would get).")
     contact_id: Id | None = None
-    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+    email: Annotated[str, Field(min_length=3, max_length=EMAIL_MAX, pattern=EMAIL_PATTERN),
                      AfterValidator(clean_text)] | None = None
     type: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-    occurred_at: datetime | None = Field(None, description="ISO 8601; naive = UTC; default: when received.")
+    occurred_at: Instant | None = Field(None, description="ISO 8601 (naive = UTC), or a number: Unix seconds "
+                                        "(below 10^10) or milliseconds (10^12 to 10^13); default: when received.")
     properties: dict[Text, Value] = Field(default_factory=dict, description="Event columns (url, campaign, "
                                           "form, ...); an unknown name is a 422.")
 
@@ -246,7 +276,7 @@ class SegmentCall(BaseModel):
     anonymousId: Id | None = None
     event: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)] | None = None
     name: Text | None = None
-    timestamp: datetime | None = None
+    timestamp: Instant | None = None
     properties: dict[Text, Any] = Field(default_factory=dict)
     traits: dict[Text, Any] = Field(default_factory=dict)
     context: dict[Text, Any] = Field(default_factory=dict)
