@@ -152,6 +152,8 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
         """Prometheus metrics (text format). No key needed: bind to loopback or firewall it."""
         return Response(rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, max_bytes=ws.settings.server.max_body_bytes)
+    server = ws.settings.server
+    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes, read_timeout=server.read_timeout_seconds,
+                       max_reading=server.max_reading_connections)
     app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
     return app

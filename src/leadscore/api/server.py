@@ -73,7 +73,8 @@ def serve(ws: Workspace, *, host: str = "127.0.0.1", port: int = 8000, worker: b
     try:
         app = create_app(ws, worker=worker, scheduler=scheduler, store=store)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
-                                lifespan="on", timeout_graceful_shutdown=30)
+                                lifespan="on", timeout_graceful_shutdown=30,
+                                limit_concurrency=ws.settings.server.max_connections)
         if announce is not None:
             announce(f"serving {ws.root} on http://{host}:{port} (docs at /docs)")
         _Server(config).run(sockets=[sock])
