@@ -12,7 +12,16 @@ from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.reads import contact_view, history_of
-from leadscore.api.schemas import EMAIL_MAX, EMAIL_PATTERN, ContactOut, HistoryOut, Text, Value, clean_text
+from leadscore.api.schemas import (
+    EMAIL_MAX,
+    EMAIL_PATTERN,
+    ContactOut,
+    HistoryOut,
+    Text,
+    Value,
+    clean_text,
+    with_offsets,
+)
 from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
@@ -89,7 +98,7 @@ def explain(request: Request, contact_id: ContactId,
     store = rt.reader()
     with Deadline(store, rt.settings.time_limit_seconds, "the explanation") as deadline:
         e = explain_contact(store, contact_id, model=model, as_of=checked_as_of(as_of, "query"), deadline=deadline)
-    return {**e.to_dict(), "reasons": e.reasons()}
+    return with_offsets({**e.to_dict(), "reasons": e.reasons()})
 
 
 @router.get("/{contact_id}/history", response_model=HistoryOut, responses=NOT_FOUND)

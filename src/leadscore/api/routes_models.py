@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
-from leadscore.api.schemas import Id, RunOut, Text
+from leadscore.api.schemas import Id, RunOut, Text, Timestamp, with_offsets
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
 from leadscore.engine.limits import Deadline, check_runnable
@@ -71,7 +71,7 @@ class VersionOut(BaseModel):
     version: int
     hash: str
     file: str | None
-    published_at: datetime
+    published_at: Timestamp
     groups: list[str]
 
 
@@ -151,8 +151,9 @@ def get_model(request: Request, name: ModelName,
     chosen = store.get_version(name, version)
     rows = store.con.execute("SELECT version, hash, file, published_at FROM model_versions WHERE model = ? "
                              "ORDER BY version DESC", [name]).fetchall()
-    return {**_version_out(chosen), "text": chosen.text,
-            "versions": [dict(zip(("version", "hash", "file", "published_at"), r, strict=True)) for r in rows]}
+    return with_offsets({**_version_out(chosen), "text": chosen.text,
+                         "versions": [dict(zip(("version", "hash", "file", "published_at"), r, strict=True))
+                                      for r in rows]})
 
 
 @router.post("/validate", response_model=ValidationOut)
@@ -186,7 +187,7 @@ def preview(request: Request, body: PreviewRequest, _key: object = ReadKey) -> d
                                                                      deadline=deadline)]
         else:
             out["distribution"] = preview_distribution(store, draft, as_of=as_of).to_dict()
-    return out
+    return with_offsets(out)
 
 
 @router.post("", response_model=PublishedOut, responses=MODEL_ERRORS)

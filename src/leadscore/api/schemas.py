@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PlainSerializer,
     PlainValidator,
     Tag,
     WithJsonSchema,
@@ -61,6 +62,28 @@ def unix_time(value: Any) -> Any:
 
 Instant = Annotated[datetime, BeforeValidator(unix_time), WithJsonSchema({"anyOf": [
     {"type": "string", "format": "date-time"}, {"type": "number"}]})]
+def utc_iso(value: datetime) -> str:
+    """An instant as ISO 8601 with its offset (``2026-03-02T10:15:00Z``): the store keeps naive UTC,
+    and a timestamp without an offset is not the RFC 3339 ``date-time`` the OpenAPI document promises."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
+
+
+def with_offsets(data: Any) -> Any:
+    """``data`` (a response built of dicts and lists) with every datetime as ``utc_iso`` text: for
+    routes whose body has no response model (explain, preview, backtest), so their timestamps carry
+    their offset like every other response's."""
+    if isinstance(data, datetime):
+        return utc_iso(data)
+    if isinstance(data, dict):
+        return {k: with_offsets(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [with_offsets(v) for v in data]
+    return data
+
+
+#: a timestamp in a response: always with its offset (``Z``)
+Timestamp = Annotated[datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
 #: what an e-mail address must look like wherever the API accepts one (events, Segment, contacts)
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 EMAIL_MAX = 320
@@ -140,8 +163,8 @@ class ScoreOut(BaseModel):
     tier: str
     grade: str | None
     groups: dict[str, float]
-    as_of: datetime
-    computed_at: datetime
+    as_of: Timestamp
+    computed_at: Timestamp
 
 
 class EventsResponse(BaseModel):
@@ -159,8 +182,8 @@ class PredictionOut(BaseModel):
     probability: float | None
     priority: str | None
     factors: Any
-    as_of: datetime | None
-    computed_at: datetime | None
+    as_of: Timestamp | None
+    computed_at: Timestamp | None
 
 
 class ContactOut(BaseModel):
@@ -178,8 +201,8 @@ class HistoryRow(BaseModel):
     tier: str
     prev_score: float | None
     prev_tier: str | None
-    as_of: datetime
-    computed_at: datetime
+    as_of: Timestamp
+    computed_at: Timestamp
     run_id: str
 
 
@@ -187,7 +210,7 @@ class PropertyChange(BaseModel):
     property: str
     old_value: str | None
     new_value: str | None
-    changed_at: datetime
+    changed_at: Timestamp
     source: str
 
 
@@ -203,7 +226,7 @@ class ScoreRow(BaseModel):
     tier: str
     grade: str | None
     model_version: int
-    as_of: datetime
+    as_of: Timestamp
 
 
 class ScoresPage(BaseModel):
@@ -225,7 +248,7 @@ class RunOut(BaseModel):
     run_id: str
     model: str
     model_version: int
-    as_of: datetime
+    as_of: Timestamp
     scope: str
     contacts: int
     changed: int
@@ -255,9 +278,9 @@ class KeyOut(BaseModel):
     key_id: str
     name: str | None
     scope: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    created_at: Timestamp
+    revoked_at: Timestamp | None
+    last_used_at: Timestamp | None
 
 
 class KeyCreated(KeyOut):
