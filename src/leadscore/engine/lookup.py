@@ -9,6 +9,8 @@ belong to exactly one contact (``Mumbai`` in ``city`` is not an id, and saying s
 
 from __future__ import annotations
 
+import re
+
 from leadscore.errors import NotFoundError
 from leadscore.storage.store import Store
 
@@ -39,7 +41,7 @@ def find_contact(store: Store, ref: str) -> str:
                                 f"{', ...' if len(ids) > 5 else ''}): give the contact id")
     types = store.column_types("contacts")
     columns = [c for c, t in types.items() if c not in _SKIP and t.upper() in _ID_TYPES]
-    whole = ref.strip().lstrip("-").isdigit() and len(ref.strip()) < 19
+    whole = re.fullmatch(r"-?[0-9]{1,18}", ref.strip()) is not None  # not str.isdigit: "²" is a digit to it
     used = [c for c in columns if types[c].upper() == "VARCHAR" or whole]
     parts = [f"SELECT {i} AS k, contact_id FROM contacts WHERE {_name(c)} = ?" for i, c in enumerate(used)]
     if parts:
