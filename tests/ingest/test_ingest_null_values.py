@@ -11,9 +11,9 @@ from tests.ingest.helpers import rows
 from typer.testing import CliRunner
 
 import leadscore
+from leadscore.bench.predictive import find_leads_csv
 from leadscore.cli.main import app
 from leadscore.ingest import ColumnMapping, ImportResult, load_mapping
-from leadscore.predict.bench import find_leads_csv
 from leadscore.storage.store import Store
 
 Run = Callable[..., ImportResult]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from tests.ingest.helpers import rows
 
+from leadscore.bench.predictive import find_leads_csv
 from leadscore.errors import ImportError_
 from leadscore.ingest import ColumnMapping, ImportResult, import_file
-from leadscore.predict.bench import find_leads_csv
 from leadscore.storage.store import Store
 
 Run = Callable[..., ImportResult]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 import traceback
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -27,10 +27,11 @@ from tests.strategies import model_dicts
 
 from leadscore.engine.limits import check_runnable
 from leadscore.engine.preview import preview_contacts
-from leadscore.engine.run import publish, score_published
+from leadscore.engine.run import publish
 from leadscore.errors import ModelError
 from leadscore.model.loader import parse_model
 from leadscore.model.validate import validate_against_store
+from leadscore.scoring import score_all
 from leadscore.storage.store import Store
 
 
@@ -44,6 +45,8 @@ def _big(draw: st.DrawFn) -> str:
 
 _VALID = model_dicts().map(lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
 #: one large model in 40 (compiling hundreds of rules takes a second or two)
+AS_OF = datetime(2026, 1, 1)
+#: the texts
 TEXTS = st.sampled_from([_VALID] * 13 + [mutated()] * 12 + [damaged()] * 10 + [st.text(max_size=200)] * 4
                         + [_big()]).flatmap(lambda strategy: strategy)
 
@@ -65,6 +68,7 @@ def run_fuzz_models(workdir: Path, *, examples: int = 10_000, seed: int = 1) -> 
     store = _store(workdir / "fuzz-models.duckdb")
     ids = [r[0] for r in store.con.execute("SELECT contact_id FROM contacts ORDER BY 1 LIMIT 1").fetchall()]
     published: set[str] = set()
+    broken: list[str] = []
     started = time.perf_counter()
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
@@ -85,7 +89,9 @@ def run_fuzz_models(workdir: Path, *, examples: int = 10_000, seed: int = 1) -> 
             preview_contacts(store, loaded, ids[:1])
             version = publish(store, loaded, "fuzz.yml")
             published.add(version.model)
-            score_published(store, models=[version.model])
+            runs = score_all(store, as_of=AS_OF, models=[version.model])
+            if runs.failures:
+                broken.append(f"{runs.failures}\n{text[:300]}")
             outcomes["valid: previewed, published, scored"] += 1
         except Exception:  # noqa: BLE001
             crashes.append(f"valid model failed: {traceback.format_exc(limit=3)}\n{text[:300]}")
@@ -94,19 +100,22 @@ def run_fuzz_models(workdir: Path, *, examples: int = 10_000, seed: int = 1) -> 
 
     random.seed(seed)
     one()
-    everything: Any = None
     try:
-        everything = score_published(store)
+        everything = score_all(store, as_of=AS_OF)
+        broken.extend(str(f) for f in everything.failures)
     except Exception:  # noqa: BLE001
         crashes.append(f"scoring every published model: {traceback.format_exc(limit=3)}")
     store.close()
     fig.figures = {"texts": sum(outcomes.values()) + len(crashes), **dict(outcomes), "crashes": len(crashes),
                    "published models": len(published),
-                   "published models that break scoring": 0 if everything is not None else "see crashes",
+                   "published models that break scoring": len(broken),
                    "seconds": round(time.perf_counter() - started)}
     if crashes:
         fig.figures["first crash"] = crashes[0][:800]
     fig.require(not crashes, f"{len(crashes)} crashes")
+    fig.require(not broken, f"{len(broken)} published models that break scoring")
+    if broken:
+        fig.figures["first broken"] = broken[0][:800]
     return fig
 
 

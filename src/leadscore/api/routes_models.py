@@ -29,7 +29,6 @@ from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
 from leadscore.storage.store import ModelVersion, Store
-from leadscore.workflows.scoring import rescore_all
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -126,7 +125,7 @@ def checked_text(store: Store, text: str, file: str | None, *,
     try:
         loaded = parse_model(text, file or "(request body)", environment=environment)
         warnings = validate_against_store(loaded, store)
-        check_runnable(store, loaded)
+        check_runnable(store, loaded, always=environment)  # publishing: always; a check or preview: big ones
         return loaded, warnings
     except ModelError as exc:
         raise InvalidModelText(exc.issues) from exc
@@ -203,7 +202,7 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
         before = ctx.store.latest_version(loaded.model.name)
         version = publish(ctx.store, loaded, body.file or "api")
         new = before is None or before.version != version.version
-        runs = rescore_all(ctx.store, rt.ws, models=[version.model]) if new and body.rescore else []
+        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else []
         return version, new, runs
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))

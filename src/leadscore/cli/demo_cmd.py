@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from leadscore.cli.common import JsonOpt, console, print_json
 from leadscore.cli.main import app
@@ -24,10 +23,12 @@ def demo_command(
 
     Example: leadscore demo demo-workspace && cd demo-workspace && leadscore top --tier sql
     """
-    from leadscore.demo.build import build_demo
+    from rich.table import Table
+
+    from leadscore import admin
 
     with console.status("building the demo workspace…", spinner="dots"):
-        result = build_demo(directory, contacts=contacts, events=events, seed=seed)
+        result = admin.build_demo(directory, contacts=contacts, events=events, seed=seed)
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
                     "deals": result.deals, "tiers": result.run.tier_counts,

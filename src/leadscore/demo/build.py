@@ -21,15 +21,16 @@ from typing import TYPE_CHECKING
 from leadscore.compiler import compile_model
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.export import TopRow, top_scores
-from leadscore.engine.run import RunResult, publish, score_published
+from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError
 from leadscore.ingest import import_file
 from leadscore.model.loader import load_model
+from leadscore.scoring import score_all
 from leadscore.workspace import init_workspace
 
 if TYPE_CHECKING:
     from leadscore.model.spec import ScoringModel
-    from leadscore.storage.store import Store
+from leadscore.storage.store import Store
 
 MARKER = ".leadscore-demo"
 #: The demo's conversion table: tiers this many days before the data's end, deals won since.
@@ -74,7 +75,7 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
             imports[kind] = result.seconds
         loaded = load_model(ws.models_dir / "b2b.yml")
         publish(store, loaded, "models/b2b.yml")
-        run = score_published(store, as_of=data.as_of)[0]
+        run = score_all(store, as_of=data.as_of)[0]
         top = []
         for row in top_scores(store, model=run.model, n=10):
             reasons = explain_contact(store, row.contact_id, model=run.model).reasons(3)

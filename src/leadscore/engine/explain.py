@@ -19,7 +19,7 @@ from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import NotFoundError
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import utcnow
 
 MAX_EVENTS_PER_RULE = 10
 
@@ -118,14 +118,14 @@ def _contact_and_events(store: Store, contact_id: str, as_of: datetime) -> tuple
 
 
 def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
-                       as_of: datetime | str | None = None, version: int | None = None,
+                       as_of: datetime | None = None, version: int | None = None,
                        deadline: Deadline | None = None) -> Explanation:
     """Explain one contact under any model (published or draft) at ``as_of`` (default now).
 
     With a ``deadline`` (the API's), the work stops with ``TimeLimitError`` once it is past.
     """
     deadline = deadline or Deadline.none()
-    when = parse_as_of(as_of)
+    when = as_of or utcnow()
     contact, events = _contact_and_events(store, contact_id, when)
     sql = compiled_sql(store, model, when, contact_id=contact_id, detail=True)
     cur = store.con.execute(sql)
@@ -161,7 +161,7 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
 
 
 def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
-                    as_of: datetime | str | None = None, deadline: Deadline | None = None) -> Explanation:
+                    as_of: datetime | None = None, deadline: Deadline | None = None) -> Explanation:
     """Explain the stored score of a contact: by default at the as-of and version that made it.
 
     ``contact_id`` may also be the contact's e-mail or a value of another id column (``engine/lookup.py``).
@@ -177,7 +177,7 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
     ).fetchone()
     if as_of is None and stored is not None:
         version = store.get_version(name, stored[0])
-        when: datetime | str | None = stored[2]
+        when: datetime | None = stored[2]
     else:
         version = store.get_version(name)
         when = as_of
