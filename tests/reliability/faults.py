@@ -139,7 +139,9 @@ def _import_faults(workdir: Path, kills: int, rng: random.Random, rows: int) -> 
     args = [*PY, "import", "contacts", str(workdir / "new.csv"), "-w"]
     span = _timed([*args, str(_copy(root, workdir / "faults-import-t"))])
     killed, partial, notes = 0, 0, []
-    for n in range(kills):
+    for n in range(3 * kills):  # until `kills` kills landed (a kill drawn after the end lands nowhere)
+        if killed >= kills:
+            break
         ws = _copy(root, workdir / "faults-import-k")
         killed += _run_and_kill([*args, str(ws)], rng.uniform(0, span))
         with Store.open(ws / "leadscore.duckdb") as store:  # opens (recovers the WAL) and may write
@@ -196,7 +198,9 @@ def _score_faults(workdir: Path, base: Path, kills: int, rng: random.Random) -> 
         fired = int(row[0]) if row else 0
     killed, partial, notes = 0, 0, []
     marker = workdir / "score-marker"
-    for n in range(kills):
+    for n in range(3 * kills):
+        if killed >= kills:
+            break
         ws = _copy(base, workdir / "faults-score-k")
         if n % 3 == 2:  # just after the run's COMMIT: between the run and its settle step
             killed += _run_and_kill([*args, str(ws)], rng.uniform(0, 0.01), env=env, mark="store.commit",
@@ -338,7 +342,7 @@ def run_faults(workdir: Path, *, kills_each: int = 26, contacts: int = 3000, eve
         fig.figures["notes"].append(note)
     fig.require(p_imp + p_sc + p_srv == 0, f"{p_imp + p_sc + p_srv} partial states")
     fig.require(lost_srv + lost_wk == 0, "lost events or actions")
-    fig.require(total >= 4 * kills_each * 0.8, f"only {total} kills landed")
+    fig.require(total >= 4 * kills_each, f"only {total} kills landed")
     return fig
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from leadscore.errors import ModelIssue
 from leadscore.model.conditions import (
@@ -27,8 +27,14 @@ from leadscore.model.conditions import (
 )
 from leadscore.model.loader import LoadedModel
 
-if TYPE_CHECKING:
-    from leadscore.storage.store import Store
+
+class Store(Protocol):
+    """What this module reads of a store (``storage.Store`` is one; the model layer sits below it):
+    its columns and a connection to query."""
+
+    con: Any
+
+    def columns(self, table: str) -> dict[str, str]: ...
 
 Path = tuple[str, ...]
 _OPERATORS = ("equals", "not_equals", "in", "not_in")
