@@ -175,7 +175,7 @@ def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
     ws = _workspace(workspace)
     with open_store(ws) as store:
         runs = score_all(store, as_of=when, models=models)
-        runs.waiting = undelivered_count(store)
+        runs.waiting = undelivered_count(store, ("pending",))
         if predict:
             runs.predicted = _refresh_predictions(store, when)
     return runs
@@ -205,7 +205,7 @@ def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[
     when = parse_as_of(as_of)
     with open_store(workspace) as store:
         runs = score_contacts(store, [contact_id], as_of=when, models=models)
-        runs.waiting = undelivered_count(store)
+        runs.waiting = undelivered_count(store, ("pending",))
         return runs
 
 

@@ -28,6 +28,7 @@ from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
+from leadscore.scoring import ScoreRuns
 from leadscore.storage.store import ModelVersion, Store
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -202,7 +203,12 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
         before = ctx.store.latest_version(loaded.model.name)
         version = publish(ctx.store, loaded, body.file or "api")
         new = before is None or before.version != version.version
-        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else []
+        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else ScoreRuns()
+        for failure in runs.failures:  # the engine cannot run it: publish nothing
+            raise InvalidModelText([ModelIssue(
+                loaded.file, "", f"the engine could not score this model, so it was not published: "
+                f"{failure.error}", hint="`leadscore validate` checks what it can; report the model text "
+                "if it validates")])
         return version, new, runs
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))
