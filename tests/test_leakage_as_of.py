@@ -1,7 +1,8 @@
 """The README's promise, tested: a score "as of" T uses only what was known at T, properties too.
 
-A synthetic workspace (with the lifecycle history the demo ships) is scored, backtested, given
-suggested weights, explained, turned into predictive features, trained on and predicted as of T.
+A synthetic workspace (with the lifecycle history the demo ships) is scored, backtested, reported
+on (audits, thresholds, rolling backtests, findings), given suggested weights, explained, turned
+into predictive features, trained on and predicted as of T.
 Then property changes are planted *after* T through three writers: contacts become customers (the
 dashboard's / API's ``write_properties``), a field sales fill in after the deal appears (a contacts
 import with a ``changed_at`` column), and a history file backdates nothing before T. Every figure
@@ -28,6 +29,7 @@ from leadscore.predictive.features import raw_features
 from leadscore.predictive.predict import predict_contacts
 from leadscore.predictive.train import train_model
 from leadscore.reports.backtest import run_backtest
+from leadscore.reports.build import build_report
 from leadscore.reports.suggest import run_suggest
 from leadscore.scoring import score_all
 from leadscore.storage.history import write_properties
@@ -70,12 +72,14 @@ def _figures(store: Store, when: datetime, planted: list[str]) -> dict[str, Any]
     score_all(store, as_of=when)
     scores = store.con.execute("SELECT contact_id, score, tier FROM scores ORDER BY 1").fetchall()
     backtest = run_backtest(store, "stage", as_of=when, horizon="90d").to_dict()
+    report = build_report(store, model="stage", as_of=when, horizon="90d").to_dict()
+    del report["generated_at"]
     suggested = run_suggest(store, "stage", as_of=when, horizon="60d").to_dict()
     explained = [explain_contact(store, cid, model="stage", as_of=when).to_dict() for cid in planted[:5]]
     model = load_predictive_model(store)
     features = raw_features(store, model.plan, when)
     predicted = predict_contacts(store, model=model, as_of=when, write=False)
-    return {"scores": scores, "backtest": backtest, "suggested": suggested, "explained": explained,
+    return {"scores": scores, "backtest": backtest, "report": report, "suggested": suggested, "explained": explained,
             "features": features, "mean_probability": predicted.mean_probability,
             "priorities": predicted.priority_counts}
 
@@ -110,7 +114,7 @@ def test_nothing_as_of_T_moves_when_properties_change_after_T(ws: Workspace, tmp
         retrained = train_model(store, until=T, min_positives=50, seed=3)
         rows = store.con.execute("SELECT spec, booster, metrics FROM predictive_models ORDER BY version").fetchall()
         later = _figures(store, LATER, planted)
-    for name in ("scores", "backtest", "suggested", "explained", "mean_probability", "priorities"):
+    for name in ("scores", "backtest", "report", "suggested", "explained", "mean_probability", "priorities"):
         assert after[name] == before[name], name
     assert after["features"].equals(before["features"])
     # the same model: features, learner and metrics; the plan only knows one more column (graded_on,

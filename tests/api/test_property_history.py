@@ -21,8 +21,8 @@ def test_a_put_records_each_change_and_a_score_as_of_before_it_does_not_see_it(a
                    json={"job_title": "CEO", "company_size": 20})
     assert r.status_code == 200, r.text
     changes = _changes(api, "hist-1")
-    assert changes[0] == ("job_title", "Engineer", "CEO", "2026-01-10T09:00:00")
-    assert changes[1][0] == "updated_at" and changes[1][2:] == ("2026-01-10 09:00:00", "2026-01-10T09:00:00")
+    assert changes[0] == ("job_title", "Engineer", "CEO", "2026-01-10T09:00:00Z")
+    assert changes[1][0] == "updated_at" and changes[1][2:] == ("2026-01-10 09:00:00", "2026-01-10T09:00:00Z")
     assert len(changes) == 2  # company_size did not change
     read = api.client("read")
     before = read.get("/v1/contacts/hist-1/explain", params={"as_of": "2026-01-09T00:00:00"}).json()
@@ -51,7 +51,20 @@ def test_identify_records_traits_at_its_timestamp(api: Api) -> None:
                                          "traits": {"title": "VP Sales", "lifecycle_stage": "customer"}})
     assert r.status_code == 200, r.text
     changes = {c[0]: c[1:] for c in _changes(api, "hist-3")}
-    assert changes["job_title"] == ("Intern", "VP Sales", "2026-02-01T12:00:00")
-    assert changes["lifecycle_stage"] == (None, "customer", "2026-02-01T12:00:00")
+    assert changes["job_title"] == ("Intern", "VP Sales", "2026-02-01T12:00:00Z")
+    assert changes["lifecycle_stage"] == (None, "customer", "2026-02-01T12:00:00Z")
     sources = {r["source"] for r in api.client("read").get("/v1/contacts/hist-3/history").json()["property_changes"]}
     assert sources == {"segment"}
+
+
+def test_history_by_e_mail_and_an_unknown_property_is_a_404_naming_the_close_ones(api: Api) -> None:
+    client = api.client()
+    first = {"email": "dora@example.com", "job_title": "Intern"}
+    assert client.put("/v1/contacts/hist-4", json=first).status_code == 200
+    client.put("/v1/contacts/hist-4", params={"timestamp": "2026-01-10T09:00:00Z"}, json={"job_title": "CMO"})
+    read = api.client("read")
+    r = read.get("/v1/contacts/dora@example.com/history", params={"property": "Job Title"})
+    assert r.status_code == 200, r.text
+    assert [(c["old_value"], c["new_value"]) for c in r.json()["property_changes"]] == [("Intern", "CMO")]
+    r = read.get("/v1/contacts/hist-4/history", params={"property": "job_titel"})
+    assert r.status_code == 404 and "did you mean `job_title`" in r.text

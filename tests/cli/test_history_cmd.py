@@ -34,3 +34,22 @@ def test_import_history_then_show_it(small_ws: Workspace, tmp_path: Path) -> Non
     only = json.loads(run("history", "c2", "--property", "lifecycle_stage", "--json", "-w", w))
     assert [(c["old_value"], c["new_value"]) for c in only["property_changes"]] == [(None, "customer")]
     assert "no recorded property change" in run("history", "c1", "-w", w)
+
+
+def test_a_contact_by_e_mail_a_property_as_the_file_names_it_and_values_shown_as_they_are(
+        small_ws: Workspace, tmp_path: Path) -> None:
+    w = str(small_ws.root)
+    file = tmp_path / "changes.csv"
+    file.write_text("contact_id,property,value,changed_at\nc2,lifecycle_stage,[red]customer,2025-04-01\n")
+    run("import", "history", str(file), "-w", w)
+    shown = run("history", "bob@gmail.com", "--property", "Lifecycle Stage", "-w", w)
+    assert "[red]customer" in shown, shown  # a value is text, never rich markup
+
+
+def test_an_unknown_property_or_model_is_an_error_naming_the_close_ones(small_ws: Workspace) -> None:
+    w = str(small_ws.root)
+    result = runner.invoke(app, ["history", "c2", "--property", "job_titel", "-w", w])
+    assert result.exit_code != 0
+    assert "no contact property `job_titel`; did you mean `job_title`?" in str(result.exception)
+    result = runner.invoke(app, ["history", "c2", "--model", "nope", "-w", w])
+    assert result.exit_code != 0 and "no published model `nope`" in str(result.exception)

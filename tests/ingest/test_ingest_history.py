@@ -116,6 +116,14 @@ c2,lifecycle_stage,customer,2024-07-01,9999-12-31
                                      ("lifecycle_stage", "lead", None, datetime(2024, 6, 1)),  # a gap
                                      ("lifecycle_stage", None, "customer", datetime(2024, 7, 1))]
     assert rows(store, "SELECT lifecycle_stage FROM contacts") == [("customer",)]
+    before = rows(store, "SELECT * FROM property_history ORDER BY ALL")
+    again = import_history(store, write("i.csv", """record_id,field,value,dbt_valid_from,dbt_valid_to
+c2,lifecycle_stage,subscriber,,2024-02-01
+c2,lifecycle_stage,lead,2024-02-01,2024-06-01
+c2,lifecycle_stage,customer,2024-07-01,9999-12-31
+"""))
+    assert (again.recorded, again.contacts_updated) == (0, 0)  # the same periods again: nothing moves
+    assert rows(store, "SELECT * FROM property_history ORDER BY ALL") == before
 
 
 def test_a_file_without_the_history_columns_is_refused_naming_them(store: Store, write: Write) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
+from leadscore.engine.lookup import checked_model, checked_tier
 from leadscore.errors import NotFoundError
 from leadscore.storage.history import contact_history
 from leadscore.storage.store import Store
@@ -89,6 +90,8 @@ def contact_view(store: Store, contact_id: str) -> dict[str, Any]:
 def history_of(store: Store, contact_id: str, *, model: str | None, limit: int,
                prop: str | None = None) -> dict[str, Any]:
     """Score and property changes of a contact (``storage.history.contact_history``)."""
+    if model is not None:
+        checked_model(store, model)
     return contact_history(store.con, contact_id, model=model, prop=prop, limit=limit)
 
 
@@ -97,13 +100,11 @@ def history_of(store: Store, contact_id: str, *, model: str | None, limit: int,
 def scores_page(store: Store, *, model: str | None, tier: str | None, min_score: float | None,
                 limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of a model's scores, best first (ties by contact_id)."""
-    names = store.published_models()
-    if model is None:
-        if not names:
-            raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
-        model = names[0]
-    elif model not in names:
-        raise NotFoundError(f"no published model `{model}` (published: {', '.join(names) or 'none yet'})")
+    chosen = checked_model(store, model)
+    if chosen is None:
+        raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
+    model = chosen
+    checked_tier(store, model, tier)
     filters = {"model": model, "tier": tier, "min": min_score}
     where = ["model = $model"]
     params: dict[str, Any] = {"model": model, "limit": limit + 1}

@@ -23,6 +23,8 @@ caller's transaction, set-based (a re-import of a million contacts is a few stat
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -320,14 +322,32 @@ def changes_of(con: duckdb.DuckDBPyConnection, contact_id: str, *, prop: str | N
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def checked_property(con: duckdb.DuckDBPyConnection, prop: str | None) -> str | None:
+    """The contacts column ``prop`` names: as stored, or as a file's header names it (`Lifecycle
+    Stage` is ``lifecycle_stage``). An unknown name is a ``NotFoundError`` naming the close ones,
+    never an empty list of changes."""
+    if prop is None:
+        return None
+    columns = list(column_types(con))
+    if prop in columns:
+        return prop
+    folded = re.sub(r"[^0-9a-z]+", "_", prop.strip().lower()).strip("_")
+    if folded in columns:
+        return folded
+    close = difflib.get_close_matches(folded, columns, 3, 0.6)
+    hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+    raise NotFoundError(f"no contact property `{prop}`{hint}")
+
+
 def contact_history(con: duckdb.DuckDBPyConnection, contact_id: str, *, model: str | None = None,
                     prop: str | None = None, limit: int = 100) -> dict[str, Any]:
     """A contact's score changes and property changes, newest first (``leadscore history``, the API).
 
-    Raises ``NotFoundError`` for an unknown contact.
+    Raises ``NotFoundError`` for an unknown contact or property (``checked_property``).
     """
     if con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
         raise NotFoundError(f"no contact with id `{contact_id}`")
+    prop = checked_property(con, prop)
     cur = con.execute(
         """SELECT model, model_version, score, tier, prev_score, prev_tier, as_of, computed_at, run_id
            FROM score_history WHERE contact_id = ? AND (? IS NULL OR model = ?)
