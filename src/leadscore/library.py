@@ -129,7 +129,8 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None, predict: bool = True) -> ScoreRuns:
+          as_of: datetime | str | None = None, predict: bool = True, engine: str | None = None,
+          source: str | None = None, output: str | None = None) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
 
     Goes through ``leadscore.scoring.score_all``, the one home of a score run: crossings queue
@@ -137,16 +138,26 @@ def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
     model that fails is reported in ``.failures`` while the others score. Once a predictive model
     has been trained, its predictions are refreshed at the same as-of too (``.predicted``;
     ``predict=False`` skips that). ``.waiting`` counts deliveries the worker has yet to send.
+
+    ``engine`` (default: the workspace's ``engine.name``) runs the models on Spark or inside
+    Postgres instead (docs/engines.md); ``source`` / ``output`` name a lake and where results go
+    (engine spark). Runs are recorded and workflows fire in the store as with DuckDB.
     """
+    from leadscore.engine.backends import open_backend
     from leadscore.scoring import score_all
     from leadscore.workflows.outbox import undelivered_count
 
     when = parse_as_of(as_of)
     ws = _workspace(workspace)
+    backend = open_backend(ws, engine, source=source, output=output)
     with open_store(ws) as store:
-        runs = score_all(store, as_of=when, models=models)
+        try:
+            runs = score_all(store, as_of=when, models=models, backend=backend)
+        finally:
+            if backend is not None:
+                backend.close()
         runs.waiting = undelivered_count(store)
-        if predict:
+        if predict and backend is None:  # predictions read the store's data
             runs.predicted = _refresh_predictions(store, when)
     return runs
 
@@ -214,12 +225,34 @@ def preview_tiers(draft_path: str | Path, *, workspace: WorkspaceLike = None,
 
 
 def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
-                  model: str | None = None) -> int:
-    """Write stored scores to a CSV or Parquet file; returns the number of rows."""
+                  model: str | None = None, engine: str | None = None) -> int:
+    """Write stored scores to a CSV or Parquet file; returns the number of rows.
+
+    ``engine`` (default: the workspace's) reads the scores a Spark or Postgres run wrote there,
+    in the same columns.
+    """
+    from leadscore.engine.backends import open_backend, shadow_scores
     from leadscore.engine.export import export_scores as _export_scores
 
+    ws = _workspace(workspace)
+    backend = open_backend(ws, engine)
+    with open_store(ws, read_only=True) as store:
+        if backend is None:
+            return _export_scores(store, out, file_format=file_format, model=model)
+        try:
+            with shadow_scores(store, backend, model):
+                return _export_scores(store, out, file_format=file_format, model=model)
+        finally:
+            backend.close()
+
+
+def export_data(out: str | Path, *, workspace: WorkspaceLike = None, replace: bool = False) -> dict[str, int]:
+    """Write the workspace's contacts, events and deals as Parquet under ``out`` (a lake for engine
+    spark: ``out/contacts/``, ``out/events/``, ``out/deals/``); returns rows per table."""
+    from leadscore.engine.lake_export import export_data as _export_data
+
     with open_store(workspace, read_only=True) as store:
-        return _export_scores(store, out, file_format=file_format, model=model)
+        return _export_data(store, out, replace=replace)
 
 
 def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,

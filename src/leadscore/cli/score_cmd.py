@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, err_console, print_json
+from leadscore.cli.common import (
+    AsOfOpt,
+    EngineOpt,
+    JsonOpt,
+    ModelOpt,
+    WorkspaceOpt,
+    console,
+    err_console,
+    print_json,
+)
 from leadscore.cli.main import app
 
 
@@ -16,6 +25,11 @@ def score_command(
     model: ModelOpt = None,
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
+    engine: EngineOpt = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="engine spark: a directory with contacts/ events/ deals/ as Parquet.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", help="engine spark: where the Iceberg tables of results go.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -24,6 +38,8 @@ def score_command(
     A model that cannot be scored is reported (exit status 1) and the other models still score.
 
     Example: leadscore score --as-of 2025-06-30   (uses only events up to that day)
+
+    Example: leadscore score --engine spark --source lake --output lake/leadscore
     """
     from rich.table import Table
 
@@ -33,9 +49,13 @@ def score_command(
     models = [model] if model else None
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
+            if engine not in (None, "duckdb"):
+                raise typer.BadParameter("one contact is rescored on DuckDB (the store); on --engine "
+                                         f"{engine} score the whole base", param_hint="--contact")
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of, engine=engine,
+                                 source=source, output=output)
     if as_json:
         print_json(list(runs))
     elif not runs and not runs.failures:

@@ -69,6 +69,11 @@ class RunContext:
     computed_at: datetime
     #: the contacts a partial run was asked to score; None for a whole-base run
     contact_ids: list[str] | None
+    #: DuckDB column types of the ``contacts`` / ``events`` the hook reads, when they are not the
+    #: store's own: an external engine's run puts its rows in temporary tables of those names
+    #: (``engine.backends``); None means the store's tables
+    contact_types: dict[str, str] | None = None
+    event_types: dict[str, str] | None = None
 
 
 #: Called inside a run's transaction after scores and history are written (see RunContext).
@@ -252,7 +257,8 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
             crossings += int(crossed)
         contacts = sum(tier_counts.values())
         con.execute(
-            "INSERT INTO score_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO score_runs (run_id, model, model_version, scope, as_of, started_at, finished_at, "
+            "contacts, changed, crossings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
              crossings],
         )
@@ -267,9 +273,13 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
 
 
 def last_as_of(store: Store, model: str) -> datetime | None:
-    """The as-of of the model's latest whole-base run: what "the current scores" are as of."""
+    """The as-of of the model's latest whole-base run in the store: what "the current scores" are as of.
+
+    Runs of an external engine (Spark, Postgres) wrote their scores elsewhere, so they do not count.
+    """
     row = store.con.execute(
-        "SELECT as_of FROM score_runs WHERE model = ? AND scope = 'all' ORDER BY started_at DESC LIMIT 1",
+        "SELECT as_of FROM score_runs WHERE model = ? AND scope = 'all' AND engine = 'duckdb' "
+        "ORDER BY started_at DESC LIMIT 1",
         [model],
     ).fetchone()
     return row[0] if row else None
