@@ -27,7 +27,18 @@ $(JAVA): $(STAMP)
 	@java -version 2>&1 | head -1
 	touch $(JAVA)
 
-test: $(STAMP) $(JAVA)
+# Postgres, the conformance suite's third engine: Debian's server binaries, started by the tests
+# themselves in a temporary directory (tests/pgserver.py; as the `postgres` user when run as root).
+PG     := $(VENV)/.postgres
+$(PG): $(STAMP)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; } || \
+	  { echo "the Postgres tests need a PostgreSQL server (Debian: apt-get install postgresql)"; exit 1; }; \
+	fi
+	@ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -1
+	touch $(PG)
+
+test: $(STAMP) $(JAVA) $(PG)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -94,33 +94,49 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
                        rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format)
 
 
-def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:
+def validate(model_path: str | Path, *, workspace: WorkspaceLike = None,
+             engine: str | None = None) -> tuple[LoadedModel, list[ModelIssue]]:
     """Validate a model file, against the workspace's store when there is one.
 
-    Returns the model and its warnings; raises ModelError listing every error.
+    On an external engine (``engine``, default: the workspace's), the model is checked against
+    that engine's tables and against what it can compute (docs/engines.md). Returns the model and
+    its warnings; raises ModelError listing every error.
     """
     from leadscore.model.loader import load_model
-    from leadscore.model.validate import validate_against_store, validate_model
+    from leadscore.model.validate import validate_model
 
     loaded = load_model(model_path)
     try:
         ws = _workspace(workspace)
     except WorkspaceError:  # no workspace: check against the built-in columns only
-        return loaded, validate_model(loaded)
+        return loaded, validate_model(loaded, engine=engine)
+    return loaded, _validate_loaded(loaded, ws, engine)
+
+
+def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = None) -> list[ModelIssue]:
+    """A model checked where it will run: the store's columns, or an external engine's tables."""
+    from leadscore.engine.backends import open_backend
+    from leadscore.model.validate import validate_against_store
+
+    backend = open_backend(ws, engine)
+    if backend is not None:
+        try:
+            return validate_against_store(loaded, backend, engine=backend.engine)
+        finally:
+            backend.close()
     with open_store(ws, read_only=True) as store:
-        return loaded, validate_against_store(loaded, store)
+        return validate_against_store(loaded, store)
 
 
 def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> ModelVersion:
-    """Validate a model against the store and record it as a new version (no-op if unchanged)."""
+    """Validate a model (where the workspace scores) and record it as a new version (no-op if unchanged)."""
     from leadscore.engine.run import publish as publish_version
     from leadscore.model.loader import load_model
-    from leadscore.model.validate import validate_against_store
 
     ws = _workspace(workspace)
     loaded = load_model(model_path)
+    _validate_loaded(loaded, ws)
     with open_store(ws) as store:
-        validate_against_store(loaded, store)
         try:
             file = str(Path(model_path).resolve().relative_to(ws.root))
         except ValueError:

@@ -36,11 +36,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model
-from leadscore.errors import LeadscoreError, ModelError
+from leadscore.errors import LeadscoreError
 from leadscore.faults import fault_point
+from leadscore.model.loader import parse_model
+from leadscore.model.validate import validate_model
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.timeutil import utcnow
-from leadscore.workflows.external import pull_for, unsupported
+from leadscore.workflows.external import pull_for
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
 
 if TYPE_CHECKING:
@@ -230,20 +232,23 @@ def _score_external(store: Store, backend: Backend, *, as_of: datetime,
     for version in store.latest_versions(list(models) if models is not None else None):
         try:
             model = model_of(version)
-            refused = unsupported(model, backend.engine, version.file or "")
-            if refused:
-                raise ModelRunError(version, ModelError(refused))
+            _check_for_engine(version, backend)
             record = backend.run_model(version, model, as_of=as_of, run_id=uuid.uuid4().hex,
                                        computed_at=utcnow(), store_id=store_id)
-        except ModelRunError as exc:
-            out.failures.append(ModelFailure(exc.model, exc.version, str(exc)))
-            continue
-        except LeadscoreError as exc:  # the engine refused the model's query
+        except LeadscoreError as exc:  # the model does not suit the engine, or the engine refused its query
             failure = ModelRunError(version, exc)
             out.failures.append(ModelFailure(failure.model, failure.version, str(failure)))
             continue
         out.append(_record_external(store, backend, record, version, model, out.workflows))
     return out
+
+
+def _check_for_engine(version: ModelVersion, backend: Backend) -> None:
+    """The model against the engine's columns and what the engine can compute (a ``ModelError``
+    names a ``set`` action or a non-portable pattern), before the engine is asked to run it."""
+    loaded = parse_model(version.text, version.file or f"{version.model} v{version.version}")
+    validate_model(loaded, contact_columns=backend.columns("contacts"), event_columns=backend.columns("events"),
+                   engine=backend.engine)
 
 
 def _record_external(store: Store, backend: Backend, record: RunRecord, version: ModelVersion,

@@ -30,7 +30,13 @@ from leadscore.compiler import compile_model
 from leadscore.engine.backends import Pull, Pulled, RunRecord, named_params
 from leadscore.engine.iceberg_output import CROSSINGS, HISTORY, SCORES, IcebergOutput
 from leadscore.engine.run import SCORE_EPSILON
-from leadscore.engine.spark_lake import SourceTable, register_source, spark_session
+from leadscore.engine.spark_lake import (
+    SourceTable,
+    parquet_columns,
+    parquet_event_types,
+    register_source,
+    spark_session,
+)
 from leadscore.engine_settings import SparkSettings
 from leadscore.errors import BackendError
 from leadscore.faults import fault_point
@@ -86,9 +92,15 @@ class SparkBackend:
         return self._sources[name]
 
     def columns(self, table: str) -> dict[str, str]:
+        ref = self.settings.table(table, self.root)
+        if table not in self._sources and ref.parquet is not None and "://" not in ref.parquet:
+            return parquet_columns(ref.parquet)  # validation needs no session
         return dict(self.source(table).logical)
 
     def event_types(self) -> list[str]:
+        ref = self.settings.table("events", self.root)
+        if "events" not in self._sources and ref.parquet is not None and "://" not in ref.parquet:
+            return parquet_event_types(ref.parquet)
         view = self.source("events").view
         return [str(r[0]) for r in self.sql(f"SELECT DISTINCT type FROM {view} WHERE type IS NOT NULL ORDER BY 1")
                 .collect()]

@@ -130,6 +130,44 @@ def _read_iceberg(spark: SparkSession, table: str, properties: Mapping[str, str]
     return spark.read.parquet(*[task.file.file_path for task in tasks])
 
 
+def parquet_columns(path: str) -> dict[str, str]:
+    """Logical column types of a Parquet table read from its files' schema (no Spark session: this
+    is what ``leadscore validate`` asks, and it must answer in a second). The mapping is the one
+    ``register_source`` applies to Spark's types."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(path, format="parquet").schema
+    except (OSError, ValueError, pa.ArrowInvalid) as exc:
+        raise BackendError(f"engine spark: cannot read the Parquet files at {path}: {exc}") from exc
+    out = {}
+    for f in schema:
+        t = f.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            out[f.name] = "string"
+        elif pa.types.is_boolean(t):
+            out[f.name] = "boolean"
+        elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+            out[f.name] = "number"
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            out[f.name] = "timestamp"
+        else:
+            out[f.name] = "string"
+    return out
+
+
+def parquet_event_types(path: str) -> list[str]:
+    """The distinct event types in a Parquet events table (DuckDB reads the files; no Spark)."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    con = duckdb.connect()
+    con.register("ls_events", ds.dataset(path, format="parquet").to_table(columns=["type"]))
+    return [str(r[0]) for r in con.execute("SELECT DISTINCT type FROM ls_events WHERE type IS NOT NULL ORDER BY 1")
+            .fetchall()]
+
+
 _LOGICAL = {
     "string": "string", "varchar": "string", "char": "string", "boolean": "boolean",
     "byte": "number", "short": "number", "integer": "number", "long": "number", "float": "number",

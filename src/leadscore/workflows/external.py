@@ -10,13 +10,12 @@ rows.
 
 ``set`` actions change contact properties; on an external engine the contacts are the user's
 tables, which leadscore does not write, so a model with a ``set`` action is refused for that
-engine (``unsupported``), by ``leadscore validate`` and before any run.
+engine (``model.validate`` with ``engine=``), by ``leadscore validate`` and before any run.
 """
 
 from __future__ import annotations
 
 from leadscore.engine.backends import Pull
-from leadscore.errors import ModelIssue
 from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
@@ -54,16 +53,3 @@ def reads_events(cond: Condition) -> bool:
         return reads_events(cond.not_)
     return False
 
-
-def unsupported(model: ScoringModel, engine: str, file: str = "") -> list[ModelIssue]:
-    """Workflow actions ``engine`` cannot carry out for ``model``, as validation errors."""
-    issues = []
-    for i, workflow in enumerate(model.workflows):
-        for j, action in enumerate(workflow.do):
-            if action.set is not None:
-                issues.append(ModelIssue(
-                    file or f"<model {model.name}>", f"workflows.{i}.do.{j}.set",
-                    f"`set` changes contact properties, which live in your own tables on engine {engine}; "
-                    "leadscore does not write them",
-                    hint="send the change to your CRM with a `webhook` action, or score on DuckDB"))
-    return issues
