@@ -62,7 +62,9 @@ class TableRef(BaseModel):
     parquet: str | None = Field(default=None, description="a directory (or file) of Parquet files")
     table: str | None = Field(default=None, description="a table in the Spark session's catalog, e.g. crm.events")
     iceberg: str | None = Field(default=None, description="an Iceberg table name, e.g. crm.events")
-    catalog: dict[str, str] | None = Field(default=None, description="pyiceberg catalog properties for `iceberg`")
+    catalog: dict[str, str] | None = Field(
+        default=None, description="pyiceberg catalog properties for `iceberg` (its `name` too: a SQL catalog "
+                                  "keeps tables per catalog name)")
 
     @model_validator(mode="before")
     @classmethod

@@ -269,7 +269,8 @@ def _catalog(location: str, properties: dict[str, str] | None) -> Catalog:
         if properties:
             from pyiceberg.catalog import load_catalog
 
-            return load_catalog(properties.get("name", "leadscore"), **properties)
+            props = dict(properties)
+            return load_catalog(props.pop("name", "leadscore"), **props)
         from pyiceberg.catalog.sql import SqlCatalog
 
         if "://" in location and not location.startswith("file://"):

@@ -116,7 +116,8 @@ def _read_iceberg(spark: SparkSession, table: str, properties: Mapping[str, str]
     """An Iceberg table's current snapshot as a DataFrame over its data files (pyiceberg plans)."""
     from pyiceberg.catalog import load_catalog
 
-    catalog = load_catalog(properties.get("name", "source"), **dict(properties))
+    props = dict(properties)
+    catalog = load_catalog(props.pop("name", "source"), **props)
     tbl = catalog.load_table(table)
     tasks = list(tbl.scan().plan_files())
     if any(task.delete_files for task in tasks):
