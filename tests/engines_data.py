@@ -7,6 +7,7 @@ and point a workspace's leadscore.yml at an engine.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,18 @@ def set_engine(root: Path, engine: str, **sections: dict[str, Any]) -> None:
     data.setdefault("engine", {})["name"] = engine
     data.update(sections)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+#: Won and lost deals of the small data set (tests/smalldata.py), so backtests have outcomes.
+DEALS = [
+    ("d1", "c1", "won", 5000.0, datetime(2025, 6, 2), datetime(2025, 6, 20)),
+    ("d2", "c3", "won", 1200.0, datetime(2025, 6, 5), datetime(2025, 7, 15)),
+    ("d3", "c2", "lost", 300.0, datetime(2025, 6, 3), datetime(2025, 6, 30)),
+]
+
+
+def add_deals(store: Store) -> None:
+    with store.transaction() as con:
+        for deal in DEALS:
+            con.execute("INSERT INTO deals (deal_id, contact_id, status, amount, created_at, closed_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", list(deal))

@@ -70,6 +70,26 @@ def open_store(workspace: WorkspaceLike = None, *, read_only: bool = False) -> I
         store.close()
 
 
+@contextmanager
+def reading_store(workspace: WorkspaceLike = None, engine: str | None = None) -> Iterator[Store]:
+    """The store to read a workspace's data from: the store itself, or, on an external engine,
+    an in-memory mirror whose model queries run on that engine (``engine.mirror``)."""
+    from leadscore.engine.backends import open_backend
+    from leadscore.engine.mirror import engine_store
+
+    ws = _workspace(workspace)
+    backend = open_backend(ws, engine)
+    with open_store(ws, read_only=True) as store:
+        if backend is None:
+            yield store
+            return
+        try:
+            with engine_store(store, backend) as mirror:
+                yield mirror
+        finally:
+            backend.close()
+
+
 def init(directory: str | Path = ".") -> Workspace:
     """Create a workspace (settings, example model, store) in ``directory``."""
     from leadscore.workspace import init_workspace
@@ -389,16 +409,18 @@ def complete_task(task_id: str, *, workspace: WorkspaceLike = None) -> None:
 
 def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
              as_of: datetime | str | None = None, horizon: str | int = "90d", vs: str | Path | None = None,
-             label: str | None = None, rolling: int = 0, step: str | int = "30d") -> BacktestRun:
+             label: str | None = None, rolling: int = 0, step: str | int = "30d",
+             engine: str | None = None) -> BacktestRun:
     """Score the past as of ``as_of`` (nothing is written) and measure it against what happened next.
 
     ``model`` is a published model name or a draft file; ``vs`` another one to compare with;
     ``label`` a contact property to use as the outcome instead of won deals; ``rolling`` the number
-    of as-of dates, ``step`` apart, ending at ``as_of``.
+    of as-of dates, ``step`` apart, ending at ``as_of``. ``engine`` (default: the workspace's) runs
+    the model on Spark or inside Postgres, over that engine's data.
     """
     from leadscore.reports.backtest import run_backtest
 
-    with open_store(workspace, read_only=True) as store:
+    with reading_store(workspace, engine) as store:
         return run_backtest(store, model, as_of=_instant(as_of), horizon=horizon, label=label, vs=vs,
                             rolling_count=rolling, step=step)
 
@@ -406,15 +428,17 @@ def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None
 def report(*, workspace: WorkspaceLike = None, model: str | Path | None = None, as_of: datetime | str | None = None,
            horizon: str | int = "90d", label: str | None = None, out: str | Path | None = None,
            rolling: int = 4, step: str | int = "30d", stuck_days: int = 30,
-           precision: float | None = None, capacity: int | None = None) -> Report:
+           precision: float | None = None, capacity: int | None = None, engine: str | None = None) -> Report:
     """Backtest, rule impact, thresholds, stuck leads, calibration and findings of one model.
 
     With ``out`` the report is also written as one self-contained HTML file (works offline).
+    ``engine`` (default: the workspace's) runs the model on Spark or inside Postgres, over that
+    engine's data, and reads the scores and history it wrote.
     """
     from leadscore.reports.build import build_report
     from leadscore.reports.html import write_html
 
-    with open_store(workspace, read_only=True) as store:
+    with reading_store(workspace, engine) as store:
         result = build_report(store, model=model, as_of=_instant(as_of), horizon=horizon, label=label,
                               rolling_dates_count=rolling, step=step, stuck_days=stuck_days,
                               precision=precision, capacity=capacity)

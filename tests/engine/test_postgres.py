@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.engines_data import copy_to_postgres, set_engine
+from tests.engines_data import add_deals, copy_to_postgres, set_engine
 from tests.smalldata import AS_OF, SMALL_MODEL
 
 import leadscore
@@ -43,6 +43,7 @@ def _pair(small_ws: Workspace, tmp_path: Path, dsn: str, schema: str = "scoring"
     shutil.copytree(small_ws.root, pg_root)
     names = {"contacts": "contacts", "events": "events", "deals": "deals"} | (tables or {})
     with small_ws.open_store() as store:
+        add_deals(store)
         copy_to_postgres(store, dsn, "crm", tables)
     set_engine(pg_root, "postgres", postgres={
         "dsn": "${TEST_PG_DSN}", "contacts": f"crm.{names['contacts']}", "events": f"crm.{names['events']}",
@@ -169,3 +170,22 @@ workflows:
     runs = leadscore.score(workspace=pg, as_of=AS_OF)
     assert [f.model for f in runs.failures] == ["setter"] and [r.model for r in runs] == ["small"]
     assert "`set` changes contact properties" in runs.failures[0].error
+
+
+def test_backtest_and_report_run_inside_postgres(small_ws: Workspace, tmp_path: Path, pg_database: str) -> None:
+    """`backtest` / `report --engine postgres`: the population scored inside the database, the same
+    figures as DuckDB's, and the report's stored distribution read from the engine's scores."""
+    duck, pg = _pair(small_ws, tmp_path, pg_database)
+    for ws in (duck, pg):
+        leadscore.score(workspace=ws, as_of=AS_OF)
+    d_run = leadscore.backtest("small", workspace=duck, as_of=AS_OF, horizon="60d")
+    p_run = leadscore.backtest("small", workspace=pg, as_of=AS_OF, horizon="60d")
+    assert p_run.result.converters == 2 and p_run.result.contacts == 4
+    assert p_run.to_dict() == d_run.to_dict()
+    d_report = leadscore.report(workspace=duck, model="small", as_of=AS_OF, horizon="60d", rolling=1)
+    p_report = leadscore.report(workspace=pg, model="small", as_of=AS_OF, horizon="60d", rolling=1,
+                                out=tmp_path / "pg.html")
+    assert p_report.distribution.source.startswith("stored scores as of 2025-06-01")
+    assert p_report.to_dict()["distribution"] == d_report.to_dict()["distribution"]
+    assert p_report.to_dict()["backtest"] == d_report.to_dict()["backtest"]
+    assert (tmp_path / "pg.html").stat().st_size > 10_000

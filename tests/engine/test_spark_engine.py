@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from tests.engines_data import set_engine
+from tests.engines_data import add_deals, set_engine
 from tests.smalldata import AS_OF, SMALL_MODEL
 
 import leadscore
@@ -46,8 +46,10 @@ def _pair(small_ws: Workspace, tmp_path: Path) -> tuple[Workspace, Workspace]:
     """The small workspace (DuckDB) and a copy scoring its exported lake on Spark."""
     (small_ws.models_dir / "small.yml").write_text(SMALL_MODEL + WORKFLOW)
     leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
+    with small_ws.open_store() as store:
+        add_deals(store)
     counts = leadscore.export_data(tmp_path / "lake", workspace=small_ws)
-    assert counts == {"contacts": 5, "events": 7, "deals": 0}
+    assert counts == {"contacts": 5, "events": 7, "deals": 3}
     root = tmp_path / "spark-ws"
     shutil.copytree(small_ws.root, root)
     set_engine(root, "spark", spark={"master": "local[1]", "source": str(tmp_path / "lake"), "output": "out"})
@@ -101,6 +103,10 @@ def test_spark_scores_history_crossings_and_workflows_match_duckdb(
     leadscore.export_scores(tmp_path / "duck.csv", workspace=duck)
     spark_csv, duck_csv = ((tmp_path / f).read_text().splitlines() for f in ("spark.csv", "duck.csv"))
     assert spark_csv[0] == duck_csv[0] and len(spark_csv) == len(duck_csv)
+    # backtest --engine spark: the population scored on Spark, DuckDB's figures
+    s_run = leadscore.backtest("small", workspace=lake, as_of=AS_OF, horizon="60d")
+    assert s_run.result.converters == 2
+    assert s_run.to_dict() == leadscore.backtest("small", workspace=duck, as_of=AS_OF, horizon="60d").to_dict()
 
 
 def _killed(ws: Workspace, point: str, tmp_path: Path) -> None:

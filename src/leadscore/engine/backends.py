@@ -105,7 +105,30 @@ class Backend(Protocol):
 
     def read_table(self, name: str, model: str | None = None) -> pa.Table: ...
 
+    def read_source(self, name: str) -> pa.Table | None: ...
+
+    def latest_event(self) -> datetime | None: ...
+
+    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False) -> pa.Table: ...
+
     def close(self) -> None: ...
+
+
+def frame_types(names: list[str]) -> pa.Schema:
+    """The Arrow schema of a compiled query's columns, known from their names (``compile_model``)."""
+    import pyarrow as pa
+
+    def kind(name: str) -> pa.DataType:
+        if name in ("contact_id", "tier", "grade"):
+            return pa.string()
+        if name.startswith("rf_"):
+            return pa.bool_()
+        if name.startswith("rn_"):
+            return pa.int64()
+        return pa.float64()
+
+    return pa.schema([(name, kind(name)) for name in names])
 
 
 def named_params(predicate: str, style: str) -> str:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leadscore.compiler import compile_model
-from leadscore.engine.backends import Pull, Pulled, RunRecord, named_params
+from leadscore.engine.backends import Pull, Pulled, RunRecord, frame_types, named_params
 from leadscore.engine.run import SCORE_EPSILON
 from leadscore.engine_settings import PostgresSettings
 from leadscore.errors import BackendError
@@ -256,13 +256,14 @@ class PostgresBackend:
         events = self._rows_of(self.settings.events, "events", ids) if pull.events else None
         return Pulled(fired, contacts, events)
 
-    def _rows_of(self, table: str, kind: str, ids: list[str]) -> pa.Table:
-        """A source table's rows of some contacts, with its readable columns."""
+    def _rows_of(self, table: str, kind: str, ids: list[str] | None) -> pa.Table:
+        """A source table's rows (of some contacts, or all), with its readable columns."""
         from psycopg import sql
 
         columns = self.pg_types(kind)
-        query = sql.SQL("SELECT {} FROM {} AS t WHERE t.contact_id::text = ANY(%(ids)s)").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.SQL(quoted_name(table)))
+        where = sql.SQL(" WHERE t.contact_id::text = ANY(%(ids)s)") if ids is not None else sql.SQL("")
+        query = sql.SQL("SELECT {} FROM {} AS t").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.SQL(quoted_name(table))) + where
         types = {c: _INTEGER if pg in ("smallint", "integer", "bigint") else PG_LOGICAL[pg]
                  for c, pg in columns.items()}
         return self._arrow(query, {"ids": ids}, types)
@@ -297,6 +298,39 @@ class PostgresBackend:
         where = sql.SQL(" WHERE model = %(model)s") if model else sql.SQL("")
         query = sql.SQL("SELECT * FROM {}").format(self._ident(table)) + where
         return self._arrow(query, {"model": model} if model else {}, _OUTPUT_TYPES)
+
+    def read_source(self, name: str) -> pa.Table | None:
+        """A source table's rows; None for deals when the database has no such table."""
+        try:
+            return self._rows_of(getattr(self.settings, name), name, None)
+        except BackendError:
+            if name == "deals":
+                return None
+            raise
+
+    def latest_event(self) -> datetime | None:
+        rows = self._fetch(f"SELECT max(occurred_at) FROM {quoted_name(self.settings.events)}")
+        return _naive(rows[0][0]) if rows else None
+
+    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False) -> pa.Table:
+        """The model's query as of ``as_of`` run inside the database (nothing written), as Arrow."""
+        import pyarrow as pa
+
+        query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
+                              events_table=self.settings.events, contact_columns=self.columns("contacts"),
+                              event_columns=self.columns("events"), contact_id=contact_id,
+                              detail=detail).sql(dialect="postgres")
+        with self.con.transaction():
+            self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+            cur = self.con.execute(query)  # type: ignore[arg-type]
+            names = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+        schema = frame_types(names)
+        columns = [[row[i] for row in rows] for i in range(len(names))]
+        return pa.Table.from_arrays([pa.array([None if v is None else (str(v) if t == pa.string() else v)
+                                               for v in col], type=t)
+                                     for col, t in zip(columns, schema.types, strict=True)], schema=schema)
 
     def close(self) -> None:
         self.con.close()

@@ -120,7 +120,10 @@ def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel)
 
 def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
                  detail: bool = False) -> str:
-    """The DuckDB SQL of a model for this store's actual columns."""
+    """The DuckDB SQL of a model for this store's actual columns (on a store mirroring an external
+    engine, SQL over the rows that engine computed for the same query: ``engine.mirror``)."""
+    if store.scored_by is not None:
+        return store.scored_by(model, as_of, contact_id, detail)
     contact_columns, event_columns = store.scoring_columns()
     query = compile_model(
         model, as_of=as_of, dialect="duckdb", contact_id=contact_id, detail=detail,

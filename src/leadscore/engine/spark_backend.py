@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.compiler import compile_model
-from leadscore.engine.backends import Pull, Pulled, RunRecord, named_params
+from leadscore.engine.backends import Pull, Pulled, RunRecord, frame_types, named_params
 from leadscore.engine.iceberg_output import CROSSINGS, HISTORY, SCORES, IcebergOutput
 from leadscore.engine.run import SCORE_EPSILON
 from leadscore.engine.spark_lake import (
@@ -221,6 +221,32 @@ class SparkBackend:
 
     def read_table(self, name: str, model: str | None = None) -> pa.Table:
         return self.output.read(name, model)
+
+    def read_source(self, name: str) -> pa.Table | None:
+        """A source table's rows (timestamps naive UTC); None when the lake has no such table."""
+        try:
+            view = self.source(name).view
+        except BackendError:
+            if name == "deals":  # a lake without deals: backtests then need --label
+                return None
+            raise
+        return self._naive(self.sql(f"SELECT * FROM {view}")).toArrow()
+
+    def latest_event(self) -> datetime | None:
+        row = self.sql(f"SELECT CAST(max(occurred_at) AS TIMESTAMP_NTZ) AS latest FROM {self.source('events').view}"
+                       ).collect()
+        return row[0]["latest"] if row else None
+
+    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False) -> pa.Table:
+        """The model's query as of ``as_of`` run on Spark (nothing written), as Arrow."""
+        contacts, events = self.source("contacts"), self.source("events")
+        query = compile_model(model, as_of=as_of, dialect="spark", contacts_table=contacts.view,
+                              events_table=events.view, contact_columns=contacts.logical,
+                              event_columns=events.logical, contact_id=contact_id,
+                              detail=detail).sql(dialect="spark")
+        table = self.sql(f"SELECT * FROM ({query}) AS q").toArrow()
+        return table.cast(frame_types(table.column_names))
 
     def close(self) -> None:
         """The session stays up (one per JVM, reused by the next backend of this process)."""
