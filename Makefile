@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-workflows
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-workflows bench-spark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ lint: $(STAMP)
 # `leadscore score` (hook and settling included) vs a hand-written query, 1M contacts / 20M events
 bench: $(STAMP)
 	$(BIN)/leadscore bench score --contacts 1000000 --events 20000000
+
+# engine spark: `leadscore score --engine spark` on local Spark beside DuckDB on the same Parquet files
+# (1M / 20M), then Spark alone at 10M / 200M when the disk has room (docs/scale.md)
+bench-spark: $(STAMP) $(JAVA)
+	$(BIN)/leadscore bench spark --contacts 1000000 --events 20000000 \
+		--large-contacts 10000000 --large-events 200000000
 
 # the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
 bench-api: $(STAMP)
