@@ -15,6 +15,17 @@ import yaml
 
 from leadscore.storage.store import Store
 
+#: A workflow for the small model (tests/smalldata.py): contact c1 enters `sql` between EARLY and AS_OF.
+WORKFLOW = """
+workflows:
+  - name: hot lead
+    on: {enters_tier: sql}
+    do:
+      - webhook: {url: "http://127.0.0.1:9/hook"}
+      - task: {for: owner, title: "Call {{ contact.first_name }}"}
+"""
+EARLY = datetime(2025, 5, 10)
+
 #: DuckDB column type → the Postgres type a user's table would have.
 PG_TYPES = {"VARCHAR": "text", "BIGINT": "bigint", "INTEGER": "integer", "DOUBLE": "double precision",
             "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date"}

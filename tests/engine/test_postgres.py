@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.engines_data import add_deals, copy_to_postgres, set_engine
+from tests.engines_data import EARLY, WORKFLOW, add_deals, copy_to_postgres, set_engine
 from tests.smalldata import AS_OF, SMALL_MODEL
 
 import leadscore
@@ -22,16 +22,6 @@ from leadscore.engine.backends import open_backend, store_identity
 from leadscore.engine_settings import EngineSettings
 from leadscore.errors import ModelError
 from leadscore.workspace import Workspace
-
-WORKFLOW = """
-workflows:
-  - name: warm up
-    on: {enters_tier: sql}
-    do:
-      - webhook: {url: "http://127.0.0.1:9/hook"}
-      - task: {for: owner, title: "Call {{ contact.first_name }}"}
-"""
-EARLY = datetime(2025, 5, 10)
 
 
 def _pair(small_ws: Workspace, tmp_path: Path, dsn: str, schema: str = "scoring",

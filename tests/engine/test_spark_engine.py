@@ -9,29 +9,18 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from tests.engines_data import add_deals, set_engine
+from tests.engines_data import EARLY, WORKFLOW, add_deals, set_engine
 from tests.smalldata import AS_OF, SMALL_MODEL
 
 import leadscore
 from leadscore.engine.iceberg_output import CROSSINGS, HISTORY, SCORES, IcebergOutput
 from leadscore.errors import ModelError
 from leadscore.workspace import Workspace
-
-WORKFLOW = """
-workflows:
-  - name: hot lead
-    on: {enters_tier: sql}
-    do:
-      - webhook: {url: "http://127.0.0.1:9/hook"}
-      - task: {for: owner, title: "Call {{ contact.first_name }}"}
-"""
-EARLY = datetime(2025, 5, 10)
 
 
 @pytest.fixture(scope="module")
