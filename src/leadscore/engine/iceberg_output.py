@@ -27,6 +27,7 @@ a SQL catalog (SQLite) in the output directory, readable by Spark's and Trino's 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterable
 from datetime import datetime
@@ -45,6 +46,7 @@ SCORES, HISTORY, CROSSINGS = "scores", "score_history", "tier_crossings"
 TABLES = (SCORES, HISTORY, CROSSINGS)
 #: The snapshot-summary key naming the run a commit belongs to.
 RUN_KEY = "leadscore.run-id"
+_RUN_DIR = re.compile(r"/run_id=([^/]+)/")
 _PREFIX = "leadscore."
 
 
@@ -205,10 +207,18 @@ class IcebergOutput:
         return found
 
     def remove_uncommitted(self, keep: Iterable[str] = ()) -> int:
-        """Delete run directories no commit refers to (left by a run killed before its commit)."""
+        """Delete run directories nothing refers to (left by a run killed before its commit).
+
+        A directory stays when its run is in any table's snapshot log or any current data file
+        lies in it (so expiring old snapshots never makes a run's live files look orphaned).
+        """
         from pyarrow import fs
 
         committed = {r.run_id for r in self.committed_runs()} | set(keep)
+        for name in TABLES:
+            tbl = self.table(name)
+            committed |= _runs_of(tbl)
+            committed |= {m.group(1) for path in self._files(tbl) if (m := _RUN_DIR.search(path))}
         removed = 0
         for name in TABLES:
             base = f"{self.table(name).location().rstrip('/')}/data"
