@@ -135,10 +135,14 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None,
 
 def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = None) -> list[ModelIssue]:
     """A model checked where it will run: the store's columns, or an external engine's tables."""
-    from leadscore.engine.backends import open_backend
     from leadscore.model.validate import validate_against_store
 
-    backend = open_backend(ws, engine)
+    if (engine or ws.settings.engine.name).lower() != "duckdb":  # `validate` on DuckDB stays light
+        from leadscore.engine.backends import open_backend
+
+        backend = open_backend(ws, engine)
+    else:
+        backend = None
     if backend is not None:
         try:
             return validate_against_store(loaded, backend, engine=backend.engine)
