@@ -46,8 +46,8 @@ from leadscore.model.conditions import (
 from leadscore.model.loader import LoadedModel, line_map
 from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
 from leadscore.model.regex import portability_problem
-from leadscore.model.seen_values import unseen_values
 from leadscore.model.regex_engines import engine_regex_problem
+from leadscore.model.seen_values import unseen_values
 from leadscore.model.spec import Rule
 from leadscore.timeutil import parse_time
 
