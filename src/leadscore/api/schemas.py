@@ -60,8 +60,12 @@ def unix_time(value: Any) -> Any:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+#: the instants the store accepts (years 1900 to 2200), as Unix seconds and as Unix milliseconds
+_FIRST, _LAST = -2208988800, 7258118400
 Instant = Annotated[datetime, BeforeValidator(unix_time), WithJsonSchema({"anyOf": [
-    {"type": "string", "format": "date-time"}, {"type": "number"}]})]
+    {"type": "string", "format": "date-time"},
+    {"type": "number", "minimum": _FIRST, "maximum": _LAST},
+    {"type": "number", "minimum": MILLISECONDS_FROM, "maximum": _LAST * 1000}]})]
 def utc_iso(value: datetime) -> str:
     """An instant as ISO 8601 with its offset (``2026-03-02T10:15:00Z``): the store keeps naive UTC,
     and a timestamp without an offset is not the RFC 3339 ``date-time`` the OpenAPI document promises."""
@@ -111,9 +115,12 @@ Value = Annotated[Any, PlainValidator(_scalar), WithJsonSchema({"anyOf": [
 class EventIn(BaseModel):
     """One thing a contact did. ``contact_id`` or ``email`` says who (a new contact is created)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "event_id": "web-81723", "email": "ann@acme.com", "type": "page_view",
-        "occurred_at": "2026-03-02T10:15:00Z", "properties": {"url": "/pricing"}}]})
+    # the schema says what ``_who`` checks, so clients (and generated ones) see it before a 422
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "anyOf": [{"required": ["contact_id"], "properties": {"contact_id": {"type": "string"}}},
+                  {"required": ["email"], "properties": {"email": {"type": "string"}}}],
+        "examples": [{"event_id": "web-81723", "email": "ann@acme.com", "type": "page_view",
+                      "occurred_at": "2026-03-02T10:15:00Z", "properties": {"url": "/pricing"}}]})
 
     event_id: Id | None = Field(None, description="Idempotency key; when absent, a hash of the event "
                                 "(the id an import of the same event would get).")
