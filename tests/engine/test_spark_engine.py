@@ -96,6 +96,14 @@ def test_spark_scores_history_crossings_and_workflows_match_duckdb(
     s_run = leadscore.backtest("small", workspace=lake, as_of=AS_OF, horizon="60d")
     assert s_run.result.converters == 2
     assert s_run.to_dict() == leadscore.backtest("small", workspace=duck, as_of=AS_OF, horizon="60d").to_dict()
+    # report --engine spark: the stored distribution read from the lake's scores, the same figures
+    d_report = leadscore.report(workspace=duck, model="small", as_of=AS_OF, horizon="60d", rolling=1)
+    s_report = leadscore.report(workspace=lake, model="small", as_of=AS_OF, horizon="60d", rolling=1,
+                                out=tmp_path / "spark.html")
+    assert s_report.distribution.source.startswith("stored scores as of 2025-06-01")
+    assert s_report.to_dict()["distribution"] == d_report.to_dict()["distribution"]
+    assert s_report.to_dict()["backtest"] == d_report.to_dict()["backtest"]
+    assert (tmp_path / "spark.html").stat().st_size > 10_000
 
 
 def _killed(ws: Workspace, point: str, tmp_path: Path) -> None:
