@@ -10,13 +10,14 @@ import typer
 from rich.table import Table
 
 from leadscore import library
-from leadscore.cli.common import JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.common import EngineOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
 
 class What(StrEnum):
     scores = "scores"
     predictions = "predictions"
+    data = "data"
 
 
 class Format(StrEnum):
@@ -26,24 +27,49 @@ class Format(StrEnum):
 
 @app.command("export")
 def export_command(
-    what: Annotated[What, typer.Argument(help="What to export.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    what: Annotated[What, typer.Argument(
+        help="scores or predictions (a file), or data (contacts, events, deals, property history as a Parquet lake).")],
+    target: Annotated[Path | None, typer.Argument(help="Output file (scores, predictions) or directory (data).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file or directory.")] = None,
     file_format: Annotated[
         Format | None, typer.Option("--format", help="csv or parquet (default: from --out).")
     ] = None,
     model: ModelOpt = None,
+    engine: EngineOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="data: write over tables already in DIR.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Export stored scores (contact_id, model, model_version, score, tier, grade, group_*, as_of,
-    computed_at, and probability/priority once `leadscore predict` ran) or predictions alone
-    (contact_id, model, model_version, probability, priority, reasons, as_of, computed_at).
+    computed_at, and probability/priority once `leadscore predict` ran), predictions alone
+    (contact_id, model, model_version, probability, priority, reasons, as_of, computed_at), or the
+    workspace's data as a lake for engine spark.
 
     Example: leadscore export scores --format parquet --out scores.parquet
+
+    Example: leadscore export scores --engine spark --out scores.csv   (the scores of the Spark runs)
+
     Example: leadscore export predictions --out predictions.csv   (no rule model needed)
+
+    Example: leadscore export data lake   (lake/contacts/, events/, deals/, property_history/ as Parquet)
     """
-    export = library.export_predictions if what is What.predictions else library.export_scores
-    n = export(out, workspace=workspace, model=model, file_format=file_format.value if file_format else None)
-    console.print(f"wrote {n:,} rows to {out}")
+    where = out or target
+    if where is None:
+        raise typer.BadParameter("say where: leadscore export scores --out FILE, or export data DIR")
+    if what is What.data:
+        if engine not in (None, "duckdb"):
+            raise typer.BadParameter("export data writes the store's tables; it takes no --engine")
+        counts = library.export_data(where, workspace=workspace, replace=replace)
+        console.print(", ".join(f"{n:,} {table}" for table, n in counts.items()) + f" written to {where}/")
+        return
+    if what is What.predictions:
+        if engine not in (None, "duckdb"):
+            raise typer.BadParameter("predictions are stored in the workspace; export predictions takes no --engine")
+        n = library.export_predictions(where, workspace=workspace, model=model,
+                                       file_format=file_format.value if file_format else None)
+    else:
+        n = library.export_scores(where, workspace=workspace, model=model, engine=engine,
+                                  file_format=file_format.value if file_format else None)
+    console.print(f"wrote {n:,} rows to {where}")
 
 
 @app.command("top")

@@ -15,6 +15,7 @@ import duckdb
 
 from leadscore.storage.migrations_api import API_MIGRATION
 from leadscore.storage.migrations_bulk import BULK_MIGRATION
+from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_history import HISTORY_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
 from leadscore.storage.migrations_workflows import WORKFLOWS_MIGRATION
@@ -85,9 +86,7 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     API_MIGRATION,  # 3: API keys (storage/migrations_api.py)
     PREDICT_MIGRATION,  # 4: predictive models and predictions (storage/migrations_predict.py)
     BULK_MIGRATION,  # 5: contacts/deals without PK, events.event_id in ZSTD (migrations_bulk.py)
-    # 6: the dashboard's users (issue 12) -- a placeholder here, so that history is number 7 as
-    # planned; the branch that adds the users' migration replaces this empty step at merge.
-    [],
+    ENGINES_MIGRATION,  # 6: score_runs.engine / location for Spark and Postgres runs (migrations_engines.py)
     HISTORY_MIGRATION,  # 7: property history, property_changes as its view (migrations_history.py)
 ]
 
