@@ -425,6 +425,14 @@ def edge_groups(draw: st.DrawFn, contacts: Rows, events: Rows, as_of: datetime) 
     return {"rules": rules}
 
 
+def contacts_seen(contacts: Rows, history: Rows, as_of: datetime) -> Rows:
+    """The contacts with the values the rules read: their properties as of ``as_of``."""
+    by_contact: dict[Any, Rows] = {}
+    for change in history:
+        by_contact.setdefault(change["contact_id"], []).append(change)
+    return [contact_as_of(c, by_contact.get(c["contact_id"], []), as_of) for c in contacts]
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     """Contacts and events, then a model with a group ``edges`` on their edges, and the as_of."""
@@ -432,12 +440,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     contacts, events = draw(datasets(as_of))
     history = draw(property_histories(contacts, as_of))
     model = draw(model_dicts(as_of))
-    # the edges of the values the rules will read: the contacts' properties as of as_of
-    by_contact: dict[Any, Rows] = {}
-    for change in history:
-        by_contact.setdefault(change["contact_id"], []).append(change)
-    seen = [contact_as_of(c, by_contact.get(c["contact_id"], []), as_of) for c in contacts]
-    edges = draw(edge_groups(seen, events, as_of))
+    edges = draw(edge_groups(contacts_seen(contacts, history, as_of), events, as_of))
     if edges is not None:
         model["groups"]["edges"] = edges
     return Scenario(ScoringModel.model_validate(model), contacts, events, as_of, history)

@@ -35,13 +35,14 @@ import yaml
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+from tests.history_rows import record_history
 from tests.strategies import CONTACT_SCHEMA, CUSTOM_CONTACT_COLUMNS, EVENT_SCHEMA, Scenario, scenarios
 
 from leadscore.compiler import compile_model
 from leadscore.engine.reference import ReferenceScore, score_many_reference
 from leadscore.model.loader import load_model
 from leadscore.model.spec import MatrixAxis, ScoringModel
-from leadscore.storage.history import needs_history, record_changes, stage_table
+from leadscore.storage.history import needs_history
 from leadscore.storage.store import Store, used_params
 from leadscore.timeutil import epoch_micros
 
@@ -92,22 +93,7 @@ class DuckDBEngine:
             self._record(history)
 
     def _record(self, history: Sequence[Row]) -> None:
-        """Stage each change with DuckDB's text of its typed value, then record them all."""
-        con, types = self.store.con, self.store.column_types("contacts")
-        stage = stage_table(con)
-        selects = []
-        params: list[Any] = []
-        for i, change in enumerate(history):
-            text = f"CAST(CAST(? AS {types[change['property']]}) AS VARCHAR)"
-            assumed = change["changed_at"] is None
-            if assumed:
-                selects.append(f"SELECT ?, ?, NULL, NULL, {text}, true, {i}")
-            else:
-                selects.append(f"SELECT ?, ?, {text}, ?, NULL, false, {i}")
-            params += [change["contact_id"], change["property"], change["value"]]
-            params += [] if assumed else [change["changed_at"]]
-        con.execute(f"INSERT INTO {stage} " + " UNION ALL ".join(selects), params)
-        record_changes(con, source="test", now=datetime(2100, 1, 1), current_written=False)
+        record_history(self.store.con, self.store.column_types("contacts"), history)
 
     def run(self, sql: str) -> list[Row]:
         cursor = self.store.con.execute(sql)

@@ -91,6 +91,9 @@ class SparkSettings(BaseModel):
     contacts: TableRef | None = None
     events: TableRef | None = None
     deals: TableRef | None = None
+    property_history: TableRef | None = Field(
+        default=None, description="contact property changes (contact_id, property, old_value, new_value, "
+                                  "changed_at); default: source/property_history/ when it exists")
     output: str | None = Field(default=None, description="Iceberg warehouse directory for the results")
     output_catalog: dict[str, str] | None = Field(
         default=None, description="pyiceberg catalog properties for the output (default: a SQL catalog in output/)")
@@ -108,6 +111,17 @@ class SparkSettings(BaseModel):
                 f"(a directory written by `leadscore export data`) or pass --source DIR")
         return TableRef(parquet=resolve(root, self.source).rstrip("/") + "/" + name)
 
+    def history_table(self, root: Path) -> TableRef | None:
+        """Where the property history is: ``property_history`` when set, else the source's
+        ``property_history/`` directory when it exists (``export data`` writes it), else None: no
+        change is recorded, so every property's value is assumed since the contact's creation."""
+        if self.property_history is not None:
+            return self.table("property_history", root)
+        if self.source is None:
+            return None
+        where = resolve(root, self.source).rstrip("/") + "/property_history"
+        return TableRef(parquet=where) if "://" in where or Path(where).is_dir() else None
+
     def output_dir(self, root: Path) -> str:
         if self.output is None:
             raise WorkspaceError("engine spark: where do results go? set `spark.output` in leadscore.yml "
@@ -123,6 +137,9 @@ class PostgresSettings(BaseModel):
     contacts: str = "contacts"
     events: str = "events"
     deals: str = "deals"
+    property_history: str | None = Field(
+        default=None, description="a table or view of contact property changes (contact_id, property, old_value, "
+                                  "new_value, changed_at); none: every value is assumed since creation")
     schema_: str = Field(default="leadscore", alias="schema", description="where leadscore writes its tables")
 
     def resolved_dsn(self) -> str:

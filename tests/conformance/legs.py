@@ -1,7 +1,9 @@
 """The engine legs of the conformance suite: one class per engine, the same three methods each.
 
 A leg holds the generated rows in the engine's own tables, with the column types the importer
-creates (``TYPES``), and runs compiled SQL there in each shape production runs:
+creates (``TYPES``), and the property history as the store records it (``property_history``,
+``tests/history_rows.py``), and runs compiled SQL there in each shape production runs, every
+property read as of the instant from that history:
 
 * ``batch``  — the whole-base query without per-rule detail (``leadscore score``);
 * ``detail`` — the query with per-rule columns for one contact (``explain``; backtests use it too);
@@ -18,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlglot import exp
+from tests.history_rows import HISTORY_COLUMNS, record_history
 
 from leadscore.compiler import compile_model
 from leadscore.model.spec import ScoringModel
@@ -39,8 +42,45 @@ EVENT_TYPES: dict[str, str] = {
     "url": "VARCHAR", "campaign": "VARCHAR", "amount": "DOUBLE", "quantity": "BIGINT", "paid": "BOOLEAN",
     "sent_at": "TIMESTAMP",
 }
+HISTORY_TYPES: dict[str, str] = {"contact_id": "VARCHAR", "property": "VARCHAR", "old_value": "VARCHAR",
+                                 "new_value": "VARCHAR", "changed_at": "TIMESTAMP"}
 CONTACT_COLUMNS = {name: logical_type(t) for name, t in CONTACT_TYPES.items()}
 EVENT_COLUMNS = {name: logical_type(t) for name, t in EVENT_TYPES.items()}
+#: The table every compiled query reads properties as of the instant from.
+HISTORY = "property_history"
+
+_RECORDER: list[Store] = []
+
+
+def recorded(contacts: Sequence[Row], history: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """The contacts and ``property_history`` rows a store holds once ``history`` is recorded
+    (contacts at each property's latest value, old values chained): what every leg loads."""
+    if not _RECORDER:
+        store = Store.open(":memory:")
+        store.con.execute("DROP TABLE contacts")
+        store.con.execute(f"CREATE TABLE contacts ({', '.join(f'{c} {t}' for c, t in CONTACT_TYPES.items())})")
+        _RECORDER.append(store)
+    con = _RECORDER[0].con
+    con.execute("DELETE FROM contacts")
+    con.execute("DELETE FROM property_history")
+    _insert(con, "contacts", CONTACT_TYPES, contacts)
+    record_history(con, CONTACT_TYPES, history)
+    rows = []
+    for table, columns in (("contacts", list(CONTACT_TYPES)), (HISTORY, list(HISTORY_COLUMNS))):
+        cursor = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL")
+        rows.append([dict(zip(columns, r, strict=True)) for r in cursor.fetchall()])
+    return rows[0], rows[1]
+
+
+def _insert(con: Any, table: str, types: Mapping[str, str], rows: Sequence[Row]) -> None:
+    if rows:
+        fields = list(types)
+        one = "(" + ", ".join("?" for _ in fields) + ")"
+        casts = ", ".join(f"CAST(c{i} AS {types[f]})" for i, f in enumerate(fields))
+        names = ", ".join(f"c{i}" for i in range(len(fields)))
+        values = ", ".join(one for _ in rows)
+        con.execute(f"INSERT INTO {table} SELECT {casts} FROM (VALUES {values}) v({names})",
+                    [r.get(f) for r in rows for f in fields])
 
 
 class DuckDBLeg:
@@ -52,22 +92,19 @@ class DuckDBLeg:
     def __init__(self) -> None:
         self.store = Store.open(":memory:")
         con = self.store.con
-        for table, types in (("contacts", CONTACT_TYPES), ("events", EVENT_TYPES)):
-            con.execute(f"DROP TABLE {table}")
+        con.execute("DROP VIEW IF EXISTS property_changes")  # a view of the history, rebuilt below
+        for table, types in (("contacts", CONTACT_TYPES), ("events", EVENT_TYPES), (HISTORY, HISTORY_TYPES)):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in types.items())})")
 
-    def load(self, contacts: Sequence[Row], events: Sequence[Row]) -> None:
+    def load(self, contacts: Sequence[Row], events: Sequence[Row], history: Sequence[Row] = ()) -> None:
+        """The rows, with ``history`` recorded (``recorded``)."""
         con = self.store.con
-        for table, types, rows in (("contacts", CONTACT_TYPES, contacts), ("events", EVENT_TYPES, events)):
+        stored, changes = recorded(contacts, history)
+        for table, types, rows in (("contacts", CONTACT_TYPES, stored), ("events", EVENT_TYPES, events),
+                                   (HISTORY, HISTORY_TYPES, changes)):
             con.execute(f"DELETE FROM {table}")
-            if rows:
-                fields = list(types)
-                one = "(" + ", ".join("?" for _ in fields) + ")"
-                casts = ", ".join(f"CAST(c{i} AS {types[f]})" for i, f in enumerate(fields))
-                names = ", ".join(f"c{i}" for i in range(len(fields)))
-                values = ", ".join(one for _ in rows)
-                con.execute(f"INSERT INTO {table} SELECT {casts} FROM (VALUES {values}) v({names})",
-                            [r.get(f) for r in rows for f in fields])
+            _insert(con, table, types, rows)
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         cursor = self.store.con.execute(sql, dict(params or {}))
@@ -76,7 +113,8 @@ class DuckDBLeg:
 
     def listed(self, model: ScoringModel, as_of: datetime, ids: list[str]) -> list[Row]:
         sql = compile_model(model, as_of=datetime(1970, 1, 1), dialect=self.name, params=True,
-                            contact_columns=CONTACT_COLUMNS, event_columns=EVENT_COLUMNS).sql(dialect=self.sqlglot)
+                            contact_columns=CONTACT_COLUMNS, event_columns=EVENT_COLUMNS,
+                            history_table=HISTORY).sql(dialect=self.sqlglot)
         return self.run(sql, used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": ids}))
 
     def close(self) -> None:
@@ -94,11 +132,13 @@ class SparkLeg(DuckDBLeg):
 
         self.spark = local_session("leadscore-conformance", cores=1)
 
-    def load(self, contacts: Sequence[Row], events: Sequence[Row]) -> None:
+    def load(self, contacts: Sequence[Row], events: Sequence[Row], history: Sequence[Row] = ()) -> None:
         from leadscore.engine.spark import register_rows
 
-        register_rows(self.spark, "contacts", CONTACT_TYPES, contacts)
+        stored, changes = recorded(contacts, history)
+        register_rows(self.spark, "contacts", CONTACT_TYPES, stored)
         register_rows(self.spark, "events", EVENT_TYPES, events)
+        register_rows(self.spark, HISTORY, HISTORY_TYPES, changes)
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         if params:
@@ -109,7 +149,8 @@ class SparkLeg(DuckDBLeg):
 
     def listed(self, model: ScoringModel, as_of: datetime, ids: list[str]) -> list[Row]:
         sql = compile_model(model, as_of=datetime(1970, 1, 1), dialect=self.name, params=True,
-                            contact_columns=CONTACT_COLUMNS, event_columns=EVENT_COLUMNS).sql(dialect=self.sqlglot)
+                            contact_columns=CONTACT_COLUMNS, event_columns=EVENT_COLUMNS,
+                            history_table=HISTORY).sql(dialect=self.sqlglot)
         # the instant as text: PySpark would read a naive datetime in the process's local zone
         binds = {"as_of": as_of.isoformat(sep=" "), "as_of_us": epoch_micros(as_of), "contact_ids": ids}
         return self.run(sql, {k: v for k, v in binds.items() if f":{k}" in sql})
@@ -135,14 +176,16 @@ class PostgresLeg(DuckDBLeg):
 
         self.con = psycopg.connect(dsn, autocommit=True)
         self.con.execute("SET TIME ZONE 'UTC'")
-        for table, types in (("contacts", CONTACT_TYPES), ("events", EVENT_TYPES)):
+        for table, types in (("contacts", CONTACT_TYPES), ("events", EVENT_TYPES), (HISTORY, HISTORY_TYPES)):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
             self.con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {PG_TYPES[t]}' for c, t in types.items())})")
         self._prepared = 0
 
-    def load(self, contacts: Sequence[Row], events: Sequence[Row]) -> None:
+    def load(self, contacts: Sequence[Row], events: Sequence[Row], history: Sequence[Row] = ()) -> None:
+        stored, changes = recorded(contacts, history)
         with self.con.transaction():
-            for table, types, rows in (("contacts", CONTACT_TYPES, contacts), ("events", EVENT_TYPES, events)):
+            for table, types, rows in (("contacts", CONTACT_TYPES, stored), ("events", EVENT_TYPES, events),
+                                       (HISTORY, HISTORY_TYPES, changes)):
                 self.con.execute(f"TRUNCATE {table}")
                 with self.con.cursor().copy(f"COPY {table} ({', '.join(types)}) FROM STDIN") as copy:
                     for row in rows:
@@ -158,7 +201,7 @@ class PostgresLeg(DuckDBLeg):
         ``$1..$n`` in the AST (a ``%`` in a literal is then just text), the values are bound by
         ``EXECUTE``."""
         query = compile_model(model, as_of=datetime(1970, 1, 1), dialect=self.name, params=True,
-                              contact_columns=CONTACT_COLUMNS, event_columns=EVENT_COLUMNS)
+                              contact_columns=CONTACT_COLUMNS, event_columns=EVENT_COLUMNS, history_table=HISTORY)
         order: list[str] = []
 
         def positional(node: exp.Expr) -> exp.Expr:

@@ -9,6 +9,9 @@
   newline, ``$`` before a final newline, ``\\s`` against ``\\v``, ``\\w``/``\\b`` next to ``ü``.
 * **Totals on the bounds.** Half the time the tiers (and the matrix bands) are moved onto totals
   (and group points) the data actually reaches, so labels are decided exactly at a bound.
+* **Property histories** (``strategies.property_histories``): several changes per property,
+  changes exactly at the as-of and a microsecond either side, values that go back and forth,
+  cleared values, assumed values; every engine reads properties as of the instant from them.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from tests.strategies import (
     POINTS,
     TIMESTAMP_DAYS,
     Scenario,
+    contacts_seen,
     datasets,
     edge_groups,
     model_dicts,
+    property_histories,
     timestamp_tests,
 )
 
@@ -124,21 +129,22 @@ def conformance_scenarios(draw: st.DrawFn) -> Scenario:
     contacts, events = draw(datasets(as_of))
     contacts = [c | draw(typed_contact(as_of)) for c in contacts]
     events = [e | draw(typed_event(as_of)) for e in events]
+    history = draw(property_histories(contacts, as_of))
     model = draw(model_dicts(as_of))
-    edges = draw(edge_groups(contacts, events, as_of))
+    edges = draw(edge_groups(contacts_seen(contacts, history, as_of), events, as_of))
     if edges is not None:
         model["groups"]["edges"] = edges
     model["groups"]["typed"] = draw(typed_group(as_of))
     scoring = ScoringModel.model_validate(model)
     if draw(st.booleans()):
-        scoring = _on_the_bounds(draw, model, scoring, contacts, events, as_of)
-    return Scenario(scoring, contacts, events, as_of)
+        scoring = _on_the_bounds(draw, model, scoring, contacts, events, as_of, history)
+    return Scenario(scoring, contacts, events, as_of, history)
 
 
 def _on_the_bounds(draw: st.DrawFn, model: dict[str, Any], scoring: ScoringModel, contacts: list[dict[str, Any]],
-                   events: list[dict[str, Any]], as_of: datetime) -> ScoringModel:
+                   events: list[dict[str, Any]], as_of: datetime, history: list[dict[str, Any]]) -> ScoringModel:
     """The model with tier bounds (and matrix bands) moved onto totals (group points) the data reaches."""
-    scores = score_many_reference(scoring, contacts, events, as_of).values()
+    scores = score_many_reference(scoring, contacts, events, as_of, history).values()
     totals = sorted({s.total for s in scores})
     if not totals:
         return scoring

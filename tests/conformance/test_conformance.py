@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from tests.conformance.compare import assert_agrees
-from tests.conformance.legs import CONTACT_COLUMNS, EVENT_COLUMNS, DuckDBLeg
+from tests.conformance.legs import CONTACT_COLUMNS, EVENT_COLUMNS, HISTORY, DuckDBLeg
 from tests.conformance.scenarios import conformance_scenarios
 from tests.strategies import Scenario
 
@@ -54,18 +54,19 @@ def _describe(scenario: Scenario) -> None:
     note(f"as_of: {scenario.as_of.isoformat()}")
     note("contacts:\n" + "\n".join(repr(c) for c in scenario.contacts))
     note("events:\n" + "\n".join(repr(e) for e in scenario.events))
+    note("history:\n" + "\n".join(repr(h) for h in scenario.history))
 
 
 def compiled(leg: DuckDBLeg, model: ScoringModel, as_of: datetime, **options: Any) -> str:
     return compile_model(model, as_of=as_of, dialect=leg.name, contact_columns=CONTACT_COLUMNS,
-                         event_columns=EVENT_COLUMNS, **options).sql(dialect=leg.sqlglot)
+                         event_columns=EVENT_COLUMNS, history_table=HISTORY, **options).sql(dialect=leg.sqlglot)
 
 
 def check_every_shape(leg: DuckDBLeg, scenario: Scenario, one: str, some: list[str]) -> None:
     """The batch, detail (one contact) and listed (parameterised) shapes against the reference."""
     model, as_of = scenario.model, scenario.as_of
-    leg.load(scenario.contacts, scenario.events)
-    expected = score_many_reference(model, scenario.contacts, scenario.events, as_of)
+    leg.load(scenario.contacts, scenario.events, scenario.history)
+    expected = score_many_reference(model, scenario.contacts, scenario.events, as_of, scenario.history)
     assert_agrees(model, leg.run(compiled(leg, model, as_of)), expected, detail=False, where="batch")
     assert_agrees(model, leg.run(compiled(leg, model, as_of, detail=True, contact_id=one)),
                   {c: r for c, r in expected.items() if c == one}, detail=True, where=f"detail of {one!r}")
@@ -115,6 +116,26 @@ def suite(engine: str) -> type:
                      for r in leg.run(compiled(leg, model, AS_OF, detail=True))}
             assert fired == TYPED_FIRED
 
+        def test_a_lead_that_became_a_customer(self, leg: DuckDBLeg) -> None:
+            """docs/model-reference.md's worked example: Ann, imported as a lead (assumed since
+            her creation), became a customer on 2025-04-01; Bo's title went back and forth."""
+            model = parse_model(CUSTOMER_MODEL, "customer.yml").model
+            contacts = [{"contact_id": "ann", "job_title": "CEO", "is_customer": False,
+                         "created_at": datetime(2025, 1, 1)},
+                        {"contact_id": "bo", "job_title": "CEO", "created_at": datetime(2025, 1, 1)}]
+            history = [{"contact_id": "ann", "property": "is_customer", "value": True,
+                        "changed_at": datetime(2025, 4, 1)},
+                       {"contact_id": "bo", "property": "job_title", "value": "Intern",
+                        "changed_at": datetime(2025, 2, 1)},
+                       {"contact_id": "bo", "property": "job_title", "value": "CEO",
+                        "changed_at": datetime(2025, 4, 1, 0, 0, 0, 1)}]
+            seen = {}
+            for when in (datetime(2025, 3, 1), datetime(2025, 4, 1), datetime(2025, 5, 1)):
+                scenario = Scenario(model, contacts, [], when, history)
+                check_every_shape(leg, scenario, "ann", ["ann", "bo"])
+                seen[when.month] = {r["contact_id"]: r["score"] for r in leg.run(compiled(leg, model, when))}
+            assert seen == {3: {"ann": 10.0, "bo": 0.0}, 4: {"ann": 60.0, "bo": 0.0}, 5: {"ann": 60.0, "bo": 10.0}}
+
         def test_what_the_engine_cannot_express_is_refused(self, leg: DuckDBLeg) -> None:
             """A pattern outside the portable subset, and a `set` action: refused by validate for
             Spark and Postgres (and the compiler will not write the pattern), accepted for DuckDB."""
@@ -161,6 +182,15 @@ def _bounds_rows(as_of: datetime) -> tuple[list[dict[str, Any]], list[dict[str, 
               for i, cid in enumerate(["c0", "c1"])]
     return contacts, events
 
+
+CUSTOMER_MODEL = """\
+name: customer
+groups:
+  fit:
+    rules:
+      - {name: customer, when: {property: is_customer, equals: true}, points: 50}
+      - {name: exec, when: {property: job_title, equals: CEO}, points: 10}
+"""
 
 TYPED_MODEL = r"""
 name: typed

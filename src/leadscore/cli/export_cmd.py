@@ -29,7 +29,7 @@ class Format(StrEnum):
 def export_command(
     what: Annotated[What, typer.Argument(
         help="scores or predictions (a file), or data (contacts, events, deals, property history as a Parquet lake).")],
-    target: Annotated[Path | None, typer.Argument(help="Output file (scores, predictions) or directory (data).")] = None,
+    target: Annotated[Path | None, typer.Argument(help="Output file, or directory (data).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file or directory.")] = None,
     file_format: Annotated[
         Format | None, typer.Option("--format", help="csv or parquet (default: from --out).")

@@ -1,10 +1,11 @@
-"""``leadscore export data DIR``: the workspace's contacts, events and deals as a Parquet lake.
+"""``leadscore export data DIR``: the workspace's contacts, events, deals and property history as a Parquet lake.
 
 The layout is the one the Spark engine reads (``spark.source`` in leadscore.yml)::
 
     DIR/contacts/part-*.parquet
     DIR/events/part-*.parquet
     DIR/deals/part-*.parquet
+    DIR/property_history/part-*.parquet   (read by a Spark score as of a past date)
 
 so any workspace, the demo included, can be moved to a lake and scored there with the same
 model and the same numbers. Column names and types are the store's (timestamps are naive UTC
@@ -27,7 +28,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
 
 #: The tables of a lake, in the order they are written.
-LAKE_TABLES = ("contacts", "events", "deals")
+LAKE_TABLES = ("contacts", "events", "deals", "property_history")
 #: Target size of one Parquet file: several files per table let Spark read in parallel.
 FILE_SIZE = "128MB"
 

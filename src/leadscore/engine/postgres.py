@@ -110,6 +110,24 @@ class PostgresBackend:
             raise BackendError(f"engine postgres: no table or view {name} (postgres.{table} in leadscore.yml)")
         return {str(n): str(t) for n, t in rows if t in PG_LOGICAL}
 
+    def history(self, as_of: datetime) -> str | None:
+        """``postgres.property_history`` when a score as of ``as_of`` must read it (some change came
+        after it), else None: properties are read from the contacts as they are (docs/engines.md)."""
+        name = self.settings.property_history
+        if name is None:
+            return None
+        import psycopg
+
+        try:
+            with self.con.transaction():
+                self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+                row = self.con.execute(f"SELECT coalesce(max(changed_at) > %s::timestamp, false) "  # type: ignore[arg-type]
+                                       f"FROM {quoted_name(name)}", [as_of]).fetchone()
+        except psycopg.Error as exc:
+            raise BackendError(f"engine postgres: cannot read the property history {name} "
+                               f"(postgres.property_history): {str(exc).strip().splitlines()[0]}") from exc
+        return name if row and row[0] else None
+
     def event_types(self) -> list[str]:
         return [str(r[0]) for r in self._fetch(
             f"SELECT DISTINCT type FROM {quoted_name(self.settings.events)} WHERE type IS NOT NULL ORDER BY 1")]
@@ -178,7 +196,8 @@ class PostgresBackend:
         self.ensure_tables()
         query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
                               events_table=self.settings.events, contact_columns=self.columns("contacts"),
-                              event_columns=self.columns("events")).sql(dialect="postgres")
+                              event_columns=self.columns("events"),
+                              history_table=self.history(as_of)).sql(dialect="postgres")
         groups = ", ".join(f"q.g_{k}" for k in range(len(model.groups)))
         params = {"model": version.model, "version": version.version, "as_of": as_of, "computed": computed_at,
                   "run": run_id}
@@ -320,7 +339,7 @@ class PostgresBackend:
         query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
                               events_table=self.settings.events, contact_columns=self.columns("contacts"),
                               event_columns=self.columns("events"), contact_id=contact_id,
-                              detail=detail).sql(dialect="postgres")
+                              detail=detail, history_table=self.history(as_of)).sql(dialect="postgres")
         with self.con.transaction():
             self.con.execute("SET LOCAL TIME ZONE 'UTC'")
             cur = self.con.execute(query)  # type: ignore[arg-type]

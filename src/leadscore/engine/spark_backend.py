@@ -105,6 +105,19 @@ class SparkBackend:
         return [str(r[0]) for r in self.sql(f"SELECT DISTINCT type FROM {view} WHERE type IS NOT NULL ORDER BY 1")
                 .collect()]
 
+    def history(self, as_of: datetime) -> str | None:
+        """The property history's view when a score as of ``as_of`` must read it (some change came
+        after it), else None: properties are read from the contacts as they are (docs/engines.md)."""
+        ref = self.settings.history_table(self.root)
+        if ref is None:
+            return None
+        if "property_history" not in self._sources:
+            self._sources["property_history"] = register_source(self.spark, "property_history", ref)
+        view = self._sources["property_history"].view
+        later = self.sql(f"SELECT coalesce(max(changed_at) > timestamp_micros(:as_of_us), false) AS later "
+                         f"FROM {view}", {"as_of_us": epoch_micros(as_of)}).collect()
+        return view if later and later[0]["later"] else None
+
     def sql(self, text: str, args: dict[str, Any] | None = None) -> DataFrame:
         try:
             return self.spark.sql(text, args=args) if args else self.spark.sql(text)
@@ -121,7 +134,7 @@ class SparkBackend:
         contacts, events = self.source("contacts"), self.source("events")
         query = compile_model(model, as_of=as_of, dialect="spark", contacts_table=contacts.view,
                               events_table=events.view, contact_columns=contacts.logical,
-                              event_columns=events.logical).sql(dialect="spark")
+                              event_columns=events.logical, history_table=self.history(as_of)).sql(dialect="spark")
         self._previous(model.name)
         groups = ", ".join(f"CAST(q.g_{k} AS DOUBLE)" for k in range(len(model.groups)))
         staged = self.output.staging_dir(run_id)
@@ -243,8 +256,8 @@ class SparkBackend:
         contacts, events = self.source("contacts"), self.source("events")
         query = compile_model(model, as_of=as_of, dialect="spark", contacts_table=contacts.view,
                               events_table=events.view, contact_columns=contacts.logical,
-                              event_columns=events.logical, contact_id=contact_id,
-                              detail=detail).sql(dialect="spark")
+                              event_columns=events.logical, contact_id=contact_id, detail=detail,
+                              history_table=self.history(as_of)).sql(dialect="spark")
         table = self.sql(f"SELECT * FROM ({query}) AS q").toArrow()
         return table.cast(frame_types(table.column_names))
 
