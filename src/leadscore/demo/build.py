@@ -81,7 +81,7 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
             reasons = explain_contact(store, row.contact_id, model=run.model).reasons(3)
             top.append((row, reasons))
         since = data.as_of - timedelta(days=CONVERSION_DAYS)
-        conversion = conversion_since(store, loaded.model, since, data.as_of)
+        conversion = conversion_since(store, loaded.contact_model, since, data.as_of)
         counts = (store.count("contacts"), store.count("events"), store.count("deals"))
     ordered = {t: conversion.get(t, (0, 0)) for t in run.tier_counts}
     return DemoResult(root, *counts, run=run, top=top, conversion_by_tier=ordered,

@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlglot import exp
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError
+from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import Store
 
 FORMATS = ("csv", "parquet")
@@ -69,7 +71,8 @@ def _blends(store: Store, model: str | None) -> list[str]:
     for name in [model] if model else store.published_models():
         for (version,) in store.con.execute("SELECT DISTINCT model_version FROM scores WHERE model = ?",
                                             [name]).fetchall():
-            blend = model_of(store.get_version(name, version)).predictive
+            scoring = model_of(store.get_version(name, version))
+            blend = scoring.predictive if isinstance(scoring, ScoringModel) else None
             if blend is not None:
                 rows.append(f"({_lit(name)}, {int(version)}, {_lit(blend.model)}, {float(blend.weight)!r})")
     return rows
@@ -107,7 +110,7 @@ class TopRow:
 def top_scores(store: Store, *, model: str | None = None, tier: str | None = None,
                n: int = 20) -> list[TopRow]:
     """The best-scored contacts, optionally of one model and tier."""
-    names = [model] if model else store.published_models()[:1]
+    names = [model] if model else contact_model_names(store)[:1]
     if not names:
         return []
     sql = """SELECT s.contact_id, s.model, s.score, s.tier, s.grade,

@@ -29,10 +29,11 @@ import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model import properties
+from leadscore.model.account_spec import AccountModel, AccountRule
 from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
@@ -46,17 +47,19 @@ from leadscore.model.conditions import (
 from leadscore.model.loader import LoadedModel, line_map
 from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
 from leadscore.model.regex import portability_problem
-from leadscore.model.spec import Rule
+from leadscore.model.spec import Rule, ScoringModel
 from leadscore.timeutil import parse_time
 
 
 class ColumnSource(Protocol):
     """What validation reads of a store (``storage.Store`` is one): the model layer sits below
-    storage, so it names the two calls it needs rather than the class."""
+    storage, so it names the calls it needs rather than the class."""
 
     def columns(self, table: str) -> dict[str, str]: ...
 
     def event_types(self) -> list[str]: ...
+
+    def latest_versions(self) -> Sequence[Any]: ...
 
 
 __all__ = ["validate_against_store", "validate_model", "LONG_WINDOW_DAYS"]
@@ -77,13 +80,17 @@ _INSTEAD = {
 
 def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | None = None,
                    event_columns: Mapping[str, str] | None = None,
-                   event_types: Sequence[str] | None = None) -> list[ModelIssue]:
+                   event_types: Sequence[str] | None = None,
+                   company_columns: Mapping[str, str] | None = None,
+                   contact_models: Mapping[str, ScoringModel] | None = None) -> list[ModelIssue]:
     """Check ``loaded`` against the given columns (default: the built-in ones).
 
     ``contact_columns`` / ``event_columns`` map column name → logical type (string, number,
     boolean, timestamp), as ``Store.columns`` returns; ``event_types`` are the types seen in the
     store (the built-in ``KNOWN_EVENT_TYPES`` are always known). Returns the warnings; raises
-    ModelError carrying every error and warning when there is at least one error.
+    ModelError carrying every error and warning when there is at least one error. An account
+    model is also checked against ``company_columns`` and the published ``contact_models`` it
+    reads (``model.validate_accounts``; without them, names of contact models go unchecked).
     """
     contact = dict(contact_columns if contact_columns is not None else properties.CONTACT_COLUMNS)
     derived = set()
@@ -94,7 +101,13 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
                 derived.add(name)
     event = dict(event_columns if event_columns is not None else properties.EVENT_COLUMNS)
     types = sorted(set(event_types or ()) | set(properties.KNOWN_EVENT_TYPES))
-    checker = _Checker(loaded, contact, event, types, derived)
+    if isinstance(loaded.model, AccountModel):
+        from leadscore.model.validate_accounts import AccountChecker
+
+        company = dict(company_columns if company_columns is not None else properties.COMPANY_COLUMNS)
+        checker: _Checker = AccountChecker(loaded, contact, event, types, derived, company, contact_models)
+    else:
+        checker = _Checker(loaded, contact, event, types, derived)
     issues = checker.run()
     if any(i.severity == "error" for i in issues):
         raise ModelError(issues)
@@ -102,9 +115,15 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
 
 
 def validate_against_store(loaded: LoadedModel, store: ColumnSource) -> list[ModelIssue]:
-    """``validate_model`` with the store's real columns and the event types it holds."""
+    """``validate_model`` with the store's real columns and the event types it holds (and, for an
+    account model, its company columns and the contact models published in it)."""
+    extra: dict[str, Any] = {}
+    if isinstance(loaded.model, AccountModel):
+        from leadscore.model.validate_accounts import published_contact_models
+
+        extra = {"company_columns": store.columns("companies"), "contact_models": published_contact_models(store)}
     return validate_model(loaded, contact_columns=store.columns("contacts"),
-                          event_columns=store.columns("events"), event_types=store.event_types())
+                          event_columns=store.columns("events"), event_types=store.event_types(), **extra)
 
 
 def _did_you_mean(name: str, known: Sequence[str], what: str) -> str:
@@ -125,7 +144,8 @@ class _Checker:
 
     def __init__(self, loaded: LoadedModel, contact: dict[str, str], event: dict[str, str],
                  event_types: list[str], derived: set[str]):
-        self.loaded, self.model = loaded, loaded.model
+        # an AccountChecker walks its model itself; the shared checks read only what both have
+        self.loaded, self.model = loaded, cast(ScoringModel, loaded.model)
         self.lines = dict(loaded.lines) or line_map(loaded.text)
         self.contact, self.event_types, self.derived = contact, event_types, derived
         self.event = {k: v for k, v in event.items() if k not in properties.EVENT_SYSTEM_COLUMNS}
@@ -396,8 +416,11 @@ def _decaying_leaf(cond: Condition, negated: bool = False) -> bool:
     return False
 
 
-def _rule_range(rule: Rule) -> tuple[float, float]:
+def _rule_range(rule: Rule | AccountRule) -> tuple[float, float]:
     """The least and most a rule can contribute (before group clamping)."""
+    if isinstance(rule, AccountRule) and rule.points_from is not None:
+        bound = rule.max if rule.max is not None else math.inf
+        return (-bound, bound)
     if rule.points is not None:
         return (min(0.0, rule.points), max(0.0, rule.points))
     per = rule.points_per_event or 0.0

@@ -34,7 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import compiled_sql, model_of
+from leadscore.model.loader import contact_model
 from leadscore.model.properties import free_email_domains
 from leadscore.storage.store import Store
 
@@ -144,7 +146,7 @@ def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozense
         features += [Feature(f"e:*:active{w}", "number", "event", "activity", "active", w)
                      for w in ACTIVE_WINDOWS]
     rule_models: list[tuple[str, int]] = []
-    for name in store.published_models():
+    for name in contact_model_names(store):  # account models score companies, not contacts
         version = store.get_version(name)
         rule_models.append((name, version.version))
         features.append(Feature(f"r:{name}:score", "number", "rule", f"{name} score", "score"))
@@ -235,7 +237,7 @@ def features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> str:
                     f"AND model_version = {int(version)} AND as_of = $as_of")
         else:
             picked = ", ".join(f"{source} AS {_ident(feature)}" for source, feature in columns)
-            rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, model_of(stored), as_of)})"
+            rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, contact_model(model_of(stored)), as_of)})"
         joins.append(f"LEFT JOIN ({rows}) r{i} USING (contact_id)")
         selects += [f"r{i}.{_ident(feature)}" for _, feature in columns]
     return (f"SELECT {', '.join(selects)} FROM contacts c {' '.join(joins)} "
