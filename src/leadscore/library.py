@@ -28,7 +28,9 @@ from leadscore.timeutil import parse_as_of
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from leadscore.engine.accounts_read import AccountRow
     from leadscore.engine.explain import Explanation
+    from leadscore.engine.explain_accounts import AccountExplanation
     from leadscore.engine.export import TopRow
     from leadscore.engine.preview import ContactPreview, DistributionPreview
     from leadscore.errors import ModelIssue
@@ -81,7 +83,7 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 progress: Callable[[int, int], None] | None = None,
                 file_format: str | None = None) -> ImportResult:
-    """Import contacts, events or deals from CSV, Parquet or JSON lines (one transaction).
+    """Import contacts, events, deals or companies from CSV, Parquet or JSON lines (one transaction).
 
     Bad rows go to a rejects file in the workspace's ``rejects/`` with their line numbers and
     reasons; good rows still import (unless ``strict``).
@@ -179,12 +181,29 @@ def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[
 
 
 def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | None = None,
-            as_of: datetime | str | None = None) -> Explanation:
-    """Every rule behind a contact's score; by default at the as-of of its stored score."""
-    from leadscore.engine.explain import explain_contact
+            as_of: datetime | str | None = None, level: str | None = None) -> Explanation | AccountExplanation:
+    """Every rule behind a contact's score; by default at the as-of of its stored score.
+
+    A company id (``level="account"``, an account ``model``, or an id that names a company and no
+    contact) explains the company's account score, down to the contacts and events behind each rule.
+    """
+    from leadscore.engine.explain_accounts import explain_any
 
     with open_store(workspace, read_only=True) as store:
-        return explain_contact(store, contact_id, model=model, as_of=_instant(as_of))
+        return explain_any(store, contact_id, model=model, as_of=_instant(as_of), level=level)
+
+
+def score_company(company_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
+                  as_of: datetime | str | None = None) -> ScoreRuns:
+    """Rescore one company with every published account model (same numbers as a batch run)."""
+    from leadscore.scoring import score_companies
+    from leadscore.workflows.outbox import undelivered_count
+
+    when = parse_as_of(as_of)
+    with open_store(workspace) as store:
+        runs = score_companies(store, [company_id], as_of=when, models=models)
+        runs.waiting = undelivered_count(store, ("pending",))
+        return runs
 
 
 def preview(draft_path: str | Path, contact_ids: list[str], *, workspace: WorkspaceLike = None,
@@ -214,11 +233,17 @@ def preview_tiers(draft_path: str | Path, *, workspace: WorkspaceLike = None,
 
 
 def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
-                  model: str | None = None) -> int:
-    """Write stored scores to a CSV or Parquet file; returns the number of rows."""
+                  model: str | None = None, level: str = "contact") -> int:
+    """Write stored scores to a CSV or Parquet file; returns the number of rows.
+
+    ``level="account"`` writes the companies' account scores instead (one row per company and
+    account model)."""
+    from leadscore.engine.accounts_read import export_account_scores
     from leadscore.engine.export import export_scores as _export_scores
 
     with open_store(workspace, read_only=True) as store:
+        if _level(level) == "account":
+            return export_account_scores(store, out, file_format=file_format, model=model)
         return _export_scores(store, out, file_format=file_format, model=model)
 
 
@@ -229,6 +254,41 @@ def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str 
 
     with open_store(workspace, read_only=True) as store:
         return top_scores(store, model=model, tier=tier, n=n)
+
+
+def top_accounts(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,
+                 owner: str | None = None, n: int = 20) -> list[AccountRow]:
+    """The best-scored companies of an account model (``leadscore top --level account``)."""
+    from leadscore.engine.accounts_read import top_accounts as _top
+
+    with open_store(workspace, read_only=True) as store:
+        return _top(store, model=model, tier=tier, owner=owner, n=n)
+
+
+def accounts_for_owner(owner: str, *, workspace: WorkspaceLike = None, model: str | None = None,
+                       n: int = 100) -> list[AccountRow]:
+    """The companies a rep owns, best first (the dashboard's accounts list)."""
+    from leadscore.engine.accounts_read import accounts_for_owner as _for
+
+    with open_store(workspace, read_only=True) as store:
+        return _for(store, owner, model=model, n=n)
+
+
+def account_detail(company_id: str, *, workspace: WorkspaceLike = None) -> dict[str, Any]:
+    """A company's page: properties, account scores, contacts with their scores (the dashboard's
+    account page; the rules behind a score are ``explain(company_id, level="account")``)."""
+    from leadscore.engine.accounts_read import account_detail as _detail
+
+    with open_store(workspace, read_only=True) as store:
+        return _detail(store, company_id)
+
+
+def _level(level: str) -> str:
+    from leadscore.errors import LeadscoreError
+
+    if level not in ("contact", "account"):
+        raise LeadscoreError(f"unknown level {level!r}: contact or account")
+    return level
 
 
 # ---------------------------------------------------------------------------- workflows (issue 4)

@@ -16,6 +16,8 @@ def score_command(
     model: ModelOpt = None,
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
+    company: Annotated[str | None, typer.Option("--company", help="Rescore only this company (account models).")]
+    = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -34,6 +36,8 @@ def score_command(
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
+        elif company:
+            runs = library.score_company(company, workspace=workspace, models=models, as_of=as_of)
         else:
             runs = library.score(workspace=workspace, models=models, as_of=as_of)
     if as_json:
@@ -43,11 +47,12 @@ def score_command(
         raise typer.Exit(1)
     else:
         for r in runs:
+            what = "companies" if r.level == "account" else "contacts"
             console.print(
                 f"[bold]{r.model}[/] v{r.model_version} as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} "
-                f"contacts scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
+                f"{what} scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
             )
-            table = Table("tier", "contacts")
+            table = Table("tier", what)
             for tier, n in r.tier_counts.items():
                 table.add_row(tier, f"{n:,}")
             console.print(table)

@@ -20,10 +20,10 @@ from leadscore.engine.account_sql import (
     contact_models_for,
     members_of_company,
 )
-from leadscore.engine.explain import MAX_EVENTS_PER_RULE, GroupExplanation
+from leadscore.engine.explain import MAX_EVENTS_PER_RULE, Explanation, GroupExplanation, explain_contact
 from leadscore.engine.reference_accounts import score_account_reference
 from leadscore.engine.run import model_of
-from leadscore.errors import NotFoundError
+from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.model.account_spec import AccountModel
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -191,3 +191,23 @@ def explain_company(store: Store, company_id: str, *, model: str | None = None,
     if stored is not None:
         result.stored_score, result.stored_as_of = float(stored[1]), stored[2]
     return result
+
+
+def explain_any(store: Store, some_id: str, *, model: str | None = None, as_of: datetime | None = None,
+                level: str | None = None) -> Explanation | AccountExplanation:
+    """``leadscore explain ID``: a contact's explanation, or a company's.
+
+    A company when ``level`` is ``account``, when ``model`` is an account model, or when the id
+    names a company and no contact; a contact otherwise.
+    """
+    if level not in (None, "contact", "account"):
+        raise LeadscoreError(f"unknown level {level!r}: contact or account")
+    if level is None and model is not None:
+        level = "account" if model in account_model_names(store) else "contact"
+    if level is None:
+        contact = store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ? LIMIT 1", [some_id]).fetchone()
+        company = store.con.execute("SELECT 1 FROM companies WHERE company_id = ? LIMIT 1", [some_id]).fetchone()
+        level = "account" if company is not None and contact is None else "contact"
+    if level == "account":
+        return explain_company(store, some_id, model=model, as_of=as_of)
+    return explain_contact(store, some_id, model=model, as_of=as_of)
