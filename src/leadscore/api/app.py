@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from leadscore import __version__
 from leadscore.api import (
+    routes_companies,
     routes_contacts,
     routes_events,
     routes_keys,
@@ -130,7 +131,8 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     app.state.runtime = rt
     install_offline_docs(app)
     _install_error_handlers(app)
-    for module in (routes_events, routes_contacts, routes_scores, routes_models, routes_reports, routes_keys):
+    for module in (routes_events, routes_contacts, routes_companies, routes_scores, routes_models, routes_reports,
+                   routes_keys):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["server"])
