@@ -18,7 +18,7 @@ import numpy as np
 
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import LeadscoreError
-from leadscore.model.loader import LoadedModel, load_model
+from leadscore.model.loader import LoadedModel, contact_model, load_model
 from leadscore.model.spec import Rule, ScoringModel
 from leadscore.model.validate import validate_against_store
 from leadscore.reports.outcomes import Outcome, outcome_query
@@ -184,10 +184,11 @@ def load_target(store: Store, ref: str | Path | Target | None) -> Target:
 def published_target(store: Store, name: str) -> Target:
     """The latest published version of a model (NotFoundError when it was never published)."""
     version = store.get_version(name)
-    return Target(model_of(version), f"{version.model} v{version.version}", version.text, version.version)
+    return Target(contact_model(model_of(version), version.file or version.model),
+                  f"{version.model} v{version.version}", version.text, version.version)
 
 
 def draft_target(store: Store, loaded: LoadedModel, source: str) -> Target:
     """An unpublished model, validated against the store first."""
     validate_against_store(loaded, store)
-    return Target(loaded.model, source, loaded.text)
+    return Target(loaded.contact_model, source, loaded.text)

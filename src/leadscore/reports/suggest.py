@@ -173,7 +173,7 @@ def suggest_weights(store: Store, target: Target, *, as_of: datetime, outcome: O
     text = draft_text(target, frame, rules, fit_when, outcome)
     suggestion = Suggestion(target.model.name, target.source, fit_when, as_of, evaluation, c, scale,
                             rules, text, notes=notes)
-    draft = Target(parse_model(text, "suggested.yml").model, "suggested", text)
+    draft = Target(parse_model(text, "suggested.yml").contact_model, "suggested", text)
     mask = (lambda f: holdout_mask(f.contact_id)) if holdout else None
     suggestion.comparison = compare(store, target, draft, as_of, outcome, mask=mask)
     return suggestion
