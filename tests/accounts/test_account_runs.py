@@ -148,3 +148,19 @@ def test_a_broken_account_model_is_reported_while_the_others_score(ws: Workspace
     runs = leadscore.score(workspace=ws, as_of=AS_OF)
     assert [f.model for f in runs.failures] == ["accounts", "other"]
     assert "contact model `b2b` is not published" in runs.failures[0].error
+
+
+def test_the_readme_account_example_publishes_and_scores(ws: Workspace) -> None:
+    """README's account model, on this workspace: acme has two decision makers, two pricing visitors."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [text] = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "level: account" in b]
+    (ws.models_dir / "readme.yml").write_text(text.replace("name: accounts", "name: readme"))
+    leadscore.publish(ws.models_dir / "readme.yml", workspace=ws)
+    leadscore.score(workspace=ws, as_of=AS_OF)
+    e = leadscore.explain("acme", workspace=ws, model="readme")
+    assert isinstance(e, AccountExplanation)
+    assert [r.name for r in e.rules if r.fired] == ["mid-market", "best two contacts", "buying group",
+                                                    "pricing seen by 2+ people"]
+    assert e.tier == "sales_ready"
