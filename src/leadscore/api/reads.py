@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.errors import NotFoundError
 from leadscore.storage.store import Store
 
@@ -104,10 +105,11 @@ def scores_page(store: Store, *, model: str | None, tier: str | None, min_score:
                 limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of a model's scores, best first (ties by contact_id)."""
     names = store.published_models()
-    if model is None:
-        if not names:
+    if model is None:  # the first contact model: account models' scores are /v1/accounts/scores
+        contact_models = contact_model_names(store)
+        if not contact_models:
             raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
-        model = names[0]
+        model = contact_models[0]
     elif model not in names:
         raise NotFoundError(f"no published model `{model}` (published: {', '.join(names) or 'none yet'})")
     filters = {"model": model, "tier": tier, "min": min_score}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import LeadscoreError
 from leadscore.model.loader import LoadedModel, contact_model, load_model
@@ -160,7 +161,7 @@ class Target:
 def load_target(store: Store, ref: str | Path | Target | None) -> Target:
     """The model a command names: a draft file (validated against the store) or a published name.
 
-    Without a name, the only published model is used; several published models need a name. A
+    Without a name, the only published contact model is used; several need a name. A
     ``Target`` is taken as it is: the API builds one (``published_target``, ``draft_target``) so
     that a name from a request is never looked up as a file.
     """
@@ -172,6 +173,8 @@ def load_target(store: Store, ref: str | Path | Target | None) -> Target:
     ref = str(ref) if ref is not None else None
     names = store.published_models()
     if ref is None:
+        contact_models = contact_model_names(store)  # an account model is backtested by name
+        names = contact_models if len(contact_models) == 1 else names
         if len(names) != 1:
             raise LeadscoreError(
                 "name the model to use: " + (f"published models are {', '.join(names)}" if names
