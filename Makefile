@@ -38,6 +38,7 @@ lint: $(STAMP)
 # `leadscore score` (hook and settling included) vs a hand-written query, 1M contacts / 20M events
 bench: $(STAMP)
 	$(BIN)/leadscore bench score --contacts 1000000 --events 20000000
+	$(BIN)/leadscore bench accounts --contacts 1000000 --events 20000000 --companies 100000
 
 # the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
 bench-api: $(STAMP)

@@ -234,20 +234,21 @@ def _activity(rng: np.random.Generator, n_events: int, intent: np.ndarray, start
 
 
 def generate(n_contacts: int, n_events: int, *, seed: int = 42, end: datetime = datetime(2026, 1, 1),
-             days: int = 365) -> DemoData:
+             days: int = 365, n_companies: int | None = None) -> DemoData:
     """Draw a data set of ``n_contacts`` contacts and exactly ``n_events`` events before ``end``.
 
     The same arguments always give the same data. ``as_of`` of the result is ``end``: every event
-    happened in the ``days`` before it and after its contact was created.
+    happened in the ``days`` before it and after its contact was created. ``n_companies`` (default
+    a third of the contacts, at least 20) is the size of the pool contacts work at.
     """
-    if n_contacts < 1 or n_events < 0 or days < 1:
-        raise ValueError("need n_contacts >= 1, n_events >= 0 and days >= 1")
+    if n_contacts < 1 or n_events < 0 or days < 1 or (n_companies is not None and n_companies < 1):
+        raise ValueError("need n_contacts >= 1, n_events >= 0, days >= 1 and n_companies >= 1")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     n = n_contacts
     end_s = _epoch_s(end)
     start_s = end_s - days * DAY
 
-    company = _companies(rng, max(20, n // 3))
+    company = _companies(rng, n_companies if n_companies is not None else max(20, n // 3))
     employer = _choice(rng, n, np.sqrt(company["size"]))
     size, industry = company["size"][employer], company["industry"][employer]
     who = _people(rng, n, size, industry)
