@@ -82,14 +82,20 @@ def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str,
                         WHERE c.created_at IS NULL OR c.created_at <= $as_of)
                   WHERE converted IS NOT NULL"""
         return sql, {"as_of": as_of}
-    sql = f"""SELECT c.contact_id, coalesce(w.won, false) AS converted,
+    return _won_population("contacts", "contact_id", conversion.won_by_contact_sql("$as_of", "$end"), as_of, outcome)
+
+
+def _won_population(table: str, key: str, won_sql: str, as_of: datetime, outcome: Outcome
+                    ) -> tuple[str, dict[str, Any]]:
+    """Rows of ``table`` created by the as-of, minus those won before it, with the window's outcome
+    from ``won_sql`` (``key, won, before, first_won, value``): the deal-mode population."""
+    sql = f"""SELECT p.{key}, coalesce(w.won, false) AS converted,
                      CASE WHEN w.first_won IS NULL THEN NULL
                           ELSE (epoch_us(w.first_won) - epoch_us($as_of::TIMESTAMP)) / 86400000000.0 END
                        AS days_to_close,
                      w.value AS deal_value
-              FROM contacts c
-              LEFT JOIN ({conversion.won_by_contact_sql("$as_of", "$end")}) w USING (contact_id)
-              WHERE (c.created_at IS NULL OR c.created_at <= $as_of) AND NOT coalesce(w.before, false)"""
+              FROM {table} p LEFT JOIN ({won_sql}) w USING ({key})
+              WHERE (p.created_at IS NULL OR p.created_at <= $as_of) AND NOT coalesce(w.before, false)"""
     return sql, {"as_of": as_of, "end": as_of + outcome.horizon}
 
 
@@ -103,15 +109,8 @@ def account_outcome_query(store: Store, as_of: datetime, outcome: Outcome, membe
     if outcome.label:
         raise LeadscoreError("an account model is backtested on won deals per company; `--label` names a "
                              "contact property, which applies to contact models only")
-    sql = f"""SELECT k.company_id, coalesce(w.won, false) AS converted,
-                     CASE WHEN w.first_won IS NULL THEN NULL
-                          ELSE (epoch_us(w.first_won) - epoch_us($as_of::TIMESTAMP)) / 86400000000.0 END
-                       AS days_to_close,
-                     w.value AS deal_value
-              FROM companies k
-              LEFT JOIN ({conversion.won_by_company_sql("$as_of", "$end", members_sql)}) w USING (company_id)
-              WHERE (k.created_at IS NULL OR k.created_at <= $as_of) AND NOT coalesce(w.before, false)"""
-    return sql, {"as_of": as_of, "end": as_of + outcome.horizon}
+    return _won_population("companies", "company_id", conversion.won_by_company_sql("$as_of", "$end", members_sql),
+                           as_of, outcome)
 
 
 def data_end(store: Store) -> datetime | None:
