@@ -148,9 +148,11 @@ def explain_account_with_model(store: Store, model: AccountModel, company_id: st
     rules: list[AccountRuleExplanation] = []
     for i, (group, rule) in enumerate(model.rules()):
         ref = reference.rules[i]
+        # a roll-up's contacts best first (what it averages or sums), others in their events' order
+        order = sorted(ref.contacts, key=lambda cid: -ref.values[cid]) if ref.values else ref.contacts
         behind = [{"contact_id": cid, "name": _who(by_id[cid]),
                    **({"value": ref.values[cid]} if cid in ref.values else {})}
-                  for cid in ref.contacts[:MAX_CONTACTS_PER_RULE]]
+                  for cid in order[:MAX_CONTACTS_PER_RULE]]
         matched = [{k: v for k, v in e.items() if v is not None} for e in ref.matched[:MAX_EVENTS_PER_RULE]]
         rules.append(AccountRuleExplanation(group, rule.name, bool(values[f"rf_{i}"]), float(values[f"r_{i}"] or 0.0),
                                             float(values[f"rraw_{i}"] or 0.0), values[f"rn_{i}"], behind, matched))
