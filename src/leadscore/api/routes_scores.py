@@ -17,6 +17,7 @@ from leadscore.api.values import InvalidInput, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.errors import NotFoundError
 from leadscore.scoring import ScoreRuns
+from leadscore.timeutil import FUTURE_SLACK, utcnow
 from leadscore.workflows.lists import list_members
 from leadscore.workflows.tasks import list_tasks
 
@@ -47,8 +48,11 @@ async def post_score(request: Request, response: Response, body: ScoreRequest | 
 
     A model whose query fails is named in the `Leadscore-Failed-Models` header; the others score."""
     rt = runtime(request)
-    req = body or ScoreRequest(contact_ids=None, models=None)
+    req = body or ScoreRequest.model_validate({})
     as_of = checked_as_of(req.as_of, "body")
+    if as_of is not None and not req.allow_future and as_of > utcnow() + FUTURE_SLACK:
+        raise InvalidInput([problem(("body", "as_of"), "is in the future: stored scores would count events as "
+                                    "older than they are; send `allow_future: true` to store them anyway")])
 
     def job(ctx: WriteContext) -> ScoreRuns:
         if req.contact_ids is not None:

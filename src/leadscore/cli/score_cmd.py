@@ -18,6 +18,9 @@ def score_command(
     contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
     company: Annotated[str | None, typer.Option("--company", help="Rescore only this company (account models).")]
     = None,
+    allow_future: Annotated[bool, typer.Option("--allow-future", help="Store scores as of a future moment "
+                                               "(refused by default: events would count as older than they are).")
+                            ] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -35,11 +38,13 @@ def score_command(
     models = [model] if model else None
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
-            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
+            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of,
+                                     allow_future=allow_future)
         elif company:
-            runs = library.score_company(company, workspace=workspace, models=models, as_of=as_of)
+            runs = library.score_company(company, workspace=workspace, models=models, as_of=as_of,
+                                         allow_future=allow_future)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of, allow_future=allow_future)
     if as_json:
         print_json(list(runs))
     elif not runs and not runs.failures:

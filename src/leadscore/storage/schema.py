@@ -85,9 +85,8 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     API_MIGRATION,  # 3: API keys (storage/migrations_api.py)
     PREDICT_MIGRATION,  # 4: predictive models and predictions (storage/migrations_predict.py)
     BULK_MIGRATION,  # 5: contacts/deals without PK, events.event_id in ZSTD (migrations_bulk.py)
-    # 6 (dashboard users) and 7 (property history) are being added by other branches; this one is
-    # meant to be number 8 once they are merged (the lead fixes the numbering at merge).
-    ACCOUNTS_MIGRATION,  # 8: companies, company_id on contacts/deals, account scores (migrations_accounts.py)
+    # companies come after whatever main has (engines, users, property history are other branches'):
+    ACCOUNTS_MIGRATION,  # 6: companies, company_id on contacts/deals, account scores (migrations_accounts.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
