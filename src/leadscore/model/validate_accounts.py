@@ -49,8 +49,8 @@ class AccountChecker(_Checker):
 
     def __init__(self, loaded: LoadedModel, contact: dict[str, str], event: dict[str, str],
                  event_types: list[str], derived: set[str], company: dict[str, str],
-                 contact_models: Mapping[str, ScoringModel] | None):
-        super().__init__(loaded, contact, event, event_types, derived)
+                 contact_models: Mapping[str, ScoringModel] | None, engine: str | None = None):
+        super().__init__(loaded, contact, event, event_types, derived, engine)
         assert isinstance(loaded.model, AccountModel)
         self.account: AccountModel = loaded.model
         self.company = company
