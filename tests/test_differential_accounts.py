@@ -8,9 +8,9 @@ with ``engine.reference_accounts``: score, each group and each rule's points wit
 grade, match counts and fired flags equal. The one-company query must return the batch query's row,
 and the parameterised real-time text (``$company_ids``) the same rows.
 
-Engines: the embedded DuckDB store and a local Spark session, as in the contact test. Another
-engine leg (a conformance suite's Postgres, say) plugs in by subclassing ``AccountDuckDB`` with
-its own ``load`` and ``run``: three tables in, one query's rows out.
+Engines: the embedded DuckDB store, a local Spark session and a real PostgreSQL server (the one
+the conformance suite starts, ``tests/pgserver.py``). Another engine plugs in by subclassing
+``AccountDuckDB`` with its own ``load_accounts`` and ``run``: three tables in, one query's rows out.
 """
 
 from __future__ import annotations
@@ -73,6 +73,59 @@ class AccountSpark(SparkEngine, AccountDuckDB):
         register_rows(self.spark, "contacts", types["contacts"], contacts)
         register_rows(self.spark, "events", types["events"], events)
         register_rows(self.spark, "companies", types["companies"], companies)
+
+
+class AccountPostgres(AccountDuckDB):
+    """A database on the test session's PostgreSQL server (``tests/pgserver.py``) with the same three
+    tables, typed as the store types them."""
+
+    dialect = "postgres"
+    sqlglot_dialect = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+        from tests.conformance.legs import PG_TYPES
+
+        super().__init__()  # an in-memory store: the column names and types of the tables
+        AccountDuckDB.load_accounts(self, [], [], [])
+        self.types = {t: self.store.column_types(t) for t in ("contacts", "events", "companies")}
+        self.con = psycopg.connect(dsn, autocommit=True)
+        self.con.execute("SET TIME ZONE 'UTC'")
+        for table, types in self.types.items():
+            columns = ", ".join(f'"{c}" {PG_TYPES.get(t, "text")}' for c, t in types.items())
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")  # type: ignore[arg-type]
+            self.con.execute(f"CREATE TABLE {table} ({columns})")  # type: ignore[arg-type]
+
+    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row]) -> None:
+        with self.con.transaction():
+            for table, rows in (("companies", companies), ("contacts", contacts), ("events", events)):
+                fields = list(self.types[table])
+                self.con.execute(f"TRUNCATE {table}")  # type: ignore[arg-type]
+                names = ", ".join(f'"{f}"' for f in fields)
+                with self.con.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[arg-type]
+                    for row in rows:
+                        copy.write_row([row.get(f) for f in fields])
+
+    def run(self, sql: str) -> list[Row]:
+        cursor = self.con.execute(sql)  # type: ignore[arg-type]
+        names = [d.name for d in cursor.description or []]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+    def close(self) -> None:
+        self.con.close()
+        super().close()
+
+
+@pytest.fixture(scope="module")
+def postgres_accounts(postgres_dsn: str) -> Any:
+    import psycopg
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        con.execute("DROP DATABASE IF EXISTS accounts_differential")
+        con.execute("CREATE DATABASE accounts_differential")
+    engine = AccountPostgres(postgres_dsn.replace("dbname=postgres", "dbname=accounts_differential"))
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +210,12 @@ def test_duckdb_accounts_agree_with_reference(duckdb_accounts: AccountDuckDB, sc
 @given(scenario=account_scenarios())
 def test_spark_accounts_agree_with_reference(spark_accounts: AccountSpark, scenario: AccountScenario) -> None:
     check_accounts(spark_accounts, scenario)
+
+
+@settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=_SLOW_OK)
+@given(scenario=account_scenarios())
+def test_postgres_accounts_agree_with_reference(postgres_accounts: AccountPostgres, scenario: AccountScenario) -> None:
+    check_accounts(postgres_accounts, scenario)
 
 
 @settings(max_examples=max(EXAMPLES // 6, 10), deadline=None, suppress_health_check=_SLOW_OK)

@@ -81,11 +81,11 @@ class MemberPieces:
 
     def member(self, expr: exp.Expr) -> exp.Column:
         """A per-contact value computed in ``ls_base``."""
-        return col(self._add(self.base, "mb", expr))
+        return col(self._add(self.base, "mb", _inlined(expr, self.base)))
 
     def member_late(self, expr: exp.Expr) -> exp.Column:
         """A per-contact value that reads the embedded contact models (``ls_mv``)."""
-        return col(self._add(self.late, "ml", expr))
+        return col(self._add(self.late, "ml", _inlined(expr, self.late)))
 
     def rank(self, value: exp.Column) -> exp.Column:
         """The member's rank by ``value`` within its company, largest first (for top-k means)."""
@@ -101,6 +101,20 @@ class MemberPieces:
     @property
     def used(self) -> bool:
         return bool(self.company)
+
+
+def _inlined(expr: exp.Expr, same_select: Mapping[str, exp.Expr]) -> exp.Expr:
+    """``expr`` with references to columns of the SELECT it joins replaced by their expressions.
+
+    A piece may build on another (a role's flag inside a gated count): DuckDB and Spark read a
+    column alias of the same SELECT, Postgres does not, so the text never relies on it.
+    """
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and not node.table and node.name in same_select:
+            return same_select[node.name].copy()
+        return node
+
+    return expr.transform(swap)
 
 
 @dataclass(frozen=True)
