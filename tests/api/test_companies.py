@@ -107,3 +107,12 @@ def test_account_scores_page_by_page_and_explain(client: httpx.Client) -> None:
     e = client.get("/v1/companies/acme/explain").json()
     assert e["company_id"] == "acme" and e["reasons"] and e["rules"][1]["contacts"]
     assert client.get("/v1/contacts/dana/explain").json()["company"]["company_id"] == "acme"
+
+
+def test_a_contact_may_name_a_company_created_later(client: httpx.Client) -> None:
+    r = client.put("/v1/contacts/zed", json={"company_id": "newco", "job_title": "CEO"})
+    assert r.status_code in (200, 201), r.text
+    assert client.get("/v1/companies/newco").status_code == 404
+    created = client.put("/v1/companies/newco", json={"name": "NewCo", "employees": 120}).json()
+    assert [c["contact_id"] for c in created["contacts"]] == ["zed"]
+    assert created["scores"][0]["groups"]["people"] > 0  # zed's b2b score rolled up as soon as the company exists
