@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-from leadscore.engine.account_sql import contact_model_names
 from leadscore.errors import NotFoundError
 from leadscore.storage.store import Store
 
@@ -65,6 +64,8 @@ def find_contact(store: Store, ref: str) -> str:
 def checked_model(store: Store, model: str | None) -> str | None:
     """``model`` when it is published (None: the first published contact model, or None when there
     is none); an unknown name is a ``NotFoundError`` naming the published ones, never an empty result."""
+    from leadscore.engine.account_sql import contact_model_names  # the compiler: not for a light lookup
+
     names = store.published_models()
     if model is None:
         contact_models = contact_model_names(store)  # an account model's scores are not in `scores`
