@@ -10,7 +10,7 @@ What a contact becomes (a :class:`FeaturePlan`, stored with the model):
 * every contact property: numbers and yes/no as numbers; text as a category (lower-cased,
   whitespace collapsed, so "VP  Sales" and "vp sales" agree; levels rarer than
   ``MIN_LEVEL_COUNT`` / ``MIN_LEVEL_SHARE`` grouped as "other"); dates as "days since"; the
-  e-mail as its domain and a free-mail flag. Names, phone numbers and ids say nothing about intent
+  e-mail as its domain and a free-mail flag. Names, phone numbers and ids (a company_id too) say nothing about intent
   and are left out, as are ``updated_at`` and ``lifecycle_stage``: the store keeps only their
   current value, which is written *after* the outcome (a customer's stage is "customer");
 * per event type (the ``MAX_EVENT_TYPES`` commonest) counts in the last 7/30/90/365 days and days
@@ -47,7 +47,7 @@ MAX_LEVELS = 30
 MIN_LEVEL_COUNT = 10
 MIN_LEVEL_SHARE = 0.002
 #: Columns that identify a person or record their state after the outcome (see module docstring).
-SKIPPED_COLUMNS = frozenset({"contact_id", "email", "first_name", "last_name", "phone", "website",
+SKIPPED_COLUMNS = frozenset({"contact_id", "company_id", "email", "first_name", "last_name", "phone", "website",
                              "updated_at", "lifecycle_stage"})
 #: A text column with more distinct values than this share of contacts is an id or free text.
 MAX_DISTINCT_SHARE = 0.5
