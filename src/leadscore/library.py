@@ -162,11 +162,14 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None,
 def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = None, *,
                      always: bool = False) -> list[ModelIssue]:
     """A model checked where it will run: the store's columns (and what DuckDB cannot plan:
-    large models, or any with ``always``, as publishing asks), or an external engine's tables."""
+    large models, or any with ``always``, as publishing asks), or an external engine's tables. An
+    account model runs on DuckDB whatever the workspace's engine: it is checked against the store."""
     from leadscore.engine.limits import check_runnable
+    from leadscore.model.account_spec import AccountModel
     from leadscore.model.validate import validate_against_store
 
-    if (engine or ws.settings.engine.name).lower() != "duckdb":  # `validate` on DuckDB stays light
+    external = (engine or ws.settings.engine.name).lower() != "duckdb"  # `validate` on DuckDB stays light
+    if external and not isinstance(loaded.model, AccountModel):
         from leadscore.engine.backends import open_backend
 
         backend = open_backend(ws, engine)
