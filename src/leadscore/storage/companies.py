@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 
+from leadscore.storage.identity import SPACE_SEPARATORS
 from leadscore.textfold import sql_lower
 
 _SCHEME = r"^[a-z][a-z0-9+.\-]*://"
-_TAIL = r"[/?#:].*$"
+_TAIL = r"(?s)[/?#:].*$"  # (?s): a path may hold a line break; RE2 and Python then agree
 _WWW = r"^www\."
 
 
@@ -41,7 +42,7 @@ def normalize_domain(value: str | None) -> str | None:
     """Python: ``normalize_domain_sql`` as DuckDB computes it."""
     if value is None:
         return None
-    text = sql_lower(value.strip(" "))
+    text = sql_lower(value.strip(SPACE_SEPARATORS))  # DuckDB's trim: every Unicode space separator
     text = _SCHEME_RE.sub("", text, count=1)
     text = text.rsplit("@", 1)[-1]
     text = _TAIL_RE.sub("", text, count=1)
