@@ -110,8 +110,11 @@ def test_rejects_nonsense_sizes() -> None:
 def test_write_files_round_trips(data: DemoData, tmp_path: Path) -> None:
     paths = write_files(data, tmp_path / "out")
     assert {k: p.name for k, p in paths.items()} == {
-        "contacts": "contacts.csv", "events": "events.parquet", "deals": "deals.csv", "history": "history.csv"}
+        "contacts": "contacts.csv", "events": "events.parquet", "deals": "deals.csv", "history": "history.csv",
+        "companies": "companies.csv"}
     assert data.history is not None and pacsv.read_csv(paths["history"]).num_rows == data.history.num_rows
+    assert data.companies is not None
+    assert pacsv.read_csv(paths["companies"]).num_rows == data.companies.num_rows
     contacts = pacsv.read_csv(paths["contacts"])
     assert contacts.num_rows == N_CONTACTS
     assert contacts.column_names == data.contacts.column_names
@@ -172,3 +175,18 @@ def test_the_lifecycle_stage_changes_when_the_deals_do(data: DemoData, store: St
         assert times[-2] == max(created, times[0]) and times[-1] == closed
     latest = q("SELECT value FROM meta WHERE key = 'property_history_latest'").fetchone()
     assert latest is not None and datetime.fromisoformat(latest[0]) <= data.as_of
+
+
+def test_companies_have_several_contacts_and_deals_carry_them(data: DemoData, store: Store) -> None:
+    """Contacts work at companies (most with the id, the rest findable by their work e-mail's
+    domain), and a deal carries its contact's company."""
+    assert data.companies is not None
+    load_into_store(store, data)
+    per_company, missing, by_domain, deal_mismatch = store.con.execute("""
+        SELECT (SELECT max(n) FROM (SELECT count(*) n FROM contacts WHERE company_id IS NOT NULL GROUP BY company_id)),
+               (SELECT avg((company_id IS NULL)::INT) FROM contacts),
+               (SELECT count(*) FROM contacts c JOIN companies k ON k.domain = split_part(c.email, '@', -1)
+                WHERE c.company_id IS NULL),
+               (SELECT count(*) FROM deals d JOIN contacts c USING (contact_id)
+                WHERE c.company_id IS NOT NULL AND c.company_id <> d.company_id)""").fetchone()
+    assert per_company >= 5 and 0.15 < missing < 0.25 and by_domain > 0 and deal_mismatch == 0

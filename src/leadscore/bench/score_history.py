@@ -70,7 +70,7 @@ def add_history(store: Store, as_of: datetime, per_contact: float, seed: int) ->
 def history_overhead(store: Store, model_yaml: str, as_of: datetime, runs: int = 2) -> tuple[float, float]:
     """(best seconds with the history read, best seconds without) of the compiled query as of
     ``as_of``, each materialised into a temp table."""
-    model = parse_model(model_yaml, "bench.yml").model
+    model = parse_model(model_yaml, "bench.yml").contact_model
     contacts, events = store.scoring_columns()
     timings = []
     for history in (HISTORY_TABLE, None):

@@ -1,4 +1,4 @@
-"""``leadscore import contacts|events|deals|history FILE``: load a CSV, Parquet or JSON-lines export."""
+"""``leadscore import contacts|events|deals|companies|history FILE``: load a CSV, Parquet or JSON-lines export."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Kind(StrEnum):
     contacts = "contacts"
     events = "events"
     deals = "deals"
+    companies = "companies"
     history = "history"
 
 
@@ -49,12 +50,16 @@ def import_command(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import contacts, events, deals or property history; bad rows go to a rejects file, good rows still import.
+    """Import contacts, events, deals, companies or property history; bad rows go to a rejects file.
 
-    history: a file of contact property changes, one row per change (contact_id, property, value,
-    changed_at) or per period (contact_id, property, value, valid_from, valid_to).
+    Contacts and deals may name their company in a company_id column. history: a file of contact
+    property changes, one row per change (contact_id, property, value, changed_at) or per period
+    (contact_id, property, value, valid_from, valid_to).
 
     Example: leadscore import contacts hubspot-export.csv --column "Record ID=contact_id"
+
+    Example: leadscore import companies accounts.csv --column "Account ID=company_id"
+
     Example: leadscore import history contact_property_history.csv
     """
     from leadscore.ingest import ColumnMapping, load_mapping

@@ -33,6 +33,20 @@ CONTACT_COLUMNS: dict[str, str] = {
 #: Contact columns without a history: the key, and the contact's birth date, which anchors the
 #: values assumed to have held since it (docs/model-reference.md "Properties as of a date").
 UNVERSIONED_COLUMNS = frozenset({"contact_id", "created_at"})
+#: Built-in columns of ``companies`` and their logical types (imports add custom ones).
+COMPANY_COLUMNS: dict[str, str] = {
+    "company_id": "string",
+    "name": "string",
+    "domain": "string",
+    "industry": "string",
+    "employees": "number",
+    "annual_revenue": "number",
+    "country": "string",
+    "city": "string",
+    "owner": "string",
+    "created_at": "timestamp",
+    "updated_at": "timestamp",
+}
 
 #: Properties computed from others in SQL (never stored): name -> (type, what it is).
 DERIVED_PROPERTIES: dict[str, tuple[str, str]] = {

@@ -11,10 +11,11 @@ What a contact becomes (a :class:`FeaturePlan`, stored with the model):
   rule the compiler uses: docs/model-reference.md "Properties as of a date"): numbers and yes/no
   as numbers; text as a category (lower-cased, whitespace collapsed, so "VP  Sales" and "vp sales"
   agree; levels rarer than ``MIN_LEVEL_COUNT`` / ``MIN_LEVEL_SHARE`` grouped as "other"); dates
-  as "days since"; the e-mail as its domain and a free-mail flag. Names, phone numbers and ids say
-  nothing about intent and are left out. ``lifecycle_stage`` and ``updated_at`` are features like
-  any other: as of the cut-off they hold the value of then, not the one written after the outcome
-  (a property with no change recorded before the cut-off is assumed, and training says so);
+  as "days since"; the e-mail as its domain and a free-mail flag. Names, phone numbers and ids (a
+  company_id too) say nothing about intent and are left out. ``lifecycle_stage`` and
+  ``updated_at`` are features like any other: as of the cut-off they hold the value of then, not
+  the one written after the outcome (a property with no change recorded before the cut-off is
+  assumed, and training says so);
 * per event type (the ``MAX_EVENT_TYPES`` commonest) counts in the last 7/30/90/365 days and days
   since the last one; overall days since the last and first event and distinct active days;
 * the score and group points of every published rule model, computed as of the cut-off by the
@@ -37,7 +38,9 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from leadscore.compiler.properties_as_of import contacts_as_of
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import compiled_sql, history_table, model_of
+from leadscore.model.loader import contact_model
 from leadscore.model.properties import free_email_domains
 from leadscore.storage.store import Store
 
@@ -47,8 +50,8 @@ MAX_EVENT_TYPES = 20
 MAX_LEVELS = 30
 MIN_LEVEL_COUNT = 10
 MIN_LEVEL_SHARE = 0.002
-#: Columns that identify a person (see module docstring).
-SKIPPED_COLUMNS = frozenset({"contact_id", "email", "first_name", "last_name", "phone", "website"})
+#: Columns that identify a person or a record (see module docstring).
+SKIPPED_COLUMNS = frozenset({"contact_id", "company_id", "email", "first_name", "last_name", "phone", "website"})
 #: A text column with more distinct values than this share of contacts is an id or free text.
 MAX_DISTINCT_SHARE = 0.5
 #: A whole-number column with at least this share of distinct values is an id (a lead number).
@@ -149,7 +152,7 @@ def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozense
         features += [Feature(f"e:*:active{w}", "number", "event", "activity", "active", w)
                      for w in ACTIVE_WINDOWS]
     rule_models: list[tuple[str, int]] = []
-    for name in store.published_models():
+    for name in contact_model_names(store):  # account models score companies, not contacts
         version = store.get_version(name)
         rule_models.append((name, version.version))
         features.append(Feature(f"r:{name}:score", "number", "rule", f"{name} score", "score"))
@@ -270,7 +273,7 @@ def features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> str:
                     f"AND model_version = {int(version)} AND as_of = $as_of")
         else:
             picked = ", ".join(f"{source} AS {_ident(feature)}" for source, feature in columns)
-            rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, model_of(stored), as_of)})"
+            rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, contact_model(model_of(stored)), as_of)})"
         joins.append(f"LEFT JOIN ({rows}) r{i} USING (contact_id)")
         selects += [f"r{i}.{_ident(feature)}" for _, feature in columns]
     return (f"SELECT {', '.join(selects)} FROM {contacts_source(store, plan, as_of)} c {' '.join(joins)} "
