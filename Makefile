@@ -27,7 +27,16 @@ $(JAVA): $(STAMP)
 	@java -version 2>&1 | head -1
 	touch $(JAVA)
 
-test: $(STAMP) $(JAVA)
+# The dashboard's end-to-end tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM_OK := $(VENV)/.chromium
+$(CHROMIUM_OK): $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } || \
+	  { echo "the browser tests need Debian's chromium (apt-get install chromium)"; exit 1; }
+	@chromium --version
+	touch $(CHROMIUM_OK)
+
+test: $(STAMP) $(JAVA) $(CHROMIUM_OK)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from leadscore.reports.backtest import BacktestRun
     from leadscore.reports.build import Report
     from leadscore.reports.suggest import Suggestion
+    from leadscore.users import User
     from leadscore.workflows.outbox import Delivery
 
 WorkspaceLike = Workspace | str | Path | None
@@ -386,3 +387,38 @@ def parse_days(value: str | int) -> int:
     if period.seconds or period.microseconds:
         raise LeadscoreError(f"cannot read the duration {value!r}: give whole days like 90d, weeks like 12w, or 90")
     return period.days
+
+
+# ---------------------------------------------------------------- dashboard users (issue 12)
+
+def create_user(username: str, role: str, *, workspace: WorkspaceLike = None, owner_value: str | None = None,
+                manager: bool = False, password: str | None = None) -> tuple[User, str]:
+    """Add a dashboard user; returns it and its password (``password``, or a generated one)."""
+    from leadscore.users import create_user as _create
+
+    with open_store(workspace) as store:
+        return _create(store, username, role, owner_value=owner_value, manager=manager, password=password)
+
+
+def users(*, workspace: WorkspaceLike = None) -> list[User]:
+    """Every dashboard user, disabled ones too, by name."""
+    from leadscore.users import list_users
+
+    with open_store(workspace, read_only=True) as store:
+        return list_users(store)
+
+
+def disable_user(username: str, *, workspace: WorkspaceLike = None) -> User:
+    """Stop a user logging in; their open sessions end."""
+    from leadscore.users import disable_user as _disable
+
+    with open_store(workspace) as store:
+        return _disable(store, username)
+
+
+def reset_password(username: str, *, workspace: WorkspaceLike = None, password: str | None = None) -> tuple[User, str]:
+    """Give a user a new password (``password``, or a generated one); their open sessions end."""
+    from leadscore.users import reset_password as _reset
+
+    with open_store(workspace) as store:
+        return _reset(store, username, password)

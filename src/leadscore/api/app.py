@@ -24,6 +24,7 @@ from leadscore import __version__
 from leadscore.api import (
     routes_contacts,
     routes_events,
+    routes_feedback,
     routes_keys,
     routes_models,
     routes_reports,
@@ -106,8 +107,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
-               store: Store | None = None) -> FastAPI:
-    """The API over one workspace. ``worker``/``scheduler`` off suit tests and the bench.
+               store: Store | None = None, dashboard: bool = True) -> FastAPI:
+    """The API (and the dashboard at ``/``) over one workspace. ``worker``/``scheduler`` off suit
+    tests and the bench.
 
     Pass ``store`` to serve an already open store (it is then not closed on shutdown).
     """
@@ -130,8 +132,13 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     app.state.runtime = rt
     install_offline_docs(app)
     _install_error_handlers(app)
-    for module in (routes_events, routes_contacts, routes_scores, routes_models, routes_reports, routes_keys):
+    for module in (routes_events, routes_contacts, routes_feedback, routes_scores, routes_models, routes_reports,
+                   routes_keys):
         app.include_router(module.router)
+    if dashboard:
+        from leadscore.web import install_dashboard
+
+        install_dashboard(app, rt)
 
     @app.get("/healthz", tags=["server"])
     def healthz(request: Request) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from leadscore.engine.run import RunResult
-from leadscore.storage.store import Store
+from leadscore.model.loader import LoadedModel
+from leadscore.storage.store import ModelVersion, Store
 from leadscore.workflows import scoring
 from leadscore.workspace import Workspace
 
@@ -31,6 +32,20 @@ def rescore_all(store: Store, ws: Workspace, *, models: list[str] | None = None,
     if not store.published_models():
         return []
     return scoring.rescore_all(store, ws, models=models, as_of=as_of)
+
+
+def publish_and_rescore(store: Store, ws: Workspace, loaded: LoadedModel, file: str, *, rescore: bool = True,
+                        published_by: str | None = None) -> tuple[ModelVersion, bool, list[RunResult]]:
+    """Record a validated model as its next version and rescore everyone with it, in the caller's
+    transaction (the writer's). Returns the version, whether it is new (the latest text again
+    records nothing and rescores nothing), and the runs. Used by ``POST /v1/models`` and the
+    dashboard's publish button."""
+    before = store.latest_version(loaded.model.name)
+    version = store.publish_model(loaded.model.name, loaded.text, loaded.hash, file,
+                                  list(loaded.model.groups), published_by)
+    new = before is None or before.version != version.version
+    runs = rescore_all(store, ws, models=[version.model]) if new and rescore else []
+    return version, new, runs
 
 
 def outbox_depth(store: Store) -> int:

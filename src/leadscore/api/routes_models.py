@@ -19,16 +19,16 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
+from leadscore.api.rescoring import publish_and_rescore
 from leadscore.api.schemas import Id, RunOut, Text
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
 from leadscore.engine.preview import preview_contacts, preview_distribution
-from leadscore.engine.run import RunResult, publish
+from leadscore.engine.run import RunResult
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
 from leadscore.storage.store import ModelVersion, Store
-from leadscore.workflows.scoring import rescore_all
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -190,11 +190,7 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
     loaded, _ = await run_in_threadpool(lambda: _checked(rt.reader(), body, environment=True))
 
     def job(ctx: WriteContext) -> tuple[ModelVersion, bool, list[RunResult]]:
-        before = ctx.store.latest_version(loaded.model.name)
-        version = publish(ctx.store, loaded, body.file or "api")
-        new = before is None or before.version != version.version
-        runs = rescore_all(ctx.store, rt.ws, models=[version.model]) if new and body.rescore else []
-        return version, new, runs
+        return publish_and_rescore(ctx.store, rt.ws, loaded, body.file or "api", rescore=body.rescore)
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))
     version, new, runs = done

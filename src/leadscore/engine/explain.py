@@ -90,12 +90,14 @@ class Explanation:
     def reasons(self, n: int = 3) -> list[str]:
         """The rules that moved the score most, as short phrases for a sales rep."""
         fired = sorted((r for r in self.rules if r.fired and r.points), key=lambda r: -abs(r.points))
-        out = []
-        for r in fired[:n]:
-            sign = "+" if r.points > 0 else "−"
-            detail = f" ({r.count}×)" if r.count and r.count > 1 else ""
-            out.append(f"{r.name}{detail} {sign}{abs(r.points):.0f}")
-        return out
+        return [reason_phrase(r) for r in fired[:n]]
+
+
+def reason_phrase(rule: RuleExplanation) -> str:
+    """``pricing page +15``, ``email opens (4×) +8``: one fired rule as a rep reads it."""
+    sign = "+" if rule.points > 0 else "−"
+    detail = f" ({rule.count}×)" if rule.count and rule.count > 1 else ""
+    return f"{rule.name}{detail} {sign}{abs(rule.points):.0f}"
 
 
 def _contact_and_events(store: Store, contact_id: str, as_of: datetime) -> tuple[dict[str, Any],

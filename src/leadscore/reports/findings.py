@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from leadscore.reports.audit_rules import FlagKind, RuleImpact
+from leadscore.reports.feedback_audit import FeedbackAudit
 
 if TYPE_CHECKING:
     from leadscore.reports.build import Report
@@ -64,6 +65,7 @@ def findings_for(report: Report) -> list[str]:
         out.append(f"{bt.missed:,} converters ({pct(bt.missed / bt.converters, 0)} of all) sat in the lowest "
                    f"tier ({lowest.name}) — missed leads; look at what they share before lowering the bar.")
     out += _rule_findings(report.rules)
+    out += _feedback_findings(report.feedback)
     out += _threshold_findings(report)
     if report.stuck.stuck:
         tiers = ", ".join(f"{n:,} in {t}" for t, n in report.stuck.by_tier.items() if n)
@@ -125,6 +127,32 @@ def _rule_findings(rules: list[RuleImpact]) -> list[str]:
             out.append(f"The strongest signal is '{best.rule}' (converts {best.lift:.1f}× the average when it "
                        f"fires) but it is worth only {best.points} points: consider raising it "
                        "(`leadscore suggest` proposes weights).")
+    return out
+
+
+def _feedback_findings(audit: FeedbackAudit | None) -> list[str]:
+    """Sentences for the report: each flagged rule, then the share of feedback by tier."""
+    if audit is None or not audit.total:
+        return []
+    out = []
+    for r in audit.flagged:
+        called = "over-scored" if r.direction == "too_high" else "under-scored"
+        if r.direction == "too_high":
+            advice = ("it may be worth too much or fire too broadly: consider lowering it or narrowing its "
+                      "condition" if r.sign >= 0 else "its penalty is not enough to offset the rest")
+        else:
+            advice = ("its penalty may bite too hard: consider softening it" if r.sign < 0
+                      else "it marks leads reps value more than the model does: consider raising it")
+        out.append(f"The '{r.rule}' rule ({r.points}) fires on {pct(r.rate_disputed, 0)} of the {r.disputed:,} "
+                   f"leads reps called {called}, against {pct(r.rate_rest, 0)} of the other leads: {advice}.")
+    parts = []
+    for tier, verdicts in audit.by_tier.items():
+        n = sum(verdicts.values())
+        if n:
+            detail = ", ".join(f"{verdicts[v]:,} {v.replace('_', ' ')}" for v in ("too_high", "too_low", "right")
+                               if verdicts.get(v))
+            parts.append(f"{tier} {n / audit.total:.0%} ({detail})")
+    out.append(f"Feedback from reps on {audit.total:,} leads, by tier at the time: " + "; ".join(parts) + ".")
     return out
 
 
