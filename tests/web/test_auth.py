@@ -6,6 +6,9 @@ from tests.web.conftest import Site, csrf_of
 
 from leadscore.web.auth import SESSION_COOKIE
 
+#: pages only some roles may open (the rest grows as the dashboard does)
+ROLE_PAGES = ("/models", "/models/b2b/edit")
+
 
 def test_anonymous_visitors_are_sent_to_log_in_with_next(site: Site) -> None:
     c = site.client()
@@ -64,6 +67,28 @@ def test_log_in_form_needs_its_csrf_cookie(site: Site) -> None:
     c = site.client()
     r = c.post("/login", data={"csrf_token": "forged", "username": "dana", "password": "dana-password-1"})
     assert r.status_code == 403 and "Form expired" in r.text
+
+
+def test_roles(site: Site) -> None:
+    dana = site.login("dana")
+    for path in ROLE_PAGES:
+        r = dana.get(path)
+        assert r.status_code == 403 and ("Only marketing and admin" in r.text or "Only admins" in r.text), path
+    mia = site.login("mia")
+    for path in ROLE_PAGES:
+        r = mia.get(path)
+        assert r.status_code == (403 if path.startswith("/admin") else 200), path
+    admin = site.login("admin")
+    for path in ROLE_PAGES:
+        assert admin.get(path).status_code == 200, path
+
+
+def test_unknown_pages_are_pages_and_unknown_api_paths_json(site: Site) -> None:
+    c = site.login("dana")
+    r = c.get("/no/such/page")
+    assert r.status_code == 404 and "There is no page at /no/such/page" in r.text and "<html" in r.text
+    r = c.get("/v1/nope")
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
 
 
 def test_pages_send_security_headers(site: Site) -> None:

@@ -35,16 +35,17 @@ def rescore_all(store: Store, ws: Workspace, *, models: list[str] | None = None,
 
 
 def publish_and_rescore(store: Store, ws: Workspace, loaded: LoadedModel, file: str, *, rescore: bool = True,
-                        published_by: str | None = None) -> tuple[ModelVersion, bool, list[RunResult]]:
-    """Record a validated model as its next version and rescore everyone with it, in the caller's
-    transaction (the writer's). Returns the version, whether it is new (the latest text again
-    records nothing and rescores nothing), and the runs. Used by ``POST /v1/models`` and the
-    dashboard's publish button."""
+                        published_by: str | None = None,
+                        as_of: datetime | None = None) -> tuple[ModelVersion, bool, list[RunResult]]:
+    """Record a validated model as its next version and rescore everyone with it (as of ``as_of``,
+    default now), in the caller's transaction (the writer's). Returns the version, whether it is
+    new (the latest text again records nothing and rescores nothing), and the runs. Used by
+    ``POST /v1/models`` and the dashboard's publish button."""
     before = store.latest_version(loaded.model.name)
     version = store.publish_model(loaded.model.name, loaded.text, loaded.hash, file,
                                   list(loaded.model.groups), published_by)
     new = before is None or before.version != version.version
-    runs = rescore_all(store, ws, models=[version.model]) if new and rescore else []
+    runs = rescore_all(store, ws, models=[version.model], as_of=as_of) if new and rescore else []
     return version, new, runs
 
 
