@@ -7,7 +7,8 @@ from tests.web.conftest import Site, csrf_of
 from leadscore.web.auth import SESSION_COOKIE
 
 #: pages only some roles may open (the rest grows as the dashboard does)
-ROLE_PAGES = ("/models", "/models/b2b/edit")
+ROLE_PAGES = ("/models", "/models/b2b/edit", "/reports", "/feedback", "/ops/deliveries", "/ops/lists", "/admin/users",
+              "/admin/keys")
 
 
 def test_anonymous_visitors_are_sent_to_log_in_with_next(site: Site) -> None:

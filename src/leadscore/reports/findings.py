@@ -35,7 +35,11 @@ def auc_words(auc: float) -> str:
 
 
 def findings_for(report: Report) -> list[str]:
-    """Plain-language findings, most important first."""
+    """Plain-language findings, most important first; feedback from reps whatever the backtest found."""
+    return _backtest_findings(report) + feedback_findings(report.feedback)
+
+
+def _backtest_findings(report: Report) -> list[str]:
     bt = report.backtest
     out: list[str] = []
     if bt.contacts == 0:
@@ -65,7 +69,6 @@ def findings_for(report: Report) -> list[str]:
         out.append(f"{bt.missed:,} converters ({pct(bt.missed / bt.converters, 0)} of all) sat in the lowest "
                    f"tier ({lowest.name}) — missed leads; look at what they share before lowering the bar.")
     out += _rule_findings(report.rules)
-    out += _feedback_findings(report.feedback)
     out += _threshold_findings(report)
     if report.stuck.stuck:
         tiers = ", ".join(f"{n:,} in {t}" for t, n in report.stuck.by_tier.items() if n)
@@ -130,7 +133,7 @@ def _rule_findings(rules: list[RuleImpact]) -> list[str]:
     return out
 
 
-def _feedback_findings(audit: FeedbackAudit | None) -> list[str]:
+def feedback_findings(audit: FeedbackAudit | None) -> list[str]:
     """Sentences for the report: each flagged rule, then the share of feedback by tier."""
     if audit is None or not audit.total:
         return []

@@ -19,11 +19,22 @@ if TYPE_CHECKING:
 
 def install_dashboard(app: FastAPI, rt: ApiRuntime) -> None:
     """Mount every dashboard page and its static files on ``app``."""
-    from leadscore.web import assets, routes_leads, routes_login, routes_models, routes_tasks
+    from leadscore.web import (
+        assets,
+        routes_admin,
+        routes_feedback_review,
+        routes_leads,
+        routes_login,
+        routes_models,
+        routes_ops,
+        routes_reports,
+        routes_tasks,
+    )
     from leadscore.web.routing import WebState, install_not_found
 
     app.state.web = WebState(rt)
     assets.mount(app)
     install_not_found(app)
-    for module in (routes_login, routes_leads, routes_tasks, routes_models):
+    for module in (routes_login, routes_leads, routes_tasks, routes_models, routes_reports, routes_feedback_review,
+                   routes_ops, routes_admin):
         app.include_router(module.router)

@@ -166,13 +166,15 @@ def _result(request: Request, store: Store, slot: str, form: dict[str, list[str]
                    label=field(form, "label"))
 
 
-def _needs_valid(request: Request, store: Store, slot: str, form: dict[str, list[str]], tab: str
-                 ) -> tuple[LoadedModel | None, Response | None]:
+def _valid_draft(request: Request, form: dict[str, list[str]], slot: str, tab: str
+                 ) -> tuple[Store, LoadedModel | None, Response]:
+    """The store and the posted draft; when it does not validate, None and the answer listing its errors."""
+    store = web(request).rt.reader()
+    check_slot(slot)
     loaded, issues = check(store, field(form, "text"), slot)
-    if loaded is None:
-        return None, _result(request, store, slot, form, tab, "partials/invalid.html", status=422,
-                             issues=[_issue(i) for i in issues if i.severity == "error"])
-    return loaded, None
+    refused = _result(request, store, slot, form, tab, "partials/invalid.html", status=422,
+                      issues=[_issue(i) for i in issues if i.severity == "error"]) if loaded is None else Response()
+    return store, loaded, refused
 
 
 def _as_of(form: dict[str, list[str]], name: str = "as_of") -> datetime | None:
@@ -182,11 +184,9 @@ def _as_of(form: dict[str, list[str]], name: str = "as_of") -> datetime | None:
 
 @router.post("/models/{slot}/try")
 def try_on_leads(request: Request, _user: MarketingUser, form: PostedForm, slot: str) -> Response:
-    store = web(request).rt.reader()
-    check_slot(slot)
-    loaded, refused = _needs_valid(request, store, slot, form, "try")
-    if refused is not None or loaded is None:
-        return refused  # type: ignore[return-value]
+    store, loaded, refused = _valid_draft(request, form, slot, "try")
+    if loaded is None:
+        return refused
     ids = [i.strip() for i in form.get("lead", []) if i.strip()][:2]
     if not ids:
         return _result(request, store, slot, form, "try", "partials/message.html", status=422,
@@ -204,22 +204,18 @@ def try_on_leads(request: Request, _user: MarketingUser, form: PostedForm, slot:
 
 @router.post("/models/{slot}/distribution")
 def draft_distribution(request: Request, _user: MarketingUser, form: PostedForm, slot: str) -> Response:
-    store = web(request).rt.reader()
-    check_slot(slot)
-    loaded, refused = _needs_valid(request, store, slot, form, "distribution")
-    if refused is not None or loaded is None:
-        return refused  # type: ignore[return-value]
+    store, loaded, refused = _valid_draft(request, form, slot, "distribution")
+    if loaded is None:
+        return refused
     d = distribution(store, loaded, as_of=_as_of(form))
     return _result(request, store, slot, form, "distribution", "partials/distribution.html", d=d, lead_url=lead_url)
 
 
 @router.post("/models/{slot}/backtest")
 def draft_backtest(request: Request, _user: MarketingUser, form: PostedForm, slot: str) -> Response:
-    store = web(request).rt.reader()
-    check_slot(slot)
-    loaded, refused = _needs_valid(request, store, slot, form, "backtest")
-    if refused is not None or loaded is None:
-        return refused  # type: ignore[return-value]
+    store, loaded, refused = _valid_draft(request, form, slot, "backtest")
+    if loaded is None:
+        return refused
     horizon = field(form, "horizon") if field(form, "horizon") in HORIZONS else "90d"
     label = field(form, "label") or None
     draft = Target(loaded.model, "draft", loaded.text)

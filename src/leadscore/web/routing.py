@@ -9,12 +9,13 @@ scripts (``Content-Security-Policy``: only this server's scripts run; plotly.js 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote
 
 from fastapi import FastAPI, Request
@@ -26,6 +27,7 @@ from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore.api.runtime import ApiRuntime
+from leadscore.api.writer import WriteContext
 from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.web.render import environment
 from leadscore.web.sessions import Session, SessionCache
@@ -112,6 +114,14 @@ class WebState:
         self.env: Environment = environment()
         self.sessions = SessionCache()
         self.throttle = LoginThrottle()
+
+
+T = TypeVar("T")
+
+
+async def write(request: Request, job: Callable[[WriteContext], T], *, groupable: bool = True) -> T:
+    """Run ``job`` on the server's single writer and wait for its commit (see ``api/writer.py``)."""
+    return await asyncio.wrap_future(web(request).rt.write(job, groupable=groupable))
 
 
 def web(request: Request) -> WebState:

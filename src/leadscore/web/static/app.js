@@ -96,9 +96,50 @@ function enhanceSwaps(root) {
   });
 }
 
+// A slow page (a report) says what it is doing while the browser waits for it.
+function enhanceBusyNotes(root) {
+  root.querySelectorAll("form[data-busy-note]").forEach((form) => {
+    if (form.dataset.noted) return;
+    form.dataset.noted = "1";
+    form.addEventListener("submit", () => {
+      let note = form.querySelector(".busy");
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "busy";
+        note.setAttribute("role", "status");
+        form.appendChild(note);
+      }
+      note.textContent = form.dataset.busyNote;
+    });
+  });
+}
+
+// A link with data-swap="#target" loads a part of a page into the target in the background.
+function enhanceLinks(root) {
+  root.querySelectorAll("a[data-swap]").forEach((link) => {
+    if (link.dataset.enhanced) return;
+    link.dataset.enhanced = "1";
+    link.addEventListener("click", async (ev) => {
+      ev.preventDefault();
+      const target = document.querySelector(link.dataset.swap);
+      busy(target, link.dataset.busy || "Working…");
+      try {
+        const response = await fetch(link.dataset.fragment || link.href, {
+          credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+        target.innerHTML = await response.text();
+        enhance(target);
+      } catch (err) {
+        showError(target, "The server did not answer: " + err);
+      }
+    });
+  });
+}
+
 function enhance(root) {
   drawCharts(root);
+  enhanceLinks(root);
   enhanceSwaps(root);
+  enhanceBusyNotes(root);
   if (window.leadscoreEditor) window.leadscoreEditor(root);
 }
 
