@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-dashboard \
+        screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +54,10 @@ bench-api: $(STAMP)
 # imports: 5M events from CSV and Parquet, 1M contacts from CSV, each the best of 5 into fresh stores
 bench-import: $(STAMP)
 	$(BIN)/python -m leadscore.ingest.bench 5000000 5
+
+# the dashboard: the leads list and the lead page of a real `leadscore serve` at 1M contacts / 20M events
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m leadscore.bench.dashboard
 
 # predictive scoring: held-out AUC/ECE on Leads.csv (5 folds) + train 100k/2M and predict 1M timings
 bench-predict: $(STAMP)

@@ -41,6 +41,18 @@ def test_a_rep_sees_only_their_leads_in_order(site: Site) -> None:
     assert keys == sorted(keys)
 
 
+def test_each_row_s_reason_and_last_activity_are_explain_s_and_the_events(site: Site) -> None:
+    html = site.login("mia").get("/leads").text
+    rows = re.findall(r'<a class="who" href="/leads/([^"]+)".*?data-label="Why">([^<]*)</td>\s*'
+                      r'<td data-label="Last activity">(?:<span title="([^"]+) UTC">)?', html, re.S)
+    assert len(rows) == 50
+    for cid, reason, last in rows[:10]:
+        expected = explain_contact(site.store, cid).reasons(1)
+        assert reason == (expected[0] if expected else "—")
+        latest = site.store.con.execute("SELECT max(occurred_at) FROM events WHERE contact_id = ?", [cid]).fetchone()[0]
+        assert last == (f"{latest:%Y-%m-%d %H:%M}" if latest else "")
+
+
 def test_a_manager_and_marketing_see_everyone(site: Site) -> None:
     total = site.store.count("scores")
     for user in ("boss", "mia"):
@@ -82,6 +94,23 @@ def test_filters_search_and_paging_live_in_the_url(site: Site) -> None:
             [cid]).fetchone()
         assert now > before
     assert mia.get("/leads?page=abc").status_code == 400
+
+
+def test_next_and_previous_walk_every_lead_once(site: Site) -> None:
+    mia = site.login("mia")
+    seen: list[list[str]] = []
+    url: str | None = "/leads?tier=cold"
+    while url:
+        html = mia.get(url.replace("&amp;", "&")).text
+        seen.append(lead_ids(html))
+        found = re.search(r'href="([^"]+)" rel="next"', html)
+        url = found.group(1) if found else None
+    flat = [cid for page in seen for cid in page]
+    total = site.store.con.execute("SELECT count(*) FROM scores WHERE tier = 'cold'").fetchone()[0]
+    assert len(seen) > 2 and len(flat) == len(set(flat)) == total
+    back = re.search(r'href="([^"]+)" rel="prev"', html).group(1)  # type: ignore[union-attr]
+    assert lead_ids(mia.get(back.replace("&amp;", "&")).text) == seen[-2]
+    assert mia.get("/leads?after=garbage").status_code == 400
 
 
 def test_markup_in_contact_data_is_shown_as_text(site: Site) -> None:

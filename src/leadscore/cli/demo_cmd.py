@@ -8,8 +8,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from leadscore import library
 from leadscore.cli.common import JsonOpt, console, print_json
 from leadscore.cli.main import app
+
+DASHBOARD_URL = "http://127.0.0.1:8000/"
+#: the demo's dashboard users: name, role, owner value (a rep sees the leads of one of the demo's owners)
+DEMO_USERS = (("admin", "admin", None), ("dana", "rep", "Dana Reyes"))
+
+
+def demo_users(directory: Path) -> list[tuple[str, str, str]]:
+    """Create the demo's dashboard users with generated passwords: (name, password, what they see)."""
+    made = []
+    for username, role, owner in DEMO_USERS:
+        user, password = library.create_user(username, role, workspace=directory, owner_value=owner)
+        seen = f"a rep: {owner}'s leads" if owner else "an admin: everything"
+        made.append((user.username, password, seen))
+    return made
 
 
 @app.command("demo")
@@ -18,23 +33,32 @@ def demo_command(
     contacts: Annotated[int, typer.Option(help="Number of contacts.")] = 20_000,
     events: Annotated[int, typer.Option(help="Number of events.")] = 500_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    history_weeks: Annotated[int, typer.Option(
+        help="Score once a week over this many weeks before the data's end first (score history, tier "
+             "crossings, the tasks and deliveries their workflows made).", min=0, max=52)] = 8,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a realistic synthetic B2B workspace, score it, and show who to call first and why.
 
+    It also creates two dashboard users (an admin and a rep) and prints how to open the dashboard.
     Example: leadscore demo demo-workspace && cd demo-workspace && leadscore top --tier sql
     """
+    from leadscore.api.rescoring import rescore_all
     from leadscore.demo.build import build_demo
 
     with console.status("building the demo workspace…", spinner="dots"):
-        result = build_demo(directory, contacts=contacts, events=events, seed=seed)
+        result = build_demo(directory, contacts=contacts, events=events, seed=seed, history_weeks=history_weeks,
+                            rescore=lambda store, ws, when: rescore_all(store, ws, as_of=when))
+        people = demo_users(result.directory)
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
                     "deals": result.deals, "tiers": result.run.tier_counts,
                     "conversion_by_tier": result.conversion_by_tier,
                     "conversion_as_of": result.conversion_as_of, "seconds": result.seconds,
                     "top": [{"contact_id": r.contact_id, "score": r.score, "tier": r.tier,
-                             "reasons": reasons} for r, reasons in result.top]})
+                             "reasons": reasons} for r, reasons in result.top],
+                    "dashboard": {"command": f"leadscore serve -w {directory} --no-schedule", "url": DASHBOARD_URL,
+                                  "users": [{"username": u, "password": p, "role": role} for u, p, role in people]}})
         return
     r = result.run
     console.print(f"[bold]Demo workspace[/] {result.directory}: {result.contacts:,} contacts, "
@@ -74,3 +98,10 @@ def demo_command(
         "KEY=$(leadscore keys create --scope write) ; leadscore serve   # the HTTP API (docs/api.md)",
     ):
         console.print(f"  {hint}", highlight=False)
+    console.print("[bold]Open the dashboard[/] (docs/dashboard.md):")
+    console.print(f"  leadscore serve -w {directory} --no-schedule", highlight=False)
+    console.print(f"  then open {DASHBOARD_URL} and log in as", highlight=False)
+    for username, password, role in people:
+        console.print(f"    {username} / {password}   ({role})", highlight=False)
+    console.print("  (--no-schedule: the demo's data ends on its last day; the hourly rescoring would score it as "
+                  "of today, a long quiet time later, and every lead would cool down.)", highlight=False)

@@ -7,7 +7,6 @@ says nothing about whether it exists.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,7 +23,7 @@ from leadscore.web.auth import AnyUser, PostedForm
 from leadscore.web.lead_page import bar_share, contact_row, lead_view
 from leadscore.web.leads_query import PRIORITIES, LeadFilter, leads_page, search_contacts
 from leadscore.web.render import tier_palette
-from leadscore.web.routing import WebRoute, field, page, redirect, wants_fragment, web
+from leadscore.web.routing import WebRoute, field, page, redirect, wants_fragment, web, write
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -60,11 +59,13 @@ def home(_session: AnyUser) -> Response:
 @router.get("/leads")
 def leads(request: Request, session: AnyUser, model: Text = None, tier: Text = None, priority: Text = None,
           segment: Text = None, moved_up: Text = None, q: Text = None,
-          page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
+          page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+          after: Annotated[str | None, Query(max_length=2000)] = None,
+          before: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
     store = web(request).rt.reader()
     user = session.user
     flt = LeadFilter(model or None, tier or None, priority if priority in PRIORITIES else None, segment or None,
-                     moved_up == "1", (q or "").strip(), page_number)
+                     moved_up == "1", (q or "").strip(), page_number, after or None, before or None)
     data = leads_page(store, web(request).rt.ws, flt, owner=owner_scope(user))
     contacts = store.count("contacts")
     owners = _owners(store) if not data.total and not user.sees_every_lead else []
@@ -119,7 +120,7 @@ async def give_feedback(request: Request, session: AnyUser, form: PostedForm, co
                                outcome=values["outcome"] or None)
 
     try:
-        item: Feedback = await asyncio.wrap_future(state.rt.write(job))
+        item = await write(request, job)
     except NotFoundError:
         raise
     except LeadscoreError as exc:

@@ -25,7 +25,18 @@ from leadscore.web.auth import (
     secure,
     set_session_cookie,
 )
-from leadscore.web.routing import CsrfFailed, Throttled, WebRoute, field, form_data, page, redirect, safe_next, web
+from leadscore.web.routing import (
+    CsrfFailed,
+    Throttled,
+    WebRoute,
+    field,
+    form_data,
+    page,
+    redirect,
+    safe_next,
+    web,
+    write,
+)
 from leadscore.web.sessions import close_session, open_session
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -79,8 +90,7 @@ async def login(request: Request) -> Response:
                            error="Wrong user name or password (or the account is disabled).")
     state.throttle.succeeded(username)
     agent = request.headers.get("user-agent", "")[:120]
-    token: str = await run_in_threadpool(
-        lambda: state.rt.write(lambda ctx: open_session(ctx.store, user, f"{_client(request)} {agent}")).result())
+    token = await write(request, lambda ctx: open_session(ctx.store, user, f"{_client(request)} {agent}"))
     response = redirect(next_url)
     set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -95,7 +105,7 @@ async def logout(request: Request, _form: PostedForm) -> Response:
     def job(ctx: WriteContext) -> None:
         close_session(ctx.store, token)
 
-    await run_in_threadpool(lambda: state.rt.write(job).result())
+    await write(request, job)
     state.sessions.forget()
     response = redirect("/login", flash="You are logged out.")
     clear_session_cookie(request, response)

@@ -11,7 +11,6 @@ rescores everyone in one transaction through the server's writer (``api.rescorin
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from datetime import datetime
@@ -38,7 +37,7 @@ from leadscore.web.drafts import check_slot, discard_draft, save_draft, saved_dr
 from leadscore.web.model_preview import distribution, when_for
 from leadscore.web.render import tier_palette
 from leadscore.web.routes_leads import lead_url
-from leadscore.web.routing import WebRoute, field, page, redirect, wants_fragment, web
+from leadscore.web.routing import WebRoute, field, page, redirect, wants_fragment, web, write
 from leadscore.workspace import example_model_text
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -239,7 +238,7 @@ async def save(request: Request, session: MarketingUser, form: PostedForm, slot:
     text = field(form, "text")
     state = web(request)
     try:
-        await asyncio.wrap_future(state.rt.write(lambda ctx: save_draft(ctx.store, slot, text, session.user.username)))
+        await write(request, lambda ctx: save_draft(ctx.store, slot, text, session.user.username))
     except LeadscoreError as exc:
         message = str(exc)
         return await run_in_threadpool(lambda: _editor(request, state.rt.reader(), slot, text, status=422,
@@ -290,8 +289,7 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
         discard_draft(ctx.store, slot)
         return done
 
-    done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(state.rt.write(job, groupable=False))
-    version, new, runs = done
+    version, new, runs = await write(request, job, groupable=False)
     if not new:
         message = f"{version.model} v{version.version} already has this text: nothing published, nothing rescored."
     else:

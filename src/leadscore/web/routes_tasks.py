@@ -21,7 +21,7 @@ from leadscore.timeutil import utcnow
 from leadscore.users import User
 from leadscore.web.auth import AnyUser, PostedForm
 from leadscore.web.routes_leads import lead_url
-from leadscore.web.routing import WebRoute, field, page, redirect, safe_next, web
+from leadscore.web.routing import WebRoute, field, page, redirect, safe_next, web, write
 from leadscore.workflows.tasks import complete_task
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -103,5 +103,5 @@ async def task_done(request: Request, session: AnyUser, form: PostedForm, task_i
     def job(ctx: WriteContext) -> None:
         complete_task(ctx.store, task_id)
 
-    await run_in_threadpool(lambda: state.rt.write(job).result())
+    await write(request, job)
     return redirect(safe_next(field(form, "next"), "/tasks"), flash="Task marked done.")

@@ -1,0 +1,213 @@
+"""``make bench-dashboard``: the leads list and the lead page of a real ``leadscore serve`` at scale.
+
+The target (issue 12): a page of the leads list and a lead page each answer in under 300 ms at
+the 95th percentile on 1M contacts / 20M events. This builds that store with the benchmark's
+generator (``demo.generator``, the data ``leadscore bench`` scores), publishes the starter model and
+scores it twice, a week apart (so the 7-day change and the history chart have something to show),
+creates a rep and a marketing user, starts ``leadscore serve`` as a child process, logs in through
+the log-in form and times whole page loads (server time as the browser waits for the HTML: every
+query, the template, the socket) from one client, one request at a time:
+
+* ``leads (rep)``: the rep's own leads (owner filter), page 1 then four "Next" links;
+* ``leads (all)``: marketing's view of every contact, the same way;
+* ``leads (filtered)``: a tier, a search, "moved up this week", a rep's tier;
+* ``lead page``: random contacts' pages;
+* ``leads (page N by URL)``: a deep page typed into the address (no cursor: an offset), shown for
+  information — the list's own links page by keyset and never go this way.
+
+    python -m leadscore.bench.dashboard                 # 1M / 20M in a temporary directory
+    python -m leadscore.bench.dashboard --contacts 100000 --events 2000000 --dir /tmp/dash --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+TARGET_P95_MS = 300.0
+REP_OWNER = "Dana Reyes"
+PASSWORD = "bench-password-1"
+
+
+@dataclass
+class PageTimes:
+    name: str
+    ms: list[float] = field(default_factory=list)
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.ms)
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.ms)
+
+    @property
+    def p95(self) -> float:
+        return self.pct(0.95)
+
+
+def build(root: Path, contacts: int, events: int, seed: int) -> dict[str, float]:
+    """The workspace: generated data, the starter model scored a week apart, two users."""
+    from leadscore.demo.generator import generate, load_into_store
+    from leadscore.engine.run import publish, score_published
+    from leadscore.model.loader import load_model
+    from leadscore.users import create_user
+    from leadscore.workspace import init_workspace
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    ws = init_workspace(root, name="dashboard-bench")
+    data = generate(contacts, events, seed=seed)
+    as_of = data.as_of
+    with ws.open_store() as store:
+        load_into_store(store, data)
+        del data
+        timings["data_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        publish(store, load_model(ws.models_dir / "b2b.yml"), "models/b2b.yml")
+        score_published(store, as_of=as_of - timedelta(days=7))
+        score_published(store, as_of=as_of)
+        timings["score_s"] = time.perf_counter() - started
+        create_user(store, "rep", "rep", owner_value=REP_OWNER, password=PASSWORD)
+        create_user(store, "mkt", "marketing", password=PASSWORD)
+    return timings
+
+
+def _start(root: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SALES_HOOK_URL": "http://127.0.0.1:9/bench"}
+    proc = subprocess.Popen([sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker",
+                             "--no-schedule", "--log-level", "warning", "-w", str(root)], env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start within 120 s")
+
+
+def _login(url: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=60, follow_redirects=False)
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, "no log-in form"
+    r = client.post("/login", data={"csrf_token": token.group(1), "username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.text[:500]
+    return client
+
+
+def _time(client: httpx.Client, path: str, into: PageTimes) -> str:
+    started = time.perf_counter()
+    r = client.get(path)
+    elapsed = (time.perf_counter() - started) * 1000
+    if r.status_code != 200:
+        raise RuntimeError(f"GET {path}: {r.status_code} {r.text[:300]}")
+    into.ms.append(elapsed)
+    return r.text
+
+
+NEXT = re.compile(r'href="([^"]+)" rel="next"')
+
+
+def _pages(client: httpx.Client, into: PageTimes, pages: int) -> None:
+    """Page 1, then the page's own "Next" link, ``pages - 1`` times (as a person pages on)."""
+    html = _time(client, "/leads", into)
+    for _ in range(pages - 1):
+        found = NEXT.search(html)
+        if not found:
+            return
+        html = _time(client, found.group(1).replace("&amp;", "&"), into)
+
+
+def measure(url: str, ids: list[str], *, rounds: int, seed: int) -> list[PageTimes]:
+    rng = random.Random(seed)
+    rep, mkt = _login(url, "rep"), _login(url, "mkt")
+    rep_list, all_list, filtered, lead, deep = (PageTimes("leads (rep)"), PageTimes("leads (all)"),
+                                                PageTimes("leads (filtered)"), PageTimes("lead page"),
+                                                PageTimes("page N by URL"))
+    for client in (rep, mkt):  # warm-up: imports, compiled SQL, caches
+        _pages(client, PageTimes("warm"), 2)
+    _time(mkt, f"/leads/{quote(ids[0], safe='')}", PageTimes("warm"))
+    for _ in range(rounds):
+        _pages(rep, rep_list, 5)
+        _pages(mkt, all_list, 5)
+        _time(mkt, f"/leads?page={rng.randint(6, 2000)}", deep)
+        _time(mkt, "/leads?tier=nurture", filtered)
+        _time(mkt, "/leads?moved_up=1", filtered)
+        _time(mkt, f"/leads?q={quote(rng.choice(['chen', 'acme', 'reyes', 'c0001234', 'gmail.com']))}", filtered)
+        _time(rep, "/leads?tier=cold&page=2", filtered)
+        for cid in rng.sample(ids, 6):
+            _time(mkt, f"/leads/{quote(cid, safe='')}", lead)
+    return [rep_list, all_list, filtered, lead, deep]
+
+
+def run(directory: Path, contacts: int, events: int, *, rounds: int, seed: int, reuse: bool) -> None:
+    from leadscore.api.server import free_port
+    from leadscore.storage.store import Store
+
+    root = directory / "ws"
+    if not (reuse and (root / "leadscore.duckdb").exists()):
+        timings = build(root, contacts, events, seed)
+        print(f"built {contacts:,} contacts / {events:,} events: data {timings['data_s']:.0f} s, "
+              f"two score runs {timings['score_s']:.0f} s", flush=True)
+    with Store.open(root / "leadscore.duckdb", read_only=True) as store:
+        n_contacts, n_events = store.count("contacts"), store.count("events")
+        ids = [r[0] for r in store.con.execute("SELECT contact_id FROM contacts USING SAMPLE 2000 ROWS").fetchall()]
+    port = free_port()
+    proc = _start(root, port)
+    try:
+        results = measure(f"http://127.0.0.1:{port}", ids, rounds=rounds, seed=seed)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"store: {n_contacts:,} contacts, {n_events:,} events; one client, sequential requests; "
+          f"target p95 < {TARGET_P95_MS:.0f} ms")
+    print(f"{'page':<18}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
+    for t in results:
+        verdict = "" if t.name == "page N by URL" else ("ok" if t.p95 < TARGET_P95_MS else "OVER")
+        print(f"{t.name:<18}{len(t.ms):>9}{t.p50:>9.1f}{t.p95:>9.1f}{max(t.ms):>9.1f}  {verdict}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="each round: 10 list pages, 4 filtered, 6 lead pages, 1 deep page by URL")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dir", type=Path, help="where to build the workspace (default: a temporary directory)")
+    parser.add_argument("--reuse", action="store_true", help="use the workspace already in --dir/ws")
+    args = parser.parse_args(argv)
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        run(args.dir, args.contacts, args.events, rounds=args.rounds, seed=args.seed, reuse=args.reuse)
+        return
+    with tempfile.TemporaryDirectory(prefix="leadscore-dashboard-bench-") as tmp:
+        run(Path(tmp), args.contacts, args.events, rounds=args.rounds, seed=args.seed, reuse=False)
+
+
+if __name__ == "__main__":
+    main()
