@@ -70,6 +70,11 @@ report-demo: $(STAMP)
 		$(BIN)/leadscore score --as-of $$d -w demo-workspace > /dev/null || exit 1; done
 	$(BIN)/leadscore report -w demo-workspace --as-of 2025-10-01 --out demo-workspace/report.html --capacity 100
 
+# docs/dashboard/*.png: the dashboard's main pages at 1280 and 390 px, from its own browser tests on a
+# demo-sized workspace (docs/dashboard.md shows them)
+screenshots: $(STAMP) $(CHROMIUM_OK)
+	LEADSCORE_SCREENSHOTS=$(CURDIR)/docs/dashboard $(BIN)/python -m pytest -q tests/web/test_screenshots.py
+
 # docs/report.png from the demo's report with headless Chromium (Debian: apt-get install chromium).
 CHROMIUM ?= chromium
 report-screenshot: report-demo

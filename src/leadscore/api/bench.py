@@ -138,7 +138,7 @@ def build_workspace(directory: Path, contacts: int, events: int, seed: int) -> t
     return key, ids, n_events
 
 
-def _start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SALES_HOOK_URL": "http://127.0.0.1:9/bench"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker", "--no-schedule",
@@ -213,7 +213,7 @@ def run_api_bench(directory: str | Path, *, contacts: int = 100_000, events: int
     key, ids, before = build_workspace(root, contacts, events, seed)
     result = ApiBenchResult(contacts=contacts, events_before=before, setup_seconds=time.perf_counter() - started)
     port = free_port()
-    proc = _start_server(root, port)
+    proc = start_server(root, port)
     url = f"http://127.0.0.1:{port}"
     gen = _Events(ids, seed)
     try:

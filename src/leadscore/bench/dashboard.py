@@ -22,13 +22,11 @@ query, the template, the socket) from one client, one request at a time:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -88,24 +86,6 @@ def build(root: Path, contacts: int, events: int, seed: int) -> dict[str, float]
     return timings
 
 
-def _start(root: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SALES_HOOK_URL": "http://127.0.0.1:9/bench"}
-    proc = subprocess.Popen([sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker",
-                             "--no-schedule", "--log-level", "warning", "-w", str(root)], env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start within 120 s")
-
-
 def _login(url: str, username: str) -> httpx.Client:
     client = httpx.Client(base_url=url, timeout=60, follow_redirects=False)
     form = client.get("/login").text
@@ -162,6 +142,7 @@ def measure(url: str, ids: list[str], *, rounds: int, seed: int) -> list[PageTim
 
 
 def run(directory: Path, contacts: int, events: int, *, rounds: int, seed: int, reuse: bool) -> None:
+    from leadscore.api.bench import start_server
     from leadscore.api.server import free_port
     from leadscore.storage.store import Store
 
@@ -174,7 +155,7 @@ def run(directory: Path, contacts: int, events: int, *, rounds: int, seed: int, 
         n_contacts, n_events = store.count("contacts"), store.count("events")
         ids = [r[0] for r in store.con.execute("SELECT contact_id FROM contacts USING SAMPLE 2000 ROWS").fetchall()]
     port = free_port()
-    proc = _start(root, port)
+    proc = start_server(root, port)
     try:
         results = measure(f"http://127.0.0.1:{port}", ids, rounds=rounds, seed=seed)
     finally:

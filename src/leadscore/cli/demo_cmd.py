@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,18 @@ from leadscore.cli.main import app
 DASHBOARD_URL = "http://127.0.0.1:8000/"
 #: the demo's dashboard users: name, role, owner value (a rep sees the leads of one of the demo's owners)
 DEMO_USERS = (("admin", "admin", None), ("dana", "rep", "Dana Reyes"))
+
+
+def demo_predictions(directory: Path, as_of: datetime) -> str:
+    """Train the predictive model and predict as of the demo's end; what happened, in words."""
+    from leadscore.predict.train import TrainingRefused
+
+    try:
+        library.train(workspace=directory)
+    except TrainingRefused as exc:  # a small demo has too few converters to learn from
+        return f"no predictive model: {exc}"
+    done = library.predict(workspace=directory, as_of=as_of)
+    return f"predicted priority for {done.contacts:,} contacts"
 
 
 def demo_users(directory: Path) -> list[tuple[str, str, str]]:
@@ -36,6 +49,9 @@ def demo_command(
     history_weeks: Annotated[int, typer.Option(
         help="Score once a week over this many weeks before the data's end first (score history, tier "
              "crossings, the tasks and deliveries their workflows made).", min=0, max=52)] = 8,
+    predictive: Annotated[bool, typer.Option(
+        "--predictive/--no-predictive", help="Train a predictive model and predict as of the data's end "
+                                             "(priorities and reasons in the dashboard; ~20 s).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a realistic synthetic B2B workspace, score it, and show who to call first and why.
@@ -50,6 +66,7 @@ def demo_command(
         result = build_demo(directory, contacts=contacts, events=events, seed=seed, history_weeks=history_weeks,
                             rescore=lambda store, ws, when: rescore_all(store, ws, as_of=when))
         people = demo_users(result.directory)
+        trained = demo_predictions(result.directory, result.run.as_of) if predictive else None
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
                     "deals": result.deals, "tiers": result.run.tier_counts,
@@ -57,6 +74,7 @@ def demo_command(
                     "conversion_as_of": result.conversion_as_of, "seconds": result.seconds,
                     "top": [{"contact_id": r.contact_id, "score": r.score, "tier": r.tier,
                              "reasons": reasons} for r, reasons in result.top],
+                    "predictive": trained,
                     "dashboard": {"command": f"leadscore serve -w {directory} --no-schedule", "url": DASHBOARD_URL,
                                   "users": [{"username": u, "password": p, "role": role} for u, p, role in people]}})
         return
@@ -98,6 +116,8 @@ def demo_command(
         "KEY=$(leadscore keys create --scope write) ; leadscore serve   # the HTTP API (docs/api.md)",
     ):
         console.print(f"  {hint}", highlight=False)
+    if trained:
+        console.print(f"Predictive scoring: {trained}.", highlight=False)
     console.print("[bold]Open the dashboard[/] (docs/dashboard.md):")
     console.print(f"  leadscore serve -w {directory} --no-schedule", highlight=False)
     console.print(f"  then open {DASHBOARD_URL} and log in as", highlight=False)

@@ -44,7 +44,7 @@ class RuleLine:
 
     @property
     def decayed(self) -> bool:
-        return self.rule.fired and abs(self.rule.raw - self.rule.points) > 0.005
+        return self.rule.fired and abs(self.rule.raw - self.rule.points) >= 0.05  # visible at one decimal
 
 
 def bar_share(group: GroupExplanation) -> float:

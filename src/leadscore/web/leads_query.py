@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
 from leadscore.engine.run import model_of
 from leadscore.storage.store import ModelVersion, Store, used_params
-from leadscore.web.reasons import ONLY_IDS, page_details
+from leadscore.web.reasons import ONLY_IDS, SHOWN, page_details
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
 
@@ -81,6 +81,8 @@ class LeadRow:
     change_7d: float | None = None
     reason: str | None = None
     last_activity: datetime | None = None
+    #: another id of the lead (``lead_number 660737``), shown when it has no title or company
+    other_id: str | None = None
 
 
 @dataclass
@@ -268,9 +270,12 @@ def _fill(store: Store, version: ModelVersion, rows: list[LeadRow], week_ago: da
         {"model": version.model, "week_ago": week_ago, "ids": ids}).fetchall()
     for cid, score in before:
         by_id[cid].change_7d = by_id[cid].score - float(score)
-    details = page_details(store, version, ids, max(r.as_of for r in rows))
+    extra = id_columns(store)[:1]
+    details = page_details(store, version, ids, max(r.as_of for r in rows), shown=(*SHOWN, *extra))
     for r in rows:
         person = details.people.get(r.contact_id, {})
+        if extra and person.get(extra[0]) is not None:
+            r.other_id = f"{extra[0]} {person[extra[0]]}"
         r.name = display_name(person.get("first_name"), person.get("last_name"), person.get("email"), r.contact_id)
         r.email, r.company, r.job_title, r.owner = (person.get(k) for k in ("email", "company", "job_title", "owner"))
         r.reason, r.last_activity = details.reasons.get(r.contact_id), details.last_activity.get(r.contact_id)

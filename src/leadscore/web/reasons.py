@@ -78,23 +78,25 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def page_details(store: Store, version: ModelVersion, contact_ids: list[str], as_of: datetime) -> PageDetails:
-    """Who each contact is, its main reason and its last activity (absent ones are left out)."""
+def page_details(store: Store, version: ModelVersion, contact_ids: list[str], as_of: datetime, *,
+                 shown: tuple[str, ...] = SHOWN) -> PageDetails:
+    """Who each contact is (the ``shown`` columns), its main reason and its last activity (absent
+    ones are left out)."""
     out = PageDetails()
     if not contact_ids:
         return out
     compiled = _detail_sql(store, version)
     con, ids = store.con, {"ids": list(contact_ids)}
+    columns = sorted(set(compiled.contact_columns) | set(shown))
     # the rows first (their contact_id only), then their columns by row id: reading the wide columns
     # only where the ids matched costs a fraction of scanning them all with the filter
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {PAGE_CONTACTS} AS SELECT "
-                f"{', '.join(map(_quoted, compiled.contact_columns))} FROM contacts "
-                f"WHERE rowid IN (SELECT rowid FROM contacts {ONLY_IDS})", ids)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PAGE_CONTACTS} AS SELECT {', '.join(map(_quoted, columns))} "
+                f"FROM contacts WHERE rowid IN (SELECT rowid FROM contacts {ONLY_IDS})", ids)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PAGE_EVENTS} AS SELECT "
                 f"{', '.join(map(_quoted, compiled.event_columns))} FROM events {ONLY_IDS}", ids)
     try:
-        cur = con.execute(f"SELECT {', '.join(SHOWN)} FROM {PAGE_CONTACTS}")
-        out.people = {row[0]: dict(zip(SHOWN, row, strict=True)) for row in cur.fetchall()}
+        cur = con.execute(f"SELECT {', '.join(map(_quoted, shown))} FROM {PAGE_CONTACTS}")
+        out.people = {row[0]: dict(zip(shown, row, strict=True)) for row in cur.fetchall()}
         sql = compiled.sql
         values = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": list(contact_ids)}
         cur = con.execute(sql, used_params(sql, values))

@@ -9,7 +9,7 @@ the offline file show the same figures.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -46,6 +46,13 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
             words = f"{n} {unit}{'s' if n != 1 else ''}"
             return f"in {words}" if future else f"{words} ago"
     return "just now"
+
+
+def reference_time(as_of: datetime | None) -> datetime:
+    """What "3 days ago" counts from: now, unless the scores shown are as of a moment more than a day
+    back (a workspace scored from history, like the demo), whose own "now" is then their as-of."""
+    now = utcnow()
+    return as_of if as_of is not None and now - as_of > timedelta(days=1) else now
 
 
 def when(value: datetime | None) -> str:

@@ -22,7 +22,7 @@ from leadscore.users import User
 from leadscore.web.auth import AnyUser, PostedForm
 from leadscore.web.lead_page import bar_share, contact_row, lead_view
 from leadscore.web.leads_query import PRIORITIES, LeadFilter, leads_page, search_contacts
-from leadscore.web.render import tier_palette
+from leadscore.web.render import reference_time, tier_palette
 from leadscore.web.routing import WebRoute, field, page, redirect, wants_fragment, web, write
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -70,7 +70,8 @@ def leads(request: Request, session: AnyUser, model: Text = None, tier: Text = N
     contacts = store.count("contacts")
     owners = _owners(store) if not data.total and not user.sees_every_lead else []
     return page(request, "leads.html", section="leads", data=data, palette=tier_palette(data.tiers),
-                contacts=contacts, owners=owners, priorities=PRIORITIES, lead_url=lead_url)
+                contacts=contacts, owners=owners, priorities=PRIORITIES, lead_url=lead_url,
+                ref=reference_time(data.as_of))
 
 
 @router.get("/contacts/search")
@@ -86,9 +87,10 @@ def _lead_page(request: Request, user: User, contact_id: str, *, events: int = 5
     store = web(request).rt.reader()
     check_lead_access(store, user, contact_id)
     view = lead_view(store, contact_id, events_limit=events)
+    ref = reference_time(max((p.explanation.stored_as_of or p.explanation.as_of for p in view.parts), default=None))
     template = "partials/feedback.html" if wants_fragment(request) and feedback_form is not None else "lead.html"
     return page(request, template, status=status, section="leads", lead=view, lead_url=lead_url,
-                verdicts=VERDICTS, outcomes=OUTCOMES, bar_share=bar_share, form=feedback_form or {},
+                verdicts=VERDICTS, outcomes=OUTCOMES, bar_share=bar_share, form=feedback_form or {}, ref=ref,
                 feedback_error=feedback_error)
 
 

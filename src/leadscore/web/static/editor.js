@@ -133,9 +133,15 @@
   }
 
   function setupPickers(root) {
+    root.addEventListener("submit", () => root.querySelectorAll(".suggest").forEach((l) => (l.hidden = true)));
     root.querySelectorAll("input[data-suggest]").forEach((input) => {
       const list = document.getElementById(input.dataset.suggest);
+      const picker = input.closest(".picker");
       let timer = null;
+      // leaving the field and its suggestions closes them
+      picker.addEventListener("focusout", (ev) => {
+        if (!picker.contains(ev.relatedTarget)) setTimeout(() => (list.hidden = true), 150);
+      });
       input.addEventListener("input", () => {
         clearTimeout(timer);
         const q = input.value.trim();
