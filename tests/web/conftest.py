@@ -53,6 +53,10 @@ def build_site(root: Path) -> dict[str, str]:
     """The demo (300 contacts, scored weekly for 4 weeks through workflows), users, an admin key and a
     contact whose name and company are markup."""
     result = build_demo(root, contacts=300, events=6000, seed=7, history_weeks=4, rescore=_rescore)
+    settings = root / "leadscore.yml"  # a segment, for the list's segment filter and the lists page
+    settings.write_text(settings.read_text().replace(
+        "segments: {}", "segments:\n  ceos:\n    description: chief executives\n"
+                        "    when: {property: job_title, equals: CEO}"))
     ws = Workspace.load(root)
     end = result.run.as_of
     with ws.open_store() as store:

@@ -96,6 +96,32 @@ def test_filters_search_and_paging_live_in_the_url(site: Site) -> None:
     assert mia.get("/leads?page=abc").status_code == 400
 
 
+def test_segment_and_predicted_priority_filters(site: Site) -> None:
+    mia = site.login("mia")
+    ceos = lead_ids(mia.get("/leads?segment=ceos").text)
+    titles = {r[0] for r in site.store.con.execute(
+        "SELECT job_title FROM contacts WHERE contact_id IN (SELECT unnest($i))", {"i": ceos}).fetchall()}
+    assert ceos and titles == {"CEO"}
+    assert "Predicted priority" in mia.get("/leads").text and "disabled" in mia.get("/leads").text
+    picked = [r[0] for r in site.store.con.execute("SELECT contact_id FROM scores ORDER BY contact_id LIMIT 3"
+                                                   ).fetchall()]
+
+    def predict(ctx: object) -> None:
+        con = ctx.store.con  # type: ignore[attr-defined]
+        con.execute("INSERT INTO prediction_runs VALUES ('r1', 'likelihood', 1, now(), now(), 3, 0.5, 0, [])")
+        for cid in picked:
+            con.execute("INSERT INTO predictions VALUES ('likelihood', 1, ?, 0.9, 'very high', NULL, now(), now())",
+                        [cid])
+
+    site.runtime.write(predict).result()
+    very = lead_ids(mia.get("/leads?priority=very+high").text)
+    assert sorted(very) == sorted(picked)
+    tiers = dict(site.store.con.execute("SELECT contact_id, tier FROM scores").fetchall())
+    tier = tiers[picked[0]]  # within a tier, the predicted priority comes before the score
+    prioritised = {c for c in picked if tiers[c] == tier}
+    assert set(lead_ids(mia.get(f"/leads?tier={tier}").text)[:len(prioritised)]) == prioritised
+
+
 def test_next_and_previous_walk_every_lead_once(site: Site) -> None:
     mia = site.login("mia")
     seen: list[list[str]] = []

@@ -90,3 +90,24 @@ def test_a_new_model_starts_from_the_example_and_can_be_saved(site: Site) -> Non
         "SELECT saved_by FROM model_drafts WHERE model = 'second'").fetchone()[0] == "mia"
     assert "Open the draft" in mia.get("/models").text
     assert mia.get("/models/bad name/edit").status_code == 400
+
+
+def test_a_new_model_is_published_and_scores_everyone(site: Site) -> None:
+    mia = site.login("mia")
+    page = mia.get("/models/new?name=fit_only")
+    token = csrf_of(page.text)
+    text = "version: 1\nname: fit_only\ntiers: {low: 0, high: 10}\ngroups:\n  fit:\n    rules:\n" \
+           "      - {name: ceo, when: {property: job_title, equals: CEO}, points: 10}\n"
+    confirm = mia.post("/models/fit_only/publish", data={"csrf_token": token, "text": text})
+    assert confirm.status_code == 200 and "first version of fit_only" in confirm.text
+    digest = re.search(r'name="hash" value="([0-9a-f]+)"', confirm.text).group(1)  # type: ignore[union-attr]
+    as_of = re.search(r'name="as_of" value="([^"]+)"', confirm.text).group(1)  # type: ignore[union-attr]
+    r = mia.post("/models/fit_only/publish/confirmed", data={"csrf_token": token, "text": text, "hash": digest,
+                                                             "as_of": as_of})
+    assert r.status_code == 303
+    scored, ceos = site.store.con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE tier = 'high') FROM scores WHERE model = 'fit_only'").fetchone()
+    assert scored == site.store.count("contacts")  # everyone, in one run
+    assert ceos == site.store.con.execute("SELECT count(*) FROM contacts WHERE job_title = 'CEO'").fetchone()[0]
+    leads = mia.get("/leads?model=fit_only").text
+    assert '<option selected>fit_only</option>' in leads and "ceo +10" in leads

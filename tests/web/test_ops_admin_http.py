@@ -67,6 +67,8 @@ def test_lists_with_sizes_members_and_csv(site: Site) -> None:
     mia = site.login("mia")
     page = mia.get("/ops/lists").text
     assert 'data-list="vip"' in page and re.search(r'data-label="Contacts">3<', page)
+    ceos = site.store.con.execute("SELECT count(*) FROM contacts WHERE job_title = 'CEO'").fetchone()[0]
+    assert 'data-list="ceos"' in page and f'data-label="Contacts">{ceos:,}<' in page and "chief executives" in page
     members = mia.get("/ops/lists/vip").text
     assert "c0000001" in members
     r = mia.get("/ops/lists/vip/export.csv")

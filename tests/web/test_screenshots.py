@@ -68,6 +68,9 @@ def _check_and_shoot(page: Page, out: Path, name: str, width: int) -> None:
     _settle(page)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"{name} at {width} px is {overflow} px wider than the screen"
+    unlabeled = page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name || e.id)""")
+    assert unlabeled == [], f"{name}: fields without a label: {unlabeled}"
     page.screenshot(path=str(out / (f"{name}.png" if width == 1280 else f"{name}-{width}.png")))
 
 
