@@ -10,6 +10,8 @@ actions with their delivery state, and feedback.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,32 +115,37 @@ def _rule_lines(e: Explanation) -> tuple[list[RuleLine], list[RuleLine]]:
     return fired, [x for x in lines if not x.rule.fired]
 
 
-def _history_chart(store: Store, contact_id: str, model: str, tiers: dict[str, float],
-                   palette: dict[str, str]) -> dict[str, Any]:
-    """A Plotly figure (data + layout) of the score over time with tier bands and crossings."""
-    history = _rows(store, """SELECT as_of, score, tier, prev_tier, model_version FROM score_history
-                              WHERE model = ? AND contact_id = ? ORDER BY as_of, computed_at""", [model, contact_id])
-    moved = _rows(store, """WITH h AS (SELECT as_of, lag(as_of) OVER (ORDER BY as_of, computed_at) AS prev
-                                       FROM score_history WHERE model = ? AND contact_id = ?)
-                            SELECT h.as_of, e.type, count(*) AS n FROM h JOIN events AS e
-                              ON e.contact_id = ? AND e.occurred_at <= h.as_of
-                             AND (h.prev IS NULL OR e.occurred_at > h.prev)
-                            GROUP BY ALL ORDER BY n DESC""", [model, contact_id, contact_id])
-    events_at: dict[datetime, list[str]] = {}
-    for m in moved:
-        events_at.setdefault(m["as_of"], []).append(f"{m['type']} ×{m['n']}")
+def _moved_by(history: list[dict[str, Any]], events: list[tuple[datetime, str]]) -> list[list[str]]:
+    """For each history point, the events since the previous point, by type (most first)."""
+    times = [at for at, _ in events]
+    out, previous = [], None
+    for h in history:
+        lo = bisect_right(times, previous) if previous is not None else 0
+        hi = bisect_right(times, h["as_of"])
+        counts = Counter(kind for _, kind in events[lo:hi])
+        out.append([f"{kind} ×{n}" for kind, n in counts.most_common(6)])
+        previous = h["as_of"]
+    return out
+
+
+def history_chart(history: list[dict[str, Any]], events: list[tuple[datetime, str]], tiers: dict[str, float],
+                  palette: dict[str, str]) -> dict[str, Any]:
+    """A Plotly figure (data + layout) of the score over time with tier bands and crossings; each point's
+    hover names the events since the previous point, a model version change, or says that decay or
+    inactivity moved it. ``history`` is the model's rows oldest first, ``events`` (time, type) sorted."""
     hover: list[str] = []
     last_version = None
-    for h in history:
+    for h, moved in zip(history, _moved_by(history, events), strict=True):
         parts = [f"score {h['score']:.1f} · {h['tier']}"]
         if h["prev_tier"] and h["prev_tier"] != h["tier"]:
             parts.append(f"crossed {h['prev_tier']} → {h['tier']}")
         if last_version is not None and h["model_version"] != last_version:
             parts.append(f"model v{last_version} → v{h['model_version']}")
         last_version = h["model_version"]
-        found = events_at.get(h["as_of"])
-        parts.append("events since the previous point: " + ", ".join(found[:6]) if found else "no new events "
-                     "(decay or inactivity moved it)" if len(hover) else "first score")
+        if moved:
+            parts.append("events since the previous point: " + ", ".join(moved))
+        else:
+            parts.append("no new events (decay or inactivity moved it)" if hover else "first score")
         hover.append("<br>".join(parts))
     xs = [h["as_of"] for h in history]
     ys = [h["score"] for h in history]
@@ -173,32 +180,38 @@ def _history_chart(store: Store, contact_id: str, model: str, tiers: dict[str, f
     return {"data": data, "layout": layout, "points": len(history)}
 
 
-def _change(store: Store, model: str, contact_id: str, e: Explanation) -> float | None:
+def change_over_week(history: list[dict[str, Any]], e: Explanation) -> float | None:
+    """The stored score minus the score a week before its as-of (None: not scored then)."""
     if e.stored_score is None or e.stored_as_of is None:
         return None
-    row = store.con.execute(
-        """SELECT arg_max(score, as_of) FROM score_history WHERE model = ? AND contact_id = ? AND as_of <= ?""",
-        [model, contact_id, e.stored_as_of - timedelta(days=7)]).fetchone()
-    return e.stored_score - float(row[0]) if row and row[0] is not None else None
+    cutoff = e.stored_as_of - timedelta(days=7)
+    before = [h for h in history if h["as_of"] <= cutoff]
+    return e.stored_score - float(before[-1]["score"]) if before else None
 
 
-def _model_part(store: Store, contact_id: str, model: str) -> ModelPart | None:
-    if store.con.execute("SELECT 1 FROM scores WHERE model = ? AND contact_id = ?", [model, contact_id]).fetchone() \
-            is None:
+def _model_part(store: Store, contact_id: str, model: str, history: list[dict[str, Any]],
+                events: list[tuple[datetime, str]]) -> ModelPart | None:
+    if not history and store.con.execute("SELECT 1 FROM scores WHERE model = ? AND contact_id = ?",
+                                          [model, contact_id]).fetchone() is None:
         return None
     e = explain_contact(store, contact_id, model=model)
     version = store.get_version(model, e.model_version)
     tiers = {k: float(v) for k, v in model_of(version).tiers.items()}
     palette = tier_palette(tiers)
     fired, idle = _rule_lines(e)
-    return ModelPart(e, palette, tiers, fired, idle, _history_chart(store, contact_id, model, tiers, palette),
-                     _change(store, model, contact_id, e))
+    return ModelPart(e, palette, tiers, fired, idle, history_chart(history, events, tiers, palette),
+                     change_over_week(history, e))
 
 
 def lead_view(store: Store, contact_id: str, *, events_limit: int = 50) -> LeadView:
     """The lead page's data (NotFoundError for an unknown contact)."""
     contact = contact_row(store, contact_id)
-    parts = [p for p in (_model_part(store, contact_id, m) for m in store.published_models()) if p is not None]
+    rows = _rows(store, """SELECT model, as_of, score, tier, prev_tier, model_version FROM score_history
+                           WHERE contact_id = ? ORDER BY as_of, computed_at""", [contact_id])
+    kinds = [(r[0], r[1]) for r in store.con.execute(
+        "SELECT occurred_at, type FROM events WHERE contact_id = ? ORDER BY occurred_at", [contact_id]).fetchall()]
+    parts = [p for p in (_model_part(store, contact_id, m, [r for r in rows if r["model"] == m], kinds)
+                         for m in store.published_models()) if p is not None]
     prediction = next((p.explanation.prediction for p in parts if p.explanation.prediction), None) \
         or stored_prediction(store, contact_id)
     limit = max(1, min(events_limit, MAX_EVENTS))
