@@ -80,14 +80,19 @@ def _histogram(store: Store, draft_tiers: dict[str, float], pub_tiers: dict[str,
         return {"data": [], "layout": {}}
     width = max(1.0, math.ceil((float(high) - float(low)) / 30))
     data = []
-    for column, name, colour, opacity in (("ps", "published", "#9aa5b1", 0.55), ("ds", "draft", "#2a9d8f", 0.7)):
+    for column, name in (("ds", "draft"), ("ps", "published")):
         rows = store.con.execute(f"SELECT floor({column} / $w) * $w AS b, count(*) FROM {TABLE} "
                                  f"WHERE {column} IS NOT NULL GROUP BY b ORDER BY b", {"w": width}).fetchall()
-        if rows:
-            data.append({"type": "bar", "name": name, "x": [float(b) + width / 2 for b, _ in rows],
-                         "y": [int(n) for _, n in rows], "width": width * 0.95, "opacity": opacity,
-                         "marker": {"color": colour},
-                         "hovertemplate": f"{name}: %{{y}} contacts scoring %{{x}}±{width / 2:g}<extra></extra>"})
+        if not rows:
+            continue
+        xs, ys = [float(b) + width / 2 for b, _ in rows], [int(n) for _, n in rows]
+        hover = f"{name}: %{{y}} contacts scoring %{{x}}±{width / 2:g}<extra></extra>"
+        if name == "draft":  # bars for the draft, an outline for what is published now
+            data.append({"type": "bar", "name": name, "x": xs, "y": ys, "width": width * 0.95, "opacity": 0.75,
+                         "marker": {"color": "#2a9d8f"}, "hovertemplate": hover})
+        else:
+            data.append({"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": ys,
+                         "line": {"shape": "hvh", "color": "#3c4650", "width": 2}, "hovertemplate": hover})
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": v, "x1": v, "y0": 0, "y1": 1,
                "line": {"color": palette.get(t, "#264653"), "width": 2}} for t, v in draft_tiers.items() if v > low]
     shapes += [{"type": "line", "xref": "x", "yref": "paper", "x0": v, "x1": v, "y0": 0, "y1": 1,
