@@ -85,8 +85,9 @@ def models(request: Request, _user: MarketingUser) -> Response:
     drafts = saved_drafts(store)
     names = sorted(set(versions) | set(drafts))
     counts = dict(store.con.execute("SELECT model, count(*) FROM scores GROUP BY model").fetchall())
+    files = [p.name for p in web(request).rt.ws.model_files() if p.stem not in names]
     return page(request, "models.html", section="models", names=names, versions=versions, drafts=drafts,
-                counts=counts, last_as_of={n: last_as_of(store, n) for n in versions})
+                counts=counts, last_as_of={n: last_as_of(store, n) for n in versions}, files=files)
 
 
 @router.get("/models/{slot}/versions/{version}")
@@ -112,11 +113,18 @@ def _editor(request: Request, store: Store, slot: str, text: str, *, status: int
 
 @router.get("/models/new")
 def new_model(request: Request, _user: MarketingUser,
-              name: Annotated[str, Query(max_length=100)] = "new_model") -> Response:
-    store = web(request).rt.reader()
+              name: Annotated[str, Query(max_length=100)] = "new_model",
+              file: Annotated[str | None, Query(max_length=300)] = None) -> Response:
+    """The editor on the commented example, or on a model file of the workspace (``models/*.yml``)."""
+    state = web(request)
+    if file is not None:
+        found = {p.name: p for p in state.rt.ws.model_files()}
+        if file not in found:  # only a name from the listing: never a path
+            raise NotFoundError(f"no model file `{file}` in {state.rt.ws.settings.models_dir}/")
+        return _editor(request, state.rt.reader(), check_slot(found[file].stem), found[file].read_text("utf-8"))
     slot = check_slot(name)
     text = re.sub(r"(?m)^name: *\S+", f"name: {slot}", example_model_text(), count=1)
-    return _editor(request, store, slot, text)
+    return _editor(request, state.rt.reader(), slot, text)
 
 
 @router.get("/models/{slot}/edit")
