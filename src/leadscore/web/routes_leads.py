@@ -114,7 +114,8 @@ async def give_feedback(request: Request, session: AnyUser, form: PostedForm, co
         check_feedback(values["verdict"], values["outcome"] or None, values["reason"])
     except LeadscoreError as exc:
         return await run_in_threadpool(again, str(exc))
-    await run_in_threadpool(check_lead_access, state.rt.reader(), user, contact_id)
+    # the cursor is taken on the worker thread: each thread reads through its own
+    await run_in_threadpool(lambda: check_lead_access(state.rt.reader(), user, contact_id))
 
     def job(ctx: WriteContext) -> Feedback:
         return record_feedback(ctx.store, contact_id, verdict=values["verdict"], author=user.username,

@@ -157,7 +157,8 @@ def edit_posted(request: Request, _user: MarketingUser, form: PostedForm, slot: 
 async def validate(request: Request, _user: MarketingUser, form: PostedForm) -> Response:
     """The editor's live check: every issue with its line, as JSON."""
     text, slot = field(form, "text"), field(form, "slot") or "draft"
-    loaded, issues = await run_in_threadpool(check, web(request).rt.reader(), text, slot)
+    state = web(request)  # the cursor is taken on the worker thread: each thread reads through its own
+    loaded, issues = await run_in_threadpool(lambda: check(state.rt.reader(), text, slot))
     return JSONResponse({"valid": loaded is not None, "model": loaded.model.name if loaded else None,
                          "issues": [_issue(i) for i in issues]})
 
@@ -283,7 +284,7 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
     # the instant the confirmation's figures were computed at: rescoring there changes exactly those tiers
     as_of = parse_as_of(field(form, "as_of")) if field(form, "as_of") else None
     state = web(request)
-    loaded, _issues = await run_in_threadpool(check, state.rt.reader(), text, slot)
+    loaded, _issues = await run_in_threadpool(lambda: check(state.rt.reader(), text, slot))
     if loaded is None:
         raise LeadscoreError("the model does not validate any more (the store's columns changed?); nothing was "
                              "published")
