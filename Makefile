@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-dashboard \
-        screenshots
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-workflows \
+        bench-dashboard screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,24 +44,30 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
+# Benchmarks: each target is one `leadscore bench` subcommand (the modules of src/leadscore/bench/).
+# `leadscore score` (hook and settling included) vs a hand-written query, 1M contacts / 20M events
 bench: $(STAMP)
-	$(BIN)/leadscore bench --contacts 1000000 --events 20000000
+	$(BIN)/leadscore bench score --contacts 1000000 --events 20000000
 
 # the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
 bench-api: $(STAMP)
-	$(BIN)/leadscore bench --api --batch 1000
+	$(BIN)/leadscore bench api --batch 1000
 
 # imports: 5M events from CSV and Parquet, 1M contacts from CSV, each the best of 5 into fresh stores
 bench-import: $(STAMP)
-	$(BIN)/python -m leadscore.ingest.bench 5000000 5
+	$(BIN)/leadscore bench import --events 5000000 --repeat 5
 
 # the dashboard: the leads list and the lead page of a real `leadscore serve` at 1M contacts / 20M events
 bench-dashboard: $(STAMP)
-	$(BIN)/python -m leadscore.bench.dashboard
+	$(BIN)/leadscore bench dashboard
 
 # predictive scoring: held-out AUC/ECE on Leads.csv (5 folds) + train 100k/2M and predict 1M timings
 bench-predict: $(STAMP)
-	$(BIN)/python -m leadscore.predict.bench
+	$(BIN)/leadscore bench predict
+
+# workflows: a whole-base run of 1M contacts / 10M events with and without them, then the worker
+bench-workflows: $(STAMP)
+	$(BIN)/leadscore bench workflows --contacts 1000000 --events 10000000
 
 # The demo scored at four month-ends (so the report can see leads stuck in a tier), then its report.
 report-demo: $(STAMP)

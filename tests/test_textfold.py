@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from leadscore.textfold import email_key, sql_lower
+from leadscore.storage.identity import email_key
+from leadscore.textfold import sql_lower
 
 
 def test_sql_lower_is_duckdb_lower_for_every_code_point() -> None:

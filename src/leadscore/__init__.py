@@ -23,8 +23,11 @@ _LIBRARY = (
     # predictive scoring (issue 3)
     "train", "predict", "refresh_predictions",
 )
+#: looking after a workspace (leadscore.admin)
+_ADMIN = ("compile", "validate_models", "schema", "models", "create_key", "keys", "revoke_key", "serve", "build_demo",
+          "create_user", "list_users", "disable_user", "reset_password")
 
-__all__ = [*_LIBRARY, "__version__"]
+__all__ = [*_LIBRARY, *_ADMIN, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from leadscore import library
 
         return getattr(library, name)
+    if name in _ADMIN:
+        from leadscore import admin
+
+        return getattr(admin, name)
     raise AttributeError(f"module 'leadscore' has no attribute {name!r}")

@@ -20,38 +20,44 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.engine.explain import Explanation, explain_contact
-from leadscore.engine.export import TopRow, top_scores
-from leadscore.engine.export import export_scores as _export_scores
-from leadscore.engine.preview import (
-    ContactPreview,
-    DistributionPreview,
-    preview_contacts,
-    preview_distribution,
-)
-from leadscore.engine.run import RunResult
-from leadscore.engine.run import publish as publish_version
-from leadscore.errors import ModelIssue, WorkspaceError
-from leadscore.ingest import ColumnMapping, ImportResult
-from leadscore.model.loader import LoadedModel, load_model
-from leadscore.model.validate import validate_against_store, validate_model
-from leadscore.storage.store import ModelVersion, Store
-from leadscore.workspace import Workspace, init_workspace
+from leadscore.errors import WorkspaceError
+from leadscore.timeutil import parse_as_of
 
+# Everything else is imported inside the functions that use it: `leadscore --help` and
+# `leadscore validate` must start in a fraction of a second (docs/architecture.md).
 if TYPE_CHECKING:
-    from leadscore.predict.predict import PredictResult
-    from leadscore.predict.train import TrainResult
+    from typing import TypeAlias
+
+    from leadscore.engine.explain import Explanation
+    from leadscore.engine.export import TopRow
+    from leadscore.engine.preview import ContactPreview, DistributionPreview
+    from leadscore.errors import ModelIssue
+    from leadscore.ingest import ColumnMapping, ImportResult
+    from leadscore.model.loader import LoadedModel
+    from leadscore.predictive.predict import PredictResult
+    from leadscore.predictive.train import TrainResult
     from leadscore.reports.backtest import BacktestRun
     from leadscore.reports.build import Report
     from leadscore.reports.suggest import Suggestion
-    from leadscore.users import User
+    from leadscore.scoring import ScoreRuns
+    from leadscore.storage.store import ModelVersion, Store
     from leadscore.workflows.outbox import Delivery
+    from leadscore.workspace import Workspace
 
-WorkspaceLike = Workspace | str | Path | None
+    WorkspaceLike: TypeAlias = Workspace | str | Path | None
+else:
+    WorkspaceLike = Any
 
 
 def _workspace(workspace: WorkspaceLike) -> Workspace:
+    from leadscore.workspace import Workspace
+
     return workspace if isinstance(workspace, Workspace) else Workspace.load(workspace)
+
+
+def _instant(as_of: datetime | str | None) -> datetime | None:
+    """An as-of given by a caller, parsed once here (None keeps its meaning: a default chosen below)."""
+    return None if as_of is None else parse_as_of(as_of)
 
 
 @contextmanager
@@ -66,6 +72,8 @@ def open_store(workspace: WorkspaceLike = None, *, read_only: bool = False) -> I
 
 def init(directory: str | Path = ".") -> Workspace:
     """Create a workspace (settings, example model, store) in ``directory``."""
+    from leadscore.workspace import init_workspace
+
     return init_workspace(directory)
 
 
@@ -91,6 +99,9 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tupl
 
     Returns the model and its warnings; raises ModelError listing every error.
     """
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store, validate_model
+
     loaded = load_model(model_path)
     try:
         ws = _workspace(workspace)
@@ -102,6 +113,10 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tupl
 
 def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> ModelVersion:
     """Validate a model against the store and record it as a new version (no-op if unchanged)."""
+    from leadscore.engine.run import publish as publish_version
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store
+
     ws = _workspace(workspace)
     loaded = load_model(model_path)
     with open_store(ws) as store:
@@ -114,72 +129,95 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None, predict: bool = True) -> list[RunResult]:
+          as_of: datetime | str | None = None, predict: bool = True) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
 
-    Goes through the workflows (``workflows.rescore_all``): crossings queue their actions in the
-    run's transaction, exactly as the server's real-time path does. Once a predictive model has
-    been trained, its predictions are refreshed at the same as-of too (``predict=False`` skips
-    that; ``refresh_predictions`` does it alone).
+    Goes through ``leadscore.scoring.score_all``, the one home of a score run: crossings queue
+    their actions in the run's transaction, exactly as the server's real-time path does, and a
+    model that fails is reported in ``.failures`` while the others score. Once a predictive model
+    has been trained, its predictions are refreshed at the same as-of too (``.predicted``;
+    ``predict=False`` skips that). ``.waiting`` counts deliveries the worker has yet to send.
     """
-    from leadscore.workflows.scoring import rescore_all
+    from leadscore.scoring import score_all
+    from leadscore.workflows.outbox import undelivered_count
 
+    when = parse_as_of(as_of)
     ws = _workspace(workspace)
     with open_store(ws) as store:
-        runs = rescore_all(store, ws, models=models, as_of=as_of)
-    if predict:
-        refresh_predictions(workspace=ws, as_of=runs[0].as_of if runs else as_of)
+        runs = score_all(store, as_of=when, models=models)
+        runs.waiting = undelivered_count(store)
+        if predict:
+            runs.predicted = _refresh_predictions(store, when)
     return runs
 
 
 def refresh_predictions(*, workspace: WorkspaceLike = None,
                         as_of: datetime | str | None = None) -> PredictResult | None:
     """Predict again with the latest predictive model, if one was trained (None otherwise)."""
-    from leadscore.predict.artefact import predictive_names
-    from leadscore.predict.predict import predict_contacts
-
     with open_store(workspace) as store:  # one open: the check and the run share it
-        return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
+        return _refresh_predictions(store, parse_as_of(as_of))
+
+
+def _refresh_predictions(store: Store, as_of: datetime) -> PredictResult | None:
+    from leadscore.predictive.artefact import predictive_names
+    from leadscore.predictive.predict import predict_contacts
+
+    return predict_contacts(store, as_of=as_of) if predictive_names(store) else None
 
 
 def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
-              as_of: datetime | str | None = None) -> list[RunResult]:
+              as_of: datetime | str | None = None) -> ScoreRuns:
     """Rescore one contact with every published model (same numbers as a batch run), firing workflows."""
-    from leadscore.workflows.scoring import rescore_contacts
+    from leadscore.scoring import score_contacts
+    from leadscore.workflows.outbox import undelivered_count
 
-    ws = _workspace(workspace)
-    with open_store(ws) as store:
-        return rescore_contacts(store, ws, [contact_id], models=models, as_of=as_of)
+    when = parse_as_of(as_of)
+    with open_store(workspace) as store:
+        runs = score_contacts(store, [contact_id], as_of=when, models=models)
+        runs.waiting = undelivered_count(store)
+        return runs
 
 
 def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | None = None,
             as_of: datetime | str | None = None) -> Explanation:
     """Every rule behind a contact's score; by default at the as-of of its stored score."""
+    from leadscore.engine.explain import explain_contact
+
     with open_store(workspace, read_only=True) as store:
-        return explain_contact(store, contact_id, model=model, as_of=as_of)
+        return explain_contact(store, contact_id, model=model, as_of=_instant(as_of))
 
 
 def preview(draft_path: str | Path, contact_ids: list[str], *, workspace: WorkspaceLike = None,
             as_of: datetime | str | None = None) -> list[ContactPreview]:
     """Score one or two leads with a draft model beside the published one, rule by rule."""
+    from leadscore.engine.preview import preview_contacts
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store
+
     draft = load_model(draft_path)
     with open_store(workspace, read_only=True) as store:
         validate_against_store(draft, store)
-        return preview_contacts(store, draft, contact_ids, as_of=as_of)
+        return preview_contacts(store, draft, contact_ids, as_of=_instant(as_of))
 
 
 def preview_tiers(draft_path: str | Path, *, workspace: WorkspaceLike = None,
                   as_of: datetime | str | None = None) -> DistributionPreview:
     """How many contacts land in each tier under a draft versus the published model."""
+    from leadscore.engine.preview import preview_distribution
+    from leadscore.model.loader import load_model
+    from leadscore.model.validate import validate_against_store
+
     draft = load_model(draft_path)
     with open_store(workspace, read_only=True) as store:
         validate_against_store(draft, store)
-        return preview_distribution(store, draft, as_of=as_of)
+        return preview_distribution(store, draft, as_of=_instant(as_of))
 
 
 def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
                   model: str | None = None) -> int:
     """Write stored scores to a CSV or Parquet file; returns the number of rows."""
+    from leadscore.engine.export import export_scores as _export_scores
+
     with open_store(workspace, read_only=True) as store:
         return _export_scores(store, out, file_format=file_format, model=model)
 
@@ -187,6 +225,8 @@ def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_form
 def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,
         n: int = 20) -> list[TopRow]:
     """The best-scored contacts."""
+    from leadscore.engine.export import top_scores
+
     with open_store(workspace, read_only=True) as store:
         return top_scores(store, model=model, tier=tier, n=n)
 
@@ -310,7 +350,7 @@ def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None
     from leadscore.reports.backtest import run_backtest
 
     with open_store(workspace, read_only=True) as store:
-        return run_backtest(store, model, as_of=as_of, horizon=horizon, label=label, vs=vs,
+        return run_backtest(store, model, as_of=_instant(as_of), horizon=horizon, label=label, vs=vs,
                             rolling_count=rolling, step=step)
 
 
@@ -326,7 +366,7 @@ def report(*, workspace: WorkspaceLike = None, model: str | Path | None = None, 
     from leadscore.reports.html import write_html
 
     with open_store(workspace, read_only=True) as store:
-        result = build_report(store, model=model, as_of=as_of, horizon=horizon, label=label,
+        result = build_report(store, model=model, as_of=_instant(as_of), horizon=horizon, label=label,
                               rolling_dates_count=rolling, step=step, stuck_days=stuck_days,
                               precision=precision, capacity=capacity)
     if out is not None:
@@ -344,7 +384,8 @@ def suggest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
     from leadscore.reports.suggest import run_suggest, write_suggestion
 
     with open_store(workspace, read_only=True) as store:
-        result = run_suggest(store, model, as_of=as_of, horizon=horizon, label=label, fit_as_of=fit_as_of)
+        result = run_suggest(store, model, as_of=_instant(as_of), horizon=horizon, label=label,
+                             fit_as_of=_instant(fit_as_of))
     if write is not None:
         write_suggestion(result, write, force=force)
     return result
@@ -358,24 +399,27 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
           exclude: list[str] | None = None) -> TrainResult:
     """Train, validate and calibrate a predictive model on the workspace's history; store it as a
     new version. Raises ``TrainingRefused`` when too few contacts converted to learn from."""
-    from leadscore.predict.artefact import DEFAULT_NAME
-    from leadscore.predict.train import MIN_POSITIVES, train_model
-    from leadscore.timeutil import parse_as_of
+    from leadscore.predictive.artefact import DEFAULT_NAME
+    from leadscore.predictive.train import MIN_POSITIVES, train_model
 
     with open_store(workspace) as store:
         return train_model(store, name=name or DEFAULT_NAME, label=label, horizon_days=parse_days(horizon),
-                           cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=until,
+                           cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=_instant(until),
                            seed=seed, min_positives=MIN_POSITIVES if min_positives is None else min_positives,
                            exclude=set(exclude or ()))
 
 
 def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
-            as_of: datetime | str | None = None) -> PredictResult:
-    """Write probability, priority and top factors for every contact with the latest predictive model."""
-    from leadscore.predict.predict import predict_contacts
+            as_of: datetime | str | None = None, top: int = 0) -> PredictResult:
+    """Write probability, priority and top factors for every contact with the latest predictive model
+    (``top``: also return that many leads with the highest probability, in ``.top``)."""
+    from leadscore.predictive.predict import predict_contacts, top_predictions
 
     with open_store(workspace) as store:
-        return predict_contacts(store, name=name, as_of=as_of)
+        result = predict_contacts(store, name=name, as_of=parse_as_of(as_of))
+        if top > 0:
+            result.top = top_predictions(store, result.model, top)
+        return result
 
 
 def parse_days(value: str | int) -> int:
@@ -387,38 +431,3 @@ def parse_days(value: str | int) -> int:
     if period.seconds or period.microseconds:
         raise LeadscoreError(f"cannot read the duration {value!r}: give whole days like 90d, weeks like 12w, or 90")
     return period.days
-
-
-# ---------------------------------------------------------------- dashboard users (issue 12)
-
-def create_user(username: str, role: str, *, workspace: WorkspaceLike = None, owner_value: str | None = None,
-                manager: bool = False, password: str | None = None) -> tuple[User, str]:
-    """Add a dashboard user; returns it and its password (``password``, or a generated one)."""
-    from leadscore.users import create_user as _create
-
-    with open_store(workspace) as store:
-        return _create(store, username, role, owner_value=owner_value, manager=manager, password=password)
-
-
-def users(*, workspace: WorkspaceLike = None) -> list[User]:
-    """Every dashboard user, disabled ones too, by name."""
-    from leadscore.users import list_users
-
-    with open_store(workspace, read_only=True) as store:
-        return list_users(store)
-
-
-def disable_user(username: str, *, workspace: WorkspaceLike = None) -> User:
-    """Stop a user logging in; their open sessions end."""
-    from leadscore.users import disable_user as _disable
-
-    with open_store(workspace) as store:
-        return _disable(store, username)
-
-
-def reset_password(username: str, *, workspace: WorkspaceLike = None, password: str | None = None) -> tuple[User, str]:
-    """Give a user a new password (``password``, or a generated one); their open sessions end."""
-    from leadscore.users import reset_password as _reset
-
-    with open_store(workspace) as store:
-        return _reset(store, username, password)

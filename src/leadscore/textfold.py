@@ -1,12 +1,11 @@
 """Text folded exactly as DuckDB folds it, for keys computed in Python and matched in SQL.
 
-An e-mail address identifies a contact as ``lower(trim(email))`` in SQL (imports, lookups), and a
-new contact's id is ``'c_' || left(sha1(lower(email)), 16)``. The API computes the same keys in
-Python, and Python's ``str.lower`` is not DuckDB's ``lower``: Python applies Unicode's full and
-contextual mappings (``'ΟΔΟΣ'.lower()`` ends in a final sigma ``ς``; ``'İ'.lower()`` is two code
-points), DuckDB maps each code point on its own. Folding differently made an address like
-``ΣΟΦΙΑΣ@x.io`` two contacts. ``sql_lower`` is checked against DuckDB over every code point up
-to U+2FFFF (tests/test_textfold.py).
+An e-mail address identifies a contact as ``lower(trim(email))`` in SQL (imports, lookups) and in
+Python (the API; both in ``storage/identity.py``), and Python's ``str.lower`` is not DuckDB's
+``lower``: Python applies Unicode's full and contextual mappings (``'ΟΔΟΣ'.lower()`` ends in a
+final sigma ``ς``; ``'İ'.lower()`` is two code points), DuckDB maps each code point on its own.
+Folding differently made an address like ``ΣΟΦΙΑΣ@x.io`` two contacts. ``sql_lower`` is checked
+against DuckDB over every code point up to U+2FFFF (tests/test_textfold.py).
 """
 
 from __future__ import annotations
@@ -18,7 +17,3 @@ def sql_lower(text: str) -> str:
         return text.lower()
     return "".join("i" if ch == "\u0130" else ch.lower() for ch in text)
 
-
-def email_key(email: str) -> str:
-    """DuckDB's ``lower(trim(email))``: spaces trimmed (only spaces, as ``trim``), then lowered."""
-    return sql_lower(email.strip(" "))

@@ -27,15 +27,22 @@ def to_utc_naive(value: datetime) -> datetime:
 
 
 def parse_as_of(text: str | datetime | date | None) -> datetime:
-    """Parse an ``--as-of`` value: a date (``2025-01-01`` = midnight UTC) or an ISO timestamp.
+    """Parse an ``--as-of`` value at the edge (CLI, library, API): a date (``2025-01-01`` =
+    midnight UTC), an ISO timestamp, ``now`` or None (now). Inside, instants are ``datetime``.
 
     >>> parse_as_of("2025-01-01")
     datetime.datetime(2025, 1, 1, 0, 0)
     >>> parse_as_of("2025-01-01T12:30:00+02:00")
     datetime.datetime(2025, 1, 1, 10, 30)
     """
-    if text is None:
+    if text is None or (isinstance(text, str) and text.strip().lower() == "now"):
         return utcnow()
+    return parse_time(text)
+
+
+def parse_time(text: str | datetime | date) -> datetime:
+    """A date or time a model or a file holds (``2025-01-01``, an ISO timestamp, a ``date``) as
+    naive UTC; never "now"."""
     if isinstance(text, datetime):
         try:
             return to_utc_naive(text)
@@ -44,8 +51,6 @@ def parse_as_of(text: str | datetime | date | None) -> datetime:
     if isinstance(text, date):
         return datetime(text.year, text.month, text.day)
     raw = text.strip()
-    if raw.lower() == "now":
-        return utcnow()
     try:
         return parse_iso(raw)
     except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC

@@ -18,9 +18,11 @@ from leadscore.api import create_app
 from leadscore.api.keys import create_key
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.server import ThreadedServer
-from leadscore.engine.run import publish, score_published
+from leadscore.engine.run import publish
 from leadscore.model.loader import load_model
+from leadscore.scoring import score_all
 from leadscore.storage.store import Store
+from leadscore.timeutil import utcnow
 from leadscore.workspace import Workspace, init_workspace
 
 
@@ -56,7 +58,7 @@ def make_workspace(root: Path) -> tuple[Workspace, dict[str, str]]:
     keys = {}
     with ws.open_store() as store:
         publish(store, load_model(ws.models_dir / "small.yml"))
-        score_published(store)
+        score_all(store, as_of=utcnow())
         for scope in ("read", "write", "admin"):
             keys[scope] = create_key(store, scope, f"test {scope}")[1]
     return ws, keys

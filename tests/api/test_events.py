@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 from tests.api.conftest import Api
 
-from leadscore.api.writes import email_contact_id
+from leadscore.storage.identity import email_contact_id
 
 
 def test_an_event_that_pushes_a_contact_into_sql_updates_score_tier_and_history_at_once(api: Api) -> None:

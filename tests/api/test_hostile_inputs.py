@@ -12,7 +12,7 @@ from tests.api.conftest import Api
 
 from leadscore.api.cursors import encode_cursor
 from leadscore.api.segment import event_type_of, snake_case
-from leadscore.api.writes import email_contact_id
+from leadscore.storage.identity import email_contact_id
 from leadscore.timeutil import utcnow
 
 

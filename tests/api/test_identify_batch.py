@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.api.conftest import Api
 
-from leadscore.api.writes import EmailContacts, contact_for, email_contact_id, upsert_contact
+from leadscore.api.writes import EmailContacts, contact_for, upsert_contact
+from leadscore.storage.identity import email_contact_id
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 

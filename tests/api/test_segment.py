@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.api.conftest import Api
 
 from leadscore.api.segment import snake_case
-from leadscore.api.writes import email_contact_id
+from leadscore.storage.identity import email_contact_id
 
 
 def test_snake_case_of_segment_names() -> None:

@@ -16,8 +16,10 @@ from tests.smalldata import SMALL_MODEL, fill_store
 from leadscore.api import create_app
 from leadscore.api.keys import create_key
 from leadscore.api.server import ThreadedServer
-from leadscore.engine.run import publish, score_published
+from leadscore.engine.run import publish
 from leadscore.model.loader import load_model
+from leadscore.scoring import score_all
+from leadscore.timeutil import utcnow
 from leadscore.workspace import init_workspace
 
 
@@ -45,7 +47,7 @@ def test_a_crossing_event_reaches_the_webhook_through_the_servers_worker(tmp_pat
     fill_store(ws)
     with ws.open_store() as store:
         publish(store, load_model(ws.models_dir / "small.yml"))
-        score_published(store)
+        score_all(store, as_of=utcnow())
         _, key = create_key(store, "write")
     try:
         with ThreadedServer(create_app(ws, worker=True, scheduler=False)) as server:

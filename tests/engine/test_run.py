@@ -85,7 +85,8 @@ def test_score_one_equals_batch(small_ws: Workspace) -> None:
 
 def test_score_some_equals_batch_at_other_instants(small_ws: Workspace) -> None:
     """The cached parameterised query binds as-of and contacts: same numbers as literal SQL."""
-    from leadscore.engine.run import score_some
+    from leadscore.scoring import score_contacts
+    from leadscore.timeutil import parse_as_of
 
     leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
     for as_of in (AS_OF, "2024-12-01", "2025-03-01T12:00:00"):
@@ -93,9 +94,9 @@ def test_score_some_equals_batch_at_other_instants(small_ws: Workspace) -> None:
         batch = scores(small_ws)
         with leadscore.open_store(small_ws) as store:
             store.con.execute("DELETE FROM scores WHERE contact_id IN ('c1', 'c3')")
-            [run] = score_some(store, ["c3", "c1", "c3", "nobody"], as_of=as_of)
+            [run] = score_contacts(store, ["c3", "c1", "c3", "nobody"], as_of=parse_as_of(as_of))
             assert run.scope == "some" and run.contacts == len({"c1", "c3"} & set(batch))
-            assert score_some(store, [], as_of=as_of) == []
+            assert score_contacts(store, [], as_of=parse_as_of(as_of)) == []
         again = scores(small_ws)
         assert set(again) == set(batch)
         for cid in batch:
@@ -103,9 +104,9 @@ def test_score_some_equals_batch_at_other_instants(small_ws: Workspace) -> None:
             assert again[cid][1] == batch[cid][1]
 
 
-def test_score_some_hook_sees_the_run_in_its_transaction(small_ws: Workspace) -> None:
+def test_run_hook_sees_the_run_in_its_transaction(small_ws: Workspace) -> None:
     """``on_written`` reads ``_run`` inside the transaction; an error there rolls the run back."""
-    from leadscore.engine.run import RunContext, score_some
+    from leadscore.engine.run import RunContext, run_model
 
     leadscore.publish(small_ws.models_dir / "small.yml", workspace=small_ws)
     seen: list[tuple[RunContext, list[tuple[str, str, str | None]]]] = []
@@ -114,7 +115,8 @@ def test_score_some_hook_sees_the_run_in_its_transaction(small_ws: Workspace) ->
         seen.append((ctx, con.execute("SELECT contact_id, tier, prev_tier FROM _run ORDER BY 1").fetchall()))
 
     with leadscore.open_store(small_ws) as store:
-        score_some(store, ["c1", "c2"], as_of=AS_OF, on_written=hook)
+        version = store.get_version("small")
+        run_model(store, version, contact_ids=["c1", "c2"], as_of=AS_OF, on_written=hook)
         [(ctx, rows)] = seen
         assert ctx.contact_ids == ["c1", "c2"] and ctx.model.name == "small"
         assert [(cid, prev) for cid, _, prev in rows] == [("c1", None), ("c2", None)]
@@ -124,7 +126,7 @@ def test_score_some_hook_sees_the_run_in_its_transaction(small_ws: Workspace) ->
 
         before = store.con.execute("SELECT count(*) FROM score_history").fetchone()
         with pytest.raises(RuntimeError):
-            score_some(store, ["c3"], as_of=AS_OF, on_written=failing)
+            run_model(store, version, contact_ids=["c3"], as_of=AS_OF, on_written=failing)
         assert store.con.execute("SELECT count(*) FROM score_history").fetchone() == before
         assert store.con.execute("SELECT count(*) FROM scores WHERE contact_id = 'c3'").fetchone() == (0,)
 

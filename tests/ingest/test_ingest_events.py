@@ -126,3 +126,18 @@ def test_jsonl_events(run: Run, write: Write, store: Store) -> None:
     result = run("events", write("e.jsonl", text))
     assert (result.inserted, result.rejected) == (1, 1)
     assert rows(store, "SELECT event_id, contact_id, props FROM events") == [("1", "5", '{"url":"/a"}')]
+
+
+def test_parquet_emails_with_spaces_identify_as_the_api_does(run: Run, store: Store, tmp_path: Path) -> None:
+    """Parquet text is not trimmed on import; the identity rules trim the e-mail key themselves, so
+    ` Ann@X.io ` in a Parquet file lands on the contact and event id the API gives `ann@x.io`."""
+    from leadscore.api.values import NewEvent
+    from leadscore.storage.identity import email_contact_id
+
+    parquet = tmp_path / "by_email.parquet"
+    duckdb.sql("SELECT ' Ann@X.io ' AS email, 'page_view' AS type, "
+               "TIMESTAMP '2024-05-01 10:00:00' AS occurred_at").write_parquet(str(parquet))
+    assert run("events", parquet).inserted == 1
+    api_event = NewEvent(None, None, "ann@x.io", "page_view", datetime(2024, 5, 1, 10))
+    assert rows(store, "SELECT event_id, contact_id FROM events") == [
+        (api_event.generated_id(), email_contact_id("ann@x.io"))]

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from tests.ingest.helpers import read_rejects, rows
 
+from leadscore.bench.imports import generate_events
 from leadscore.errors import ImportError_
 from leadscore.ingest import ImportResult, import_file
-from leadscore.ingest.bench import bench_import, generate_events
 from leadscore.storage.store import Store
 
 Run = Callable[..., ImportResult]
@@ -155,15 +155,6 @@ def _contacts(tmp_path: Path) -> Path:
     path = tmp_path / "contacts.csv"
     path.write_text("contact_id,email\n1,a@x.com\n2,b@x.com\n")
     return path
-
-
-def test_bench_import_reports_both_formats(tmp_path: Path) -> None:
-    report = bench_import(tmp_path, 20_000)
-    assert report["rows"] == 20_000
-    for fmt in ("csv", "parquet"):
-        assert report[fmt]["inserted"] == 20_000 and report[fmt]["rows_per_s"] > 0
-    assert report["contacts_csv"]["inserted"] == 4_000
-    assert report["bare_insert_parquet"]["seconds"] > 0
 
 
 def test_an_import_inside_a_callers_transaction_joins_it(run: Run, write: Write, store: Store) -> None:

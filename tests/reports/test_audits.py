@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from tests.reports.handdata import SCORES, TINY_MODEL, T
 
-from leadscore.engine.run import publish, score_published
+from leadscore.engine.run import publish
 from leadscore.model.loader import load_model, parse_model
 from leadscore.reports.audit_rules import rule_impact, two_proportion_z
 from leadscore.reports.calibration import predictive_calibration
 from leadscore.reports.frame import ScoredFrame, score_frame
 from leadscore.reports.outcomes import Outcome
 from leadscore.reports.thresholds import stuck_leads, threshold_for_capacity, threshold_for_precision
+from leadscore.scoring import score_all
 from leadscore.workspace import Workspace
 
 OUTCOME = Outcome(timedelta(days=30))
@@ -109,7 +110,7 @@ def test_stuck_leads_from_history(tiny_ws: Workspace) -> None:
         publish(store, load_model(tiny_ws.models_dir / "tiny.yml"))
         assert stuck_leads(store, parse_model(TINY_MODEL).model).as_of is None  # no run yet
         for when in (datetime(2025, 3, 1), datetime(2025, 5, 1), T):
-            score_published(store, as_of=when)
+            score_all(store, as_of=when)
         s = stuck_leads(store, parse_model(TINY_MODEL).model, days=30)
     # mid at T: b (CEO, mid since the first run, 03-01: 92 days) and c (demo 05-20: mid since T)
     assert s.middle_tiers == ["mid"] and s.total_in_middle == 2

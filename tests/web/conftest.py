@@ -12,7 +12,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +21,10 @@ import pytest
 
 from leadscore.api import create_app
 from leadscore.api.keys import create_key
-from leadscore.api.rescoring import rescore_all
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.server import ThreadedServer
 from leadscore.demo.build import build_demo
+from leadscore.scoring import score_all
 from leadscore.storage.store import Store
 from leadscore.users import create_user
 from leadscore.workspace import Workspace
@@ -45,14 +45,10 @@ XSS_ID = "c_xss"
 XSS_NAME = "<script>alert(1)</script>"
 
 
-def _rescore(store: Store, ws: Workspace, when: datetime) -> list:  # type: ignore[type-arg]
-    return rescore_all(store, ws, as_of=when)
-
-
 def build_site(root: Path) -> dict[str, str]:
     """The demo (300 contacts, scored weekly for 4 weeks through workflows), users, an admin key and a
     contact whose name and company are markup."""
-    result = build_demo(root, contacts=300, events=6000, seed=7, history_weeks=4, rescore=_rescore)
+    result = build_demo(root, contacts=300, events=6000, seed=7, history_weeks=4)
     settings = root / "leadscore.yml"  # a segment, for the list's segment filter and the lists page
     settings.write_text(settings.read_text().replace(
         "segments: {}", "segments:\n  ceos:\n    description: chief executives\n"
@@ -76,7 +72,7 @@ def build_site(root: Path) -> dict[str, str]:
             for i, (kind, url) in enumerate([("demo_request", None)] + [("page_view", "/pricing")] * 3):
                 con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at, url) VALUES (?, ?, ?, ?, ?)",
                             [f"e_hot_{i}", hot, kind, end - timedelta(hours=20 - i), url])
-        rescore_all(store, ws, as_of=end)
+        score_all(store, as_of=end)
         assert store.con.execute("SELECT count(*) FROM tasks WHERE owner = 'Dana Reyes' AND status = 'open'"
                                  ).fetchone()[0] >= 1
         _key, secret = create_key(store, "admin", "tests")

@@ -19,7 +19,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from tests.web.conftest import USERS, Site, open_site, open_tab
 
-from leadscore.api.rescoring import rescore_all
 from leadscore.demo.build import build_demo
 from leadscore.users import create_user
 
@@ -34,7 +33,7 @@ def _demo_site(root: Path) -> tuple[Path, dict[str, str]]:
     from leadscore.api.keys import create_key
     from leadscore.workspace import Workspace
 
-    result = build_demo(root, history_weeks=8, rescore=lambda st, ws, when: rescore_all(st, ws, as_of=when))
+    result = build_demo(root, history_weeks=8)
     leadscore.train(workspace=root)
     leadscore.predict(workspace=root, as_of=result.run.as_of)
     with Workspace.load(root).open_store() as store:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import leadscore
+from leadscore.scoring import score_contacts
 from leadscore.storage.store import Store
-from leadscore.workflows import rescore_contacts
 from leadscore.workspace import Workspace, init_workspace
 
 AS_OF = datetime(2025, 6, 1)
@@ -80,7 +80,7 @@ def remove_events(store: Store, cid: str) -> None:
 
 
 def rescore(store: Store, ws: Workspace, *cids: str) -> None:
-    rescore_contacts(store, ws, list(cids), as_of=AS_OF)
+    score_contacts(store, list(cids), as_of=AS_OF)
 
 
 def fired(store: Store, workflow: str | None = None) -> list[str]:

@@ -12,8 +12,8 @@ import pytest
 from tests.workflows.helpers import AS_OF, BASE_MODEL, MakeWs, add_event, rescore, set_props
 
 import leadscore
+from leadscore.scoring import SETTLE_ROUNDS, score_all
 from leadscore.storage.store import Store
-from leadscore.workflows.scoring import SETTLE_ROUNDS, rescore_all_with_stats
 from leadscore.workspace import Workspace
 
 # `t` with one more rule: 30 points once a workflow has made the contact a sales-qualified lead
@@ -66,7 +66,8 @@ def test_whole_base_run_settles_every_model_and_its_tier_counts(make_ws: MakeWs)
     with ws.open_store() as store:
         set_props(store, "k1", company_size=500)
         set_props(store, "k2", company_size=500)
-        runs, stats = rescore_all_with_stats(store, as_of=AS_OF)
+        runs = score_all(store, as_of=AS_OF)
+        stats = runs.workflows
         assert stats.properties_set == 2 and stats.resettled == 2 and stats.unsettled == 0
         for cid in ("k1", "k2"):
             assert _stored(store, "a_reader", cid) == (50.0, "hot")
@@ -96,7 +97,7 @@ def test_workflows_that_undo_each_other_stop_after_the_last_round(make_ws: MakeW
         set_props(store, "k1", company_size=500)
         add_event(store, "k1")  # 45 points: hot, demoted to warm, promoted back to hot, ...
         with caplog.at_level(logging.WARNING, logger="leadscore.workflows"):
-            _, stats = rescore_all_with_stats(store, as_of=AS_OF)
+            stats = score_all(store, as_of=AS_OF).workflows
         assert stats.resettled == SETTLE_ROUNDS and stats.unsettled == 1
         assert "undo each other" in caplog.text
         rounds = store.con.execute("SELECT count(*) FROM property_changes WHERE contact_id = 'k1'").fetchone()
@@ -110,5 +111,5 @@ def test_a_set_that_changes_nothing_rescores_nobody(make_ws: MakeWs) -> None:
     ws = make_ws(TO_SALES)
     with ws.open_store() as store:
         set_props(store, "k1", company_size=500, lifecycle_stage="salesqualifiedlead")
-        _, stats = rescore_all_with_stats(store, as_of=AS_OF)
+        stats = score_all(store, as_of=AS_OF).workflows
         assert stats.properties_set == 0 and stats.resettled == 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from tests.workflows.helpers import AS_OF, MakeWs, hook, set_props
 
+from leadscore.scoring import score_contacts
 from leadscore.storage.store import Store
-from leadscore.workflows import effects, rescore_contacts
+from leadscore.workflows import effects
 
 WORKFLOWS = "workflows:\n" + hook("warm-in", "{enters_tier: warm}") + "      - add_to_list: warm\n"
 
@@ -22,7 +23,7 @@ def test_a_failing_caller_transaction_takes_scores_and_actions_back(make_ws: Mak
         before = snapshot(store)
         with pytest.raises(RuntimeError, match="the API write failed"), store.transaction():
             set_props(store, "k1", company_size=500)
-            rescore_contacts(store, ws, ["k1"], as_of=AS_OF)
+            score_contacts(store, ["k1"], as_of=AS_OF)
             assert store.con.execute("SELECT count(*) FROM outbox").fetchone() == (1,)  # visible inside
             raise RuntimeError("the API write failed")
         assert snapshot(store) == before
@@ -42,10 +43,10 @@ def test_a_failure_inside_the_workflow_hook_leaves_scores_and_outbox_as_they_wer
         # the list step runs after the webhook row is written: both must go
         monkeypatch.setattr(effects, "add_to_list", broken)
         with pytest.raises(RuntimeError, match="disk full"):
-            rescore_contacts(store, ws, ["k1"], as_of=AS_OF)
+            score_contacts(store, ["k1"], as_of=AS_OF)
         assert snapshot(store) == before
         monkeypatch.undo()
-        rescore_contacts(store, ws, ["k1"], as_of=AS_OF)  # and the store works on afterwards
+        score_contacts(store, ["k1"], as_of=AS_OF)  # and the store works on afterwards
         assert store.con.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
         assert store.con.execute("SELECT tier FROM scores WHERE contact_id = 'k1'").fetchone() == ("warm",)
 
@@ -61,7 +62,7 @@ def test_a_contact_created_in_the_callers_transaction_can_be_set_by_its_first_wo
                         "VALUES ('new', 'Nia', 500, '2025-05-01')")
             con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
                         "VALUES ('e-new', 'new', 'demo_request', '2025-05-31')")
-            rescore_contacts(store, ws, ["new"], as_of=AS_OF)
+            score_contacts(store, ["new"], as_of=AS_OF)
         row = store.con.execute("SELECT lifecycle_stage, owner FROM contacts WHERE contact_id = 'new'").fetchone()
         assert row == ("salesqualifiedlead", "dana")
         task = store.con.execute("SELECT owner, title FROM tasks").fetchone()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from tests.workflows.helpers import MakeWs, add_event, fired, hook, remove_events, rescore, set_props
 
-from leadscore.workflows import rescore_all, triggers
+from leadscore.scoring import score_all
+from leadscore.workflows import triggers
 
 
 def test_enters_tier_fires_on_the_way_in_not_while_staying(make_ws: MakeWs) -> None:
@@ -89,7 +92,7 @@ def test_baseline_whole_base_run_fires_nothing_later_runs_do(make_ws: MakeWs) ->
     with ws.open_store() as store:
         set_props(store, "k2", company_size=200)
         set_props(store, "k3", company_size=300)
-        runs = rescore_all(store, ws, as_of="2025-06-01")
+        runs = score_all(store, as_of=datetime(2025, 6, 1))
         assert runs[0].crossings == 2
         assert sorted(fired(store)) == ["k2", "k3"]
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.workflows.helpers import AS_OF, BASE_MODEL, hook
 
 import leadscore
-from leadscore.workflows import rescore_contacts
+from leadscore.scoring import score_contacts
 from leadscore.workspace import init_workspace
 
 TRIGGERS = {"in-warm": "{enters_tier: warm}", "out-warm": "{leaves_tier: warm}", "above": "{score_above: 22}",
@@ -60,7 +60,7 @@ def test_triggers_fire_exactly_on_crossings(tmp_path_factory: object, steps: lis
             if demo:
                 store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
                                   "VALUES ('d', 'p', 'demo_request', '2025-05-01')")
-            rescore_contacts(store, ws, ["p"], as_of=AS_OF)
+            score_contacts(store, ["p"], as_of=AS_OF)
             score = 20.0 * big + 5.0 * ceo + 25.0 * demo
             got = {r[0] for r in store.con.execute("SELECT workflow FROM outbox").fetchall()}
             assert got == expected(prev, score), (n, prev, score)

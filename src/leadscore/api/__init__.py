@@ -4,7 +4,7 @@ Layout: ``app.py`` wires everything; ``routes_*.py`` one router per area; ``sche
 and response shapes; ``values.py`` checks against the store's columns; ``writes.py`` / ``reads.py``
 the SQL; ``writer.py`` the single writer thread; ``runtime.py`` what a running server holds;
 ``auth.py`` + ``keys.py`` API keys; ``limits.py`` body limits; ``metrics.py`` Prometheus;
-``server.py`` uvicorn; ``bench.py`` ``leadscore bench --api``.
+``server.py`` uvicorn. Its benchmark is ``leadscore.bench.api`` (``leadscore bench api``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Served at ``/metrics`` in the text format. What is counted and why:
 * ``leadscore_rescore_seconds{kind=realtime|scheduled}``: the cost of rescoring on each path;
 * ``leadscore_write_commit_seconds`` and ``leadscore_write_group_size``: the single writer's
   commits and how many requests each one carried (group commit);
-* ``leadscore_outbox_depth``: workflow actions queued and not yet delivered (read at scrape time).
+* ``leadscore_outbox_depth``: workflow actions queued and not yet delivered (read at scrape time);
+* ``leadscore_model_failures_total{model}``: rescorings in which a published model could not be
+  scored (its query failed, or it was skipped while in quarantine; the other models scored).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Metrics:
                                 buckets=LATENCY_BUCKETS, registry=r)
         self.group = Histogram("leadscore_write_group_size", "requests per writer transaction",
                                buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
+        self.model_failures = Counter("leadscore_model_failures", "rescorings a model failed or was skipped in",
+                                      ["model"], registry=r)
         self.outbox = Gauge("leadscore_outbox_depth", "workflow actions queued, not yet delivered", registry=r)
 
     def watch_outbox(self, depth: Callable[[], int]) -> None:

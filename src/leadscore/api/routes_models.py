@@ -19,12 +19,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
-from leadscore.api.rescoring import publish_and_rescore
+from leadscore.api.runtime import ApiRuntime
 from leadscore.api.schemas import Id, RunOut, Text
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
 from leadscore.engine.preview import preview_contacts, preview_distribution
-from leadscore.engine.run import RunResult
+from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
@@ -130,6 +130,20 @@ def _checked(store: Store, body: ModelText, *, environment: bool = False) -> tup
     return checked_text(store, body.text, body.file, environment=environment)
 
 
+def publish_and_rescore(rt: ApiRuntime, store: Store, loaded: LoadedModel, file: str, *, rescore: bool = True,
+                        published_by: str | None = None,
+                        as_of: datetime | None = None) -> tuple[ModelVersion, bool, list[RunResult]]:
+    """Record a validated model as its next version and rescore everyone with it (as of ``as_of``,
+    default now), inside a writer job. Returns the version, whether it is new (the latest text
+    again records nothing and rescores nothing), and the runs. ``POST /v1/models`` and the
+    dashboard's publish button both publish this way."""
+    before = store.latest_version(loaded.model.name)
+    version = publish(store, loaded, file, published_by=published_by)
+    new = before is None or before.version != version.version
+    runs = rt.rescore_all(store, models=[version.model], as_of=as_of) if new and rescore else []
+    return version, new, list(runs)
+
+
 @router.get("", response_model=list[VersionOut])
 def list_models(request: Request, _key: object = ReadKey) -> list[dict[str, Any]]:
     """The latest version of every published model."""
@@ -190,7 +204,7 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
     loaded, _ = await run_in_threadpool(lambda: _checked(rt.reader(), body, environment=True))
 
     def job(ctx: WriteContext) -> tuple[ModelVersion, bool, list[RunResult]]:
-        return publish_and_rescore(ctx.store, rt.ws, loaded, body.file or "api", rescore=body.rescore)
+        return publish_and_rescore(rt, ctx.store, loaded, body.file or "api", rescore=body.rescore)
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))
     version, new, runs = done

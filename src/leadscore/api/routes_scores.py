@@ -12,7 +12,6 @@ from fastapi import APIRouter, Path, Query, Request
 from leadscore.api.auth import AdminKey, ReadKey, runtime
 from leadscore.api.cursors import ID_POSITION, decode_cursor, next_page
 from leadscore.api.reads import MAX_PAGE, scores_page
-from leadscore.api.rescoring import rescore_all, rescore_contacts
 from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, TasksPage
 from leadscore.api.values import InvalidInput, checked_as_of, problem
 from leadscore.api.writer import WriteContext
@@ -48,8 +47,8 @@ async def post_score(request: Request, body: ScoreRequest | None = None,
 
     def job(ctx: WriteContext) -> list[RunResult]:
         if req.contact_ids is not None:
-            return rescore_contacts(ctx.store, rt.ws, req.contact_ids, models=req.models, as_of=as_of)
-        return rescore_all(ctx.store, rt.ws, models=req.models, as_of=as_of)
+            return rt.rescore_contacts(ctx.store, req.contact_ids, models=req.models, as_of=as_of)
+        return rt.rescore_all(ctx.store, models=req.models, as_of=as_of)
 
     started = time.perf_counter()
     runs: list[RunResult] = await asyncio.wrap_future(rt.write(job, groupable=req.contact_ids is not None))

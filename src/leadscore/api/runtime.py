@@ -26,11 +26,12 @@ from typing import Any, TypeVar
 
 from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
-from leadscore.api.rescoring import outbox_depth, rescore_all, rescore_contacts
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
+from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_contacts
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
+from leadscore.workflows.outbox import undelivered_count
 from leadscore.workflows.worker import Worker
 from leadscore.workspace import Workspace
 
@@ -64,6 +65,8 @@ class ApiRuntime:
         self.event_columns: dict[str, str] = {}
         self.contact_columns: dict[str, str] = {}
         self.last_scheduled: datetime | None = None
+        #: models whose query failed: the real-time path skips them for a while (leadscore.scoring)
+        self.quarantine = Quarantine()
         # in-memory hashes of stored event ids (duplicate check) and contact ids (no index)
         self.stored_ids = StoredKeys("events", "event_id")
         self.known_contacts = StoredKeys("contacts", "contact_id")
@@ -80,7 +83,7 @@ class ApiRuntime:
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
         self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit).start()
-        self.metrics.watch_outbox(lambda: outbox_depth(self.reader()))
+        self.metrics.watch_outbox(lambda: undelivered_count(self.reader()))
         if self._want_scheduler:
             self._spawn("leadscore-scheduler", self._schedule)
         if worker is not None:
@@ -141,8 +144,31 @@ class ApiRuntime:
     def _rescore(self, store: Store, contact_ids: list[str]) -> None:
         """The writer's end-of-group rescoring of every contact its jobs changed."""
         started = time.perf_counter()
-        rescore_contacts(store, self.ws, contact_ids)
+        self.rescore_contacts(store, contact_ids)
         self.metrics.rescore.labels("realtime").observe(time.perf_counter() - started)
+
+    def rescore_contacts(self, store: Store, contact_ids: list[str], *, as_of: datetime | None = None,
+                         models: list[str] | None = None) -> ScoreRuns:
+        """Rescore some contacts inside the writer's open transaction (``leadscore.scoring``).
+
+        A model whose query fails is put in quarantine and the error raised: the writer reruns
+        the transaction, which then skips that model, so one broken model never blocks writes.
+        """
+        runs = score_contacts(store, contact_ids, as_of=as_of or utcnow(), models=models,
+                              quarantine=self.quarantine)
+        self._count_failures(runs)
+        return runs
+
+    def rescore_all(self, store: Store, *, as_of: datetime | None = None,
+                    models: list[str] | None = None) -> ScoreRuns:
+        """Rescore everyone inside a writer job; a failing model is reported, the others score."""
+        runs = score_all(store, as_of=as_of or utcnow(), models=models, quarantine=self.quarantine)
+        self._count_failures(runs)
+        return runs
+
+    def _count_failures(self, runs: ScoreRuns) -> None:
+        for failure in runs.failures:
+            self.metrics.model_failures.labels(failure.model).inc()
 
     # ------------------------------------------------------------------ keys
 
@@ -194,7 +220,7 @@ class ApiRuntime:
     def rescore_everyone(self) -> list[Any]:
         """One scheduled run: every contact, every published model, through the writer."""
         started = time.perf_counter()
-        runs: list[Any] = self.write(lambda ctx: rescore_all(ctx.store, self.ws), groupable=False).result()
+        runs: list[Any] = self.write(lambda ctx: self.rescore_all(ctx.store), groupable=False).result()
         self.metrics.rescore.labels("scheduled").observe(time.perf_counter() - started)
         self.last_scheduled = utcnow()
         return runs

@@ -10,7 +10,6 @@ columns), done while the server is stopped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -20,7 +19,8 @@ from typing import Any
 
 from leadscore.api.schemas import EventIn, clean_text
 from leadscore.errors import LeadscoreError
-from leadscore.textfold import email_key
+from leadscore.storage.identity import EVENT_ID_PREFIX, generated_id, owner
+from leadscore.storage.types import type_kind
 from leadscore.timeutil import parse_iso, to_utc_naive
 
 Loc = tuple[str | int, ...]
@@ -88,26 +88,12 @@ def event_time(value: datetime | None, now: datetime, loc: Loc) -> tuple[datetim
     return min(when, now), None
 
 
-def column_kind(duck_type: str) -> str:
-    """string / integer / number / boolean / timestamp: what a value for this column must be."""
-    t = duck_type.upper()
-    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"):
-        return "integer"
-    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
-        return "number"
-    if t == "BOOLEAN":
-        return "boolean"
-    if t.startswith("TIMESTAMP") or t == "DATE":
-        return "timestamp"
-    return "string"
-
-
 def coerce(value: Any, duck_type: str) -> Any:
     """``value`` as the column of ``duck_type`` stores it; ValueError says what was expected."""
     if value is None:
         return None
-    kind = column_kind(duck_type)
-    if kind == "string":
+    kind = type_kind(duck_type)
+    if kind in ("string", "other"):  # other: DuckDB casts the text on insert (a UUID, say)
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):
@@ -126,7 +112,7 @@ def coerce(value: Any, duck_type: str) -> Any:
                 raise ValueError("integer out of range (64-bit)")
             return value
         raise ValueError(f"expected an integer, got {json.dumps(value)[:60]}")
-    elif kind == "number":
+    elif kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
             if not math.isfinite(value) or abs(value) > 1.7e308:
                 raise ValueError("expected a finite number")
@@ -147,7 +133,7 @@ def coerce(value: Any, duck_type: str) -> Any:
                     raise ValueError(f"a timestamp between the years {AS_OF_YEARS[0]} and {AS_OF_YEARS[1]}")
                 return parsed
         raise ValueError("expected an ISO 8601 date or timestamp, e.g. 2026-03-02T10:15:00Z")
-    raise ValueError(f"expected a {kind}, got {type(value).__name__}")
+    raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
 def check_properties(props: Mapping[str, Any], columns: Mapping[str, str], loc: Loc, *,
@@ -183,32 +169,10 @@ class NewEvent:
     properties: dict[str, Any] = field(default_factory=dict)
 
     def generated_id(self) -> str:
-        """The id ``leadscore import`` gives this event as a one-line JSON file without event_id.
-
-        The importer hashes the contact (``contact_id``, else ``email:`` + lower-cased e-mail) and
-        the text of each stored column of the file (sorted by name; NULL as chr(30)), joined by
-        chr(31): ``'e_' || left(md5(...), 20)`` (see ingest/writers.py).
-        """
-        who = self.contact_id if self.contact_id is not None else f"email:{email_key(self.email or '')}"
-        cols = {"type": self.type, "occurred_at": self.occurred_at, **self.properties}
-        parts = [who] + [_as_duckdb_text(cols[name]) for name in sorted(cols)]
-        return "e_" + hashlib.md5("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
-
-
-def _as_duckdb_text(value: Any) -> str:
-    """``CAST(value AS VARCHAR)`` as DuckDB writes it (NULL → chr(30), like the importer)."""
-    if value is None:
-        return "\x1e"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-        if value.microsecond:
-            text += f".{value.microsecond:06d}".rstrip("0")
-        return text
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+        """The id ``leadscore import`` gives this event as a one-line JSON file without event_id
+        (``storage/identity.py``: the contact, else its e-mail key, and each value's text)."""
+        values = {"type": self.type, "occurred_at": self.occurred_at, **self.properties}
+        return generated_id(EVENT_ID_PREFIX, owner(self.contact_id, self.email), values)
 
 
 def _size_bound(event: EventIn) -> int:

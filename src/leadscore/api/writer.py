@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 
 import duckdb
 
+from leadscore.engine.run import ModelRunError
 from leadscore.faults import fault_point
 from leadscore.storage.store import Store
 
@@ -39,6 +40,9 @@ MAX_GROUP = 64
 #: DuckDB's concurrency is optimistic: a write conflicting with another connection's commit fails
 #: and is simply run again.
 CONFLICT_RETRIES = 3
+#: A published model whose query fails is put in quarantine by ``leadscore.scoring`` and the job
+#: run again without it; this bounds the reruns (one per broken model).
+MODEL_FAILURE_RETRIES = 8
 
 
 class WriteContext:
@@ -149,12 +153,19 @@ class Writer:
                 return
         for j in live:
             started = time.perf_counter()
-            for attempt in range(CONFLICT_RETRIES + 1):
+            conflicts = broken = 0
+            while True:
                 try:
                     [result] = self._transaction([j])
                 except duckdb.TransactionException as exc:
                     # another connection (the worker) committed a change to a row this job wrote
-                    if "conflict" in str(exc).lower() and attempt < CONFLICT_RETRIES:
+                    if "conflict" in str(exc).lower() and conflicts < CONFLICT_RETRIES:
+                        conflicts += 1
+                        continue
+                    j.future.set_exception(exc)
+                except ModelRunError as exc:
+                    if broken < MODEL_FAILURE_RETRIES:  # that model is now skipped: the rest is written
+                        broken += 1
                         continue
                     j.future.set_exception(exc)
                 except BaseException as exc:  # noqa: BLE001 - handed to the waiting request

@@ -5,14 +5,14 @@ to rescore; the writer rescores them at the end of the group, in the same transa
 event, the contact it creates, that contact's new scores and history rows and any workflow
 actions queued by a tier crossing commit together or not at all.
 
-Contacts are resolved as the importer resolves them (``ingest/writers.py``): ``contact_id`` when
-given; else the stored contact with that e-mail (case-insensitive); else a new contact whose id is
-``c_`` + the first 16 hex digits of sha1(lower(email)), the id an import would give it.
+Contacts are resolved as the importer resolves them, by the rules of ``storage/identity.py``:
+``contact_id`` when given; else the stored contact with that e-mail (case-insensitive); else a new
+contact whose id is ``c_`` + the first 16 hex digits of sha1 of the e-mail key, the id an import
+would give it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,14 +22,15 @@ import pyarrow as pa
 
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
-from leadscore.api.values import NewEvent, column_kind
+from leadscore.api.values import NewEvent
+from leadscore.storage.identity import email_contact_id, email_key, email_key_sql
 from leadscore.storage.store import Store
-from leadscore.textfold import email_key
+from leadscore.storage.types import TypeKind, type_kind
 
 #: how values checked by ``values.coerce`` travel to DuckDB, by kind of column (DuckDB casts on insert)
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
+ARROW_TYPES: dict[TypeKind, pa.DataType] = {
+    "string": pa.string(), "integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us"), "other": pa.string(),
 }
 
 
@@ -63,11 +64,6 @@ def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types:
         store.con.unregister("_api_rows")
 
 
-def email_contact_id(email: str) -> str:
-    """The id a new contact gets from its e-mail address (same as an import)."""
-    return "c_" + hashlib.sha1(email_key(email).encode("utf-8")).hexdigest()[:16]
-
-
 @dataclass
 class EventsWritten:
     results: list[tuple[str, str, bool]] = field(default_factory=list)  # event_id, contact_id, created
@@ -85,10 +81,10 @@ def resolve_contacts(store: Store, events: list[NewEvent]) -> None:
     emails = sorted({email_key(e.email) for e in events if e.contact_id is None and e.email})
     found: dict[str, str] = {}
     if emails:
+        key = email_key_sql("email")
         rows = store.con.execute(
-            "SELECT lower(trim(email)), min(contact_id) FROM contacts "
-            "WHERE lower(trim(email)) IN (SELECT unnest($emails)) GROUP BY 1", {"emails": emails}
-        ).fetchall()
+            f"SELECT {key}, min(contact_id) FROM contacts WHERE {key} IN (SELECT unnest($emails)) GROUP BY 1",
+            {"emails": emails}).fetchall()
         found = dict(rows)
     for e in events:
         if e.contact_id is None and e.email:
@@ -122,9 +118,9 @@ class EmailContacts:
         self._key_of = {}
         if not self._keys:
             return
-        where, params = _in("lower(trim(email))", self._keys)
+        where, params = _in(email_key_sql("email"), self._keys)
         rows = self._store.con.execute(
-            f"SELECT lower(trim(email)), contact_id FROM contacts WHERE {where}", params).fetchall()
+            f"SELECT {email_key_sql('email')}, contact_id FROM contacts WHERE {where}", params).fetchall()
         for key, contact_id in rows:
             self._members[key].add(contact_id)
             self._key_of[contact_id] = key
@@ -237,7 +233,7 @@ def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[s
     }
     types: dict[str, pa.DataType] = {"occurred_at": pa.timestamp("us")}
     for name in props:
-        types[name] = ARROW_TYPES[column_kind(column_types[name])]
+        types[name] = ARROW_TYPES[type_kind(column_types[name])]
         values = [e.properties.get(name) for e in events]
         if types[name] == pa.string():
             values = [None if v is None else str(v) for v in values]

@@ -15,19 +15,19 @@ query, the template, the socket) from one client, one request at a time:
 * ``leads (page N by URL)``: a deep page typed into the address (no cursor: an offset), shown for
   information — the list's own links page by keyset and never go this way.
 
-    python -m leadscore.bench.dashboard                 # 1M / 20M in a temporary directory
-    python -m leadscore.bench.dashboard --contacts 100000 --events 2000000 --dir /tmp/dash --keep
+    leadscore bench dashboard                                   # 1M / 20M in a temporary directory
+    leadscore bench dashboard --dir /tmp/dash                   # keep the workspace there
+    leadscore bench dashboard --dir /tmp/dash --reuse           # and time it again without rebuilding
 """
 
 from __future__ import annotations
 
-import argparse
+import os
 import random
 import re
 import signal
 import statistics
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -62,8 +62,9 @@ class PageTimes:
 def build(root: Path, contacts: int, events: int, seed: int) -> dict[str, float]:
     """The workspace: generated data, the starter model scored a week apart, two users."""
     from leadscore.demo.generator import generate, load_into_store
-    from leadscore.engine.run import publish, score_published
+    from leadscore.engine.run import publish
     from leadscore.model.loader import load_model
+    from leadscore.scoring import score_all
     from leadscore.users import create_user
     from leadscore.workspace import init_workspace
 
@@ -78,8 +79,8 @@ def build(root: Path, contacts: int, events: int, seed: int) -> dict[str, float]
         timings["data_s"] = time.perf_counter() - started
         started = time.perf_counter()
         publish(store, load_model(ws.models_dir / "b2b.yml"), "models/b2b.yml")
-        score_published(store, as_of=as_of - timedelta(days=7))
-        score_published(store, as_of=as_of)
+        score_all(store, as_of=as_of - timedelta(days=7))
+        score_all(store, as_of=as_of)
         timings["score_s"] = time.perf_counter() - started
         create_user(store, "rep", "rep", owner_value=REP_OWNER, password=PASSWORD)
         create_user(store, "mkt", "marketing", password=PASSWORD)
@@ -141,54 +142,57 @@ def measure(url: str, ids: list[str], *, rounds: int, seed: int) -> list[PageTim
     return [rep_list, all_list, filtered, lead, deep]
 
 
-def run(directory: Path, contacts: int, events: int, *, rounds: int, seed: int, reuse: bool) -> None:
-    from leadscore.api.bench import start_server
+@dataclass
+class DashboardBench:
+    contacts: int
+    events: int
+    built: dict[str, float]  # data_s, score_s; empty when an existing workspace was reused
+    pages: list[PageTimes]
+    load_average: tuple[float, float, float]  # the machine's, after the run (it is shared)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"contacts": self.contacts, "events": self.events, "built": self.built,
+                "load_average": self.load_average, "target_p95_ms": TARGET_P95_MS,
+                "pages": [{"page": t.name, "requests": len(t.ms), "p50_ms": t.p50, "p95_ms": t.p95,
+                           "max_ms": max(t.ms)} for t in self.pages]}
+
+
+def run_dashboard_bench(directory: Path, contacts: int = 1_000_000, events: int = 20_000_000, *,
+                        rounds: int = 10, seed: int = 7, reuse: bool = False) -> DashboardBench:
+    """Build (or, with ``reuse``, keep) the workspace in ``directory/ws``, serve it, time the pages."""
     from leadscore.api.server import free_port
+    from leadscore.bench.api import start_server
     from leadscore.storage.store import Store
 
     root = directory / "ws"
+    built: dict[str, float] = {}
     if not (reuse and (root / "leadscore.duckdb").exists()):
-        timings = build(root, contacts, events, seed)
-        print(f"built {contacts:,} contacts / {events:,} events: data {timings['data_s']:.0f} s, "
-              f"two score runs {timings['score_s']:.0f} s", flush=True)
+        built = build(root, contacts, events, seed)
     with Store.open(root / "leadscore.duckdb", read_only=True) as store:
         n_contacts, n_events = store.count("contacts"), store.count("events")
         ids = [r[0] for r in store.con.execute("SELECT contact_id FROM contacts USING SAMPLE 2000 ROWS").fetchall()]
     port = free_port()
     proc = start_server(root, port)
     try:
-        results = measure(f"http://127.0.0.1:{port}", ids, rounds=rounds, seed=seed)
+        pages = measure(f"http://127.0.0.1:{port}", ids, rounds=rounds, seed=seed)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-    print(f"store: {n_contacts:,} contacts, {n_events:,} events; one client, sequential requests; "
-          f"target p95 < {TARGET_P95_MS:.0f} ms")
-    print(f"{'page':<18}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    for t in results:
+    return DashboardBench(n_contacts, n_events, built, pages, os.getloadavg())
+
+
+def format_dashboard_bench(r: DashboardBench) -> str:
+    lines = []
+    if r.built:
+        lines.append(f"built the workspace: data {r.built['data_s']:.0f} s, two score runs {r.built['score_s']:.0f} s")
+    lines.append(f"store: {r.contacts:,} contacts, {r.events:,} events; one client, sequential requests; "
+                 f"target p95 < {TARGET_P95_MS:.0f} ms; load average after: "
+                 + " ".join(f"{x:.1f}" for x in r.load_average))
+    lines.append(f"{'page':<18}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
+    for t in r.pages:
         verdict = "" if t.name == "page N by URL" else ("ok" if t.p95 < TARGET_P95_MS else "OVER")
-        print(f"{t.name:<18}{len(t.ms):>9}{t.p50:>9.1f}{t.p95:>9.1f}{max(t.ms):>9.1f}  {verdict}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=20_000_000)
-    parser.add_argument("--rounds", type=int, default=10,
-                        help="each round: 10 list pages, 4 filtered, 6 lead pages, 1 deep page by URL")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dir", type=Path, help="where to build the workspace (default: a temporary directory)")
-    parser.add_argument("--reuse", action="store_true", help="use the workspace already in --dir/ws")
-    args = parser.parse_args(argv)
-    if args.dir is not None:
-        args.dir.mkdir(parents=True, exist_ok=True)
-        run(args.dir, args.contacts, args.events, rounds=args.rounds, seed=args.seed, reuse=args.reuse)
-        return
-    with tempfile.TemporaryDirectory(prefix="leadscore-dashboard-bench-") as tmp:
-        run(Path(tmp), args.contacts, args.events, rounds=args.rounds, seed=args.seed, reuse=False)
-
-
-if __name__ == "__main__":
-    main()
+        lines.append(f"{t.name:<18}{len(t.ms):>9}{t.p50:>9.1f}{t.p95:>9.1f}{max(t.ms):>9.1f}  {verdict}")
+    return "\n".join(lines)

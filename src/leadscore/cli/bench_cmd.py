@@ -1,4 +1,8 @@
-"""``leadscore bench``: time scoring against a hand-written DuckDB query on generated data."""
+"""``leadscore bench [score|api|import|predict|workflows|dashboard]``: the benchmarks of ``leadscore.bench``.
+
+Each subcommand runs one benchmark module and prints its figures (``--json`` for machine-readable
+output); the ``make bench*`` targets call these.
+"""
 
 from __future__ import annotations
 
@@ -11,58 +15,181 @@ import typer
 from leadscore.cli.common import JsonOpt, console, print_json
 from leadscore.cli.main import app
 
+bench_app = typer.Typer(
+    help="Benchmarks on generated or public data, one subcommand each. "
+         "Example: leadscore bench score --contacts 100000 --events 2000000",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
 
-@app.command("bench")
-def bench_command(
-    contacts: Annotated[int, typer.Option(help="Contacts to generate.")] = 1_000_000,
-    events: Annotated[int, typer.Option(help="Events to generate.")] = 20_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    directory: Annotated[
-        Path | None, typer.Option("--dir", help="Where to put the bench store (default: a temp dir).")
-    ] = None,
+SeedOpt = Annotated[int, typer.Option(help="Random seed of the generated data.")]
+DirOpt = Annotated[Path | None, typer.Option("--dir", help="Where to build the bench data (default: a temp dir).")]
+ContactsOpt = Annotated[int, typer.Option(help="Contacts to generate.", min=1)]
+EventsOpt = Annotated[int, typer.Option(help="Events to generate.", min=0)]
+
+
+@bench_app.command("score")
+def score_command(
+    contacts: ContactsOpt = 1_000_000,
+    events: EventsOpt = 20_000_000,
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
     as_json: JsonOpt = False,
-    api: Annotated[bool, typer.Option("--api", help="Bench the HTTP API instead (see leadscore.api.bench): "
-                                      "a real server, concurrent clients; default 100k contacts / 2M events.")] = False,
-    clients: Annotated[int, typer.Option(help="--api: concurrent clients.", min=1)] = 4,
-    seconds: Annotated[float, typer.Option(help="--api: seconds per concurrent phase.", min=1)] = 10.0,
-    batch: Annotated[int, typer.Option(help="--api: events per batch request.", min=1, max=1000)] = 500,
 ) -> None:
-    """Generate N contacts / M events, run a 25-rule model and the equivalent hand-written query.
+    """`leadscore score` (the library call it makes: hook and settling included) against a
+    hand-written DuckDB query computing the same 25-rule model, on generated data.
 
-    Prints both times, events/s, the ratio and the scoring run's peak RSS. With --api: start
-    `leadscore serve` on a generated workspace and print events/s and p50/p99 latency for single
-    events and batches.
-    Example: leadscore bench --contacts 100000 --events 2000000
-    Example: leadscore bench --api --clients 4 --batch 500
+    Prints both times, events/s, the ratio (limit 1.5), the scoring run's peak RSS (limit 2 GB)
+    and whether the two agree to 1e-9.
+    Example: leadscore bench score --contacts 100000 --events 2000000
     """
-    if api:
-        _bench_api(contacts, events, seed, directory, as_json, clients, seconds, batch)
-        return
-    from leadscore.demo.bench import format_bench, run_bench
+    from leadscore.bench.score import format_bench, run_bench
 
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as tmp:
-        target = directory or Path(tmp)
-        with console.status("running the benchmark…", spinner="dots"):
-            result = run_bench(target, contacts, events, seed)
+        with console.status("running the scoring benchmark…", spinner="dots"):
+            result = run_bench(directory or Path(tmp), contacts, events, seed)
     if as_json:
         print_json(result.to_dict())
     else:
-        console.print(format_bench(result), highlight=False)
+        typer.echo(format_bench(result))  # fixed-width lines: no wrapping at the terminal's width
 
 
-def _bench_api(contacts: int, events: int, seed: int, directory: Path | None, as_json: bool, clients: int,
-               seconds: float, batch: int) -> None:
-    from leadscore.api.bench import format_api_bench, run_api_bench
+@bench_app.command("api")
+def api_command(
+    contacts: ContactsOpt = 100_000,
+    events: EventsOpt = 2_000_000,
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
+    clients: Annotated[int, typer.Option(help="Concurrent clients.", min=1)] = 4,
+    seconds: Annotated[float, typer.Option(help="Seconds per concurrent phase.", min=1)] = 10.0,
+    batch: Annotated[int, typer.Option(help="Events per batch request.", min=1, max=1000)] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """A real `leadscore serve` on a generated workspace under concurrent clients.
 
-    # the score bench's 1M / 20M defaults would spend minutes generating; the API bench needs less
-    contacts = 100_000 if contacts == 1_000_000 else contacts
-    events = 2_000_000 if events == 20_000_000 else events
+    Prints events/s and p50/p99 latency for single events (one client, then C) and batches.
+    Example: leadscore bench api --clients 4 --batch 1000
+    """
+    from leadscore.bench.api import format_api_bench, run_api_bench
+
     with tempfile.TemporaryDirectory(prefix="leadscore-api-bench-") as tmp:
-        target = directory or Path(tmp) / "ws"
         with console.status("running the API benchmark…", spinner="dots"):
-            result = run_api_bench(target, contacts=contacts, events=events, clients=clients, seconds=seconds,
-                                   batch=batch, seed=seed)
+            result = run_api_bench((directory or Path(tmp)) / "ws", contacts=contacts, events=events,
+                                   clients=clients, seconds=seconds, batch=batch, seed=seed)
     if as_json:
         print_json(result.to_dict())
     else:
         typer.echo(format_api_bench(result))  # a fixed-width table: no wrapping
+
+
+@bench_app.command("import")
+def import_command(
+    events: EventsOpt = 2_000_000,
+    repeat: Annotated[int, typer.Option(help="Imports of each file, each into a fresh store; the best "
+                                             "is reported.", min=1)] = 3,
+    directory: DirOpt = None,
+) -> None:
+    """Events from CSV and Parquet, and a fifth as many contacts from CSV, into fresh stores.
+
+    Prints JSON: seconds, rows/s and CPU seconds of each import, its idempotent re-import, and
+    DuckDB's bare insert of the same Parquet file for scale.
+    Example: leadscore bench import --events 5000000 --repeat 5
+    """
+    from leadscore.bench.imports import bench_import
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as tmp:
+        with console.status("running the import benchmark…", spinner="dots"):
+            report = bench_import(directory or Path(tmp), events, repeat=repeat)
+    print_json(report)
+
+
+@bench_app.command("predict")
+def predict_command(
+    quality_only: Annotated[bool, typer.Option("--quality-only", help="Only the held-out quality "
+                                               "on Leads.csv.")] = False,
+    speed_only: Annotated[bool, typer.Option("--speed-only", help="Only training and prediction "
+                                             "speed on generated data.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predictive scoring: held-out AUC/ECE on the public Leads.csv (5 folds), training on 100k
+    contacts / 2M events and predicting 1M contacts.
+
+    Leads.csv is found through $LEADSCORE_SHARED_DATA or a `shared/data` directory above the code.
+    Example: leadscore bench predict --quality-only
+    """
+    from leadscore.bench.predictive import find_leads_csv, format_quality, format_speed, leads_quality, speed
+
+    out: dict[str, object] = {}
+    if not speed_only:
+        source = find_leads_csv()
+        if source is None:
+            out["quality"] = None
+            if not as_json:
+                typer.echo("quality: Leads.csv not found (set LEADSCORE_SHARED_DATA); skipped")
+        else:
+            with console.status("measuring quality on Leads.csv…", spinner="dots"):
+                results = leads_quality(source)
+            out["quality"] = results
+            if not as_json:
+                typer.echo(format_quality(results))
+    if not quality_only:
+        with console.status("measuring training and prediction speed…", spinner="dots"):
+            figures = speed()
+        out["speed"] = figures
+        if not as_json:
+            typer.echo(format_speed(figures))
+    if as_json:
+        print_json(out)
+
+
+@bench_app.command("workflows")
+def workflows_command(
+    contacts: ContactsOpt = 200_000,
+    events: EventsOpt = 2_000_000,
+    send_limit: Annotated[int, typer.Option(help="Webhooks the worker delivers at most.", min=0)] = 3000,
+    as_json: JsonOpt = False,
+) -> None:
+    """A whole-base run with and without workflows (webhook, task, set, list), then the worker's
+    send rate to a local receiver.
+
+    Example: leadscore bench workflows --contacts 1000000 --events 10000000
+    """
+    from leadscore.bench.workflows import format_workflows_bench, run_workflows_bench
+
+    with console.status("running the workflows benchmark…", spinner="dots"):
+        figures = run_workflows_bench(contacts, events, send_limit)
+    if as_json:
+        print_json(figures)
+    else:
+        typer.echo(format_workflows_bench(figures))
+
+
+@bench_app.command("dashboard")
+def dashboard_command(
+    contacts: ContactsOpt = 1_000_000,
+    events: EventsOpt = 20_000_000,
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
+    rounds: Annotated[int, typer.Option(help="Rounds of requests: each 10 list pages, 4 filtered lists, 6 lead "
+                                             "pages and a deep page by URL.", min=1)] = 10,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Time the workspace already in --dir/ws "
+                                                        "instead of building it again.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The dashboard's leads list and lead page on a real `leadscore serve` (target: p95 < 300 ms
+    at 1M contacts / 20M events), one client, a rep and a marketing user logged in.
+
+    Example: leadscore bench dashboard --dir /tmp/dash   (then --reuse to time it again)
+    """
+    from leadscore.bench.dashboard import format_dashboard_bench, run_dashboard_bench
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-dashboard-bench-") as tmp:
+        target = directory or Path(tmp)
+        target.mkdir(parents=True, exist_ok=True)
+        with console.status("running the dashboard benchmark…", spinner="dots"):
+            result = run_dashboard_bench(target, contacts, events, rounds=rounds, seed=seed,
+                                         reuse=reuse and directory is not None)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(format_dashboard_bench(result))

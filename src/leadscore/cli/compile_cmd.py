@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from leadscore import library
 from leadscore.cli.common import AsOfOpt, WorkspaceOpt
 from leadscore.cli.main import app
-from leadscore.compiler import render_sql
-from leadscore.errors import ModelError, WorkspaceError
-from leadscore.model.loader import load_model
-from leadscore.timeutil import parse_as_of
 
 
 class Dialect(StrEnum):
@@ -37,24 +31,10 @@ def compile_command(
 
     Example: leadscore compile models/b2b.yml --dialect spark --as-of 2025-06-30
     """
-    loaded = load_model(model_file)
-    when = parse_as_of(as_of)
-    contact_columns, event_columns = _workspace_columns(workspace)  # custom columns imports added
-    try:
-        sql = render_sql(loaded.model, as_of=when, dialect=dialect.value, contact_id=contact, detail=detail,
-                         contact_columns=contact_columns, event_columns=event_columns)
-    except ModelError as exc:  # the compiler's own check: point at the file and line, as validate does
-        raise ModelError([dataclasses.replace(i, file=loaded.file, line=i.line or loaded.line_for(i.path))
-                          for i in exc.issues]) from None
-    typer.echo(f"-- leadscore model `{loaded.model.name}` ({loaded.hash}) as of {when.isoformat()}, "
-               f"{dialect.value}")
-    typer.echo(sql + ";")
+    from leadscore import admin
 
-
-def _workspace_columns(workspace: Path | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
-    """The store's contact and event columns when there is a workspace; else None (built-in ones)."""
-    try:
-        with library.open_store(workspace, read_only=True) as store:
-            return store.scoring_columns()
-    except WorkspaceError:
-        return None, None
+    compiled = admin.compile(model_file, workspace=workspace, dialect=dialect.value, as_of=as_of,
+                             contact_id=contact, detail=detail)
+    typer.echo(f"-- leadscore model `{compiled.model}` ({compiled.hash}) as of {compiled.as_of.isoformat()}, "
+               f"{compiled.dialect}")
+    typer.echo(compiled.sql + ";")

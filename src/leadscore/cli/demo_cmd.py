@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from leadscore import library
 from leadscore.cli.common import JsonOpt, console, print_json
 from leadscore.cli.main import app
 
 DASHBOARD_URL = "http://127.0.0.1:8000/"
-#: the demo's dashboard users: name, role, owner value (a rep sees the leads of one of the demo's owners)
-DEMO_USERS = (("admin", "admin", None), ("dana", "rep", "Dana Reyes"))
-
-
-def demo_predictions(directory: Path, as_of: datetime) -> str:
-    """Train the predictive model and predict as of the demo's end; what happened, in words."""
-    from leadscore.predict.train import TrainingRefused
-
-    try:
-        library.train(workspace=directory)
-    except TrainingRefused as exc:  # a small demo has too few converters to learn from
-        return f"no predictive model: {exc}"
-    done = library.predict(workspace=directory, as_of=as_of)
-    return f"predicted priority for {done.contacts:,} contacts"
-
-
-def demo_users(directory: Path) -> list[tuple[str, str, str]]:
-    """Create the demo's dashboard users with generated passwords: (name, password, what they see)."""
-    made = []
-    for username, role, owner in DEMO_USERS:
-        user, password = library.create_user(username, role, workspace=directory, owner_value=owner)
-        seen = f"a rep: {owner}'s leads" if owner else "an admin: everything"
-        made.append((user.username, password, seen))
-    return made
 
 
 @app.command("demo")
@@ -51,7 +24,7 @@ def demo_command(
              "crossings, the tasks and deliveries their workflows made).", min=0, max=52)] = 8,
     predictive: Annotated[bool, typer.Option(
         "--predictive/--no-predictive", help="Train a predictive model and predict as of the data's end "
-                                             "(priorities and reasons in the dashboard; ~20 s).")] = True,
+                                             "(priorities and reasons in the dashboard).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a realistic synthetic B2B workspace, score it, and show who to call first and why.
@@ -59,14 +32,13 @@ def demo_command(
     It also creates two dashboard users (an admin and a rep) and prints how to open the dashboard.
     Example: leadscore demo demo-workspace && cd demo-workspace && leadscore top --tier sql
     """
-    from leadscore.api.rescoring import rescore_all
-    from leadscore.demo.build import build_demo
+    from rich.table import Table
+
+    from leadscore import admin
 
     with console.status("building the demo workspace…", spinner="dots"):
-        result = build_demo(directory, contacts=contacts, events=events, seed=seed, history_weeks=history_weeks,
-                            rescore=lambda store, ws, when: rescore_all(store, ws, as_of=when))
-        people = demo_users(result.directory)
-        trained = demo_predictions(result.directory, result.run.as_of) if predictive else None
+        result = admin.build_demo(directory, contacts=contacts, events=events, seed=seed, history_weeks=history_weeks,
+                                  predictive=predictive)
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
                     "deals": result.deals, "tiers": result.run.tier_counts,
@@ -74,9 +46,10 @@ def demo_command(
                     "conversion_as_of": result.conversion_as_of, "seconds": result.seconds,
                     "top": [{"contact_id": r.contact_id, "score": r.score, "tier": r.tier,
                              "reasons": reasons} for r, reasons in result.top],
-                    "predictive": trained,
+                    "predictive": result.predictive,
                     "dashboard": {"command": f"leadscore serve -w {directory} --no-schedule", "url": DASHBOARD_URL,
-                                  "users": [{"username": u, "password": p, "role": role} for u, p, role in people]}})
+                                  "users": [{"username": u, "password": p, "role": role}
+                                            for u, p, role in result.users]}})
         return
     r = result.run
     console.print(f"[bold]Demo workspace[/] {result.directory}: {result.contacts:,} contacts, "
@@ -116,12 +89,12 @@ def demo_command(
         "KEY=$(leadscore keys create --scope write) ; leadscore serve   # the HTTP API (docs/api.md)",
     ):
         console.print(f"  {hint}", highlight=False)
-    if trained:
-        console.print(f"Predictive scoring: {trained}.", highlight=False)
+    if result.predictive:
+        console.print(f"Predictive scoring: {result.predictive}.", highlight=False)
     console.print("[bold]Open the dashboard[/] (docs/dashboard.md):")
     console.print(f"  leadscore serve -w {directory} --no-schedule", highlight=False)
     console.print(f"  then open {DASHBOARD_URL} and log in as", highlight=False)
-    for username, password, role in people:
-        console.print(f"    {username} / {password}   ({role})", highlight=False)
+    for username, password, seen in result.users:
+        console.print(f"    {username} / {password}   ({seen})", highlight=False)
     console.print("  (--no-schedule: the demo's data ends on its last day; the hourly rescoring would score it as "
                   "of today, a long quiet time later, and every lead would cool down.)", highlight=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,7 +10,9 @@ from rich.table import Table
 from leadscore import library
 from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, fmt_points, print_json
 from leadscore.cli.main import app
-from leadscore.engine.explain import Explanation
+
+if TYPE_CHECKING:
+    from leadscore.engine.explain import Explanation
 
 
 def render_explanation(e: Explanation, *, show_events: bool = True) -> None:

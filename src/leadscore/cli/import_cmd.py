@@ -12,7 +12,6 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from leadscore import library
 from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
-from leadscore.ingest import ColumnMapping, load_mapping
 
 
 class Kind(StrEnum):
@@ -45,6 +44,8 @@ def import_command(
 
     Example: leadscore import contacts hubspot-export.csv --column "Record ID=contact_id"
     """
+    from leadscore.ingest import ColumnMapping, load_mapping
+
     mapping: ColumnMapping | None = None
     if map_file or id_column or column:
         base = load_mapping(map_file) if map_file else ColumnMapping()

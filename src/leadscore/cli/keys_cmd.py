@@ -8,10 +8,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from leadscore import library
-from leadscore.api.keys import create_key, list_keys, revoke_key
+from leadscore import admin
 from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
@@ -31,8 +29,7 @@ def create_command(
     The key is shown once; the store keeps its SHA-256.
     Example: KEY=$(leadscore keys create --scope write --name segment)
     """
-    with library.open_store(workspace) as store:
-        _key, secret = create_key(store, scope, name)
+    _key, secret = admin.create_key(scope, name, workspace=workspace)
     typer.echo(secret)
 
 
@@ -42,8 +39,9 @@ def list_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> No
 
     Example: leadscore keys list --json
     """
-    with library.open_store(workspace, read_only=True) as store:
-        keys = list_keys(store)
+    from rich.table import Table
+
+    keys = admin.keys(workspace=workspace)
     if as_json:
         print_json(keys)
         return
@@ -64,6 +62,5 @@ def revoke_command(
 
     Example: leadscore keys revoke lsk_Ab12Cd34
     """
-    with library.open_store(workspace) as store:
-        key = revoke_key(store, key_id)
+    key = admin.revoke_key(key_id, workspace=workspace)
     console.print(f"revoked {key.key_id} ({key.scope}{', ' + key.name if key.name else ''})", highlight=False)

@@ -6,14 +6,13 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from leadscore import library
 from leadscore.cli.common import AsOfOpt, JsonOpt, WorkspaceOpt, console, err_console, print_json
 from leadscore.cli.main import app
 
 if TYPE_CHECKING:  # the predictive stack (numpy, pyarrow) loads only when a command needs it
-    from leadscore.predict.predict import PredictResult
+    from leadscore.predictive.predict import PredictResult
 
 
 @app.command("predict")
@@ -29,21 +28,17 @@ def predict_command(
     Example: leadscore predict --as-of 2025-06-30   (contacts as they were then: an honest backtest)
     """
     with console.status("predicting…", spinner="dots") if not as_json else nullcontext():
-        result = library.predict(workspace=workspace, name=name, as_of=as_of)
+        result = library.predict(workspace=workspace, name=name, as_of=as_of, top=0 if as_json else top)
     if as_json:
         print_json(result)
         return
     print_predicted(result)
-    if top > 0:
-        from leadscore.predict.factors import factor_lines
+    if result.top:
+        from rich.table import Table
 
-        with library.open_store(workspace, read_only=True) as store:
-            rows = store.con.execute(
-                "SELECT contact_id, probability, priority, factors FROM predictions WHERE model = ? "
-                "ORDER BY probability DESC, contact_id LIMIT ?", [result.model, top]).fetchall()
         table = Table("contact", "probability", "priority", "why")
-        for cid, p, priority, factors in rows:
-            table.add_row(cid, f"{p:.1%}", priority, "; ".join(factor_lines(factors)))
+        for row in result.top:
+            table.add_row(row.contact_id, f"{row.probability:.1%}", row.priority, "; ".join(row.reasons))
         console.print(table)
 
 

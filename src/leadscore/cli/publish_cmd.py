@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from leadscore import library
+from leadscore import admin, library
 from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
@@ -38,29 +37,26 @@ def models_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> 
 
     Example: leadscore models --json
     """
-    from leadscore.predict.artefact import list_models
+    from rich.table import Table
 
-    with library.open_store(workspace, read_only=True) as store:
-        rows = store.con.execute(
-            "SELECT model, version, hash, file, published_at FROM model_versions ORDER BY model, version"
-        ).fetchall()
-        predictive = list_models(store)
+    found = admin.models(workspace=workspace)
     if as_json:
-        print_json([{"kind": "rules", **dict(zip(["model", "version", "hash", "file", "published_at"], r,
-                                                  strict=True))} for r in rows]
-                   + [{"kind": "predictive", "model": p.pop("name"), **p} for p in predictive])
+        print_json(found)
         return
     table = Table("model", "version", "hash", "file", "published at")
-    for m, v, h, f, at in rows:
-        table.add_row(m, str(v), h, f or "", f"{at:%Y-%m-%d %H:%M}")
+    for r in found:
+        if r["kind"] == "rules":
+            table.add_row(r["model"], str(r["version"]), r["hash"], r["file"] or "",
+                          f"{r['published_at']:%Y-%m-%d %H:%M}")
     console.print(table)
+    predictive = [r for r in found if r["kind"] == "predictive"]
     if predictive:
         table = Table("predictive", "v", "label", "learner", "AUC", "AP", "lift@10%", "ECE", "base", "pos.",
                       title="predictive models (AP: average precision; pos.: converted contacts)")
         for p in predictive:
             m = p["metrics"]
             label = p["label"] + (f" {p['horizon_days']}d" if p["horizon_days"] else "")
-            table.add_row(p["name"], str(p["version"]), label, f"{p['learner']}+{p['calibration']}",
+            table.add_row(p["model"], str(p["version"]), label, f"{p['learner']}+{p['calibration']}",
                           f"{m['auc']:.3f}", f"{m['average_precision']:.2f}", f"{m['top_decile_lift']:.1f}×",
                           f"{m['ece']:.3f}", f"{m['base_rate']:.1%}", f"{int(m['positives_total']):,}")
         console.print(table)

@@ -6,12 +6,9 @@ from contextlib import nullcontext
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from leadscore import library
-from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, err_console, print_json
 from leadscore.cli.main import app
-from leadscore.cli.predict_cmd import print_predicted
 
 
 @app.command("score")
@@ -24,32 +21,40 @@ def score_command(
 ) -> None:
     """Compute scores as of a moment, record history where they changed and the tier crossings.
 
+    A model that cannot be scored is reported (exit status 1) and the other models still score.
+
     Example: leadscore score --as-of 2025-06-30   (uses only events up to that day)
     """
+    from rich.table import Table
+
+    from leadscore import library
+    from leadscore.cli.predict_cmd import print_predicted
+
     models = [model] if model else None
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of, predict=False)
-        predicted = None if contact else library.refresh_predictions(
-            workspace=workspace, as_of=runs[0].as_of if runs else as_of)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of)
     if as_json:
-        print_json(runs)
-        return
-    if not runs:
+        print_json(list(runs))
+    elif not runs and not runs.failures:
         console.print("no published model: run `leadscore publish models/NAME.yml` first")
         raise typer.Exit(1)
-    for r in runs:
-        console.print(
-            f"[bold]{r.model}[/] v{r.model_version} as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} "
-            f"contacts scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
-        )
-        table = Table("tier", "contacts")
-        for tier, n in r.tier_counts.items():
-            table.add_row(tier, f"{n:,}")
-        console.print(table)
-    waiting = library.delivery_counts(workspace=workspace).get("pending", 0)
-    if waiting:  # workflows queued webhooks or e-mails (or earlier ones still wait)
-        console.print(f"{waiting:,} deliveries waiting: `leadscore worker` (or `leadscore serve`) sends them")
-    print_predicted(predicted)
+    else:
+        for r in runs:
+            console.print(
+                f"[bold]{r.model}[/] v{r.model_version} as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} "
+                f"contacts scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
+            )
+            table = Table("tier", "contacts")
+            for tier, n in r.tier_counts.items():
+                table.add_row(tier, f"{n:,}")
+            console.print(table)
+        if runs.waiting:  # workflows queued webhooks or e-mails (or earlier ones still wait)
+            console.print(f"{runs.waiting:,} deliveries waiting: `leadscore worker` (or `leadscore serve`) sends them")
+        print_predicted(runs.predicted)
+    for failure in runs.failures:
+        err_console.print(f"[bold red]error:[/] {failure.error}; the other models were scored", highlight=False)
+    if runs.failures:
+        raise typer.Exit(1)

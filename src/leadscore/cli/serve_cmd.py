@@ -8,7 +8,6 @@ import typer
 
 from leadscore.cli.common import WorkspaceOpt, err_console
 from leadscore.cli.main import app
-from leadscore.workspace import Workspace
 
 
 @app.command("serve")
@@ -28,8 +27,7 @@ def serve_command(
     with Ctrl-C or SIGTERM (in-flight requests finish, the store is closed cleanly).
     Example: leadscore serve --port 8000   # then: curl localhost:8000/healthz
     """
-    from leadscore.api.server import serve
+    from leadscore import admin
 
-    ws = Workspace.load(workspace)
-    err_console.print(f"serving {ws.root} on http://{host}:{port} (docs at /docs)", highlight=False)
-    serve(ws, host=host, port=port, worker=worker, scheduler=schedule, log_level=log_level)
+    admin.serve(workspace=workspace, host=host, port=port, worker=worker, scheduler=schedule, log_level=log_level,
+                on_start=lambda url: err_console.print(f"serving on {url} (docs at /docs)", highlight=False))

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadscore import library
+from leadscore import admin
 from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, err_console, print_json
 from leadscore.cli.main import app
 
@@ -50,7 +50,7 @@ def create_command(
     Example: echo "$PASS" | leadscore users create bob --role admin --password-stdin
     """
     password = _stdin_password() if password_stdin else None
-    user, secret = library.create_user(username, role, workspace=workspace, owner_value=owner_value,
+    user, secret = admin.create_user(username, role, workspace=workspace, owner_value=owner_value,
                                        manager=manager, password=password)
     owner = f", owner {user.owner_value}" if user.owner_value else ""
     err_console.print(f"created user {user.username} ({user.role}{', manager' if user.manager else ''}{owner})",
@@ -65,7 +65,7 @@ def list_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> No
 
     Example: leadscore users list --json
     """
-    found = library.users(workspace=workspace)
+    found = admin.list_users(workspace=workspace)
     if as_json:
         print_json([u.to_dict() for u in found])
         return
@@ -83,7 +83,7 @@ def disable_command(username: NameArg, workspace: WorkspaceOpt = None) -> None:
 
     Example: leadscore users disable alice
     """
-    user = library.disable_user(username, workspace=workspace)
+    user = admin.disable_user(username, workspace=workspace)
     console.print(f"disabled {user.username}", highlight=False)
 
 
@@ -94,7 +94,7 @@ def reset_command(username: NameArg, password_stdin: PasswordStdinOpt = False, w
     The user's open sessions end. Example: leadscore users reset-password alice
     """
     password = _stdin_password() if password_stdin else None
-    user, secret = library.reset_password(username, workspace=workspace, password=password)
+    user, secret = admin.reset_password(username, workspace=workspace, password=password)
     err_console.print(f"new password set for {user.username}; their sessions ended", highlight=False)
     if not password_stdin:
         typer.echo(secret)

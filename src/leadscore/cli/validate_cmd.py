@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leadscore import library
+from leadscore import admin
 from leadscore.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
@@ -22,10 +22,8 @@ def validate_command(
 
     Example: leadscore validate models/b2b.yml
     """
-    files = model_files or _workspace_models(workspace)
     report = []
-    for path in files:
-        loaded, warnings = library.validate(path, workspace=workspace)
+    for path, loaded, warnings in admin.validate_models(model_files, workspace=workspace):
         report.append({"file": str(path), "model": loaded.model.name, "ok": True,
                        "warnings": [str(w) for w in warnings]})
         if not as_json:
@@ -37,21 +35,10 @@ def validate_command(
         print_json(report)
 
 
-def _workspace_models(workspace: Path | None) -> list[Path]:
-    from leadscore.workspace import Workspace
-
-    files = Workspace.load(workspace).model_files()
-    if not files:
-        raise typer.BadParameter("no model files in models/; pass one explicitly")
-    return files
-
-
 @app.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of model files (point your editor's YAML plugin at it).
 
     Example: leadscore schema > leadscore-model.schema.json
     """
-    from leadscore.model.schema import model_json_schema
-
-    print_json(model_json_schema())
+    print_json(admin.schema())

@@ -20,7 +20,7 @@ from sqlglot import exp
 from leadscore.errors import LeadscoreError
 from leadscore.model.conditions import ValueTest
 from leadscore.textfold import sql_lower
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_time
 
 from .build import BadValue, number_literal
 from .columns import Catalog
@@ -42,7 +42,7 @@ def _timestamp(value: Any, catalog: Catalog) -> exp.Expr:
     if value.strip().lower() == "now":  # a model must mean the same at every as_of
         raise BadValue("`now` is not a fixed date", "use within_days / older_than_days")
     try:
-        instant = parse_as_of(value)
+        instant = parse_time(value)
     except LeadscoreError as exc:
         raise BadValue(f"`{value}` is not a date", "write 2025-01-01 or 2025-01-01T09:30:00Z") from exc
     return catalog.dialect.timestamp_literal(instant)

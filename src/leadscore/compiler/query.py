@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from leadscore.errors import ModelError
 from leadscore.model.spec import MatrixAxis, ScoringModel
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_time
 
 from .build import add, alias, case, clamp, col, number_literal
 from .columns import AGG_ALIAS, CONTACT_ALIAS, TWO_STEP, Catalog, quoted, table
@@ -66,7 +66,7 @@ def compile_model(model: ScoringModel, *, as_of: datetime | date, dialect: str =
     target = get_dialect(dialect)
     if params:
         target = target.parameterized()
-    instant = parse_as_of(as_of)  # aware → naive UTC; a date means its midnight UTC
+    instant = parse_time(as_of)  # aware → naive UTC; a date means its midnight UTC
     catalog = Catalog.build(target, f"<model {model.name}>", contact_columns, event_columns)
     conditions = ConditionCompiler(catalog, instant)
     rules: list[CompiledRule] = []  # in model.rules() order: rule i is column r_i

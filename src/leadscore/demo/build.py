@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,18 +21,16 @@ from typing import TYPE_CHECKING
 from leadscore.compiler import compile_model
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.export import TopRow, top_scores
-from leadscore.engine.run import RunResult, publish, score_published
+from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError
 from leadscore.ingest import import_file
 from leadscore.model.loader import load_model
-from leadscore.workspace import Workspace, init_workspace
+from leadscore.scoring import score_all
+from leadscore.workspace import init_workspace
 
 if TYPE_CHECKING:
     from leadscore.model.spec import ScoringModel
-    from leadscore.storage.store import Store
-
-#: scores every contact as of an instant; the default is the engine alone (no workflows)
-Rescore = Callable[["Store", Workspace, datetime], list[RunResult]]
+from leadscore.storage.store import Store
 
 MARKER = ".leadscore-demo"
 #: The demo's conversion table: tiers this many days before the data's end, deals won since.
@@ -52,15 +49,19 @@ class DemoResult:
     seconds: float
     imports: dict[str, float] = field(default_factory=dict)
     conversion_as_of: datetime | None = None
+    #: filled by ``admin.build_demo``: what predictive training did, and the dashboard's users
+    #: (name, generated password, what they see)
+    predictive: str | None = None
+    users: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 500_000,
-               seed: int = 42, history_weeks: int = 0, rescore: Rescore | None = None) -> DemoResult:
+               seed: int = 42, history_weeks: int = 0) -> DemoResult:
     """Build (or rebuild) the demo workspace in ``directory`` and score it.
 
     With ``history_weeks`` it is first scored once a week over that many weeks before the data's
-    end, so scores have a history (the dashboard's charts, 7-day changes, tier crossings);
-    ``rescore`` lets the caller score through workflows, so crossings create tasks and deliveries.
+    end, so scores have a history (the dashboard's charts, 7-day changes, tier crossings) and the
+    workflows of the crossings have made tasks and queued deliveries.
     """
     from leadscore.demo.generator import generate, write_files
 
@@ -83,10 +84,9 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
             imports[kind] = result.seconds
         loaded = load_model(ws.models_dir / "b2b.yml")
         publish(store, loaded, "models/b2b.yml")
-        score = rescore or (lambda st, _ws, when: score_published(st, as_of=when))
         for weeks in range(history_weeks, 0, -1):
-            score(store, ws, data.as_of - timedelta(weeks=weeks))
-        run = score(store, ws, data.as_of)[0]
+            score_all(store, as_of=data.as_of - timedelta(weeks=weeks))
+        run = score_all(store, as_of=data.as_of)[0]
         top = []
         for row in top_scores(store, model=run.model, n=10):
             reasons = explain_contact(store, row.contact_id, model=run.model).reasons(3)

@@ -18,7 +18,7 @@ from leadscore.engine.run import model_of
 from leadscore.errors import NotFoundError
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import Store, used_params
-from leadscore.timeutil import epoch_micros, parse_as_of
+from leadscore.timeutil import epoch_micros, utcnow
 
 MAX_EVENTS_PER_RULE = 10
 
@@ -142,9 +142,9 @@ def _detail_sql(store: Store, model: ScoringModel) -> str:
 
 
 def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
-                       as_of: datetime | str | None = None, version: int | None = None) -> Explanation:
+                       as_of: datetime | None = None, version: int | None = None) -> Explanation:
     """Explain one contact under any model (published or draft) at ``as_of`` (default now)."""
-    when = parse_as_of(as_of)
+    when = as_of or utcnow()
     contact, events = _contact_and_events(store, contact_id, when)
     sql = _detail_sql(store, model)
     cur = store.con.execute(sql, used_params(sql, {"as_of": when, "as_of_us": epoch_micros(when),
@@ -179,7 +179,7 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
 
 
 def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
-                    as_of: datetime | str | None = None) -> Explanation:
+                    as_of: datetime | None = None) -> Explanation:
     """Explain the stored score of a contact: by default at the as-of and version that made it."""
     names = [model] if model else store.published_models()
     if not names:
@@ -191,7 +191,7 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
     ).fetchone()
     if as_of is None and stored is not None:
         version = store.get_version(name, stored[0])
-        when: datetime | str | None = stored[2]
+        when: datetime | None = stored[2]
     else:
         version = store.get_version(name)
         when = as_of

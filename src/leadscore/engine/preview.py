@@ -18,7 +18,7 @@ from leadscore.engine.explain import Explanation, explain_with_model
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
 from leadscore.model.loader import LoadedModel
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import utcnow
 
 
 @dataclass
@@ -74,10 +74,10 @@ class DistributionPreview:
                 "moves": [{"from": a, "to": b, "contacts": n} for (a, b), n in self.moves.items()]}
 
 
-def _when(store: Store, draft: LoadedModel, as_of: datetime | str | None) -> datetime:
+def _when(store: Store, draft: LoadedModel, as_of: datetime | None) -> datetime:
     if as_of is None:
-        return last_as_of(store, draft.model.name) or parse_as_of(None)
-    return parse_as_of(as_of)
+        return last_as_of(store, draft.model.name) or utcnow()
+    return as_of
 
 
 def _rule_diffs(draft: Explanation, published: Explanation | None) -> list[RuleDiff]:
@@ -91,7 +91,7 @@ def _rule_diffs(draft: Explanation, published: Explanation | None) -> list[RuleD
 
 
 def preview_contacts(store: Store, draft: LoadedModel, contact_ids: list[str], *,
-                     as_of: datetime | str | None = None) -> list[ContactPreview]:
+                     as_of: datetime | None = None) -> list[ContactPreview]:
     """Score each contact with the draft and the published model, rule by rule."""
     when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)
@@ -105,7 +105,7 @@ def preview_contacts(store: Store, draft: LoadedModel, contact_ids: list[str], *
 
 
 def preview_distribution(store: Store, draft: LoadedModel, *,
-                         as_of: datetime | str | None = None) -> DistributionPreview:
+                         as_of: datetime | None = None) -> DistributionPreview:
     """Tier counts under the draft and the published model, and the moves between them."""
     when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)

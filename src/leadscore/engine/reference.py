@@ -44,7 +44,7 @@ from leadscore.model.properties import free_email_domains
 from leadscore.model.regex import python_pattern
 from leadscore.model.spec import Decay, ScoringModel
 from leadscore.textfold import sql_lower
-from leadscore.timeutil import age_days, parse_as_of, to_utc_naive
+from leadscore.timeutil import age_days, parse_time, to_utc_naive
 
 __all__ = ["ReferenceScore", "RuleScore", "score_many_reference", "score_reference"]
 
@@ -150,7 +150,7 @@ class _Operand:
         self.instant: datetime | None = None
         if isinstance(raw, str) and raw.strip().lower() != "now":  # a model means one fixed date
             with suppress(LeadscoreError):  # not a date: then only ever compared with strings
-                self.instant = parse_as_of(raw)
+                self.instant = parse_time(raw)
 
     def against(self, value: Any) -> Any:
         """The operand as compared with ``value``: an instant when ``value`` is a timestamp."""

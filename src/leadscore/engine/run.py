@@ -23,11 +23,12 @@ from functools import lru_cache
 import duckdb
 
 from leadscore.compiler import compile_model
+from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
-from leadscore.timeutil import epoch_micros, parse_as_of, utcnow
+from leadscore.timeutil import epoch_micros, utcnow
 
 #: Scores closer than this are "unchanged" (floating sums in another order differ by ~1e-15).
 SCORE_EPSILON = 1e-9
@@ -128,43 +129,71 @@ def _groups_list_sql(model: ScoringModel) -> str:
     return "[" + ", ".join(f"g_{i}" for i in range(len(model.groups))) + "]::DOUBLE[]"
 
 
-def run_model(store: Store, version: ModelVersion, *, as_of: datetime | str | None = None,
-              contact_id: str | None = None, model: ScoringModel | None = None,
-              on_written: OnWritten | None = None,
-              contact_ids: Sequence[str] | None = None) -> RunResult:
-    """Score every contact (or one, or a list) with one model version and record the results.
+class ModelRunError(LeadscoreError):
+    """A published model whose query the engine could not run (the model, not the store, failed).
+
+    Raised in place of DuckDB's own error so the caller can tell "this model is broken" (score the
+    others, report this one) from a failure of the store or the transaction (give up).
+    """
+
+    def __init__(self, version: ModelVersion, cause: BaseException):
+        self.model = version.model
+        self.version = version.version
+        self.hash = version.hash
+        self.cause = cause
+        lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+        if isinstance(cause, ModelError) and cause.issues:  # the issues, not the "N error(s)" heading
+            lines = [f"{i.path}: {i.message}" for i in cause.issues]
+        detail = "; ".join(lines[:3]) or type(cause).__name__
+        super().__init__(f"model `{version.model}` v{version.version} could not be scored: {detail}")
+
+
+def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
+              contact_ids: Sequence[str] | None = None, model: ScoringModel | None = None,
+              on_written: OnWritten | None = None) -> RunResult:
+    """Score every contact (``contact_ids=None``) or a list of them with one model version, and
+    record the results: the engine's one way to run a model.
 
     ``on_written`` lets a higher layer (workflows) act on the run's changes in the same
-    transaction; the engine itself knows nothing of workflows.
+    transaction; the engine itself knows nothing of workflows. ``leadscore.scoring`` is the
+    caller that picks the models, the instant and the hook.
 
     A whole-base run compiles with literals (DuckDB folds them; the run is long anyway). A run
     for some contacts uses the cached parameterised text, so the real-time path pays no compile.
+    A failure of the model's own query is a ``ModelRunError``.
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    when = parse_as_of(as_of)
-    scoring_model = model or model_of(version)
-    ids: list[str] | None = None
-    if contact_ids is not None or contact_id is not None:
-        ids = list(dict.fromkeys(contact_ids if contact_ids is not None else [contact_id or ""]))
+    try:
+        scoring_model = model or model_of(version)
+    except Exception as exc:  # noqa: BLE001 - a stored text this build cannot read is that model's failure
+        raise ModelRunError(version, exc) from exc
+    ids = None if contact_ids is None else list(dict.fromkeys(contact_ids))
     binds: dict[str, object] = {"model": version.model}
-    if ids is None:
-        sql = compiled_sql(store, scoring_model, when)
-    else:
-        sql = _parameterized_sql(store, version, scoring_model)
-        # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
-        binds.update(used_params(sql, {"as_of": when, "as_of_us": epoch_micros(when), "contact_ids": ids}))
+    try:
+        if ids is None:
+            sql = compiled_sql(store, scoring_model, as_of)
+        else:
+            sql = _parameterized_sql(store, version, scoring_model)
+            # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
+            binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of),
+                                           "contact_ids": ids}))
+    except LeadscoreError as exc:  # the compiler refused what validation let through
+        raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
     con = store.con
     # Rows of a score run have no order, so DuckDB may write them with every core.
     if ids is None:
         con.execute("SET preserve_insertion_order = false")
     try:
-        return _write_run(store, version, scoring_model, sql, when, ids, binds, phases, started,
+        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started,
                           on_written)
     finally:
         if ids is None:
-            con.execute("RESET preserve_insertion_order")
+            try:
+                con.execute("RESET preserve_insertion_order")
+            except duckdb.TransactionException:  # a failed run inside a caller's transaction: the
+                pass  # caller rolls back; the setting only lets writes go unordered until the next RESET
 
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
@@ -181,15 +210,20 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
     with store.transaction():
         t = time.perf_counter()
         con.execute("DROP TABLE IF EXISTS _run")
-        con.execute(
-            f"""CREATE TEMP TABLE _run AS
-            SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
-                   p.score AS prev_score, p.tier AS prev_tier
-            FROM ({sql}) AS q
-            LEFT JOIN (SELECT contact_id, score, tier FROM scores WHERE model = $model{contact_filter}) AS p
-              USING (contact_id)""",
-            binds,
-        )
+        try:
+            con.execute(
+                f"""CREATE TEMP TABLE _run AS
+                SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
+                       p.score AS prev_score, p.tier AS prev_tier
+                FROM ({sql}) AS q
+                LEFT JOIN (SELECT contact_id, score, tier FROM scores WHERE model = $model{contact_filter}) AS p
+                  USING (contact_id)""",
+                binds,
+            )
+        except (duckdb.TransactionException, duckdb.InterruptException):
+            raise  # the transaction or the user, not the model
+        except duckdb.Error as exc:
+            raise ModelRunError(version, exc) from exc
         phases["query"] = time.perf_counter() - t
         t = time.perf_counter()
         common = [version.model, version.version]
@@ -241,45 +275,9 @@ def last_as_of(store: Store, model: str) -> datetime | None:
     return row[0] if row else None
 
 
-def publish(store: Store, loaded: LoadedModel, file: str | None = None) -> ModelVersion:
-    """Record a model's text as a new version (returns the latest one if the text is unchanged)."""
+def publish(store: Store, loaded: LoadedModel, file: str | None = None, *,
+            published_by: str | None = None) -> ModelVersion:
+    """Record a model's text as a new version (returns the latest one if the text is unchanged);
+    ``published_by`` names who did (a dashboard user)."""
     return store.publish_model(loaded.model.name, loaded.text, loaded.hash, file or loaded.file,
-                               list(loaded.model.groups))
-
-
-def score_contacts(store: Store, loaded: LoadedModel, *, as_of: datetime | str | None = None,
-                   contact_id: str | None = None) -> RunResult:
-    """Publish ``loaded`` if its text is new, then score with it (the library's one-call path)."""
-    version = publish(store, loaded)
-    return run_model(store, version, as_of=as_of, contact_id=contact_id, model=loaded.model)
-
-
-def score_published(store: Store, *, models: list[str] | None = None,
-                    as_of: datetime | str | None = None,
-                    on_written: OnWritten | None = None) -> list[RunResult]:
-    """Score all contacts with the latest version of every published model (or the named ones)."""
-    names = models or store.published_models()
-    return [run_model(store, store.get_version(name), as_of=as_of, on_written=on_written)
-            for name in names]
-
-
-def score_one(store: Store, contact_id: str, *, models: list[str] | None = None,
-              as_of: datetime | str | None = None,
-              on_written: OnWritten | None = None) -> list[RunResult]:
-    """Rescore a single contact with every published model: the real-time path."""
-    return score_some(store, [contact_id], models=models, as_of=as_of, on_written=on_written)
-
-
-def score_some(store: Store, contact_ids: Sequence[str], *, models: list[str] | None = None,
-               as_of: datetime | str | None = None,
-               on_written: OnWritten | None = None) -> list[RunResult]:
-    """Rescore a batch of contacts with every published model in one query per model.
-
-    Same numbers as a whole-base run; a batch of events touching many contacts (an API batch)
-    costs one scan instead of one per contact.
-    """
-    if not contact_ids:
-        return []
-    when = parse_as_of(as_of)  # one instant for every model of the batch
-    return [run_model(store, version, as_of=when, contact_ids=contact_ids, on_written=on_written)
-            for version in store.latest_versions(models or None)]
+                               list(loaded.model.groups), published_by)

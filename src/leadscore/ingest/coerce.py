@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import duckdb
 
 from leadscore.ingest.readers import first_row, sql_str
+from leadscore.storage.types import is_floating_point, is_zoned_timestamp, type_kind
 
 INT_RE = r"[+-]?[0-9]+(\.0*)?"
 INFER_INT_RE = r"-?(0|[1-9][0-9]*)"
@@ -46,29 +47,6 @@ def _formats(order: str) -> list[str]:
     date = {"dmy": "%d{s}%m{s}%Y", "mdy": "%m{s}%d{s}%Y", "ymd": "%Y{s}%m{s}%d"}[order]
     seps = ("/",) if order == "ymd" else ("/", "-", ".")
     return [date.format(s=s) + t for s in seps for t in _TIMES]
-
-
-INT_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
-             "USMALLINT", "UTINYINT", "UHUGEINT"}
-FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
-TIME_TYPES = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE",
-              "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
-
-
-def family(duckdb_type: str) -> str:
-    """int / float / bool / timestamp / string / other, for a DuckDB type name."""
-    upper = duckdb_type.upper()
-    if upper in INT_TYPES:
-        return "int"
-    if upper in FLOAT_TYPES or upper.startswith("DECIMAL"):
-        return "float"
-    if upper == "BOOLEAN":
-        return "bool"
-    if upper in TIME_TYPES:
-        return "timestamp"
-    if upper == "VARCHAR" or upper.startswith("VARCHAR("):
-        return "string"
-    return "other"
 
 
 @dataclass(frozen=True)
@@ -136,7 +114,7 @@ def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: s
            values: dict[str, str] | None = None, trim: bool = True,
            never_empty: bool = False) -> Coercion:
     """The SQL that turns source column ``ref`` (of ``source_type``) into ``target``."""
-    src, dst = family(source_type), family(target)
+    src, dst = type_kind(source_type), type_kind(target)
     label = sql_str(dest)
     if src != "string" and not values:
         typed = _typed_source(ref, source_type, src, dst, target)
@@ -147,18 +125,18 @@ def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: s
             return Coercion(dest, target, clean, value, reason)
         ref = f"CAST({ref} AS VARCHAR)"
     clean = clean_text(ref, values, trim=trim, never_empty=never_empty and src == "string")
-    what = {"int": "a whole number", "float": "a number", "bool": "a yes/no value",
+    what = {"integer": "a whole number", "float": "a number", "boolean": "a yes/no value",
             "timestamp": "a date or timestamp"}.get(dst, f"a {target} value")
     shown = "left({x}, 80)"
     reason = f"printf('%s: %s is not {what}', {label}, {shown})"
     if dst == "string":
         return Coercion(dest, target, clean, "{x}", None)
-    if dst == "int":
+    if dst == "integer":
         value = (f"CASE WHEN regexp_full_match({{x}}, {sql_str(INT_RE)}) "
                  "THEN TRY_CAST(split_part({x}, '.', 1) AS BIGINT) END")
     elif dst == "float":
         value = f"CASE WHEN regexp_full_match({{x}}, {sql_str(FLOAT_RE)}) THEN TRY_CAST({{x}} AS DOUBLE) END"
-    elif dst == "bool":
+    elif dst == "boolean":
         value = "TRY_CAST({x} AS BOOLEAN)"
     elif dst == "timestamp":
         value = timestamp_value("{x}", date_format)
@@ -169,7 +147,7 @@ def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: s
                       f"ELSE {reason} END")
     else:
         value = f"TRY_CAST({{x}} AS {target})"
-    if dst in ("int", "float", "timestamp") and target.upper() not in ("BIGINT", "DOUBLE", "TIMESTAMP"):
+    if dst in ("integer", "float", "timestamp") and target.upper() not in ("BIGINT", "DOUBLE", "TIMESTAMP"):
         value = f"TRY_CAST({value} AS {target})"
     return Coercion(dest, target, clean, value, reason)
 
@@ -184,19 +162,19 @@ def _typed_source(ref: str, source_type: str, src: str, dst: str,
     leave NaN out, and DuckDB then folds ``isnan`` to false for the whole row group.)
     """
     x = "{x}"
-    if source_type.upper() in ("DOUBLE", "FLOAT", "REAL", "FLOAT8", "FLOAT4"):
+    if is_floating_point(source_type):
         ref = f"(CASE WHEN NOT isfinite({ref}) AND NOT isinf({ref}) THEN NULL ELSE {ref} END)"
     if source_type.upper() == target.upper():
         return ref, x
     if src == dst == "timestamp":
-        if source_type.upper() in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+        if is_zoned_timestamp(source_type):
             return ref, f"CAST(timezone('UTC', {x}) AS {target})"
         return ref, f"CAST({x} AS {target})"
-    if src == "int" and dst in ("int", "float"):
+    if src == "integer" and dst in ("integer", "float"):
         return ref, f"TRY_CAST({x} AS {target})"
     if src == "float" and dst == "float":
         return ref, f"CAST({x} AS {target})"
-    if src == "float" and dst == "int":
+    if src == "float" and dst == "integer":
         return ref, f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS {target}) END"
     if dst == "string" and src != "other":
         return ref, f"CAST({x} AS VARCHAR)"
@@ -354,6 +332,5 @@ def infer_text_columns(con: duckdb.DuckDBPyConnection, relation: str,
 
 def inferred_type_of_typed(source_type: str) -> str:
     """The column type a new column gets from a typed (Parquet) source column."""
-    fam = family(source_type)
-    return {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "timestamp": "TIMESTAMP"}.get(
-        fam, "VARCHAR")
+    return {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "timestamp": "TIMESTAMP"}.get(
+        type_kind(source_type), "VARCHAR")

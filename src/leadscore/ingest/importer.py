@@ -38,7 +38,6 @@ from leadscore.ingest.coerce import (
     clean_text,
     coerce,
     enum_coercion,
-    family,
     infer_text_columns,
     inferred_type_of_typed,
     profile_text_columns,
@@ -67,6 +66,7 @@ from leadscore.ingest.writers import (
     upsert,
 )
 from leadscore.storage.store import Store
+from leadscore.storage.types import type_kind
 from leadscore.timeutil import utcnow
 
 _TEMP = ["__ls_rows", "__ls_rejects", "__ls_emails"]
@@ -241,7 +241,7 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     lookup_only = SPECS[kind].lookup_only
     trim = source.format != "parquet"
     new_text = {ref: clean_text(ref, mapping.values.get(dest), trim=trim) for dest, ref, typ in items
-                if family(typ) == "string" and dest not in lookup_only and dest not in table_types}
+                if type_kind(typ) == "string" and dest not in lookup_only and dest not in table_types}
     profiles = infer_text_columns(con, source.relation, new_text)
     targets: list[_Target] = []
     new_columns: dict[str, str] = {}
@@ -253,11 +253,11 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
             target.status = True
         elif dest in table_types and dest not in lookup_only:
             target.target = table_types[dest]
-            target.undecided = (family(typ) == "string" and not forced
-                                and family(target.target) == "timestamp")
+            target.undecided = (type_kind(typ) == "string" and not forced
+                                and type_kind(target.target) == "timestamp")
         elif dest in lookup_only:
             pass
-        elif family(typ) != "string":
+        elif type_kind(typ) != "string":
             target.target = new_columns[dest] = inferred_type_of_typed(typ)
         else:
             profile = profiles[ref]
@@ -301,7 +301,7 @@ def _proven_events(kind: str, source: Source, targets: list[_Target],
     value on every row, and no column's values can fail their type (same type on both sides).
 
     Then no row needs its verdict computed, its generated id or its contact resolved, which on a
-    large file is about a fifth of the import (see ingest/bench.py).
+    large file is about a fifth of the import (measured by ``leadscore bench import``).
     """
     if kind != "events" or not source.never_empty:
         return False

@@ -12,10 +12,12 @@ Each kind first builds ``__ls_rows``: the typed columns, the row's key, ``__bad`
 
 Contacts are identified by contact_id, or by e-mail when a row has none: the stored contact with
 that address (case-insensitive) keeps its id, a new one gets ``c_`` + the first 16 hex digits of
-sha1(lower(email)). Events and deals resolve their contact the same way, so an event imported
-before its contact lands on the id the contact will get if that contact is imported without an
-id of its own. A contact imported later *with* an id (``c1``, ``a@x.com``) does not take over the
-events already stored under ``c_…`` of its address: import contacts before their events.
+sha1(lower(trim(email))); a generated event or deal id hashes the contact and the row's values.
+Those rules are ``storage/identity.py``'s, which the API's Python follows too. Events and deals
+resolve their contact the same way, so an event imported before its contact lands on the id the
+contact will get if that contact is imported without an id of its own. A contact imported later
+*with* an id (``c1``, ``a@x.com``) does not take over the events already stored under ``c_…`` of
+its address: import contacts before their events.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ from dataclasses import dataclass
 import duckdb
 
 from leadscore.ingest.readers import drop_temp, first_row, scalar, sql_name
+from leadscore.storage.identity import (
+    CONTACT_ID_PREFIX,
+    DEAL_ID_PREFIX,
+    EVENT_ID_PREFIX,
+    email_contact_id_sql,
+    email_key_sql,
+    generated_id_sql,
+    owner_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -40,18 +51,13 @@ class KindSpec:
 
 
 SPECS: dict[str, KindSpec] = {
-    "contacts": KindSpec("contacts", "contact_id", ("contact_id",), (), "c_", None),
+    "contacts": KindSpec("contacts", "contact_id", ("contact_id",), (), CONTACT_ID_PREFIX, None),
     "events": KindSpec("events", "event_id", ("event_id", "contact_id", "type", "occurred_at"),
-                       ("email",), "e_", None),
+                       ("email",), EVENT_ID_PREFIX, None),
     # status, amount and closed_at change while a deal moves through the pipeline: not hashed
-    "deals": KindSpec("deals", "deal_id", ("deal_id", "contact_id", "status"), ("email",), "d_",
+    "deals": KindSpec("deals", "deal_id", ("deal_id", "contact_id", "status"), ("email",), DEAL_ID_PREFIX,
                       ("name", "pipeline", "created_at")),
 }
-
-
-def email_id(email_sql: str) -> str:
-    """The id a new contact gets from its e-mail address (stable across imports)."""
-    return f"('c_' || left(sha1(lower({email_sql})), 16))"
 
 
 def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
@@ -81,29 +87,27 @@ def prepare_rows(con: duckdb.DuckDBPyConnection, kind: str, typed_sql: str,
         # for contacts, also the file's own rows with an id: a row with only `DAVE@x.com` is the
         # contact another row of the same file gives an id, or a re-import would split them
         drop_temp(con, ["__ls_emails"])
-        own = (f" UNION ALL SELECT lower(email), contact_id FROM ({typed_sql}) "
+        own = (f" UNION ALL SELECT {email_key_sql('email')}, contact_id FROM ({typed_sql}) "
                "WHERE contact_id IS NOT NULL AND email IS NOT NULL"
                if kind == "contacts" and "contact_id" in present else "")
+        stored_key = email_key_sql("c.email")
         con.execute(f"CREATE TEMP TABLE __ls_emails AS SELECT em, min(cid) AS cid FROM ("
-                    f"SELECT lower(trim(c.email)) AS em, c.contact_id AS cid FROM contacts c "
-                    f"WHERE lower(trim(c.email)) IN "
-                    f"(SELECT lower(email) FROM ({typed_sql}) WHERE email IS NOT NULL){own}) GROUP BY em")
-        joins = "LEFT JOIN __ls_emails e ON e.em = lower(t.email)"
-        contact_parts += ["e.cid", email_id("t.email")]
+                    f"SELECT {stored_key} AS em, c.contact_id AS cid FROM contacts c "
+                    f"WHERE {stored_key} IN "
+                    f"(SELECT {email_key_sql('email')} FROM ({typed_sql}) WHERE email IS NOT NULL){own}) "
+                    "GROUP BY em")
+        joins = f"LEFT JOIN __ls_emails e ON e.em = {email_key_sql('t.email')}"
+        contact_parts += ["e.cid", email_contact_id_sql("t.email")]
     contact = f"COALESCE({', '.join(contact_parts)})" if contact_parts else "NULL::VARCHAR"
     stored = [d for d in dests if d not in spec.lookup_only and d not in (spec.key, "contact_id")]
 
     if kind == "contacts":
         key = contact
     else:
-        raw_contact = ("COALESCE(t.contact_id, 'email:' || lower(t.email))"
-                       if {"contact_id", "email"} <= present
-                       else "t.contact_id" if "contact_id" in present
-                       else "'email:' || lower(t.email)" if "email" in present else "NULL")
-        parts = [raw_contact] + [f"{_text(f't.{sql_name(c)}')}" for c in sorted(
-            c for c in stored if spec.id_parts is None or c in spec.id_parts)]
-        generated = (f"'{spec.id_prefix}' || left(md5(concat_ws(chr(31), "
-                     f"{', '.join(parts)})), 20)")
+        by = owner_sql("t.contact_id" if "contact_id" in present else None,
+                       "t.email" if "email" in present else None)
+        generated = generated_id_sql(spec.id_prefix, by, {
+            c: f"t.{sql_name(c)}" for c in stored if spec.id_parts is None or c in spec.id_parts})
         key = f"COALESCE(t.{spec.key}, {generated})" if spec.key in present else generated
         select.append(f"{contact} AS contact_id")
     select = [f"{key} AS {spec.key}", *select, *(f"t.{sql_name(c)}" for c in stored)]
@@ -133,12 +137,6 @@ def _needs_email_lookup(con: duckdb.DuckDBPyConnection, typed_sql: str, has_ids:
         return True
     return scalar(con, f"SELECT count(*) FROM ({typed_sql}) WHERE contact_id IS NULL "
                        "AND email IS NOT NULL") > 0
-
-
-def _text(expr: str) -> str:
-    """A value as hash input. concat_ws skips NULLs, which would let (a, NULL) and (NULL, a) hash
-    alike; a NULL becomes chr(30) instead, a control character no CRM value holds."""
-    return f"COALESCE(CAST({expr} AS VARCHAR), chr(30))"
 
 
 @dataclass

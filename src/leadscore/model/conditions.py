@@ -30,7 +30,7 @@ from leadscore.model.nodes import (
     PositiveNumber,
     Scalar,
 )
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_time
 
 # --------------------------------------------------------------------------- conditions
 
@@ -108,7 +108,7 @@ def _empty_range(lo: float | str, hi: float | str) -> bool:
     if isinstance(lo, str) and isinstance(hi, str):
         try:
             if "now" not in (lo.strip().lower(), hi.strip().lower()):
-                return parse_as_of(lo) > parse_as_of(hi)
+                return parse_time(lo) > parse_time(hi)
         except LeadscoreError:
             pass
     return lo > hi  # type: ignore[operator]

@@ -36,7 +36,7 @@ from leadscore.model.spec import ScoringModel
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with the YAML 1.2 core schema: YAML 1.1 reads ``yes`` as true, ``010`` as 8,
-    ``12:30`` as 750 and ``2025-01-01`` as a date. Here dates stay text (``timeutil.parse_as_of``)."""
+    ``12:30`` as 750 and ``2025-01-01`` as a date. Here dates stay text (``timeutil.parse_time``)."""
 
 
 _KEEP = {"tag:yaml.org,2002:null"}

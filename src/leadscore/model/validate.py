@@ -29,7 +29,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model import properties
@@ -47,10 +47,17 @@ from leadscore.model.loader import LoadedModel, line_map
 from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
 from leadscore.model.regex import portability_problem
 from leadscore.model.spec import Rule
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_time
 
-if TYPE_CHECKING:
-    from leadscore.storage.store import Store
+
+class ColumnSource(Protocol):
+    """What validation reads of a store (``storage.Store`` is one): the model layer sits below
+    storage, so it names the two calls it needs rather than the class."""
+
+    def columns(self, table: str) -> dict[str, str]: ...
+
+    def event_types(self) -> list[str]: ...
+
 
 __all__ = ["validate_against_store", "validate_model", "LONG_WINDOW_DAYS"]
 
@@ -94,7 +101,7 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
     return issues
 
 
-def validate_against_store(loaded: LoadedModel, store: Store) -> list[ModelIssue]:
+def validate_against_store(loaded: LoadedModel, store: ColumnSource) -> list[ModelIssue]:
     """``validate_model`` with the store's real columns and the event types it holds."""
     return validate_model(loaded, contact_columns=store.columns("contacts"),
                           event_columns=store.columns("events"), event_types=store.event_types())
@@ -371,7 +378,7 @@ def _date_problem(value: Any, name: str) -> tuple[str, str] | None:
         return ("`now` is not allowed in a model: a run's as-of instant is not known here",
                 "use within_days / older_than_days, measured from the run's as-of")
     try:
-        parse_as_of(value)
+        parse_time(value)
     except LeadscoreError:
         return (f"`{value}` is not a date", "write 2025-01-01 or 2025-01-01T09:30:00Z")
     return None

@@ -24,7 +24,7 @@ from leadscore.reports.frame import ScoredFrame, Target, score_frame
 from leadscore.reports.metrics import BandStats, TopShare, by_tier, roc_auc, top_share
 from leadscore.reports.outcomes import Outcome, horizon_observed
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of, parse_duration
+from leadscore.timeutil import parse_duration, utcnow
 
 
 @dataclass
@@ -61,7 +61,7 @@ def default_as_of(store: Store, model: ScoringModel, outcome: Outcome) -> dateti
     if when is not None:
         return when
     row = store.con.execute("SELECT max(occurred_at) FROM events").fetchone()
-    return row[0] if row and row[0] is not None else parse_as_of(None)
+    return row[0] if row and row[0] is not None else utcnow()
 
 
 def tiers_ordered(tiers: list[BandStats]) -> bool:
@@ -202,7 +202,7 @@ class BacktestRun:
                 "rolling": [r.to_dict() for r in self.rolling]}
 
 
-def run_backtest(store: Store, model: str | Path | Target | None, *, as_of: datetime | str | None = None,
+def run_backtest(store: Store, model: str | Path | Target | None, *, as_of: datetime | None = None,
                  horizon: str | int | timedelta = "90d", label: str | None = None,
                  vs: str | Path | Target | None = None, rolling_count: int = 0,
                  step: str | int | timedelta = "30d") -> BacktestRun:
@@ -212,7 +212,7 @@ def run_backtest(store: Store, model: str | Path | Target | None, *, as_of: date
 
     target = load_target(store, model)
     outcome = Outcome(parse_horizon(horizon), label)
-    when = parse_as_of(as_of) if as_of is not None else default_as_of(store, target.model, outcome)
+    when = as_of if as_of is not None else default_as_of(store, target.model, outcome)
     if vs is not None:
         other = load_target(store, vs)
         comparison = compare(store, other, target, when, outcome)  # moves: from the baseline to the model

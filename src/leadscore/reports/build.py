@@ -37,7 +37,7 @@ from leadscore.reports.thresholds import (
     threshold_for_precision,
 )
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of, parse_duration, utcnow
+from leadscore.timeutil import parse_duration, utcnow
 
 
 @dataclass
@@ -120,7 +120,7 @@ def report_thresholds(frame: ScoredFrame, top_tier: BandStats, *, precision: flo
     return out
 
 
-def build_report(store: Store, *, model: str | Path | Target | None = None, as_of: datetime | str | None = None,
+def build_report(store: Store, *, model: str | Path | Target | None = None, as_of: datetime | None = None,
                  horizon: str | int | timedelta = "90d", label: str | None = None,
                  rolling_dates_count: int = 4, step: str | int | timedelta = "30d",
                  stuck_days: int = 30, precision: float | None = None,
@@ -130,7 +130,7 @@ def build_report(store: Store, *, model: str | Path | Target | None = None, as_o
 
     target = load_target(store, model)
     outcome = Outcome(parse_horizon(horizon), label)
-    when = parse_as_of(as_of) if as_of is not None else default_as_of(store, target.model, outcome)
+    when = as_of if as_of is not None else default_as_of(store, target.model, outcome)
     result, frame = backtest_frame(store, target.model, target.source, when, outcome)
     deciles = by_decile(frame.converted, frame.score, frame.days_to_close, frame.deal_value,
                         frame.contact_id)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from leadscore.predict.conversion import won_by_contact_sql
+from leadscore.predictive.conversion import won_by_contact_sql
 from leadscore.reports.metrics import Calibration, calibration
 from leadscore.reports.outcomes import Outcome, data_end, label_truth_sql, resolve_label
 from leadscore.storage.store import Store

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 # AUC, ECE and top-k% have one implementation, in predict.calibrate (re-exported here).
-from leadscore.predict.calibrate import Ranked, ece, probability_bins
-from leadscore.predict.calibrate import TopShare as TopShare
-from leadscore.predict.calibrate import average_ranks as average_ranks
-from leadscore.predict.calibrate import roc_auc as roc_auc
-from leadscore.predict.calibrate import top_share as top_share
+from leadscore.predictive.calibrate import Ranked, ece, probability_bins
+from leadscore.predictive.calibrate import TopShare as TopShare
+from leadscore.predictive.calibrate import average_ranks as average_ranks
+from leadscore.predictive.calibrate import roc_auc as roc_auc
+from leadscore.predictive.calibrate import top_share as top_share
 
 
 def gains_curve(y: np.ndarray, score: np.ndarray, points: int = 50) -> list[tuple[float, float]]:

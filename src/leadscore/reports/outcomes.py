@@ -4,7 +4,7 @@ A backtest asks "scored as of T, who went on to buy?". The population and its la
 once so that every figure of a report (backtest, rule impact, thresholds, suggestions) uses the
 same people and the same answer — and the same answer as a trained predictive model: what
 "converted" means (the won-deal window, the won time of a deal without ``closed_at``, the words
-of a label property) lives in ``leadscore.predict.conversion``, which training imports too.
+of a label property) lives in ``leadscore.predictive.conversion``, which training imports too.
 
 * **population**: contacts created at or before T (or with no ``created_at``), minus, in deal
   mode, those with a deal won *before* T (they had already converted: scoring them would reward
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from leadscore.predict import conversion
+from leadscore.predictive import conversion
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_duration
 

@@ -36,7 +36,6 @@ from leadscore.reports.frame import ScoredFrame, Target, score_frame
 from leadscore.reports.html import write_atomic
 from leadscore.reports.outcomes import Outcome
 from leadscore.storage.store import Store
-from leadscore.timeutil import parse_as_of
 
 HEADER = "# Suggested by `leadscore suggest`"
 CANDIDATE_C = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -222,9 +221,9 @@ def write_suggestion(suggestion: Suggestion, path: str | Path, *, force: bool = 
     return target
 
 
-def run_suggest(store: Store, model: str | Path | None, *, as_of: datetime | str | None = None,
+def run_suggest(store: Store, model: str | Path | None, *, as_of: datetime | None = None,
                 horizon: str | int | timedelta = "90d", label: str | None = None,
-                fit_as_of: datetime | str | None = None) -> Suggestion:
+                fit_as_of: datetime | None = None) -> Suggestion:
     """The library's ``suggest``: a model name or draft file, dates as text or datetimes."""
     from leadscore.reports.backtest import default_as_of
     from leadscore.reports.frame import load_target
@@ -232,6 +231,6 @@ def run_suggest(store: Store, model: str | Path | None, *, as_of: datetime | str
 
     target = load_target(store, model)
     outcome = Outcome(parse_horizon(horizon), label)
-    when = parse_as_of(as_of) if as_of is not None else default_as_of(store, target.model, outcome)
+    when = as_of if as_of is not None else default_as_of(store, target.model, outcome)
     return suggest_weights(store, target, as_of=when, outcome=outcome,
-                           fit_as_of=parse_as_of(fit_as_of) if fit_as_of is not None else None)
+                           fit_as_of=fit_as_of)

@@ -2,7 +2,7 @@
 
 Part of the numbered list in ``storage/schema.py``; never edit it once it has shipped.
 
-Why (measured with ``python -m leadscore.ingest.bench``, see docs/architecture.md):
+Why (measured with ``leadscore bench import``, see docs/architecture.md):
 
 * **contacts and deals lose their PRIMARY KEY.** DuckDB maintains an ART index row by row while
   inserting and writes it out at commit: on a CSV of 1M contacts that was about 1 s of a 2.7 s

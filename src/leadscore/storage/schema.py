@@ -89,22 +89,3 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
-
-#: DuckDB type name prefix → logical type used by model validation.
-LOGICAL_TYPES: dict[str, str] = {
-    "VARCHAR": "string", "BIGINT": "number", "INTEGER": "number", "DOUBLE": "number",
-    "FLOAT": "number", "DECIMAL": "number", "HUGEINT": "number", "SMALLINT": "number",
-    "TINYINT": "number", "UBIGINT": "number", "BOOLEAN": "boolean", "TIMESTAMP": "timestamp",
-    "DATE": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp",
-}
-
-
-def logical_type(duckdb_type: str) -> str:
-    """Map a DuckDB column type to string / number / boolean / timestamp."""
-    upper = duckdb_type.upper()
-    if upper in LOGICAL_TYPES:
-        return LOGICAL_TYPES[upper]
-    for prefix, logical in LOGICAL_TYPES.items():
-        if upper.startswith(prefix):
-            return logical
-    return "string"

@@ -19,7 +19,8 @@ import duckdb
 
 from leadscore.errors import NotFoundError, StoreError
 from leadscore.storage.lock import in_use_message
-from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION, logical_type
+from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
+from leadscore.storage.types import logical_type
 from leadscore.timeutil import utcnow
 
 
@@ -132,6 +133,11 @@ class Store:
         return SCHEMA_VERSION
 
     # ------------------------------------------------------------------ transactions
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction()`` block is open on this connection (a new one would join it)."""
+        return self._in_tx
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -261,6 +267,13 @@ class Store:
             if name not in latest:
                 self.get_version(name)  # raises the NotFoundError naming what is published
         return [latest[name] for name in models]
+
+    def all_versions(self) -> list[ModelVersion]:
+        """Every published version of every model, by model and version."""
+        rows = self.con.execute(
+            "SELECT model, version, hash, text, file, published_at, group_names FROM model_versions "
+            "ORDER BY model, version").fetchall()
+        return [ModelVersion(*row) for row in rows]
 
     def published_models(self) -> list[str]:
         return [r[0] for r in self.con.execute(

@@ -6,7 +6,7 @@ script sends "try", "distribution" and "backtest" in the background and shows th
 tab, and without the script the same addresses answer with the whole editor page, the text kept.
 Checks are ``leadscore validate``'s (``api.routes_models.checked_text``: line, key path, hint).
 Publishing asks first, stating how many contacts change tier, then records the version and
-rescores everyone in one transaction through the server's writer (``api.rescoring``).
+rescores everyone in one transaction through the server's writer (``api.routes_models.publish_and_rescore``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
 
-from leadscore.api.rescoring import publish_and_rescore
-from leadscore.api.routes_models import InvalidModelText, checked_text
+from leadscore.api.routes_models import InvalidModelText, checked_text, publish_and_rescore
 from leadscore.api.writer import WriteContext
 from leadscore.engine.preview import preview_contacts
 from leadscore.engine.run import RunResult, last_as_of
@@ -293,7 +292,7 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
         lambda: checked_text(state.rt.reader(), text, f"models/{slot}.yml", environment=True))
 
     def job(ctx: WriteContext) -> tuple[ModelVersion, bool, list[RunResult]]:
-        done = publish_and_rescore(ctx.store, state.rt.ws, environment_loaded, f"models/{slot}.yml",
+        done = publish_and_rescore(state.rt, ctx.store, environment_loaded, f"models/{slot}.yml",
                                    published_by=session.user.username, as_of=as_of)
         discard_draft(ctx.store, slot)
         return done

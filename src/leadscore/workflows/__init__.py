@@ -2,7 +2,7 @@
 
 Pipeline (one module per step)::
 
-    score run (engine) --on_written--> scoring.WorkflowHook
+    score run (leadscore.scoring -> engine) --on_written--> hook.WorkflowHook
         triggers.py   which contacts each workflow fires for (crossing, `if`, cooldown), in SQL
         effects.py    task / set / add_to_list / remove_from_list, in the run's transaction
         outbox.py     webhook / email rows, in the run's transaction
@@ -13,8 +13,8 @@ Pipeline (one module per step)::
 See docs/workflows.md.
 """
 
+from leadscore.workflows.hook import WorkflowHook, WorkflowStats
 from leadscore.workflows.lists import list_members, list_names
-from leadscore.workflows.scoring import WorkflowHook, rescore_all, rescore_contacts
 from leadscore.workflows.tasks import list_tasks
 
-__all__ = ["WorkflowHook", "list_members", "list_names", "list_tasks", "rescore_all", "rescore_contacts"]
+__all__ = ["WorkflowHook", "WorkflowStats", "list_members", "list_names", "list_tasks"]

@@ -280,3 +280,9 @@ def purge_delivered(store: Store, *, before: datetime) -> int:
                        (SELECT action_id FROM outbox WHERE status = 'delivered' AND delivered_at < ?)""", [before])
         con.execute("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?", [before])
         return rows_affected(con)
+
+
+def undelivered_count(store: Store) -> int:
+    """Actions queued but not yet delivered (pending or being sent)."""
+    row = store.con.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,234 @@
+"""One home for a score run: from "scores as of T, please" to stored scores and what they set off.
+
+Every caller that writes scores comes through here — ``leadscore score`` (``library.score`` and
+``library.score_one``), the server's real-time rescoring (``api/runtime.py``), its schedule, a
+publish that rescores, the demo build — and nothing else calls the engine to write scores::
+
+    caller: parses as_of once (a datetime from here on), names the models or not
+      └─ score_all(store, as_of=T)  /  score_contacts(store, ids, as_of=T)
+           1. picks the models: the latest published version of each (or of the named ones),
+              minus those a ``Quarantine`` holds (their query failed lately)
+           2. runs the engine once per model: ``engine.run.run_model`` writes scores, history,
+              tier crossings and the run record, and calls the ``workflows.WorkflowHook`` inside
+              the run's transaction (outbox rows, tasks, `set`, lists)
+           3. settles: contacts whose properties a `set` changed are scored again with every
+              model, in the same transaction, so no stale score is ever committed
+
+Transactions: ``score_all`` gives each model its own transaction (a whole-base run of a big base
+is long; a failing model rolls back alone), its settling included. ``score_contacts`` runs every
+model in one transaction and joins the caller's (the API commits an event, its contact's new
+scores and the queued actions together).
+
+A published model never breaks the others: a model whose query fails (``ModelRunError``) is
+reported in ``ScoreRuns.failures`` and the other models still score. When ``score_contacts``
+joins a caller's transaction, that transaction is lost with the failure; the model goes into the
+caller's ``Quarantine`` and the caller reruns its transaction, which then skips the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from leadscore.engine.run import ModelRunError, RunResult, run_model
+from leadscore.faults import fault_point
+from leadscore.storage.store import ModelVersion, Store
+from leadscore.workflows.hook import WorkflowHook, WorkflowStats
+
+if TYPE_CHECKING:
+    from leadscore.predictive.predict import PredictResult
+
+log = logging.getLogger("leadscore.scoring")
+
+#: Rounds of rescoring the contacts that ``set`` actions changed. One is enough unless a workflow
+#: fired by the rescore sets properties again; two workflows undoing each other would loop, so
+#: after this many rounds the contacts still changing are scored once more without firing.
+SETTLE_ROUNDS = 3
+
+#: How long a model whose query failed is skipped by the real-time path before it is tried again
+#: (a new version of it is tried at once).
+QUARANTINE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class ModelFailure:
+    """A model that could not be scored in this request; the others were."""
+
+    model: str
+    version: int
+    error: str
+
+
+class ScoreRuns(list[RunResult]):
+    """The runs of one scoring request (a list, one ``RunResult`` per model that scored), plus
+    what happened around them: ``workflows`` (what the hook did), ``failures`` (models that could
+    not be scored), and, filled by ``library.score``, ``predicted`` (the predictions refreshed at
+    the same as-of) and ``waiting`` (deliveries the worker has yet to send)."""
+
+    def __init__(self, runs: Sequence[RunResult] = (), *, workflows: WorkflowStats | None = None,
+                 failures: Sequence[ModelFailure] = ()) -> None:
+        super().__init__(runs)
+        self.workflows = workflows if workflows is not None else WorkflowStats()
+        self.failures = list(failures)
+        self.predicted: PredictResult | None = None
+        self.waiting = 0
+
+
+class Quarantine:
+    """Models whose query failed lately, skipped by the real-time path until they expire.
+
+    Held by a long-lived caller (the server's runtime); keyed by model and text hash, so
+    publishing a fixed version takes effect at once.
+    """
+
+    def __init__(self, seconds: float = QUARANTINE_SECONDS) -> None:
+        self.seconds = seconds
+        self._held: dict[tuple[str, str], tuple[ModelFailure, float]] = {}
+
+    def hold(self, error: ModelRunError) -> ModelFailure:
+        failure = ModelFailure(error.model, error.version, str(error))
+        if (error.model, error.hash) not in self._held:
+            log.error("%s; it is skipped for %.0f s (the other models still score)", error, self.seconds)
+        self._held[(error.model, error.hash)] = (failure, time.monotonic() + self.seconds)
+        return failure
+
+    def holds(self, version: ModelVersion) -> ModelFailure | None:
+        found = self._held.get((version.model, version.hash))
+        if found is None:
+            return None
+        if found[1] < time.monotonic():
+            del self._held[(version.model, version.hash)]
+            return None
+        return found[0]
+
+    def release(self, version: ModelVersion) -> None:
+        """A whole-base run of the model's latest version succeeded: forget its failures."""
+        self._held = {key: held for key, held in self._held.items() if key[0] != version.model}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = None,
+              quarantine: Quarantine | None = None) -> ScoreRuns:
+    """Score every contact with every published model (or the named ones) as of ``as_of``.
+
+    Each model runs in its own transaction together with its settling; a model that fails is
+    rolled back alone, reported in ``failures`` (and held in ``quarantine`` when given) while the
+    others score. A model that succeeds is released from ``quarantine``.
+
+    Inside a caller's transaction (the server's writer) a failure cannot be rolled back alone: the
+    model is held and the ``ModelRunError`` raised for the caller to rerun, and models held in
+    ``quarantine`` are skipped (reported in ``failures``).
+    """
+    held = quarantine if quarantine is not None else Quarantine()
+    joined = store.in_transaction
+    out = ScoreRuns()
+    failed: dict[str, ModelFailure] = {}
+    versions = store.latest_versions(list(models) if models is not None else None)
+    for i, version in enumerate(versions):
+        if joined and (failure := held.holds(version)) is not None:
+            failed[version.model] = failure
+            continue
+        # settling leaves out the models still to run here: they score everyone next anyway
+        leave_out = {v.model for v in versions[i + 1:]}
+        while version.model not in failed:
+            leave_out |= set(failed)
+            hook = WorkflowHook(store)
+            try:
+                with store.transaction():
+                    run = run_model(store, version, as_of=as_of, on_written=hook)
+                    fault_point("score.before_settle")
+                    _settle(store, hook, as_of, skip=leave_out)
+            except ModelRunError as exc:  # this model, or another one while settling: retry without it
+                failed[exc.model] = held.hold(exc)
+                if joined:
+                    raise
+                continue
+            held.release(version)
+            out.append(run)
+            _add_stats(out.workflows, hook.stats)
+            break
+    out.failures = list(failed.values())
+    if out.workflows.resettled:  # a whole-base run's tier counts describe the scores as they now stand
+        for run in out:
+            run.tier_counts = {tier: 0 for tier in run.tier_counts} | {
+                str(tier): int(n) for tier, n in store.con.execute(
+                    "SELECT tier, count(*) FROM scores WHERE model = ? GROUP BY tier", [run.model]).fetchall()}
+    return out
+
+
+def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
+                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
+    """Score some contacts with every published model (or the named ones) in one transaction, and
+    fire the workflows they trigger: the real-time path (same numbers as a whole-base run).
+
+    Joins the caller's open ``store.transaction()``. If a model fails there, the caller's
+    transaction is lost: the model is held in ``quarantine`` and the ``ModelRunError`` raised, so
+    the caller reruns its transaction (the API's writer does), this time without that model.
+    Without an outer transaction the rerun happens here.
+    """
+    ids = list(dict.fromkeys(contact_ids))
+    if not ids:
+        return ScoreRuns()
+    held = quarantine if quarantine is not None else Quarantine()
+    joined = store.in_transaction
+    while True:
+        versions, skipped = [], []
+        for version in store.latest_versions(list(models) if models is not None else None):
+            failure = held.holds(version)
+            if failure is None:
+                versions.append(version)
+            else:
+                skipped.append(failure)
+        hook = WorkflowHook(store)
+        try:
+            with store.transaction():
+                runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook) for v in versions]
+                _settle(store, hook, as_of, skip={f.model for f in skipped})
+        except ModelRunError as exc:
+            held.hold(exc)
+            if joined:
+                raise
+            continue
+        return ScoreRuns(runs, workflows=hook.stats, failures=skipped)
+
+
+def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str]) -> None:
+    """Score again, with every published model, the contacts whose properties ``set`` changed.
+
+    Every model, not just the one that ran: a property set by one model's workflow may be read by
+    another's rules (all but those in ``skip``). The rescore's own crossings fire workflows like any
+    run's. Runs inside the caller's transaction, so the scores it corrects are never committed stale.
+    """
+    for _ in range(SETTLE_ROUNDS):
+        changed = hook.take_changed(store.con)
+        if not changed:
+            return
+        hook.stats.resettled += len(changed)
+        for version in store.latest_versions():
+            if version.model not in skip:
+                run_model(store, version, as_of=as_of, contact_ids=changed, on_written=hook)
+    changed = hook.take_changed(store.con)
+    if changed:  # scored once more so scores match the properties, but nothing fires now
+        hook.stats.unsettled = len(changed)
+        for version in store.latest_versions():
+            if version.model not in skip:
+                run_model(store, version, as_of=as_of, contact_ids=changed)
+        log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
+                    "(do two workflows undo each other's change?); they were scored once more "
+                    "without firing workflows", len(changed), SETTLE_ROUNDS)
+
+
+def _add_stats(total: WorkflowStats, more: WorkflowStats) -> None:
+    for f in fields(WorkflowStats):
+        mine, theirs = getattr(total, f.name), getattr(more, f.name)
+        if isinstance(mine, dict):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
+        else:
+            setattr(total, f.name, mine + theirs)
