@@ -18,6 +18,7 @@ def test_dashboard_bench_runs_every_page(tmp_path: Path) -> None:
     assert names == ["leads (rep)", "leads (all)", "leads (filtered)", "lead page", "page N by URL"]
     assert result.contacts == 600 and result.built and all(p.ms and min(p.ms) > 0 for p in result.pages)
     assert len(result.pages[1].ms) == 5  # page 1 and four "Next" links
+    assert len(result.pages[3].cpu_ms) == len(result.pages[3].ms)  # the server's CPU, read from /proc
     text = format_dashboard_bench(result)
     assert "p95 ms" in text and "lead page" in text
     again = CliRunner().invoke(app, ["bench", "dashboard", "--dir", str(tmp_path), "--reuse", "--rounds", "1",

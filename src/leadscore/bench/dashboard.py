@@ -36,6 +36,8 @@ from urllib.parse import quote
 
 import httpx
 
+from leadscore.bench.measure import process_cpu_seconds
+
 TARGET_P95_MS = 300.0
 REP_OWNER = "Dana Reyes"
 PASSWORD = "bench-password-1"
@@ -45,6 +47,12 @@ PASSWORD = "bench-password-1"
 class PageTimes:
     name: str
     ms: list[float] = field(default_factory=list)
+    #: the server's CPU per request (all its threads), which other load on the machine barely moves
+    cpu_ms: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_p50(self) -> float | None:
+        return statistics.median(self.cpu_ms) if self.cpu_ms else None
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.ms)
@@ -97,20 +105,33 @@ def _login(url: str, username: str) -> httpx.Client:
     return client
 
 
-def _time(client: httpx.Client, path: str, into: PageTimes) -> str:
+@dataclass
+class Client:
+    """A logged-in HTTP client of the server being timed, and that server's process id (its CPU is
+    read around each request)."""
+
+    http: httpx.Client
+    server_pid: int
+
+
+def _time(client: Client, path: str, into: PageTimes) -> str:
+    cpu_before = process_cpu_seconds(client.server_pid)
     started = time.perf_counter()
-    r = client.get(path)
+    r = client.http.get(path)
     elapsed = (time.perf_counter() - started) * 1000
+    cpu_after = process_cpu_seconds(client.server_pid)
     if r.status_code != 200:
         raise RuntimeError(f"GET {path}: {r.status_code} {r.text[:300]}")
     into.ms.append(elapsed)
+    if cpu_before is not None and cpu_after is not None:
+        into.cpu_ms.append((cpu_after - cpu_before) * 1000)
     return r.text
 
 
 NEXT = re.compile(r'href="([^"]+)" rel="next"')
 
 
-def _pages(client: httpx.Client, into: PageTimes, pages: int) -> None:
+def _pages(client: Client, into: PageTimes, pages: int) -> None:
     """Page 1, then the page's own "Next" link, ``pages - 1`` times (as a person pages on)."""
     html = _time(client, "/leads", into)
     for _ in range(pages - 1):
@@ -120,9 +141,9 @@ def _pages(client: httpx.Client, into: PageTimes, pages: int) -> None:
         html = _time(client, found.group(1).replace("&amp;", "&"), into)
 
 
-def measure(url: str, ids: list[str], *, rounds: int, seed: int) -> list[PageTimes]:
+def measure(url: str, ids: list[str], *, rounds: int, seed: int, server_pid: int) -> list[PageTimes]:
     rng = random.Random(seed)
-    rep, mkt = _login(url, "rep"), _login(url, "mkt")
+    rep, mkt = Client(_login(url, "rep"), server_pid), Client(_login(url, "mkt"), server_pid)
     rep_list, all_list, filtered, lead, deep = (PageTimes("leads (rep)"), PageTimes("leads (all)"),
                                                 PageTimes("leads (filtered)"), PageTimes("lead page"),
                                                 PageTimes("page N by URL"))
@@ -154,7 +175,7 @@ class DashboardBench:
         return {"contacts": self.contacts, "events": self.events, "built": self.built,
                 "load_average": self.load_average, "target_p95_ms": TARGET_P95_MS,
                 "pages": [{"page": t.name, "requests": len(t.ms), "p50_ms": t.p50, "p95_ms": t.p95,
-                           "max_ms": max(t.ms)} for t in self.pages]}
+                           "max_ms": max(t.ms), "server_cpu_p50_ms": t.cpu_p50} for t in self.pages]}
 
 
 def run_dashboard_bench(directory: Path, contacts: int = 1_000_000, events: int = 20_000_000, *,
@@ -174,7 +195,7 @@ def run_dashboard_bench(directory: Path, contacts: int = 1_000_000, events: int 
     port = free_port()
     proc = start_server(root, port)
     try:
-        pages = measure(f"http://127.0.0.1:{port}", ids, rounds=rounds, seed=seed)
+        pages = measure(f"http://127.0.0.1:{port}", ids, rounds=rounds, seed=seed, server_pid=proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -191,8 +212,9 @@ def format_dashboard_bench(r: DashboardBench) -> str:
     lines.append(f"store: {r.contacts:,} contacts, {r.events:,} events; one client, sequential requests; "
                  f"target p95 < {TARGET_P95_MS:.0f} ms; load average after: "
                  + " ".join(f"{x:.1f}" for x in r.load_average))
-    lines.append(f"{'page':<18}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
+    lines.append(f"{'page':<18}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'server CPU p50 ms':>19}")
     for t in r.pages:
         verdict = "" if t.name == "page N by URL" else ("ok" if t.p95 < TARGET_P95_MS else "OVER")
-        lines.append(f"{t.name:<18}{len(t.ms):>9}{t.p50:>9.1f}{t.p95:>9.1f}{max(t.ms):>9.1f}  {verdict}")
+        cpu = f"{t.cpu_p50:>19.1f}" if t.cpu_p50 is not None else f"{'—':>19}"
+        lines.append(f"{t.name:<18}{len(t.ms):>9}{t.p50:>9.1f}{t.p95:>9.1f}{max(t.ms):>9.1f}{cpu}  {verdict}")
     return "\n".join(lines)
