@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from leadscore.engine.run import ModelRunError, RunResult, run_model
+from leadscore.engine.run import ModelRunError, RunResult, run_model, unordered_writes
 from leadscore.faults import fault_point
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
@@ -85,22 +85,24 @@ class Quarantine:
     publishing a fixed version takes effect at once.
     """
 
-    def __init__(self, seconds: float = QUARANTINE_SECONDS) -> None:
+    def __init__(self, seconds: float = QUARANTINE_SECONDS, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
+        self._clock = clock
         self._held: dict[tuple[str, str], tuple[ModelFailure, float]] = {}
 
     def hold(self, error: ModelRunError) -> ModelFailure:
         failure = ModelFailure(error.model, error.version, str(error))
         if (error.model, error.hash) not in self._held:
-            log.error("%s; it is skipped for %.0f s (the other models still score)", error, self.seconds)
-        self._held[(error.model, error.hash)] = (failure, time.monotonic() + self.seconds)
+            log.error("%s; it is skipped for %g s (the other models still score)", error, self.seconds)
+        self._held[(error.model, error.hash)] = (failure, self._clock() + self.seconds)
         return failure
 
     def holds(self, version: ModelVersion) -> ModelFailure | None:
         found = self._held.get((version.model, version.hash))
         if found is None:
             return None
-        if found[1] < time.monotonic():
+        if found[1] < self._clock():
             del self._held[(version.model, version.hash)]
             return None
         return found[0]
@@ -129,31 +131,34 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     joined = store.in_transaction
     out = ScoreRuns()
     failed: dict[str, ModelFailure] = {}
-    versions = store.latest_versions(list(models) if models is not None else None)
-    for i, version in enumerate(versions):
-        if joined and (failure := held.holds(version)) is not None:
-            failed[version.model] = failure
-            continue
-        # settling leaves out the models still to run here: they score everyone next anyway
-        leave_out = {v.model for v in versions[i + 1:]}
-        while version.model not in failed:
-            leave_out |= set(failed)
-            hook = WorkflowHook(store)
-            try:
-                with store.transaction():
-                    run = run_model(store, version, as_of=as_of, on_written=hook)
-                    fault_point("score.before_settle")
-                    _settle(store, hook, as_of, skip=leave_out)
-            except ModelRunError as exc:  # this model, or another one while settling: retry without it
-                failed[exc.model] = held.hold(exc)
-                if joined:
-                    raise
-                continue
-            held.release(version)
-            out.append(run)
-            _add_stats(out.workflows, hook.stats)
-            break
-    out.failures = list(failed.values())
+    everything = store.latest_versions()
+    versions = _chosen(store, everything, models)
+    if joined:  # a failure cannot be rolled back alone here: leave out what already failed
+        failed = {v.model: f for v in everything if (f := held.holds(v)) is not None}
+    with unordered_writes(store):
+        for i, version in enumerate(versions):
+            # settling leaves out the models still to run here: they score everyone next anyway
+            leave_out = {v.model for v in versions[i + 1:]}
+            while version.model not in failed:
+                hook = WorkflowHook(store)
+                try:
+                    with store.transaction():
+                        run = run_model(store, version, as_of=as_of, on_written=hook)
+                        fault_point("score.before_settle")
+                        _settle(store, hook, as_of, skip=leave_out | set(failed))
+                except ModelRunError as exc:  # this model, or another one while settling: retry without it
+                    if exc.model in failed:  # failed again although left out: never loop
+                        raise
+                    failed[exc.model] = held.hold(exc)
+                    if joined:
+                        raise
+                    continue
+                held.release(version)
+                out.append(run)
+                _add_stats(out.workflows, hook.stats)
+                break
+    chosen = {v.model for v in versions}
+    out.failures = [f for name, f in failed.items() if name in chosen]
     if out.workflows.resettled:  # a whole-base run's tier counts describe the scores as they now stand
         for run in out:
             run.tier_counts = {tier: 0 for tier in run.tier_counts} | {
@@ -178,24 +183,37 @@ def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
     held = quarantine if quarantine is not None else Quarantine()
     joined = store.in_transaction
     while True:
-        versions, skipped = [], []
-        for version in store.latest_versions(list(models) if models is not None else None):
-            failure = held.holds(version)
-            if failure is None:
-                versions.append(version)
-            else:
-                skipped.append(failure)
+        everything = store.latest_versions()
+        # every held model is left out, the named ones and those settling would run alike
+        held_now = {v.model: f for v in everything if (f := held.holds(v)) is not None}
+        named = _chosen(store, everything, models)
+        versions = [v for v in named if v.model not in held_now]
         hook = WorkflowHook(store)
         try:
             with store.transaction():
                 runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook) for v in versions]
-                _settle(store, hook, as_of, skip={f.model for f in skipped})
+                _settle(store, hook, as_of, skip=set(held_now))
         except ModelRunError as exc:
+            if exc.model in held_now:  # failed again although left out: never loop
+                raise
             held.hold(exc)
             if joined:
                 raise
             continue
-        return ScoreRuns(runs, workflows=hook.stats, failures=skipped)
+        names = {v.model for v in named}
+        return ScoreRuns(runs, workflows=hook.stats, failures=[f for m, f in held_now.items() if m in names])
+
+
+def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] | None) -> list[ModelVersion]:
+    """The latest versions of the named models (all when ``models`` is None or empty, as before);
+    an unknown name is a NotFoundError naming what is published."""
+    if not models:
+        return everything
+    by_name = {v.model: v for v in everything}
+    for name in models:
+        if name not in by_name:
+            store.get_version(name)  # raises the NotFoundError naming what is published
+    return [by_name[name] for name in dict.fromkeys(models)]
 
 
 def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str]) -> None:

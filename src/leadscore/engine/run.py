@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -129,6 +130,14 @@ def _groups_list_sql(model: ScoringModel) -> str:
     return "[" + ", ".join(f"g_{i}" for i in range(len(model.groups))) + "]::DOUBLE[]"
 
 
+#: DuckDB errors that say nothing about the model: a conflicting commit, Ctrl-C, memory or disk
+#: running out, a broken connection or an engine bug. They fail the run as they are, rather than
+#: putting a sound model in quarantine.
+_NOT_THE_MODEL = (duckdb.TransactionException, duckdb.InterruptException, duckdb.OutOfMemoryException,
+                  duckdb.IOException, duckdb.InternalException, duckdb.FatalException,
+                  duckdb.PermissionException, duckdb.ConnectionException)
+
+
 class ModelRunError(LeadscoreError):
     """A published model whose query the engine could not run (the model, not the store, failed).
 
@@ -181,19 +190,25 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     except LeadscoreError as exc:  # the compiler refused what validation let through
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
-    con = store.con
-    # Rows of a score run have no order, so DuckDB may write them with every core.
-    if ids is None:
-        con.execute("SET preserve_insertion_order = false")
+    return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started, on_written)
+
+
+@contextmanager
+def unordered_writes(store: Store) -> Iterator[None]:
+    """Let DuckDB write a whole-base run's rows with every core (they have no order).
+
+    The setting is global to the database, so it is set and reset outside any transaction: a
+    RESET inside a transaction that failed would itself fail and leave it set for every cursor.
+    Inside a caller's transaction it is left alone.
+    """
+    if store.in_transaction:
+        yield
+        return
+    store.con.execute("SET preserve_insertion_order = false")
     try:
-        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started,
-                          on_written)
+        yield
     finally:
-        if ids is None:
-            try:
-                con.execute("RESET preserve_insertion_order")
-            except duckdb.TransactionException:  # a failed run inside a caller's transaction: the
-                pass  # caller rolls back; the setting only lets writes go unordered until the next RESET
+        store.con.execute("RESET preserve_insertion_order")
 
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
@@ -220,8 +235,8 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
                   USING (contact_id)""",
                 binds,
             )
-        except (duckdb.TransactionException, duckdb.InterruptException):
-            raise  # the transaction or the user, not the model
+        except _NOT_THE_MODEL:
+            raise  # the transaction, the machine or the user: not something to quarantine
         except duckdb.Error as exc:
             raise ModelRunError(version, exc) from exc
         phases["query"] = time.perf_counter() - t

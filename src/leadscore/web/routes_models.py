@@ -6,7 +6,9 @@ script sends "try", "distribution" and "backtest" in the background and shows th
 tab, and without the script the same addresses answer with the whole editor page, the text kept.
 Checks are ``leadscore validate``'s (``api.routes_models.checked_text``: line, key path, hint).
 Publishing asks first, stating how many contacts change tier, then records the version and
-rescores everyone in one transaction through the server's writer (``api.routes_models.publish_and_rescore``).
+rescores everyone in one transaction through the server's writer (``api.routes_models.publish_and_rescore``,
+which runs ``leadscore.scoring`` through the runtime's ``rescore_all``; a model the engine cannot score
+is not published).
 """
 
 from __future__ import annotations
@@ -297,7 +299,10 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
         discard_draft(ctx.store, slot)
         return done
 
-    version, new, runs = await write(request, job, groupable=False)
+    try:
+        version, new, runs = await write(request, job, groupable=False)
+    except InvalidModelText as exc:  # the engine could not score it: the transaction rolled back
+        raise LeadscoreError("Nothing was published. " + " ".join(i.message for i in exc.issues)) from exc
     if not new:
         message = f"{version.model} v{version.version} already has this text: nothing published, nothing rescored."
     else:
