@@ -12,15 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from fastapi import APIRouter, FastAPI
 
     from leadscore.api.runtime import ApiRuntime
 
 
-def install_dashboard(app: FastAPI, rt: ApiRuntime) -> None:
-    """Mount every dashboard page and its static files on ``app``."""
+def dashboard_routers() -> list[APIRouter]:
+    """Every router of the dashboard's pages (the tests walk them to check each form's guards)."""
     from leadscore.web import (
-        assets,
         routes_admin,
         routes_feedback_review,
         routes_leads,
@@ -30,11 +29,18 @@ def install_dashboard(app: FastAPI, rt: ApiRuntime) -> None:
         routes_reports,
         routes_tasks,
     )
+
+    return [module.router for module in (routes_login, routes_leads, routes_tasks, routes_models, routes_reports,
+                                         routes_feedback_review, routes_ops, routes_admin)]
+
+
+def install_dashboard(app: FastAPI, rt: ApiRuntime) -> None:
+    """Mount every dashboard page and its static files on ``app``."""
+    from leadscore.web import assets
     from leadscore.web.routing import WebState, install_not_found
 
     app.state.web = WebState(rt)
     assets.mount(app)
     install_not_found(app)
-    for module in (routes_login, routes_leads, routes_tasks, routes_models, routes_reports, routes_feedback_review,
-                   routes_ops, routes_admin):
-        app.include_router(module.router)
+    for router in dashboard_routers():
+        app.include_router(router)
