@@ -89,11 +89,13 @@ def page_details(store: Store, version: ModelVersion, contact_ids: list[str], as
     con, ids = store.con, {"ids": list(contact_ids)}
     columns = sorted(set(compiled.contact_columns) | set(shown))
     # the rows first (their contact_id only), then their columns by row id: reading the wide columns
-    # only where the ids matched costs a fraction of scanning them all with the filter
+    # only where the ids matched costs a fraction of scanning them all with the filter (events too:
+    # 147 vs 200 ms a page at 20M events, medians of 20 pages on the loaded 2-core VM)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PAGE_CONTACTS} AS SELECT {', '.join(map(_quoted, columns))} "
                 f"FROM contacts WHERE rowid IN (SELECT rowid FROM contacts {ONLY_IDS})", ids)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PAGE_EVENTS} AS SELECT "
-                f"{', '.join(map(_quoted, compiled.event_columns))} FROM events {ONLY_IDS}", ids)
+                f"{', '.join(map(_quoted, compiled.event_columns))} FROM events "
+                f"WHERE rowid IN (SELECT rowid FROM events {ONLY_IDS})", ids)  # the same, for events (~25% off)
     try:
         cur = con.execute(f"SELECT {', '.join(map(_quoted, shown))} FROM {PAGE_CONTACTS}")
         out.people = {row[0]: dict(zip(shown, row, strict=True)) for row in cur.fetchall()}
