@@ -15,6 +15,7 @@ def test_post_and_get_feedback(api: Api) -> None:
         "SELECT score, model_version, tier FROM scores WHERE contact_id = 'c1'").fetchone()
     assert (item["model"], item["model_version"], item["score"], item["tier"]) == ("small", version, score, tier)
     assert item["source"] == "api" and item["author"] == "crm:ann (via key test write)"
+    assert item["created_at"].endswith("Z")  # an instant with its offset, as every API time
     assert {r["rule"] for r in item["rules_fired"]} >= {"exec", "demo"}
     got = read.get("/v1/contacts/c1/feedback").json()
     assert [x["feedback_id"] for x in got["items"]] == [item["feedback_id"]]

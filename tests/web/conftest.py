@@ -123,17 +123,21 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def open_site(template: tuple[Path, dict[str, str]], root: Path) -> Iterator[Site]:
-    """A copy of the template workspace served on a free port until the generator is closed."""
-    source, secrets = template
-    shutil.copytree(source, root)
-    ws = Workspace.load(root)
+def serve_site(ws: Workspace, admin_key: str) -> Iterator[Site]:
+    """``ws`` served by the real app (no worker, no schedule) on a free port until the generator is closed."""
     app = create_app(ws, worker=False, scheduler=False)
     with ThreadedServer(app) as server:
-        site = Site(server.url, ws, app.state.runtime, secrets["admin_key"])
+        site = Site(server.url, ws, app.state.runtime, admin_key)
         yield site
         for c in site.clients:
             c.close()
+
+
+def open_site(template: tuple[Path, dict[str, str]], root: Path) -> Iterator[Site]:
+    """A copy of the template workspace, served until the generator is closed."""
+    source, secrets = template
+    shutil.copytree(source, root)
+    yield from serve_site(Workspace.load(root), secrets["admin_key"])
 
 
 @pytest.fixture(scope="module")

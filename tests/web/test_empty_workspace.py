@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.web.conftest import Site, csrf_of
+from tests.web.conftest import Site, csrf_of, serve_site
 
-from leadscore.api import create_app
 from leadscore.api.keys import create_key
-from leadscore.api.server import ThreadedServer
 from leadscore.users import create_user
 from leadscore.workspace import init_workspace
 
@@ -22,12 +20,7 @@ def empty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         create_user(store, "admin", "admin", password="admin-password-1")
         create_user(store, "dana", "rep", owner_value="Dana", password="dana-password-1")
         key = create_key(store, "admin", "t")[1]
-    app = create_app(ws, worker=False, scheduler=False)
-    with ThreadedServer(app) as server:
-        site = Site(server.url, ws, app.state.runtime, key)
-        yield site
-        for c in site.clients:
-            c.close()
+    yield from serve_site(ws, key)
 
 
 def test_every_page_says_what_to_do(empty: Site) -> None:

@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.web.conftest import Site, csrf_of
+from tests.web.conftest import Site, csrf_of, serve_site
 
-from leadscore.api import create_app
 from leadscore.api.keys import create_key
-from leadscore.api.server import ThreadedServer
 from leadscore.bench.predictive import find_leads_csv
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.run import publish
@@ -51,12 +49,7 @@ def xed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         create_user(store, "admin", "admin", password="admin-password-1")
         create_user(store, "rep", "rep", password="rep-password-12")
         key = create_key(store, "admin", "t")[1]
-    app = create_app(ws, worker=False, scheduler=False)
-    with ThreadedServer(app) as server:
-        site = Site(server.url, ws, app.state.runtime, key)
-        yield site
-        for c in site.clients:
-            c.close()
+    yield from serve_site(ws, key)
 
 
 def test_leads_list_search_and_lead_page_on_the_export(xed: Site) -> None:

@@ -8,7 +8,6 @@ the rules that had fired. ``leadscore audit`` and the report read it back as fin
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.keys import ApiKey
 from leadscore.api.routes_contacts import NOT_FOUND, ContactId
-from leadscore.api.schemas import Text
+from leadscore.api.schemas import Text, Timestamp
 from leadscore.api.writer import WriteContext
 from leadscore.errors import NotFoundError
 from leadscore.feedback import Feedback, feedback_of, record_feedback
@@ -48,7 +47,7 @@ class FeedbackOut(BaseModel):
     outcome: str | None
     author: str
     source: str
-    created_at: datetime
+    created_at: Timestamp
     rules_fired: list[dict[str, Any]] = Field(description="the rules that had fired on the contact then, "
                                                           "with their points")
 
