@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import duckdb
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -83,6 +83,13 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "the body is over server.max_body_bytes", "content": _DETAIL},
     503: {"description": "too many requests are sending their body at once; retry in a moment", "content": _DETAIL},
 }
+
+
+def api_routers() -> list[APIRouter]:
+    """Every router of the API (``/v1/...``), in the order they are mounted; the security sweep
+    (tests/reliability/security.py) reads each route's key scope from these."""
+    return [m.router for m in (routes_events, routes_contacts, routes_feedback, routes_scores, routes_models,
+                               routes_reports, routes_keys)]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -162,9 +169,8 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     app.state.runtime = rt
     install_offline_docs(app)
     _install_error_handlers(app)
-    for module in (routes_events, routes_contacts, routes_feedback, routes_scores, routes_models, routes_reports,
-                   routes_keys):
-        app.include_router(module.router, responses=COMMON_RESPONSES)
+    for router in api_routers():
+        app.include_router(router, responses=COMMON_RESPONSES)
     if dashboard:
         from leadscore.web import install_dashboard
 

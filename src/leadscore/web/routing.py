@@ -10,6 +10,7 @@ scripts (``Content-Security-Policy``: only this server's scripts run; plotly.js 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 import time
@@ -242,13 +243,19 @@ API_PATHS = ("/v1/", "/docs", "/openapi.json", "/healthz", "/metrics")
 
 
 def install_not_found(app: FastAPI) -> None:
-    """An unknown address outside the API is a page saying so, not ``{"detail": "Not Found"}``."""
+    """An unknown address outside the API is a page saying so, not ``{"detail": "Not Found"}``.
+
+    Every other HTTP error goes to the handler the API installed before (its JSON errors, such as
+    a body that is not UTF-8 answered as a 422 ``json_invalid``), or FastAPI's own.
+    """
+    previous = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StarletteHTTPException) and exc.status_code == 404 \
                 and not request.url.path.startswith(API_PATHS):
             return page(request, "error.html", status=404, title="Not found",
                         message=f"There is no page at {request.url.path}.")
-        return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+        answer = previous(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer  # type: ignore[no-any-return]
 
     app.add_exception_handler(StarletteHTTPException, not_found)
