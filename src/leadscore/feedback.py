@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.explain import explain_contact
 from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.storage.store import Store
@@ -84,7 +85,7 @@ def record_feedback(store: Store, contact_id: str, *, verdict: str, author: str,
         raise LeadscoreError(f"unknown feedback source {source!r}")
     if store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
         raise NotFoundError(f"no contact with id `{contact_id}`")
-    published = store.published_models()
+    published = contact_model_names(store)  # account models score companies, not this contact
     if model is not None and model not in published:
         raise NotFoundError(f"no published model `{model}` (published: {', '.join(published) or 'none yet'})")
     row = store.con.execute(

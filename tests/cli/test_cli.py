@@ -116,6 +116,11 @@ def test_demo_builds_scores_and_explains(tmp_path: Path) -> None:
     assert out["contacts"] == 3000 and out["events"] == 60000
     assert set(out["tiers"]) == {"cold", "nurture", "sql"} and all(out["tiers"].values())
     assert len(out["top"]) == 10 and all(t["reasons"] for t in out["top"])
+    assert out["companies"] == 1000 and sum(out["account_tiers"].values()) == 1000
+    best = out["top_accounts"][0]
+    assert best["contacts"] >= 2 and best["score"] == max(a["score"] for a in out["top_accounts"])
+    explained = json.loads(run("explain", best["company_id"], "-w", str(tmp_path / "demo"), "--json"))
+    assert explained["total"] == pytest.approx(best["score"])
     # the dashboard: the command, the URL, and users that can log in
     board = out["dashboard"]
     assert board["command"].startswith("leadscore serve -w ") and board["url"] == "http://127.0.0.1:8000/"

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore import __version__
 from leadscore.api import (
+    routes_companies,
     routes_contacts,
     routes_events,
     routes_feedback,
@@ -88,8 +89,8 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 def api_routers() -> list[APIRouter]:
     """Every router of the API (``/v1/...``), in the order they are mounted; the security sweep
     (tests/reliability/security.py) reads each route's key scope from these."""
-    return [m.router for m in (routes_events, routes_contacts, routes_feedback, routes_scores, routes_models,
-                               routes_reports, routes_keys)]
+    return [m.router for m in (routes_events, routes_contacts, routes_companies, routes_feedback, routes_scores,
+                               routes_models, routes_reports, routes_keys)]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

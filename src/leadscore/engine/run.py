@@ -26,7 +26,8 @@ import duckdb
 from leadscore.compiler import compile_model
 from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
-from leadscore.model.loader import LoadedModel, parse_model
+from leadscore.model.account_spec import AccountModel
+from leadscore.model.loader import AnyModel, LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
 from leadscore.timeutil import epoch_micros, utcnow
@@ -35,9 +36,34 @@ from leadscore.timeutil import epoch_micros, utcnow
 SCORE_EPSILON = 1e-9
 
 
+@dataclass(frozen=True)
+class Level:
+    """What a model scores: contacts, or companies (``level: account``), and where those scores go.
+
+    Both levels are run, diffed and written by the same code below; only the names differ.
+    """
+
+    name: str
+    key: str  #: the scored id's column: contact_id / company_id
+    scores: str
+    history: str
+    ids: str  #: the list parameter of a partial run: $contact_ids / $company_ids
+
+
+CONTACTS = Level("contact", "contact_id", "scores", "score_history", "contact_ids")
+ACCOUNTS = Level("account", "company_id", "account_scores", "account_score_history", "company_ids")
+
+
+def level_of(model: AnyModel) -> Level:
+    return ACCOUNTS if isinstance(model, AccountModel) else CONTACTS
+
+
 @dataclass
 class RunResult:
-    """What a score run did; printed by the CLI, returned by the library."""
+    """What a score run did; printed by the CLI, returned by the library.
+
+    ``contacts`` counts the scored ids: companies for an account model (``level == "account"``).
+    """
 
     run_id: str
     model: str
@@ -50,6 +76,7 @@ class RunResult:
     seconds: float
     tier_counts: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    level: str = "contact"
 
 
 @dataclass(frozen=True)
@@ -58,14 +85,16 @@ class RunContext:
 
     While the hook runs, the temporary table ``_run`` holds one row per scored contact with
     ``contact_id, score, tier, grade, groups, prev_score, prev_tier`` (prev_* NULL on a first
-    score), and ``score_history`` already holds this run's rows under ``run_id``. The hook runs
+    score), and ``score_history`` already holds this run's rows under ``run_id``; for an account
+    model (``model`` is an ``AccountModel``) the key is ``company_id``, the history
+    ``account_score_history`` and ``contact_ids`` the companies of a partial run. The hook runs
     inside the run's transaction, so what it writes (an outbox row, say) commits or rolls back
     with the scores.
     """
 
     run_id: str
     version: ModelVersion
-    model: ScoringModel
+    model: ScoringModel | AccountModel
     as_of: datetime
     computed_at: datetime
     #: the contacts a partial run was asked to score; None for a whole-base run
@@ -81,7 +110,7 @@ class RunContext:
 OnWritten = Callable[[duckdb.DuckDBPyConnection, RunContext], None]
 
 
-def model_of(version: ModelVersion) -> ScoringModel:
+def model_of(version: ModelVersion) -> AnyModel:
     """The validated model of a published version (its text is re-parsed: the store keeps YAML).
 
     Cached on the text: the real-time path asks on every request and a parse costs milliseconds.
@@ -91,7 +120,7 @@ def model_of(version: ModelVersion) -> ScoringModel:
 
 
 @lru_cache(maxsize=64)
-def _parsed(text: str, file: str) -> ScoringModel:
+def _parsed(text: str, file: str) -> AnyModel:
     return parse_model(text, file).model
 
 
@@ -133,7 +162,7 @@ def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_
     return query.sql(dialect="duckdb")
 
 
-def _groups_list_sql(model: ScoringModel) -> str:
+def _groups_list_sql(model: AnyModel) -> str:
     """``[g_0, g_1, ...]``: group points in the order of ``model_versions.group_names``."""
     return "[" + ", ".join(f"g_{i}" for i in range(len(model.groups))) + "]::DOUBLE[]"
 
@@ -166,10 +195,13 @@ class ModelRunError(LeadscoreError):
 
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
-              contact_ids: Sequence[str] | None = None, model: ScoringModel | None = None,
+              contact_ids: Sequence[str] | None = None, model: AnyModel | None = None,
               on_written: OnWritten | None = None) -> RunResult:
     """Score every contact (``contact_ids=None``) or a list of them with one model version, and
     record the results: the engine's one way to run a model.
+
+    An account model (``level: account``) scores companies: ``contact_ids`` then lists the
+    companies to score, and the scores go to ``account_scores`` / ``account_score_history``.
 
     ``on_written`` lets a higher layer (workflows) act on the run's changes in the same
     transaction; the engine itself knows nothing of workflows. ``leadscore.scoring`` is the
@@ -187,14 +219,20 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         raise ModelRunError(version, exc) from exc
     ids = None if contact_ids is None else list(dict.fromkeys(contact_ids))
     binds: dict[str, object] = {"model": version.model}
+    level = level_of(scoring_model)
     try:
-        if ids is None:
+        if isinstance(scoring_model, AccountModel):
+            from leadscore.engine.account_sql import account_param_sql, account_sql
+
+            sql = (account_sql(store, scoring_model, as_of) if ids is None
+                   else account_param_sql(store, version, scoring_model))
+        elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
             sql = _parameterized_sql(store, version, scoring_model)
+        if ids is not None:
             # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
-            binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of),
-                                           "contact_ids": ids}))
+            binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), level.ids: ids}))
     except LeadscoreError as exc:  # the compiler refused what validation let through
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
@@ -219,7 +257,7 @@ def unordered_writes(store: Store) -> Iterator[None]:
         store.con.execute("RESET preserve_insertion_order")
 
 
-def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
+def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql: str, when: datetime,
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
                started: float, on_written: OnWritten | None = None) -> RunResult:
     """The transactional part of a run: diff against the previous scores, history, scores."""
@@ -227,20 +265,22 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
     now = utcnow()
     scope = "all" if ids is None else ("one" if len(ids) == 1 else "some")
     con = store.con
+    level = level_of(scoring_model)
+    key = level.key
     contact_filter = ""
     if ids is not None:
-        contact_filter = " AND contact_id IN (SELECT UNNEST($contact_ids))"
+        contact_filter = f" AND {key} IN (SELECT UNNEST(${level.ids}))"
     with store.transaction():
         t = time.perf_counter()
         con.execute("DROP TABLE IF EXISTS _run")
         try:
             con.execute(
                 f"""CREATE TEMP TABLE _run AS
-                SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
+                SELECT q.{key}, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
                        p.score AS prev_score, p.tier AS prev_tier
                 FROM ({sql}) AS q
-                LEFT JOIN (SELECT contact_id, score, tier FROM scores WHERE model = $model{contact_filter}) AS p
-                  USING (contact_id)""",
+                LEFT JOIN (SELECT {key}, score, tier FROM {level.scores} WHERE model = $model{contact_filter}) AS p
+                  USING ({key})""",
                 binds,
             )
         except _NOT_THE_MODEL:
@@ -251,18 +291,18 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
         t = time.perf_counter()
         common = [version.model, version.version]
         con.execute(
-            f"""INSERT INTO score_history
-            SELECT ?, contact_id, ?, score, tier, grade, groups, prev_score, prev_tier, ?, ?, ?
+            f"""INSERT INTO {level.history}
+            SELECT ?, {key}, ?, score, tier, grade, groups, prev_score, prev_tier, ?, ?, ?
             FROM _run
             WHERE prev_score IS NULL OR abs(score - prev_score) > {SCORE_EPSILON}
                OR tier IS DISTINCT FROM prev_tier""",
             [*common, when, now, run_id],
         )
         changed = rows_affected(con)
-        con.execute(f"DELETE FROM scores WHERE model = $model{contact_filter}",
-                    {k: v for k, v in binds.items() if k in ("model", "contact_ids")})
+        con.execute(f"DELETE FROM {level.scores} WHERE model = $model{contact_filter}",
+                    {k: v for k, v in binds.items() if k in ("model", level.ids)})
         con.execute(
-            "INSERT INTO scores SELECT ?, contact_id, ?, score, tier, grade, groups, ?, ?, ? FROM _run",
+            f"INSERT INTO {level.scores} SELECT ?, {key}, ?, score, tier, grade, groups, ?, ?, ? FROM _run",
             [*common, when, now, run_id],
         )
         tier_counts: dict[str, int] = {}
@@ -287,7 +327,7 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
         phases["write"] = time.perf_counter() - t
     ordered = {name: tier_counts.get(name, 0) for name in scoring_model.tiers}
     return RunResult(run_id, version.model, version.version, when, scope, contacts, changed, crossings,
-                     time.perf_counter() - started, ordered, phases)
+                     time.perf_counter() - started, ordered, phases, level.name)
 
 
 def last_as_of(store: Store, model: str) -> datetime | None:

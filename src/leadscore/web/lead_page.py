@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.explain import (
     Explanation,
     GroupExplanation,
@@ -211,7 +212,7 @@ def lead_view(store: Store, contact_id: str, *, events_limit: int = 50) -> LeadV
     kinds = [(r[0], r[1]) for r in store.con.execute(
         "SELECT occurred_at, type FROM events WHERE contact_id = ? ORDER BY occurred_at", [contact_id]).fetchall()]
     parts = [p for p in (_model_part(store, contact_id, m, [r for r in rows if r["model"] == m], kinds)
-                         for m in store.published_models()) if p is not None]
+                         for m in contact_model_names(store)) if p is not None]
     prediction = next((p.explanation.prediction for p in parts if p.explanation.prediction), None) \
         or stored_prediction(store, contact_id)
     limit = max(1, min(events_limit, MAX_EVENTS))

@@ -18,7 +18,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
+from leadscore.model.loader import contact_model
 from leadscore.storage.store import ModelVersion, Store, used_params
 from leadscore.web.reasons import ONLY_IDS, SHOWN, page_details
 from leadscore.workflows.lists import members_sql
@@ -210,13 +212,13 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
     Pages are cut by keyset (``after`` / ``before`` a row's position), so page 500 costs what page 1
     does; a page number without a cursor (a typed URL) falls back to an offset.
     """
-    models = store.published_models()
+    models = contact_model_names(store)
     model = flt.model if flt.model in models else (models[0] if models else None)
     flt = replace(flt, model=model, page=max(1, flt.page))
     if model is None:
         return LeadPage(flt, None, [], {})
     version = store.get_version(model)
-    tiers = {k: float(v) for k, v in model_of(version).tiers.items()}
+    tiers = {k: float(v) for k, v in contact_model(model_of(version)).tiers.items()}
     predictive = predictive_model(store)
     out = LeadPage(flt, model, models, tiers, segments=sorted(ws.settings.segments), predictive=predictive)
     row = store.con.execute("SELECT max(as_of) FROM scores WHERE model = ?", [model]).fetchone()
@@ -270,7 +272,7 @@ def _fill(store: Store, version: ModelVersion, rows: list[LeadRow], week_ago: da
         {"model": version.model, "week_ago": week_ago, "ids": ids}).fetchall()
     for cid, score in before:
         by_id[cid].change_7d = by_id[cid].score - float(score)
-    extra = id_columns(store)[:1]
+    extra = [c for c in id_columns(store) if c != "company_id"][:1]  # the lead's own other id, not its company's
     details = page_details(store, version, ids, max(r.as_of for r in rows), shown=(*SHOWN, *extra))
     for r in rows:
         person = details.people.get(r.contact_id, {})

@@ -16,7 +16,7 @@ from typing import Any
 
 from leadscore.engine.preview import DistributionPreview
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
-from leadscore.model.loader import LoadedModel
+from leadscore.model.loader import LoadedModel, contact_model
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.web.leads_query import display_name
@@ -43,14 +43,14 @@ def distribution(store: Store, draft: LoadedModel, *, as_of: datetime | None = N
     name = draft.model.name
     when = when_for(store, name, as_of)
     published = store.latest_version(name)
-    pub_sql = compiled_sql(store, model_of(published), when) if published else None
+    pub_sql = compiled_sql(store, contact_model(model_of(published)), when) if published else None
     joined = (f"LEFT JOIN ({pub_sql}) AS p USING (contact_id)" if pub_sql else
               "LEFT JOIN (SELECT NULL::VARCHAR AS contact_id, NULL::DOUBLE AS score, NULL::VARCHAR AS tier) AS p "
               "USING (contact_id)")
     con = store.con
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {TABLE} AS
                     SELECT d.contact_id, d.score AS ds, d.tier AS dt, p.score AS ps, p.tier AS pt
-                    FROM ({compiled_sql(store, draft.model, when)}) AS d {joined}""")
+                    FROM ({compiled_sql(store, draft.contact_model, when)}) AS d {joined}""")
     try:
         moves = {(a, b): int(n) for a, b, n in con.execute(
             f"SELECT pt, dt, count(*) FROM {TABLE} GROUP BY ALL").fetchall()}

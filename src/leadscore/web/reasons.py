@@ -26,6 +26,7 @@ from leadscore.compiler import compile_model
 from leadscore.compiler.query import CONTACT_ALIAS, EVENT_ALIAS
 from leadscore.engine.explain import RuleExplanation, reason_phrase
 from leadscore.engine.run import model_of
+from leadscore.model.loader import contact_model
 from leadscore.storage.store import ModelVersion, Store, used_params
 from leadscore.timeutil import epoch_micros
 
@@ -60,8 +61,8 @@ def _detail_sql(store: Store, version: ModelVersion) -> _Compiled:
     key = (version.hash, tuple(contacts.items()), tuple(events.items()))
     found = _SQL.get(key)
     if found is None:
-        query = compile_model(model_of(version), as_of=datetime(1970, 1, 1), dialect="duckdb", params=True,
-                              detail=True, contact_columns=contacts, event_columns=events,
+        query = compile_model(contact_model(model_of(version)), as_of=datetime(1970, 1, 1), dialect="duckdb",
+                              params=True, detail=True, contact_columns=contacts, event_columns=events,
                               contacts_table=PAGE_CONTACTS, events_table=PAGE_EVENTS)
         used = {(c.table, c.name) for c in query.find_all(exp.Column)}
         contact_columns = sorted({n for t, n in used if t == CONTACT_ALIAS and n in contacts} | set(SHOWN)
@@ -103,7 +104,7 @@ def page_details(store: Store, version: ModelVersion, contact_ids: list[str], as
         values = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": list(contact_ids)}
         cur = con.execute(sql, used_params(sql, values))
         names = [d[0] for d in cur.description or []]
-        rules = list(model_of(version).rules())
+        rules = list(contact_model(model_of(version)).rules())
         for row in cur.fetchall():
             got: dict[str, Any] = dict(zip(names, row, strict=True))
             best: RuleExplanation | None = None

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.feedback import VERDICTS, disputed, verdict_counts
+from leadscore.model.loader import contact_model
 from leadscore.reports.feedback_audit import feedback_audit
 from leadscore.reports.findings import feedback_findings
 from leadscore.storage.store import Store
@@ -30,12 +32,12 @@ Param = Annotated[str | None, Query(max_length=200)]
 
 
 def _model(store: Store, asked: str | None) -> str | None:
-    models = store.published_models()
+    models = contact_model_names(store)
     return asked if asked in models else (models[0] if models else None)
 
 
 def _audit(store: Store, model: str) -> dict[str, Any]:
-    audit = feedback_audit(store, model_of(store.get_version(model)))
+    audit = feedback_audit(store, contact_model(model_of(store.get_version(model))))
     return {"audit": audit, "findings": feedback_findings(audit)}
 
 
@@ -45,7 +47,7 @@ def review(request: Request, _user: MarketingUser, model: Param = None, verdict:
     store = web(request).rt.reader()
     chosen = _model(store, model)
     direction = verdict if verdict in VERDICTS else "too_high"
-    context: dict[str, Any] = {"models": store.published_models(), "model": chosen, "verdict": direction,
+    context: dict[str, Any] = {"models": contact_model_names(store), "model": chosen, "verdict": direction,
                                "verdicts": VERDICTS, "page_number": page_number, "lead_url": lead_url,
                                "items": [], "total": 0, "counts": dict.fromkeys(VERDICTS, 0), "now": {},
                                "palette": {}, "audit": None, "findings": [], "audited": False}

@@ -51,9 +51,11 @@ def task_rows(store: Store, *, owner: str | None, view: str) -> tuple[list[dict[
     row = store.con.execute(sql, used_params(sql, params)).fetchone()
     counts = dict(zip(view_sql, (int(x) for x in row or ()), strict=False))
     order = "t.due_at NULLS LAST, t.created_at" if view != "done" else "t.created_at DESC"
+    # an account model's workflow makes tasks about a company (no contact): shown with the company's name
     sql = f"""SELECT t.task_id, t.contact_id, t.owner, t.title, t.notes, t.due_at, t.status, t.workflow, t.created_at,
-                   c.first_name, c.last_name, c.email, c.company
+                   c.first_name, c.last_name, c.email, c.company, t.company_id, co.name AS company_name
             FROM tasks AS t LEFT JOIN contacts AS c ON c.contact_id = t.contact_id
+            LEFT JOIN companies AS co ON co.company_id = t.company_id
             WHERE {mine} AND {view_sql[view]} ORDER BY {order} LIMIT {PAGE}"""
     cur = store.con.execute(sql, used_params(sql, params))
     names = [d[0] for d in cur.description or []]
