@@ -17,7 +17,11 @@ publish that rescores, the demo build — and nothing else calls the engine to w
 Transactions: ``score_all`` gives each model its own transaction (a whole-base run of a big base
 is long; a failing model rolls back alone), its settling included. ``score_contacts`` runs every
 model in one transaction and joins the caller's (the API commits an event, its contact's new
-scores and the queued actions together).
+scores and the queued actions together); the engine reads only those contacts' rows
+(``engine.realtime``, by row id through the server's ``RowLocators``). ``score_all_staged`` is
+``score_all`` for a server that must keep writing meanwhile: each model's query runs on a reading
+cursor, and its results are written in short transactions, each with its hook and settling
+(``engine.staged``), so real-time writes wait at most one part, not the whole run.
 
 A published model never breaks the others: a model whose query fails (``ModelRunError``) is
 reported in ``ScoreRuns.failures`` and the other models still score. When ``score_contacts``
@@ -29,12 +33,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
+from leadscore.engine.realtime import RowLocators
 from leadscore.engine.run import ModelRunError, RunResult, run_model
+from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
 from leadscore.faults import fault_point
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
@@ -52,6 +59,16 @@ SETTLE_ROUNDS = 3
 #: How long a model whose query failed is skipped by the real-time path before it is tried again
 #: (a new version of it is tried at once).
 QUARANTINE_SECONDS = 600.0
+
+#: A staged whole-base run writes parts sized to take about this long each (the size adapts to the
+#: machine), so a real-time write queued behind one waits about this much.
+PART_SECONDS = 0.04
+FIRST_PART, MIN_PART, MAX_PART = 2_000, 200, 100_000
+
+T = TypeVar("T")
+#: Runs ``fn(store)`` in a transaction of its own on the writing connection and returns its value
+#: (the server hands it to its writer thread; elsewhere ``lambda fn: fn(store)``).
+WriteCall = Callable[[Callable[[Store], T]], T]
 
 
 @dataclass(frozen=True)
@@ -163,14 +180,16 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
 
 
 def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
-                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
+                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None,
+                   locators: RowLocators | None = None) -> ScoreRuns:
     """Score some contacts with every published model (or the named ones) in one transaction, and
     fire the workflows they trigger: the real-time path (same numbers as a whole-base run).
 
     Joins the caller's open ``store.transaction()``. If a model fails there, the caller's
     transaction is lost: the model is held in ``quarantine`` and the ``ModelRunError`` raised, so
     the caller reruns its transaction (the API's writer does), this time without that model.
-    Without an outer transaction the rerun happens here.
+    Without an outer transaction the rerun happens here. ``locators`` (the server's) find the
+    contacts' rows by row id.
     """
     ids = list(dict.fromkeys(contact_ids))
     if not ids:
@@ -188,8 +207,9 @@ def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
         hook = WorkflowHook(store)
         try:
             with store.transaction():
-                runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook) for v in versions]
-                _settle(store, hook, as_of, skip={f.model for f in skipped})
+                runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook, locators=locators)
+                        for v in versions]
+                _settle(store, hook, as_of, skip={f.model for f in skipped}, locators=locators)
         except ModelRunError as exc:
             held.hold(exc)
             if joined:
@@ -198,7 +218,64 @@ def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
         return ScoreRuns(runs, workflows=hook.stats, failures=skipped)
 
 
-def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str]) -> None:
+def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datetime,
+                     models: Sequence[str] | None = None, quarantine: Quarantine | None = None,
+                     locators: RowLocators | None = None) -> ScoreRuns:
+    """``score_all`` without holding the writer for the whole run (``engine.staged``).
+
+    Each model's whole-base query runs on ``reader`` (a cursor of the same store that no one else
+    uses) while writes go on; then ``write`` writes its results in parts, each a transaction with
+    the run's workflow hook and the settling of its ``set`` actions, and a last one records the
+    run. A contact rescored since the query's snapshot keeps its newer score. A model whose query
+    fails is reported in ``failures`` (and held in ``quarantine``) while the others score.
+    """
+    held = quarantine if quarantine is not None else Quarantine()
+    out = ScoreRuns()
+    failed: dict[str, ModelFailure] = {}
+    for version in reader.latest_versions(list(models) if models is not None else None):
+        try:
+            staged = stage_model(reader, version, as_of)
+        except ModelRunError as exc:
+            failed[version.model] = held.hold(exc)
+            continue
+        fault_point("score.staged")  # computed, nothing written: writes go on meanwhile
+        stats = WorkflowStats()
+        start, size = 0, FIRST_PART
+        while start < staged.contacts:
+            stop = min(start + size, staged.contacts)
+            began = time.perf_counter()
+            write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held, stats=stats,
+                          locators=locators))
+            took = time.perf_counter() - began
+            size = max(MIN_PART, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
+            start = stop
+            fault_point("score.between_parts")
+        out.append(write(partial(finish_staged, staged=staged)))
+        held.release(version)
+        _add_stats(out.workflows, stats)
+    out.failures = list(failed.values())
+    return out
+
+
+def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: Quarantine,
+                  stats: WorkflowStats, locators: RowLocators | None) -> RunResult:
+    """One part of a staged run, its settling included (with every model the quarantine lets run)."""
+    hook = WorkflowHook(store)
+    skip = {v.model for v in store.latest_versions() if held.holds(v) is not None}
+    try:
+        with store.transaction():
+            run = write_part(store, staged, start, stop, on_written=hook)
+            fault_point("score.part_before_settle")
+            _settle(store, hook, staged.as_of, skip=skip, locators=locators)
+    except ModelRunError as exc:  # another model, while settling: held, and the part is written again
+        held.hold(exc)
+        raise
+    _add_stats(stats, hook.stats)
+    return run
+
+
+def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str],
+            locators: RowLocators | None = None) -> None:
     """Score again, with every published model, the contacts whose properties ``set`` changed.
 
     Every model, not just the one that ran: a property set by one model's workflow may be read by
@@ -212,13 +289,13 @@ def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collecti
         hook.stats.resettled += len(changed)
         for version in store.latest_versions():
             if version.model not in skip:
-                run_model(store, version, as_of=as_of, contact_ids=changed, on_written=hook)
+                run_model(store, version, as_of=as_of, contact_ids=changed, on_written=hook, locators=locators)
     changed = hook.take_changed(store.con)
     if changed:  # scored once more so scores match the properties, but nothing fires now
         hook.stats.unsettled = len(changed)
         for version in store.latest_versions():
             if version.model not in skip:
-                run_model(store, version, as_of=as_of, contact_ids=changed)
+                run_model(store, version, as_of=as_of, contact_ids=changed, locators=locators)
         log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
                     "(do two workflows undo each other's change?); they were scored once more "
                     "without firing workflows", len(changed), SETTLE_ROUNDS)

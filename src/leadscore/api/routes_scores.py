@@ -40,18 +40,23 @@ def get_scores(request: Request,
 @router.post("/score", response_model=list[RunOut])
 async def post_score(request: Request, body: ScoreRequest | None = None,
                      _key: object = AdminKey) -> list[dict[str, Any]]:
-    """Rescore now: the given contacts, or everyone (admin). Crossings fire workflows as usual."""
+    """Rescore now: the given contacts, or everyone (admin). Crossings fire workflows as usual.
+
+    Everyone is rescored as the schedule does it: the query runs beside the writes and its results
+    are written in short parts, so events posted meanwhile are not held back."""
     rt = runtime(request)
     req = body or ScoreRequest(contact_ids=None, models=None)
     as_of = checked_as_of(req.as_of, "body")
-
-    def job(ctx: WriteContext) -> list[RunResult]:
-        if req.contact_ids is not None:
-            return rt.rescore_contacts(ctx.store, req.contact_ids, models=req.models, as_of=as_of)
-        return rt.rescore_all(ctx.store, models=req.models, as_of=as_of)
-
     started = time.perf_counter()
-    runs: list[RunResult] = await asyncio.wrap_future(rt.write(job, groupable=req.contact_ids is not None))
+    if req.contact_ids is None:
+        runs: list[RunResult] = await asyncio.to_thread(rt.rescore_staged, as_of=as_of, models=req.models)
+    else:
+        ids = req.contact_ids
+
+        def job(ctx: WriteContext) -> list[RunResult]:
+            return rt.rescore_contacts(ctx.store, ids, models=req.models, as_of=as_of)
+
+        runs = await asyncio.wrap_future(rt.write(job))
     rt.metrics.rescore.labels("requested").observe(time.perf_counter() - started)
     return [dataclasses.asdict(r) for r in runs]
 

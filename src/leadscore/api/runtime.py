@@ -5,8 +5,12 @@ One process owns the workspace's DuckDB file (DuckDB allows one writing process)
 * the **writer** thread owns the store's main connection and runs every write (``api/writer.py``);
 * each request thread reads through a **cursor** of its own (a DuckDB connection must not be used
   by two threads), created on first use and kept for the thread's life;
-* the **scheduler** thread rescores the whole base every ``server.rescore_every_minutes`` through
-  the writer (decay and inactivity move scores without events), and flushes API keys' last-use;
+* the **scheduler** thread rescores the whole base every ``server.rescore_every_minutes`` (decay
+  and inactivity move scores without events): the query runs on a cursor of its own and its
+  results go through the writer in short parts (``scoring.score_all_staged``), so real-time
+  writes never wait for the whole run; it also flushes API keys' last-use;
+* the **row locators** (``engine.realtime.RowLocators``): where each contact's row and events are,
+  read at start, so the real-time rescoring of a contact reads its own rows by row id;
 * the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
   on a cursor of its own.
 
@@ -28,7 +32,8 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
-from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_contacts
+from leadscore.engine.realtime import RowLocators
+from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_contacts
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.outbox import undelivered_count
@@ -70,6 +75,8 @@ class ApiRuntime:
         # in-memory hashes of stored event ids (duplicate check) and contact ids (no index)
         self.stored_ids = StoredKeys("events", "event_id")
         self.known_contacts = StoredKeys("contacts", "contact_id")
+        #: where each contact's rows are, for the real-time rescoring (used by the writer thread)
+        self.locators = RowLocators()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -79,6 +86,7 @@ class ApiRuntime:
         self.contact_columns = self.store.column_types("contacts")
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
+        self.locators.load(self.store)
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
@@ -99,6 +107,7 @@ class ApiRuntime:
             if self._last_used:
                 self._flush_key_use()
             self.writer.stop()
+        self.locators.close()
         with self._cursors_lock:
             for cursor in [*self._cursors, *([self._factory] if self._factory else [])]:
                 try:
@@ -155,13 +164,14 @@ class ApiRuntime:
         the transaction, which then skips that model, so one broken model never blocks writes.
         """
         runs = score_contacts(store, contact_ids, as_of=as_of or utcnow(), models=models,
-                              quarantine=self.quarantine)
+                              quarantine=self.quarantine, locators=self.locators)
         self._count_failures(runs)
         return runs
 
     def rescore_all(self, store: Store, *, as_of: datetime | None = None,
                     models: list[str] | None = None) -> ScoreRuns:
-        """Rescore everyone inside a writer job; a failing model is reported, the others score."""
+        """Rescore everyone inside a writer job (a publish: the new version and its scores commit
+        together); a failing model is reported, the others score."""
         runs = score_all(store, as_of=as_of or utcnow(), models=models, quarantine=self.quarantine)
         self._count_failures(runs)
         return runs
@@ -218,9 +228,28 @@ class ApiRuntime:
                     log.exception("scheduled rescoring failed; next try in %.0f s", every)
 
     def rescore_everyone(self) -> list[Any]:
-        """One scheduled run: every contact, every published model, through the writer."""
+        """One scheduled run: every contact, every published model, staged off the writer."""
         started = time.perf_counter()
-        runs: list[Any] = self.write(lambda ctx: self.rescore_all(ctx.store), groupable=False).result()
+        runs = self.rescore_staged()
         self.metrics.rescore.labels("scheduled").observe(time.perf_counter() - started)
         self.last_scheduled = utcnow()
         return runs
+
+    def rescore_staged(self, *, as_of: datetime | None = None, models: list[str] | None = None) -> ScoreRuns:
+        """Rescore everyone without holding writes back (``scoring.score_all_staged``): the query
+        runs on a cursor of this thread's own, its results go through the writer in short parts.
+        Blocks the calling thread (the scheduler's, or a worker thread of a request) until done."""
+        assert self._factory is not None, "the server is not started"
+        with self._cursors_lock:
+            reader = self._factory.cursor()
+        try:
+            runs = score_all_staged(reader, self._write_call, as_of=as_of or utcnow(), models=models,
+                                    quarantine=self.quarantine, locators=self.locators)
+        finally:
+            reader.close()
+        self._count_failures(runs)
+        return runs
+
+    def _write_call(self, fn: Callable[[Store], T]) -> T:
+        """``fn(store)`` as a writer job of its own, waited for."""
+        return self.write(lambda ctx: fn(ctx.store), groupable=False).result()

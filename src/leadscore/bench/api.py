@@ -138,12 +138,12 @@ def build_workspace(directory: Path, contacts: int, events: int, seed: int) -> t
     return key, ids, n_events
 
 
-def _start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_server(directory: Path, port: int, *, wait: float = 60.0) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SALES_HOOK_URL": "http://127.0.0.1:9/bench"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker", "--no-schedule",
          "--log-level", "warning", "-w", str(directory)], env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the bench server exited with status {proc.returncode}")
@@ -154,7 +154,7 @@ def _start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("the bench server did not start within 60 s")
+    raise RuntimeError(f"the bench server did not start within {wait:.0f} s")
 
 
 def _single_sequential(url: str, key: str, gen: _Events, requests: int) -> Phase:

@@ -23,11 +23,21 @@ from functools import lru_cache
 import duckdb
 
 from leadscore.compiler import compile_model
+from leadscore.engine.realtime import (
+    RT_CONTACTS,
+    RT_EVENTS,
+    RowLocators,
+    Scored,
+    copy_rows,
+    reference_reads_as_sql,
+    scored_by_reference,
+)
 from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
+from leadscore.storage.types import logical_type
 from leadscore.timeutil import epoch_micros, utcnow
 
 #: Scores closer than this are "unchanged" (floating sums in another order differ by ~1e-15).
@@ -89,28 +99,50 @@ def _parsed(text: str, file: str) -> ScoringModel:
     return parse_model(text, file).model
 
 
-#: (model hash, contact columns, event columns) → parameterised SQL; see _parameterized_sql.
-_PARAM_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], str] = {}
+#: (model hash, contact columns, event columns, tables) → parameterised SQL; see _parameterized_sql.
+_PARAM_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, str]], str] = {}
 
 
-def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel) -> str:
+def _parameterized_sql(version: ModelVersion, model: ScoringModel, contacts: dict[str, str],
+                       events: dict[str, str], tables: tuple[str, str] = ("contacts", "events")) -> str:
     """A model's SQL for a list of contacts with as-of and contacts bound at execution.
 
-    Keyed on the version's hash and the store's columns, so an import that adds a column compiles
-    anew. Compiling takes tens of milliseconds; binding costs nothing.
+    Keyed on the version's hash, the store's (logical) columns and the tables read, so an import
+    that adds a column compiles anew. Compiling takes tens of milliseconds; binding costs nothing.
     """
-    contacts, events = store.scoring_columns()
     contact_columns, event_columns = tuple(contacts.items()), tuple(events.items())
-    key = (version.hash, contact_columns, event_columns)
+    key = (version.hash, contact_columns, event_columns, tables)
     sql = _PARAM_SQL.get(key)
     if sql is None:
         query = compile_model(model, as_of=datetime(1970, 1, 1), dialect="duckdb", params=True,
-                              contact_columns=dict(contact_columns), event_columns=dict(event_columns))
+                              contact_columns=dict(contact_columns), event_columns=dict(event_columns),
+                              contacts_table=tables[0], events_table=tables[1])
         sql = query.sql(dialect="duckdb")
         if len(_PARAM_SQL) >= 64:
             _PARAM_SQL.clear()
         _PARAM_SQL[key] = sql
     return sql
+
+
+def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: list[str], as_of: datetime,
+                 locators: RowLocators | None) -> Scored:
+    """Where a run for some contacts reads their scores from (``engine.realtime``): the reference
+    scorer over their rows when it reads the model's columns as SQL does, else the compiled query
+    over a copy of their rows. The query is compiled (once per version and columns) either way, so
+    a model the compiler refuses for this store fails on both paths alike."""
+    contact_types, event_types = store.column_types("contacts"), store.column_types("events")
+    contacts = {name: logical_type(t) for name, t in contact_types.items()}
+    events = {name: logical_type(t) for name, t in event_types.items()}
+    sql = _parameterized_sql(version, model, contacts, events, (RT_CONTACTS, RT_EVENTS))
+    if reference_reads_as_sql(model, contact_types, event_types):
+        scored = scored_by_reference(store, model, ids, as_of, locators)
+        if scored is not None:
+            scored.params["contact_ids"] = ids
+            return scored
+    copy_rows(store, ids, locators)
+    # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
+    params = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of)}) | {"contact_ids": ids}
+    return Scored(sql, params, (RT_CONTACTS, RT_EVENTS), "sql")
 
 
 def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
@@ -150,7 +182,7 @@ class ModelRunError(LeadscoreError):
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
               contact_ids: Sequence[str] | None = None, model: ScoringModel | None = None,
-              on_written: OnWritten | None = None) -> RunResult:
+              on_written: OnWritten | None = None, locators: RowLocators | None = None) -> RunResult:
     """Score every contact (``contact_ids=None``) or a list of them with one model version, and
     record the results: the engine's one way to run a model.
 
@@ -159,8 +191,10 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     caller that picks the models, the instant and the hook.
 
     A whole-base run compiles with literals (DuckDB folds them; the run is long anyway). A run
-    for some contacts uses the cached parameterised text, so the real-time path pays no compile.
-    A failure of the model's own query is a ``ModelRunError``.
+    for some contacts reads only their rows (``engine.realtime``; by row id through ``locators``,
+    the server's, when given) and scores them with the reference scorer, or, for many contacts,
+    with the cached parameterised text over a copy of their rows. A failure of the model's own
+    query is a ``ModelRunError``.
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -170,18 +204,18 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         raise ModelRunError(version, exc) from exc
     ids = None if contact_ids is None else list(dict.fromkeys(contact_ids))
     binds: dict[str, object] = {"model": version.model}
+    scored: Scored | None = None
+    con = store.con
     try:
         if ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
-            sql = _parameterized_sql(store, version, scoring_model)
-            # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
-            binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of),
-                                           "contact_ids": ids}))
+            scored = _scored_some(store, version, scoring_model, ids, as_of, locators)
+            sql = scored.sql
+            binds.update(scored.params)
     except LeadscoreError as exc:  # the compiler refused what validation let through
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
-    con = store.con
     # Rows of a score run have no order, so DuckDB may write them with every core.
     if ids is None:
         con.execute("SET preserve_insertion_order = false")
@@ -189,6 +223,11 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started,
                           on_written)
     finally:
+        if scored is not None:
+            try:
+                scored.drop(con)
+            except duckdb.TransactionException:  # a failed transaction: the caller rolls back
+                pass
         if ids is None:
             try:
                 con.execute("RESET preserve_insertion_order")
@@ -198,11 +237,16 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
-               started: float, on_written: OnWritten | None = None) -> RunResult:
-    """The transactional part of a run: diff against the previous scores, history, scores."""
+               started: float, on_written: OnWritten | None = None, *, scope: str | None = None,
+               whole: bool = False) -> RunResult:
+    """The transactional part of a run: diff against the previous scores, history, scores.
+
+    ``scope`` names the run in ``score_runs`` (default: all / one / some); ``whole`` tells the hook
+    a part of a whole-base run is written (``engine.staged``: its baseline rule applies).
+    """
     run_id = uuid.uuid4().hex
     now = utcnow()
-    scope = "all" if ids is None else ("one" if len(ids) == 1 else "some")
+    scope = scope or ("all" if ids is None else ("one" if len(ids) == 1 else "some"))
     con = store.con
     contact_filter = ""
     if ids is not None:
@@ -238,8 +282,11 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
         changed = rows_affected(con)
         con.execute(f"DELETE FROM scores WHERE model = $model{contact_filter}",
                     {k: v for k, v in binds.items() if k in ("model", "contact_ids")})
+        # some contacts' rows go in contact order: a table written so keeps its row groups'
+        # min/max narrow, and reading one contact's score skips the others (engine.staged)
         con.execute(
-            "INSERT INTO scores SELECT ?, contact_id, ?, score, tier, grade, groups, ?, ?, ? FROM _run",
+            "INSERT INTO scores SELECT ?, contact_id, ?, score, tier, grade, groups, ?, ?, ? FROM _run"
+            + ("" if ids is None else " ORDER BY contact_id"),
             [*common, when, now, run_id],
         )
         tier_counts: dict[str, int] = {}
@@ -257,7 +304,7 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
              crossings],
         )
         if on_written is not None:
-            on_written(con, RunContext(run_id, version, scoring_model, when, now, ids))
+            on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids))
         con.execute("DROP TABLE _run")
         fault_point("score.before_commit")
         phases["write"] = time.perf_counter() - t

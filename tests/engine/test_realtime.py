@@ -1,0 +1,153 @@
+"""``engine.realtime``: a run for some contacts reads only their rows and gives the batch run's scores.
+
+On generated B2B data (the bench's 25-rule model and the shipped example model), every contact
+scored alone (the reference path), in groups (the compiled query over their copied rows), with and
+without the server's row locators, holds the score a whole-base run gives at the same instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadscore.bench.score_model import BENCH_MODEL_YAML
+from leadscore.demo.generator import generate, load_into_store
+from leadscore.engine import realtime
+from leadscore.engine.realtime import RowLocators, reference_reads_as_sql
+from leadscore.engine.run import ModelRunError, compiled_sql, model_of, publish
+from leadscore.model.loader import parse_model
+from leadscore.scoring import score_contacts
+from leadscore.storage.store import Store
+
+AS_OF = datetime(2026, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = Store.open(tmp_path_factory.mktemp("rt") / "rt.duckdb")
+    data = generate(400, 12_000, seed=11, end=AS_OF)
+    load_into_store(store, data)
+    publish(store, parse_model(BENCH_MODEL_YAML, "bench.yml"))
+    yield store
+    store.close()
+
+
+def _batch(store: Store, model_name: str, as_of: datetime) -> dict[str, tuple[float, str]]:
+    model = model_of(store.get_version(model_name))
+    return {r[0]: (r[1], r[2]) for r in store.con.execute(compiled_sql(store, model, as_of)).fetchall()}
+
+
+def _stored(store: Store, model_name: str, ids: list[str]) -> dict[str, tuple[float, str]]:
+    return {r[0]: (r[1], r[2]) for r in store.con.execute(
+        "SELECT contact_id, score, tier FROM scores WHERE model = ? AND contact_id IN (SELECT UNNEST(?))",
+        [model_name, ids]).fetchall()}
+
+
+def _assert_equal(got: dict[str, tuple[float, str]], want: dict[str, tuple[float, str]]) -> None:
+    assert sorted(got) == sorted(want)
+    for cid, (score, tier) in want.items():
+        assert got[cid][0] == pytest.approx(score, abs=1e-9) and got[cid][1] == tier, cid
+
+
+class _Spy:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = realtime.score_many_reference
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(realtime, "score_many_reference", spy)
+
+
+@pytest.mark.parametrize("with_locators", [True, False])
+def test_each_contact_alone_gets_the_batch_score_by_the_reference_scorer(
+        store: Store, monkeypatch: pytest.MonkeyPatch, with_locators: bool) -> None:
+    as_of = AS_OF + timedelta(days=3, hours=5)
+    want = _batch(store, "bench", as_of)
+    ids = sorted(want)[::7] + ["c0000399", "nobody"]
+    locators = RowLocators().load(store) if with_locators else None
+    spy = _Spy(monkeypatch)
+    try:
+        for cid in ids:
+            score_contacts(store, [cid], as_of=as_of, locators=locators)
+    finally:
+        if locators:
+            locators.close()
+    assert spy.calls == len(ids)
+    _assert_equal(_stored(store, "bench", ids), {c: want[c] for c in ids if c in want})
+
+
+def test_a_group_of_contacts_gets_the_batch_scores_from_the_compiled_query(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    as_of = AS_OF + timedelta(days=9)
+    want = _batch(store, "bench", as_of)
+    ids = sorted(want)[1::3]
+    assert len(ids) > realtime.REFERENCE_CONTACTS
+    locators = RowLocators().load(store)
+    spy = _Spy(monkeypatch)
+    try:
+        score_contacts(store, ids, as_of=as_of, locators=locators)
+    finally:
+        locators.close()
+    assert spy.calls == 0
+    _assert_equal(_stored(store, "bench", ids), {c: want[c] for c in ids})
+
+
+def test_a_contact_with_many_events_takes_the_compiled_query(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    busiest = store.con.execute(
+        "SELECT contact_id FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]  # type: ignore[index]
+    monkeypatch.setattr(realtime, "REFERENCE_EVENTS", 5)
+    spy = _Spy(monkeypatch)
+    as_of = AS_OF + timedelta(hours=1)
+    for locators in (RowLocators().load(store), None):
+        score_contacts(store, [busiest], as_of=as_of, locators=locators)
+        if locators:
+            locators.close()
+    assert spy.calls == 0
+    _assert_equal(_stored(store, "bench", [busiest]), {busiest: _batch(store, "bench", as_of)[busiest]})
+
+
+def test_when_the_reference_cannot_score_a_contact_the_compiled_query_does(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a value the reference cannot compare")
+
+    monkeypatch.setattr(realtime, "score_many_reference", refuse)
+    as_of = AS_OF + timedelta(days=1)
+    cid = "c0000010"
+    score_contacts(store, [cid], as_of=as_of)
+    _assert_equal(_stored(store, "bench", [cid]), {cid: _batch(store, "bench", as_of)[cid]})
+
+
+@pytest.mark.parametrize(("rule", "reads_as_sql"), [
+    ("{property: job_title, matches: '^VP'}", True),
+    ("{property: job_title, matches: '(?i)^vp'}", False),  # case folding differs on a few letters
+    ("{property: score_hint, gt: 1.5}", False),  # DECIMAL: not a type the reference reads as SQL
+    ("{event: page_view, where: {url: {matches: '^/pricing$'}}}", True),
+])
+def test_models_the_reference_may_read_otherwise_take_the_compiled_query(
+        tmp_path: Path, rule: str, reads_as_sql: bool) -> None:
+    text = f"version: 1\nname: m\ngroups:\n  g:\n    rules:\n      - {{name: r, when: {rule}, points: 5}}\n"
+    model = parse_model(text, "m.yml").model
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.con.execute("ALTER TABLE contacts ADD COLUMN score_hint DECIMAL(6, 2)")
+        assert reference_reads_as_sql(model, store.column_types("contacts"),
+                                      store.column_types("events")) is reads_as_sql
+
+
+def test_a_model_the_compiler_refuses_for_this_store_fails_alone_on_every_path(tmp_path: Path) -> None:
+    """The reference would score a missing column as empty; the batch run fails, so this run does."""
+    text = ("version: 1\nname: m\ngroups:\n  g:\n    rules:\n"
+            "      - {name: r, when: {property: company_size, gt: 5}, points: 5}\n")
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.con.execute("INSERT INTO contacts (contact_id) VALUES ('c1')")
+        publish(store, parse_model(text, "m.yml"))
+        store.con.execute("ALTER TABLE contacts DROP COLUMN company_size")
+        with pytest.raises(ModelRunError, match="company_size"), store.transaction():
+            score_contacts(store, ["c1"], as_of=AS_OF)
