@@ -61,9 +61,11 @@ SETTLE_ROUNDS = 3
 QUARANTINE_SECONDS = 600.0
 
 #: A staged whole-base run writes parts sized to take about this long each (the size adapts to the
-#: machine), so a real-time write queued behind one waits about this much.
+#: machine), so a real-time write queued behind one waits about this much; but never more than
+#: MAX_PARTS parts per model (each reads the previous scores of its range: on a ``scores`` table
+#: not yet stored in contact order that read costs the same for a small part as for a big one).
 PART_SECONDS = 0.04
-FIRST_PART, MIN_PART, MAX_PART = 2_000, 200, 100_000
+FIRST_PART, MIN_PART, MAX_PART, MAX_PARTS = 2_000, 200, 100_000, 400
 
 T = TypeVar("T")
 #: Runs ``fn(store)`` in a transaction of its own on the writing connection and returns its value
@@ -241,13 +243,14 @@ def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datet
         fault_point("score.staged")  # computed, nothing written: writes go on meanwhile
         stats = WorkflowStats()
         start, size = 0, FIRST_PART
+        smallest = max(MIN_PART, -(-staged.contacts // MAX_PARTS))
         while start < staged.contacts:
             stop = min(start + size, staged.contacts)
             began = time.perf_counter()
             write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held, stats=stats,
                           locators=locators))
             took = time.perf_counter() - began
-            size = max(MIN_PART, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
+            size = max(smallest, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
             start = stop
             fault_point("score.between_parts")
         out.append(write(partial(finish_staged, staged=staged)))

@@ -33,6 +33,7 @@ from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
 from leadscore.engine.realtime import RowLocators
+from leadscore.errors import LeadscoreError
 from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_contacts
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -42,6 +43,10 @@ from leadscore.workspace import Workspace
 
 T = TypeVar("T")
 log = logging.getLogger("leadscore.api")
+
+
+class ServerStopping(LeadscoreError):
+    """A whole-base rescoring cut short because the server is stopping (what it wrote stays)."""
 
 #: how long a key lookup is trusted; keys change only through this process (it holds the store)
 KEY_CACHE_SECONDS = 5.0
@@ -77,6 +82,8 @@ class ApiRuntime:
         self.known_contacts = StoredKeys("contacts", "contact_id")
         #: where each contact's rows are, for the real-time rescoring (used by the writer thread)
         self.locators = RowLocators()
+        #: cursors of the staged whole-base runs under way (interrupted when the server stops)
+        self._staging: set[Store] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -101,6 +108,9 @@ class ApiRuntime:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._cursors_lock:
+            for reader in self._staging:  # a whole-base query under way: the run ends, nothing half-written
+                reader.con.interrupt()
         for t in self._threads:
             t.join(timeout=30)
         if self.writer is not None:
@@ -211,8 +221,10 @@ class ApiRuntime:
     # ------------------------------------------------------------------ the schedule
 
     def _schedule(self) -> None:
+        """Rescore everyone at start (scores went stale while no server ran, and the staged run
+        stores them in contact order for the real-time path), then every ``every`` seconds."""
         every = self.settings.rescore_every_minutes * 60
-        next_rescore = time.monotonic() + every if every else None
+        next_rescore = time.monotonic() if every else None
         next_touch = time.monotonic() + KEY_TOUCH_SECONDS
         while not self._stop.wait(1.0):
             now = time.monotonic()
@@ -225,6 +237,8 @@ class ApiRuntime:
                 try:
                     self.rescore_everyone()
                 except Exception:  # noqa: BLE001 - a bad run is logged; the next one is still due
+                    if self._stop.is_set():
+                        return  # cut short by the server stopping: what it wrote stays
                     log.exception("scheduled rescoring failed; next try in %.0f s", every)
 
     def rescore_everyone(self) -> list[Any]:
@@ -239,17 +253,23 @@ class ApiRuntime:
         """Rescore everyone without holding writes back (``scoring.score_all_staged``): the query
         runs on a cursor of this thread's own, its results go through the writer in short parts.
         Blocks the calling thread (the scheduler's, or a worker thread of a request) until done."""
-        assert self._factory is not None, "the server is not started"
         with self._cursors_lock:
+            if self._factory is None or self._stop.is_set():
+                raise ServerStopping("the server is stopping")
             reader = self._factory.cursor()
+            self._staging.add(reader)
         try:
             runs = score_all_staged(reader, self._write_call, as_of=as_of or utcnow(), models=models,
                                     quarantine=self.quarantine, locators=self.locators)
         finally:
+            with self._cursors_lock:
+                self._staging.discard(reader)
             reader.close()
         self._count_failures(runs)
         return runs
 
     def _write_call(self, fn: Callable[[Store], T]) -> T:
-        """``fn(store)`` as a writer job of its own, waited for."""
+        """``fn(store)`` as a writer job of its own, waited for (a staged run's parts)."""
+        if self._stop.is_set():
+            raise ServerStopping("the server is stopping; the rescoring ends here (the parts written stay)")
         return self.write(lambda ctx: fn(ctx.store), groupable=False).result()

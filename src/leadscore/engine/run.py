@@ -237,9 +237,46 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
-               started: float, on_written: OnWritten | None = None, *, scope: str | None = None,
-               whole: bool = False) -> RunResult:
-    """The transactional part of a run: diff against the previous scores, history, scores.
+               started: float, on_written: OnWritten | None = None) -> RunResult:
+    """The transactional part of a run: diff against the previous scores, history, scores."""
+    contact_filter = "" if ids is None else " AND contact_id IN (SELECT UNNEST($contact_ids))"
+    with store.transaction():
+        t = time.perf_counter()
+        make_run_table(store, version, scoring_model, sql, binds, contact_filter)
+        phases["query"] = time.perf_counter() - t
+        return write_from_run(store, version, scoring_model, when, ids, binds, contact_filter, phases, started,
+                              on_written)
+
+
+def make_run_table(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str,
+                   binds: dict[str, object], prev_filter: str, where: str = "") -> None:
+    """``_run``: the scores ``sql`` gives joined with the previous ones (``scores`` rows of the model
+    that pass ``prev_filter``), keeping the rows that pass ``where``. A failure of ``sql`` is the
+    model's (``ModelRunError``)."""
+    con = store.con
+    con.execute("DROP TABLE IF EXISTS _run")
+    try:
+        con.execute(
+            f"""CREATE TEMP TABLE _run AS
+            SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
+                   p.score AS prev_score, p.tier AS prev_tier
+            FROM ({sql}) AS q
+            LEFT JOIN (SELECT contact_id, score, tier, run_id FROM scores WHERE model = $model{prev_filter}) AS p
+              USING (contact_id) {where}""",
+            binds,
+        )
+    except (duckdb.TransactionException, duckdb.InterruptException):
+        raise  # the transaction or the user, not the model
+    except duckdb.Error as exc:
+        raise ModelRunError(version, exc) from exc
+
+
+def write_from_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, when: datetime,
+                   ids: list[str] | None, binds: dict[str, object], delete_filter: str,
+                   phases: dict[str, float], started: float, on_written: OnWritten | None = None, *,
+                   scope: str | None = None, whole: bool = False) -> RunResult:
+    """Write what ``_run`` holds: history rows where something changed, the scores of the scope
+    (the model's rows passing ``delete_filter`` are replaced), the run record, then the hook.
 
     ``scope`` names the run in ``score_runs`` (default: all / one / some); ``whole`` tells the hook
     a part of a whole-base run is written (``engine.staged``: its baseline rule applies).
@@ -248,27 +285,7 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
     now = utcnow()
     scope = scope or ("all" if ids is None else ("one" if len(ids) == 1 else "some"))
     con = store.con
-    contact_filter = ""
-    if ids is not None:
-        contact_filter = " AND contact_id IN (SELECT UNNEST($contact_ids))"
     with store.transaction():
-        t = time.perf_counter()
-        con.execute("DROP TABLE IF EXISTS _run")
-        try:
-            con.execute(
-                f"""CREATE TEMP TABLE _run AS
-                SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
-                       p.score AS prev_score, p.tier AS prev_tier
-                FROM ({sql}) AS q
-                LEFT JOIN (SELECT contact_id, score, tier FROM scores WHERE model = $model{contact_filter}) AS p
-                  USING (contact_id)""",
-                binds,
-            )
-        except (duckdb.TransactionException, duckdb.InterruptException):
-            raise  # the transaction or the user, not the model
-        except duckdb.Error as exc:
-            raise ModelRunError(version, exc) from exc
-        phases["query"] = time.perf_counter() - t
         t = time.perf_counter()
         common = [version.model, version.version]
         con.execute(
@@ -280,8 +297,8 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
             [*common, when, now, run_id],
         )
         changed = rows_affected(con)
-        con.execute(f"DELETE FROM scores WHERE model = $model{contact_filter}",
-                    {k: v for k, v in binds.items() if k in ("model", "contact_ids")})
+        delete = f"DELETE FROM scores WHERE model = $model{delete_filter}"
+        con.execute(delete, used_params(delete, binds))
         # some contacts' rows go in contact order: a table written so keeps its row groups'
         # min/max narrow, and reading one contact's score skips the others (engine.staged)
         con.execute(

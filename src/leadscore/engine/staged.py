@@ -38,9 +38,10 @@ from leadscore.engine.run import (
     ModelRunError,
     OnWritten,
     RunResult,
-    _write_run,
     compiled_sql,
+    make_run_table,
     model_of,
+    write_from_run,
 )
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import ModelVersion, Store, rows_affected
@@ -114,30 +115,41 @@ def stage_model(reader: Store, version: ModelVersion, as_of: datetime) -> Staged
 
 def write_part(store: Store, staged: Staged, start: int, stop: int,
                on_written: OnWritten | None = None) -> RunResult:
-    """Write the staged rows ``[start, stop)`` in the caller's transaction (see the module docstring)."""
+    """Write the staged rows ``[start, stop)`` in the caller's transaction (see the module docstring).
+
+    The part is a range of contacts, so the previous scores are read (and replaced) within that
+    range, which DuckDB prunes to a few row groups once ``scores`` is stored in contact order.
+    """
     part = staged.table.slice(start, stop - start)
+    ids = part.column("contact_id")
+    binds: dict[str, object] = {"model": staged.version.model, "lo": ids[0].as_py(), "hi": ids[-1].as_py()}
+    in_range = " AND contact_id BETWEEN $lo AND $hi"
+    g = len(staged.model.groups)
+    sql = f"SELECT contact_id, score, tier, grade, {', '.join(f'g_{i}' for i in range(g))}, seen_run FROM {PART}"
     con = store.con
     con.register(PART, part)
+    started = time.perf_counter()
     try:
-        # the contacts whose score is still the one the snapshot saw
-        ids = [str(r[0]) for r in con.execute(
-            f"""SELECT s.contact_id FROM {PART} s
-            LEFT JOIN (SELECT contact_id, run_id FROM scores WHERE model = $model
-                       AND contact_id IN (SELECT contact_id FROM {PART})) p USING (contact_id)
-            WHERE p.run_id IS NOT DISTINCT FROM s.seen_run""", {"model": staged.version.model}).fetchall()]
-        staged.skipped += part.num_rows - len(ids)
-        g = len(staged.model.groups)
-        sql = (f"SELECT contact_id, score, tier, grade, {', '.join(f'g_{i}' for i in range(g))} FROM {PART} "
-               "WHERE contact_id IN (SELECT UNNEST($contact_ids))")
-        result = _write_run(store, staged.version, staged.model, sql, staged.as_of, ids,
-                            {"model": staged.version.model, "contact_ids": ids}, {}, time.perf_counter(),
-                            on_written, scope="part", whole=staged.baseline)
+        with store.transaction():
+            # only contacts whose score is still the one the snapshot saw
+            make_run_table(store, staged.version, staged.model, sql, binds, in_range,
+                           where="WHERE p.run_id IS NOT DISTINCT FROM q.seen_run")
+            written = _count(con, "SELECT count(*) FROM _run")
+            result = write_from_run(store, staged.version, staged.model, staged.as_of, [], binds,
+                                    in_range + " AND contact_id IN (SELECT contact_id FROM _run)", {}, started,
+                                    on_written, scope="part", whole=staged.baseline)
     finally:
         con.unregister(PART)
+    staged.skipped += part.num_rows - written
     staged.written += result.contacts
     staged.changed += result.changed
     staged.crossings += result.crossings
     return result
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def finish_staged(store: Store, staged: Staged) -> RunResult:
