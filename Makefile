@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-api-large bench-import bench-workflows
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-api-large bench-import bench-workflows \
+	reliability reliability-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +61,15 @@ bench-predict: $(STAMP)
 # workflows: a whole-base run of 1M contacts / 10M events with and without them, then the worker
 bench-workflows: $(STAMP)
 	$(BIN)/leadscore bench workflows --contacts 1000000 --events 10000000
+
+# Load, kill -9 faults, a receiver outage, fuzzed models / API requests / CSVs, the security sweep:
+# figures printed, exit 1 if any invariant broke (~45 min; docs/reliability.md records a run).
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability.run
+
+# The same scenarios, small (~3 min); `make test` runs it too (tests/reliability/test_quick.py).
+reliability-quick: $(STAMP)
+	$(BIN)/python -m tests.reliability.run --quick
 
 # The demo scored at four month-ends (so the report can see leads stuck in a tier), then its report.
 report-demo: $(STAMP)

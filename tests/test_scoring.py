@@ -96,12 +96,14 @@ def test_joined_transaction_raises_then_the_rerun_skips_the_quarantined_model(ws
 
 
 def test_quarantine_expires_and_a_new_version_is_tried_at_once(ws: Workspace) -> None:
+    now = [0.0]
     with ws.open_store() as store:
-        quarantine = Quarantine(seconds=0.2)
+        quarantine = Quarantine(seconds=600, clock=lambda: now[0])
         score_all(store, as_of=AS_OF, quarantine=quarantine)
         broken = store.get_version("broken")
+        now[0] = 599
         assert quarantine.holds(broken) is not None
-        time.sleep(0.3)
+        now[0] = 601
         assert quarantine.holds(broken) is None  # expired: tried again
         score_all(store, as_of=AS_OF, quarantine=quarantine)
         fixed = publish(store, parse_model(BROKEN.replace("'(?=C)CEO'", "'^CEO'"), "broken.yml"))
@@ -184,3 +186,77 @@ def test_sigkill_between_a_run_and_its_settling_leaves_the_previous_scores(tmp_p
         assert store.con.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
     leadscore.score(workspace=ws, as_of=AS_OF)  # run again, whole: the stage is set and counted
     assert _scores(ws)[("t", "k1")] == 50.0
+
+
+def test_a_set_workflow_settling_into_a_broken_model_does_not_loop(tmp_path: Path) -> None:
+    """Rescoring one contact with one named model whose workflow `set`s a property: settling runs
+    every model, the broken one too; it is left out once held, so the command ends (it looped)."""
+    ws = init_workspace(tmp_path / "ws")
+    (ws.models_dir / "b2b.yml").unlink(missing_ok=True)
+    (ws.models_dir / "t.yml").write_text(SET_STAGE)
+    with ws.open_store() as store, store.transaction() as con:
+        con.execute("INSERT INTO contacts (contact_id, email, job_title, company_size, created_at) "
+                    "VALUES ('k1', 'k1@acme.com', 'CEO', 10, '2025-01-01')")
+    leadscore.publish(ws.models_dir / "t.yml", workspace=ws)
+    leadscore.score(workspace=ws, as_of=AS_OF)
+    with ws.open_store() as store:
+        _publish_broken(store)
+        set_props(store, "k1", company_size=500)  # enters warm: the workflow sets the stage
+    done = subprocess.run([sys.executable, "-m", "leadscore", "score", "--contact", "k1", "--model", "t",
+                           "--as-of", "2025-06-01", "-w", str(ws.root)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _scores(ws)[("t", "k1")] == 55.0  # CEO 5 + big 20, fired, settled: + the stage's 30
+
+
+def test_a_failing_model_leaves_the_database_settings_as_they_were(ws: Workspace) -> None:
+    """A whole-base run lets DuckDB write unordered; the setting is global, so it must be reset
+    even when a run fails (the RESET used to fail inside the aborted transaction)."""
+    with ws.open_store() as store:
+        store.con.execute("UPDATE model_versions SET model = 'zz_broken' WHERE model = 'broken'")  # runs last
+        before = store.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        runs = score_all(store, as_of=AS_OF)
+        assert [f.model for f in runs.failures] == ["zz_broken"]
+        assert store.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == before
+
+
+def test_an_empty_list_of_models_means_every_model_as_before(ws: Workspace) -> None:
+    with ws.open_store() as store:
+        assert [r.model for r in score_all(store, as_of=AS_OF, models=[])] == ["small"]
+        assert [r.model for r in score_contacts(store, ["c1"], as_of=AS_OF, models=[])] == ["small"]
+
+
+def test_running_out_of_memory_is_not_the_model_s_fault(tmp_path: Path) -> None:
+    """Memory, disk or connection errors fail the run as they are; only errors of the model's own
+    query put it in quarantine (a memory spike used to silence real-time rescoring for 10 min)."""
+    import duckdb
+
+    from leadscore.demo.generator import generate, load_into_store
+
+    ws = init_workspace(tmp_path / "ws")
+    data = generate(3000, 60000, seed=3)
+    quarantine = Quarantine()
+    with ws.open_store() as store:
+        load_into_store(store, data)
+        publish(store, parse_model((ws.models_dir / "b2b.yml").read_text(), "b2b.yml"))
+        store.con.execute("SET memory_limit = '2MB'")
+        with pytest.raises(duckdb.OutOfMemoryException):
+            score_all(store, as_of=data.as_of, quarantine=quarantine)
+    assert len(quarantine) == 0
+
+
+def test_publishing_a_model_the_engine_cannot_run_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation is the first line; should a model pass it and still fail in the engine, the
+    publish is refused with the engine's message and nothing is recorded."""
+    from leadscore.api import routes_models
+
+    monkeypatch.setattr(routes_models, "validate_against_store", lambda loaded, store: [])  # let it through
+    ws, keys = make_workspace(tmp_path / "ws")
+    app = create_app(ws, worker=False, scheduler=False)
+    headers = {"Authorization": f"Bearer {keys['admin']}"}
+    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
+        r = http.post("/v1/models", json={"text": BROKEN})
+        assert r.status_code == 422, r.text
+        assert "could not score this model" in r.text and "invalid perl operator" in r.text
+        assert [m["model"] for m in http.get("/v1/models").json()] == ["small"]
+        r = http.post("/v1/score", json={})
+        assert r.status_code == 200 and "Leadscore-Failed-Models" not in r.headers

@@ -142,15 +142,16 @@ def revoke_key(key_id: str, *, workspace: WorkspaceLike = None) -> ApiKey:
 
 def serve(*, workspace: WorkspaceLike = None, host: str = "127.0.0.1", port: int = 8000, worker: bool = True,
           scheduler: bool = True, log_level: str = "info",
-          on_start: Callable[[str], None] | None = None) -> None:
-    """Serve the HTTP API on the workspace until SIGTERM / SIGINT (``on_start`` gets the URL once
-    the store is open)."""
+          on_start: Callable[[Path, str], None] | None = None) -> None:
+    """Serve the HTTP API on the workspace until SIGTERM / SIGINT (``on_start`` gets the
+    workspace's directory and the URL once the port is bound and the store open: a taken port is
+    one error, with nothing printed before it)."""
     from leadscore.api.server import serve as _serve
 
     ws = _workspace(workspace)
-    if on_start is not None:
-        on_start(f"http://{host}:{port}")
-    _serve(ws, host=host, port=port, worker=worker, scheduler=scheduler, log_level=log_level)
+    url = f"http://{host}:{port}"
+    _serve(ws, host=host, port=port, worker=worker, scheduler=scheduler, log_level=log_level,
+           announce=(lambda _line: on_start(ws.root, url)) if on_start is not None else None)
 
 
 def build_demo(directory: str | Path = "demo-workspace", *, contacts: int = 20_000, events: int = 500_000,

@@ -24,6 +24,17 @@ class ModelIssue:
     hint: str | None = None
     severity: str = "error"  # "error" stops the run; "warning" is printed and the run goes on
 
+    def __post_init__(self) -> None:
+        # a key or value holding a lone surrogate must not make the report itself unprintable
+        # (a traceback in the CLI, a 500 in the API): such characters are shown as \udXXX
+        for name in ("file", "path", "message", "hint"):
+            text = getattr(self, name)
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    object.__setattr__(self, name, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
         text = f"{where}: {self.severity}: at `{self.path or '(top)'}`: {self.message}"
@@ -60,3 +71,8 @@ class BackendError(LeadscoreError):
 
 class NotFoundError(LeadscoreError):
     """A contact, model or version that does not exist."""
+
+
+class TimeLimitError(LeadscoreError):
+    """Work that ran past the time allowed for it (a preview or explain over the API): stopped,
+    nothing written. The message names the limit and how to stay under it."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.errors import WorkspaceError
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_as_of, refuse_future
 
 # Everything else is imported inside the functions that use it: `leadscore --help` and
 # `leadscore validate` must start in a fraction of a second (docs/architecture.md).
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from leadscore.engine.preview import ContactPreview, DistributionPreview
     from leadscore.errors import ModelIssue
     from leadscore.ingest import ColumnMapping, ImportResult
+    from leadscore.ingest.columns import ColumnProfile
     from leadscore.model.loader import LoadedModel
     from leadscore.predictive.predict import PredictResult
     from leadscore.predictive.train import TrainResult
@@ -80,18 +81,35 @@ def init(directory: str | Path = ".") -> Workspace:
 def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 progress: Callable[[int, int], None] | None = None,
-                file_format: str | None = None) -> ImportResult:
+                file_format: str | None = None, allow_new_ids: bool = False) -> ImportResult:
     """Import contacts, events or deals from CSV, Parquet or JSON lines (one transaction).
 
     Bad rows go to a rejects file in the workspace's ``rejects/`` with their line numbers and
-    reasons; good rows still import (unless ``strict``).
+    reasons; good rows still import (unless ``strict``). A contacts file that would store people
+    already there under new ids is refused unless ``allow_new_ids``. The workspace's
+    ``null_values`` are read as empty, as the mapping's are.
     """
+    from leadscore.ingest import ColumnMapping
     from leadscore.ingest import import_file as _import
 
     ws = _workspace(workspace)
+    if ws.settings.null_values:
+        mapping = (mapping or ColumnMapping()).with_null_values(ws.settings.null_values)
     with open_store(ws) as store:
         return _import(store, kind, path, mapping=mapping, strict=strict,  # type: ignore[arg-type]
-                       rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format)
+                       rejects_dir=ws.rejects_dir, progress=progress, file_format=file_format,
+                       allow_new_ids=allow_new_ids)
+
+
+def columns(table: str | None = None, *, workspace: WorkspaceLike = None) -> list[ColumnProfile]:
+    """Every column of contacts and events (or of ``table``): type, fill rate, most frequent values."""
+    from leadscore.errors import LeadscoreError
+    from leadscore.ingest.columns import TABLES, column_profiles
+
+    if table is not None and table not in TABLES:
+        raise LeadscoreError(f"unknown table `{table}`: use contacts or events")
+    with open_store(workspace, read_only=True) as store:
+        return column_profiles(store, (table,) if table else TABLES)
 
 
 def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:
@@ -99,20 +117,29 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tupl
 
     Returns the model and its warnings; raises ModelError listing every error.
     """
+    from leadscore.engine.limits import check_runnable, is_large
     from leadscore.model.loader import load_model
     from leadscore.model.validate import validate_against_store, validate_model
+    from leadscore.storage.store import Store
 
     loaded = load_model(model_path)
     try:
         ws = _workspace(workspace)
     except WorkspaceError:  # no workspace: check against the built-in columns only
-        return loaded, validate_model(loaded)
+        warnings = validate_model(loaded)
+        if is_large(loaded):
+            with Store.open(":memory:") as empty:
+                check_runnable(empty, loaded)
+        return loaded, warnings
     with open_store(ws, read_only=True) as store:
-        return loaded, validate_against_store(loaded, store)
+        warnings = validate_against_store(loaded, store)
+        check_runnable(store, loaded)  # what DuckDB cannot plan is refused now, not at the first run
+        return loaded, warnings
 
 
 def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> ModelVersion:
     """Validate a model against the store and record it as a new version (no-op if unchanged)."""
+    from leadscore.engine.limits import check_runnable
     from leadscore.engine.run import publish as publish_version
     from leadscore.model.loader import load_model
     from leadscore.model.validate import validate_against_store
@@ -121,6 +148,7 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
     loaded = load_model(model_path)
     with open_store(ws) as store:
         validate_against_store(loaded, store)
+        check_runnable(store, loaded, always=True)
         try:
             file = str(Path(model_path).resolve().relative_to(ws.root))
         except ValueError:
@@ -129,23 +157,25 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None, predict: bool = True) -> ScoreRuns:
+          as_of: datetime | str | None = None, predict: bool = True, allow_future: bool = False) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
 
     Goes through ``leadscore.scoring.score_all``, the one home of a score run: crossings queue
     their actions in the run's transaction, exactly as the server's real-time path does, and a
     model that fails is reported in ``.failures`` while the others score. Once a predictive model
     has been trained, its predictions are refreshed at the same as-of too (``.predicted``;
-    ``predict=False`` skips that). ``.waiting`` counts deliveries the worker has yet to send.
+    ``predict=False`` skips that). ``.waiting`` counts deliveries the worker has yet to send. An
+    ``as_of`` in the future is refused unless ``allow_future`` (``timeutil.refuse_future``).
     """
     from leadscore.scoring import score_all
     from leadscore.workflows.outbox import undelivered_count
 
+    refuse_future(as_of, allow=allow_future)
     when = parse_as_of(as_of)
     ws = _workspace(workspace)
     with open_store(ws) as store:
         runs = score_all(store, as_of=when, models=models)
-        runs.waiting = undelivered_count(store)
+        runs.waiting = undelivered_count(store, ("pending",))
         if predict:
             runs.predicted = _refresh_predictions(store, when)
     return runs
@@ -166,15 +196,16 @@ def _refresh_predictions(store: Store, as_of: datetime) -> PredictResult | None:
 
 
 def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
-              as_of: datetime | str | None = None) -> ScoreRuns:
+              as_of: datetime | str | None = None, allow_future: bool = False) -> ScoreRuns:
     """Rescore one contact with every published model (same numbers as a batch run), firing workflows."""
     from leadscore.scoring import score_contacts
     from leadscore.workflows.outbox import undelivered_count
 
+    refuse_future(as_of, allow=allow_future)
     when = parse_as_of(as_of)
     with open_store(workspace) as store:
         runs = score_contacts(store, [contact_id], as_of=when, models=models)
-        runs.waiting = undelivered_count(store)
+        runs.waiting = undelivered_count(store, ("pending",))
         return runs
 
 

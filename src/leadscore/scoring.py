@@ -18,7 +18,7 @@ Transactions: ``score_all`` gives each model its own transaction (a whole-base r
 is long; a failing model rolls back alone), its settling included. ``score_contacts`` runs every
 model in one transaction and joins the caller's (the API commits an event, its contact's new
 scores and the queued actions together); the engine reads only those contacts' rows
-(``engine.realtime``, by row id through the server's ``RowLocators``). ``score_all_staged`` is
+(``engine.realtime``, by key, through the server's lookup indexes). ``score_all_staged`` is
 ``score_all`` for a server that must keep writing meanwhile: each model's query runs on a reading
 cursor, and its results are written in short transactions, each with its hook and settling
 (``engine.staged``), so real-time writes wait at most one part, not the whole run.
@@ -39,8 +39,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from leadscore.engine.realtime import RowLocators
-from leadscore.engine.run import ModelRunError, RunResult, run_model
+from leadscore.engine.run import ModelRunError, RunResult, run_model, unordered_writes
 from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
 from leadscore.faults import fault_point
 from leadscore.storage.store import ModelVersion, Store
@@ -104,22 +103,24 @@ class Quarantine:
     publishing a fixed version takes effect at once.
     """
 
-    def __init__(self, seconds: float = QUARANTINE_SECONDS) -> None:
+    def __init__(self, seconds: float = QUARANTINE_SECONDS, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
+        self._clock = clock
         self._held: dict[tuple[str, str], tuple[ModelFailure, float]] = {}
 
     def hold(self, error: ModelRunError) -> ModelFailure:
         failure = ModelFailure(error.model, error.version, str(error))
         if (error.model, error.hash) not in self._held:
-            log.error("%s; it is skipped for %.0f s (the other models still score)", error, self.seconds)
-        self._held[(error.model, error.hash)] = (failure, time.monotonic() + self.seconds)
+            log.error("%s; it is skipped for %g s (the other models still score)", error, self.seconds)
+        self._held[(error.model, error.hash)] = (failure, self._clock() + self.seconds)
         return failure
 
     def holds(self, version: ModelVersion) -> ModelFailure | None:
         found = self._held.get((version.model, version.hash))
         if found is None:
             return None
-        if found[1] < time.monotonic():
+        if found[1] < self._clock():
             del self._held[(version.model, version.hash)]
             return None
         return found[0]
@@ -148,31 +149,34 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     joined = store.in_transaction
     out = ScoreRuns()
     failed: dict[str, ModelFailure] = {}
-    versions = store.latest_versions(list(models) if models is not None else None)
-    for i, version in enumerate(versions):
-        if joined and (failure := held.holds(version)) is not None:
-            failed[version.model] = failure
-            continue
-        # settling leaves out the models still to run here: they score everyone next anyway
-        leave_out = {v.model for v in versions[i + 1:]}
-        while version.model not in failed:
-            leave_out |= set(failed)
-            hook = WorkflowHook(store)
-            try:
-                with store.transaction():
-                    run = run_model(store, version, as_of=as_of, on_written=hook)
-                    fault_point("score.before_settle")
-                    _settle(store, hook, as_of, skip=leave_out)
-            except ModelRunError as exc:  # this model, or another one while settling: retry without it
-                failed[exc.model] = held.hold(exc)
-                if joined:
-                    raise
-                continue
-            held.release(version)
-            out.append(run)
-            _add_stats(out.workflows, hook.stats)
-            break
-    out.failures = list(failed.values())
+    everything = store.latest_versions()
+    versions = _chosen(store, everything, models)
+    if joined:  # a failure cannot be rolled back alone here: leave out what already failed
+        failed = {v.model: f for v in everything if (f := held.holds(v)) is not None}
+    with unordered_writes(store):
+        for i, version in enumerate(versions):
+            # settling leaves out the models still to run here: they score everyone next anyway
+            leave_out = {v.model for v in versions[i + 1:]}
+            while version.model not in failed:
+                hook = WorkflowHook(store)
+                try:
+                    with store.transaction():
+                        run = run_model(store, version, as_of=as_of, on_written=hook)
+                        fault_point("score.before_settle")
+                        _settle(store, hook, as_of, skip=leave_out | set(failed))
+                except ModelRunError as exc:  # this model, or another one while settling: retry without it
+                    if exc.model in failed:  # failed again although left out: never loop
+                        raise
+                    failed[exc.model] = held.hold(exc)
+                    if joined:
+                        raise
+                    continue
+                held.release(version)
+                out.append(run)
+                _add_stats(out.workflows, hook.stats)
+                break
+    chosen = {v.model for v in versions}
+    out.failures = [f for name, f in failed.items() if name in chosen]
     if out.workflows.resettled:  # a whole-base run's tier counts describe the scores as they now stand
         for run in out:
             run.tier_counts = {tier: 0 for tier in run.tier_counts} | {
@@ -182,16 +186,14 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
 
 
 def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
-                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None,
-                   locators: RowLocators | None = None) -> ScoreRuns:
+                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
     """Score some contacts with every published model (or the named ones) in one transaction, and
     fire the workflows they trigger: the real-time path (same numbers as a whole-base run).
 
     Joins the caller's open ``store.transaction()``. If a model fails there, the caller's
     transaction is lost: the model is held in ``quarantine`` and the ``ModelRunError`` raised, so
     the caller reruns its transaction (the API's writer does), this time without that model.
-    Without an outer transaction the rerun happens here. ``locators`` (the server's) find the
-    contacts' rows by row id.
+    Without an outer transaction the rerun happens here.
     """
     ids = list(dict.fromkeys(contact_ids))
     if not ids:
@@ -199,30 +201,42 @@ def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
     held = quarantine if quarantine is not None else Quarantine()
     joined = store.in_transaction
     while True:
-        versions, skipped = [], []
-        for version in store.latest_versions(list(models) if models is not None else None):
-            failure = held.holds(version)
-            if failure is None:
-                versions.append(version)
-            else:
-                skipped.append(failure)
+        everything = store.latest_versions()
+        # every held model is left out, the named ones and those settling would run alike
+        held_now = {v.model: f for v in everything if (f := held.holds(v)) is not None}
+        named = _chosen(store, everything, models)
+        versions = [v for v in named if v.model not in held_now]
         hook = WorkflowHook(store)
         try:
             with store.transaction():
-                runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook, locators=locators)
+                runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook)
                         for v in versions]
-                _settle(store, hook, as_of, skip={f.model for f in skipped}, locators=locators)
+                _settle(store, hook, as_of, skip=set(held_now))
         except ModelRunError as exc:
+            if exc.model in held_now:  # failed again although left out: never loop
+                raise
             held.hold(exc)
             if joined:
                 raise
             continue
-        return ScoreRuns(runs, workflows=hook.stats, failures=skipped)
+        names = {v.model for v in named}
+        return ScoreRuns(runs, workflows=hook.stats, failures=[f for m, f in held_now.items() if m in names])
+
+
+def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] | None) -> list[ModelVersion]:
+    """The latest versions of the named models (all when ``models`` is None or empty, as before);
+    an unknown name is a NotFoundError naming what is published."""
+    if not models:
+        return everything
+    by_name = {v.model: v for v in everything}
+    for name in models:
+        if name not in by_name:
+            store.get_version(name)  # raises the NotFoundError naming what is published
+    return [by_name[name] for name in dict.fromkeys(models)]
 
 
 def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datetime,
-                     models: Sequence[str] | None = None, quarantine: Quarantine | None = None,
-                     locators: RowLocators | None = None) -> ScoreRuns:
+                     models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
     """``score_all`` without holding the writer for the whole run (``engine.staged``).
 
     Each model's whole-base query runs on ``reader`` (a cursor of the same store that no one else
@@ -234,7 +248,7 @@ def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datet
     held = quarantine if quarantine is not None else Quarantine()
     out = ScoreRuns()
     failed: dict[str, ModelFailure] = {}
-    for version in reader.latest_versions(list(models) if models is not None else None):
+    for version in _chosen(reader, reader.latest_versions(), models):
         try:
             staged = stage_model(reader, version, as_of)
         except ModelRunError as exc:
@@ -247,8 +261,7 @@ def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datet
         while start < staged.contacts:
             stop = min(start + size, staged.contacts)
             began = time.perf_counter()
-            write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held, stats=stats,
-                          locators=locators))
+            write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held, stats=stats))
             took = time.perf_counter() - began
             size = max(smallest, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
             start = stop
@@ -261,7 +274,7 @@ def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datet
 
 
 def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: Quarantine,
-                  stats: WorkflowStats, locators: RowLocators | None) -> RunResult:
+                  stats: WorkflowStats) -> RunResult:
     """One part of a staged run, its settling included (with every model the quarantine lets run)."""
     hook = WorkflowHook(store)
     skip = {v.model for v in store.latest_versions() if held.holds(v) is not None}
@@ -269,7 +282,7 @@ def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: 
         with store.transaction():
             run = write_part(store, staged, start, stop, on_written=hook)
             fault_point("score.part_before_settle")
-            _settle(store, hook, staged.as_of, skip=skip, locators=locators)
+            _settle(store, hook, staged.as_of, skip=skip)
     except ModelRunError as exc:  # another model, while settling: held, and the part is written again
         held.hold(exc)
         raise
@@ -277,8 +290,7 @@ def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: 
     return run
 
 
-def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str],
-            locators: RowLocators | None = None) -> None:
+def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str]) -> None:
     """Score again, with every published model, the contacts whose properties ``set`` changed.
 
     Every model, not just the one that ran: a property set by one model's workflow may be read by
@@ -292,13 +304,13 @@ def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collecti
         hook.stats.resettled += len(changed)
         for version in store.latest_versions():
             if version.model not in skip:
-                run_model(store, version, as_of=as_of, contact_ids=changed, on_written=hook, locators=locators)
+                run_model(store, version, as_of=as_of, contact_ids=changed, on_written=hook)
     changed = hook.take_changed(store.con)
     if changed:  # scored once more so scores match the properties, but nothing fires now
         hook.stats.unsettled = len(changed)
         for version in store.latest_versions():
             if version.model not in skip:
-                run_model(store, version, as_of=as_of, contact_ids=changed, locators=locators)
+                run_model(store, version, as_of=as_of, contact_ids=changed)
         log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
                     "(do two workflows undo each other's change?); they were scored once more "
                     "without firing workflows", len(changed), SETTLE_ROUNDS)

@@ -112,3 +112,23 @@ def epoch_micros(value: datetime) -> int:
 def age_days(as_of: datetime, then: datetime) -> float:
     """Fractional days from ``then`` to ``as_of``, computed exactly as the compiled SQL does."""
     return (epoch_micros(as_of) - epoch_micros(then)) / MICROS_PER_DAY
+
+
+#: clocks drift: an as-of this little ahead of this machine's clock is not "the future"
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def refuse_future(as_of: datetime | str | None, *, allow: bool, flag: str = "--allow-future") -> None:
+    """Refuse an as-of in the future for scores that are *stored*.
+
+    A stored score as of next year decays every event by a year that has not happened, and stays the
+    contact's score (and fires its workflows) until the next run; a backtest or preview, which store
+    nothing, may look ahead freely. ``allow`` (``--allow-future``) stores it anyway.
+    """
+    if as_of is None or allow:
+        return
+    when = parse_as_of(as_of)
+    if when > utcnow() + FUTURE_SLACK:
+        raise LeadscoreError(f"as-of {when:%Y-%m-%d %H:%M} is in the future: stored scores would count events "
+                             f"as older than they are and fire workflows early; pass {flag} to store them "
+                             "anyway (`preview` and `backtest` store nothing and take any date)")

@@ -96,6 +96,13 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_event_bytes: int = Field(default=32_768, ge=256)
     max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+    read_timeout_seconds: float = Field(default=30, gt=0, le=3600, description="a request body must arrive "
+                                        "within this (else 408 and the connection is closed)")
+    max_reading_connections: int = Field(default=64, ge=1, le=10_000, description="requests sending their body "
+                                         "at once; one more is a 503")
+    max_connections: int = Field(default=1000, ge=1, le=100_000, description="open connections; one more is a 503")
+    time_limit_seconds: float = Field(default=20, gt=0, le=3600, description="a preview or explain request "
+                                      "still running after this is stopped and answered 422 `time_limit`")
     segment_event_types: dict[str, str] = Field(default_factory=dict)
 
 
@@ -107,6 +114,8 @@ class Settings(BaseModel):
     store: str = "leadscore.duckdb"
     models_dir: str = "models"
     rejects_dir: str = "rejects"
+    null_values: list[str] = Field(default_factory=list, description="values every import reads as empty "
+                                   "(case-insensitive), e.g. a web form's placeholder `Select`")
     engine: EngineSettings = Field(default_factory=EngineSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
@@ -120,6 +129,7 @@ name: {name}
 store: leadscore.duckdb      # the embedded DuckDB store
 models_dir: models           # one scoring model per *.yml file
 rejects_dir: rejects         # rows an import could not take, with line numbers and reasons
+null_values: []              # values every import reads as empty, e.g. [Select, "N/A"] (case-insensitive)
 engine:
   memory_limit: null         # e.g. 2GB; null lets DuckDB choose
   threads: null              # null = all cores
@@ -150,6 +160,10 @@ server:                      # `leadscore serve` (docs/api.md)
   max_body_bytes: 1048576    # larger request bodies get 413
   max_event_bytes: 32768     # a larger single event gets 422
   max_batch_events: 1000     # events per POST /v1/events batch
+  read_timeout_seconds: 30   # a request body must arrive within this (else 408, connection closed)
+  max_reading_connections: 64  # requests sending their body at once; one more is a 503
+  max_connections: 1000      # open connections; one more is a 503
+  time_limit_seconds: 20     # a preview or explain still running after this is stopped (422)
   segment_event_types: {{}}  # Segment track names -> event types, e.g. {{"Demo Requested": demo_request}}
 """
 

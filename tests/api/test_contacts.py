@@ -81,3 +81,26 @@ def test_explain_adds_up_to_the_stored_score(api: Api) -> None:
     assert any(r["name"] == "demo" and r["fired"] for r in e["rules"]) and e["reasons"]
     assert client.get("/v1/contacts/c1/explain", params={"model": "nope"}).status_code == 404
     assert client.get("/v1/contacts/c1/explain", params={"as_of": "garbage"}).status_code == 422
+
+
+def test_a_contact_is_found_by_its_email_in_reads_explain_and_preview(api: Api) -> None:
+    client = api.client("read")
+    assert client.get("/v1/contacts/ANN@acme.com").json()["contact_id"] == "c1"
+    explained = client.get("/v1/contacts/ann@acme.com/explain")
+    assert explained.status_code == 200 and explained.json()["contact_id"] == "c1"
+    assert client.get("/v1/contacts/ann@acme.com/history").status_code == 200
+    model = (api.ws.models_dir / "small.yml").read_text()
+    r = client.post("/v1/models/preview", json={"text": model, "contact_ids": ["ann@acme.com"]})
+    assert r.status_code == 200 and r.json()["contacts"][0]["contact_id"] == "c1", r.text
+    missing = client.get("/v1/contacts/nobody@acme.com/explain")
+    assert missing.status_code == 404 and "nor with that e-mail" in missing.text
+
+
+def test_put_checks_the_email_as_events_do(api: Api) -> None:
+    client = api.client()
+    for bad in ("not an address", "a@b@", "two@words here.com", 42, "x" * 400 + "@a.io"):
+        r = client.put("/v1/contacts/put-email", json={"email": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["field"] == "email", (bad, r.text)
+    assert api.count("SELECT count(*) FROM contacts WHERE contact_id = 'put-email'") == 0
+    assert client.put("/v1/contacts/put-email", json={"email": "Ann.B@acme.io"}).status_code == 200
+    assert client.put("/v1/contacts/put-email", json={"email": None}).status_code == 200  # clearing it is fine

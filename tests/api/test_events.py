@@ -136,3 +136,17 @@ def test_event_counts_reach_the_metrics(api: Api) -> None:
     accepted = next(line for line in text.splitlines() if line.startswith("leadscore_events_accepted_total"))
     assert float(accepted.split()[-1]) >= 1
     assert "leadscore_rescore_seconds_count" in text and "leadscore_outbox_depth" in text
+
+
+def test_occurred_at_numbers_are_seconds_or_milliseconds_and_nothing_between(api: Api) -> None:
+    client = api.client()
+    for value, stored in ((1748736000, "2025-06-01 00:00:00"), (1748736000123, "2025-06-01 00:00:00.123")):
+        r = client.post("/v1/events", json={"contact_id": "unix-1", "type": "page_view", "occurred_at": value,
+                                            "event_id": f"unix-{value}"})
+        assert r.status_code == 200, r.text
+        got = api.store.con.execute("SELECT CAST(occurred_at AS VARCHAR) FROM events WHERE event_id = ?",
+                                    [f"unix-{value}"]).fetchone()
+        assert got is not None and got[0] == stored
+    for value in (253402300800, 20_000_000_000, 10**14, -(10**11)):  # 253402300800: the year 10000 in seconds
+        r = client.post("/v1/events", json={"contact_id": "unix-1", "type": "page_view", "occurred_at": value})
+        assert r.status_code == 422 and "neither Unix seconds" in r.text, (value, r.text)

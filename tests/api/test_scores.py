@@ -91,3 +91,24 @@ def test_lists_and_tasks(api: Api) -> None:
         titles += [t["title"] for t in page["tasks"]]
     assert titles == [f"Call {i}" for i in range(4, -1, -1)]
     assert client.get("/v1/tasks", params={"owner": "bob"}).json() == {"tasks": [], "next_cursor": None}
+
+
+def test_an_unknown_model_or_tier_is_a_404_not_an_empty_page(api: Api) -> None:
+    client = api.client("read")
+    r = client.get("/v1/scores", params={"tier": "nosuch"})
+    assert r.status_code == 404 and "has no tier `nosuch` (tiers: cold, nurture, sql)" in r.text, r.text
+    assert client.get("/v1/scores", params={"model": "nosuch"}).status_code == 404
+    assert client.get("/v1/scores", params={"tier": "sql"}).status_code == 200
+    r = client.get("/v1/contacts/c1/history", params={"model": "nosuch"})
+    assert r.status_code == 404 and "no published model `nosuch`" in r.text
+
+
+def test_a_future_as_of_needs_allow_future(api: Api) -> None:
+    client = api.client("admin")
+    assert client.put("/v1/contacts/future-1", json={"job_title": "CEO"}).status_code == 200
+    r = client.post("/v1/score", json={"contact_ids": ["future-1"], "as_of": "2150-01-01T00:00:00Z"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "as_of", r.text
+    assert "in the future" in r.text
+    r = client.post("/v1/score", json={"contact_ids": ["future-1"], "as_of": "2150-01-01T00:00:00Z",
+                                       "allow_future": True})
+    assert r.status_code == 200, r.text

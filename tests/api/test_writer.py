@@ -94,3 +94,37 @@ def test_a_write_conflict_is_retried(store: Store, tmp_path: Path) -> None:
     assert writer.submit(job).result(10) == 2
     writer.stop()
     assert store.con.execute("SELECT k FROM t").fetchall() == [("writer",)]
+
+
+def test_light_jobs_go_before_waiting_batches_and_batches_group_within_the_budget(store: Store) -> None:
+    """The two lanes: single events never wait in a group behind batches (api/writer.py)."""
+    from leadscore.api.writer import HEAVY_BUDGET, Weighted
+
+    groups: list[list[str]] = []
+    gate = threading.Event()
+    writer = Writer(store, flush=lambda s, ids: groups.append(sorted(ids))).start()
+    blocker = writer.submit(Weighted(lambda ctx: gate.wait(10), HEAVY_BUDGET))  # a batch being written
+    heavy = [writer.submit(Weighted(_insert(f"h{i}"), HEAVY_BUDGET // 2 + 1)) for i in range(3)]
+    light = [writer.submit(_insert(f"l{i}")) for i in range(3)]
+    gate.set()
+    assert blocker.result(10)
+    assert [f.result(10) for f in light + heavy] == ["l0", "l1", "l2", "h0", "h1", "h2"]
+    writer.stop()
+    # the three single events in one group first; then each half-budget batch alone (two exceed it);
+    # light and heavy alternate, so nothing starves
+    assert groups == [["l0", "l1", "l2"], ["h0"], ["h1"], ["h2"]]
+
+
+def test_a_small_slice_of_a_large_request_stays_in_the_heavy_lane(store: Store) -> None:
+    from leadscore.api.writer import Weighted
+
+    order: list[str] = []
+    gate = threading.Event()
+    writer = Writer(store).start()
+    blocker = writer.submit(Weighted(lambda ctx: gate.wait(10), 5000))
+    first = writer.submit(Weighted(lambda ctx: order.append("slice 1"), 1000, heavy=True))
+    last = writer.submit(Weighted(lambda ctx: order.append("slice 2 (5 events)"), 5, heavy=True))
+    gate.set()
+    blocker.result(10), first.result(10), last.result(10)
+    writer.stop()
+    assert order == ["slice 1", "slice 2 (5 events)"]

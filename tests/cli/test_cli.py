@@ -118,3 +118,42 @@ def test_demo_builds_scores_and_explains(tmp_path: Path) -> None:
     assert len(out["top"]) == 10 and all(t["reasons"] for t in out["top"])
     # rebuilding in place is allowed for a demo workspace
     run("demo", str(tmp_path / "demo"), "--contacts", "500", "--events", "5000", "--json")
+
+
+def test_a_lone_surrogate_in_a_key_is_a_clear_error_in_validate_and_publish(small_ws: Workspace) -> None:
+    """In a real process with a real stdout: the bug was a traceback printing the bad key."""
+    bad = small_ws.models_dir / "bad.yml"
+    bad.write_text((small_ws.models_dir / "small.yml").read_text().replace("sql: 40", '"sql\\ud800": 40'))
+    for command in ("validate", "publish"):
+        out = subprocess.run([sys.executable, "-m", "leadscore", command, str(bad), "-w", str(small_ws.root)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert "tiers.sql\\ud800" in out.stdout + out.stderr and "not valid Unicode" in out.stdout + out.stderr
+    bad.unlink()
+    run("publish", str(small_ws.models_dir / "small.yml"), "-w", str(small_ws.root))
+    run("score", "-w", str(small_ws.root))
+
+
+def test_an_unknown_model_or_tier_is_an_error_not_an_empty_list(small_ws: Workspace) -> None:
+    w = str(small_ws.root)
+    run("publish", str(small_ws.models_dir / "small.yml"), "-w", w)
+    run("score", "--as-of", "2025-06-01", "-w", w)
+    for args, message in ((["top", "--model", "nosuch"], "no published model `nosuch`"),
+                          (["top", "--tier", "nosuch"], "has no tier `nosuch`"),
+                          (["explain", "c1", "--model", "nosuch"], "no published model `nosuch`"),
+                          (["score", "--model", "nosuch"], "nosuch")):
+        result = runner.invoke(app, [*args, "-w", w])
+        assert result.exit_code != 0 and message in str(result.exception) + result.output, (args, result.output)
+    assert "c1" in run("top", "--tier", "sql", "-w", w)
+
+
+def test_a_future_as_of_is_refused_for_stored_scores_unless_allowed(small_ws: Workspace) -> None:
+    w = str(small_ws.root)
+    run("publish", str(small_ws.models_dir / "small.yml"), "-w", w)
+    for args in (["score"], ["score", "--contact", "c1"]):
+        result = runner.invoke(app, [*args, "--as-of", "2999-01-01", "-w", w])
+        assert result.exit_code != 0 and "is in the future" in str(result.exception), result.output
+    with Workspace.load(small_ws.root).open_store(read_only=True) as store:
+        assert store.count("scores") == 0
+    run("score", "--as-of", "2999-01-01", "--allow-future", "-w", w)
+    run("score", "--as-of", "now", "-w", w)

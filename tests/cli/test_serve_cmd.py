@@ -59,3 +59,16 @@ def test_serve_on_a_locked_store_is_one_clear_error(small_ws: Workspace) -> None
     assert proc.returncode == 2
     assert "in use by another process" in proc.stderr and "Traceback" not in proc.stderr
     assert f"(PID {os.getpid()}: " in proc.stderr  # this test's own process holds it
+
+
+def test_a_taken_port_is_one_line_and_exit_status_2(small_ws: Workspace) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker",
+                              "--no-schedule", "-w", str(small_ws.root)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"port {port} on 127.0.0.1 is taken" in lines[0], out.stderr
+    assert "serving" not in out.stderr + out.stdout

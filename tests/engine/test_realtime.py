@@ -2,7 +2,7 @@
 
 On generated B2B data (the bench's 25-rule model and the shipped example model), every contact
 scored alone (the reference path), in groups (the compiled query over their copied rows), with and
-without the server's row locators, holds the score a whole-base run gives at the same instant.
+without the server's lookup indexes, holds the score a whole-base run gives at the same instant.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import pytest
 from leadscore.bench.score_model import BENCH_MODEL_YAML
 from leadscore.demo.generator import generate, load_into_store
 from leadscore.engine import realtime
-from leadscore.engine.realtime import RowLocators, reference_reads_as_sql
+from leadscore.engine.realtime import reference_reads_as_sql
 from leadscore.engine.run import ModelRunError, compiled_sql, model_of, publish
 from leadscore.model.loader import parse_model
 from leadscore.scoring import score_contacts
+from leadscore.storage.lookup import drop_lookup_indexes, ensure_lookup_indexes, existing_lookup_indexes
 from leadscore.storage.store import Store
 
 AS_OF = datetime(2026, 1, 1)
@@ -65,36 +66,40 @@ class _Spy:
         monkeypatch.setattr(realtime, "score_many_reference", spy)
 
 
-@pytest.mark.parametrize("with_locators", [True, False])
+@pytest.fixture(params=[True, False], ids=["indexed", "scanned"])
+def indexed(request: pytest.FixtureRequest, store: Store) -> Iterator[bool]:
+    """The store with the server's lookup indexes, and without (as the CLI finds it after an import)."""
+    if request.param:
+        ensure_lookup_indexes(store)
+        assert len(existing_lookup_indexes(store.con)) == 2
+    yield request.param
+    drop_lookup_indexes(store.con)
+
+
 def test_each_contact_alone_gets_the_batch_score_by_the_reference_scorer(
-        store: Store, monkeypatch: pytest.MonkeyPatch, with_locators: bool) -> None:
+        store: Store, monkeypatch: pytest.MonkeyPatch, indexed: bool) -> None:
     as_of = AS_OF + timedelta(days=3, hours=5)
     want = _batch(store, "bench", as_of)
     ids = sorted(want)[::7] + ["c0000399", "nobody"]
-    locators = RowLocators().load(store) if with_locators else None
     spy = _Spy(monkeypatch)
-    try:
-        for cid in ids:
-            score_contacts(store, [cid], as_of=as_of, locators=locators)
-    finally:
-        if locators:
-            locators.close()
+    for cid in ids:
+        with store.transaction() as con:  # the request's own event, uncommitted, counts
+            con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
+                        "VALUES (?, ?, 'page_view', ?)", [f"rt-{indexed}-{cid}", cid, as_of - timedelta(hours=1)])
+            score_contacts(store, [cid], as_of=as_of)
     assert spy.calls == len(ids)
+    want = _batch(store, "bench", as_of)
     _assert_equal(_stored(store, "bench", ids), {c: want[c] for c in ids if c in want})
 
 
 def test_a_group_of_contacts_gets_the_batch_scores_from_the_compiled_query(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, monkeypatch: pytest.MonkeyPatch, indexed: bool) -> None:
     as_of = AS_OF + timedelta(days=9)
     want = _batch(store, "bench", as_of)
     ids = sorted(want)[1::3]
     assert len(ids) > realtime.REFERENCE_CONTACTS
-    locators = RowLocators().load(store)
     spy = _Spy(monkeypatch)
-    try:
-        score_contacts(store, ids, as_of=as_of, locators=locators)
-    finally:
-        locators.close()
+    score_contacts(store, ids, as_of=as_of)
     assert spy.calls == 0
     _assert_equal(_stored(store, "bench", ids), {c: want[c] for c in ids})
 
@@ -105,10 +110,7 @@ def test_a_contact_with_many_events_takes_the_compiled_query(store: Store, monke
     monkeypatch.setattr(realtime, "REFERENCE_EVENTS", 5)
     spy = _Spy(monkeypatch)
     as_of = AS_OF + timedelta(hours=1)
-    for locators in (RowLocators().load(store), None):
-        score_contacts(store, [busiest], as_of=as_of, locators=locators)
-        if locators:
-            locators.close()
+    score_contacts(store, [busiest], as_of=as_of)
     assert spy.calls == 0
     _assert_equal(_stored(store, "bench", [busiest]), {busiest: _batch(store, "bench", as_of)[busiest]})
 
@@ -151,3 +153,36 @@ def test_a_model_the_compiler_refuses_for_this_store_fails_alone_on_every_path(t
         store.con.execute("ALTER TABLE contacts DROP COLUMN company_size")
         with pytest.raises(ModelRunError, match="company_size"), store.transaction():
             score_contacts(store, ["c1"], as_of=AS_OF)
+
+
+@pytest.mark.parametrize(("points", "deferred"), [
+    ((0.1, 0.2, 0.7), True),  # fit ≈ 0.3, a band bound, and total ≈ 1, a tier bound: inexact sums
+    ((0.25, 0.5, 0.25), False),  # total exactly 1: exact in any order, the reference's label is SQL's
+    ((0.1, 0.4, 2), False),  # nowhere near a bound
+])
+def test_a_total_or_group_near_a_bound_is_labelled_by_the_compiled_query(
+        tmp_path: Path, points: tuple[float, float, float], deferred: bool) -> None:
+    """The reference adds points in another order than SQL; next to a tier or band bound its last
+    bits could pick the other label, so there the compiled query (the batch run's) decides."""
+    a, b, c = points
+    text = ("version: 1\nname: m\ntiers: {cold: 0, hot: 1}\n"
+            "matrix:\n  fit: {group: fit, bands: {B: 0, A: 0.3}}\n"
+            "  engagement: {group: other, bands: {'2': 0, '1': 5}}\n"
+            "groups:\n  fit:\n    rules:\n"
+            f"      - {{name: ceo, when: {{property: job_title, equals: CEO}}, points: {a}}}\n"
+            f"      - {{name: us, when: {{property: country, equals: US}}, points: {b}}}\n"
+            f"  other:\n    rules:\n      - {{name: big, when: {{property: company_size, gt: 5}}, points: {c}}}\n")
+    loaded = parse_model(text, "m.yml")
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.con.execute("INSERT INTO contacts (contact_id, job_title, country, company_size) "
+                          "VALUES ('c1', 'CEO', 'US', 10)")
+        publish(store, loaded)
+        scored = realtime.scored_by_reference(store, loaded.model, ["c1"], AS_OF)
+        assert (scored is None) is deferred
+        if scored is not None:
+            scored.drop(store.con)
+        score_contacts(store, ["c1"], as_of=AS_OF)
+        _assert_equal(_stored(store, "m", ["c1"]), _batch(store, "m", AS_OF))
+        grade = store.con.execute("SELECT grade FROM scores").fetchone()
+        want = store.con.execute(compiled_sql(store, loaded.model, AS_OF)).fetchone()
+        assert grade is not None and want is not None and grade[0] == want[3]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.smalldata import SMALL_MODEL
 
 from leadscore.engine.reference import (
     ReferenceScore,
@@ -348,3 +351,17 @@ def test_same_model_object_is_compiled_once_and_models_do_not_mix() -> None:
     second = make_model({"when": {"property": "job_title", "equals": "CEO"}, "points": 2})
     contact = {"job_title": "CEO"}
     assert [score(m, contact).total for m in (first, second, first)] == [1.0, 2.0, 1.0]
+
+
+def test_matches_runs_on_re2_not_a_backtracking_engine() -> None:
+    """``^(.+)+Z`` on 40 characters would take Python's `re` days; RE2 answers at once. In a child
+    process, so that a backtracking engine fails the test (timeout) instead of hanging it."""
+    model = SMALL_MODEL.replace("{property: job_title, in: [CEO, VP Sales]}", '{property: email, matches: "^(.+)+Z"}')
+    code = ("from datetime import datetime\n"
+            "from leadscore.engine.reference import score_reference\n"
+            "from leadscore.model.loader import parse_model\n"
+            f"m = parse_model({model!r}, 'm.yml').model\n"
+            "c = {'contact_id': 'x', 'email': 'a' * 40 + '@example.com'}\n"
+            "print(score_reference(m, c, [], datetime(2025, 6, 1)).rules[0].fired)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

@@ -14,9 +14,9 @@ import pytest
 from tests.workflows.helpers import AS_OF, MakeWs, add_event, fired, hook, set_props
 
 from leadscore import scoring
-from leadscore.engine.realtime import RowLocators
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
 from leadscore.scoring import score_all, score_all_staged, score_contacts
+from leadscore.storage.lookup import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -77,8 +77,9 @@ def test_a_staged_run_leaves_what_score_all_leaves(make_ws: MakeWs, tmp_path: Pa
         want = _state(store)
     _small_parts(monkeypatch)
     with Store.open(b) as store:
+        ensure_lookup_indexes(store)  # as the server has them
         reader = store.cursor()
-        runs = score_all_staged(reader, _writer(store), as_of=LATER, locators=RowLocators().load(store))
+        runs = score_all_staged(reader, _writer(store), as_of=LATER)
         reader.close()
         got = _state(store)
         assert last_as_of(store, "t") == LATER

@@ -190,3 +190,33 @@ def test_a_lone_surrogate_escape_is_an_error_with_its_line() -> None:
     with pytest.raises(ModelError) as caught:
         parse_model(text, "m.yml")
     assert any(i.line == 6 and "not valid Unicode" in i.message for i in caught.value.issues)
+
+
+@pytest.mark.parametrize(("where", "path"), [
+    ('tiers: {cold: 0, "hot\\ud800": 30}\n', "tiers.hot\\ud800"),
+    ('tiers: {cold: 0}\n', "groups.g\\udc00"),
+    ('tiers: {cold: 0}\n', "groups.fit.rules.0.when.where.u\\ud800rl"),
+])
+def test_a_lone_surrogate_in_a_key_is_refused_like_one_in_a_value(where: str, path: str) -> None:
+    group = "g\\udc00" if "g\\udc00" in path else "fit"
+    when = ('{event: page_view, where: {"u\\ud800rl": {equals: x}}}' if "where" in path
+            else "{property: job_title, equals: CEO}")
+    text = (f'version: 1\nname: m\n{where}groups:\n  "{group}":\n    rules:\n'
+            f'      - {{name: r, when: {when}, points: 1}}\n')
+    with pytest.raises(ModelError) as caught:
+        parse_model(text, "m.yml")
+    [issue] = caught.value.issues
+    assert issue.path == path and "the key is not valid Unicode" in issue.message, issue
+    str(caught.value).encode("utf-8")  # the report itself prints (no surrogate in it)
+
+
+def test_a_pair_of_escapes_is_the_character_the_hint_promises() -> None:
+    text = ('version: 1\nname: m\ngroups:\n  fit:\n    rules:\n'
+            '      - {name: "smile \\ud83d\\ude00", when: {property: job_title, equals: "\\ud83d\\ude00"}, '
+            'points: 1}\n')
+    model = parse_model(text, "m.yml").model
+    rule = model.groups["fit"].rules[0]
+    assert rule.name == "smile 😀" and rule.when.equals == "😀"  # type: ignore[union-attr]
+    with pytest.raises(ModelError) as caught:
+        parse_model(text.replace("\\ude00", ""), "m.yml")
+    assert "\\ud83d\\ude00" in (caught.value.issues[0].hint or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from leadscore.model.regex import portability_problem, python_pattern
+from leadscore.model.regex import portability_problem, re2_pattern
 
 #: (pattern, value): cases where Python's own `re` and RE2 disagree, and plain ones
 CASES = [
@@ -23,7 +23,7 @@ def test_the_reference_reads_a_pattern_as_duckdb_does(pattern: str, value: str) 
     assert portability_problem(pattern) is None, pattern
     row = duckdb.connect().execute("SELECT regexp_matches(?, ?)", [value, pattern]).fetchone()
     assert row is not None
-    assert (python_pattern(pattern).search(value) is not None) == row[0], (pattern, value)
+    assert (re2_pattern(pattern).search(value) is not None) == row[0], (pattern, value)
 
 
 @pytest.mark.parametrize(("pattern", "why"), [

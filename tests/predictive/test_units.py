@@ -66,9 +66,15 @@ def test_calibration_repairs_an_overconfident_score() -> None:
 
 def test_phrases_read_like_a_rep_would_say_them() -> None:
     title = Feature("p:job_title", "category", "property", "job title", levels=["vp sales", "ceo"])
-    assert phrase(title, 0.0) == "job title = vp sales"
-    assert phrase(title, 2.0) == "job title = other"
-    assert phrase(title, float("nan")) == "job title unknown"
+    assert phrase(title, 0.0) == "job title is vp sales"
+    assert phrase(title, 2.0) == "job title is a rare one"
+    assert phrase(title, float("nan")) == "job title not given"
+    city = Feature("p:city", "category", "property", "city", levels=["mumbai", "select"])
+    assert phrase(city, 1.0) == "city not given"  # a form's placeholder is no answer, not "city = select"
+    score = Feature("r:leads:score", "number", "rule", "leads score", "score")
+    assert phrase(score, 75.0) == "rule score of 75 (model leads)"
+    group = Feature("r:leads:g:fit", "number", "rule", "leads fit points", "score")
+    assert phrase(group, 30.0) == "30 fit points (model leads)"
     visits = Feature("e:page_view:n30", "number", "event", "page view", "count", 30)
     assert phrase(visits, 0.0) == "no page view in 30 days"
     assert phrase(visits, 3.0) == "3 × page view in last 30 days"
@@ -77,7 +83,9 @@ def test_phrases_read_like_a_rep_would_say_them() -> None:
     free = Feature("p:is_free_email", "number", "property", "free e-mail address")
     assert phrase(free, 1.0, boolean=True) == "free e-mail address: yes"
     size = Feature("p:company_size", "number", "property", "company size")
-    assert phrase(size, 250.0) == "company size = 250"
+    assert phrase(size, 250.0) == "company size of 250"
+    for text in (phrase(f, v) for f, v in ((title, 0.0), (city, 1.0), (score, 75.0), (size, 250.0))):
+        assert " = " not in text and not text.endswith(("+", "−")), text
 
 
 def test_factor_writer_keeps_three_each_way_strongest_first() -> None:
@@ -86,7 +94,7 @@ def test_factor_writer_keeps_three_each_way_strongest_first() -> None:
     x = np.arange(10, dtype=float).reshape(2, 5)
     contributions = np.array([[0.5, -0.2, 0.1, 0.3, -0.4], [0.0, 0.0, 0.0, 0.0, 0.0]])
     first, second = FactorWriter(plan).write(x, contributions).to_pylist()
-    assert factor_lines(first) == ["n0 = 0: +", "n3 = 3: +", "n2 = 2: +", "n4 = 4: −", "n1 = 1: −"]
+    assert factor_lines(first) == ["+ n0 of 0", "+ n3 of 3", "+ n2 of 2", "− n4 of 4", "− n1 of 1"]
     assert factor_lines(second) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from tests.reports.handdata import CONVERTED, POPULATION, SCORES, TINY_MODEL, T
@@ -123,3 +124,21 @@ def test_backtest_writes_nothing(tiny_ws: Workspace) -> None:
     with tiny_ws.open_store(read_only=True) as store:
         assert store.count("scores") == 0 and store.count("score_history") == 0
         assert store.count("score_runs") == 0 and store.count("model_versions") == 0
+
+
+def test_without_deals_and_without_label_the_yes_no_columns_are_named(tmp_path: Path) -> None:
+    """A workspace imported from an export with only a `Converted` flag: backtest and report say
+    to use --label and name the candidates, likeliest first, instead of "none converted"."""
+    ws = leadscore.init(tmp_path / "ws")
+    data = tmp_path / "leads.csv"
+    data.write_text("Prospect ID,Converted,Do Not Email,Visits\np1,1,No,3\np2,0,Yes,5\np3,0,No,1\n")
+    leadscore.import_file("contacts", data, workspace=ws.root)
+    model = ws.models_dir / "m.yml"
+    model.write_text("version: 1\nname: m\ntiers: {cold: 0, hot: 2}\ngroups:\n  fit:\n    rules:\n"
+                     "      - {name: busy, when: {property: visits, gte: 3}, points: 5}\n")
+    leadscore.publish(model, workspace=ws.root)
+    for call in (lambda: leadscore.backtest("m", workspace=ws.root, as_of="2026-01-01"),
+                 lambda: leadscore.report(workspace=ws.root, as_of="2026-01-01")):
+        with pytest.raises(LeadscoreError, match=r"use --label COLUMN .*: converted, do_not_email"):
+            call()
+    assert leadscore.backtest("m", workspace=ws.root, as_of="2026-01-01", label="converted") is not None

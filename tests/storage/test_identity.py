@@ -104,3 +104,19 @@ def test_sql_and_python_identity_rules_agree(
         assert (email_contact_id(email) if email is not None else None) == sql_contact, repr(email)
         values = {name: row[name] for name in stored}
         assert generated_id(prefix, owner(row["contact_id"], email), values) == sql_id, row
+
+
+def test_python_trim_is_duckdb_trim_for_every_code_point() -> None:
+    """DuckDB's trim removes the Unicode space separators (U+00A0, U+3000, ...), not only ' '; a
+    Python side that stripped only spaces split contacts on a no-break space."""
+    import duckdb
+    import pyarrow as pa
+
+    from leadscore.storage.identity import SPACE_SEPARATORS
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    con = duckdb.connect()
+    con.register("chars", pa.table({"c": chars}))
+    trimmed = {row[0] for row in con.execute("SELECT c FROM chars WHERE trim('x' || c || 'x' || c) = 'x' || c || 'x'"
+                                             ).fetchall()}
+    assert trimmed == set(SPACE_SEPARATORS)

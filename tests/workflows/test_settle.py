@@ -96,7 +96,7 @@ def test_workflows_that_undo_each_other_stop_after_the_last_round(make_ws: MakeW
     with ws.open_store() as store:
         set_props(store, "k1", company_size=500)
         add_event(store, "k1")  # 45 points: hot, demoted to warm, promoted back to hot, ...
-        with caplog.at_level(logging.WARNING, logger="leadscore.workflows"):
+        with caplog.at_level(logging.WARNING, logger="leadscore.scoring"):
             stats = score_all(store, as_of=AS_OF).workflows
         assert stats.resettled == SETTLE_ROUNDS and stats.unsettled == 1
         assert "undo each other" in caplog.text

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore import __version__
 from leadscore.api import (
@@ -35,7 +36,7 @@ from leadscore.api.metrics import MetricsMiddleware
 from leadscore.api.routes_models import InvalidModelText
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.values import InvalidInput
-from leadscore.errors import LeadscoreError, NotFoundError
+from leadscore.errors import LeadscoreError, NotFoundError, TimeLimitError
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -67,7 +68,31 @@ def _problems(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: responses every /v1 route can give besides its own (documented so the OpenAPI document matches
+#: what the server answers: schemathesis checks it)
+_DETAIL = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}},
+                                           "required": ["detail"]}}}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "refused as a whole: a URL path that is not UTF-8, or a request leadscore cannot "
+                         "act on (the message says why)", "content": _DETAIL},
+    401: {"description": "no API key, or an unknown or revoked one", "content": _DETAIL},
+    403: {"description": "the key's scope is too low for this route", "content": _DETAIL},
+    404: {"description": "no such contact, model, version, tier, list or key", "content": _DETAIL},
+    408: {"description": "the request body did not arrive within server.read_timeout_seconds", "content": _DETAIL},
+    413: {"description": "the body is over server.max_body_bytes", "content": _DETAIL},
+    503: {"description": "too many requests are sending their body at once; retry in a moment", "content": _DETAIL},
+}
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # bytes that are not UTF-8 text: as invalid as `{bad`, which is a 422 json_invalid
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not JSON (not UTF-8 text)",
+                                             "type": "json_invalid", "field": "(body)"}]}, status_code=422)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _problems(list(exc.errors()))}, status_code=422)
@@ -82,6 +107,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [
             {"loc": ["body", "text"], "msg": i.message, "type": f"model_{i.severity}", "field": "text",
              "line": i.line, "path": i.path, "hint": i.hint} for i in exc.issues]}, status_code=422)
+
+    @app.exception_handler(TimeLimitError)
+    async def too_long(_: Request, exc: TimeLimitError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "time_limit", "field": "(request)"}]},
+                            status_code=422)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -131,7 +161,7 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     install_offline_docs(app)
     _install_error_handlers(app)
     for module in (routes_events, routes_contacts, routes_scores, routes_models, routes_reports, routes_keys):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/healthz", tags=["server"])
     def healthz(request: Request) -> dict[str, Any]:
@@ -147,6 +177,8 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
         """Prometheus metrics (text format). No key needed: bind to loopback or firewall it."""
         return Response(rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, max_bytes=ws.settings.server.max_body_bytes)
+    server = ws.settings.server
+    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes, read_timeout=server.read_timeout_seconds,
+                       max_reading=server.max_reading_connections)
     app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
     return app

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
+from leadscore.engine.lookup import checked_model, checked_tier
 from leadscore.errors import NotFoundError
 from leadscore.storage.store import Store
 
@@ -86,6 +87,8 @@ def contact_view(store: Store, contact_id: str) -> dict[str, Any]:
 
 
 def history_of(store: Store, contact_id: str, *, model: str | None, limit: int) -> dict[str, Any]:
+    if model is not None:
+        checked_model(store, model)
     if store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is None:
         raise NotFoundError(f"no contact with id `{contact_id}`")
     scores = _rows(store.con.execute(
@@ -103,13 +106,11 @@ def history_of(store: Store, contact_id: str, *, model: str | None, limit: int) 
 def scores_page(store: Store, *, model: str | None, tier: str | None, min_score: float | None,
                 limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of a model's scores, best first (ties by contact_id)."""
-    names = store.published_models()
-    if model is None:
-        if not names:
-            raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
-        model = names[0]
-    elif model not in names:
-        raise NotFoundError(f"no published model `{model}` (published: {', '.join(names) or 'none yet'})")
+    chosen = checked_model(store, model)
+    if chosen is None:
+        raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
+    model = chosen
+    checked_tier(store, model, tier)
     filters = {"model": model, "tier": tier, "min": min_score}
     where = ["model = $model"]
     params: dict[str, Any] = {"model": model, "limit": limit + 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,11 +12,22 @@ from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
 from leadscore.api.reads import contact_view, history_of
-from leadscore.api.schemas import ContactOut, HistoryOut, Text, Value, clean_text
+from leadscore.api.schemas import (
+    EMAIL_MAX,
+    EMAIL_PATTERN,
+    ContactOut,
+    HistoryOut,
+    Text,
+    Value,
+    clean_text,
+    with_offsets,
+)
 from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
 from leadscore.engine.explain import explain_contact
+from leadscore.engine.limits import Deadline
+from leadscore.engine.lookup import find_contact
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -41,6 +53,12 @@ async def put_contact(request: Request, contact_id: ContactId,
     if "contact_id" in properties and properties["contact_id"] != contact_id:
         raise InvalidInput([problem(("body", "contact_id"), "differs from the id in the path; ids never change")])
     props = {k: v for k, v in properties.items() if k != "contact_id"}
+    email = props.get("email")
+    if email is not None and not (isinstance(email, str) and 3 <= len(email) <= EMAIL_MAX
+                                  and re.fullmatch(EMAIL_PATTERN, email)):
+        # checked as on events: the address is how events and imports find this contact again
+        raise InvalidInput([problem(("body", "email"), "must be an e-mail address such as ann@acme.com "
+                                    f"(one @, no spaces, at most {EMAIL_MAX} characters)")])
     values, errors = check_properties(props, rt.contact_columns, ("body",), what="contact")
     if errors:
         raise InvalidInput(errors)
@@ -61,18 +79,26 @@ async def put_contact(request: Request, contact_id: ContactId,
 
 @router.get("/{contact_id}", response_model=ContactOut, responses=NOT_FOUND)
 def get_contact(request: Request, contact_id: ContactId, _key: object = ReadKey) -> dict[str, Any]:
-    """The contact's properties, its score and tier under each model, and its predictive priority if any."""
-    return contact_view(runtime(request).reader(), contact_id)
+    """The contact's properties, its score and tier under each model, and its predictive priority if any.
+
+    The path may hold the contact's id, its e-mail, or a value of another id column (a CRM's record
+    id imported as a custom column): `GET /v1/contacts/ann@acme.com`."""
+    store = runtime(request).reader()
+    return contact_view(store, find_contact(store, contact_id))
 
 
-@router.get("/{contact_id}/explain", responses=NOT_FOUND)
+@router.get("/{contact_id}/explain", responses={**NOT_FOUND, 422: {
+    "description": "a bad parameter, or (`type: time_limit`) the work ran past `server.time_limit_seconds`"}})
 def explain(request: Request, contact_id: ContactId,
             model: Annotated[str | None, Query(max_length=200, description="default: the first published")] = None,
             as_of: Annotated[datetime | None, Query(description="default: the as-of of the stored score")] = None,
             _key: object = ReadKey) -> dict[str, Any]:
     """Every rule behind the score: fired or not, raw and decayed points, matched events, caps, tier."""
-    e = explain_contact(runtime(request).reader(), contact_id, model=model, as_of=checked_as_of(as_of, "query"))
-    return {**e.to_dict(), "reasons": e.reasons()}
+    rt = runtime(request)
+    store = rt.reader()
+    with Deadline(store, rt.settings.time_limit_seconds, "the explanation") as deadline:
+        e = explain_contact(store, contact_id, model=model, as_of=checked_as_of(as_of, "query"), deadline=deadline)
+    return with_offsets({**e.to_dict(), "reasons": e.reasons()})
 
 
 @router.get("/{contact_id}/history", response_model=HistoryOut, responses=NOT_FOUND)
@@ -81,4 +107,5 @@ def history(request: Request, contact_id: ContactId,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
             _key: object = ReadKey) -> dict[str, Any]:
     """Each change of the contact's score or tier (newest first), and property changes by workflows."""
-    return history_of(runtime(request).reader(), contact_id, model=model, limit=limit)
+    store = runtime(request).reader()
+    return history_of(store, find_contact(store, contact_id), model=model, limit=limit)

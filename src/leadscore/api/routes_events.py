@@ -9,10 +9,13 @@ can read the new score straight away.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
+from fastapi.concurrency import run_in_threadpool
 
 from leadscore.api.auth import WriteKey, runtime
 from leadscore.api.reads import scores_of
@@ -29,7 +32,7 @@ from leadscore.api.schemas import (
 )
 from leadscore.api.segment import translate
 from leadscore.api.values import NewEvent, check_events
-from leadscore.api.writer import WriteContext
+from leadscore.api.writer import HEAVY_BUDGET, LIGHT, Weighted, WriteContext
 from leadscore.api.writes import EmailContacts, EventsWritten, upsert_contact, write_events
 from leadscore.timeutil import utcnow
 
@@ -75,17 +78,28 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
     items: list[EventIn] = body.events if isinstance(body, EventBatch) else [body]
     now = utcnow()
     s = rt.settings
-    events = check_events(items, rt.event_columns, now=now, max_event_bytes=s.max_event_bytes,
-                          max_batch=s.max_batch_events, batch=batch)
+    check = functools.partial(check_events, items, rt.event_columns, now=now, max_event_bytes=s.max_event_bytes,
+                              max_batch=s.max_batch_events, batch=batch)
+    # a batch's checks take tens of milliseconds: off the event loop, which single events need
+    events = await run_in_threadpool(check) if len(items) > LIGHT else check()
     columns = rt.event_columns
 
-    def job(ctx: WriteContext) -> EventsWritten:
-        written = write_events(ctx.store, [_copy(e) for e in events], columns, now=now,
-                               known=rt.stored_ids, known_contacts=rt.known_contacts)
-        ctx.rescore_later(written.rescore)
-        return written
+    def job_for(part: list[NewEvent]) -> Callable[[WriteContext], EventsWritten]:
+        def job(ctx: WriteContext) -> EventsWritten:
+            written = write_events(ctx.store, [_copy(e) for e in part], columns, now=now,
+                                   known=rt.stored_ids, known_contacts=rt.known_contacts)
+            ctx.rescore_later(written.rescore)
+            return written
+        return job
 
-    written: EventsWritten = await asyncio.wrap_future(rt.write(job, finish=_with_scores))
+    # A large batch is written in slices, each slice and its contacts' rescoring one transaction, so
+    # that a single event never waits behind a whole batch (api/writer.py, "Two lanes"). Resending a
+    # batch after a failure is safe: every event has an id, so slices already stored are duplicates.
+    slices = [events[i:i + SLICE] for i in range(0, len(events), SLICE)] or [events]
+    futures = [rt.write(Weighted(job_for(part), len(part), heavy=len(events) > LIGHT), finish=_with_scores)
+               for part in slices]
+    parts: list[EventsWritten] = [await asyncio.wrap_future(f) for f in futures]
+    written = _merged(parts)
     _account(rt, written)
     created = sum(1 for _, _, c in written.results if c)
     return {
@@ -94,6 +108,22 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
                    for e, c, ok in written.results],
         "rescored": written.rescore, "scores": written.scores,
     }
+
+
+#: events a batch request writes per transaction (see post_events)
+SLICE = HEAVY_BUDGET
+
+
+def _merged(parts: list[EventsWritten]) -> EventsWritten:
+    """One request's slices as one answer: results in order, scores from the last slice (the final ones)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = EventsWritten([r for p in parts for r in p.results],
+                           list(dict.fromkeys(c for p in parts for c in p.rescore)),
+                           sum(p.created_contacts for p in parts))
+    if len(merged.contacts) == 1:
+        merged.scores = parts[-1].scores
+    return merged
 
 
 def _copy(e: NewEvent) -> NewEvent:
@@ -130,7 +160,8 @@ async def post_segment(request: Request, body: SegmentBody, _key: object = Write
                 ctx.rescore_later([cid])
         return written, len(writes.identifies)
 
-    result: tuple[EventsWritten, int] = await asyncio.wrap_future(rt.write(job))
+    result: tuple[EventsWritten, int] = await asyncio.wrap_future(
+        rt.write(Weighted(job, len(writes.events) + len(writes.identifies))))
     written, identified = result
     _account(rt, written)
     created = sum(1 for _, _, c in written.results if c)

@@ -19,14 +19,16 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
-from leadscore.api.schemas import Id, RunOut, Text
+from leadscore.api.schemas import Id, RunOut, Text, Timestamp, with_offsets
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
+from leadscore.engine.limits import Deadline, check_runnable
 from leadscore.engine.preview import preview_contacts, preview_distribution
 from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.validate import validate_against_store
+from leadscore.scoring import ScoreRuns
 from leadscore.storage.store import ModelVersion, Store
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -34,6 +36,9 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="the model's `name:`")]
 MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "the model does not validate: one entry per problem, with `line`, `path` and `hint`"}}
+PREVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": MODEL_ERRORS[422]["description"] + "; or (`type: time_limit`) the preview ran past "
+                         "`server.time_limit_seconds` and was stopped"}}
 
 
 class ModelText(BaseModel):
@@ -66,7 +71,7 @@ class VersionOut(BaseModel):
     version: int
     hash: str
     file: str | None
-    published_at: datetime
+    published_at: Timestamp
     groups: list[str]
 
 
@@ -120,7 +125,9 @@ def checked_text(store: Store, text: str, file: str | None, *,
     """
     try:
         loaded = parse_model(text, file or "(request body)", environment=environment)
-        return loaded, validate_against_store(loaded, store)
+        warnings = validate_against_store(loaded, store)
+        check_runnable(store, loaded, always=environment)  # publishing: always; a check or preview: big ones
+        return loaded, warnings
     except ModelError as exc:
         raise InvalidModelText(exc.issues) from exc
 
@@ -144,8 +151,9 @@ def get_model(request: Request, name: ModelName,
     chosen = store.get_version(name, version)
     rows = store.con.execute("SELECT version, hash, file, published_at FROM model_versions WHERE model = ? "
                              "ORDER BY version DESC", [name]).fetchall()
-    return {**_version_out(chosen), "text": chosen.text,
-            "versions": [dict(zip(("version", "hash", "file", "published_at"), r, strict=True)) for r in rows]}
+    return with_offsets({**_version_out(chosen), "text": chosen.text,
+                         "versions": [dict(zip(("version", "hash", "file", "published_at"), r, strict=True))
+                                      for r in rows]})
 
 
 @router.post("/validate", response_model=ValidationOut)
@@ -164,19 +172,22 @@ def validate(request: Request, body: ModelText, _key: object = ReadKey) -> dict[
             "issues": [_issue_out(i) for i in issues]}
 
 
-@router.post("/preview", responses=MODEL_ERRORS)
+@router.post("/preview", responses=PREVIEW_ERRORS)
 def preview(request: Request, body: PreviewRequest, _key: object = ReadKey) -> dict[str, Any]:
     """Score one or two leads with a draft beside the published model, rule by rule, or compare the
     tier counts of the whole base (`distribution`). Nothing is written."""
-    store = runtime(request).reader()
+    rt = runtime(request)
+    store = rt.reader()
     draft, warnings = _checked(store, body)
     as_of = checked_as_of(body.as_of, "body")
     out: dict[str, Any] = {"model": draft.model.name, "warnings": [_issue_out(i) for i in warnings]}
-    if body.contact_ids is not None:
-        out["contacts"] = [p.to_dict() for p in preview_contacts(store, draft, body.contact_ids, as_of=as_of)]
-    else:
-        out["distribution"] = preview_distribution(store, draft, as_of=as_of).to_dict()
-    return out
+    with Deadline(store, rt.settings.time_limit_seconds, "the preview") as deadline:
+        if body.contact_ids is not None:
+            out["contacts"] = [p.to_dict() for p in preview_contacts(store, draft, body.contact_ids, as_of=as_of,
+                                                                     deadline=deadline)]
+        else:
+            out["distribution"] = preview_distribution(store, draft, as_of=as_of).to_dict()
+    return with_offsets(out)
 
 
 @router.post("", response_model=PublishedOut, responses=MODEL_ERRORS)
@@ -192,7 +203,12 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
         before = ctx.store.latest_version(loaded.model.name)
         version = publish(ctx.store, loaded, body.file or "api")
         new = before is None or before.version != version.version
-        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else []
+        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else ScoreRuns()
+        for failure in runs.failures:  # the engine cannot run it: publish nothing
+            raise InvalidModelText([ModelIssue(
+                loaded.file, "", f"the engine could not score this model, so it was not published: "
+                f"{failure.error}", hint="`leadscore validate` checks what it can; report the model text "
+                "if it validates")])
         return version, new, runs
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import ReadKey, runtime
 from leadscore.api.routes_models import MODEL_ERRORS, checked_text
-from leadscore.api.schemas import Id, Text
+from leadscore.api.schemas import Id, Text, with_offsets
 from leadscore.api.values import checked_as_of
 from leadscore.reports.backtest import run_backtest
 from leadscore.reports.build import build_report
@@ -60,7 +60,7 @@ def get_report(request: Request,
                           label=label, rolling_dates_count=rolling, step=step, stuck_days=stuck_days)
     if format == "html":
         return HTMLResponse(render_html(report))
-    data: dict[str, Any] = jsonable(report.to_dict())
+    data: dict[str, Any] = jsonable(with_offsets(report.to_dict()))
     return data
 
 
@@ -97,5 +97,5 @@ def post_backtest(request: Request, body: BacktestRequest, _key: object = ReadKe
         target = _target(store, body.model)
     run = run_backtest(store, target, as_of=checked_as_of(body.as_of, "body"), horizon=body.horizon, label=body.label,
                        vs=_target(store, body.vs), rolling_count=body.rolling, step=body.step)
-    data: dict[str, Any] = {**jsonable(run.to_dict()), "warnings": warnings}
+    data: dict[str, Any] = {**jsonable(with_offsets(run.to_dict())), "warnings": warnings}
     return data

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
 from leadscore.api.cursors import ID_POSITION, decode_cursor, next_page
@@ -15,8 +15,9 @@ from leadscore.api.reads import MAX_PAGE, scores_page
 from leadscore.api.schemas import ListPage, RunOut, ScoreRequest, ScoresPage, TasksPage
 from leadscore.api.values import InvalidInput, checked_as_of, problem
 from leadscore.api.writer import WriteContext
-from leadscore.engine.run import RunResult
 from leadscore.errors import NotFoundError
+from leadscore.scoring import ScoreRuns
+from leadscore.timeutil import FUTURE_SLACK, utcnow
 from leadscore.workflows.lists import list_members
 from leadscore.workflows.tasks import list_tasks
 
@@ -37,27 +38,36 @@ def get_scores(request: Request,
                        cursor=cursor)
 
 
-@router.post("/score", response_model=list[RunOut])
-async def post_score(request: Request, body: ScoreRequest | None = None,
+@router.post("/score", response_model=list[RunOut], responses={200: {"headers": {
+    "Leadscore-Failed-Models": {"description": "models that could not be scored (the others were), as "
+                                "`name vN` separated by commas; absent when every model scored",
+                                "schema": {"type": "string"}}}}})
+async def post_score(request: Request, response: Response, body: ScoreRequest | None = None,
                      _key: object = AdminKey) -> list[dict[str, Any]]:
     """Rescore now: the given contacts, or everyone (admin). Crossings fire workflows as usual.
 
+    A model whose query fails is named in the `Leadscore-Failed-Models` header; the others score.
     Everyone is rescored as the schedule does it: the query runs beside the writes and its results
     are written in short parts, so events posted meanwhile are not held back."""
     rt = runtime(request)
-    req = body or ScoreRequest(contact_ids=None, models=None)
+    req = body or ScoreRequest.model_validate({})
     as_of = checked_as_of(req.as_of, "body")
+    if as_of is not None and not req.allow_future and as_of > utcnow() + FUTURE_SLACK:
+        raise InvalidInput([problem(("body", "as_of"), "is in the future: stored scores would count events as "
+                                    "older than they are; send `allow_future: true` to store them anyway")])
     started = time.perf_counter()
     if req.contact_ids is None:
-        runs: list[RunResult] = await asyncio.to_thread(rt.rescore_staged, as_of=as_of, models=req.models)
+        runs: ScoreRuns = await asyncio.to_thread(rt.rescore_staged, as_of=as_of, models=req.models)
     else:
         ids = req.contact_ids
 
-        def job(ctx: WriteContext) -> list[RunResult]:
+        def job(ctx: WriteContext) -> ScoreRuns:
             return rt.rescore_contacts(ctx.store, ids, models=req.models, as_of=as_of)
 
-        runs = await asyncio.wrap_future(rt.write(job))
+        runs = await asyncio.wrap_future(rt.write(job, groupable=True))
     rt.metrics.rescore.labels("requested").observe(time.perf_counter() - started)
+    if runs.failures:
+        response.headers["Leadscore-Failed-Models"] = ", ".join(f"{f.model} v{f.version}" for f in runs.failures)
     return [dataclasses.asdict(r) for r in runs]
 
 

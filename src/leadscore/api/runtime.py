@@ -9,8 +9,8 @@ One process owns the workspace's DuckDB file (DuckDB allows one writing process)
   and inactivity move scores without events): the query runs on a cursor of its own and its
   results go through the writer in short parts (``scoring.score_all_staged``), so real-time
   writes never wait for the whole run; it also flushes API keys' last-use;
-* the **row locators** (``engine.realtime.RowLocators``): where each contact's row and events are,
-  read at start, so the real-time rescoring of a contact reads its own rows by row id;
+* the **lookup indexes** (``storage.lookup``) on ``events`` and ``contacts`` by ``contact_id``,
+  created at start when missing (imports drop them), so rescoring a contact looks up its own rows;
 * the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
   on a cursor of its own.
 
@@ -32,9 +32,9 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
-from leadscore.engine.realtime import RowLocators
 from leadscore.errors import LeadscoreError
 from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_contacts
+from leadscore.storage.lookup import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.outbox import undelivered_count
@@ -80,8 +80,8 @@ class ApiRuntime:
         # in-memory hashes of stored event ids (duplicate check) and contact ids (no index)
         self.stored_ids = StoredKeys("events", "event_id")
         self.known_contacts = StoredKeys("contacts", "contact_id")
-        #: where each contact's rows are, for the real-time rescoring (used by the writer thread)
-        self.locators = RowLocators()
+        #: seconds the lookup indexes took to build at start (0 when they were there)
+        self.index_seconds = 0.0
         #: cursors of the staged whole-base runs under way (interrupted when the server stops)
         self._staging: set[Store] = set()
 
@@ -93,7 +93,7 @@ class ApiRuntime:
         self.contact_columns = self.store.column_types("contacts")
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
-        self.locators.load(self.store)
+        self.index_seconds = ensure_lookup_indexes(self.store)
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
@@ -117,7 +117,6 @@ class ApiRuntime:
             if self._last_used:
                 self._flush_key_use()
             self.writer.stop()
-        self.locators.close()
         with self._cursors_lock:
             for cursor in [*self._cursors, *([self._factory] if self._factory else [])]:
                 try:
@@ -174,7 +173,7 @@ class ApiRuntime:
         the transaction, which then skips that model, so one broken model never blocks writes.
         """
         runs = score_contacts(store, contact_ids, as_of=as_of or utcnow(), models=models,
-                              quarantine=self.quarantine, locators=self.locators)
+                              quarantine=self.quarantine)
         self._count_failures(runs)
         return runs
 
@@ -260,7 +259,7 @@ class ApiRuntime:
             self._staging.add(reader)
         try:
             runs = score_all_staged(reader, self._write_call, as_of=as_of or utcnow(), models=models,
-                                    quarantine=self.quarantine, locators=self.locators)
+                                    quarantine=self.quarantine)
         finally:
             with self._cursors_lock:
                 self._staging.discard(reader)

@@ -8,15 +8,17 @@ Segment calls are the exception: CDPs send many fields we do not use, so those m
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    PlainSerializer,
     PlainValidator,
     Tag,
     WithJsonSchema,
@@ -35,6 +37,60 @@ def clean_text(value: str) -> str:
     return value
 
 
+#: Unix time in seconds reads as seconds up to this (the year 2286); milliseconds start at 10**12
+#: (2001-09-09). Between the two a number is refused: 253402300800 is the year 10000 in seconds, and
+#: reading it as milliseconds (1978, as pydantic does above 2e10) would store a wrong date silently.
+SECONDS_BELOW = 10**10
+MILLISECONDS_FROM = 10**12
+
+
+def unix_time(value: Any) -> Any:
+    """A JSON number as an instant (seconds or milliseconds since 1970 UTC, told apart by size)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("must be a finite number")
+    if abs(value) < SECONDS_BELOW:
+        seconds = float(value)
+    elif MILLISECONDS_FROM <= value < SECONDS_BELOW * 1000:
+        seconds = value / 1000
+    else:
+        raise ValueError(f"{value} is neither Unix seconds (below 10^10, up to the year 2286) nor Unix "
+                         "milliseconds (10^12 to 10^13, 2001 to 2286); send ISO 8601 such as 2026-03-02T10:15:00Z")
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+#: the instants the store accepts (years 1900 to 2200), as Unix seconds and as Unix milliseconds
+_FIRST, _LAST = -2208988800, 7258118400
+Instant = Annotated[datetime, BeforeValidator(unix_time), WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date-time"},
+    {"type": "number", "minimum": _FIRST, "maximum": _LAST},
+    {"type": "number", "minimum": MILLISECONDS_FROM, "maximum": _LAST * 1000}]})]
+def utc_iso(value: datetime) -> str:
+    """An instant as ISO 8601 with its offset (``2026-03-02T10:15:00Z``): the store keeps naive UTC,
+    and a timestamp without an offset is not the RFC 3339 ``date-time`` the OpenAPI document promises."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
+
+
+def with_offsets(data: Any) -> Any:
+    """``data`` (a response built of dicts and lists) with every datetime as ``utc_iso`` text: for
+    routes whose body has no response model (explain, preview, backtest), so their timestamps carry
+    their offset like every other response's."""
+    if isinstance(data, datetime):
+        return utc_iso(data)
+    if isinstance(data, dict):
+        return {k: with_offsets(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [with_offsets(v) for v in data]
+    return data
+
+
+#: a timestamp in a response: always with its offset (``Z``)
+Timestamp = Annotated[datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
+#: what an e-mail address must look like wherever the API accepts one (events, Segment, contacts)
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+EMAIL_MAX = 320
 Text = Annotated[str, AfterValidator(clean_text)]
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
 
@@ -59,17 +115,21 @@ Value = Annotated[Any, PlainValidator(_scalar), WithJsonSchema({"anyOf": [
 class EventIn(BaseModel):
     """One thing a contact did. ``contact_id`` or ``email`` says who (a new contact is created)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "event_id": "web-81723", "email": "ann@acme.com", "type": "page_view",
-        "occurred_at": "2026-03-02T10:15:00Z", "properties": {"url": "/pricing"}}]})
+    # the schema says what ``_who`` checks, so clients (and generated ones) see it before a 422
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "anyOf": [{"required": ["contact_id"], "properties": {"contact_id": {"type": "string"}}},
+                  {"required": ["email"], "properties": {"email": {"type": "string"}}}],
+        "examples": [{"event_id": "web-81723", "email": "ann@acme.com", "type": "page_view",
+                      "occurred_at": "2026-03-02T10:15:00Z", "properties": {"url": "/pricing"}}]})
 
     event_id: Id | None = Field(None, description="Idempotency key; when absent, a hash of the event "
                                 "(the id an import of the same event would get).")
     contact_id: Id | None = None
-    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+    email: Annotated[str, Field(min_length=3, max_length=EMAIL_MAX, pattern=EMAIL_PATTERN),
                      AfterValidator(clean_text)] | None = None
     type: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-    occurred_at: datetime | None = Field(None, description="ISO 8601; naive = UTC; default: when received.")
+    occurred_at: Instant | None = Field(None, description="ISO 8601 (naive = UTC), or a number: Unix seconds "
+                                        "(below 10^10) or milliseconds (10^12 to 10^13); default: when received.")
     properties: dict[Text, Value] = Field(default_factory=dict, description="Event columns (url, campaign, "
                                           "form, ...); an unknown name is a 422.")
 
@@ -110,8 +170,8 @@ class ScoreOut(BaseModel):
     tier: str
     grade: str | None
     groups: dict[str, float]
-    as_of: datetime
-    computed_at: datetime
+    as_of: Timestamp
+    computed_at: Timestamp
 
 
 class EventsResponse(BaseModel):
@@ -129,8 +189,8 @@ class PredictionOut(BaseModel):
     probability: float | None
     priority: str | None
     factors: Any
-    as_of: datetime | None
-    computed_at: datetime | None
+    as_of: Timestamp | None
+    computed_at: Timestamp | None
 
 
 class ContactOut(BaseModel):
@@ -148,8 +208,8 @@ class HistoryRow(BaseModel):
     tier: str
     prev_score: float | None
     prev_tier: str | None
-    as_of: datetime
-    computed_at: datetime
+    as_of: Timestamp
+    computed_at: Timestamp
     run_id: str
 
 
@@ -157,7 +217,7 @@ class PropertyChange(BaseModel):
     property: str
     old_value: str | None
     new_value: str | None
-    changed_at: datetime
+    changed_at: Timestamp
     source: str
 
 
@@ -173,7 +233,7 @@ class ScoreRow(BaseModel):
     tier: str
     grade: str | None
     model_version: int
-    as_of: datetime
+    as_of: Timestamp
 
 
 class ScoresPage(BaseModel):
@@ -186,14 +246,16 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contact_ids: list[Id] | None = Field(None, max_length=100_000, description="default: everyone")
     models: list[Id] | None = Field(None, description="default: every published model")
-    as_of: datetime | None = None
+    as_of: datetime | None = Field(None, description="default: now; a future moment needs `allow_future`")
+    allow_future: bool = Field(False, description="store scores as of a future `as_of` (refused otherwise: events "
+                                                  "would count as older than they are)")
 
 
 class RunOut(BaseModel):
     run_id: str
     model: str
     model_version: int
-    as_of: datetime
+    as_of: Timestamp
     scope: str
     contacts: int
     changed: int
@@ -223,9 +285,9 @@ class KeyOut(BaseModel):
     key_id: str
     name: str | None
     scope: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    created_at: Timestamp
+    revoked_at: Timestamp | None
+    last_used_at: Timestamp | None
 
 
 class KeyCreated(KeyOut):
@@ -244,7 +306,7 @@ class SegmentCall(BaseModel):
     anonymousId: Id | None = None
     event: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)] | None = None
     name: Text | None = None
-    timestamp: datetime | None = None
+    timestamp: Instant | None = None
     properties: dict[Text, Any] = Field(default_factory=dict)
     traits: dict[Text, Any] = Field(default_factory=dict)
     context: dict[Text, Any] = Field(default_factory=dict)

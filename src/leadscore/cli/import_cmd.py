@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadscore import library
@@ -37,6 +38,9 @@ def import_command(
     ] = None,
     file_format: Annotated[FileFormat | None, typer.Option("--format", help="Override the extension.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Abort on the first bad row, importing nothing.")] = False,
+    allow_new_ids: Annotated[bool, typer.Option(
+        "--allow-new-ids", help="Import contacts even when most rows have new ids but match stored contacts "
+                                "by e-mail or by another id column.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -58,7 +62,8 @@ def import_command(
             bar.update(task, completed=done, total=total or None)
 
         r = library.import_file(kind.value, file, workspace=workspace, mapping=mapping, strict=strict,
-                                progress=progress, file_format=file_format.value if file_format else None)
+                                progress=progress, file_format=file_format.value if file_format else None,
+                                allow_new_ids=allow_new_ids)
     if as_json:
         print_json(r)
         return
@@ -69,6 +74,13 @@ def import_command(
     )
     if r.columns_added:
         console.print(f"  new columns: {', '.join(r.columns_added)}")
+    if any(r.top_values.values()):
+        console.print("  most frequent values of the new text columns (a placeholder such as `Select` can be "
+                      "declared empty with null_values: in the mapping or leadscore.yml):", highlight=False)
+        for name, values in r.top_values.items():
+            if values:
+                shown = " · ".join(f"{escape(v)!s} ({n:,})" for v, n in values)
+                console.print(f"    {name}: {shown}", highlight=False)
     if r.unknown_contacts:
         console.print(f"  [yellow]{r.unknown_contacts:,} rows refer to contacts not imported yet[/]")
     for warning in r.warnings:

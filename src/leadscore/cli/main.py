@@ -22,6 +22,7 @@ def _register() -> None:
     from leadscore.cli import (  # noqa: F401  (each module adds its commands to `app`)
         backtest_cmd,
         bench_cmd,
+        columns_cmd,
         compile_cmd,
         deliveries_cmd,
         demo_cmd,

@@ -16,6 +16,9 @@ def score_command(
     model: ModelOpt = None,
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
+    allow_future: Annotated[bool, typer.Option("--allow-future", help="Store scores as of a future moment "
+                                               "(refused by default: events would count as older than they are).")
+                            ] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -33,9 +36,10 @@ def score_command(
     models = [model] if model else None
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
-            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of)
+            runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of,
+                                     allow_future=allow_future)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of, allow_future=allow_future)
     if as_json:
         print_json(list(runs))
     elif not runs and not runs.failures:

@@ -30,4 +30,5 @@ def serve_command(
     from leadscore import admin
 
     admin.serve(workspace=workspace, host=host, port=port, worker=worker, scheduler=schedule, log_level=log_level,
-                on_start=lambda url: err_console.print(f"serving on {url} (docs at /docs)", highlight=False))
+                on_start=lambda root, url: err_console.print(f"serving {root} on {url} (docs at /docs)",
+                                                             highlight=False))

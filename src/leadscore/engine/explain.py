@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadscore.engine.limits import Deadline
+from leadscore.engine.lookup import find_contact
 from leadscore.engine.reference import score_reference
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import NotFoundError
@@ -116,8 +118,13 @@ def _contact_and_events(store: Store, contact_id: str, as_of: datetime) -> tuple
 
 
 def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
-                       as_of: datetime | None = None, version: int | None = None) -> Explanation:
-    """Explain one contact under any model (published or draft) at ``as_of`` (default now)."""
+                       as_of: datetime | None = None, version: int | None = None,
+                       deadline: Deadline | None = None) -> Explanation:
+    """Explain one contact under any model (published or draft) at ``as_of`` (default now).
+
+    With a ``deadline`` (the API's), the work stops with ``TimeLimitError`` once it is past.
+    """
+    deadline = deadline or Deadline.none()
     when = as_of or utcnow()
     contact, events = _contact_and_events(store, contact_id, when)
     sql = compiled_sql(store, model, when, contact_id=contact_id, detail=True)
@@ -128,7 +135,9 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
             f"contact `{contact_id}` is not scored at {when:%Y-%m-%d %H:%M}: it was created later"
         )
     values = dict(zip([d[0] for d in cur.description], row, strict=True))
+    deadline.check()
     reference = score_reference(model, contact, events, when)
+    deadline.check()
     rules: list[RuleExplanation] = []
     for i, (group, rule) in enumerate(model.rules()):
         matched = [
@@ -152,11 +161,15 @@ def explain_with_model(store: Store, model: ScoringModel, contact_id: str, *,
 
 
 def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
-                    as_of: datetime | None = None) -> Explanation:
-    """Explain the stored score of a contact: by default at the as-of and version that made it."""
+                    as_of: datetime | None = None, deadline: Deadline | None = None) -> Explanation:
+    """Explain the stored score of a contact: by default at the as-of and version that made it.
+
+    ``contact_id`` may also be the contact's e-mail or a value of another id column (``engine/lookup.py``).
+    """
     names = [model] if model else store.published_models()
     if not names:
         raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
+    contact_id = find_contact(store, contact_id)
     name = names[0]
     stored = store.con.execute(
         "SELECT model_version, score, as_of FROM scores WHERE model = ? AND contact_id = ?",
@@ -169,7 +182,8 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
         version = store.get_version(name)
         when = as_of
     scoring_model = model_of(version)
-    result = explain_with_model(store, scoring_model, contact_id, as_of=when, version=version.version)
+    result = explain_with_model(store, scoring_model, contact_id, as_of=when, version=version.version,
+                                deadline=deadline)
     if stored is not None:
         result.stored_score, result.stored_as_of = float(stored[1]), stored[2]
     blend = scoring_model.predictive

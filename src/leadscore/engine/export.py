@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from leadscore.engine.lookup import checked_model, checked_tier
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
@@ -106,10 +107,12 @@ class TopRow:
 
 def top_scores(store: Store, *, model: str | None = None, tier: str | None = None,
                n: int = 20) -> list[TopRow]:
-    """The best-scored contacts, optionally of one model and tier."""
-    names = [model] if model else store.published_models()[:1]
-    if not names:
+    """The best-scored contacts, optionally of one model and tier (an unknown one is an error)."""
+    chosen = checked_model(store, model)
+    if chosen is None:
         return []
+    checked_tier(store, chosen, tier)
+    names = [chosen]
     sql = """SELECT s.contact_id, s.model, s.score, s.tier, s.grade,
                     trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')),
                     c.job_title, c.company, c.email

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from leadscore.engine.explain import Explanation, explain_with_model
+from leadscore.engine.limits import Deadline
+from leadscore.engine.lookup import find_contact
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
 from leadscore.model.loader import LoadedModel
 from leadscore.storage.store import Store
@@ -91,15 +93,16 @@ def _rule_diffs(draft: Explanation, published: Explanation | None) -> list[RuleD
 
 
 def preview_contacts(store: Store, draft: LoadedModel, contact_ids: list[str], *,
-                     as_of: datetime | None = None) -> list[ContactPreview]:
+                     as_of: datetime | None = None,
+                     deadline: Deadline | None = None) -> list[ContactPreview]:
     """Score each contact with the draft and the published model, rule by rule."""
     when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)
     out = []
-    for cid in contact_ids:
-        d = explain_with_model(store, draft.model, cid, as_of=when)
-        p = (explain_with_model(store, model_of(published), cid, as_of=when, version=published.version)
-             if published else None)
+    for cid in (find_contact(store, ref) for ref in contact_ids):  # an id, an e-mail or another id column
+        d = explain_with_model(store, draft.model, cid, as_of=when, deadline=deadline)
+        p = (explain_with_model(store, model_of(published), cid, as_of=when, version=published.version,
+                                deadline=deadline) if published else None)
         out.append(ContactPreview(cid, d, p, _rule_diffs(d, p)))
     return out
 

@@ -1,10 +1,10 @@
-"""Scoring a few contacts now: their rows read by row id, scored without planning a query.
+"""Scoring a few contacts now: their rows looked up by key, scored without planning a query.
 
 ``run_model`` with ``contact_ids`` (the API's real-time path, ``score_one``, the settling of
 ``set`` actions) gets its rows from here instead of running the compiled query over the whole
 ``events`` table, which costs ~0.3 s at 20M events however few contacts are asked for. Two ways,
-both reading only the contacts' own rows (through the server's ``RowLocators`` when given, which
-find them by row id, else by scanning the key column):
+both reading only the contacts' own rows by ``contact_id`` (``storage.lookup.key_filter``: index
+lookups in the server, which holds indexes on that column, else a scan of the key column):
 
 * **reference**: up to ``REFERENCE_CONTACTS`` contacts with at most ``REFERENCE_EVENTS`` events
   together are scored by the pure-Python reference scorer (``engine.reference``), which needs no
@@ -12,7 +12,9 @@ find them by row id, else by scanning the key column):
   request). It is the scorer every engine is differential-tested against
   (``tests/test_differential.py`` runs this exact path: rows read back from DuckDB by
   ``fetch_rows``, scored by ``reference_rows``), so the numbers are the batch run's to 1e-9, the
-  engine's own test of "unchanged";
+  engine's own test of "unchanged"; a contact whose total or group points sit within 1e-6 of a
+  tier or band bound, with some inexact term (decay, points such as 0.1), is left to the compiled
+  query, so the labels are the batch run's exactly;
 * **sql**: more contacts (a batch of events) copy their rows into two temporary tables and run the
   model's parameterised compiled query over those (one plan for the whole group).
 
@@ -34,7 +36,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from leadscore.engine.reference import score_many_reference
+from leadscore.engine.reference import ReferenceScore, score_many_reference
 from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
@@ -46,7 +48,7 @@ from leadscore.model.conditions import (
 )
 from leadscore.model.regex import portability_problem
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.locator import RowLocator, key_filter
+from leadscore.storage.lookup import key_filter
 from leadscore.storage.store import Store
 
 log = logging.getLogger("leadscore.engine")
@@ -61,23 +63,6 @@ RT_CONTACTS, RT_EVENTS, RT_SCORED = "_rt_contacts", "_rt_events", "_rt_scored"
 #: Column types the reference scorer reads exactly as the compiled SQL does.
 _REFERENCE_TYPES = frozenset({"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT",
                               "BOOLEAN", "TIMESTAMP", "DATE"})
-
-
-class RowLocators:
-    """Where each contact's row and events are (``storage.locator``), for the process holding the store."""
-
-    def __init__(self, *, catch_up_at: int = 50_000, rebuild_at: int = 2_000_000) -> None:
-        self.contacts = RowLocator("contacts", "contact_id", catch_up_at=catch_up_at, rebuild_at=rebuild_at)
-        self.events = RowLocator("events", "contact_id", catch_up_at=catch_up_at, rebuild_at=rebuild_at)
-
-    def load(self, store: Store) -> RowLocators:
-        self.contacts.load(store)
-        self.events.load(store)
-        return self
-
-    def close(self) -> None:
-        self.contacts.close()
-        self.events.close()
 
 
 @dataclass
@@ -97,22 +82,19 @@ class Scored:
                 con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _select(store: Store, locator: RowLocator | None, table: str, ids: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    if locator is not None:
-        return locator.select(store, ids)
+def _select(table: str, ids: Sequence[str]) -> tuple[str, dict[str, Any]]:
     where, params = key_filter("contact_id", ids)
     return f"SELECT * FROM {table} WHERE {where}", params
 
 
-def fetch_rows(store: Store, ids: Sequence[str], locators: RowLocators | None = None
-               ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def fetch_rows(store: Store, ids: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """The contacts' rows and their events, as the reference scorer takes them (column → value)."""
     con = store.con
-    sql, params = _select(store, locators.contacts if locators else None, "contacts", ids)
+    sql, params = _select("contacts", ids)
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     contacts = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    sql, params = _select(store, locators.events if locators else None, "events", ids)
+    sql, params = _select("events", ids)
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     events: dict[str, list[dict[str, Any]]] = {}
@@ -126,18 +108,54 @@ def reference_rows(model: ScoringModel, contacts: Sequence[Mapping[str, Any]],
                    events: Mapping[str, Sequence[Mapping[str, Any]]], as_of: datetime) -> pa.Table:
     """The compiled query's output columns for these contacts, by the reference scorer
     (``score_many_reference``: contacts created after ``as_of`` are left out, as in SQL)."""
-    scores = score_many_reference(model, contacts, (e for rows in events.values() for e in rows), as_of)
-    groups = list(model.groups)
-    refs = list(scores.values())
+    return _as_table(model, _reference_scores(model, contacts, events, as_of))
+
+
+def _reference_scores(model: ScoringModel, contacts: Sequence[Mapping[str, Any]],
+                      events: Mapping[str, Sequence[Mapping[str, Any]]], as_of: datetime) -> list[ReferenceScore]:
+    return list(score_many_reference(model, contacts, (e for rows in events.values() for e in rows), as_of).values())
+
+
+def _as_table(model: ScoringModel, refs: Sequence[ReferenceScore]) -> pa.Table:
     columns: dict[str, pa.Array] = {
         "contact_id": pa.array([r.contact_id for r in refs], pa.string()),
         "score": pa.array([float(r.total) for r in refs], pa.float64()),
         "tier": pa.array([r.tier for r in refs], pa.string()),
         "grade": pa.array([r.grade for r in refs], pa.string()),
     }
-    for i, name in enumerate(groups):
+    for i, name in enumerate(model.groups):
         columns[f"g_{i}"] = pa.array([float(r.groups[name]) for r in refs], pa.float64())
     return pa.table(columns)
+
+
+#: A total or group's points this close to a tier or band bound may be labelled otherwise by the
+#: compiled query, unless every term of the sums is exact (below): the reference adds decayed
+#: points in another order than SQL, which may differ in the last bits (~1e-15).
+NEAR_BOUND = 1e-6
+
+
+def _exact(value: float) -> bool:
+    """A multiple of 2^-20 well inside the float range: sums of such values are exact in any order."""
+    return abs(value) < 2.0**30 and (value * 2.0**20).is_integer()
+
+
+def label_at_risk(model: ScoringModel, score: ReferenceScore) -> bool:
+    """Whether the compiled query could label this contact otherwise than the reference did: its
+    total is near a tier bound, or a group's points near a band bound of the matrix, and some term
+    of those sums is not exact (a decayed rule that fired, or points such as 0.1). The real-time
+    path then takes the compiled query, so labels are always the batch run's."""
+    def near(value: float, bounds: Sequence[float]) -> bool:
+        return any(abs(value - b) <= NEAR_BOUND for b in bounds)
+
+    at_risk = near(score.total, list(model.tiers.values()))
+    if model.matrix is not None:
+        for axis in (model.matrix.fit, model.matrix.engagement):
+            at_risk = at_risk or near(score.groups[axis.group], list(axis.bands.values()))
+    if not at_risk:
+        return False
+    rules = model.rules()
+    return not all(_exact(r.points) and (not r.fired or model.decay_for(*rules[r.index]) is None)
+                   for r in score.rules)
 
 
 def _reads(model: ScoringModel) -> tuple[set[str], set[str], list[str]]:
@@ -188,30 +206,28 @@ def reference_reads_as_sql(model: ScoringModel, contact_types: Mapping[str, str]
     return all(portability_problem(p) is None and "(?" not in p.replace("(?:", "") for p in patterns)
 
 
-def scored_by_reference(store: Store, model: ScoringModel, ids: Sequence[str], as_of: datetime,
-                        locators: RowLocators | None) -> Scored | None:
+def scored_by_reference(store: Store, model: ScoringModel, ids: Sequence[str], as_of: datetime) -> Scored | None:
     """The reference path, or None when these contacts should take the sql path."""
     if len(ids) > REFERENCE_CONTACTS:
         return None
-    if locators is not None and locators.events.count_located(store, ids) > REFERENCE_EVENTS:
-        return None
-    contacts, events = fetch_rows(store, ids, locators)
+    contacts, events = fetch_rows(store, ids)
     if sum(len(v) for v in events.values()) > REFERENCE_EVENTS:
         return None
     try:
-        table = reference_rows(model, contacts, events, as_of)
+        refs = _reference_scores(model, contacts, events, as_of)
     except Exception:  # noqa: BLE001 - a value the reference cannot compare: the compiled query decides
         log.debug("the reference scorer could not score %s; using the compiled query", list(ids), exc_info=True)
         return None
-    store.con.register(RT_SCORED, table)
+    if any(label_at_risk(model, r) for r in refs):
+        return None
+    store.con.register(RT_SCORED, _as_table(model, refs))
     return Scored(f"SELECT * FROM {RT_SCORED}", {}, (RT_SCORED,), "reference")
 
 
-def copy_rows(store: Store, ids: Sequence[str], locators: RowLocators | None) -> None:
+def copy_rows(store: Store, ids: Sequence[str]) -> None:
     """Copy the contacts' rows and events into the temporary tables the sql path reads."""
     con = store.con
-    for name, table, locator in ((RT_CONTACTS, "contacts", locators.contacts if locators else None),
-                                 (RT_EVENTS, "events", locators.events if locators else None)):
-        sql, params = _select(store, locator, table, ids)
+    for name, table in ((RT_CONTACTS, "contacts"), (RT_EVENTS, "events")):
+        sql, params = _select(table, ids)
         con.execute(f"DROP TABLE IF EXISTS {name}")
         con.execute(f"CREATE TEMP TABLE {name} AS {sql}", params)

@@ -29,6 +29,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from leadscore.compiler.build import SUM_RUN
 from leadscore.errors import LeadscoreError
 from leadscore.model.conditions import (
     AllCondition,
@@ -41,7 +42,7 @@ from leadscore.model.conditions import (
     ValueTest,
 )
 from leadscore.model.properties import free_email_domains
-from leadscore.model.regex import python_pattern
+from leadscore.model.regex import re2_pattern
 from leadscore.model.spec import Decay, ScoringModel
 from leadscore.textfold import sql_lower
 from leadscore.timeutil import age_days, parse_time, to_utc_naive
@@ -173,7 +174,7 @@ def _value_check(test: ValueTest, lower: bool) -> _Check:
         lo, hi = _Operand(value[0], lower), _Operand(value[1], lower)
         return lambda v, _: lo.against(v) <= v <= hi.against(v)
     if op == "matches":  # a pattern is never lower-cased: that could change its meaning (\D → \d)
-        pattern = python_pattern(value)  # RE2's meaning of `$`, `\d`, `\w`, `\s`, `\b`
+        pattern = re2_pattern(value)  # RE2 itself, as in DuckDB: linear time, never backtracking
         return lambda v, _: pattern.search(v) is not None
     if op == "within_days":
         return lambda v, as_of: 0 <= age_days(as_of, v) <= value
@@ -353,9 +354,13 @@ def _clamp(value: float, low: float | None, high: float | None) -> float:
 
 
 def _add(values: Iterable[float]) -> float:
-    """Left-to-right sum, as SQL's ``a + b + c`` (``sum()`` compensates on Python ≥ 3.12)."""
+    """Left-to-right sum, as SQL's ``a + b + c`` (``sum()`` compensates on Python ≥ 3.12); a long
+    one in runs of ``SUM_RUN`` terms, as the compiler adds them."""
+    terms = list(values)
+    if len(terms) > SUM_RUN:
+        return _add([_add(terms[i:i + SUM_RUN]) for i in range(0, len(terms), SUM_RUN)])
     total = 0.0
-    for v in values:
+    for v in terms:
         total += v
     return total
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -26,7 +27,6 @@ from leadscore.compiler import compile_model
 from leadscore.engine.realtime import (
     RT_CONTACTS,
     RT_EVENTS,
-    RowLocators,
     Scored,
     copy_rows,
     reference_reads_as_sql,
@@ -36,6 +36,7 @@ from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
+from leadscore.storage.lookup import key_filter
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
 from leadscore.storage.types import logical_type
 from leadscore.timeutil import epoch_micros, utcnow
@@ -124,8 +125,7 @@ def _parameterized_sql(version: ModelVersion, model: ScoringModel, contacts: dic
     return sql
 
 
-def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: list[str], as_of: datetime,
-                 locators: RowLocators | None) -> Scored:
+def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: list[str], as_of: datetime) -> Scored:
     """Where a run for some contacts reads their scores from (``engine.realtime``): the reference
     scorer over their rows when it reads the model's columns as SQL does, else the compiled query
     over a copy of their rows. The query is compiled (once per version and columns) either way, so
@@ -135,11 +135,11 @@ def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: 
     events = {name: logical_type(t) for name, t in event_types.items()}
     sql = _parameterized_sql(version, model, contacts, events, (RT_CONTACTS, RT_EVENTS))
     if reference_reads_as_sql(model, contact_types, event_types):
-        scored = scored_by_reference(store, model, ids, as_of, locators)
+        scored = scored_by_reference(store, model, ids, as_of)
         if scored is not None:
             scored.params["contact_ids"] = ids
             return scored
-    copy_rows(store, ids, locators)
+    copy_rows(store, ids)
     # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
     params = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of)}) | {"contact_ids": ids}
     return Scored(sql, params, (RT_CONTACTS, RT_EVENTS), "sql")
@@ -159,6 +159,14 @@ def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_
 def _groups_list_sql(model: ScoringModel) -> str:
     """``[g_0, g_1, ...]``: group points in the order of ``model_versions.group_names``."""
     return "[" + ", ".join(f"g_{i}" for i in range(len(model.groups))) + "]::DOUBLE[]"
+
+
+#: DuckDB errors that say nothing about the model: a conflicting commit, Ctrl-C, memory or disk
+#: running out, a broken connection or an engine bug. They fail the run as they are, rather than
+#: putting a sound model in quarantine.
+_NOT_THE_MODEL = (duckdb.TransactionException, duckdb.InterruptException, duckdb.OutOfMemoryException,
+                  duckdb.IOException, duckdb.InternalException, duckdb.FatalException,
+                  duckdb.PermissionException, duckdb.ConnectionException)
 
 
 class ModelRunError(LeadscoreError):
@@ -182,7 +190,7 @@ class ModelRunError(LeadscoreError):
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
               contact_ids: Sequence[str] | None = None, model: ScoringModel | None = None,
-              on_written: OnWritten | None = None, locators: RowLocators | None = None) -> RunResult:
+              on_written: OnWritten | None = None) -> RunResult:
     """Score every contact (``contact_ids=None``) or a list of them with one model version, and
     record the results: the engine's one way to run a model.
 
@@ -191,8 +199,8 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     caller that picks the models, the instant and the hook.
 
     A whole-base run compiles with literals (DuckDB folds them; the run is long anyway). A run
-    for some contacts reads only their rows (``engine.realtime``; by row id through ``locators``,
-    the server's, when given) and scores them with the reference scorer, or, for many contacts,
+    for some contacts reads only their rows (``engine.realtime``: by key, from the server's
+    lookup indexes when they exist) and scores them with the reference scorer, or, for many contacts,
     with the cached parameterised text over a copy of their rows. A failure of the model's own
     query is a ``ModelRunError``.
     """
@@ -210,36 +218,49 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         if ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
-            scored = _scored_some(store, version, scoring_model, ids, as_of, locators)
+            scored = _scored_some(store, version, scoring_model, ids, as_of)
             sql = scored.sql
             binds.update(scored.params)
     except LeadscoreError as exc:  # the compiler refused what validation let through
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
-    # Rows of a score run have no order, so DuckDB may write them with every core.
-    if ids is None:
-        con.execute("SET preserve_insertion_order = false")
     try:
-        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started,
-                          on_written)
+        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started, on_written)
     finally:
         if scored is not None:
             try:
                 scored.drop(con)
             except duckdb.TransactionException:  # a failed transaction: the caller rolls back
                 pass
-        if ids is None:
-            try:
-                con.execute("RESET preserve_insertion_order")
-            except duckdb.TransactionException:  # a failed run inside a caller's transaction: the
-                pass  # caller rolls back; the setting only lets writes go unordered until the next RESET
+
+
+@contextmanager
+def unordered_writes(store: Store) -> Iterator[None]:
+    """Let DuckDB write a whole-base run's rows with every core (they have no order).
+
+    The setting is global to the database, so it is set and reset outside any transaction: a
+    RESET inside a transaction that failed would itself fail and leave it set for every cursor.
+    Inside a caller's transaction it is left alone.
+    """
+    if store.in_transaction:
+        yield
+        return
+    store.con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        store.con.execute("RESET preserve_insertion_order")
 
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
                started: float, on_written: OnWritten | None = None) -> RunResult:
     """The transactional part of a run: diff against the previous scores, history, scores."""
-    contact_filter = "" if ids is None else " AND contact_id IN (SELECT UNNEST($contact_ids))"
+    contact_filter = ""
+    if ids is not None:  # keys bound one by one: DuckDB prunes `scores` (stored in contact order) on them
+        where, keys = key_filter("contact_id", ids, prefix="sk")
+        contact_filter = f" AND {where}"
+        binds = binds | keys
     with store.transaction():
         t = time.perf_counter()
         make_run_table(store, version, scoring_model, sql, binds, contact_filter)
@@ -255,18 +276,16 @@ def make_run_table(store: Store, version: ModelVersion, scoring_model: ScoringMo
     model's (``ModelRunError``)."""
     con = store.con
     con.execute("DROP TABLE IF EXISTS _run")
+    text = f"""CREATE TEMP TABLE _run AS
+        SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
+               p.score AS prev_score, p.tier AS prev_tier
+        FROM ({sql}) AS q
+        LEFT JOIN (SELECT contact_id, score, tier, run_id FROM scores WHERE model = $model{prev_filter}) AS p
+          USING (contact_id) {where}"""
     try:
-        con.execute(
-            f"""CREATE TEMP TABLE _run AS
-            SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
-                   p.score AS prev_score, p.tier AS prev_tier
-            FROM ({sql}) AS q
-            LEFT JOIN (SELECT contact_id, score, tier, run_id FROM scores WHERE model = $model{prev_filter}) AS p
-              USING (contact_id) {where}""",
-            binds,
-        )
-    except (duckdb.TransactionException, duckdb.InterruptException):
-        raise  # the transaction or the user, not the model
+        con.execute(text, used_params(text, binds))
+    except _NOT_THE_MODEL:
+        raise  # the transaction, the machine or the user: not something to quarantine
     except duckdb.Error as exc:
         raise ModelRunError(version, exc) from exc
 

@@ -35,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from leadscore.engine.run import (
+    _NOT_THE_MODEL,
     ModelRunError,
     OnWritten,
     RunResult,
@@ -96,7 +97,7 @@ def stage_model(reader: Store, version: ModelVersion, as_of: datetime) -> Staged
                 FROM ({sql}) AS q
                 LEFT JOIN (SELECT contact_id, run_id FROM scores WHERE model = $model) AS p USING (contact_id)
                 ORDER BY q.contact_id""", params={"model": version.model}).to_arrow_table()
-        except (duckdb.TransactionException, duckdb.InterruptException):
+        except _NOT_THE_MODEL:
             raise
         except duckdb.Error as exc:
             raise ModelRunError(version, exc) from exc

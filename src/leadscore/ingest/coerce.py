@@ -62,9 +62,10 @@ class Coercion:
     reason: str | None
 
 
-def clean_text(ref: str, values: dict[str, str] | None = None, *, trim: bool = True,
+def clean_text(ref: str, values: dict[str, str | None] | None = None, *, trim: bool = True,
                never_empty: bool = False) -> str:
-    """Text with '' → NULL, trimmed (text formats), then the user's value map (case-insensitive).
+    """Text with '' → NULL, trimmed (text formats), then the user's value map (case-insensitive;
+    a value mapped to None, from the mapping's ``null_values``, becomes NULL).
 
     Trimming is guarded by a prefix/suffix test: ``trim`` itself costs several times more than
     the test on the millions of values that have nothing to trim. A column the file's statistics
@@ -79,7 +80,8 @@ def clean_text(ref: str, values: dict[str, str] | None = None, *, trim: bool = T
         cleaned = f"NULLIF({ref}, '')"
     if not values:
         return cleaned
-    cases = " ".join(f"WHEN {sql_str(k.strip().lower())} THEN {sql_str(v)}" for k, v in values.items())
+    cases = " ".join(f"WHEN {sql_str(k.strip().lower())} THEN {'NULL' if v is None else sql_str(v)}"
+                     for k, v in values.items())
     return f"(CASE lower({cleaned}) {cases} ELSE {cleaned} END)"
 
 
@@ -111,7 +113,7 @@ def _list(items: list[str]) -> str:
 
 
 def coerce(dest: str, ref: str, source_type: str, target: str, *, date_format: str = "iso",
-           values: dict[str, str] | None = None, trim: bool = True,
+           values: dict[str, str | None] | None = None, trim: bool = True,
            never_empty: bool = False) -> Coercion:
     """The SQL that turns source column ``ref`` (of ``source_type``) into ``target``."""
     src, dst = type_kind(source_type), type_kind(target)
@@ -182,7 +184,7 @@ def _typed_source(ref: str, source_type: str, src: str, dst: str,
 
 
 def enum_coercion(dest: str, ref: str, choices: dict[str, tuple[str, ...]],
-                  values: dict[str, str] | None, hint: str) -> Coercion:
+                  values: dict[str, str | None] | None, hint: str) -> Coercion:
     """Text matched against known spellings (letters and digits only, lower case)."""
     clean = clean_text(f"CAST({ref} AS VARCHAR)", values)
     norm = "lower(regexp_replace({x}, '[^A-Za-z0-9]+', '', 'g'))"

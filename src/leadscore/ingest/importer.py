@@ -55,7 +55,9 @@ from leadscore.ingest.readers import (
     sql_name,
     sql_str,
 )
+from leadscore.ingest.reimport import check_new_ids
 from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
+from leadscore.ingest.topvalues import top_values
 from leadscore.ingest.writers import (
     SPECS,
     EventStats,
@@ -65,6 +67,7 @@ from leadscore.ingest.writers import (
     prepare_rows,
     upsert,
 )
+from leadscore.storage.lookup import drop_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.storage.types import type_kind
 from leadscore.timeutil import utcnow
@@ -91,13 +94,18 @@ class ImportResult:
     unknown_contacts: int = 0
     warnings: list[str] = field(default_factory=list)
     import_id: str = ""
+    #: new text column → its most frequent values and their counts (spot placeholders like `Select`)
+    top_values: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path: str | Path, *,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 rejects_dir: Path | None = None, progress: ProgressCallback | None = None,
-                file_format: str | None = None) -> ImportResult:
+                file_format: str | None = None, allow_new_ids: bool = False) -> ImportResult:
     """Import one CSV / Parquet / JSON-lines file; see the module docstring.
+
+    A contacts file whose rows are mostly new by id but already stored by e-mail or by another
+    column's ids is refused before anything is written, unless ``allow_new_ids`` (ingest/reimport.py).
 
     ``rejects_dir`` defaults to ``rejects/`` next to the store (the workspace default), or next to
     the input file for an in-memory store. ``progress(done, total)`` is called from a helper
@@ -126,7 +134,9 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
             with tracker.step(0.0, 0.35 if fmt != "parquet" else 0.02):
                 source = open_source(con, file, fmt, mapping)
             with store.transaction():
-                result = _run(store, kind, source, mapping, strict, tracker)
+                if kind != "deals":  # the server's lookup indexes would cost a bulk insert ~2.7x its CPU;
+                    drop_lookup_indexes(con)  # its next start builds them again (storage/lookup.py)
+                result = _run(store, kind, source, mapping, strict, tracker, allow_new_ids)
                 if result.rejected:
                     target = rejects_path(_rejects_dir(store, file, rejects_dir), kind, file, started)
                     result.rejects_file = write_rejects(con, source, target)
@@ -153,20 +163,26 @@ def _cleanup(con: duckdb.DuckDBPyConnection, source: Source | None) -> None:
 
 
 def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict: bool,
-         tracker: ProgressTracker) -> ImportResult:
+         tracker: ProgressTracker, allow_new_ids: bool = False) -> ImportResult:
     con = store.con
     weights = (0.35, 0.45, 0.6) if source.format != "parquet" else (0.02, 0.1, 0.2)
     plan, warnings = plan_columns([c.name for c in source.columns], kind, mapping)
+    warnings = source.warnings + warnings
     _check_required(kind, plan, mapping, source)
     table_types = store.column_types(SPECS[kind].table)
     with tracker.step(weights[0], weights[1]):
         targets, new_columns, more = _decide_types(con, source, plan, table_types, mapping, kind)
+        tops = top_values(con, source.relation, {t.dest: _as_text(t.coercion()) for t in targets
+                                                 if new_columns.get(t.dest) == "VARCHAR"})
     warnings += more
     with tracker.step(weights[1], weights[2]):
         columns, stats, bad = _check_rows(con, kind, source, targets)
         if bad and _settle_day_month(con, source, targets, warnings):
             columns, stats, bad = _check_rows(con, kind, source, targets)
         rejected = collect_rejects(con, source, "__ls_rows", bad)
+    if kind == "contacts" and not allow_new_ids:
+        id_source = next((p.source for p in plan if p.dest == "contact_id"), None)
+        check_new_ids(con, source, id_source, has_email=any(p.dest == "email" for p in plan))
     if strict and rejected:
         line, reason = first_reject(con)
         where = "row" if source.format == "parquet" else "line"
@@ -182,7 +198,7 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
         raise AssertionError(f"import bookkeeping is off: {counts} for {good} good rows")
     return ImportResult(kind, source.path, source.rows + source.malformed, counts.inserted,
                         counts.updated, counts.duplicates, rejected, None, list(new_columns), 0.0,
-                        counts.unknown_contacts, warnings, uuid.uuid4().hex)
+                        counts.unknown_contacts, warnings, uuid.uuid4().hex, tops)
 
 
 def _check_required(kind: str, plan: list[PlannedColumn], mapping: ColumnMapping,
@@ -210,7 +226,7 @@ class _Target:
     source_type: str
     target: str  # DuckDB type of the destination column
     order: str = "iso"  # day/month order of text dates
-    values: dict[str, str] | None = None
+    values: dict[str, str | None] | None = None
     status: bool = False  # a deal's status: matched against stage names
     undecided: bool = False  # an existing timestamp column whose day/month order is not yet known
     trim: bool = True
@@ -222,6 +238,11 @@ class _Target:
                                  "expected won, lost or open; map it under values: status")
         return coerce(self.dest, self.ref, self.source_type, self.target, date_format=self.order,
                       values=self.values, trim=self.trim, never_empty=self.never_empty)
+
+
+def _as_text(coercion: Coercion) -> str:
+    """The SQL of a text column's stored value, read from the source relation."""
+    return coercion.value.replace("{x}", f"({coercion.clean})")
 
 
 def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[PlannedColumn],
@@ -240,14 +261,15 @@ def _decide_types(con: duckdb.DuckDBPyConnection, source: Source, plan: list[Pla
     forced = mapping.date_format if mapping.date_format not in (None, "auto") else None
     lookup_only = SPECS[kind].lookup_only
     trim = source.format != "parquet"
-    new_text = {ref: clean_text(ref, mapping.values.get(dest), trim=trim) for dest, ref, typ in items
+    new_text = {ref: clean_text(ref, mapping.value_map(dest), trim=trim) for dest, ref, typ in items
                 if type_kind(typ) == "string" and dest not in lookup_only and dest not in table_types}
     profiles = infer_text_columns(con, source.relation, new_text)
     targets: list[_Target] = []
     new_columns: dict[str, str] = {}
     warnings: list[str] = []
     for dest, ref, typ in items:
-        target = _Target(dest, ref, typ, "VARCHAR", forced or "iso", mapping.values.get(dest),
+        target = _Target(dest, ref, typ, "VARCHAR", forced or "iso",
+                         mapping.value_map(dest, text=type_kind(typ) == "string"),
                          trim=trim, never_empty=name_of.get(ref) in source.never_empty)
         if kind == "deals" and dest == "status":
             target.status = True

@@ -123,6 +123,8 @@ class ColumnMapping(BaseModel):
                                               description="destination column -> {from: to}")
     constants: dict[str, str] = Field(default_factory=dict,
                                       description="destination column -> value for every row")
+    null_values: list[str] = Field(default_factory=list, description="values that mean empty in every column "
+                                   "(case-insensitive, spaces aside), e.g. a form's placeholder `Select`")
     date_format: str | None = Field(default=None, description="auto | iso | dmy | mdy | %-pattern")
     delimiter: str | None = None
     encoding: str | None = None
@@ -200,6 +202,18 @@ class ColumnMapping(BaseModel):
             merged[source.strip()] = dest.strip() or None
         return self.model_copy(update={"id_column": id_column or self.id_column, "columns": merged})
 
+    def with_null_values(self, more: Iterable[str]) -> ColumnMapping:
+        """A copy that also reads ``more`` as empty (the workspace's ``null_values``)."""
+        return self.model_copy(update={"null_values": list(dict.fromkeys([*self.null_values, *more]))})
+
+    def value_map(self, dest: str, *, text: bool = True) -> dict[str, str | None] | None:
+        """Column ``dest``'s value map: ``values`` for it, and every ``null_values`` entry → empty
+        when the source column is text (a typed Parquet column holds no placeholder words)."""
+        own = self.values.get(dest) or {}
+        if not self.null_values or not text:
+            return dict(own) or None
+        return {**{v: None for v in self.null_values}, **own}
+
 
 def load_mapping(path: str | Path) -> ColumnMapping:
     """Read a YAML mapping file. Scalars stay strings (``yes`` is not ``True`` here)."""
@@ -218,7 +232,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         raise ImportError_(f"{file}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ImportError_(f"{file}: a mapping file is a YAML object with keys id_column, columns, "
-                           "values, constants, date_format, delimiter, encoding")
+                           "values, constants, null_values, date_format, delimiter, encoding")
     try:
         return ColumnMapping.model_validate(raw)
     except ValidationError as exc:

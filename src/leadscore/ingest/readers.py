@@ -30,6 +30,7 @@ import pyarrow as pa
 from leadscore.errors import ImportError_
 from leadscore.ingest.lines import LineMap, lines_at_offsets
 from leadscore.ingest.mapping import ColumnMapping
+from leadscore.ingest.quotes import MAX_ROUNDS, RunawayQuote, blanked_copy, runaway_records
 from leadscore.ingest.sniff import (
     detect_encoding,
     header_names,
@@ -89,6 +90,7 @@ class Source:
     temp_tables: list[str] = field(default_factory=list)
     scratch: list[Path] = field(default_factory=list)  # temporary files to delete afterwards
     never_empty: frozenset[str] = frozenset()  # columns proven non-NULL, non-'' (Parquet stats)
+    warnings: list[str] = field(default_factory=list)  # what the import summary should say about reading
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
         for file in self.scratch:
@@ -176,11 +178,12 @@ def _csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: ColumnMapping,
             file.unlink(missing_ok=True)
         raise
     scratch = made + scratch
+    read_path, runaways = _reread_runaway_quotes(con, read_path, encoding, delimiter, refs, scratch)
     offset = _row_offset(con, "__ls_src")
     # rows without any value (blank lines, ",,,") are not rows; COALESCE is far cheaper than trims
     relation = (f"(SELECT rowid - {offset} AS __row, * FROM __ls_src "
                 f"WHERE COALESCE({', '.join(refs)}) IS NOT NULL)")
-    rejected = _malformed_from_rejects(con, read_path, refs, delimiter, encoding)
+    rejected = _malformed_from_rejects(con, read_path, refs, delimiter, encoding, runaways)
     if not rejected and scalar(con, "SELECT count(*) FROM __ls_src") == 0 and \
             sum(1 for line in sample.splitlines()[:3] if line.strip()) > 1:
         # DuckDB gave up on the header (a quote in the middle of a name) and read nothing at all
@@ -195,9 +198,31 @@ def _csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: ColumnMapping,
                        has_multiline=has_multiline, delimiter=delimiter, encoding=encoding)
     return Source(path, "csv", relation,
                   [SourceColumn(n, r, "VARCHAR") for n, r in zip(names, refs, strict=True)],
-                  scalar(con, f"SELECT count(*) FROM {relation}"), len(rejected), line_map,
+                  scalar(con, f"SELECT count(*) FROM {relation}"), len(rejected) + len(runaways), line_map,
                   encoding, delimiter,
-                  ["__ls_src", "__ls_rej", "__ls_rejscan", "__ls_malformed"], scratch)
+                  ["__ls_src", "__ls_rej", "__ls_rejscan", "__ls_malformed"], scratch,
+                  warnings=[f"line {r.line}: a quoted value opened there is not closed on its line and swallowed "
+                            f"{r.absorbed} more line(s); line {r.line} was rejected, the lines after it imported "
+                            "as rows of their own" for r in runaways[:5]]
+                  + ([f"... and {len(runaways) - 5} more such lines"] if len(runaways) > 5 else []))
+
+
+def _reread_runaway_quotes(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimiter: str,
+                           refs: list[str], scratch: list[Path]) -> tuple[Path, list[RunawayQuote]]:
+    """Stage again without the first lines of rejected records that swallowed lines (ingest/quotes.py)."""
+    runaways: list[RunawayQuote] = []
+    for _ in range(MAX_ROUNDS):
+        found = runaway_records(con, path)
+        if not found:
+            break
+        runaways += found
+        copy = blanked_copy(path, {r.line for r in runaways})
+        scratch.append(copy)
+        drop_temp(con, ["__ls_src", "__ls_rej", "__ls_rejscan"])
+        path, more = _stage_robustly(con, copy, lambda target: _stage_csv(con, target, encoding, delimiter, refs),
+                                     "CSV")
+        scratch += more
+    return path, runaways
 
 
 def _stage_robustly(con: duckdb.DuckDBPyConnection, path: Path, stage: Callable[[Path], None],
@@ -288,8 +313,9 @@ _REASONS = {
 
 
 def _malformed_from_rejects(con: duckdb.DuckDBPyConnection, path: Path, refs: list[str],
-                            delimiter: str, encoding: str) -> list[int]:
-    """Move DuckDB's rejected records into ``__ls_malformed``; returns their record lines."""
+                            delimiter: str, encoding: str, runaways: list[RunawayQuote]) -> list[int]:
+    """Move DuckDB's rejected records and the runaway quotes' first lines into ``__ls_malformed``;
+    returns the rejected records' record lines (the runaways' lines are blank in ``path`` by now)."""
     rows = con.execute(
         "SELECT line, arg_min(line_byte_position, error_type), arg_min(error_type, error_type), "
         "arg_min(error_message, error_type), arg_min(csv_line, error_type) "
@@ -301,13 +327,22 @@ def _malformed_from_rejects(con: duckdb.DuckDBPyConnection, path: Path, refs: li
         offsets.append(max(int(position or 1) - 1, 0) + lead)
         reason = _REASONS.get(str(error_type), "malformed row")
         reasons.append(f"{reason} ({message})" if message else reason)
-        fields = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delimiter), [])
-        if len(fields) > len(refs):
-            fields = fields[:len(refs) - 1] + [delimiter.join(fields[len(refs) - 1:])]
-        values.append(fields + [None] * (len(refs) - len(fields)))
+        values.append(_fields(text.lstrip("\r\n"), delimiter, len(refs)))
     lines = lines_at_offsets(path, offsets)
+    for runaway in runaways:
+        lines.append(runaway.line)
+        reasons.append(runaway.reason)
+        values.append(_fields(runaway.text, delimiter, len(refs)))
     _store_malformed(con, refs, lines, reasons, values)
     return [int(r[0]) for r in rows]
+
+
+def _fields(text: str, delimiter: str, width: int) -> list[str | None]:
+    """A rejected line's values as best split, in ``width`` columns (the rest joined into the last)."""
+    fields: list[str | None] = list(next(csv.reader(io.StringIO(text), delimiter=delimiter), []))
+    if len(fields) > width:
+        fields = fields[:width - 1] + [delimiter.join(str(f) for f in fields[width - 1:])]
+    return fields + [None] * (width - len(fields))
 
 
 def _store_malformed(con: duckdb.DuckDBPyConnection, refs: list[str], lines: list[int],

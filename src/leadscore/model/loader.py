@@ -15,6 +15,7 @@ import os
 import re
 import types
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -150,7 +151,7 @@ class _Builder:
                                "check the anchors and aliases (&name / *name)")
         self.lines.setdefault(path, node.start_mark.line + 1)
         if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            return self._constructor.construct_object(node)
+            return _joined(self._constructor.construct_object(node))
         if id(node) in self._open:
             raise self._refuse(node, path, "an alias refers to a node that contains it",
                                "a model cannot be recursive")
@@ -172,7 +173,7 @@ class _Builder:
                     self.file, ".".join(path), "a key must be a plain name, not a list or mapping",
                     line=line))
                 continue
-            key = self._constructor.construct_object(key_node)
+            key = _joined(self._constructor.construct_object(key_node))
             key_text = str(key)
             if key_text in seen:
                 self.issues.append(ModelIssue(
@@ -185,20 +186,47 @@ class _Builder:
         return out
 
 
+def _joined(value: Any) -> Any:
+    """A string with its UTF-16 escape pairs joined: YAML's ``"\\ud83d\\ude00"`` is 😀.
+
+    PyYAML turns each ``\\uXXXX`` into one code point, so a pair written as two escapes (what
+    JSON tools emit for characters outside the BMP) arrives as two surrogates; joined here, it is
+    the character. A lone surrogate stays, and ``_invalid_text`` refuses it.
+    """
+    if isinstance(value, str) and not value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in value):
+        with suppress(UnicodeDecodeError):
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    return value
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _invalid_text(data: Any, path: tuple[str, ...], file: str, lines: Lines) -> list[ModelIssue]:
-    """Strings no engine can store: a lone surrogate (``"\\ud83d"`` in YAML) passes Python but
-    fails DuckDB's UTF-8 half-way through a run."""
+    """Strings no engine can store, keys and values alike: a lone surrogate (``"\\ud800"`` in YAML)
+    passes Python but fails DuckDB's UTF-8 (and every JSON answer) half-way through a run."""
+    def issue(where: tuple[str, ...], what: str) -> ModelIssue:
+        return ModelIssue(file, ".".join(where), f"{what} is not valid Unicode (a lone surrogate escape such as "
+                          "\\ud800)", line=lines.get(where),
+                          hint="write the character itself, or both escapes of its pair (\\ud83d\\ude00 is 😀)")
+
     if isinstance(data, dict):
-        return [i for k, v in data.items() for i in _invalid_text(v, path + (str(k),), file, lines)]
+        found = []
+        for k, v in data.items():
+            key = str(k)
+            if not _storable(key):
+                found.append(issue(path + (key,), "the key"))
+            found += _invalid_text(v, path + (key,), file, lines)
+        return found
     if isinstance(data, list):
         return [i for n, v in enumerate(data) for i in _invalid_text(v, path + (str(n),), file, lines)]
-    if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:
-            return [ModelIssue(file, ".".join(path), "the text is not valid Unicode (a lone surrogate "
-                               "escape such as \\ud83d)", line=lines.get(path),
-                               hint="write the character itself, or its full pair of escapes")]
+    if isinstance(data, str) and not _storable(data):
+        return [issue(path, "the text")]
     return []
 
 
@@ -411,7 +439,10 @@ def parse_model(text: str, file: str = "<model>", *, environment: bool = True) -
     if not isinstance(data, dict):
         raise ModelError([ModelIssue(file, "", "a model file must be a mapping (name:, groups:, ...)",
                                      line=lines.get((), 1))])
-    issues = list(builder.issues) + _invalid_text(data, (), file, lines)
+    unstorable = _invalid_text(data, (), file, lines)
+    if unstorable:  # nothing else is checked: every later message would carry the bad text along
+        raise ModelError(sorted(unstorable, key=lambda i: i.line or 0))
+    issues = list(builder.issues)
     if environment:
         data = _substitute_env(data, (), issues, file, lines)
     try:

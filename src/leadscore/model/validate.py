@@ -46,6 +46,7 @@ from leadscore.model.conditions import (
 from leadscore.model.loader import LoadedModel, line_map
 from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
 from leadscore.model.regex import portability_problem
+from leadscore.model.seen_values import unseen_values
 from leadscore.model.spec import Rule
 from leadscore.timeutil import parse_time
 
@@ -102,18 +103,27 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
 
 
 def validate_against_store(loaded: LoadedModel, store: ColumnSource) -> list[ModelIssue]:
-    """``validate_model`` with the store's real columns and the event types it holds."""
-    return validate_model(loaded, contact_columns=store.columns("contacts"),
-                          event_columns=store.columns("events"), event_types=store.event_types())
+    """``validate_model`` with the store's real columns and the event types it holds, then (a store
+    that can be queried) a warning for each text value compared with that no stored row holds
+    (``seen_values``)."""
+    warnings = validate_model(loaded, contact_columns=store.columns("contacts"),
+                              event_columns=store.columns("events"), event_types=store.event_types())
+    if hasattr(store, "con"):
+        warnings += unseen_values(loaded, store)  # type: ignore[arg-type]
+    return sorted(warnings, key=lambda i: (i.line or 0, i.path))
 
 
 def _did_you_mean(name: str, known: Sequence[str], what: str) -> str:
+    """The known names close to ``name`` (case aside, by spelling, or holding it), best first."""
     lower = {k.lower(): k for k in known}
-    close = [lower[name.lower()]] if name.lower() in lower else difflib.get_close_matches(name, known, 1)
+    if name.lower() in lower:
+        return f"did you mean `{lower[name.lower()]}`?"
+    close = difflib.get_close_matches(name, known, 5, 0.6)
+    words = [w for w in name.lower().replace("-", "_").split("_") if len(w) > 2]
+    close += [k for k in known if k not in close and words and all(w in k.lower() for w in words)][:5 - len(close)]
     if close:
-        return f"did you mean `{close[0]}`?"
-    shown = ", ".join(sorted(known)[:30]) + (", ..." if len(known) > 30 else "")
-    return f"{what}: {shown}"
+        return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+    return f"no {what} is close to it; `leadscore columns` lists all {len(known)}"
 
 
 def _number(value: Any) -> bool:

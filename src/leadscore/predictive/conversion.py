@@ -1,9 +1,9 @@
 """What "converted" means: ONE definition for training labels and backtest outcomes.
 
-Training (``predict/labels.py``) and every report figure (``reports/outcomes.py``,
+Training (``predictive/labels.py``) and every report figure (``reports/outcomes.py``,
 ``reports/calibration.py``) import this module, so a trained model and a backtest always agree on
-who converted. It lives in ``predict`` because ``reports`` is the higher layer: reports may import
-predict, never the reverse.
+who converted. It lives in ``predictive`` because ``reports`` is the higher layer: reports may import
+predictive, never the reverse.
 
 **Won deal in a window** (the default label). A contact converted within ``[t, t + horizon)`` when
 it has a deal with status ``won`` whose *won time* falls in that half-open window. The won time is

@@ -49,15 +49,29 @@ def _number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:.3g}"
 
 
+#: category levels that are a form's "no answer", not an answer (levels are lower-cased)
+PLACEHOLDERS = frozenset({"select", "n/a", "na", "none", "unknown", "-", "--", "not provided", "not specified",
+                          "not given", "other (not specified)"})
+
+
 def phrase(feature: Feature, value: float, boolean: bool = False) -> str:
-    """One feature with one lead's value, as a rep would say it."""
+    """One feature with one lead's value, as a rep would say it: "city is mumbai", "city not given"
+    (for a form's `Select`), "rule score of 75 (model b2b)", never "city = select" or "x = 75"."""
     missing = math.isnan(value)
     label = feature.label
     if feature.kind == "category":
         if missing:
-            return f"{label} unknown"
+            return f"{label} not given"
         code = int(value)
-        return f"{label} = {feature.levels[code] if code < len(feature.levels) else 'other'}"
+        if code >= len(feature.levels):
+            return f"{label} is a rare one"
+        level = feature.levels[code]
+        return f"{label} not given" if level in PLACEHOLDERS else f"{label} is {level}"
+    if feature.source == "rule" and not missing:
+        parts = feature.name.split(":")  # r:MODEL:score or r:MODEL:g:GROUP
+        if parts[-1] == "score" and len(parts) == 3:
+            return f"rule score of {_number(value)} (model {parts[1]})"
+        return f"{_number(value)} {parts[-1]} points (model {parts[1]})"
     if feature.stat == "count":
         return f"no {label} in {feature.window} days" if value == 0 else \
             f"{_number(value)} × {label} in last {feature.window} days"
@@ -69,12 +83,12 @@ def phrase(feature: Feature, value: float, boolean: bool = False) -> str:
     if feature.stat == "active":
         return f"active on {value:.0f} of the last {feature.window} days"
     if missing:
-        return f"{label} unknown"
+        return f"{label} not given"
     if feature.stat == "days_since":
         return f"{label} {value:.0f} days ago"
     if boolean:
         return f"{label}: {'yes' if value else 'no'}"
-    return f"{label} = {_number(value)}"
+    return f"{label} of {_number(value)}"
 
 
 class FactorWriter:
@@ -147,9 +161,10 @@ class FactorWriter:
 
 
 def factor_lines(factors_json: str | None) -> list[str]:
-    """``["job title = vp sales: +", "no page view in 30 days: −", ...]`` from a stored factors text."""
+    """``["+ job title is vp sales", "− no page view in 30 days", ...]`` from a stored factors text:
+    what raised the likelihood, then what lowered it."""
     if not factors_json:
         return []
     data = json.loads(factors_json)
-    return ([f"{f['factor']}: +" for f in data.get("positive", [])]
-            + [f"{f['factor']}: −" for f in data.get("negative", [])])
+    return ([f"+ {f['factor']}" for f in data.get("positive", [])]
+            + [f"− {f['factor']}" for f in data.get("negative", [])])

@@ -1,6 +1,6 @@
 """At which cut-offs a model may learn "converted", and the labels there.
 
-What "converted" means is defined once, in ``predict/conversion.py``, for training and backtests
+What "converted" means is defined once, in ``predictive/conversion.py``, for training and backtests
 alike. Two kinds of label:
 
 * ``won`` (the default): the contact has a deal won within ``[cutoff, cutoff + horizon)``.

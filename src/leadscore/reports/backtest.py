@@ -22,7 +22,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.model.spec import ScoringModel
 from leadscore.reports.frame import ScoredFrame, Target, score_frame
 from leadscore.reports.metrics import BandStats, TopShare, by_tier, roc_auc, top_share
-from leadscore.reports.outcomes import Outcome, horizon_observed
+from leadscore.reports.outcomes import Outcome, checked_outcome, horizon_observed
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_duration, utcnow
 
@@ -211,7 +211,7 @@ def run_backtest(store: Store, model: str | Path | Target | None, *, as_of: date
     from leadscore.reports.outcomes import parse_horizon
 
     target = load_target(store, model)
-    outcome = Outcome(parse_horizon(horizon), label)
+    outcome = checked_outcome(store, Outcome(parse_horizon(horizon), label))
     when = as_of if as_of is not None else default_as_of(store, target.model, outcome)
     if vs is not None:
         other = load_target(store, vs)

@@ -26,7 +26,7 @@ from leadscore.reports.backtest import (
 from leadscore.reports.calibration import PredictiveCalibration, predictive_calibration
 from leadscore.reports.frame import ScoredFrame, Target, load_target
 from leadscore.reports.metrics import BandStats, by_decile, gains_curve
-from leadscore.reports.outcomes import Outcome, parse_horizon
+from leadscore.reports.outcomes import Outcome, checked_outcome, parse_horizon
 from leadscore.reports.thresholds import (
     StuckLeads,
     Threshold,
@@ -126,7 +126,7 @@ def build_report(store: Store, *, model: str | Path | Target | None = None, as_o
     from leadscore.reports.findings import findings_for
 
     target = load_target(store, model)
-    outcome = Outcome(parse_horizon(horizon), label)
+    outcome = checked_outcome(store, Outcome(parse_horizon(horizon), label))
     when = as_of if as_of is not None else default_as_of(store, target.model, outcome)
     result, frame = backtest_frame(store, target.model, target.source, when, outcome)
     deciles = by_decile(frame.converted, frame.score, frame.days_to_close, frame.deal_value,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from leadscore.errors import LeadscoreError
 from leadscore.predictive import conversion
 from leadscore.storage.store import Store
 from leadscore.timeutil import parse_duration
@@ -61,6 +62,33 @@ class Outcome:
 
 
 resolve_label = conversion.resolve_label  # the column a --label names (shared with training)
+
+#: words that make a yes/no column a likely label, listed first
+_LABEL_WORDS = ("convert", "won", "customer", "closed", "paid", "purchase")
+
+
+def checked_outcome(store: Store, outcome: Outcome) -> Outcome:
+    """``outcome``, refused when it cannot say anything: deal mode in a workspace without a single
+    deal but with yes/no contact properties. The error names them, likeliest labels first, so an
+    export that carries only a `Converted` flag (X Education's Leads.csv) finds its way to
+    ``--label converted``."""
+    if outcome.label or store.count("deals"):
+        return outcome
+    types = store.column_types("contacts")
+    flags = [name for name, dtype in types.items() if dtype.upper() == "BOOLEAN"]
+    whole = [name for name, dtype in types.items() if dtype.upper() in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")]
+    if whole:  # 0/1 columns (`Converted` in many exports) are yes/no too
+        quoted = ['"' + n.replace('"', '""') + '"' for n in whole]
+        row = store.con.execute("SELECT " + ", ".join(f"count({q}) > 0 AND count(*) FILTER ({q} NOT IN (0, 1)) = 0"
+                                                       for q in quoted) + " FROM contacts").fetchone()
+        flags += [n for n, ok in zip(whole, row or (), strict=False) if ok]
+    if not flags:
+        return outcome
+    flags.sort(key=lambda n: (not any(w in n.lower() for w in _LABEL_WORDS), n))
+    raise LeadscoreError(
+        "this workspace has no deals, so nothing says who converted; use --label COLUMN with a yes/no "
+        f"contact property that says it: {', '.join(flags[:8])}{', ...' if len(flags) > 8 else ''} "
+        "(or import deals: leadscore import deals FILE)")
 
 
 def label_truth_sql(store: Store, column: str) -> str:

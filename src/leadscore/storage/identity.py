@@ -9,8 +9,9 @@ and tests/storage/test_identity.py runs both on generated input and compares the
 
 The rules:
 
-* **e-mail key** — an address identifies a contact as ``lower(trim(email))``: spaces trimmed (only
-  spaces, as DuckDB's ``trim``), each code point lowered on its own (``textfold.sql_lower``).
+* **e-mail key** — an address identifies a contact as ``lower(trim(email))``: spaces trimmed (the
+  Unicode space separators, as DuckDB's ``trim``: no tabs or line breaks), each code point
+  lowered on its own (``textfold.sql_lower``).
 * **contact id from an e-mail** — a contact created from an address alone gets
   ``'c_' || left(sha1(key), 16)``, stable across imports and the API.
 * **generated ids** — an event (``e_``) or deal (``d_``) without an id gets
@@ -46,9 +47,14 @@ def email_key_sql(email_sql: str) -> str:
     return f"lower(trim({email_sql}))"
 
 
+#: What DuckDB's ``trim`` removes: the Unicode space separators (category Zs), not tabs or line
+#: breaks (checked over every code point in tests/storage/test_identity.py).
+SPACE_SEPARATORS = "".join(map(chr, (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)))
+
+
 def email_key(email: str) -> str:
-    """Python: ``email_key_sql`` as DuckDB computes it (``trim`` takes spaces only)."""
-    return sql_lower(email.strip(" "))
+    """Python: ``email_key_sql`` as DuckDB computes it (``trim`` takes the space separators)."""
+    return sql_lower(email.strip(SPACE_SEPARATORS))
 
 
 # --- contact id from an e-mail ---------------------------------------------------------------

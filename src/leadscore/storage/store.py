@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from leadscore.errors import NotFoundError, StoreError
+from leadscore.faults import fault_point
 from leadscore.storage.lock import in_use_message
 from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from leadscore.storage.types import logical_type
@@ -89,6 +90,7 @@ class Store:
         return Store(self.con.cursor(), self.path)
 
     def close(self) -> None:
+        fault_point("store.close")  # closing checkpoints the WAL into the file (crash tests kill here)
         self.con.close()
 
     def __enter__(self) -> Store:
@@ -122,7 +124,8 @@ class Store:
             return current
         with self.transaction():
             for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
-                for step in statements:
+                for index, step in enumerate(statements):
+                    fault_point(f"store.migrate.{number}.{index}")
                     if isinstance(step, str):
                         self.con.execute(step)
                     else:
@@ -154,6 +157,7 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         self._in_tx = False
+        fault_point("store.commit")
         self.con.execute("COMMIT")
 
     # ------------------------------------------------------------------ columns

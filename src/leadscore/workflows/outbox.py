@@ -271,7 +271,8 @@ def purge_delivered(store: Store, *, before: datetime) -> int:
         return rows_affected(con)
 
 
-def undelivered_count(store: Store) -> int:
-    """Actions queued but not yet delivered (pending or being sent)."""
-    row = store.con.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()
+def undelivered_count(store: Store, statuses: tuple[str, ...] = ("pending", "sending")) -> int:
+    """Actions queued but not yet delivered (pending or being sent; ``statuses`` to narrow)."""
+    row = store.con.execute("SELECT count(*) FROM outbox WHERE status IN (SELECT UNNEST($s::VARCHAR[]))",
+                            {"s": list(statuses)}).fetchone()
     return int(row[0]) if row else 0
