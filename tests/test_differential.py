@@ -344,7 +344,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
     """What ``run_model(contact_ids=...)`` does in the server, step by step, against the batch query.
 
     The events arrive in three parts: before the server built its lookup indexes
-    (``storage.lookup``), after (committed, added to the index as they are written), and inside
+    (``storage.lookup_index``), after (committed, added to the index as they are written), and inside
     the open transaction (uncommitted, as a request's own events are when its contact is
     rescored). The contacts asked for are read back from DuckDB by
     ``engine.realtime.fetch_rows`` and scored by ``reference_rows`` (the path single events take,
@@ -362,7 +362,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
         scored_by_reference,
     )
     from leadscore.engine.run import _parameterized_sql, run_model
-    from leadscore.storage.lookup import drop_lookup_indexes, ensure_lookup_indexes
+    from leadscore.storage.lookup_index import drop_lookup_indexes, ensure_lookup_indexes
     from leadscore.storage.store import ModelVersion
     from leadscore.storage.types import logical_type
     from leadscore.timeutil import epoch_micros

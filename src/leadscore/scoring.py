@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 from leadscore.engine.run import ModelRunError, RunResult, run_model, unordered_writes
 from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
 from leadscore.faults import fault_point
+from leadscore.storage.lookup_index import bulk_rewrite
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
 
@@ -153,7 +154,7 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     versions = _chosen(store, everything, models)
     if joined:  # a failure cannot be rolled back alone here: leave out what already failed
         failed = {v.model: f for v in everything if (f := held.holds(v)) is not None}
-    with unordered_writes(store):
+    with unordered_writes(store), bulk_rewrite(store, "scores"):
         for i, version in enumerate(versions):
             # settling leaves out the models still to run here: they score everyone next anyway
             leave_out = {v.model for v in versions[i + 1:]}

@@ -21,7 +21,7 @@ from leadscore.engine.realtime import reference_reads_as_sql
 from leadscore.engine.run import ModelRunError, compiled_sql, model_of, publish
 from leadscore.model.loader import parse_model
 from leadscore.scoring import score_contacts
-from leadscore.storage.lookup import drop_lookup_indexes, ensure_lookup_indexes, existing_lookup_indexes
+from leadscore.storage.lookup_index import drop_lookup_indexes, ensure_lookup_indexes, existing_lookup_indexes
 from leadscore.storage.store import Store
 
 AS_OF = datetime(2026, 1, 1)

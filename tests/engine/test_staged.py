@@ -16,7 +16,7 @@ from tests.workflows.helpers import AS_OF, MakeWs, add_event, fired, hook, set_p
 from leadscore import scoring
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
 from leadscore.scoring import score_all, score_all_staged, score_contacts
-from leadscore.storage.lookup import ensure_lookup_indexes
+from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 

@@ -9,7 +9,7 @@ One process owns the workspace's DuckDB file (DuckDB allows one writing process)
   and inactivity move scores without events): the query runs on a cursor of its own and its
   results go through the writer in short parts (``scoring.score_all_staged``), so real-time
   writes never wait for the whole run; it also flushes API keys' last-use;
-* the **lookup indexes** (``storage.lookup``) on ``events`` and ``contacts`` by ``contact_id``,
+* the **lookup indexes** (``storage.lookup_index``) on ``events`` and ``contacts`` by ``contact_id``,
   created at start when missing (imports drop them), so rescoring a contact looks up its own rows;
 * the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
   on a cursor of its own.
@@ -34,7 +34,7 @@ from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
 from leadscore.errors import LeadscoreError
 from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_contacts
-from leadscore.storage.lookup import ensure_lookup_indexes
+from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.outbox import undelivered_count

@@ -314,7 +314,7 @@ def run_api_large_bench(directory: str | Path, *, contacts: int = 1_000_000, eve
     result = LargeApiResult(contacts=contacts, events_before=before, events_order=order,
                             setup_seconds=time.perf_counter() - started, reused_store=reused)
     port = free_port()
-    proc = _start_server(ws_root, port, wait=900)  # it reads every stored id and row id first
+    proc = _start_server(ws_root, port, wait=900)  # it reads every stored id and builds its lookup indexes first
     url = f"http://127.0.0.1:{port}"
     singles_bodies = _Bodies(ids, seed, "s")
     try:

@@ -3,7 +3,7 @@
 ``run_model`` with ``contact_ids`` (the API's real-time path, ``score_one``, the settling of
 ``set`` actions) gets its rows from here instead of running the compiled query over the whole
 ``events`` table, which costs ~0.3 s at 20M events however few contacts are asked for. Two ways,
-both reading only the contacts' own rows by ``contact_id`` (``storage.lookup.key_filter``: index
+both reading only the contacts' own rows by ``contact_id`` (``storage.lookup_index.key_filter``: index
 lookups in the server, which holds indexes on that column, else a scan of the key column):
 
 * **reference**: up to ``REFERENCE_CONTACTS`` contacts with at most ``REFERENCE_EVENTS`` events
@@ -48,7 +48,7 @@ from leadscore.model.conditions import (
 )
 from leadscore.model.regex import portability_problem
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.lookup import key_filter
+from leadscore.storage.lookup_index import key_filter
 from leadscore.storage.store import Store
 
 log = logging.getLogger("leadscore.engine")

@@ -36,7 +36,7 @@ from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.lookup import key_filter
+from leadscore.storage.lookup_index import key_filter
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
 from leadscore.storage.types import logical_type
 from leadscore.timeutil import epoch_micros, utcnow

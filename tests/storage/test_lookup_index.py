@@ -1,4 +1,4 @@
-"""``storage.lookup``: the server's indexes by contact, what DuckDB does with them, and imports dropping them."""
+"""``storage.lookup_index``: the server's indexes by contact, what DuckDB does with them, and imports dropping them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from leadscore.ingest.importer import import_file
-from leadscore.storage.lookup import (
+from leadscore.storage.lookup_index import (
     BOUND_KEYS,
     LOOKUP_INDEXES,
     drop_lookup_indexes,
@@ -68,8 +68,8 @@ def test_an_import_drops_them_in_its_transaction_and_the_next_start_builds_them(
     good.write_text("event_id,contact_id,type,occurred_at\nx2,c1,page_view,2025-06-01 10:00\n")
     result = import_file(store, "events", good)
     assert result.inserted == 1
-    assert existing_lookup_indexes(store.con) == set()
+    assert existing_lookup_indexes(store.con) == {"ls_lookup_scores_contact"}  # imports write no scores
     ensure_lookup_indexes(store)
     assert ("c1", "x2") in _rows(store, ["c1"])
     drop_lookup_indexes(store.con, ("events",))
-    assert existing_lookup_indexes(store.con) == {"ls_lookup_contacts_contact"}
+    assert existing_lookup_indexes(store.con) == {"ls_lookup_contacts_contact", "ls_lookup_scores_contact"}

@@ -8,13 +8,16 @@ table and DuckDB's min/max zone maps skip nothing: finding them scans the column
 events on an idle machine, however few contacts are asked for.
 
 So the index belongs to the process that answers in real time, ``leadscore serve``: it creates
-``ART`` indexes on ``events(contact_id)`` and ``contacts(contact_id)`` when it starts (a few
-seconds per ten million rows, once), and DuckDB then answers ``contact_id IN ($k0, $k1)`` by
-index lookups (~1 ms for one contact's rows). Rows the server writes update them as they go
-(a few rows per request: cheap). Imports drop them first, in the import's own transaction
-(``drop_lookup_indexes``), so a bulk import never pays for them; the next ``serve`` builds them
-again. A crash leaves either the index or not, both consistent (DuckDB creates and drops indexes
-transactionally, and an index is only ever a faster way to the same rows).
+``ART`` indexes on ``events``, ``contacts`` and ``scores`` by ``contact_id`` when it starts (a
+few seconds per ten million rows, once), and DuckDB then answers ``contact_id IN ($k0, $k1)`` by
+index lookups (~1 ms for one contact's rows; the previous scores a rescoring reads and replaces
+too). Rows the server writes update them as they go (a few rows per request: cheap). Imports drop
+the events and contacts ones first, in the import's own transaction (``drop_lookup_indexes``), so
+a bulk import never pays for them; a whole-base score run rewrites ``scores`` without its index
+and builds it again after (``bulk_rewrite``: kept up row by row, a 1M-row rewrite took ~5x as
+long); the next ``serve`` builds whatever is missing. A crash leaves either the index or not, both
+consistent (DuckDB creates and drops indexes transactionally, and an index is only ever a faster
+way to the same rows).
 
 ``key_filter`` is the one spelling of "these contacts" for lookups: bound one by one
 (``IN ($k0, $k1)``), which DuckDB pushes into the scan and answers from an index, up to
@@ -24,7 +27,8 @@ transactionally, and an index is only ever a faster way to the same rows).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -35,6 +39,7 @@ from leadscore.storage.store import Store
 LOOKUP_INDEXES = {
     "ls_lookup_events_contact": ("events", "contact_id"),
     "ls_lookup_contacts_contact": ("contacts", "contact_id"),
+    "ls_lookup_scores_contact": ("scores", "contact_id"),
 }
 
 #: Keys bound one by one (``IN ($k0, $k1)``) up to this many: DuckDB pushes those into the scan
@@ -68,6 +73,25 @@ def drop_lookup_indexes(con: duckdb.DuckDBPyConnection, tables: Sequence[str] = 
     for name, (table, _) in LOOKUP_INDEXES.items():
         if table in tables and name in present:
             con.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+@contextmanager
+def bulk_rewrite(store: Store, table: str) -> Iterator[None]:
+    """Rewrite ``table`` wholesale without its lookup index, built again afterwards if it was there.
+
+    Inside a caller's transaction both happen in it (a failure rolls the drop back too); otherwise
+    each is a transaction of its own, and a failure in between leaves the index for the server's
+    next start to build.
+    """
+    names = [n for n, (t, _) in LOOKUP_INDEXES.items() if t == table and n in existing_lookup_indexes(store.con)]
+    if names:
+        with store.transaction() as con:
+            drop_lookup_indexes(con, (table,))
+    yield
+    if names:
+        with store.transaction() as con:
+            for name in names:
+                con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({LOOKUP_INDEXES[name][1]})")
 
 
 def existing_lookup_indexes(con: duckdb.DuckDBPyConnection) -> set[str]:
