@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-api-large bench-import bench-workflows \
-	reliability reliability-quick
+	bench-spark reliability reliability-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,18 @@ $(JAVA): $(STAMP)
 	@java -version 2>&1 | head -1
 	touch $(JAVA)
 
-test: $(STAMP) $(JAVA)
+# Postgres, the conformance suite's third engine: Debian's server binaries, started by the tests
+# themselves in a temporary directory (tests/pgserver.py; as the `postgres` user when run as root).
+PG     := $(VENV)/.postgres
+$(PG): $(STAMP)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; } || \
+	  { echo "the Postgres tests need a PostgreSQL server (Debian: apt-get install postgresql)"; exit 1; }; \
+	fi
+	@ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -1
+	touch $(PG)
+
+test: $(STAMP) $(JAVA) $(PG)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -39,6 +50,12 @@ lint: $(STAMP)
 # `leadscore score` (hook and settling included) vs a hand-written query, 1M contacts / 20M events
 bench: $(STAMP)
 	$(BIN)/leadscore bench score --contacts 1000000 --events 20000000
+
+# engine spark: `leadscore score --engine spark` on local Spark beside DuckDB on the same Parquet files
+# (1M / 20M), then Spark alone at 10M / 200M when the disk has room (docs/scale.md)
+bench-spark: $(STAMP) $(JAVA)
+	$(BIN)/leadscore bench spark --contacts 1000000 --events 20000000 \
+		--large-contacts 10000000 --large-events 200000000
 
 # the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
 bench-api: $(STAMP)

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 _LIBRARY = (
     "init", "import_file", "validate", "publish", "score", "score_one", "explain", "preview",
-    "preview_tiers", "export_scores", "top", "open_store",
+    "preview_tiers", "export_scores", "export_data", "top", "open_store",
     # workflows (issue 4)
     "deliveries", "delivery_counts", "delivery_attempts", "retry_deliveries", "purge_deliveries",
     "run_worker", "lists", "list_members", "export_list", "tasks", "complete_task",

@@ -70,10 +70,11 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
     return CompiledModel(loaded.model.name, loaded.hash, dialect, when, sql)
 
 
-def validate_models(model_paths: Sequence[str | Path] | None = None, *, workspace: WorkspaceLike = None
-                    ) -> list[tuple[Path, LoadedModel, list[ModelIssue]]]:
+def validate_models(model_paths: Sequence[str | Path] | None = None, *, workspace: WorkspaceLike = None,
+                    engine: str | None = None) -> list[tuple[Path, LoadedModel, list[ModelIssue]]]:
     """Validate model files (default: the workspace's ``models/*.yml``): each file with its model
-    and warnings. Raises ``ModelError`` listing every error of the first file that has any."""
+    and warnings, for ``engine`` (default: the workspace's). Raises ``ModelError`` listing every
+    error of the first file that has any."""
     from leadscore.errors import WorkspaceError
     from leadscore.library import validate
 
@@ -85,7 +86,7 @@ def validate_models(model_paths: Sequence[str | Path] | None = None, *, workspac
             raise WorkspaceError("no model files in models/; pass one explicitly")
     out = []
     for path in paths:
-        loaded, warnings = validate(path, workspace=workspace)
+        loaded, warnings = validate(path, workspace=workspace, engine=engine)
         out.append((path, loaded, warnings))
     return out
 

@@ -71,6 +71,26 @@ def open_store(workspace: WorkspaceLike = None, *, read_only: bool = False) -> I
         store.close()
 
 
+@contextmanager
+def reading_store(workspace: WorkspaceLike = None, engine: str | None = None) -> Iterator[Store]:
+    """The store to read a workspace's data from: the store itself, or, on an external engine,
+    an in-memory mirror whose model queries run on that engine (``engine.mirror``)."""
+    from leadscore.engine.backends import open_backend
+    from leadscore.engine.mirror import engine_store
+
+    ws = _workspace(workspace)
+    backend = open_backend(ws, engine)
+    with open_store(ws, read_only=True) as store:
+        if backend is None:
+            yield store
+            return
+        try:
+            with engine_store(store, backend) as mirror:
+                yield mirror
+        finally:
+            backend.close()
+
+
 def init(directory: str | Path = ".") -> Workspace:
     """Create a workspace (settings, example model, store) in ``directory``."""
     from leadscore.workspace import init_workspace
@@ -112,43 +132,62 @@ def columns(table: str | None = None, *, workspace: WorkspaceLike = None) -> lis
         return column_profiles(store, (table,) if table else TABLES)
 
 
-def validate(model_path: str | Path, *, workspace: WorkspaceLike = None) -> tuple[LoadedModel, list[ModelIssue]]:
+def validate(model_path: str | Path, *, workspace: WorkspaceLike = None,
+             engine: str | None = None) -> tuple[LoadedModel, list[ModelIssue]]:
     """Validate a model file, against the workspace's store when there is one.
 
-    Returns the model and its warnings; raises ModelError listing every error.
+    On an external engine (``engine``, default: the workspace's), the model is checked against
+    that engine's tables and against what it can compute (docs/engines.md). Returns the model and
+    its warnings; raises ModelError listing every error.
     """
     from leadscore.engine.limits import check_runnable, is_large
     from leadscore.model.loader import load_model
-    from leadscore.model.validate import validate_against_store, validate_model
+    from leadscore.model.validate import validate_model
     from leadscore.storage.store import Store
 
     loaded = load_model(model_path)
     try:
         ws = _workspace(workspace)
     except WorkspaceError:  # no workspace: check against the built-in columns only
-        warnings = validate_model(loaded)
+        warnings = validate_model(loaded, engine=engine)
         if is_large(loaded):
             with Store.open(":memory:") as empty:
                 check_runnable(empty, loaded)
         return loaded, warnings
+    return loaded, _validate_loaded(loaded, ws, engine)
+
+
+def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = None, *,
+                     always: bool = False) -> list[ModelIssue]:
+    """A model checked where it will run: the store's columns (and what DuckDB cannot plan:
+    large models, or any with ``always``, as publishing asks), or an external engine's tables."""
+    from leadscore.engine.limits import check_runnable
+    from leadscore.model.validate import validate_against_store
+
+    if (engine or ws.settings.engine.name).lower() != "duckdb":  # `validate` on DuckDB stays light
+        from leadscore.engine.backends import open_backend
+
+        backend = open_backend(ws, engine)
+        if backend is not None:
+            try:
+                return validate_against_store(loaded, backend, engine=backend.engine)
+            finally:
+                backend.close()
     with open_store(ws, read_only=True) as store:
         warnings = validate_against_store(loaded, store)
-        check_runnable(store, loaded)  # what DuckDB cannot plan is refused now, not at the first run
-        return loaded, warnings
+        check_runnable(store, loaded, always=always)  # what DuckDB cannot plan is refused now, not at the first run
+        return warnings
 
 
 def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> ModelVersion:
-    """Validate a model against the store and record it as a new version (no-op if unchanged)."""
-    from leadscore.engine.limits import check_runnable
+    """Validate a model (where the workspace scores) and record it as a new version (no-op if unchanged)."""
     from leadscore.engine.run import publish as publish_version
     from leadscore.model.loader import load_model
-    from leadscore.model.validate import validate_against_store
 
     ws = _workspace(workspace)
     loaded = load_model(model_path)
+    _validate_loaded(loaded, ws, always=True)
     with open_store(ws) as store:
-        validate_against_store(loaded, store)
-        check_runnable(store, loaded, always=True)
         try:
             file = str(Path(model_path).resolve().relative_to(ws.root))
         except ValueError:
@@ -157,7 +196,8 @@ def publish(model_path: str | Path, *, workspace: WorkspaceLike = None) -> Model
 
 
 def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
-          as_of: datetime | str | None = None, predict: bool = True, allow_future: bool = False) -> ScoreRuns:
+          as_of: datetime | str | None = None, predict: bool = True, allow_future: bool = False,
+          engine: str | None = None, source: str | None = None, output: str | None = None) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
 
     Goes through ``leadscore.scoring.score_all``, the one home of a score run: crossings queue
@@ -166,17 +206,27 @@ def score(*, workspace: WorkspaceLike = None, models: list[str] | None = None,
     has been trained, its predictions are refreshed at the same as-of too (``.predicted``;
     ``predict=False`` skips that). ``.waiting`` counts deliveries the worker has yet to send. An
     ``as_of`` in the future is refused unless ``allow_future`` (``timeutil.refuse_future``).
+
+    ``engine`` (default: the workspace's ``engine.name``) runs the models on Spark or inside
+    Postgres instead (docs/engines.md); ``source`` / ``output`` name a lake and where results go
+    (engine spark). Runs are recorded and workflows fire in the store as with DuckDB.
     """
+    from leadscore.engine.backends import open_backend
     from leadscore.scoring import score_all
     from leadscore.workflows.outbox import undelivered_count
 
     refuse_future(as_of, allow=allow_future)
     when = parse_as_of(as_of)
     ws = _workspace(workspace)
+    backend = open_backend(ws, engine, source=source, output=output)
     with open_store(ws) as store:
-        runs = score_all(store, as_of=when, models=models)
+        try:
+            runs = score_all(store, as_of=when, models=models, backend=backend)
+        finally:
+            if backend is not None:
+                backend.close()
         runs.waiting = undelivered_count(store, ("pending",))
-        if predict:
+        if predict and backend is None:  # predictions read the store's data
             runs.predicted = _refresh_predictions(store, when)
     return runs
 
@@ -245,12 +295,34 @@ def preview_tiers(draft_path: str | Path, *, workspace: WorkspaceLike = None,
 
 
 def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
-                  model: str | None = None) -> int:
-    """Write stored scores to a CSV or Parquet file; returns the number of rows."""
+                  model: str | None = None, engine: str | None = None) -> int:
+    """Write stored scores to a CSV or Parquet file; returns the number of rows.
+
+    ``engine`` (default: the workspace's) reads the scores a Spark or Postgres run wrote there,
+    in the same columns.
+    """
+    from leadscore.engine.backends import open_backend, shadow_scores
     from leadscore.engine.export import export_scores as _export_scores
 
+    ws = _workspace(workspace)
+    backend = open_backend(ws, engine)
+    with open_store(ws, read_only=True) as store:
+        if backend is None:
+            return _export_scores(store, out, file_format=file_format, model=model)
+        try:
+            with shadow_scores(store, backend, model):
+                return _export_scores(store, out, file_format=file_format, model=model)
+        finally:
+            backend.close()
+
+
+def export_data(out: str | Path, *, workspace: WorkspaceLike = None, replace: bool = False) -> dict[str, int]:
+    """Write the workspace's contacts, events and deals as Parquet under ``out`` (a lake for engine
+    spark: ``out/contacts/``, ``out/events/``, ``out/deals/``); returns rows per table."""
+    from leadscore.engine.lake_export import export_data as _export_data
+
     with open_store(workspace, read_only=True) as store:
-        return _export_scores(store, out, file_format=file_format, model=model)
+        return _export_data(store, out, replace=replace)
 
 
 def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,
@@ -371,16 +443,18 @@ def complete_task(task_id: str, *, workspace: WorkspaceLike = None) -> None:
 
 def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
              as_of: datetime | str | None = None, horizon: str | int = "90d", vs: str | Path | None = None,
-             label: str | None = None, rolling: int = 0, step: str | int = "30d") -> BacktestRun:
+             label: str | None = None, rolling: int = 0, step: str | int = "30d",
+             engine: str | None = None) -> BacktestRun:
     """Score the past as of ``as_of`` (nothing is written) and measure it against what happened next.
 
     ``model`` is a published model name or a draft file; ``vs`` another one to compare with;
     ``label`` a contact property to use as the outcome instead of won deals; ``rolling`` the number
-    of as-of dates, ``step`` apart, ending at ``as_of``.
+    of as-of dates, ``step`` apart, ending at ``as_of``. ``engine`` (default: the workspace's) runs
+    the model on Spark or inside Postgres, over that engine's data.
     """
     from leadscore.reports.backtest import run_backtest
 
-    with open_store(workspace, read_only=True) as store:
+    with reading_store(workspace, engine) as store:
         return run_backtest(store, model, as_of=_instant(as_of), horizon=horizon, label=label, vs=vs,
                             rolling_count=rolling, step=step)
 
@@ -388,15 +462,17 @@ def backtest(model: str | Path | None = None, *, workspace: WorkspaceLike = None
 def report(*, workspace: WorkspaceLike = None, model: str | Path | None = None, as_of: datetime | str | None = None,
            horizon: str | int = "90d", label: str | None = None, out: str | Path | None = None,
            rolling: int = 4, step: str | int = "30d", stuck_days: int = 30,
-           precision: float | None = None, capacity: int | None = None) -> Report:
+           precision: float | None = None, capacity: int | None = None, engine: str | None = None) -> Report:
     """Backtest, rule impact, thresholds, stuck leads, calibration and findings of one model.
 
     With ``out`` the report is also written as one self-contained HTML file (works offline).
+    ``engine`` (default: the workspace's) runs the model on Spark or inside Postgres, over that
+    engine's data, and reads the scores and history it wrote.
     """
     from leadscore.reports.build import build_report
     from leadscore.reports.html import write_html
 
-    with open_store(workspace, read_only=True) as store:
+    with reading_store(workspace, engine) as store:
         result = build_report(store, model=model, as_of=_instant(as_of), horizon=horizon, label=label,
                               rolling_dates_count=rolling, step=step, stuck_days=stuck_days,
                               precision=precision, capacity=capacity)

@@ -33,20 +33,28 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from leadscore.engine.run import ModelRunError, RunResult, run_model, unordered_writes
+from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
 from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
+from leadscore.errors import LeadscoreError
 from leadscore.faults import fault_point
+from leadscore.model.loader import parse_model
+from leadscore.model.validate import validate_model
 from leadscore.storage.lookup_index import bulk_rewrite
 from leadscore.storage.store import ModelVersion, Store
+from leadscore.timeutil import utcnow
+from leadscore.workflows.external import pull_for
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
 
 if TYPE_CHECKING:
+    from leadscore.engine.backends import Backend, RunRecord
+    from leadscore.model.spec import ScoringModel
     from leadscore.predictive.predict import PredictResult
 
 log = logging.getLogger("leadscore.scoring")
@@ -135,8 +143,12 @@ class Quarantine:
 
 
 def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = None,
-              quarantine: Quarantine | None = None) -> ScoreRuns:
+              quarantine: Quarantine | None = None, backend: Backend | None = None) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
+
+    With ``backend`` (Spark, Postgres: ``engine.backends``) the models run where the data lives
+    and write their scores there; the store records the runs and fires their workflows
+    (``_score_external``).
 
     Each model runs in its own transaction together with its settling; a model that fails is
     rolled back alone, reported in ``failures`` (and held in ``quarantine`` when given) while the
@@ -146,6 +158,9 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     model is held and the ``ModelRunError`` raised for the caller to rerun, and models held in
     ``quarantine`` are skipped (reported in ``failures``).
     """
+    if backend is not None:
+        with bulk_rewrite(store, "scores"):
+            return _score_external(store, backend, as_of=as_of, models=models)
     held = quarantine if quarantine is not None else Quarantine()
     joined = store.in_transaction
     out = ScoreRuns()
@@ -288,6 +303,59 @@ def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: 
         held.hold(exc)
         raise
     _add_stats(stats, hook.stats)
+    return run
+
+
+def _score_external(store: Store, backend: Backend, *, as_of: datetime,
+                    models: Sequence[str] | None) -> ScoreRuns:
+    """Every model on an external engine, one run each; the store records the runs and fires
+    their workflows. Runs the engine committed earlier without the store recording them (a crash
+    in between) are recorded first. A model the engine cannot run is reported in ``failures``
+    while the others score; a model with a ``set`` action is refused (``workflows.external``)."""
+    from leadscore.engine.backends import recorded_runs, store_identity
+
+    out = ScoreRuns()
+    store_id = store_identity(store)
+    known = {(v.model, v.version): v for v in store.all_versions()}
+    for record in backend.unrecorded(recorded_runs(store, backend.engine, backend.location), store_id):
+        version = known.get((record.model, record.model_version))
+        if version is not None:
+            log.warning("run %s of `%s` was committed by %s but not recorded here (interrupted?): recording it "
+                        "now and firing its workflows", record.run_id, record.model, backend.engine)
+            _record_external(store, backend, record, version, model_of(version), out.workflows)
+    for version in _chosen(store, store.latest_versions(), models):
+        try:
+            model = model_of(version)
+            _check_for_engine(version, backend)
+            record = backend.run_model(version, model, as_of=as_of, run_id=uuid.uuid4().hex,
+                                       computed_at=utcnow(), store_id=store_id)
+        except LeadscoreError as exc:  # the model does not suit the engine, or the engine refused its query
+            failure = ModelRunError(version, exc)
+            out.failures.append(ModelFailure(failure.model, failure.version, str(failure)))
+            continue
+        out.append(_record_external(store, backend, record, version, model, out.workflows))
+    return out
+
+
+def _check_for_engine(version: ModelVersion, backend: Backend) -> None:
+    """The model against the engine's columns and what the engine can compute (a ``ModelError``
+    names a ``set`` action or a non-portable pattern), before the engine is asked to run it."""
+    loaded = parse_model(version.text, version.file or f"{version.model} v{version.version}")
+    validate_model(loaded, contact_columns=backend.columns("contacts"), event_columns=backend.columns("events"),
+                   engine=backend.engine)
+
+
+def _record_external(store: Store, backend: Backend, record: RunRecord, version: ModelVersion,
+                     model: ScoringModel, stats: WorkflowStats) -> RunResult:
+    """Record one engine run in the store, with its workflows fired over the rows pulled back."""
+    from leadscore.engine.backends import record_external_run
+
+    spec = pull_for(model)
+    pulled = backend.pull(record, spec) if spec is not None and record.previous else None
+    hook = WorkflowHook(store)
+    run = record_external_run(store, backend, record, version, model, pulled, on_written=hook)
+    _add_stats(stats, hook.stats)
+    backend.finish(record)
     return run
 
 

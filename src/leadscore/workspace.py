@@ -12,18 +12,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from leadscore.engine_settings import EngineSettings, PostgresSettings, SparkSettings
 from leadscore.errors import WorkspaceError
 from leadscore.model.conditions import Condition
 from leadscore.model.loader import LoadedModel, load_model
 from leadscore.storage.store import Store
 
 SETTINGS_FILE = "leadscore.yml"
-
-
-class EngineSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    memory_limit: str | None = Field(default=None, description="DuckDB memory limit, e.g. 2GB")
-    threads: int | None = Field(default=None, ge=1)
 
 
 class DeliverySettings(BaseModel):
@@ -117,6 +112,8 @@ class Settings(BaseModel):
     null_values: list[str] = Field(default_factory=list, description="values every import reads as empty "
                                    "(case-insensitive), e.g. a web form's placeholder `Select`")
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     segments: dict[str, SegmentSettings] = Field(default_factory=dict)
@@ -131,8 +128,18 @@ models_dir: models           # one scoring model per *.yml file
 rejects_dir: rejects         # rows an import could not take, with line numbers and reasons
 null_values: []              # values every import reads as empty, e.g. [Select, "N/A"] (case-insensitive)
 engine:
+  name: duckdb               # where `leadscore score` runs: duckdb, spark or postgres (docs/engines.md)
   memory_limit: null         # e.g. 2GB; null lets DuckDB choose
   threads: null              # null = all cores
+# spark:                     # engine spark: a lake in Parquet (or Iceberg / catalog tables)
+#   master: local[*]
+#   source: lake             # contacts/ events/ deals/ as written by `leadscore export data lake`
+#   output: lake/leadscore   # Iceberg tables: scores, score_history, tier_crossings
+# postgres:                  # engine postgres: score inside your database
+#   dsn: ${{LEADSCORE_PG_DSN}}
+#   contacts: public.contacts
+#   events: public.events
+#   schema: leadscore        # leadscore_scores, leadscore_score_history go here
 delivery:                    # webhooks and e-mails from workflows (docs/workflows.md)
   first_retry_seconds: 10    # the first retry; each next one waits backoff_factor times longer
   backoff_factor: 2

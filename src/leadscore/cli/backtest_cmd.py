@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from leadscore import library
-from leadscore.cli.common import AsOfOpt, JsonOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.common import AsOfOpt, EngineOpt, JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
 if TYPE_CHECKING:
@@ -106,17 +106,20 @@ def backtest_command(
     rolling: Annotated[int, typer.Option("--rolling", help="Repeat at this many as-of dates ending at --as-of.")] = 0,
     step: Annotated[str, typer.Option("--step", help="Days between rolling dates: 30d, 4w.")] = "30d",
     label: LabelOpt = None,
+    engine: EngineOpt = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score contacts as they were at a past date (nothing is written) and check who converted next.
+
+    With --engine spark or postgres the model runs there, over the lake's or the database's data.
 
     Example: leadscore backtest models/draft.yml --as-of 2025-10-01 --horizon 90d --vs b2b
              leadscore backtest b2b --as-of 2025-10-01 --rolling 12 --step 30d
              leadscore backtest xed --label Converted     (no deals: a contact property is the outcome)
     """
     run = library.backtest(model, workspace=workspace, as_of=as_of, horizon=horizon, vs=vs, label=label,
-                           rolling=rolling, step=step)
+                           rolling=rolling, step=step, engine=engine)
     if as_json:
         print_json(jsonable(run.to_dict()))
         return

@@ -7,6 +7,7 @@ output); the ``make bench*`` targets call these.
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -52,6 +53,37 @@ def score_command(
         print_json(result.to_dict())
     else:
         typer.echo(format_bench(result))  # fixed-width lines: no wrapping at the terminal's width
+
+
+@bench_app.command("spark")
+def spark_command(
+    contacts: ContactsOpt = 1_000_000,
+    events: EventsOpt = 20_000_000,
+    large_contacts: Annotated[int, typer.Option(help="Then Spark alone at this size (0: skip).", min=0)] = 0,
+    large_events: Annotated[int, typer.Option(help="Events of the large size.", min=0)] = 0,
+    master: Annotated[str, typer.Option(help="Spark master of the runs.")] = "local[*]",
+    driver_memory: Annotated[str, typer.Option(help="spark.driver.memory (local mode: all of Spark).")] = "6g",
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """`leadscore score --engine spark` on local Spark beside DuckDB on the same Parquet files.
+
+    Writes the generated data as a lake, times DuckDB's compiled query over it, then two Spark runs
+    (a first scoring and the next day's), and checks Spark's scores against DuckDB's. With
+    --large-contacts/--large-events Spark runs a second, larger size too when the disk has room.
+    Example: leadscore bench spark --contacts 100000 --events 2000000
+    """
+    from leadscore.bench.spark import format_bench, run_bench, to_dicts
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-bench-spark-") as tmp:
+        with console.status("running the Spark benchmark…", spinner="dots") if not as_json else nullcontext():
+            sizes = run_bench(directory or Path(tmp), contacts, events, large_contacts=large_contacts,
+                              large_events=large_events, seed=seed, master=master, driver_memory=driver_memory)
+    if as_json:
+        print_json(to_dicts(sizes))
+    else:
+        typer.echo(format_bench(sizes))
 
 
 @bench_app.command("api")

@@ -28,6 +28,10 @@ AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Score as of this date or ISO timestamp (naive = UTC). Default: now."),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="duckdb, spark or postgres (default: `engine` in leadscore.yml; docs/engines.md)."),
+]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name (default: every published model).")]
 
 

@@ -10,12 +10,13 @@ import typer
 from rich.table import Table
 
 from leadscore import library
-from leadscore.cli.common import JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.common import EngineOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
 
 class What(StrEnum):
     scores = "scores"
+    data = "data"
 
 
 class Format(StrEnum):
@@ -25,21 +26,38 @@ class Format(StrEnum):
 
 @app.command("export")
 def export_command(
-    what: Annotated[What, typer.Argument(help="What to export.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    what: Annotated[What, typer.Argument(help="scores (a file) or data (contacts, events, deals as a Parquet lake).")],
+    target: Annotated[Path | None, typer.Argument(help="Output file (scores) or directory (data).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file or directory.")] = None,
     file_format: Annotated[
         Format | None, typer.Option("--format", help="csv or parquet (default: from --out).")
     ] = None,
     model: ModelOpt = None,
+    engine: EngineOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="data: write over tables already in DIR.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Export stored scores: contact_id, model, model_version, score, tier, grade, group_*, as_of, computed_at.
+    """Export stored scores (contact_id, model, model_version, score, tier, grade, group_*, as_of,
+    computed_at), or the workspace's data as a lake for engine spark.
 
     Example: leadscore export scores --format parquet --out scores.parquet
+
+    Example: leadscore export scores --engine spark --out scores.csv   (the scores of the Spark runs)
+
+    Example: leadscore export data lake   (lake/contacts/, lake/events/, lake/deals/ as Parquet)
     """
-    n = library.export_scores(out, workspace=workspace, model=model,
+    where = out or target
+    if where is None:
+        raise typer.BadParameter("say where: leadscore export scores --out FILE, or export data DIR")
+    if what is What.data:
+        if engine not in (None, "duckdb"):
+            raise typer.BadParameter("export data writes the store's tables; it takes no --engine")
+        counts = library.export_data(where, workspace=workspace, replace=replace)
+        console.print(", ".join(f"{n:,} {table}" for table, n in counts.items()) + f" written to {where}/")
+        return
+    n = library.export_scores(where, workspace=workspace, model=model, engine=engine,
                               file_format=file_format.value if file_format else None)
-    console.print(f"wrote {n:,} rows to {out}")
+    console.print(f"wrote {n:,} rows to {where}")
 
 
 @app.command("top")

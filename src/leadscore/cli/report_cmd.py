@@ -11,7 +11,7 @@ from rich.table import Table
 
 from leadscore import library
 from leadscore.cli.backtest_cmd import HorizonOpt, LabelOpt, jsonable, pct, render_result
-from leadscore.cli.common import AsOfOpt, JsonOpt, WorkspaceOpt, console, print_json
+from leadscore.cli.common import AsOfOpt, EngineOpt, JsonOpt, WorkspaceOpt, console, print_json
 from leadscore.cli.main import app
 
 if TYPE_CHECKING:
@@ -63,10 +63,13 @@ def report_command(
     capacity: CapacityOpt = None,
     precision: PrecisionOpt = None,
     stuck_days: StuckOpt = 30,
+    engine: EngineOpt = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one self-contained HTML report (works offline): backtest, rule impact, thresholds, findings.
+
+    With --engine spark or postgres the model runs there and the stored scores are the engine's.
 
     Example: leadscore report --out report.html --as-of 2025-10-01 --capacity 200
              leadscore report --json | jq .findings
@@ -75,7 +78,7 @@ def report_command(
     with console.status("building the report…", spinner="dots") if not as_json else nullcontext():
         r = library.report(workspace=workspace, model=model, as_of=as_of, horizon=horizon, label=label,
                            out=target, rolling=rolling, step=step, stuck_days=stuck_days,
-                           precision=precision, capacity=capacity)
+                           precision=precision, capacity=capacity, engine=engine)
     if as_json:
         print_json(jsonable(r.to_dict()))
         return

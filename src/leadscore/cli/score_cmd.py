@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from leadscore.cli.common import AsOfOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, err_console, print_json
+from leadscore.cli.common import (
+    AsOfOpt,
+    EngineOpt,
+    JsonOpt,
+    ModelOpt,
+    WorkspaceOpt,
+    console,
+    err_console,
+    print_json,
+)
 from leadscore.cli.main import app
 
 
@@ -19,6 +28,11 @@ def score_command(
     allow_future: Annotated[bool, typer.Option("--allow-future", help="Store scores as of a future moment "
                                                "(refused by default: events would count as older than they are).")
                             ] = False,
+    engine: EngineOpt = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="engine spark: a directory with contacts/ events/ deals/ as Parquet.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", help="engine spark: where the Iceberg tables of results go.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -27,6 +41,8 @@ def score_command(
     A model that cannot be scored is reported (exit status 1) and the other models still score.
 
     Example: leadscore score --as-of 2025-06-30   (uses only events up to that day)
+
+    Example: leadscore score --engine spark --source lake --output lake/leadscore
     """
     from rich.table import Table
 
@@ -36,10 +52,14 @@ def score_command(
     models = [model] if model else None
     with console.status("scoring…", spinner="dots") if not as_json else nullcontext():
         if contact:
+            if engine not in (None, "duckdb"):
+                raise typer.BadParameter("one contact is rescored on DuckDB (the store); on --engine "
+                                         f"{engine} score the whole base", param_hint="--contact")
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of,
                                      allow_future=allow_future)
         else:
-            runs = library.score(workspace=workspace, models=models, as_of=as_of, allow_future=allow_future)
+            runs = library.score(workspace=workspace, models=models, as_of=as_of, allow_future=allow_future,
+                                 engine=engine, source=source, output=output)
     if as_json:
         print_json(list(runs))
     elif not runs and not runs.failures:

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlglot import exp
 
 from leadscore.errors import LeadscoreError
+from leadscore.model.regex_engines import NotPortable, translate
 from leadscore.timeutil import MICROS_PER_DAY, epoch_micros
 
 
@@ -94,7 +95,11 @@ class Dialect:
         """True when ``pattern`` matches anywhere in ``text``."""
         if not self.SUPPORTS_REGEX_SEARCH:
             raise UnsupportedError(f"the {self.NAME} dialect has no regular-expression search (`matches`)")
-        return exp.RegexpLike(this=text, expression=exp.Literal.string(pattern))
+        try:  # RE2's meaning in this engine's syntax
+            written = translate(pattern, self.NAME)
+        except NotPortable as exc:
+            raise UnsupportedError(str(exc)) from exc
+        return exp.RegexpLike(this=text, expression=exp.Literal.string(written))
 
     def filtered(self, agg: type[exp.AggFunc], value: exp.Expr | None,
                  condition: exp.Expr) -> exp.Expr:

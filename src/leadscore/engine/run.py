@@ -80,6 +80,11 @@ class RunContext:
     computed_at: datetime
     #: the contacts a partial run was asked to score; None for a whole-base run
     contact_ids: list[str] | None
+    #: DuckDB column types of the ``contacts`` / ``events`` the hook reads, when they are not the
+    #: store's own: an external engine's run puts its rows in temporary tables of those names
+    #: (``engine.backends``); None means the store's tables
+    contact_types: dict[str, str] | None = None
+    event_types: dict[str, str] | None = None
 
 
 #: Called inside a run's transaction after scores and history are written (see RunContext).
@@ -147,7 +152,10 @@ def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: 
 
 def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
                  detail: bool = False) -> str:
-    """The DuckDB SQL of a model for this store's actual columns."""
+    """The DuckDB SQL of a model for this store's actual columns (on a store mirroring an external
+    engine, SQL over the rows that engine computed for the same query: ``engine.mirror``)."""
+    if store.scored_by is not None:
+        return store.scored_by(model, as_of, contact_id, detail)
     contact_columns, event_columns = store.scoring_columns()
     query = compile_model(
         model, as_of=as_of, dialect="duckdb", contact_id=contact_id, detail=detail,
@@ -335,7 +343,8 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: ScoringMo
             crossings += int(crossed)
         contacts = sum(tier_counts.values())
         con.execute(
-            "INSERT INTO score_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO score_runs (run_id, model, model_version, scope, as_of, started_at, finished_at, "
+            "contacts, changed, crossings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
              crossings],
         )
@@ -350,9 +359,13 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: ScoringMo
 
 
 def last_as_of(store: Store, model: str) -> datetime | None:
-    """The as-of of the model's latest whole-base run: what "the current scores" are as of."""
+    """The as-of of the model's latest whole-base run in the store: what "the current scores" are as of.
+
+    Runs of an external engine (Spark, Postgres) wrote their scores elsewhere, so they do not count.
+    """
     row = store.con.execute(
-        "SELECT as_of FROM score_runs WHERE model = ? AND scope = 'all' ORDER BY started_at DESC LIMIT 1",
+        "SELECT as_of FROM score_runs WHERE model = ? AND scope = 'all' AND engine = 'duckdb' "
+        "ORDER BY started_at DESC LIMIT 1",
         [model],
     ).fetchone()
     return row[0] if row else None

@@ -46,6 +46,7 @@ from leadscore.model.conditions import (
 from leadscore.model.loader import LoadedModel, line_map
 from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERATORS
 from leadscore.model.regex import portability_problem
+from leadscore.model.regex_engines import engine_regex_problem
 from leadscore.model.seen_values import unseen_values
 from leadscore.model.spec import Rule
 from leadscore.timeutil import parse_time
@@ -78,13 +79,16 @@ _INSTEAD = {
 
 def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | None = None,
                    event_columns: Mapping[str, str] | None = None,
-                   event_types: Sequence[str] | None = None) -> list[ModelIssue]:
+                   event_types: Sequence[str] | None = None, engine: str | None = None) -> list[ModelIssue]:
     """Check ``loaded`` against the given columns (default: the built-in ones).
 
     ``contact_columns`` / ``event_columns`` map column name → logical type (string, number,
     boolean, timestamp), as ``Store.columns`` returns; ``event_types`` are the types seen in the
-    store (the built-in ``KNOWN_EVENT_TYPES`` are always known). Returns the warnings; raises
-    ModelError carrying every error and warning when there is at least one error.
+    store (the built-in ``KNOWN_EVENT_TYPES`` are always known). ``engine`` (``spark``,
+    ``postgres``) also refuses what that engine cannot compute as DuckDB does: ``matches`` patterns
+    outside the portable subset (``model.regex_engines``) and ``set`` actions (the contacts are the
+    user's own tables there). Returns the warnings; raises ModelError carrying every error and
+    warning when there is at least one error.
     """
     contact = dict(contact_columns if contact_columns is not None else properties.CONTACT_COLUMNS)
     derived = set()
@@ -95,19 +99,20 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
                 derived.add(name)
     event = dict(event_columns if event_columns is not None else properties.EVENT_COLUMNS)
     types = sorted(set(event_types or ()) | set(properties.KNOWN_EVENT_TYPES))
-    checker = _Checker(loaded, contact, event, types, derived)
+    checker = _Checker(loaded, contact, event, types, derived, engine)
     issues = checker.run()
     if any(i.severity == "error" for i in issues):
         raise ModelError(issues)
     return issues
 
 
-def validate_against_store(loaded: LoadedModel, store: ColumnSource) -> list[ModelIssue]:
-    """``validate_model`` with the store's real columns and the event types it holds, then (a store
-    that can be queried) a warning for each text value compared with that no stored row holds
+def validate_against_store(loaded: LoadedModel, store: ColumnSource, engine: str | None = None) -> list[ModelIssue]:
+    """``validate_model`` with the store's real columns and the event types it holds (or those of
+    an external engine's tables: a ``Backend`` is a ``ColumnSource`` too), then (a store that can
+    be queried) a warning for each text value compared with that no stored row holds
     (``seen_values``)."""
     warnings = validate_model(loaded, contact_columns=store.columns("contacts"),
-                              event_columns=store.columns("events"), event_types=store.event_types())
+                              event_columns=store.columns("events"), event_types=store.event_types(), engine=engine)
     if hasattr(store, "con"):
         warnings += unseen_values(loaded, store)  # type: ignore[arg-type]
     return sorted(warnings, key=lambda i: (i.line or 0, i.path))
@@ -134,8 +139,8 @@ class _Checker:
     """Walks one model, collecting issues (never stopping at the first)."""
 
     def __init__(self, loaded: LoadedModel, contact: dict[str, str], event: dict[str, str],
-                 event_types: list[str], derived: set[str]):
-        self.loaded, self.model = loaded, loaded.model
+                 event_types: list[str], derived: set[str], engine: str | None = None):
+        self.loaded, self.model, self.engine = loaded, loaded.model, engine
         self.lines = dict(loaded.lines) or line_map(loaded.text)
         self.contact, self.event_types, self.derived = contact, event_types, derived
         self.event = {k: v for k, v in event.items() if k not in properties.EVENT_SYSTEM_COLUMNS}
@@ -268,6 +273,9 @@ class _Checker:
             if why is not None:
                 self.error(path, f"`matches` {why}",
                            "patterns use RE2's syntax (DuckDB's engine); see docs/model-reference.md")
+            elif self.engine and (why := engine_regex_problem(value, self.engine)) is not None:
+                self.error(path, f"`matches`: {why}",
+                           "keep to the portable subset (docs/engines.md) or score on DuckDB")
         if domain and logical == "string":
             for j, v in enumerate(value if isinstance(value, list) else [value]):
                 self.domain_value(v, op, self._at(path, str(j)) if isinstance(value, list) else path)
@@ -367,6 +375,11 @@ class _Checker:
                               "lower the band or raise the group's cap")
 
     def set_action(self, values: Mapping[str, Any], path: Path) -> None:
+        if self.engine in ("spark", "postgres"):
+            self.error(path, f"`set` changes contact properties, which live in your own tables on engine "
+                       f"{self.engine}; leadscore does not write them",
+                       "send the change to your CRM with a `webhook` action, or score on DuckDB")
+            return
         for name, value in values.items():
             where = path + (name,)
             if name in self.derived:

@@ -15,6 +15,7 @@ import duckdb
 
 from leadscore.storage.migrations_api import API_MIGRATION
 from leadscore.storage.migrations_bulk import BULK_MIGRATION
+from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
 from leadscore.storage.migrations_workflows import WORKFLOWS_MIGRATION
 
@@ -84,6 +85,7 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     API_MIGRATION,  # 3: API keys (storage/migrations_api.py)
     PREDICT_MIGRATION,  # 4: predictive models and predictions (storage/migrations_predict.py)
     BULK_MIGRATION,  # 5: contacts/deals without PK, events.event_id in ZSTD (migrations_bulk.py)
+    ENGINES_MIGRATION,  # 6: score_runs.engine / location for Spark and Postgres runs (migrations_engines.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,7 +8,7 @@ as it was before: DuckDB's WAL discards uncommitted work on the next open.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +49,11 @@ class ModelVersion:
 
 class Store:
     """One open DuckDB database holding a workspace's data."""
+
+    #: Set on a store that mirrors an external engine's data for reading (``engine.mirror``):
+    #: ``scored_by(model, as_of, contact_id, detail)`` returns SQL over the rows the engine computed
+    #: for that model query, which ``engine.run.compiled_sql`` then returns instead of compiling.
+    scored_by: Callable[[Any, datetime, str | None, bool], str] | None = None
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
         self.con = con

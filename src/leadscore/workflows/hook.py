@@ -66,9 +66,10 @@ class WorkflowHook:
         crossed = crossed_workflows(con, model)
         if not crossed:
             return
-        column_types = self.store.column_types("contacts")
+        column_types = ctx.contact_types if ctx.contact_types is not None else self.store.column_types("contacts")
         contact_columns = {name: logical_type(t) for name, t in column_types.items()}
-        event_columns = self.store.columns("events")
+        event_columns = ({name: logical_type(t) for name, t in ctx.event_types.items()}
+                         if ctx.event_types is not None else self.store.columns("events"))
         for index in crossed:
             workflow = model.workflows[index]
             fired = select_fired(con, model, workflow, now=ctx.computed_at, as_of=ctx.as_of,

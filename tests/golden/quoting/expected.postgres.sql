@@ -36,7 +36,7 @@ WITH ls_events AS (
     CAST(NULL AS BIGINT) AS rn_0,
     COALESCE(c."company" IN ('C:\temp\', 'a\''b'), FALSE) AS rf_1,
     CAST(NULL AS BIGINT) AS rn_1,
-    COALESCE(c."city" ~ '^\w+\\', FALSE) AS rf_2,
+    COALESCE(c."city" ~ '^[A-Za-z0-9_]+\\', FALSE) AS rf_2,
     CAST(NULL AS BIGINT) AS rn_2,
     COALESCE(POSITION('100%_sure"; --' IN c."job_title") > 0, FALSE) AS rf_3,
     CAST(NULL AS BIGINT) AS rn_3,

@@ -34,7 +34,7 @@ WITH ls_events AS (
     CAST(NULL AS BIGINT) AS rn_0,
     COALESCE(c.`company` IN ('C:\\temp\\', 'a\\\'b'), FALSE) AS rf_1,
     CAST(NULL AS BIGINT) AS rn_1,
-    COALESCE(c.`city` RLIKE '^\\w+\\\\', FALSE) AS rf_2,
+    COALESCE(c.`city` RLIKE '^[A-Za-z0-9_]+\\\\', FALSE) AS rf_2,
     CAST(NULL AS BIGINT) AS rn_2,
     COALESCE(LOCATE('100%_sure"; --', c.`job_title`) > 0, FALSE) AS rf_3,
     CAST(NULL AS BIGINT) AS rn_3,

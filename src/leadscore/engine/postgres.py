@@ -1,0 +1,360 @@
+"""The Postgres engine: a model's compiled query run inside the user's database, results written there.
+
+``engine: postgres`` points leadscore at the user's own tables (or views) of contacts and events;
+a run happens entirely inside the database, in one transaction::
+
+    SET LOCAL TIME ZONE 'UTC'; advisory lock on the output schema (one run at a time)
+    ls_q    the compiled query (compile_model(dialect="postgres")) over the user's tables
+    ls_run  ls_q LEFT JOIN the model's previous scores
+    -> leadscore_score_history (changed rows), leadscore_scores (replaced for the model),
+       leadscore_runs (the run's figures); leadscore_tier_crossings is a view over the history
+    COMMIT
+
+so a failure or a kill at any point leaves the previous scores and history as they were. The
+workspace store then records the run and fires its workflows (``engine.backends``).
+
+Nothing is pasted into SQL: the user's table names and the output schema are quoted identifiers
+(``psycopg.sql.Identifier``, and the compiler quotes every name it reads), every value from a
+model is an escaped literal of the compiled query, and every value of leadscore's own statements
+(model name, run id, as-of...) is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from leadscore.compiler import compile_model
+from leadscore.engine.backends import Pull, Pulled, RunRecord, frame_types, named_params
+from leadscore.engine.run import SCORE_EPSILON
+from leadscore.engine_settings import PostgresSettings
+from leadscore.errors import BackendError
+from leadscore.faults import fault_point
+from leadscore.storage.store import ModelVersion
+
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+    from psycopg import sql as pgsql
+
+    from leadscore.model.spec import ScoringModel
+
+SCORES, HISTORY, RUNS, CROSSINGS = ("leadscore_scores", "leadscore_score_history", "leadscore_runs",
+                                    "leadscore_tier_crossings")
+
+_SCORE_COLUMNS = """model text NOT NULL, contact_id text NOT NULL, model_version integer NOT NULL,
+    score double precision NOT NULL, tier text NOT NULL, grade text, groups double precision[]"""
+_TAIL_COLUMNS = "as_of timestamp NOT NULL, computed_at timestamp NOT NULL, run_id text NOT NULL"
+_CHANGED = (f"prev_score IS NULL OR abs(score - prev_score) > {SCORE_EPSILON} "
+            "OR tier IS DISTINCT FROM prev_tier")
+
+#: Postgres type (``format_type``, without its modifier) → leadscore's logical type. Columns of
+#: other types (json, arrays, intervals...) are left out: no operator of the model language reads them.
+PG_LOGICAL = {
+    "text": "string", "character varying": "string", "character": "string", "citext": "string",
+    "uuid": "string", "name": "string", "smallint": "number", "integer": "number", "bigint": "number",
+    "numeric": "number", "real": "number", "double precision": "number", "boolean": "boolean",
+    "timestamp without time zone": "timestamp", "timestamp with time zone": "timestamp", "date": "timestamp",
+}
+
+
+def quoted_name(name: str) -> str:
+    """A possibly ``schema.``-qualified table name with every part double-quoted (as the compiler does)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+class PostgresBackend:
+    """Score inside a Postgres database (see the module docstring)."""
+
+    engine = "postgres"
+    dialect = "postgres"
+
+    def __init__(self, settings: PostgresSettings, *, connection: psycopg.Connection[Any] | None = None) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise BackendError("engine postgres needs psycopg: pip install 'leadscore[postgres]'") from exc
+        self.settings = settings
+        if connection is None:
+            try:
+                connection = psycopg.connect(settings.resolved_dsn())
+            except psycopg.Error as exc:
+                raise BackendError(f"engine postgres: cannot connect: {str(exc).strip().splitlines()[0]}") from exc
+        self.con = connection
+        info = self.con.info
+        where = f"{info.host}:{info.port}" if info.host and not info.host.startswith("/") else "local"
+        self.schema = settings.schema_
+        self.location = f"postgresql://{where}/{info.dbname}#{self.schema}"
+        self._ready = False
+
+    # ------------------------------------------------------------------ the user's tables
+
+    def _ident(self, table: str) -> pgsql.Composed:
+        from psycopg import sql
+
+        return sql.SQL(".").join([sql.Identifier(self.schema), sql.Identifier(table)])
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Logical types of a source table's columns (``contacts``, ``events``, ``deals``)."""
+        return {name: PG_LOGICAL[kind] for name, kind in self.pg_types(table).items()}
+
+    def pg_types(self, table: str) -> dict[str, str]:
+        """Postgres types of a source table's readable columns, in table order."""
+        name = getattr(self.settings, table)
+        rows = self._fetch("""SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a
+                              WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+                              ORDER BY a.attnum""", [quoted_name(name)])
+        if not rows:
+            raise BackendError(f"engine postgres: no table or view {name} (postgres.{table} in leadscore.yml)")
+        return {str(n): str(t) for n, t in rows if t in PG_LOGICAL}
+
+    def event_types(self) -> list[str]:
+        return [str(r[0]) for r in self._fetch(
+            f"SELECT DISTINCT type FROM {quoted_name(self.settings.events)} WHERE type IS NOT NULL ORDER BY 1")]
+
+    def _fetch(self, query: Any, params: Any = None) -> list[Any]:
+        import psycopg
+
+        try:
+            with self.con.transaction():
+                return self.con.execute(query, params).fetchall()
+        except psycopg.Error as exc:
+            raise BackendError(f"Postgres refused the query: {str(exc).strip().splitlines()[0]}") from exc
+
+    # ------------------------------------------------------------------ output tables
+
+    def ensure_tables(self) -> None:
+        """The output schema and tables, created when missing (their own transaction)."""
+        if self._ready:
+            return
+        from psycopg import sql
+
+        statements = [
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)),
+            sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_SCORE_COLUMNS}, {_TAIL_COLUMNS}, "
+                    "PRIMARY KEY (model, contact_id))").format(self._ident(SCORES)),
+            sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_SCORE_COLUMNS}, prev_score double precision, "
+                    f"prev_tier text, {_TAIL_COLUMNS})").format(self._ident(HISTORY)),
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (model, contact_id, as_of)").format(
+                sql.Identifier(HISTORY + "_contact"), self._ident(HISTORY)),
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (run_id)").format(
+                sql.Identifier(HISTORY + "_run"), self._ident(HISTORY)),
+            sql.SQL("""CREATE TABLE IF NOT EXISTS {} (run_id text PRIMARY KEY, model text NOT NULL,
+                model_version integer NOT NULL, as_of timestamp NOT NULL, computed_at timestamp NOT NULL,
+                finished_at timestamp NOT NULL, contacts bigint, changed bigint, crossings bigint,
+                previous bigint, tier_counts jsonb, store_id text)""").format(self._ident(RUNS)),
+            sql.SQL("""CREATE OR REPLACE VIEW {} AS SELECT run_id, model, model_version, contact_id,
+                prev_tier AS from_tier, tier AS to_tier, prev_score AS from_score, score AS to_score, as_of,
+                computed_at FROM {} WHERE tier IS DISTINCT FROM prev_tier""").format(
+                self._ident(CROSSINGS), self._ident(HISTORY)),
+        ]
+        import psycopg
+
+        try:
+            with self.con.transaction():
+                self._lock()
+                for statement in statements:
+                    self.con.execute(statement)
+        except psycopg.Error as exc:
+            raise BackendError(f"engine postgres: cannot create the tables in schema {self.schema}: "
+                               f"{str(exc).strip().splitlines()[0]}") from exc
+        self._ready = True
+
+    def _lock(self) -> None:
+        """One leadscore writer per output schema at a time (released at the transaction's end)."""
+        self.con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"leadscore:{self.schema}"])
+
+    # ------------------------------------------------------------------ a run
+
+    def run_model(self, version: ModelVersion, model: ScoringModel, *, as_of: datetime, run_id: str,
+                  computed_at: datetime, store_id: str) -> RunRecord:
+        """Run one model version for every contact; scores, history and the run in one transaction."""
+        import psycopg
+        from psycopg import sql
+
+        started = time.perf_counter()
+        self.ensure_tables()
+        query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
+                              events_table=self.settings.events, contact_columns=self.columns("contacts"),
+                              event_columns=self.columns("events")).sql(dialect="postgres")
+        groups = ", ".join(f"q.g_{k}" for k in range(len(model.groups)))
+        params = {"model": version.model, "version": version.version, "as_of": as_of, "computed": computed_at,
+                  "run": run_id}
+        scores, history = self._ident(SCORES), self._ident(HISTORY)
+        try:
+            with self.con.transaction():
+                self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+                self._lock()
+                self.con.execute("DROP TABLE IF EXISTS ls_q, ls_run")
+                self.con.execute(f"CREATE TEMP TABLE ls_q ON COMMIT DROP AS {query}")  # type: ignore[arg-type]
+                self.con.execute(sql.SQL(
+                    "CREATE TEMP TABLE ls_run ON COMMIT DROP AS SELECT q.contact_id::text AS contact_id, q.score, "
+                    f"q.tier, q.grade, ARRAY[{groups}]::double precision[] AS groups, p.score AS prev_score, "
+                    "p.tier AS prev_tier FROM ls_q AS q LEFT JOIN {} AS p "
+                    "ON p.model = %(model)s AND p.contact_id = q.contact_id::text").format(scores), params)
+                self.con.execute(sql.SQL(
+                    "INSERT INTO {} SELECT %(model)s, contact_id, %(version)s, score, tier, grade, groups, "
+                    f"prev_score, prev_tier, %(as_of)s, %(computed)s, %(run)s FROM ls_run WHERE {_CHANGED}"
+                ).format(history), params)
+                self.con.execute(sql.SQL("DELETE FROM {} WHERE model = %(model)s").format(scores), params)
+                self.con.execute(sql.SQL(
+                    "INSERT INTO {} SELECT %(model)s, contact_id, %(version)s, score, tier, grade, groups, "
+                    "%(as_of)s, %(computed)s, %(run)s FROM ls_run").format(scores), params)
+                record = self._record(version, as_of, computed_at, run_id, store_id)
+                self.con.execute(sql.SQL(
+                    "INSERT INTO {} VALUES (%(run)s, %(model)s, %(version)s, %(as_of)s, %(computed)s, "
+                    "now() AT TIME ZONE 'UTC', %(contacts)s, %(changed)s, %(crossings)s, %(previous)s, "
+                    "%(tiers)s, %(store)s)").format(self._ident(RUNS)),
+                    params | {"contacts": record.contacts, "changed": record.changed, "crossings": record.crossings,
+                              "previous": record.previous, "tiers": json.dumps(record.tier_counts),
+                              "store": store_id})
+                fault_point("postgres.before_commit")
+        except psycopg.Error as exc:
+            raise BackendError(f"Postgres could not run model `{version.model}`: "
+                               f"{str(exc).strip().splitlines()[0]}") from exc
+        record.seconds = time.perf_counter() - started
+        return record
+
+    def _record(self, version: ModelVersion, as_of: datetime, computed_at: datetime, run_id: str,
+                store_id: str) -> RunRecord:
+        rows = self.con.execute(
+            f"""SELECT tier, count(*), count(*) FILTER (WHERE tier IS DISTINCT FROM prev_tier),
+                       count(*) FILTER (WHERE {_CHANGED}), count(prev_score)
+                FROM ls_run GROUP BY tier""").fetchall()
+        tiers = {str(r[0]): int(r[1]) for r in rows}
+        return RunRecord(run_id, version.model, version.version, as_of, computed_at, sum(tiers.values()),
+                         sum(int(r[3]) for r in rows), sum(int(r[2]) for r in rows), sum(int(r[4]) for r in rows),
+                         tiers, store_id=store_id)
+
+    # ------------------------------------------------------------------ after the commit
+
+    def unrecorded(self, recorded: set[str], store_id: str) -> list[RunRecord]:
+        """Runs of this store committed in the database but not recorded in the store."""
+        from psycopg import sql
+
+        self.ensure_tables()
+        rows = self._fetch(sql.SQL(
+            "SELECT run_id, model, model_version, as_of, computed_at, contacts, changed, crossings, previous, "
+            "tier_counts FROM {} WHERE store_id = %s ORDER BY computed_at").format(self._ident(RUNS)), [store_id])
+        return [RunRecord(r[0], r[1], int(r[2]), r[3], r[4], int(r[5]), int(r[6]), int(r[7]), int(r[8]),
+                          dict(r[9] or {}), store_id=store_id) for r in rows if r[0] not in recorded]
+
+    def pull(self, record: RunRecord, pull: Pull) -> Pulled:
+        """The run's rows some workflow trigger holds for (from its history rows), their contacts
+        and, when asked, their events."""
+        from psycopg import sql
+
+        fired_sql = sql.SQL("SELECT contact_id, score, tier, grade, groups, prev_score, prev_tier FROM {} AS r "
+                            "WHERE r.run_id = %(run_id__)s AND r.model = %(model__)s AND ("
+                            f"{named_params(pull.predicate, 'psycopg')})").format(self._ident(HISTORY))
+        params = pull.params | {"run_id__": record.run_id, "model__": record.model}
+        fired = self._arrow(fired_sql, params, _RUN_TYPES)
+        ids = fired.column("contact_id").to_pylist()
+        contacts = self._rows_of(self.settings.contacts, "contacts", ids)
+        events = self._rows_of(self.settings.events, "events", ids) if pull.events else None
+        return Pulled(fired, contacts, events)
+
+    def _rows_of(self, table: str, kind: str, ids: list[str] | None) -> pa.Table:
+        """A source table's rows (of some contacts, or all), with its readable columns."""
+        from psycopg import sql
+
+        columns = self.pg_types(kind)
+        where = sql.SQL(" WHERE t.contact_id::text = ANY(%(ids)s)") if ids is not None else sql.SQL("")
+        query = sql.SQL("SELECT {} FROM {} AS t").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.SQL(quoted_name(table))) + where
+        types = {c: _INTEGER if pg in ("smallint", "integer", "bigint") else PG_LOGICAL[pg]
+                 for c, pg in columns.items()}
+        return self._arrow(query, {"ids": ids}, types)
+
+    def _arrow(self, query: Any, params: dict[str, Any], types: dict[str, str]) -> pa.Table:
+        """Rows as an Arrow table with the given column kinds (timestamps as naive UTC)."""
+        import pyarrow as pa
+
+        with self.con.transaction():
+            self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+            cur = self.con.execute(query, params)
+            names = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+        arrays = []
+        for i, name in enumerate(names):
+            kind = types.get(name, "string")
+            values = [_naive(row[i]) if kind == "timestamp" else row[i] for row in rows]
+            if kind == "number":
+                values = [None if v is None else float(v) if not isinstance(v, int) else v for v in values]
+            arrays.append(pa.array(values, type=_arrow_type(kind)))
+        return pa.Table.from_arrays(arrays, names=names)
+
+    def finish(self, record: RunRecord) -> None:
+        """Nothing is staged outside the database."""
+
+    def read_table(self, name: str, model: str | None = None) -> pa.Table:
+        """``scores`` (or ``score_history``) of the output schema as Arrow, in the store's columns."""
+        from psycopg import sql
+
+        self.ensure_tables()
+        table = {"scores": SCORES, "score_history": HISTORY}[name]
+        where = sql.SQL(" WHERE model = %(model)s") if model else sql.SQL("")
+        query = sql.SQL("SELECT * FROM {}").format(self._ident(table)) + where
+        return self._arrow(query, {"model": model} if model else {}, _OUTPUT_TYPES)
+
+    def read_source(self, name: str) -> pa.Table | None:
+        """A source table's rows; None for deals when the database has no such table."""
+        try:
+            return self._rows_of(getattr(self.settings, name), name, None)
+        except BackendError:
+            if name == "deals":
+                return None
+            raise
+
+    def latest_event(self) -> datetime | None:
+        rows = self._fetch(f"SELECT max(occurred_at) FROM {quoted_name(self.settings.events)}")
+        return _naive(rows[0][0]) if rows else None
+
+    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False) -> pa.Table:
+        """The model's query as of ``as_of`` run inside the database (nothing written), as Arrow."""
+        import pyarrow as pa
+
+        query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
+                              events_table=self.settings.events, contact_columns=self.columns("contacts"),
+                              event_columns=self.columns("events"), contact_id=contact_id,
+                              detail=detail).sql(dialect="postgres")
+        with self.con.transaction():
+            self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+            cur = self.con.execute(query)  # type: ignore[arg-type]
+            names = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+        schema = frame_types(names)
+        columns = [[row[i] for row in rows] for i in range(len(names))]
+        return pa.Table.from_arrays([pa.array([None if v is None else (str(v) if t == pa.string() else v)
+                                               for v in col], type=t)
+                                     for col, t in zip(columns, schema.types, strict=True)], schema=schema)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _naive(value: Any) -> Any:
+    """A timestamp as naive UTC (a ``timestamptz`` arrives aware; a ``date`` is its midnight)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if value is not None and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+_INTEGER = "integer"
+#: the Arrow kind of each column leadscore reads back: the run's, and the output tables'
+_RUN_TYPES = {"contact_id": "string", "score": "number", "tier": "string", "grade": "string",
+              "groups": "doubles", "prev_score": "number", "prev_tier": "string"}
+_OUTPUT_TYPES = _RUN_TYPES | {"model": "string", "model_version": _INTEGER, "as_of": "timestamp",
+                              "computed_at": "timestamp", "run_id": "string"}
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    return {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(), "timestamp": pa.timestamp("us"),
+            _INTEGER: pa.int64(), "doubles": pa.list_(pa.float64())}[kind]
