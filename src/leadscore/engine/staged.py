@@ -168,7 +168,8 @@ def finish_staged(store: Store, staged: Staged) -> RunResult:
             con.unregister("_staged_gone")
     run_id = uuid.uuid4().hex
     now = utcnow()
-    con.execute("INSERT INTO score_runs VALUES (?, ?, ?, 'all', ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO score_runs (run_id, model, model_version, scope, as_of, started_at, finished_at, "
+                "contacts, changed, crossings) VALUES (?, ?, ?, 'all', ?, ?, ?, ?, ?, ?)",
                 [run_id, model, staged.version.version, staged.as_of, now, utcnow(), staged.contacts,
                  staged.changed, staged.crossings])
     counts = {str(t): int(n) for t, n in con.execute(
