@@ -398,7 +398,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
 
             version = ModelVersion(model.name, 1, f"diff-{id(scenario)}", "", None, datetime(2025, 1, 1),
                                    list(model.groups))
-            copy_rows(store, ids)
+            copy_rows(store, model, ids)
             sql = _parameterized_sql(version, model, {k: logical_type(v) for k, v in contact_types.items()},
                                      {k: logical_type(v) for k, v in event_types.items()}, (RT_CONTACTS, RT_EVENTS))
             params = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": ids}

@@ -94,6 +94,8 @@ class ApiRuntime:
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
         self.index_seconds = ensure_lookup_indexes(self.store)
+        if self.index_seconds > 1:
+            log.info("built the lookup indexes by contact in %.1f s (an import had dropped them)", self.index_seconds)
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None

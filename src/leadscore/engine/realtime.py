@@ -224,10 +224,15 @@ def scored_by_reference(store: Store, model: ScoringModel, ids: Sequence[str], a
     return Scored(f"SELECT * FROM {RT_SCORED}", {}, (RT_SCORED,), "reference")
 
 
-def copy_rows(store: Store, ids: Sequence[str]) -> None:
-    """Copy the contacts' rows and events into the temporary tables the sql path reads."""
+def copy_rows(store: Store, model: ScoringModel, ids: Sequence[str]) -> None:
+    """Copy the contacts' rows and, of their events, the columns the model reads (a batch's
+    events are spread over the whole table: reading 3 columns instead of 10 costs a third) into
+    the temporary tables the sql path reads."""
     con = store.con
-    for name, table in ((RT_CONTACTS, "contacts"), (RT_EVENTS, "events")):
-        sql, params = _select(table, ids)
+    _, event_cols, _ = _reads(model)
+    stored = store.column_types("events")
+    columns = ", ".join(c for c in stored if c in {"contact_id", "type", "occurred_at", *event_cols})
+    for name, table, select in ((RT_CONTACTS, "contacts", "*"), (RT_EVENTS, "events", columns)):
+        where, params = key_filter("contact_id", ids)
         con.execute(f"DROP TABLE IF EXISTS {name}")
-        con.execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select} FROM {table} WHERE {where}", params)
