@@ -45,6 +45,7 @@ class Phase:
     errors: int
     p50_ms: float
     p99_ms: float
+    max_ms: float = 0.0  #: the slowest request (``bench api-large`` prints it)
 
     @property
     def events_per_s(self) -> float:

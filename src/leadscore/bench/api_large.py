@@ -46,30 +46,13 @@ from typing import Any, Literal
 import httpx
 
 from leadscore.api.server import free_port
-from leadscore.bench.api import EVENT_MIX, _quantile, _server_figures, _start_server
+from leadscore.bench.api import EVENT_MIX, Phase, _quantile, _server_figures, _start_server
 
 EventsOrder = Literal["time", "contact"]
 
 #: The issue's targets, printed beside the figures (a benchmark reports; it does not fail).
 TARGETS = {"single x1": 50.0, "beside": 100.0, "during": 100.0}
 TARGET_EVENTS_PER_S = 10_000.0
-
-
-@dataclass
-class Phase:
-    name: str
-    clients: int
-    requests: int
-    events: int
-    seconds: float
-    errors: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @property
-    def events_per_s(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
 
 
 @dataclass

@@ -134,7 +134,7 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
             with tracker.step(0.0, 0.35 if fmt != "parquet" else 0.02):
                 source = open_source(con, file, fmt, mapping)
             with store.transaction():
-                if kind != "deals":  # the server's lookup indexes would cost a bulk insert ~2.7x its CPU;
+                if kind != "deals":  # the server's lookup indexes may cost a bulk insert up to ~2.7x its CPU;
                     drop_lookup_indexes(con)  # its next start builds them again (storage/lookup_index.py)
                 result = _run(store, kind, source, mapping, strict, tracker, allow_new_ids)
                 if result.rejected:
