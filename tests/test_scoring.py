@@ -261,29 +261,3 @@ def test_publishing_a_model_the_engine_cannot_run_is_refused(tmp_path: Path, mon
         r = http.post("/v1/score", json={})
         assert r.status_code == 200 and "Leadscore-Failed-Models" not in r.headers
 
-
-@pytest.mark.parametrize("joined", [False, True])
-def test_a_whole_base_run_rewrites_scores_without_the_lookup_index_and_builds_it_again(
-        ws: Workspace, monkeypatch: pytest.MonkeyPatch, joined: bool) -> None:
-    """Kept up row by row, the scores index made a 1M-contact run ~5x as long (storage/lookup_index.py)."""
-    from leadscore import scoring
-    from leadscore.storage.lookup_index import LOOKUP_INDEXES, ensure_lookup_indexes, existing_lookup_indexes
-
-    seen: list[set[str]] = []
-    real = scoring.run_model
-
-    def spy(store: Store, *args: object, **kwargs: object) -> object:
-        seen.append(existing_lookup_indexes(store.con))
-        return real(store, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(scoring, "run_model", spy)
-    with ws.open_store() as store:
-        ensure_lookup_indexes(store)
-        if joined:  # as the server's publish does (the broken model would fail the transaction)
-            with store.transaction():
-                score_all(store, as_of=AS_OF, models=["small"])
-        else:
-            score_all(store, as_of=AS_OF)
-        assert seen and all("ls_lookup_scores_contact" not in s for s in seen)
-        assert existing_lookup_indexes(store.con) == set(LOOKUP_INDEXES)
-        assert store.count("scores") > 0

@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
 from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
@@ -46,7 +46,6 @@ from leadscore.errors import LeadscoreError
 from leadscore.faults import fault_point
 from leadscore.model.loader import parse_model
 from leadscore.model.validate import validate_model
-from leadscore.storage.lookup_index import bulk_rewrite, rebuild, set_aside
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.external import pull_for
@@ -159,8 +158,7 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     ``quarantine`` are skipped (reported in ``failures``).
     """
     if backend is not None:
-        with bulk_rewrite(store, "scores"):
-            return _score_external(store, backend, as_of=as_of, models=models)
+        return _score_external(store, backend, as_of=as_of, models=models)
     held = quarantine if quarantine is not None else Quarantine()
     joined = store.in_transaction
     out = ScoreRuns()
@@ -169,7 +167,7 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     versions = _chosen(store, everything, models)
     if joined:  # a failure cannot be rolled back alone here: leave out what already failed
         failed = {v.model: f for v in everything if (f := held.holds(v)) is not None}
-    with unordered_writes(store), bulk_rewrite(store, "scores"):
+    with unordered_writes(store):
         for i, version in enumerate(versions):
             # settling leaves out the models still to run here: they score everyone next anyway
             leave_out = {v.model for v in versions[i + 1:]}
@@ -251,7 +249,7 @@ def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] 
     return [by_name[name] for name in dict.fromkeys(models)]
 
 
-def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
+def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datetime,
                      models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
     """``score_all`` without holding the writer for the whole run (``engine.staged``).
 
@@ -264,7 +262,6 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
     held = quarantine if quarantine is not None else Quarantine()
     out = ScoreRuns()
     failed: dict[str, ModelFailure] = {}
-    aside: list[str] | None = None
     for version in _chosen(reader, reader.latest_versions(), models):
         try:
             staged = stage_model(reader, version, as_of)
@@ -272,8 +269,6 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
             failed[version.model] = held.hold(exc)
             continue
         fault_point("score.staged")  # computed, nothing written: writes go on meanwhile
-        if aside is None:  # parts replace scores wholesale: without its index (storage.lookup_index)
-            aside = write(partial(set_aside, table="scores"))
         stats = WorkflowStats()
         start, size = 0, FIRST_PART
         smallest = max(MIN_PART, -(-staged.contacts // MAX_PARTS))
@@ -288,8 +283,6 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
         out.append(write(partial(finish_staged, staged=staged)))
         held.release(version)
         _add_stats(out.workflows, stats)
-    if aside:
-        write(partial(rebuild, names=aside))
     out.failures = list(failed.values())
     return out
 

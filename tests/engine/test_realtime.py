@@ -71,7 +71,7 @@ def indexed(request: pytest.FixtureRequest, store: Store) -> Iterator[bool]:
     """The store with the server's lookup indexes, and without (as the CLI finds it after an import)."""
     if request.param:
         ensure_lookup_indexes(store)
-        assert len(existing_lookup_indexes(store.con)) == 3
+        assert len(existing_lookup_indexes(store.con)) == 2
     yield request.param
     drop_lookup_indexes(store.con)
 

@@ -9,17 +9,21 @@ table and DuckDB's min/max zone maps skip nothing: finding them scans the column
 events on an idle machine, however few contacts are asked for.
 
 So the index belongs to the process that answers in real time, ``leadscore serve``: it creates
-``ART`` indexes on ``events``, ``contacts`` and ``scores`` by ``contact_id`` when it starts (~30 s
-for 20M events on a loaded 2-core machine, once), and DuckDB then answers ``contact_id IN ($k0, $k1)`` by
-index lookups (~1 ms for one contact's rows; the previous scores a rescoring reads and replaces
-too). Rows the server writes update them as they go (a few rows per request: cheap). Imports drop
-the events and contacts ones first, in the import's own transaction (``drop_lookup_indexes``), so
-a bulk import never pays for them; a whole-base score run rewrites ``scores`` without its index
-and builds it again after (``bulk_rewrite``: kept up row by row, a 1M-row rewrite took ~5x as
-long, and 1M rows replaced in parts of 20k 102 s instead of 7 s), as does the server's staged
-whole-base run around its parts; the next ``serve`` builds whatever is missing. A crash leaves
-either the index or not, both consistent (DuckDB creates and drops indexes transactionally, and
-an index is only ever a faster way to the same rows).
+``ART`` indexes on ``events`` and ``contacts`` by ``contact_id`` when it starts (~30 s for 20M
+events on a loaded 2-core machine, once), and DuckDB then answers ``contact_id IN ($k0, $k1)`` by
+index lookups (~1 ms for one contact's rows). Rows the server writes update them as they go (a
+few rows per request: cheap; nothing deletes events or contacts). Imports drop them first, in the
+import's own transaction (``drop_lookup_indexes``), so a bulk import never pays for them; the
+next ``serve`` builds them again. A crash leaves either the index or not, both consistent (DuckDB
+creates and drops indexes transactionally, and an index is only ever a faster way to the same
+rows).
+
+``scores`` has none: its rows are replaced wholesale by every whole-base run, and DuckDB's ART
+made that slow (1M scores replaced in parts of 20k: 102 s instead of 7 s) and, deleting rows
+indexed in the transaction that created the index, failed with a fatal error that invalidates
+the database (DuckDB 2.0.1). The real-time path reads a contact's previous scores with its key
+bound (``key_filter``), which DuckDB prunes by row group once ``scores`` is stored in contact
+order, as the server's staged runs leave it.
 
 ``key_filter`` is the one spelling of "these contacts" for lookups: bound one by one
 (``IN ($k0, $k1)``), which DuckDB pushes into the scan and answers from an index, up to
@@ -29,8 +33,7 @@ an index is only ever a faster way to the same rows).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -41,7 +44,6 @@ from leadscore.storage.store import Store
 LOOKUP_INDEXES = {
     "ls_lookup_events_contact": ("events", "contact_id"),
     "ls_lookup_contacts_contact": ("contacts", "contact_id"),
-    "ls_lookup_scores_contact": ("scores", "contact_id"),
 }
 
 #: Keys bound one by one (``IN ($k0, $k1)``) up to this many: DuckDB pushes those into the scan
@@ -83,37 +85,6 @@ def drop_lookup_indexes(con: duckdb.DuckDBPyConnection, tables: Sequence[str] = 
     for name, (table, _) in LOOKUP_INDEXES.items():
         if table in tables and name in present:
             con.execute(f"DROP INDEX IF EXISTS {name}")
-
-
-@contextmanager
-def bulk_rewrite(store: Store, table: str) -> Iterator[None]:
-    """Rewrite ``table`` wholesale without its lookup index, built again afterwards if it was there.
-
-    Inside a caller's transaction both happen in it (a failure rolls the drop back too); otherwise
-    each is a transaction of its own, and a failure in between leaves the index for the server's
-    next start to build.
-    """
-    names = set_aside(store, table)
-    yield
-    rebuild(store, names)
-
-
-def set_aside(store: Store, table: str) -> list[str]:
-    """Drop ``table``'s lookup indexes (in the caller's transaction, or one of its own); their names."""
-    names = [n for n, (t, _) in LOOKUP_INDEXES.items() if t == table and n in existing_lookup_indexes(store.con)]
-    if names:
-        with store.transaction() as con:
-            drop_lookup_indexes(con, (table,))
-    return names
-
-
-def rebuild(store: Store, names: Sequence[str]) -> None:
-    """Create the named lookup indexes again (after ``set_aside``)."""
-    if names:
-        with store.transaction() as con:
-            for name in names:
-                table, column = LOOKUP_INDEXES[name]
-                con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
 
 
 def existing_lookup_indexes(con: duckdb.DuckDBPyConnection) -> set[str]:
