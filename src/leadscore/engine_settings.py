@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from leadscore.errors import WorkspaceError
 
@@ -82,6 +82,18 @@ class TableRef(BaseModel):
         return self
 
 
+def _spark_text(value: Any) -> Any:
+    """A Spark setting as Spark takes it: YAML's ``4``, ``0.6`` and ``true`` are ``"4"``, ``"0.6"``, ``"true"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+SparkValue = Annotated[str, BeforeValidator(_spark_text)]
+
+
 class SparkSettings(BaseModel):
     """``spark:``: the session, where the data is, and the Iceberg output."""
 
@@ -95,7 +107,7 @@ class SparkSettings(BaseModel):
     output_catalog: dict[str, str] | None = Field(
         default=None, description="pyiceberg catalog properties for the output (default: a SQL catalog in output/)")
     namespace: str = Field(default="leadscore", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings")
+    conf: dict[str, SparkValue] = Field(default_factory=dict, description="extra Spark settings")
 
     def table(self, name: str, root: Path) -> TableRef:
         """Where source table ``name`` is: its own entry, else ``source/name`` (Parquet)."""

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
 from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
-from leadscore.errors import LeadscoreError
+from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
 from leadscore.model.loader import parse_model
 from leadscore.model.validate import validate_model
@@ -315,12 +315,17 @@ def _score_external(store: Store, backend: Backend, *, as_of: datetime,
     out = ScoreRuns()
     store_id = store_identity(store)
     known = {(v.model, v.version): v for v in store.all_versions()}
-    for record in backend.unrecorded(recorded_runs(store, backend.engine, backend.location), store_id):
+    for record in backend.unrecorded(recorded_runs(store, backend.engine), store_id):
         version = known.get((record.model, record.model_version))
         if version is not None:
             log.warning("run %s of `%s` was committed by %s but not recorded here (interrupted?): recording it "
                         "now and firing its workflows", record.run_id, record.model, backend.engine)
-            _record_external(store, backend, record, version, model_of(version), out.workflows)
+            try:
+                _record_external(store, backend, record, version, model_of(version), out.workflows)
+            except LeadscoreError as exc:  # every later run retries it: say which run, and why
+                raise BackendError(f"run {record.run_id} of `{record.model}` was committed by {backend.engine} but "
+                                   f"cannot be recorded here: {exc}. Fix the cause and run `leadscore score` "
+                                   "again; it records that run first") from exc
     for version in _chosen(store, store.latest_versions(), models):
         try:
             model = model_of(version)

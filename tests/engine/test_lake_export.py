@@ -32,3 +32,26 @@ def test_existing_tables_are_replaced_only_when_asked(small_ws: Workspace, tmp_p
         store.con.execute("DELETE FROM events WHERE event_id = 'e1'")
     assert leadscore.export_data(lake, workspace=small_ws, replace=True)["events"] == 6
     assert ds.dataset(lake / "events", format="parquet").to_table().num_rows == 6
+
+
+def test_a_file_in_the_way_is_a_clear_error(small_ws: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(LeadscoreError, match="is a file"):
+        leadscore.export_data(tmp_path / "afile", workspace=small_ws)
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "contacts").write_text("x")
+    with pytest.raises(LeadscoreError, match="is a file where the contacts table"):
+        leadscore.export_data(tmp_path / "lake", workspace=small_ws)
+
+
+def test_a_crash_between_the_renames_is_repaired_by_the_next_export(small_ws: Workspace, tmp_path: Path) -> None:
+    """Killed after the previous table was set aside and before the new one took its name: the next
+    export puts the previous one back (so it still refuses without --replace) and clears leftovers."""
+    lake = tmp_path / "lake"
+    leadscore.export_data(lake, workspace=small_ws)
+    (lake / "contacts").rename(lake / ".contacts.0123.old")
+    (lake / ".events.4567.tmp").mkdir()
+    with pytest.raises(LeadscoreError, match="--replace"):
+        leadscore.export_data(lake, workspace=small_ws)
+    assert (lake / "contacts").is_dir() and not [p for p in lake.iterdir() if p.name.startswith(".")]
+    assert ds.dataset(lake / "contacts", format="parquet").to_table().num_rows == 5

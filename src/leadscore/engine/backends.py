@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leadscore.engine.run import OnWritten, RunContext, RunResult
@@ -150,10 +151,12 @@ def store_identity(store: Store) -> str:
     return store_identity(store)
 
 
-def recorded_runs(store: Store, engine: str, location: str) -> set[str]:
-    """The runs of this engine and location the store has recorded."""
-    rows = store.con.execute("SELECT run_id FROM score_runs WHERE engine = ? AND location = ?",
-                             [engine, location]).fetchall()
+def recorded_runs(store: Store, engine: str) -> set[str]:
+    """The runs of this engine the store has recorded, by run id alone: the location (a server's
+    address as the connection reached it, an output's absolute path) changes with a socket, a
+    failover or a moved workspace, and a run is the same run wherever it was read from (run ids
+    are uuid4)."""
+    rows = store.con.execute("SELECT run_id FROM score_runs WHERE engine = ?", [engine]).fetchall()
     return {str(r[0]) for r in rows}
 
 
@@ -245,6 +248,11 @@ def open_backend(ws: Workspace, engine: str | None = None, *, source: str | None
         raise WorkspaceError("--source and --output say where a lake is: they go with --engine spark")
     if name == "spark":
         from leadscore.engine.spark_backend import SparkBackend
+
+        # paths given here (the command line's --source / --output) are the caller's, relative to the
+        # current directory as `export data DIR` is; leadscore.yml's are relative to the workspace
+        source, output = (None if p is None else p if "://" in p else str(Path(p).expanduser().resolve())
+                          for p in (source, output))
 
         return SparkBackend(ws.settings.spark, ws.root, source=source, output=output)
     if name == "postgres":

@@ -11,8 +11,10 @@ model and the same numbers. Column names and types are the store's (timestamps a
 microseconds, as in the store); custom columns added by imports come along.
 
 Each table is written into a hidden directory beside its target and renamed into place when
-complete: a crash leaves either the previous directory or the new one, never half a table. An
-existing table directory is replaced only when asked (``replace=True``).
+complete, and the previous one removed after: a crash leaves the previous directory, the new one,
+or (killed between the two renames) the previous one set aside, which the next export puts back
+before it starts; never half a table. An existing table directory is replaced only when asked
+(``replace=True``).
 """
 
 from __future__ import annotations
@@ -36,17 +38,36 @@ def export_data(store: Store, out: str | Path, *, replace: bool = False,
                 tables: tuple[str, ...] = LAKE_TABLES) -> dict[str, int]:
     """Write ``tables`` of the store under ``out`` (one directory each); returns rows per table."""
     root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise LeadscoreError(f"{root} is a file: export data writes a directory (give a new or existing directory)")
     root.mkdir(parents=True, exist_ok=True)
     for table in tables:
         if table not in LAKE_TABLES:
             raise LeadscoreError(f"cannot export `{table}`: a lake holds {', '.join(LAKE_TABLES)}")
+        _recover(root / table)
+    for table in tables:
         target = root / table
+        if target.exists() and not target.is_dir():
+            raise LeadscoreError(f"{target} is a file where the {table} table's directory goes: move it away")
         if target.exists() and any(target.iterdir()) and not replace:
             raise LeadscoreError(f"{target} already holds data: pass --replace to write it anew")
     counts: dict[str, int] = {}
     for table in tables:
         counts[table] = _write_table(store, table, root / table)
     return counts
+
+
+def _recover(target: Path) -> None:
+    """Finish what a crashed export left: between moving the previous table aside and moving the new
+    one into place neither has the table's name, so the previous one is put back; leftover staging
+    and set-aside directories are removed."""
+    for staging in target.parent.glob(f".{target.name}.*.tmp"):
+        shutil.rmtree(staging, ignore_errors=True)
+    old = sorted(target.parent.glob(f".{target.name}.*.old"), key=lambda p: p.stat().st_mtime)
+    if old and not target.exists():
+        old.pop().rename(target)
+    for leftover in old:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _write_table(store: Store, table: str, target: Path) -> int:

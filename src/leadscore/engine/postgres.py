@@ -78,10 +78,15 @@ class PostgresBackend:
             raise BackendError("engine postgres needs psycopg: pip install 'leadscore[postgres]'") from exc
         self.settings = settings
         if connection is None:
+            dsn = settings.resolved_dsn()
             try:
-                connection = psycopg.connect(settings.resolved_dsn())
+                connection = psycopg.connect(dsn)
+            except psycopg.ProgrammingError:  # libpq echoes the unreadable part, password included
+                raise BackendError("engine postgres: `postgres.dsn` is not a valid libpq connection string "
+                                   "(a `%` or `@` in a URI password must be percent-encoded: %25, %40)") from None
             except psycopg.Error as exc:
-                raise BackendError(f"engine postgres: cannot connect: {str(exc).strip().splitlines()[0]}") from exc
+                raise BackendError(f"engine postgres: cannot connect: {_without_secrets(_first_line(exc), dsn)}"
+                                   ) from None
         self.con = connection
         info = self.con.info
         where = f"{info.host}:{info.port}" if info.host and not info.host.startswith("/") else "local"
@@ -121,7 +126,7 @@ class PostgresBackend:
             with self.con.transaction():
                 return self.con.execute(query, params).fetchall()
         except psycopg.Error as exc:
-            raise BackendError(f"Postgres refused the query: {str(exc).strip().splitlines()[0]}") from exc
+            raise BackendError(f"Postgres refused the query: {_first_line(exc)}") from exc
 
     # ------------------------------------------------------------------ output tables
 
@@ -132,7 +137,6 @@ class PostgresBackend:
         from psycopg import sql
 
         statements = [
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)),
             sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_SCORE_COLUMNS}, {_TAIL_COLUMNS}, "
                     "PRIMARY KEY (model, contact_id))").format(self._ident(SCORES)),
             sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_SCORE_COLUMNS}, prev_score double precision, "
@@ -155,11 +159,17 @@ class PostgresBackend:
         try:
             with self.con.transaction():
                 self._lock()
+                # CREATE SCHEMA needs CREATE on the database even when the schema exists: only when missing,
+                # so a role that owns its schema and nothing more can score
+                missing = self.con.execute("SELECT to_regnamespace(%s) IS NULL",
+                                           [sql.Identifier(self.schema).as_string(self.con)]).fetchone()
+                if missing and missing[0]:
+                    self.con.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
                 for statement in statements:
                     self.con.execute(statement)
         except psycopg.Error as exc:
             raise BackendError(f"engine postgres: cannot create the tables in schema {self.schema}: "
-                               f"{str(exc).strip().splitlines()[0]}") from exc
+                               f"{_first_line(exc)}") from exc
         self._ready = True
 
     def _lock(self) -> None:
@@ -187,21 +197,22 @@ class PostgresBackend:
             with self.con.transaction():
                 self.con.execute("SET LOCAL TIME ZONE 'UTC'")
                 self._lock()
-                self.con.execute("DROP TABLE IF EXISTS ls_q, ls_run")
+                # the run's own tables live in pg_temp and are always named with it: an unqualified
+                # name would resolve through the search_path to a user's table of the same name
                 self.con.execute(f"CREATE TEMP TABLE ls_q ON COMMIT DROP AS {query}")  # type: ignore[arg-type]
                 self.con.execute(sql.SQL(
                     "CREATE TEMP TABLE ls_run ON COMMIT DROP AS SELECT q.contact_id::text AS contact_id, q.score, "
                     f"q.tier, q.grade, ARRAY[{groups}]::double precision[] AS groups, p.score AS prev_score, "
-                    "p.tier AS prev_tier FROM ls_q AS q LEFT JOIN {} AS p "
+                    "p.tier AS prev_tier FROM pg_temp.ls_q AS q LEFT JOIN {} AS p "
                     "ON p.model = %(model)s AND p.contact_id = q.contact_id::text").format(scores), params)
                 self.con.execute(sql.SQL(
                     "INSERT INTO {} SELECT %(model)s, contact_id, %(version)s, score, tier, grade, groups, "
-                    f"prev_score, prev_tier, %(as_of)s, %(computed)s, %(run)s FROM ls_run WHERE {_CHANGED}"
+                    f"prev_score, prev_tier, %(as_of)s, %(computed)s, %(run)s FROM pg_temp.ls_run WHERE {_CHANGED}"
                 ).format(history), params)
                 self.con.execute(sql.SQL("DELETE FROM {} WHERE model = %(model)s").format(scores), params)
                 self.con.execute(sql.SQL(
                     "INSERT INTO {} SELECT %(model)s, contact_id, %(version)s, score, tier, grade, groups, "
-                    "%(as_of)s, %(computed)s, %(run)s FROM ls_run").format(scores), params)
+                    "%(as_of)s, %(computed)s, %(run)s FROM pg_temp.ls_run").format(scores), params)
                 record = self._record(version, as_of, computed_at, run_id, store_id)
                 self.con.execute(sql.SQL(
                     "INSERT INTO {} VALUES (%(run)s, %(model)s, %(version)s, %(as_of)s, %(computed)s, "
@@ -213,7 +224,7 @@ class PostgresBackend:
                 fault_point("postgres.before_commit")
         except psycopg.Error as exc:
             raise BackendError(f"Postgres could not run model `{version.model}`: "
-                               f"{str(exc).strip().splitlines()[0]}") from exc
+                               f"{_first_line(exc)}") from exc
         record.seconds = time.perf_counter() - started
         return record
 
@@ -222,7 +233,7 @@ class PostgresBackend:
         rows = self.con.execute(
             f"""SELECT tier, count(*), count(*) FILTER (WHERE tier IS DISTINCT FROM prev_tier),
                        count(*) FILTER (WHERE {_CHANGED}), count(prev_score)
-                FROM ls_run GROUP BY tier""").fetchall()
+                FROM pg_temp.ls_run GROUP BY tier""").fetchall()
         tiers = {str(r[0]): int(r[1]) for r in rows}
         return RunRecord(run_id, version.model, version.version, as_of, computed_at, sum(tiers.values()),
                          sum(int(r[3]) for r in rows), sum(int(r[2]) for r in rows), sum(int(r[4]) for r in rows),
@@ -270,19 +281,25 @@ class PostgresBackend:
 
     def _arrow(self, query: Any, params: dict[str, Any], types: dict[str, str]) -> pa.Table:
         """Rows as an Arrow table with the given column kinds (timestamps as naive UTC)."""
+        import psycopg
         import pyarrow as pa
 
-        with self.con.transaction():
-            self.con.execute("SET LOCAL TIME ZONE 'UTC'")
-            cur = self.con.execute(query, params)
-            names = [d.name for d in cur.description or []]
-            rows = cur.fetchall()
+        try:
+            with self.con.transaction():
+                self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+                cur = self.con.execute(query, params)
+                names = [d.name for d in cur.description or []]
+                rows = cur.fetchall()
+        except psycopg.Error as exc:
+            raise BackendError(f"Postgres refused the query: {_first_line(exc)}") from exc
         arrays = []
         for i, name in enumerate(names):
             kind = types.get(name, "string")
             values = [_naive(row[i]) if kind == "timestamp" else row[i] for row in rows]
             if kind == "number":
                 values = [None if v is None else float(v) if not isinstance(v, int) else v for v in values]
+            elif kind == "string":  # uuid, inet, ... arrive as Python objects: their text, as `frame` does
+                values = [v if v is None or isinstance(v, str) else str(v) for v in values]
             arrays.append(pa.array(values, type=_arrow_type(kind)))
         return pa.Table.from_arrays(arrays, names=names)
 
@@ -321,11 +338,16 @@ class PostgresBackend:
                               events_table=self.settings.events, contact_columns=self.columns("contacts"),
                               event_columns=self.columns("events"), contact_id=contact_id,
                               detail=detail).sql(dialect="postgres")
-        with self.con.transaction():
-            self.con.execute("SET LOCAL TIME ZONE 'UTC'")
-            cur = self.con.execute(query)  # type: ignore[arg-type]
-            names = [d.name for d in cur.description or []]
-            rows = cur.fetchall()
+        import psycopg
+
+        try:
+            with self.con.transaction():
+                self.con.execute("SET LOCAL TIME ZONE 'UTC'")
+                cur = self.con.execute(query)  # type: ignore[arg-type]
+                names = [d.name for d in cur.description or []]
+                rows = cur.fetchall()
+        except psycopg.Error as exc:
+            raise BackendError(f"Postgres refused the query: {_first_line(exc)}") from exc
         schema = frame_types(names)
         columns = [[row[i] for row in rows] for i in range(len(names))]
         return pa.Table.from_arrays([pa.array([None if v is None else (str(v) if t == pa.string() else v)
@@ -334,6 +356,25 @@ class PostgresBackend:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _without_secrets(message: str, dsn: str) -> str:
+    """``message`` with the DSN's password (and the DSN itself) blanked: libpq quotes parts of it."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(dsn).get("password")
+    except Exception:  # noqa: BLE001 - an unreadable DSN: hide all of it
+        password = None
+    for secret in (dsn, password):
+        if secret:
+            message = message.replace(str(secret), "***")
+    return message
 
 
 def _naive(value: Any) -> Any:
