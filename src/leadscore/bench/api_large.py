@@ -35,8 +35,6 @@ import json
 import multiprocessing
 import random
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,7 +44,16 @@ from typing import Any, Literal
 import httpx
 
 from leadscore.api.server import free_port
-from leadscore.bench.api import EVENT_MIX, Phase, _quantile, _server_figures, _start_server
+from leadscore.bench.api import (
+    EVENT_MIX,
+    Phase,
+    _quantile,
+    _server_figures,
+    _start_server,
+    _stop_server,
+    _stored_events,
+    server_and_store_lines,
+)
 
 EventsOrder = Literal["time", "contact"]
 
@@ -320,18 +327,8 @@ def run_api_large_bench(directory: str | Path, *, contacts: int = 1_000_000, eve
         result.phases.append(during)
         result.server = _server_figures(url)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            result.clean_exit = proc.wait(timeout=120) == 0
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    from leadscore.storage.store import Store
-
-    with Store.open(ws_root / "leadscore.duckdb", read_only=True) as store:
-        result.events_after = store.count("events")
-        row = store.con.execute("SELECT count(*) FROM events WHERE event_id LIKE 'bench-%'").fetchone()
-        result.accepted = int(row[0]) if row else 0
+        result.clean_exit = _stop_server(proc, 120)
+    result.events_after, result.accepted = _stored_events(ws_root / "leadscore.duckdb")
     return result
 
 
@@ -365,11 +362,5 @@ def format_api_large_bench(r: LargeApiResult) -> str:
             checks.append(f"during full rescoring p99 {p.p99_ms:.1f} ms < 100: "
                           f"{_verdict(p.p99_ms < TARGETS['during'])}")
     lines.append("targets: " + "; ".join(checks))
-    if r.server:
-        s = r.server
-        lines.append(f"server: {s['transactions']:,.0f} write transactions, {s['requests_per_transaction']:.1f} "
-                     f"requests each on average, {s['transaction_ms']:.1f} ms each, of which rescoring "
-                     f"{s['rescore_ms']:.1f} ms")
-    lines.append(f"store after SIGTERM: {r.events_after:,} events ({r.events_after - r.events_before:,} new, "
-                 f"{r.accepted:,} bench ids); server exit {'clean' if r.clean_exit else 'NOT clean'}")
-    return "\n".join(lines)
+    return "\n".join(lines + server_and_store_lines(r.server, r.events_before, r.events_after, r.accepted,
+                                                   r.clean_exit))
