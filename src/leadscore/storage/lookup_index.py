@@ -69,13 +69,6 @@ def ensure_lookup_indexes(store: Store) -> float:
         table, column = LOOKUP_INDEXES[name]
         with store.transaction() as con:
             con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
-    if missing and not store.in_transaction:
-        # written to the file now: else the first checkpoint, in some request's commit, writes
-        # them (48 s for 20M events on a loaded machine, measured)
-        try:
-            store.con.execute("CHECKPOINT")
-        except duckdb.TransactionException:  # another connection's transaction is open: a later checkpoint does it
-            pass
     return time.perf_counter() - started
 
 
