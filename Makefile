@@ -50,6 +50,7 @@ lint: $(STAMP)
 # `leadscore score` (hook and settling included) vs a hand-written query, 1M contacts / 20M events
 bench: $(STAMP)
 	$(BIN)/leadscore bench score --contacts 1000000 --events 20000000
+	$(BIN)/leadscore bench accounts --contacts 1000000 --events 20000000 --companies 100000
 
 # engine spark: `leadscore score --engine spark` on local Spark beside DuckDB on the same Parquet files
 # (1M / 20M), then Spark alone at 10M / 200M when the disk has room (docs/scale.md)

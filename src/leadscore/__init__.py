@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 _LIBRARY = (
     "init", "import_file", "validate", "publish", "score", "score_one", "explain", "preview",
     "preview_tiers", "export_scores", "export_data", "top", "open_store",
+    # accounts (issue 15)
+    "score_company", "top_accounts", "accounts_for_owner", "account_detail",
     # workflows (issue 4)
     "deliveries", "delivery_counts", "delivery_attempts", "retry_deliveries", "purge_deliveries",
     "run_worker", "lists", "list_members", "export_list", "tasks", "complete_task",

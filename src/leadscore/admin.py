@@ -42,18 +42,26 @@ class CompiledModel:
 
 def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect: str = "duckdb",  # noqa: A001
             as_of: datetime | str | None = None, contact_id: str | None = None,
-            detail: bool = False) -> CompiledModel:
+            detail: bool = False, company_id: str | None = None) -> CompiledModel:
     """The one SQL query computing a model's scores, to read or run in your own warehouse.
 
     With a workspace, custom columns its imports added are known to the compiler; without one,
-    only the built-in columns are.
+    only the built-in columns are. An account model (``level: account``) needs the workspace: the
+    contact models it rolls up are the published ones; ``company_id`` restricts it to one company.
     """
     from leadscore.compiler import render_sql
-    from leadscore.errors import ModelError, WorkspaceError
+    from leadscore.errors import LeadscoreError, ModelError, WorkspaceError
+    from leadscore.model.account_spec import AccountModel
     from leadscore.model.loader import load_model
 
     loaded = load_model(model_path)
     when = parse_as_of(as_of)
+    if isinstance(loaded.model, AccountModel):
+        return _compile_account(loaded, workspace=workspace, dialect=dialect, as_of=when, company_id=company_id,
+                                detail=detail)
+    if company_id is not None:
+        raise LeadscoreError(f"{loaded.file}: `--company` restricts an account model; this model scores "
+                             "contacts (use `--contact`)")
     contact_columns: dict[str, str] | None = None
     event_columns: dict[str, str] | None = None
     try:
@@ -68,6 +76,31 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
         raise ModelError([dataclasses.replace(i, file=loaded.file, line=i.line or loaded.line_for(i.path))
                           for i in exc.issues]) from None
     return CompiledModel(loaded.model.name, loaded.hash, dialect, when, sql)
+
+
+def _compile_account(loaded: LoadedModel, *, workspace: WorkspaceLike, dialect: str, as_of: datetime,
+                     company_id: str | None, detail: bool) -> CompiledModel:
+    """An account model's query: the contact models it rolls up are the workspace's published ones,
+    so an account model compiles only in a workspace."""
+    from leadscore.compiler.accounts import render_account_sql
+    from leadscore.engine.account_sql import contact_models_for
+    from leadscore.errors import ModelError
+    from leadscore.model.account_spec import AccountModel
+
+    assert isinstance(loaded.model, AccountModel)
+    with open_store(workspace, read_only=True) as store:
+        contact_models, _ = contact_models_for(store, loaded.model)
+        contacts, events = store.scoring_columns()
+        companies = store.columns("companies")
+        match_by_domain = store.match_by_domain
+    try:
+        sql = render_account_sql(loaded.model, as_of=as_of, contact_models=contact_models, dialect=dialect,
+                                 company_id=company_id, detail=detail, match_by_domain=match_by_domain,
+                                 company_columns=companies, contact_columns=contacts, event_columns=events)
+    except ModelError as exc:
+        raise ModelError([dataclasses.replace(i, file=loaded.file, line=i.line or loaded.line_for(i.path))
+                          for i in exc.issues]) from None
+    return CompiledModel(loaded.model.name, loaded.hash, dialect, as_of, sql)
 
 
 def validate_models(model_paths: Sequence[str | Path] | None = None, *, workspace: WorkspaceLike = None,

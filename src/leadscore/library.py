@@ -28,7 +28,9 @@ from leadscore.timeutil import parse_as_of, refuse_future
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from leadscore.engine.accounts_read import AccountRow
     from leadscore.engine.explain import Explanation
+    from leadscore.engine.explain_accounts import AccountExplanation
     from leadscore.engine.export import TopRow
     from leadscore.engine.preview import ContactPreview, DistributionPreview
     from leadscore.errors import ModelIssue
@@ -102,7 +104,7 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 progress: Callable[[int, int], None] | None = None,
                 file_format: str | None = None, allow_new_ids: bool = False) -> ImportResult:
-    """Import contacts, events or deals from CSV, Parquet or JSON lines (one transaction).
+    """Import contacts, events, deals or companies from CSV, Parquet or JSON lines (one transaction).
 
     Bad rows go to a rejects file in the workspace's ``rejects/`` with their line numbers and
     reasons; good rows still import (unless ``strict``). A contacts file that would store people
@@ -160,11 +162,14 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None,
 def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = None, *,
                      always: bool = False) -> list[ModelIssue]:
     """A model checked where it will run: the store's columns (and what DuckDB cannot plan:
-    large models, or any with ``always``, as publishing asks), or an external engine's tables."""
+    large models, or any with ``always``, as publishing asks), or an external engine's tables. An
+    account model runs on DuckDB whatever the workspace's engine: it is checked against the store."""
     from leadscore.engine.limits import check_runnable
+    from leadscore.model.account_spec import AccountModel
     from leadscore.model.validate import validate_against_store
 
-    if (engine or ws.settings.engine.name).lower() != "duckdb":  # `validate` on DuckDB stays light
+    external = (engine or ws.settings.engine.name).lower() != "duckdb"  # `validate` on DuckDB stays light
+    if external and not isinstance(loaded.model, AccountModel):
         from leadscore.engine.backends import open_backend
 
         backend = open_backend(ws, engine)
@@ -260,12 +265,30 @@ def score_one(contact_id: str, *, workspace: WorkspaceLike = None, models: list[
 
 
 def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | None = None,
-            as_of: datetime | str | None = None) -> Explanation:
-    """Every rule behind a contact's score; by default at the as-of of its stored score."""
-    from leadscore.engine.explain import explain_contact
+            as_of: datetime | str | None = None, level: str | None = None) -> Explanation | AccountExplanation:
+    """Every rule behind a contact's score; by default at the as-of of its stored score.
+
+    A company id (``level="account"``, an account ``model``, or an id that names a company and no
+    contact) explains the company's account score, down to the contacts and events behind each rule.
+    """
+    from leadscore.engine.explain_accounts import explain_any
 
     with open_store(workspace, read_only=True) as store:
-        return explain_contact(store, contact_id, model=model, as_of=_instant(as_of))
+        return explain_any(store, contact_id, model=model, as_of=_instant(as_of), level=level)
+
+
+def score_company(company_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
+                  as_of: datetime | str | None = None, allow_future: bool = False) -> ScoreRuns:
+    """Rescore one company with every published account model (same numbers as a batch run)."""
+    from leadscore.scoring import score_companies
+    from leadscore.workflows.outbox import undelivered_count
+
+    refuse_future(as_of, allow=allow_future)
+    when = parse_as_of(as_of)
+    with open_store(workspace) as store:
+        runs = score_companies(store, [company_id], as_of=when, models=models)
+        runs.waiting = undelivered_count(store, ("pending",))
+        return runs
 
 
 def preview(draft_path: str | Path, contact_ids: list[str], *, workspace: WorkspaceLike = None,
@@ -295,16 +318,24 @@ def preview_tiers(draft_path: str | Path, *, workspace: WorkspaceLike = None,
 
 
 def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
-                  model: str | None = None, engine: str | None = None) -> int:
+                  model: str | None = None, engine: str | None = None, level: str = "contact") -> int:
     """Write stored scores to a CSV or Parquet file; returns the number of rows.
 
     ``engine`` (default: the workspace's) reads the scores a Spark or Postgres run wrote there,
-    in the same columns.
+    in the same columns. ``level="account"`` writes the companies' account scores instead (one row
+    per company and account model; account models are scored on DuckDB).
     """
+    from leadscore.engine.accounts_read import export_account_scores
     from leadscore.engine.backends import open_backend, shadow_scores
     from leadscore.engine.export import export_scores as _export_scores
+    from leadscore.errors import LeadscoreError
 
     ws = _workspace(workspace)
+    if _level(level) == "account":
+        if engine not in (None, "duckdb"):
+            raise LeadscoreError("account scores are computed and stored by DuckDB: export them without --engine")
+        with open_store(ws, read_only=True) as store:
+            return export_account_scores(store, out, file_format=file_format, model=model)
     backend = open_backend(ws, engine)
     with open_store(ws, read_only=True) as store:
         if backend is None:
@@ -332,6 +363,41 @@ def top(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str 
 
     with open_store(workspace, read_only=True) as store:
         return top_scores(store, model=model, tier=tier, n=n)
+
+
+def top_accounts(*, workspace: WorkspaceLike = None, model: str | None = None, tier: str | None = None,
+                 owner: str | None = None, n: int = 20) -> list[AccountRow]:
+    """The best-scored companies of an account model (``leadscore top --level account``)."""
+    from leadscore.engine.accounts_read import top_accounts as _top
+
+    with open_store(workspace, read_only=True) as store:
+        return _top(store, model=model, tier=tier, owner=owner, n=n)
+
+
+def accounts_for_owner(owner: str, *, workspace: WorkspaceLike = None, model: str | None = None,
+                       n: int = 100) -> list[AccountRow]:
+    """The companies a rep owns, best first (the dashboard's accounts list)."""
+    from leadscore.engine.accounts_read import accounts_for_owner as _for
+
+    with open_store(workspace, read_only=True) as store:
+        return _for(store, owner, model=model, n=n)
+
+
+def account_detail(company_id: str, *, workspace: WorkspaceLike = None) -> dict[str, Any]:
+    """A company's page: properties, account scores, contacts with their scores (the dashboard's
+    account page; the rules behind a score are ``explain(company_id, level="account")``)."""
+    from leadscore.engine.accounts_read import account_detail as _detail
+
+    with open_store(workspace, read_only=True) as store:
+        return _detail(store, company_id)
+
+
+def _level(level: str) -> str:
+    from leadscore.errors import LeadscoreError
+
+    if level not in ("contact", "account"):
+        raise LeadscoreError(f"unknown level {level!r}: contact or account")
+    return level
 
 
 # ---------------------------------------------------------------------------- workflows (issue 4)

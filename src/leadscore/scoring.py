@@ -14,6 +14,12 @@ publish that rescores, the demo build — and nothing else calls the engine to w
            3. settles: contacts whose properties a `set` changed are scored again with every
               model, in the same transaction, so no stale score is ever committed
 
+Account models (``level: account``) score companies through the same engine call: a whole-base
+run scores every company; ``score_contacts`` also rescores, with every account model, the
+companies of the contacts it scores (their events count for their company), and
+``score_companies`` rescores some companies directly (a company's own properties changed, or a
+contact left it).
+
 Transactions: ``score_all`` gives each model its own transaction (a whole-base run of a big base
 is long; a failing model rolls back alone), its settling included. ``score_contacts`` runs every
 model in one transaction and joins the caller's (the API commits an event, its contact's new
@@ -38,13 +44,14 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from leadscore.engine.account_sql import companies_of, is_account
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
 from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
 from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
-from leadscore.model.loader import parse_model
+from leadscore.model.loader import contact_model, parse_model
 from leadscore.model.validate import validate_model
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.timeutil import utcnow
@@ -195,22 +202,41 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
         for run in out:
             run.tier_counts = {tier: 0 for tier in run.tier_counts} | {
                 str(tier): int(n) for tier, n in store.con.execute(
-                    "SELECT tier, count(*) FROM scores WHERE model = ? GROUP BY tier", [run.model]).fetchall()}
+                    f"SELECT tier, count(*) FROM {'account_scores' if run.level == 'account' else 'scores'} "
+                    "WHERE model = ? GROUP BY tier", [run.model]).fetchall()}
     return out
 
 
 def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
-                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
+                   models: Sequence[str] | None = None, quarantine: Quarantine | None = None,
+                   companies: Sequence[str] = ()) -> ScoreRuns:
     """Score some contacts with every published model (or the named ones) in one transaction, and
     fire the workflows they trigger: the real-time path (same numbers as a whole-base run).
+
+    Account models rescore the companies of those contacts (and ``companies``: one a contact has
+    just left, say) in the same transaction.
 
     Joins the caller's open ``store.transaction()``. If a model fails there, the caller's
     transaction is lost: the model is held in ``quarantine`` and the ``ModelRunError`` raised, so
     the caller reruns its transaction (the API's writer does), this time without that model.
     Without an outer transaction the rerun happens here.
     """
-    ids = list(dict.fromkeys(contact_ids))
-    if not ids:
+    return _score_some(store, list(dict.fromkeys(contact_ids)), list(companies), as_of=as_of, models=models,
+                       quarantine=quarantine)
+
+
+def score_companies(store: Store, company_ids: Sequence[str], *, as_of: datetime,
+                    models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
+    """Score some companies with every published account model (or the named ones) in one
+    transaction, firing their workflows; joins the caller's transaction like ``score_contacts``."""
+    return _score_some(store, [], list(company_ids), as_of=as_of, models=models, quarantine=quarantine)
+
+
+def _score_some(store: Store, ids: list[str], extra_companies: list[str], *, as_of: datetime,
+                models: Sequence[str] | None, quarantine: Quarantine | None) -> ScoreRuns:
+    """The real-time path: contact models for ``ids``, account models for their companies and
+    ``extra_companies``, settling included, in one transaction."""
+    if not ids and not extra_companies:
         return ScoreRuns()
     held = quarantine if quarantine is not None else Quarantine()
     joined = store.in_transaction
@@ -223,8 +249,7 @@ def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
         hook = WorkflowHook(store)
         try:
             with store.transaction():
-                runs = [run_model(store, v, as_of=as_of, contact_ids=ids, on_written=hook)
-                        for v in versions]
+                runs = _run_some(store, versions, ids, extra_companies, as_of=as_of, hook=hook)
                 _settle(store, hook, as_of, skip=set(held_now))
         except ModelRunError as exc:
             if exc.model in held_now:  # failed again although left out: never loop
@@ -235,6 +260,23 @@ def score_contacts(store: Store, contact_ids: Sequence[str], *, as_of: datetime,
             continue
         names = {v.model for v in named}
         return ScoreRuns(runs, workflows=hook.stats, failures=[f for m, f in held_now.items() if m in names])
+
+
+def _run_some(store: Store, versions: Sequence[ModelVersion], contact_ids: list[str], companies: list[str], *,
+              as_of: datetime, hook: WorkflowHook | None) -> list[RunResult]:
+    """Run each version for some contacts: a contact model for ``contact_ids``, an account model for
+    their companies plus ``companies`` (none to score: the account model does not run)."""
+    runs: list[RunResult] = []
+    company_ids: list[str] | None = None
+    for version in versions:
+        if is_account(version):
+            if company_ids is None:  # membership is a property of the data, the same for every model
+                company_ids = list(dict.fromkeys(companies_of(store, contact_ids) + companies))
+            if company_ids:
+                runs.append(run_model(store, version, as_of=as_of, contact_ids=company_ids, on_written=hook))
+        elif contact_ids:
+            runs.append(run_model(store, version, as_of=as_of, contact_ids=contact_ids, on_written=hook))
+    return runs
 
 
 def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] | None) -> list[ModelVersion]:
@@ -249,7 +291,7 @@ def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] 
     return [by_name[name] for name in dict.fromkeys(models)]
 
 
-def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datetime,
+def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
                      models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
     """``score_all`` without holding the writer for the whole run (``engine.staged``).
 
@@ -262,7 +304,11 @@ def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datet
     held = quarantine if quarantine is not None else Quarantine()
     out = ScoreRuns()
     failed: dict[str, ModelFailure] = {}
+    accounts: list[str] = []
     for version in _chosen(reader, reader.latest_versions(), models):
+        if is_account(version):  # rolls contact scores up: after them (below)
+            accounts.append(version.model)
+            continue
         try:
             staged = stage_model(reader, version, as_of)
         except ModelRunError as exc:
@@ -284,7 +330,16 @@ def score_all_staged(reader: Store, write: WriteCall[RunResult], *, as_of: datet
         held.release(version)
         _add_stats(out.workflows, stats)
     out.failures = list(failed.values())
+    if accounts:  # companies are few: each account model's whole run is one writer job, as score_all runs it
+        runs = write(partial(_score_all_in_writer, as_of=as_of, models=accounts, held=held))
+        out.extend(runs)
+        out.failures += runs.failures
+        _add_stats(out.workflows, runs.workflows)
     return out
+
+
+def _score_all_in_writer(store: Store, *, as_of: datetime, models: list[str], held: Quarantine) -> ScoreRuns:
+    return score_all(store, as_of=as_of, models=models, quarantine=held)
 
 
 def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: Quarantine,
@@ -321,14 +376,18 @@ def _score_external(store: Store, backend: Backend, *, as_of: datetime,
             log.warning("run %s of `%s` was committed by %s but not recorded here (interrupted?): recording it "
                         "now and firing its workflows", record.run_id, record.model, backend.engine)
             try:
-                _record_external(store, backend, record, version, model_of(version), out.workflows)
+                _record_external(store, backend, record, version, contact_model(model_of(version)),
+                                 out.workflows)
             except LeadscoreError as exc:  # every later run retries it: say which run, and why
                 raise BackendError(f"run {record.run_id} of `{record.model}` was committed by {backend.engine} but "
                                    f"cannot be recorded here: {exc}. Fix the cause and run `leadscore score` "
                                    "again; it records that run first") from exc
     for version in _chosen(store, store.latest_versions(), models):
         try:
-            model = model_of(version)
+            if is_account(version):
+                raise LeadscoreError(f"`{version.model}` is an account model: account models are scored on DuckDB "
+                                     "(`leadscore score` without --engine)")
+            model = contact_model(model_of(version), version.file or version.model)
             _check_for_engine(version, backend)
             record = backend.run_model(version, model, as_of=as_of, run_id=uuid.uuid4().hex,
                                        computed_at=utcnow(), store_id=store_id)
@@ -374,15 +433,13 @@ def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collecti
         if not changed:
             return
         hook.stats.resettled += len(changed)
-        for version in store.latest_versions():
-            if version.model not in skip:
-                run_model(store, version, as_of=as_of, contact_ids=changed, on_written=hook)
+        versions = [v for v in store.latest_versions() if v.model not in skip]
+        _run_some(store, versions, changed, [], as_of=as_of, hook=hook)
     changed = hook.take_changed(store.con)
     if changed:  # scored once more so scores match the properties, but nothing fires now
         hook.stats.unsettled = len(changed)
-        for version in store.latest_versions():
-            if version.model not in skip:
-                run_model(store, version, as_of=as_of, contact_ids=changed)
+        versions = [v for v in store.latest_versions() if v.model not in skip]
+        _run_some(store, versions, changed, [], as_of=as_of, hook=None)
         log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
                     "(do two workflows undo each other's change?); they were scored once more "
                     "without firing workflows", len(changed), SETTLE_ROUNDS)

@@ -101,6 +101,18 @@ class ServerSettings(BaseModel):
     segment_event_types: dict[str, str] = Field(default_factory=dict)
 
 
+class AccountSettings(BaseModel):
+    """How contacts belong to companies (docs/model-reference.md, "Account models").
+
+    A contact belongs to the company its ``company_id`` names; with ``match_by_domain`` a contact
+    without one belongs to the company whose ``domain`` is its e-mail domain (free-mail domains
+    never match).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    match_by_domain: bool = False
+
+
 class Settings(BaseModel):
     """The contents of leadscore.yml. Unknown keys are errors, like in model files."""
 
@@ -118,6 +130,7 @@ class Settings(BaseModel):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     segments: dict[str, SegmentSettings] = Field(default_factory=dict)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
 
 
 DEFAULT_SETTINGS_TEXT = """\
@@ -172,6 +185,8 @@ server:                      # `leadscore serve` (docs/api.md)
   max_connections: 1000      # open connections; one more is a 503
   time_limit_seconds: 20     # a preview or explain still running after this is stopped (422)
   segment_event_types: {{}}  # Segment track names -> event types, e.g. {{"Demo Requested": demo_request}}
+accounts:                    # companies and account models (docs/model-reference.md)
+  match_by_domain: false     # true: a contact without company_id joins the company of its e-mail domain
 """
 
 
@@ -208,9 +223,11 @@ class Workspace:
         return self.root / self.settings.rejects_dir
 
     def open_store(self, *, read_only: bool = False) -> Store:
-        return Store.open(self.store_path, read_only=read_only,
-                          memory_limit=self.settings.engine.memory_limit,
-                          threads=self.settings.engine.threads)
+        store = Store.open(self.store_path, read_only=read_only,
+                           memory_limit=self.settings.engine.memory_limit,
+                           threads=self.settings.engine.threads)
+        store.match_by_domain = self.settings.accounts.match_by_domain
+        return store
 
     def model_files(self) -> list[Path]:
         return sorted(self.models_dir.glob("*.yml")) + sorted(self.models_dir.glob("*.yaml"))

@@ -116,6 +116,11 @@ def test_demo_builds_scores_and_explains(tmp_path: Path) -> None:
     assert out["contacts"] == 3000 and out["events"] == 60000
     assert set(out["tiers"]) == {"cold", "nurture", "sql"} and all(out["tiers"].values())
     assert len(out["top"]) == 10 and all(t["reasons"] for t in out["top"])
+    assert out["companies"] == 1000 and sum(out["account_tiers"].values()) == 1000
+    best = out["top_accounts"][0]
+    assert best["contacts"] >= 2 and best["score"] == max(a["score"] for a in out["top_accounts"])
+    explained = json.loads(run("explain", best["company_id"], "-w", str(tmp_path / "demo"), "--json"))
+    assert explained["total"] == pytest.approx(best["score"])
     # rebuilding in place is allowed for a demo workspace
     run("demo", str(tmp_path / "demo"), "--contacts", "500", "--events", "5000", "--json")
 

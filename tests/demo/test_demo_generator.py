@@ -110,7 +110,9 @@ def test_rejects_nonsense_sizes() -> None:
 def test_write_files_round_trips(data: DemoData, tmp_path: Path) -> None:
     paths = write_files(data, tmp_path / "out")
     assert {k: p.name for k, p in paths.items()} == {
-        "contacts": "contacts.csv", "events": "events.parquet", "deals": "deals.csv"}
+        "contacts": "contacts.csv", "events": "events.parquet", "deals": "deals.csv", "companies": "companies.csv"}
+    assert data.companies is not None
+    assert pacsv.read_csv(paths["companies"]).num_rows == data.companies.num_rows
     contacts = pacsv.read_csv(paths["contacts"])
     assert contacts.num_rows == N_CONTACTS
     assert contacts.column_names == data.contacts.column_names
@@ -151,3 +153,18 @@ def test_deals_spread_over_the_year_with_a_sales_cycle() -> None:
               "WHERE d.status = 'won' AND e.occurred_at > d.closed_at").fetchone()
     won = q("SELECT count(DISTINCT contact_id) FROM deals WHERE status = 'won'").fetchone()
     assert after is not None and won is not None and after[0] > 0.3 * won[0], (after, won)
+
+
+def test_companies_have_several_contacts_and_deals_carry_them(data: DemoData, store: Store) -> None:
+    """Contacts work at companies (most with the id, the rest findable by their work e-mail's
+    domain), and a deal carries its contact's company."""
+    assert data.companies is not None
+    load_into_store(store, data)
+    per_company, missing, by_domain, deal_mismatch = store.con.execute("""
+        SELECT (SELECT max(n) FROM (SELECT count(*) n FROM contacts WHERE company_id IS NOT NULL GROUP BY company_id)),
+               (SELECT avg((company_id IS NULL)::INT) FROM contacts),
+               (SELECT count(*) FROM contacts c JOIN companies k ON k.domain = split_part(c.email, '@', -1)
+                WHERE c.company_id IS NULL),
+               (SELECT count(*) FROM deals d JOIN contacts c USING (contact_id)
+                WHERE c.company_id IS NOT NULL AND c.company_id <> d.company_id)""").fetchone()
+    assert per_company >= 5 and 0.15 < missing < 0.25 and by_domain > 0 and deal_mismatch == 0

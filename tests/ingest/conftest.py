@@ -18,7 +18,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     primary key: the importer's upsert is what keeps them unique, see storage/migrations_bulk)."""
     with Store.open(tmp_path / "leadscore.duckdb") as opened:
         yield opened
-        assert opened.check_keys() == {"contacts": 0, "deals": 0}
+        assert opened.check_keys() == {"contacts": 0, "deals": 0, "companies": 0}
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from leadscore.model import conditions, nodes, spec, workflow_spec
+from leadscore.model import account_conditions, account_spec, conditions, nodes, spec, workflow_spec
 from leadscore.model.loader import parse_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,10 @@ DOCUMENTED: list[type[BaseModel]] = [
     spec.Decay, spec.MatrixAxis, spec.Matrix, workflow_spec.Workflow, workflow_spec.Trigger,
     workflow_spec.Action, workflow_spec.WebhookAction, workflow_spec.EmailAction, workflow_spec.TaskAction,
     workflow_spec.ListAction,
+    # account models (issue 15)
+    account_spec.AccountModel, account_spec.AccountRule, account_conditions.AccountEventCondition,
+    account_conditions.ContactFilter, account_conditions.ContactsCondition, account_conditions.Rollup,
+    account_conditions.RollupCondition, account_conditions.RoleCondition,
 ]
 
 
@@ -76,3 +80,15 @@ def test_worked_example_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     for rule in score.rules:
         if rule.points not in (0.0, 10.0, 5.0):
             assert f"{rule.points:.6f}" in DOC, rule.name
+
+
+def test_account_models_in_the_doc_parse_and_the_worked_one_is_tested(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both account models of the reference parse; the worked one is the differential test's."""
+    from tests.test_differential_accounts import WORKED
+
+    monkeypatch.setenv("SALES_HOOK_URL", "https://hooks.example.com/x")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", DOC, re.DOTALL) if "level: account" in b]
+    assert len(blocks) == 2
+    for text in blocks:
+        assert isinstance(parse_model(text).model, account_spec.AccountModel)
+    assert WORKED.strip() + "\n" in blocks

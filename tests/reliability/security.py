@@ -31,10 +31,19 @@ def route_scopes() -> dict[tuple[str, str], str]:
     """(method, path) → the scope its ``require`` dependency asks for, read from the API's routers."""
     from fastapi.routing import APIRoute
 
-    from leadscore.api import routes_contacts, routes_events, routes_keys, routes_models, routes_reports, routes_scores
+    from leadscore.api import (
+        routes_companies,
+        routes_contacts,
+        routes_events,
+        routes_keys,
+        routes_models,
+        routes_reports,
+        routes_scores,
+    )
 
     scopes: dict[tuple[str, str], str] = {}
-    routes = [r for m in (routes_contacts, routes_events, routes_keys, routes_models, routes_reports, routes_scores)
+    routes = [r for m in (routes_companies, routes_contacts, routes_events, routes_keys, routes_models,
+                          routes_reports, routes_scores)
               for r in m.router.routes]
     for route in routes:
         if not isinstance(route, APIRoute):

@@ -39,7 +39,8 @@ def test_version_4_store_is_rebuilt_without_losing_anything(tmp_path: Path) -> N
         assert store.schema_version() == SCHEMA_VERSION >= 5
         con = store.con
         assert store.column_types("contacts")["seats"] == "BIGINT"
-        assert list(store.column_types("contacts"))[-2:] == ["plan_tier", "seats"]
+        # custom columns keep their place; migration 8 appends company_id after them
+        assert list(store.column_types("contacts"))[-3:] == ["plan_tier", "seats", "company_id"]
         assert store.column_types("events")["duration_s"] == "DOUBLE"
         assert con.execute("SELECT contact_id, email, company_size, plan_tier, seats, created_at "
                            "FROM contacts ORDER BY 1").fetchall()[0][:5] == ("c1", "a@x.io", 50,
@@ -63,10 +64,10 @@ def test_version_4_store_is_rebuilt_without_losing_anything(tmp_path: Path) -> N
             "SELECT compression FROM pragma_storage_info('events') "
             "WHERE column_name = 'event_id' AND segment_type = 'VARCHAR'").fetchall()}
         assert methods == {"ZSTD"}
-        assert store.check_keys() == {"contacts": 0, "deals": 0}
+        assert store.check_keys() == {"contacts": 0, "deals": 0, "companies": 0}
 
 
 def test_check_keys_reports_repeats(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb") as store:
         store.con.execute("INSERT INTO contacts (contact_id) VALUES ('a'), ('a'), ('b')")
-        assert store.check_keys() == {"contacts": 1, "deals": 0}
+        assert store.check_keys() == {"contacts": 1, "deals": 0, "companies": 0}

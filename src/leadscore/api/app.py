@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore import __version__
 from leadscore.api import (
+    routes_companies,
     routes_contacts,
     routes_events,
     routes_keys,
@@ -160,7 +161,8 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     app.state.runtime = rt
     install_offline_docs(app)
     _install_error_handlers(app)
-    for module in (routes_events, routes_contacts, routes_scores, routes_models, routes_reports, routes_keys):
+    for module in (routes_events, routes_contacts, routes_companies, routes_scores, routes_models, routes_reports,
+                   routes_keys):
         app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/healthz", tags=["server"])

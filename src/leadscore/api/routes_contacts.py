@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
+from leadscore.api.company_writes import companies_left
 from leadscore.api.reads import contact_view, history_of
 from leadscore.api.schemas import (
     EMAIL_MAX,
@@ -25,6 +26,7 @@ from leadscore.api.schemas import (
 from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
+from leadscore.engine.account_sql import companies_of
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.limits import Deadline
 from leadscore.engine.lookup import find_contact
@@ -44,6 +46,9 @@ async def put_contact(request: Request, contact_id: ContactId,
                           "value": {"job_title": "VP Sales", "company_size": 250}}})],
                       _key: object = WriteKey) -> dict[str, Any]:
     """Create the contact or update the given properties; it is rescored in the same transaction.
+
+    `company_id` says which company the contact belongs to: the company it leaves and the one it
+    joins get their account scores recomputed in the same transaction too.
 
     Property names must be columns of the store (`leadscore import` adds custom ones): an unknown
     name is a 422 naming it. `null` clears a property. Values equal to the stored ones change
@@ -65,9 +70,13 @@ async def put_contact(request: Request, contact_id: ContactId,
     now = utcnow()
 
     def job(ctx: WriteContext) -> bool:
+        before = companies_left(ctx.store, contact_id, values)  # `company_id` may move it to another one
         created, changed = upsert_contact(ctx.store, contact_id, values, now=now, known=rt.known_contacts)
         if changed:
-            ctx.rescore_later([contact_id])
+            ctx.rescore_later([contact_id])  # its scores, and its (new) company's account scores
+            left = [c for c in before if c not in companies_of(ctx.store, [contact_id])]
+            if left:
+                rt.rescore_companies(ctx.store, left)
         return created
 
     def finish(ctx: WriteContext, created: bool) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def post_backtest(request: Request, body: BacktestRequest, _key: object = ReadKe
     if body.text is not None:
         draft, issues = checked_text(store, body.text, None)
         warnings = [{"path": i.path, "line": i.line, "message": i.message, "hint": i.hint} for i in issues]
-        target: Target | None = Target(draft.model, "draft", draft.text)
+        target: Target | None = Target(draft.contact_model, "draft", draft.text)
     else:
         target = _target(store, body.model)
     run = run_backtest(store, target, as_of=checked_as_of(body.as_of, "body"), horizon=body.horizon, label=body.label,

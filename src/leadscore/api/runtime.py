@@ -33,7 +33,7 @@ from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
 from leadscore.errors import LeadscoreError
-from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_contacts
+from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_companies, score_contacts
 from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -74,6 +74,7 @@ class ApiRuntime:
         self._threads: list[threading.Thread] = []
         self.event_columns: dict[str, str] = {}
         self.contact_columns: dict[str, str] = {}
+        self.company_columns: dict[str, str] = {}
         self.last_scheduled: datetime | None = None
         #: models whose query failed: the real-time path skips them for a while (leadscore.scoring)
         self.quarantine = Quarantine()
@@ -91,6 +92,7 @@ class ApiRuntime:
         self.store = self._given_store or self.ws.open_store()
         self.event_columns = self.store.column_types("events")
         self.contact_columns = self.store.column_types("contacts")
+        self.company_columns = self.store.column_types("companies")
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
         self.index_seconds = ensure_lookup_indexes(self.store)
@@ -176,6 +178,13 @@ class ApiRuntime:
         """
         runs = score_contacts(store, contact_ids, as_of=as_of or utcnow(), models=models,
                               quarantine=self.quarantine)
+        self._count_failures(runs)
+        return runs
+
+    def rescore_companies(self, store: Store, company_ids: list[str], *, as_of: datetime | None = None) -> ScoreRuns:
+        """Rescore some companies with every account model inside the writer's transaction (a
+        company's properties changed, or a contact left it), like ``rescore_contacts``."""
+        runs = score_companies(store, company_ids, as_of=as_of or utcnow(), quarantine=self.quarantine)
         self._count_failures(runs)
         return runs
 

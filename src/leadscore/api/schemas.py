@@ -242,6 +242,43 @@ class ScoresPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
+class AccountScoreOut(BaseModel):
+    model: str
+    model_version: int
+    score: float
+    tier: str
+    grade: str | None
+    groups: dict[str, float]
+    as_of: datetime
+    computed_at: datetime
+
+
+class CompanyOut(BaseModel):
+    company_id: str
+    properties: dict[str, Any]
+    scores: list[AccountScoreOut] = Field(description="the company's score under each account model")
+    contacts: list[dict[str, Any]] = Field(description="its contacts with their scores, best first")
+    created: bool | None = Field(None, description="PUT only: whether the company was new")
+
+
+class AccountRowOut(BaseModel):
+    company_id: str
+    name: str | None
+    domain: str | None
+    owner: str | None
+    score: float
+    tier: str
+    grade: str | None
+    model_version: int
+    as_of: datetime
+
+
+class AccountsPage(BaseModel):
+    model: str
+    items: list[AccountRowOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contact_ids: list[Id] | None = Field(None, max_length=100_000, description="default: everyone")

@@ -136,10 +136,12 @@ def _time_hand_query(ws: Workspace, as_of: datetime, export: Path, runs: int
     return times, cpu[times.index(min(times))], int(row[0]) if row else 0
 
 
-def _run_child(ws: Workspace, as_of: datetime, export: Path, log: Path) -> tuple[dict[str, Any], float, float]:
-    """Run ``score_run``; return its JSON report, its wall time and its peak RSS in MiB."""
+def _run_child(ws: Workspace, as_of: datetime, export: Path, log: Path, model: str | None = None
+               ) -> tuple[dict[str, Any], float, float]:
+    """Run ``score_run`` (every published model, or ``model``); return its JSON report, its wall
+    time and its peak RSS in MiB."""
     command = [sys.executable, "-m", "leadscore.bench.score_run", str(ws.root), as_of.isoformat(),
-               "--export", str(export)]
+               "--export", str(export), *(["--model", model] if model else [])]
     started = time.perf_counter()
     with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
         child = subprocess.run(command, stdout=out, stderr=err, check=False)
@@ -213,10 +215,10 @@ def run_bench(directory: str | Path, n_contacts: int, n_events: int, seed: int =
     )
 
 
-def _forget_scores(ws: Workspace) -> None:
+def _forget_scores(ws: Workspace, tables: tuple[str, ...] = ("scores", "score_history", "score_runs")) -> None:
     """Empty what a scoring run writes, so the next run does a first run's work again."""
     with ws.open_store() as store, store.transaction() as con:
-        for table in ("scores", "score_history", "score_runs"):
+        for table in tables:
             con.execute(f"DELETE FROM {table}")
     with ws.open_store() as store:
         store.con.execute("CHECKPOINT")

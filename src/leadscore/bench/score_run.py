@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workspace")
     parser.add_argument("as_of", help="ISO timestamp, naive UTC")
     parser.add_argument("--export", help="write the scores to this Parquet file (not timed)")
+    parser.add_argument("--model", help="score only this published model (default: every one)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     as_of = datetime.fromisoformat(args.as_of)
     phases: dict[str, float] = {"import": time.perf_counter() - started}
     t, cpu = time.perf_counter(), cpu_seconds()
-    runs = library.score(workspace=args.workspace, as_of=as_of)
+    runs = library.score(workspace=args.workspace, as_of=as_of, models=[args.model] if args.model else None)
     score_s, score_cpu_s = time.perf_counter() - t, cpu_seconds() - cpu
     peak = peak_rss_mb()  # before the (untimed) export below
     failures = getattr(runs, "failures", [])  # models that could not be scored (``ScoreRuns``)
@@ -65,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     # what the call did besides the engine's run: store open/close, hook, settling, lazy imports
     phases["around the run"] = score_s - run.seconds
 
+    table, key = ("account_scores", "company_id") if run.level == "account" else ("scores", "contact_id")
     with library.open_store(args.workspace) as store:
         groups = store.get_version(run.model).group_names
         parts = ", ".join(f"groups[{i + 1}] AS g_{i}" for i in range(len(groups)))
         name = run.model.replace("'", "''")
-        select = f"SELECT contact_id, score, tier, {parts} FROM scores WHERE model = '{name}'"
+        select = f"SELECT {key}, score, tier, {parts} FROM {table} WHERE model = '{name}'"
         row = store.con.execute(f"SELECT count(*) FROM ({select})").fetchone()
         if args.export:
             target = args.export.replace("'", "''")

@@ -98,7 +98,7 @@ def write_lake(directory: Path, n_contacts: int, n_events: int, seed: int) -> da
 
 def duckdb_on_the_lake(lake: Path, as_of: datetime, threads: int) -> tuple[float, pa.Table]:
     """The bench model's compiled DuckDB query over the lake's files, materialised (as a run does)."""
-    model = parse_model(BENCH_MODEL_YAML, "bench.yml").model
+    model = parse_model(BENCH_MODEL_YAML, "bench.yml").contact_model
     con = duckdb.connect(config={"threads": threads})
     for table in ("contacts", "events"):
         path = str(lake / table / "*.parquet").replace("'", "''")

@@ -41,12 +41,14 @@ def _money(value: float | None) -> str:
 
 
 def render_result(r: BacktestResult) -> None:
+    rows = "companies" if r.level == "account" else "contacts"
+    outcome = r.outcome + (" of the company" if r.level == "account" else "")
     console.print(
-        f"[bold]{r.source}[/] as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} contacts, "
-        f"{r.converters:,} converted ({pct(r.base_rate)}) — converted = {r.outcome}")
+        f"[bold]{r.source}[/] as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} {rows}, "
+        f"{r.converters:,} converted ({pct(r.base_rate)}) — converted = {outcome}")
     if not r.horizon_observed:
         console.print("[yellow]the data ends before the horizon does: conversion is a lower bound[/]")
-    table = Table("tier", "contacts", "converted", "conversion", "avg days to close", "avg deal value")
+    table = Table("tier", rows, "converted", "conversion", "avg days to close", "avg deal value")
     for t in reversed(r.tiers):
         table.add_row(t.name, f"{t.contacts:,}", f"{t.converters:,}", pct(t.rate),
                       _num(t.avg_days_to_close, 1), _money(t.avg_deal_value))

@@ -1,4 +1,4 @@
-"""``leadscore bench [score|api|import|predict|workflows]``: the benchmarks of ``leadscore.bench``.
+"""``leadscore bench [score|accounts|api|import|predict|workflows]``: the benchmarks of ``leadscore.bench``.
 
 Each subcommand runs one benchmark module and prints its figures (``--json`` for machine-readable
 output); the ``make bench*`` targets call these.
@@ -84,6 +84,31 @@ def spark_command(
         print_json(to_dicts(sizes))
     else:
         typer.echo(format_bench(sizes))
+
+
+@bench_app.command("accounts")
+def accounts_command(
+    contacts: ContactsOpt = 1_000_000,
+    events: EventsOpt = 20_000_000,
+    companies: Annotated[int, typer.Option(help="Companies the contacts work at.", min=1)] = 100_000,
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An account model (roll-ups, roles, events of all contacts) against the contact model it rolls
+    up, each scored as `leadscore score --model` does, on the same generated data (limit 1.5x).
+
+    Example: leadscore bench accounts --contacts 100000 --events 2000000 --companies 10000
+    """
+    from leadscore.bench.accounts import format_account_bench, run_account_bench
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as tmp:
+        with console.status("running the account benchmark…", spinner="dots"):
+            result = run_account_bench(directory or Path(tmp), contacts, events, companies, seed)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(format_account_bench(result))
 
 
 @bench_app.command("api")

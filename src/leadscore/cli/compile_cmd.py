@@ -24,17 +24,23 @@ def compile_command(
     dialect: Annotated[Dialect, typer.Option("--dialect", "-d", help="SQL dialect.")] = Dialect.duckdb,
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Restrict to one contact.")] = None,
+    company: Annotated[str | None, typer.Option("--company", help="Restrict an account model to one company.")]
+    = None,
     detail: Annotated[bool, typer.Option("--detail", help="Add per-rule columns (r_i, rraw_i, rn_i, rf_i).")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print the one SQL query that computes the model's scores; run it in your own warehouse.
 
+    An account model (`level: account`) compiles in a workspace, with the contact models it rolls
+    up as published there.
+
     Example: leadscore compile models/b2b.yml --dialect spark --as-of 2025-06-30
+    Example: leadscore compile models/accounts.yml --dialect postgres --company k_0042
     """
     from leadscore import admin
 
     compiled = admin.compile(model_file, workspace=workspace, dialect=dialect.value, as_of=as_of,
-                             contact_id=contact, detail=detail)
+                             contact_id=contact, detail=detail, company_id=company)
     typer.echo(f"-- leadscore model `{compiled.model}` ({compiled.hash}) as of {compiled.as_of.isoformat()}, "
                f"{compiled.dialect}")
     typer.echo(compiled.sql + ";")

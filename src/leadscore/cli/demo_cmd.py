@@ -35,7 +35,10 @@ def demo_command(
                     "conversion_by_tier": result.conversion_by_tier,
                     "conversion_as_of": result.conversion_as_of, "seconds": result.seconds,
                     "top": [{"contact_id": r.contact_id, "score": r.score, "tier": r.tier,
-                             "reasons": reasons} for r, reasons in result.top]})
+                             "reasons": reasons} for r, reasons in result.top],
+                    "companies": result.companies,
+                    "account_tiers": result.account_run.tier_counts if result.account_run else None,
+                    "top_accounts": result.top_accounts})
         return
     r = result.run
     console.print(f"[bold]Demo workspace[/] {result.directory}: {result.contacts:,} contacts, "
@@ -59,12 +62,20 @@ def demo_command(
                  *([row.company or ""] if wide else []), f"{row.score:.1f}", row.tier, "; ".join(reasons)]
         top.add_row(*cells)
     console.print(top)
+    if result.account_run is not None and result.top_accounts:
+        a = result.account_run
+        best = ", ".join(f"{t.name} ({t.score:.0f}, {t.contacts} contacts)" for t in result.top_accounts[:3])
+        console.print(f"[bold]Accounts[/]: {result.companies:,} companies scored by [bold]{a.model}[/] "
+                      f"({', '.join(f'{n:,} {t}' for t, n in a.tier_counts.items())}); top: {best}",
+                      highlight=False)
     first = result.top[0][0].contact_id if result.top else "CONTACT_ID"
+    company = result.top_accounts[0].company_id if result.top_accounts else "COMPANY_ID"
     console.print(f"Done in {result.seconds:.1f}s. Try next:")
     for hint in (
         f"cd {directory}",
         f"leadscore explain {first}",
         "leadscore top --tier sql -n 20",
+        f"leadscore top --level account ; leadscore explain {company}   # companies, from all their contacts",
         "leadscore compile models/b2b.yml --dialect spark",
         "cp models/b2b.yml models/draft.yml   # edit points, then:",
         f"leadscore preview models/draft.yml --contact {first} ; leadscore preview models/draft.yml --distribution",

@@ -19,6 +19,11 @@ class What(StrEnum):
     data = "data"
 
 
+class Level(StrEnum):
+    contact = "contact"
+    account = "account"
+
+
 class Format(StrEnum):
     csv = "csv"
     parquet = "parquet"
@@ -33,6 +38,8 @@ def export_command(
         Format | None, typer.Option("--format", help="csv or parquet (default: from --out).")
     ] = None,
     model: ModelOpt = None,
+    level: Annotated[Level, typer.Option("--level", help="contact scores, or account (company) scores.")]
+    = Level.contact,
     engine: EngineOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="data: write over tables already in DIR.")] = False,
     workspace: WorkspaceOpt = None,
@@ -40,7 +47,12 @@ def export_command(
     """Export stored scores (contact_id, model, model_version, score, tier, grade, group_*, as_of,
     computed_at), or the workspace's data as a lake for engine spark.
 
+    With --level account: company_id, name, domain, owner, model, model_version, score, tier, grade,
+    group_*, as_of, computed_at.
+
     Example: leadscore export scores --format parquet --out scores.parquet
+
+    Example: leadscore export scores --level account --out accounts.csv
 
     Example: leadscore export scores --engine spark --out scores.csv   (the scores of the Spark runs)
 
@@ -55,7 +67,7 @@ def export_command(
         counts = library.export_data(where, workspace=workspace, replace=replace)
         console.print(", ".join(f"{n:,} {table}" for table, n in counts.items()) + f" written to {where}/")
         return
-    n = library.export_scores(where, workspace=workspace, model=model, engine=engine,
+    n = library.export_scores(where, workspace=workspace, model=model, engine=engine, level=level.value,
                               file_format=file_format.value if file_format else None)
     console.print(f"wrote {n:,} rows to {where}")
 
@@ -65,13 +77,27 @@ def top_command(
     model: ModelOpt = None,
     tier: Annotated[str | None, typer.Option("--tier", help="Only this tier, e.g. sql.")] = None,
     n: Annotated[int, typer.Option("-n", help="How many.")] = 20,
+    level: Annotated[Level, typer.Option("--level", help="contacts, or accounts (companies).")] = Level.contact,
+    owner: Annotated[str | None, typer.Option("--owner", help="Accounts: only those this rep owns.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The best-scored contacts: who to call today.
+    """The best-scored contacts (or companies): who to call today.
 
     Example: leadscore top --tier sql -n 20
+    Example: leadscore top --level account --owner ann@acme.com
     """
+    if level is Level.account:
+        accounts = library.top_accounts(workspace=workspace, model=model, tier=tier, owner=owner, n=n)
+        if as_json:
+            print_json(accounts)
+            return
+        table = Table("company", "name", "domain", "owner", "contacts", "score", "tier")
+        for a in accounts:
+            table.add_row(a.company_id, a.name or "", a.domain or "", a.owner or "", str(a.contacts),
+                          f"{a.score:.1f}", a.tier)
+        console.print(table)
+        return
     rows = library.top(workspace=workspace, model=model, tier=tier, n=n)
     if as_json:
         print_json(rows)

@@ -1,4 +1,4 @@
-"""``leadscore import contacts|events|deals FILE``: load a CSV, Parquet or JSON-lines export."""
+"""``leadscore import contacts|events|deals|companies FILE``: load a CSV, Parquet or JSON-lines export."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Kind(StrEnum):
     contacts = "contacts"
     events = "events"
     deals = "deals"
+    companies = "companies"
 
 
 class FileFormat(StrEnum):
@@ -44,9 +45,12 @@ def import_command(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import contacts, events or deals; bad rows go to a rejects file, good rows still import.
+    """Import contacts, events, deals or companies; bad rows go to a rejects file, good rows still import.
+
+    Contacts and deals may name their company in a company_id column.
 
     Example: leadscore import contacts hubspot-export.csv --column "Record ID=contact_id"
+    Example: leadscore import companies accounts.csv --column "Account ID=company_id"
     """
     from leadscore.ingest import ColumnMapping, load_mapping
 

@@ -91,10 +91,11 @@ def tasks_command(
     if as_json:
         print_json(rows)
         return
-    table = Table("task id", "contact", "owner", "title", "due", "status", "workflow")
+    table = Table("task id", "contact / company", "owner", "title", "due", "status", "workflow")
     for t in rows:
         due = f"{t['due_at']:%Y-%m-%d}" if t["due_at"] else ""
-        table.add_row(t["task_id"], t["contact_id"], t["owner"] or "", t["title"], due, t["status"],
+        about = t["contact_id"] or f"company {t.get('company_id')}"  # an account workflow's task
+        table.add_row(t["task_id"], about, t["owner"] or "", t["title"], due, t["status"],
                       f"{t['model']}/{t['workflow']}")
     console.print(table)
 

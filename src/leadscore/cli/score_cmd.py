@@ -25,6 +25,8 @@ def score_command(
     model: ModelOpt = None,
     as_of: AsOfOpt = None,
     contact: Annotated[str | None, typer.Option("--contact", help="Rescore only this contact.")] = None,
+    company: Annotated[str | None, typer.Option("--company", help="Rescore only this company (account models).")]
+    = None,
     allow_future: Annotated[bool, typer.Option("--allow-future", help="Store scores as of a future moment "
                                                "(refused by default: events would count as older than they are).")
                             ] = False,
@@ -57,6 +59,9 @@ def score_command(
                                          f"{engine} score the whole base", param_hint="--contact")
             runs = library.score_one(contact, workspace=workspace, models=models, as_of=as_of,
                                      allow_future=allow_future)
+        elif company:
+            runs = library.score_company(company, workspace=workspace, models=models, as_of=as_of,
+                                         allow_future=allow_future)
         else:
             runs = library.score(workspace=workspace, models=models, as_of=as_of, allow_future=allow_future,
                                  engine=engine, source=source, output=output)
@@ -67,11 +72,12 @@ def score_command(
         raise typer.Exit(1)
     else:
         for r in runs:
+            what = "companies" if r.level == "account" else "contacts"
             console.print(
                 f"[bold]{r.model}[/] v{r.model_version} as of {r.as_of:%Y-%m-%d %H:%M}: {r.contacts:,} "
-                f"contacts scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
+                f"{what} scored in {r.seconds:.2f}s, {r.changed:,} changed, {r.crossings:,} tier crossings"
             )
-            table = Table("tier", "contacts")
+            table = Table("tier", what)
             for tier, n in r.tier_counts.items():
                 table.add_row(tier, f"{n:,}")
             console.print(table)

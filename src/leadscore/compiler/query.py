@@ -25,6 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from leadscore.errors import ModelError
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.spec import MatrixAxis, ScoringModel
 from leadscore.timeutil import parse_time
 
@@ -217,11 +218,11 @@ def _bands(value: exp.Expr, bands: Mapping[str, float]) -> exp.Expr:
     return case(whens, exp.Literal.string(ordered[0][0]))
 
 
-def _tier(model: ScoringModel) -> exp.Expr:
+def _tier(model: ScoringModel | AccountModel) -> exp.Expr:
     return _bands(col("score"), model.tiers)
 
 
-def _grade(model: ScoringModel, groups: list[str]) -> exp.Expr:
+def _grade(model: ScoringModel | AccountModel, groups: list[str]) -> exp.Expr:
     """Fit band label followed by engagement band label (``A1``); NULL without a matrix."""
     if model.matrix is None:
         return exp.cast(exp.Null(), exp.DataType.build("VARCHAR"))

@@ -15,6 +15,7 @@ neither count nor set the decay).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlglot import exp
 
@@ -46,21 +47,34 @@ def decay_factor(decay: Decay, age: exp.Expr) -> exp.Expr:
     return greatest(number_literal(0), sub(number_literal(1), per_day))
 
 
+class RulePoints(Protocol):
+    """What a rule's points are made of: a contact rule (``Rule``) or an account rule."""
+
+    @property
+    def points(self) -> float | None: ...
+    @property
+    def points_per_event(self) -> float | None: ...
+    @property
+    def max(self) -> float | None: ...
+
+
 @dataclass
 class CompiledRule:
     """The SQL of one rule, as expressions over the ``ls_base`` scope (``c`` and ``a``)."""
 
     index: int
     group: str
-    rule: Rule
+    rule: RulePoints
     decay: Decay | None
     fired: exp.Expr
     count: exp.Expr | None  # rn_i: NULL for rules without a positive event leaf; None: not output
     recency: exp.Expr | None = None
     decayed_sum: exp.Expr | None = None
+    #: prefixes the column names: a contact model embedded in an account query (``m0_r_3``)
+    tag: str = ""
 
     def name(self, prefix: str) -> str:
-        return f"{prefix}_{self.index}"
+        return f"{self.tag}{prefix}_{self.index}"
 
     def base_columns(self) -> list[exp.Expr]:
         """``rf_i``, ``rn_i`` and the decay input, computed per contact in ``ls_base``."""
@@ -103,7 +117,7 @@ class CompiledRule:
 
 
 def compile_rule(conditions: ConditionCompiler, index: int, group: str, rule: Rule,
-                 decay: Decay | None, path: str, *, detail: bool) -> CompiledRule:
+                 decay: Decay | None, path: str, *, detail: bool, tag: str = "") -> CompiledRule:
     """Compile ``rule`` (the ``index``-th of the model, at key ``path``).
 
     Without ``detail`` a ``points`` rule's match count is not output, so it is only computed
@@ -121,7 +135,7 @@ def compile_rule(conditions: ConditionCompiler, index: int, group: str, rule: Ru
         count = aggregates.count(match)
     elif detail:
         count = exp.cast(exp.Null(), exp.DataType.build("BIGINT"))
-    compiled = CompiledRule(index, group, rule, decay, fired, count)
+    compiled = CompiledRule(index, group, rule, decay, fired, count, tag=tag)
     if decay is None or not positive:
         return compiled
     if rule.points_per_event is not None:

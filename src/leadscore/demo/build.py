@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leadscore.compiler import compile_model
+from leadscore.engine.accounts_read import AccountRow, top_accounts
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.export import TopRow, top_scores
 from leadscore.engine.run import RunResult, publish
@@ -26,7 +27,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.ingest import import_file
 from leadscore.model.loader import load_model
 from leadscore.scoring import score_all
-from leadscore.workspace import init_workspace
+from leadscore.workspace import SETTINGS_FILE, Workspace, init_workspace
 
 if TYPE_CHECKING:
     from leadscore.model.spec import ScoringModel
@@ -49,6 +50,10 @@ class DemoResult:
     seconds: float
     imports: dict[str, float] = field(default_factory=dict)
     conversion_as_of: datetime | None = None
+    companies: int = 0
+    #: the account model's run and its best companies (the demo's second level)
+    account_run: RunResult | None = None
+    top_accounts: list[AccountRow] = field(default_factory=list)
 
 
 def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 500_000,
@@ -64,28 +69,49 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
                 f"{root} exists and is not a demo workspace; choose an empty or new directory"
             )
         shutil.rmtree(root)
-    ws = init_workspace(root, name="demo")
+    ws = _matching_by_domain(init_workspace(root, name="demo"))
     (root / MARKER).write_text("built by `leadscore demo`; safe to delete\n")
+    (ws.models_dir / "accounts.yml").write_text(example_account_model_text(), encoding="utf-8")
     data = generate(contacts, events, seed=seed)
     files = write_files(data, root / "data")
     imports: dict[str, float] = {}
     with ws.open_store() as store:
-        for kind in ("contacts", "events", "deals"):
+        for kind in ("companies", "contacts", "events", "deals"):
             result = import_file(store, kind, files[kind], rejects_dir=ws.rejects_dir)  # type: ignore[arg-type]
             imports[kind] = result.seconds
         loaded = load_model(ws.models_dir / "b2b.yml")
         publish(store, loaded, "models/b2b.yml")
-        run = score_all(store, as_of=data.as_of)[0]
+        publish(store, load_model(ws.models_dir / "accounts.yml"), "models/accounts.yml")
+        runs = {r.model: r for r in score_all(store, as_of=data.as_of)}
+        run, account_run = runs[loaded.model.name], runs.get("accounts")
+        best_accounts = top_accounts(store, model="accounts", n=5)
         top = []
         for row in top_scores(store, model=run.model, n=10):
             reasons = explain_contact(store, row.contact_id, model=run.model).reasons(3)
             top.append((row, reasons))
         since = data.as_of - timedelta(days=CONVERSION_DAYS)
-        conversion = conversion_since(store, loaded.model, since, data.as_of)
+        conversion = conversion_since(store, loaded.contact_model, since, data.as_of)
         counts = (store.count("contacts"), store.count("events"), store.count("deals"))
+        n_companies = store.count("companies")
     ordered = {t: conversion.get(t, (0, 0)) for t in run.tier_counts}
     return DemoResult(root, *counts, run=run, top=top, conversion_by_tier=ordered,
-                      seconds=time.perf_counter() - started, imports=imports, conversion_as_of=since)
+                      seconds=time.perf_counter() - started, imports=imports, conversion_as_of=since,
+                      companies=n_companies, account_run=account_run, top_accounts=best_accounts)
+
+
+def example_account_model_text() -> str:
+    """The demo's account model (``leadscore/data/example_account_model.yml``)."""
+    from importlib import resources
+
+    return resources.files("leadscore.data").joinpath("example_account_model.yml").read_text("utf-8")
+
+
+def _matching_by_domain(ws: Workspace) -> Workspace:
+    """The demo's contacts without a company id join the company of their e-mail domain."""
+    settings = ws.root / SETTINGS_FILE
+    settings.write_text(settings.read_text(encoding="utf-8").replace("match_by_domain: false", "match_by_domain: true"),
+                        encoding="utf-8")
+    return Workspace.load(ws.root)
 
 
 def conversion_since(store: Store, model: ScoringModel, since: datetime, until: datetime

@@ -10,6 +10,11 @@ kind of data. The world it draws is small but shaped like the real thing:
   (demo requests and pricing pages from keen contacts, unsubscribes from cold ones) and when:
   activity spreads over the year, keen contacts *in market* add a buying burst at some moment of
   it (spread over the year), and some contacts went quiet months ago (after their burst, for some);
+* companies are imported too (``companies.csv``: id, name, domain, industry, employees, owner):
+  ~80% of contacts carry their employer's ``company_id``; the others are found by their work
+  e-mail's domain (the demo workspace sets ``accounts.match_by_domain``), and a deal carries its
+  contact's company. These draws use their own random stream, so the contacts, events and deals
+  are the same as without them;
 * ~10% of contacts get a deal, likelier with fit and engagement. Deals are the outcome a score
   should predict: created during the contact's burst, they close a sales cycle later (~40 days)
   and are won with a probability rising with fit and engagement before the deal. Nothing happens
@@ -65,6 +70,7 @@ class DemoData:
     deals: pa.Table
     as_of: datetime
     plan: EventPlan = field(repr=False)
+    companies: pa.Table | None = None
     _events: pa.Table | None = field(default=None, init=False, repr=False)
 
     @property
@@ -228,20 +234,21 @@ def _activity(rng: np.random.Generator, n_events: int, intent: np.ndarray, start
 
 
 def generate(n_contacts: int, n_events: int, *, seed: int = 42, end: datetime = datetime(2026, 1, 1),
-             days: int = 365) -> DemoData:
+             days: int = 365, n_companies: int | None = None) -> DemoData:
     """Draw a data set of ``n_contacts`` contacts and exactly ``n_events`` events before ``end``.
 
     The same arguments always give the same data. ``as_of`` of the result is ``end``: every event
-    happened in the ``days`` before it and after its contact was created.
+    happened in the ``days`` before it and after its contact was created. ``n_companies`` (default
+    a third of the contacts, at least 20) is the size of the pool contacts work at.
     """
-    if n_contacts < 1 or n_events < 0 or days < 1:
-        raise ValueError("need n_contacts >= 1, n_events >= 0 and days >= 1")
+    if n_contacts < 1 or n_events < 0 or days < 1 or (n_companies is not None and n_companies < 1):
+        raise ValueError("need n_contacts >= 1, n_events >= 0, days >= 1 and n_companies >= 1")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     n = n_contacts
     end_s = _epoch_s(end)
     start_s = end_s - days * DAY
 
-    company = _companies(rng, max(20, n // 3))
+    company = _companies(rng, n_companies if n_companies is not None else max(20, n // 3))
     employer = _choice(rng, n, np.sqrt(company["size"]))
     size, industry = company["size"][employer], company["industry"][employer]
     who = _people(rng, n, size, industry)
@@ -283,7 +290,42 @@ def generate(n_contacts: int, n_events: int, *, seed: int = 42, end: datetime = 
         "created_at": _timestamps(act.created),
         "updated_at": _timestamps(np.minimum(np.maximum(act.created, active_last), end_s)),
     })
-    return DemoData(contacts=contacts, deals=deals, as_of=end, plan=plan)
+    companies, contact_company = _company_rows(np.random.default_rng(np.random.SeedSequence([seed, 4])), company,
+                                               employer, start_s)
+    contacts = contacts.append_column("company_id", contact_company)
+    deal_employer = pc.index_in(deals["contact_id"], contact_ids).to_numpy(zero_copy_only=False)
+    deals = deals.append_column("company_id", companies["company_id"].take(pa.array(employer[deal_employer])))
+    return DemoData(contacts=contacts, deals=deals, as_of=end, plan=plan, companies=companies)
+
+
+#: Share of contacts whose export lacks the company id (found by e-mail domain instead, if any).
+COMPANY_ID_MISSING = 0.2
+
+
+def _company_rows(rng: np.random.Generator, company: dict[str, Any], employer: np.ndarray, start_s: int
+                  ) -> tuple[pa.Table, pa.Array]:
+    """The companies table and each contact's ``company_id`` (``COMPANY_ID_MISSING`` left empty).
+
+    Half the domains are written as a CRM's website field (``https://www.acme.com``): the importer
+    stores every domain the one way (``acme.com``), which is what contacts' e-mails meet.
+    """
+    n = len(company["size"])
+    ids = _numbered("k", n, max(5, len(str(n))))
+    domain = pc.if_else(pa.array(rng.random(n) < 0.5), company["website"], company["domain"])
+    created = start_s - (rng.random(n) * 3 * 365 * DAY).astype(np.int64)
+    table = pa.table({
+        "company_id": ids,
+        "name": company["name"],
+        "domain": domain,
+        "industry": _take(tuple(i for i, _, _ in vocab.INDUSTRIES), company["industry"]),
+        "employees": pa.array(company["size"], pa.int64()),
+        "country": _take(tuple(c[0] for c in vocab.COUNTRIES), company["country"]),
+        "city": _take(tuple(city for c in vocab.COUNTRIES for city in c[3]), company["city"]),
+        "owner": _take(vocab.OWNERS, rng.integers(0, len(vocab.OWNERS), n)),
+        "created_at": _timestamps(created),
+    })
+    missing = rng.random(len(employer)) < COMPANY_ID_MISSING
+    return table, ids.take(pa.array(employer, mask=missing))
 
 
 def _emails(rng: np.random.Generator, who: _People, first_name: np.ndarray, last_name: np.ndarray,
@@ -312,13 +354,16 @@ def _phones(rng: np.random.Generator, country: np.ndarray) -> pa.Array:
 
 
 def write_files(data: DemoData, directory: str | Path) -> dict[str, Path]:
-    """Write ``contacts.csv``, ``events.parquet`` and ``deals.csv`` for the real importer.
+    """Write ``companies.csv``, ``contacts.csv``, ``events.parquet`` and ``deals.csv`` for the real importer.
 
     Events are streamed chunk by chunk into one Parquet file, so memory stays flat at any size.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"contacts": out / "contacts.csv", "events": out / "events.parquet", "deals": out / "deals.csv"}
+    if data.companies is not None:
+        paths["companies"] = out / "companies.csv"
+        pacsv.write_csv(_whole_seconds(data.companies), paths["companies"])
     pacsv.write_csv(_whole_seconds(data.contacts), paths["contacts"])
     pacsv.write_csv(_whole_seconds(data.deals), paths["deals"])
     with pq.ParquetWriter(paths["events"], EVENTS_SCHEMA, compression="zstd") as writer:
@@ -343,7 +388,11 @@ def load_into_store(store: Store, data: DemoData) -> None:
     is cut into row-group-sized batches so DuckDB converts them on every core.
     """
     with store.transaction() as con:
-        for table, rows in (("contacts", data.contacts), ("deals", data.deals)):
+        tables = [("contacts", data.contacts), ("deals", data.deals)]
+        if data.companies is not None:  # stored domains are normalised: these are written as the importer would
+            tables.append(("companies", data.companies.set_column(
+                2, "domain", pc.replace_substring_regex(data.companies["domain"], "^https://www\\.", ""))))
+        for table, rows in tables:
             con.register("_demo_rows", rows)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _demo_rows")
             con.unregister("_demo_rows")

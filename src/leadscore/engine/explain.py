@@ -10,16 +10,21 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.limits import Deadline
 from leadscore.engine.lookup import find_contact
 from leadscore.engine.reference import score_reference
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import NotFoundError
+from leadscore.model.loader import contact_model
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from leadscore.engine.explain_accounts import CompanyPart
 
 MAX_EVENTS_PER_RULE = 10
 
@@ -82,6 +87,8 @@ class Explanation:
     stored_score: float | None = None
     stored_as_of: datetime | None = None
     prediction: PredictionPart | None = None
+    #: the contact's company and its stored account scores, when it belongs to one
+    company: CompanyPart | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -165,8 +172,9 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
     """Explain the stored score of a contact: by default at the as-of and version that made it.
 
     ``contact_id`` may also be the contact's e-mail or a value of another id column (``engine/lookup.py``).
+    The explanation also carries the contact's company and its account scores (``company``).
     """
-    names = [model] if model else store.published_models()
+    names = [model] if model else contact_model_names(store)
     if not names:
         raise NotFoundError("no published model yet; run `leadscore publish models/NAME.yml`")
     contact_id = find_contact(store, contact_id)
@@ -181,7 +189,7 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
     else:
         version = store.get_version(name)
         when = as_of
-    scoring_model = model_of(version)
+    scoring_model = contact_model(model_of(version), version.file or version.model)
     result = explain_with_model(store, scoring_model, contact_id, as_of=when, version=version.version,
                                 deadline=deadline)
     if stored is not None:
@@ -191,6 +199,9 @@ def explain_contact(store: Store, contact_id: str, *, model: str | None = None,
     if blend is not None and result.prediction is not None:
         probability = result.prediction.probability
         result.prediction.blended = (1 - blend.weight) * result.total + blend.weight * 100 * probability
+    from leadscore.engine.explain_accounts import company_part  # it imports this module
+
+    result.company = company_part(store, contact_id)
     return result
 
 

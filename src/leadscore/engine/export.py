@@ -19,6 +19,7 @@ from sqlglot import exp
 from leadscore.engine.lookup import checked_model, checked_tier
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError
+from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import Store
 
 FORMATS = ("csv", "parquet")
@@ -70,7 +71,8 @@ def _blends(store: Store, model: str | None) -> list[str]:
     for name in [model] if model else store.published_models():
         for (version,) in store.con.execute("SELECT DISTINCT model_version FROM scores WHERE model = ?",
                                             [name]).fetchall():
-            blend = model_of(store.get_version(name, version)).predictive
+            scoring = model_of(store.get_version(name, version))
+            blend = scoring.predictive if isinstance(scoring, ScoringModel) else None
             if blend is not None:
                 rows.append(f"({_lit(name)}, {int(version)}, {_lit(blend.model)}, {float(blend.weight)!r})")
     return rows

@@ -24,10 +24,12 @@ import threading
 import time
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 import duckdb
 
 from leadscore.errors import ModelError, ModelIssue, TimeLimitError
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import LoadedModel
 from leadscore.storage.store import Store, used_params
 
@@ -46,18 +48,35 @@ def engine_issues(store: Store, loaded: LoadedModel) -> list[ModelIssue]:
         ("the real-time query (one contact, parameters)", True, False, None),
         ("the explain query (per-rule detail)", False, True, "")]
     for what, params, detail, contact_id in shapes:
-        query = compile_model(loaded.model, as_of=_EPOCH, dialect="duckdb", contact_columns=contacts,
-                              event_columns=events, params=params, detail=detail, contact_id=contact_id)
+        if isinstance(loaded.model, AccountModel):
+            what = what.replace("one contact", "one company")
+            query = _account_query(store, loaded.model, params, detail, contact_id, contacts, events)
+        else:
+            query = compile_model(loaded.model, as_of=_EPOCH, dialect="duckdb", contact_columns=contacts,
+                                  event_columns=events, params=params, detail=detail, contact_id=contact_id)
         sql = query.sql(dialect="duckdb")
         try:
-            store.con.execute("EXPLAIN " + sql, used_params(sql, {"as_of": _EPOCH, "as_of_us": 0,
-                                                                   "contact_ids": []}) or None).fetchall()
+            store.con.execute("EXPLAIN " + sql, used_params(sql, {"as_of": _EPOCH, "as_of_us": 0, "contact_ids": [],
+                                                                   "company_ids": []}) or None).fetchall()
         except duckdb.Error as exc:
             return [ModelIssue(
                 loaded.file, "", f"DuckDB cannot run {what} of this model: {str(exc).strip()}", line=1,
                 hint="split the largest group, `any:` or `all:` into smaller ones; docs/model-reference.md "
                      "\"Limits\" says what one model may hold")]
     return []
+
+
+def _account_query(store: Store, model: AccountModel, params: bool, detail: bool, company_id: str | None,
+                   contacts: dict[str, str], events: dict[str, str]) -> Any:
+    """An account model's query in one of the shapes production runs, with its published contact models."""
+    from leadscore.compiler.accounts import compile_account_model
+    from leadscore.engine.account_sql import contact_models_for
+
+    contact_models, _ = contact_models_for(store, model)
+    return compile_account_model(model, as_of=_EPOCH, contact_models=contact_models, params=params, detail=detail,
+                                 company_id=company_id, match_by_domain=store.match_by_domain,
+                                 company_columns=store.columns("companies"), contact_columns=contacts,
+                                 event_columns=events)
 
 
 #: Below these a model is far from any limit of the engine (sums are added in runs of 100, the

@@ -62,11 +62,14 @@ def find_contact(store: Store, ref: str) -> str:
 
 
 def checked_model(store: Store, model: str | None) -> str | None:
-    """``model`` when it is published (None: the first published one, or None when there is none);
-    an unknown name is a ``NotFoundError`` naming the published ones, never an empty result."""
+    """``model`` when it is published (None: the first published contact model, or None when there
+    is none); an unknown name is a ``NotFoundError`` naming the published ones, never an empty result."""
+    from leadscore.engine.account_sql import contact_model_names  # the compiler: not for a light lookup
+
     names = store.published_models()
     if model is None:
-        return names[0] if names else None
+        contact_models = contact_model_names(store)  # an account model's scores are not in `scores`
+        return contact_models[0] if contact_models else None
     if model not in names:
         raise NotFoundError(f"no published model `{model}` (published: {', '.join(names) or 'none yet'})")
     return model

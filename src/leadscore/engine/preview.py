@@ -18,7 +18,7 @@ from leadscore.engine.explain import Explanation, explain_with_model
 from leadscore.engine.limits import Deadline
 from leadscore.engine.lookup import find_contact
 from leadscore.engine.run import compiled_sql, last_as_of, model_of
-from leadscore.model.loader import LoadedModel
+from leadscore.model.loader import LoadedModel, contact_model
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -99,10 +99,11 @@ def preview_contacts(store: Store, draft: LoadedModel, contact_ids: list[str], *
     when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)
     out = []
+    model = draft.contact_model  # previewing a draft account model on leads has no meaning
     for cid in (find_contact(store, ref) for ref in contact_ids):  # an id, an e-mail or another id column
-        d = explain_with_model(store, draft.model, cid, as_of=when, deadline=deadline)
-        p = (explain_with_model(store, model_of(published), cid, as_of=when, version=published.version,
-                                deadline=deadline) if published else None)
+        d = explain_with_model(store, model, cid, as_of=when, deadline=deadline)
+        p = (explain_with_model(store, contact_model(model_of(published)), cid, as_of=when,
+                                version=published.version, deadline=deadline) if published else None)
         out.append(ContactPreview(cid, d, p, _rule_diffs(d, p)))
     return out
 
@@ -112,9 +113,9 @@ def preview_distribution(store: Store, draft: LoadedModel, *,
     """Tier counts under the draft and the published model, and the moves between them."""
     when = _when(store, draft, as_of)
     published = store.latest_version(draft.model.name)
-    draft_sql = compiled_sql(store, draft.model, when)
+    draft_sql = compiled_sql(store, draft.contact_model, when)
     if published is not None:
-        pub_sql = compiled_sql(store, model_of(published), when)
+        pub_sql = compiled_sql(store, contact_model(model_of(published)), when)
         rows = store.con.execute(
             f"SELECT p.tier, d.tier, count(*) FROM ({draft_sql}) d "
             f"LEFT JOIN ({pub_sql}) p USING (contact_id) GROUP BY ALL"

@@ -34,7 +34,8 @@ from leadscore.engine.realtime import (
 )
 from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
-from leadscore.model.loader import LoadedModel, parse_model
+from leadscore.model.account_spec import AccountModel
+from leadscore.model.loader import AnyModel, LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.lookup_index import key_filter
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
@@ -45,9 +46,34 @@ from leadscore.timeutil import epoch_micros, utcnow
 SCORE_EPSILON = 1e-9
 
 
+@dataclass(frozen=True)
+class Level:
+    """What a model scores: contacts, or companies (``level: account``), and where those scores go.
+
+    Both levels are run, diffed and written by the same code below; only the names differ.
+    """
+
+    name: str
+    key: str  #: the scored id's column: contact_id / company_id
+    scores: str
+    history: str
+    ids: str  #: the list parameter of a partial run: $contact_ids / $company_ids
+
+
+CONTACTS = Level("contact", "contact_id", "scores", "score_history", "contact_ids")
+ACCOUNTS = Level("account", "company_id", "account_scores", "account_score_history", "company_ids")
+
+
+def level_of(model: AnyModel) -> Level:
+    return ACCOUNTS if isinstance(model, AccountModel) else CONTACTS
+
+
 @dataclass
 class RunResult:
-    """What a score run did; printed by the CLI, returned by the library."""
+    """What a score run did; printed by the CLI, returned by the library.
+
+    ``contacts`` counts the scored ids: companies for an account model (``level == "account"``).
+    """
 
     run_id: str
     model: str
@@ -60,6 +86,7 @@ class RunResult:
     seconds: float
     tier_counts: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    level: str = "contact"
 
 
 @dataclass(frozen=True)
@@ -68,14 +95,16 @@ class RunContext:
 
     While the hook runs, the temporary table ``_run`` holds one row per scored contact with
     ``contact_id, score, tier, grade, groups, prev_score, prev_tier`` (prev_* NULL on a first
-    score), and ``score_history`` already holds this run's rows under ``run_id``. The hook runs
+    score), and ``score_history`` already holds this run's rows under ``run_id``; for an account
+    model (``model`` is an ``AccountModel``) the key is ``company_id``, the history
+    ``account_score_history`` and ``contact_ids`` the companies of a partial run. The hook runs
     inside the run's transaction, so what it writes (an outbox row, say) commits or rolls back
     with the scores.
     """
 
     run_id: str
     version: ModelVersion
-    model: ScoringModel
+    model: ScoringModel | AccountModel
     as_of: datetime
     computed_at: datetime
     #: the contacts a partial run was asked to score; None for a whole-base run
@@ -91,7 +120,7 @@ class RunContext:
 OnWritten = Callable[[duckdb.DuckDBPyConnection, RunContext], None]
 
 
-def model_of(version: ModelVersion) -> ScoringModel:
+def model_of(version: ModelVersion) -> AnyModel:
     """The validated model of a published version (its text is re-parsed: the store keeps YAML).
 
     Cached on the text: the real-time path asks on every request and a parse costs milliseconds.
@@ -101,7 +130,7 @@ def model_of(version: ModelVersion) -> ScoringModel:
 
 
 @lru_cache(maxsize=64)
-def _parsed(text: str, file: str) -> ScoringModel:
+def _parsed(text: str, file: str) -> AnyModel:
     return parse_model(text, file).model
 
 
@@ -164,7 +193,7 @@ def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_
     return query.sql(dialect="duckdb")
 
 
-def _groups_list_sql(model: ScoringModel) -> str:
+def _groups_list_sql(model: AnyModel) -> str:
     """``[g_0, g_1, ...]``: group points in the order of ``model_versions.group_names``."""
     return "[" + ", ".join(f"g_{i}" for i in range(len(model.groups))) + "]::DOUBLE[]"
 
@@ -197,10 +226,13 @@ class ModelRunError(LeadscoreError):
 
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
-              contact_ids: Sequence[str] | None = None, model: ScoringModel | None = None,
+              contact_ids: Sequence[str] | None = None, model: AnyModel | None = None,
               on_written: OnWritten | None = None) -> RunResult:
     """Score every contact (``contact_ids=None``) or a list of them with one model version, and
     record the results: the engine's one way to run a model.
+
+    An account model (``level: account``) scores companies: ``contact_ids`` then lists the
+    companies to score, and the scores go to ``account_scores`` / ``account_score_history``.
 
     ``on_written`` lets a higher layer (workflows) act on the run's changes in the same
     transaction; the engine itself knows nothing of workflows. ``leadscore.scoring`` is the
@@ -220,15 +252,24 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         raise ModelRunError(version, exc) from exc
     ids = None if contact_ids is None else list(dict.fromkeys(contact_ids))
     binds: dict[str, object] = {"model": version.model}
+    level = level_of(scoring_model)
     scored: Scored | None = None
     con = store.con
     try:
-        if ids is None:
+        if isinstance(scoring_model, AccountModel):
+            from leadscore.engine.account_sql import account_param_sql, account_sql
+
+            sql = (account_sql(store, scoring_model, as_of) if ids is None
+                   else account_param_sql(store, version, scoring_model))
+        elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
             scored = _scored_some(store, version, scoring_model, ids, as_of)
             sql = scored.sql
             binds.update(scored.params)
+        if ids is not None and scored is None:  # an account model's companies
+            # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
+            binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), level.ids: ids}))
     except LeadscoreError as exc:  # the compiler refused what validation let through
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
@@ -260,13 +301,14 @@ def unordered_writes(store: Store) -> Iterator[None]:
         store.con.execute("RESET preserve_insertion_order")
 
 
-def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str, when: datetime,
+def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql: str, when: datetime,
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
                started: float, on_written: OnWritten | None = None) -> RunResult:
     """The transactional part of a run: diff against the previous scores, history, scores."""
+    level = level_of(scoring_model)
     contact_filter = ""
     if ids is not None:  # keys bound one by one: DuckDB prunes `scores` (stored in contact order) on them
-        where, keys = key_filter("contact_id", ids, prefix="sk")
+        where, keys = key_filter(level.key, ids, prefix="sk")
         contact_filter = f" AND {where}"
         binds = binds | keys
     with store.transaction():
@@ -277,19 +319,21 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: ScoringModel,
                               on_written)
 
 
-def make_run_table(store: Store, version: ModelVersion, scoring_model: ScoringModel, sql: str,
+def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel, sql: str,
                    binds: dict[str, object], prev_filter: str, where: str = "") -> None:
-    """``_run``: the scores ``sql`` gives joined with the previous ones (``scores`` rows of the model
-    that pass ``prev_filter``), keeping the rows that pass ``where``. A failure of ``sql`` is the
-    model's (``ModelRunError``)."""
+    """``_run``: the scores ``sql`` gives joined with the previous ones (the level's ``scores``
+    rows of the model that pass ``prev_filter``), keeping the rows that pass ``where``. A failure
+    of ``sql`` is the model's (``ModelRunError``)."""
+    level = level_of(scoring_model)
+    key = level.key
     con = store.con
     con.execute("DROP TABLE IF EXISTS _run")
     text = f"""CREATE TEMP TABLE _run AS
-        SELECT q.contact_id, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
+        SELECT q.{key}, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
                p.score AS prev_score, p.tier AS prev_tier
         FROM ({sql}) AS q
-        LEFT JOIN (SELECT contact_id, score, tier, run_id FROM scores WHERE model = $model{prev_filter}) AS p
-          USING (contact_id) {where}"""
+        LEFT JOIN (SELECT {key}, score, tier, run_id FROM {level.scores} WHERE model = $model{prev_filter}) AS p
+          USING ({key}) {where}"""
     try:
         con.execute(text, used_params(text, binds))
     except _NOT_THE_MODEL:
@@ -298,7 +342,7 @@ def make_run_table(store: Store, version: ModelVersion, scoring_model: ScoringMo
         raise ModelRunError(version, exc) from exc
 
 
-def write_from_run(store: Store, version: ModelVersion, scoring_model: ScoringModel, when: datetime,
+def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel, when: datetime,
                    ids: list[str] | None, binds: dict[str, object], delete_filter: str,
                    phases: dict[str, float], started: float, on_written: OnWritten | None = None, *,
                    scope: str | None = None, whole: bool = False) -> RunResult:
@@ -312,25 +356,27 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: ScoringMo
     now = utcnow()
     scope = scope or ("all" if ids is None else ("one" if len(ids) == 1 else "some"))
     con = store.con
+    level = level_of(scoring_model)
+    key = level.key
     with store.transaction():
         t = time.perf_counter()
         common = [version.model, version.version]
         con.execute(
-            f"""INSERT INTO score_history
-            SELECT ?, contact_id, ?, score, tier, grade, groups, prev_score, prev_tier, ?, ?, ?
+            f"""INSERT INTO {level.history}
+            SELECT ?, {key}, ?, score, tier, grade, groups, prev_score, prev_tier, ?, ?, ?
             FROM _run
             WHERE prev_score IS NULL OR abs(score - prev_score) > {SCORE_EPSILON}
                OR tier IS DISTINCT FROM prev_tier""",
             [*common, when, now, run_id],
         )
         changed = rows_affected(con)
-        delete = f"DELETE FROM scores WHERE model = $model{delete_filter}"
+        delete = f"DELETE FROM {level.scores} WHERE model = $model{delete_filter}"
         con.execute(delete, used_params(delete, binds))
         # some contacts' rows go in contact order: a table written so keeps its row groups'
         # min/max narrow, and reading one contact's score skips the others (engine.staged)
         con.execute(
-            "INSERT INTO scores SELECT ?, contact_id, ?, score, tier, grade, groups, ?, ?, ? FROM _run"
-            + ("" if ids is None else " ORDER BY contact_id"),
+            f"INSERT INTO {level.scores} SELECT ?, {key}, ?, score, tier, grade, groups, ?, ?, ? FROM _run"
+            + ("" if ids is None else f" ORDER BY {key}"),
             [*common, when, now, run_id],
         )
         tier_counts: dict[str, int] = {}
@@ -355,7 +401,7 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: ScoringMo
         phases["write"] = time.perf_counter() - t
     ordered = {name: tier_counts.get(name, 0) for name in scoring_model.tiers}
     return RunResult(run_id, version.model, version.version, when, scope, contacts, changed, crossings,
-                     time.perf_counter() - started, ordered, phases)
+                     time.perf_counter() - started, ordered, phases, level.name)
 
 
 def last_as_of(store: Store, model: str) -> datetime | None:

@@ -78,11 +78,14 @@ class Staged:
 
 
 def stage_model(reader: Store, version: ModelVersion, as_of: datetime) -> Staged:
-    """Run a model's whole-base query on ``reader`` (a cursor no one writes through) and keep the
-    result; a failure of the model's own query is a ``ModelRunError``."""
+    """Run a contact model's whole-base query on ``reader`` (a cursor no one writes through) and
+    keep the result; a failure of the model's own query is a ``ModelRunError``. (Account models
+    roll contact scores up; ``scoring.score_all_staged`` runs them whole after the contact models.)"""
     started = time.perf_counter()
     try:
         model = model_of(version)
+        if not isinstance(model, ScoringModel):
+            raise TypeError("an account model is not staged: it runs after the contact models")
         sql = compiled_sql(reader, model, as_of)
     except Exception as exc:  # noqa: BLE001 - unreadable text or a refusal of the compiler: this model's
         raise ModelRunError(version, exc) from exc

@@ -43,6 +43,7 @@ from leadscore.ingest.coerce import (
     profile_text_columns,
     timestamp_value,
 )
+from leadscore.ingest.companies import prepare_company_rows, unknown_companies
 from leadscore.ingest.mapping import KINDS, STATUS_VALUES, ColumnMapping, PlannedColumn, plan_columns
 from leadscore.ingest.progress import ProgressCallback, ProgressTracker
 from leadscore.ingest.readers import (
@@ -98,7 +99,7 @@ class ImportResult:
     top_values: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path: str | Path, *,
+def import_file(store: Store, kind: Literal["contacts", "events", "deals", "companies"], path: str | Path, *,
                 mapping: ColumnMapping | None = None, strict: bool = False,
                 rejects_dir: Path | None = None, progress: ProgressCallback | None = None,
                 file_format: str | None = None, allow_new_ids: bool = False) -> ImportResult:
@@ -116,7 +117,7 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals"], path
     (9998, 2, PosixPath('rejects/contacts-hubspot-20250101T093000.csv'))
     """
     if kind not in KINDS:
-        raise ImportError_(f"unknown kind {kind!r}: import contacts, events or deals")
+        raise ImportError_(f"unknown kind {kind!r}: import contacts, events, deals or companies")
     file = Path(path)
     mapping = mapping or ColumnMapping()
     fmt = detect_format(file, file_format)
@@ -191,6 +192,10 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
     with tracker.step(weights[2], 1.0):
         for name, dtype in new_columns.items():
             con.execute(f"ALTER TABLE {SPECS[kind].table} ADD COLUMN {sql_name(name)} {dtype}")
+        if "company_id" in columns and kind in ("contacts", "deals"):
+            unknown = unknown_companies(con)
+            if unknown:
+                warnings.append(f"{unknown:,} rows name a company not imported yet (`leadscore import companies`)")
         counts: WriteCounts = (insert_events(con, columns, stats) if stats
                                else upsert(con, kind, columns))
     good = source.rows - (rejected - source.malformed)
@@ -206,6 +211,11 @@ def _check_required(kind: str, plan: list[PlannedColumn], mapping: ColumnMapping
     """Columns without which no row could be imported: fail before reading further."""
     have = {p.dest for p in plan} | set(mapping.constants)
     names = ", ".join(c.name for c in source.columns) or "none"
+    if kind == "companies":
+        if "company_id" not in have:
+            raise ImportError_(f"{source.path.name}: companies need a company id column (columns found: "
+                               f"{names}); name it with --id-column / --column SOURCE=company_id or a mapping file")
+        return
     if not have & {"contact_id", "email"}:
         raise ImportError_(f"{source.path.name}: {kind} need a contact id column or an email column "
                            f"to know whose they are (columns found: {names}); name it with "
@@ -308,8 +318,11 @@ def _check_rows(con: duckdb.DuckDBPyConnection, kind: str, source: Source,
     """Build ``__ls_rows``; returns its stored columns, the event counts, and the bad rows."""
     coercions = [t.coercion() for t in targets]
     proven = _proven_events(kind, source, targets, coercions)
-    columns = prepare_rows(con, kind, _typed_sql(source, coercions), [c.dest for c in coercions],
-                           proven=proven)
+    if kind == "companies":
+        columns = prepare_company_rows(con, _typed_sql(source, coercions), [c.dest for c in coercions])
+    else:
+        columns = prepare_rows(con, kind, _typed_sql(source, coercions), [c.dest for c in coercions],
+                               proven=proven)
     stats = event_stats(con, proven=proven) if kind == "events" else None
     bad = stats.bad if stats else scalar(
         con, "SELECT count(*) FROM __ls_rows WHERE __bad")

@@ -35,11 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leadscore.errors import ImportError_
 
-Kind = Literal["contacts", "events", "deals"]
-KINDS: tuple[str, ...] = ("contacts", "events", "deals")
+Kind = Literal["contacts", "events", "deals", "companies"]
+KINDS: tuple[str, ...] = ("contacts", "events", "deals", "companies")
 
 #: The column holding each kind's own id (what ``id_column`` names in the file).
-KEY_COLUMN: dict[str, str] = {"contacts": "contact_id", "events": "event_id", "deals": "deal_id"}
+KEY_COLUMN: dict[str, str] = {"contacts": "contact_id", "events": "event_id", "deals": "deal_id",
+                              "companies": "company_id"}
 
 #: Normalised header → destination column, per kind. Kept small on purpose: these are the headers
 #: the common CRM exports use for built-in columns; everything else keeps its snake_case name.
@@ -56,6 +57,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "contact_owner": "owner", "lead_owner": "owner",
         "phone_number": "phone", "original_source": "lead_source",
         "last_modified_date": "updated_at",
+        "associated_company_id": "company_id", "account_id": "company_id",
     },
     "events": {
         "activity_id": "event_id",
@@ -73,6 +75,16 @@ ALIASES: dict[str, dict[str, str]] = {
         "close_date": "closed_at", "closedate": "closed_at",
         "create_date": "created_at", "created_date": "created_at", "createdate": "created_at",
         "deal_name": "name", "opportunity_name": "name", "dealname": "name",
+        "associated_company_id": "company_id", "account_id": "company_id",
+    },
+    "companies": {
+        "record_id": "company_id", "account_id": "company_id", "organization_id": "company_id",
+        "company_name": "name", "account_name": "name",
+        "company_domain_name": "domain", "website": "domain", "website_url": "domain",
+        "number_of_employees": "employees", "employee_count": "employees",
+        "company_owner": "owner", "account_owner": "owner",
+        "create_date": "created_at", "created_date": "created_at", "createdate": "created_at",
+        "last_modified_date": "updated_at",
     },
 }
 

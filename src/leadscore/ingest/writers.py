@@ -57,6 +57,8 @@ SPECS: dict[str, KindSpec] = {
     # status, amount and closed_at change while a deal moves through the pipeline: not hashed
     "deals": KindSpec("deals", "deal_id", ("deal_id", "contact_id", "status"), ("email",), DEAL_ID_PREFIX,
                       ("name", "pipeline", "created_at")),
+    # identified by their own id only (ingest/companies.py builds their rows)
+    "companies": KindSpec("companies", "company_id", ("company_id",), (), "", None),
 }
 
 

@@ -24,6 +24,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from leadscore.errors import ModelError, ModelIssue
+from leadscore.model.account_conditions import ACCOUNT_TAGS
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
@@ -33,6 +35,9 @@ from leadscore.model.conditions import (
     PropertyCondition,
 )
 from leadscore.model.spec import ScoringModel
+
+#: A model of either level: contacts (``ScoringModel``) or companies (``AccountModel``).
+AnyModel = ScoringModel | AccountModel
 
 
 class _Loader(yaml.SafeLoader):
@@ -89,14 +94,20 @@ Lines = Mapping[tuple[str, ...], int]
 class LoadedModel:
     """A validated model plus where it came from: the text is what gets published and hashed.
 
+    ``model`` is a ``ScoringModel`` (contacts) or, for ``level: account``, an ``AccountModel``.
     ``lines`` maps every key path of the file (``("groups", "fit", "rules", "0", "points")``) to
     its 1-based line, so later checks (``model.validate``) can point at the line they complain about.
     """
 
-    model: ScoringModel
+    model: AnyModel
     text: str
     file: str
     lines: Lines = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def contact_model(self) -> ScoringModel:
+        """The model, which must score contacts (a ModelError says so for an account model)."""
+        return contact_model(self.model, self.file)
 
     @property
     def hash(self) -> str:
@@ -268,6 +279,21 @@ _TAG_CLASSES: dict[str, type[BaseModel]] = {
     "property": PropertyCondition, "event": EventCondition, "inactivity": InactivityCondition,
     "all": AllCondition, "any": AnyCondition, "not": NotCondition,
 }
+#: The same for account models' conditions (their events, all/any/not are account classes).
+_ACCOUNT_TAG_CLASSES: dict[str, type[BaseModel]] = {tag: cls for cls, tag in ACCOUNT_TAGS.items()}
+
+
+def model_class(data: Any) -> type[ScoringModel] | type[AccountModel]:
+    """The class a model file's data is read with: ``level: account`` scores companies."""
+    return AccountModel if isinstance(data, dict) and data.get("level") == "account" else ScoringModel
+
+
+def contact_model(model: AnyModel, file: str = "<model>") -> ScoringModel:
+    """``model`` if it scores contacts; an account model is a ModelError naming where it came from."""
+    if isinstance(model, AccountModel):
+        raise ModelError([ModelIssue(file, "level", f"`{model.name}` is an account model (level: account): "
+                                     "this needs a model of contacts")])
+    return model
 
 
 def _drop_tags(loc: Sequence[Any]) -> list[Any]:
@@ -280,15 +306,17 @@ def _drop_tags(loc: Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     slot = False  # the next part may be a tag
     in_list = False  # the previous part was all/any: the next is an index, then a slot
-    for part in loc:
-        if slot and part in _TAG_CLASSES:
+    in_roles = False  # the previous part was `roles` (account models): the next is a role name, a slot
+    for i, part in enumerate(loc):
+        if slot and (part in _TAG_CLASSES or part in _ACCOUNT_TAG_CLASSES):
             slot = False
             continue
         out.append(part)
-        if in_list and isinstance(part, int):
-            slot, in_list = True, False
+        if (in_list and isinstance(part, int)) or in_roles:
+            slot, in_list, in_roles = True, False, False
         else:
             slot, in_list = part in ("when", "if", "not"), part in ("all", "any")
+            in_roles = part == "roles" and i == 0
     return out
 
 
@@ -323,15 +351,16 @@ def _members(tp: Any) -> list[Any]:
     return [] if tp is type(None) else [tp]
 
 
-def _keys_at(loc: Sequence[Any]) -> list[str]:
+def _keys_at(loc: Sequence[Any], root: type[BaseModel] = ScoringModel) -> list[str]:
     """The keys allowed in the mapping holding ``loc[-1]``, by walking the spec classes along
     pydantic's raw error location (whose tags and member names say which union member it is)."""
-    tp: Any = ScoringModel
+    tp: Any = root
+    tags = _ACCOUNT_TAG_CLASSES if root is AccountModel else _TAG_CLASSES
     for part in loc[:-1]:
         options = _members(tp)
         models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
         if len(options) > 1 and isinstance(part, str):
-            chosen = [m for m in models if _TAG_CLASSES.get(part) is m or part == m.__name__
+            chosen = [m for m in models if tags.get(part) is m or part == m.__name__
                       or part.endswith(f", {m.__name__}]")]
             if chosen:
                 tp = chosen[0]
@@ -352,9 +381,9 @@ def _keys_at(loc: Sequence[Any]) -> list[str]:
     return [f.alias or name for name, f in models[0].model_fields.items()]
 
 
-def _hint_for(error: Mapping[str, Any]) -> str | None:
+def _hint_for(error: Mapping[str, Any], root: type[BaseModel] = ScoringModel) -> str | None:
     if error["type"] == "extra_forbidden" and error["loc"]:
-        known = _keys_at(error["loc"])
+        known = _keys_at(error["loc"], root)
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         if close or known:
             return f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(sorted(known))}"
@@ -375,7 +404,8 @@ _KINDS = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", in
           float: "a number", type(None): "nothing"}
 
 
-def _issues_from(exc: ValidationError, data: Any, file: str, lines: Lines) -> list[ModelIssue]:
+def _issues_from(exc: ValidationError, data: Any, file: str, lines: Lines,
+                 root: type[BaseModel] = ScoringModel) -> list[ModelIssue]:
     """One issue per key path: the alternatives of a union that all failed become one message."""
     found: dict[str, tuple[list[str], Any, tuple[Any, ...]]] = {}
     for error in exc.errors():
@@ -401,7 +431,7 @@ def _issues_from(exc: ValidationError, data: Any, file: str, lines: Lines) -> li
             got = _KINDS.get(type(error.get("input")), "something else")
             message = f"expected {', '.join(alternatives[:-1])} or {alternatives[-1]}; got {got}"
         issues.append(ModelIssue(file, key, message, line=_line_for(loc, lines),
-                                 hint=_hint_for(error)))
+                                 hint=_hint_for(error, root)))
     return issues
 
 
@@ -445,10 +475,11 @@ def parse_model(text: str, file: str = "<model>", *, environment: bool = True) -
     issues = list(builder.issues)
     if environment:
         data = _substitute_env(data, (), issues, file, lines)
+    cls = model_class(data)
     try:
-        model = ScoringModel.model_validate(data)
+        model = cls.model_validate(data)
     except ValidationError as exc:
-        issues.extend(_issues_from(exc, data, file, lines))
+        issues.extend(_issues_from(exc, data, file, lines, cls))
         raise ModelError(sorted(issues, key=lambda i: i.line or 0)) from None
     if issues:
         raise ModelError(sorted(issues, key=lambda i: i.line or 0))

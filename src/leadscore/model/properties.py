@@ -30,6 +30,21 @@ CONTACT_COLUMNS: dict[str, str] = {
     "updated_at": "timestamp",
 }
 
+#: Built-in columns of ``companies`` and their logical types (imports add custom ones).
+COMPANY_COLUMNS: dict[str, str] = {
+    "company_id": "string",
+    "name": "string",
+    "domain": "string",
+    "industry": "string",
+    "employees": "number",
+    "annual_revenue": "number",
+    "country": "string",
+    "city": "string",
+    "owner": "string",
+    "created_at": "timestamp",
+    "updated_at": "timestamp",
+}
+
 #: Properties computed from others in SQL (never stored): name -> (type, what it is).
 DERIVED_PROPERTIES: dict[str, tuple[str, str]] = {
     "email_domain": ("string", "lower-cased part of `email` after the last @"),

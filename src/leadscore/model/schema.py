@@ -32,6 +32,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "name": "The model's name: scores are stored per model name. A letter, then letters, "
                 "digits, _ or -.",
         "description": "Free text for people reading the model.",
+        "level": "contact (the default) scores contacts; a file with `level: account` is an account model, "
+                 "which scores companies (docs/model-reference.md, Account models).",
         "tiers": "Tier name → lower bound on the total, strictly increasing. A contact is in the "
                  "highest tier whose bound is ≤ its total; totals below every bound fall in the "
                  "first tier. Default {cold: 0, nurture: 30, sql: 60}.",

@@ -26,6 +26,7 @@ from leadscore.model.conditions import (
     ValueTest,
 )
 from leadscore.model.loader import LoadedModel
+from leadscore.model.spec import ScoringModel
 
 
 class Store(Protocol):
@@ -92,6 +93,8 @@ def _text_columns(store: Store, table: str) -> set[str]:
 def _tests(loaded: LoadedModel) -> Iterator[tuple[str, str, Any, Path]]:
     """(table, column, value, key path) of every text value of an equality test in the model."""
     model = loaded.model
+    if not isinstance(model, ScoringModel):  # an account model's properties are companies'
+        return
     for g, group in model.groups.items():
         for i, rule in enumerate(group.rules):
             yield from _in_condition(rule.when, ("groups", g, "rules", str(i), "when"), loaded)

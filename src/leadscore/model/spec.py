@@ -14,7 +14,8 @@ the compiler, the reference scorer and every engine implement exactly that.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -85,13 +86,17 @@ class Group(Node):
 
     @model_validator(mode="after")
     def _bounds(self) -> Group:
-        if self.cap is not None and self.floor is not None and self.floor > self.cap:
-            raise ValueError(f"`floor: {self.floor}` is above `cap: {self.cap}`")
-        names = [r.name for r in self.rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rule names must be unique within a group: {', '.join(dupes)}")
+        check_group(self.cap, self.floor, [r.name for r in self.rules])
         return self
+
+
+def check_group(cap: float | None, floor: float | None, names: list[str]) -> None:
+    """A group's shape rules, shared by contact and account groups: floor ≤ cap, unique names."""
+    if cap is not None and floor is not None and floor > cap:
+        raise ValueError(f"`floor: {floor}` is above `cap: {cap}`")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"rule names must be unique within a group: {', '.join(dupes)}")
 
 
 class MatrixAxis(Node):
@@ -147,6 +152,7 @@ class ScoringModel(Node):
 
     version: Literal[1] = 1
     name: str
+    level: Literal["contact"] = "contact"
     description: str | None = None
     tiers: dict[str, Number] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     groups: dict[str, Group] = Field(min_length=1)
@@ -167,32 +173,7 @@ class ScoringModel(Node):
 
     @model_validator(mode="after")
     def _whole(self) -> ScoringModel:
-        if not self.tiers:
-            raise ValueError("`tiers` needs at least one tier")
-        bounds = list(self.tiers.values())
-        for (a_name, a), (b_name, b) in zip(self.tiers.items(), list(self.tiers.items())[1:], strict=False):
-            if b <= a:
-                raise ValueError(
-                    f"tiers must be listed with strictly increasing lower bounds: `{b_name}: {b}` "
-                    f"comes after `{a_name}: {a}`"
-                )
-        del bounds
-        if self.cap is not None and self.floor is not None and self.floor > self.cap:
-            raise ValueError(f"`floor: {self.floor}` is above `cap: {self.cap}`")
-        if self.matrix is not None:
-            for axis_name in ("fit", "engagement"):
-                axis: MatrixAxis = getattr(self.matrix, axis_name)
-                if axis.group not in self.groups:
-                    raise ValueError(
-                        f"matrix.{axis_name}.group `{axis.group}` is not a group of this model "
-                        f"(groups: {', '.join(self.groups)})"
-                    )
-        for wf in self.workflows:
-            for tier in (wf.on.enters_tier, wf.on.leaves_tier):
-                if tier is not None and tier not in self.tiers:
-                    raise ValueError(
-                        f"workflow `{wf.name}` names tier `{tier}`, not one of {', '.join(self.tiers)}"
-                    )
+        check_model(self.tiers, self.cap, self.floor, self.matrix, list(self.groups), self.workflows)
         return self
 
     # ---- derived views used by compiler, engine and reference scorer
@@ -203,17 +184,56 @@ class ScoringModel(Node):
 
     def decay_for(self, group: str, rule: Rule) -> Decay | None:
         """The decay that applies to a rule's event points: the rule's own, else its group's."""
-        if rule.decay is False:
-            return None
-        if rule.decay is not None:
-            return rule.decay
-        return self.groups[group].decay
+        return decay_of(rule.decay, self.groups[group].decay)
 
     def tier_for(self, total: float) -> str:
         """Highest tier whose lower bound ≤ total; below every bound falls in the lowest tier."""
-        names = list(self.tiers)
-        tier = names[0]
-        for name in names:
-            if total >= self.tiers[name]:
-                tier = name
-        return tier
+        return tier_of(self.tiers, total)
+
+
+def decay_of(rule_decay: Decay | Literal[False] | None, group_decay: Decay | None) -> Decay | None:
+    """The decay a rule's events get: its own, none with ``decay: false``, else its group's."""
+    if rule_decay is False:
+        return None
+    return rule_decay if rule_decay is not None else group_decay
+
+
+def tier_of(tiers: dict[str, float], total: float) -> str:
+    """Highest tier whose lower bound ≤ total; below every bound falls in the lowest tier."""
+    names = list(tiers)
+    tier = names[0]
+    for name in names:
+        if total >= tiers[name]:
+            tier = name
+    return tier
+
+
+def check_model(tiers: dict[str, float], cap: float | None, floor: float | None, matrix: Matrix | None,
+                groups: list[str], workflows: Sequence[Any]) -> None:
+    """The whole-model shape rules shared by contact and account models: increasing tiers,
+    floor ≤ cap, matrix axes naming groups, workflow tiers naming tiers (``workflows``: anything
+    with a ``name`` and a trigger ``on``, contact or account workflows)."""
+    if not tiers:
+        raise ValueError("`tiers` needs at least one tier")
+    for (a_name, a), (b_name, b) in zip(tiers.items(), list(tiers.items())[1:], strict=False):
+        if b <= a:
+            raise ValueError(
+                f"tiers must be listed with strictly increasing lower bounds: `{b_name}: {b}` "
+                f"comes after `{a_name}: {a}`"
+            )
+    if cap is not None and floor is not None and floor > cap:
+        raise ValueError(f"`floor: {floor}` is above `cap: {cap}`")
+    if matrix is not None:
+        for axis_name in ("fit", "engagement"):
+            axis: MatrixAxis = getattr(matrix, axis_name)
+            if axis.group not in groups:
+                raise ValueError(
+                    f"matrix.{axis_name}.group `{axis.group}` is not a group of this model "
+                    f"(groups: {', '.join(groups)})"
+                )
+    for wf in workflows:
+        for tier in (wf.on.enters_tier, wf.on.leaves_tier):
+            if tier is not None and tier not in tiers:
+                raise ValueError(
+                    f"workflow `{wf.name}` names tier `{tier}`, not one of {', '.join(tiers)}"
+                )

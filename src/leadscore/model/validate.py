@@ -29,10 +29,11 @@ import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model import properties
+from leadscore.model.account_spec import AccountModel, AccountRule
 from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
@@ -48,13 +49,14 @@ from leadscore.model.nodes import DATE_OPERATORS, ORDER_OPERATORS, STRING_OPERAT
 from leadscore.model.regex import portability_problem
 from leadscore.model.regex_engines import engine_regex_problem
 from leadscore.model.seen_values import unseen_values
-from leadscore.model.spec import Rule
+from leadscore.model.spec import Rule, ScoringModel
 from leadscore.timeutil import parse_time
 
 
 class ColumnSource(Protocol):
     """What validation reads of a store (``storage.Store`` is one): the model layer sits below
-    storage, so it names the two calls it needs rather than the class."""
+    storage, so it names the calls it needs rather than the class (an account model also reads the
+    published contact models through ``latest_versions``, when the source has it)."""
 
     def columns(self, table: str) -> dict[str, str]: ...
 
@@ -79,7 +81,9 @@ _INSTEAD = {
 
 def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | None = None,
                    event_columns: Mapping[str, str] | None = None,
-                   event_types: Sequence[str] | None = None, engine: str | None = None) -> list[ModelIssue]:
+                   event_types: Sequence[str] | None = None, engine: str | None = None,
+                   company_columns: Mapping[str, str] | None = None,
+                   contact_models: Mapping[str, ScoringModel] | None = None) -> list[ModelIssue]:
     """Check ``loaded`` against the given columns (default: the built-in ones).
 
     ``contact_columns`` / ``event_columns`` map column name → logical type (string, number,
@@ -87,7 +91,9 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
     store (the built-in ``KNOWN_EVENT_TYPES`` are always known). ``engine`` (``spark``,
     ``postgres``) also refuses what that engine cannot compute as DuckDB does: ``matches`` patterns
     outside the portable subset (``model.regex_engines``) and ``set`` actions (the contacts are the
-    user's own tables there). Returns the warnings; raises ModelError carrying every error and
+    user's own tables there). An account model is also checked against ``company_columns`` and the
+    published ``contact_models`` it reads (``model.validate_accounts``; without them, names of
+    contact models go unchecked). Returns the warnings; raises ModelError carrying every error and
     warning when there is at least one error.
     """
     contact = dict(contact_columns if contact_columns is not None else properties.CONTACT_COLUMNS)
@@ -99,7 +105,13 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
                 derived.add(name)
     event = dict(event_columns if event_columns is not None else properties.EVENT_COLUMNS)
     types = sorted(set(event_types or ()) | set(properties.KNOWN_EVENT_TYPES))
-    checker = _Checker(loaded, contact, event, types, derived, engine)
+    if isinstance(loaded.model, AccountModel):
+        from leadscore.model.validate_accounts import AccountChecker
+
+        company = dict(company_columns if company_columns is not None else properties.COMPANY_COLUMNS)
+        checker: _Checker = AccountChecker(loaded, contact, event, types, derived, company, contact_models, engine)
+    else:
+        checker = _Checker(loaded, contact, event, types, derived, engine)
     issues = checker.run()
     if any(i.severity == "error" for i in issues):
         raise ModelError(issues)
@@ -108,12 +120,19 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
 
 def validate_against_store(loaded: LoadedModel, store: ColumnSource, engine: str | None = None) -> list[ModelIssue]:
     """``validate_model`` with the store's real columns and the event types it holds (or those of
-    an external engine's tables: a ``Backend`` is a ``ColumnSource`` too), then (a store that can
-    be queried) a warning for each text value compared with that no stored row holds
+    an external engine's tables: a ``Backend`` is a ``ColumnSource`` too; and, for an account model,
+    the company columns and the contact models published in the store), then (a store that can be
+    queried, a contact model) a warning for each text value compared with that no stored row holds
     (``seen_values``)."""
-    warnings = validate_model(loaded, contact_columns=store.columns("contacts"),
-                              event_columns=store.columns("events"), event_types=store.event_types(), engine=engine)
-    if hasattr(store, "con"):
+    extra: dict[str, Any] = {}
+    if isinstance(loaded.model, AccountModel):
+        from leadscore.model.validate_accounts import published_contact_models
+
+        extra = {"company_columns": store.columns("companies"),
+                 "contact_models": published_contact_models(store) if hasattr(store, "latest_versions") else None}
+    warnings = validate_model(loaded, contact_columns=store.columns("contacts"), event_columns=store.columns("events"),
+                              event_types=store.event_types(), engine=engine, **extra)
+    if hasattr(store, "con") and not isinstance(loaded.model, AccountModel):  # its properties are companies'
         warnings += unseen_values(loaded, store)  # type: ignore[arg-type]
     return sorted(warnings, key=lambda i: (i.line or 0, i.path))
 
@@ -140,7 +159,8 @@ class _Checker:
 
     def __init__(self, loaded: LoadedModel, contact: dict[str, str], event: dict[str, str],
                  event_types: list[str], derived: set[str], engine: str | None = None):
-        self.loaded, self.model, self.engine = loaded, loaded.model, engine
+        # an AccountChecker walks its model itself; the shared checks read only what both have
+        self.loaded, self.model, self.engine = loaded, cast(ScoringModel, loaded.model), engine
         self.lines = dict(loaded.lines) or line_map(loaded.text)
         self.contact, self.event_types, self.derived = contact, event_types, derived
         self.event = {k: v for k, v in event.items() if k not in properties.EVENT_SYSTEM_COLUMNS}
@@ -419,8 +439,11 @@ def _decaying_leaf(cond: Condition, negated: bool = False) -> bool:
     return False
 
 
-def _rule_range(rule: Rule) -> tuple[float, float]:
+def _rule_range(rule: Rule | AccountRule) -> tuple[float, float]:
     """The least and most a rule can contribute (before group clamping)."""
+    if isinstance(rule, AccountRule) and rule.points_from is not None:
+        bound = rule.max if rule.max is not None else math.inf
+        return (-bound, bound)
     if rule.points is not None:
         return (min(0.0, rule.points), max(0.0, rule.points))
     per = rule.points_per_event or 0.0

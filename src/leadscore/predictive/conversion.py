@@ -14,6 +14,10 @@ negative in every window and never left out as "already converted". A won deal w
 is ignored. A contact whose won time is before ``t`` had converted already: it is a customer, not
 a lead, and is left out of the population (the caller filters on ``before``).
 
+**Per company** (account models): a company converted in the window when a deal of it was won
+there, a deal's company being its ``company_id`` or else its contact's company; a company with a
+deal won before ``t`` is a customer and left out, as a contact is.
+
 **A contact property** (``--label converted``), for exports that carry only a converted flag:
 
 * text: compared lower-cased with surrounding whitespace removed; ``TRUE_WORDS`` are converted,
@@ -67,6 +71,23 @@ def won_by_contact_sql(start: str, end: str) -> str:
             f"min(won_at) FILTER (WHERE {window}) AS first_won, "
             f"sum(amount) FILTER (WHERE {window}) AS value "
             f"FROM ({WON_DEALS}) GROUP BY contact_id")
+
+
+def won_by_company_sql(start: str, end: str, members_sql: str) -> str:
+    """``won_by_contact_sql`` per company: ``company_id, won, before, first_won, value``.
+
+    A deal's company is its own ``company_id``, else the company its contact belongs to
+    (``members_sql``: ``contact_id, company_id``, the membership rule); a deal with neither counts
+    for no company. The window and the won time are the contact definitions'.
+    """
+    window = in_window("won_at", start, end)
+    deals = (f"SELECT coalesce(d.company_id, m.company_id) AS company_id, {WON_AT} AS won_at, d.amount "
+             f"FROM deals d LEFT JOIN ({members_sql}) m USING (contact_id) "
+             f"WHERE d.status = 'won' AND {WON_AT} IS NOT NULL")
+    return (f"SELECT company_id, bool_or({window}) AS won, bool_or(won_at < {start}) AS before, "
+            f"min(won_at) FILTER (WHERE {window}) AS first_won, "
+            f"sum(amount) FILTER (WHERE {window}) AS value "
+            f"FROM ({deals}) WHERE company_id IS NOT NULL GROUP BY company_id")
 
 
 def data_end(store: Store, now: datetime | None = None) -> datetime | None:

@@ -10,7 +10,7 @@ What a contact becomes (a :class:`FeaturePlan`, stored with the model):
 * every contact property: numbers and yes/no as numbers; text as a category (lower-cased,
   whitespace collapsed, so "VP  Sales" and "vp sales" agree; levels rarer than
   ``MIN_LEVEL_COUNT`` / ``MIN_LEVEL_SHARE`` grouped as "other"); dates as "days since"; the
-  e-mail as its domain and a free-mail flag. Names, phone numbers and ids say nothing about intent
+  e-mail as its domain and a free-mail flag. Names, phone numbers and ids (a company_id too) say nothing about intent
   and are left out, as are ``updated_at`` and ``lifecycle_stage``: the store keeps only their
   current value, which is written *after* the outcome (a customer's stage is "customer");
 * per event type (the ``MAX_EVENT_TYPES`` commonest) counts in the last 7/30/90/365 days and days
@@ -34,7 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import compiled_sql, model_of
+from leadscore.model.loader import contact_model
 from leadscore.model.properties import free_email_domains
 from leadscore.storage.store import Store
 
@@ -45,7 +47,7 @@ MAX_LEVELS = 30
 MIN_LEVEL_COUNT = 10
 MIN_LEVEL_SHARE = 0.002
 #: Columns that identify a person or record their state after the outcome (see module docstring).
-SKIPPED_COLUMNS = frozenset({"contact_id", "email", "first_name", "last_name", "phone", "website",
+SKIPPED_COLUMNS = frozenset({"contact_id", "company_id", "email", "first_name", "last_name", "phone", "website",
                              "updated_at", "lifecycle_stage"})
 #: A text column with more distinct values than this share of contacts is an id or free text.
 MAX_DISTINCT_SHARE = 0.5
@@ -144,7 +146,7 @@ def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozense
         features += [Feature(f"e:*:active{w}", "number", "event", "activity", "active", w)
                      for w in ACTIVE_WINDOWS]
     rule_models: list[tuple[str, int]] = []
-    for name in store.published_models():
+    for name in contact_model_names(store):  # account models score companies, not contacts
         version = store.get_version(name)
         rule_models.append((name, version.version))
         features.append(Feature(f"r:{name}:score", "number", "rule", f"{name} score", "score"))
@@ -235,7 +237,7 @@ def features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> str:
                     f"AND model_version = {int(version)} AND as_of = $as_of")
         else:
             picked = ", ".join(f"{source} AS {_ident(feature)}" for source, feature in columns)
-            rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, model_of(stored), as_of)})"
+            rows = f"SELECT contact_id, {picked} FROM ({compiled_sql(store, contact_model(model_of(stored)), as_of)})"
         joins.append(f"LEFT JOIN ({rows}) r{i} USING (contact_id)")
         selects += [f"r{i}.{_ident(feature)}" for _, feature in columns]
     return (f"SELECT {', '.join(selects)} FROM contacts c {' '.join(joins)} "

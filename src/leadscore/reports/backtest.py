@@ -19,7 +19,8 @@ import numpy as np
 
 from leadscore.engine.run import last_as_of
 from leadscore.errors import LeadscoreError
-from leadscore.model.spec import ScoringModel
+from leadscore.model.account_spec import AccountModel
+from leadscore.model.loader import AnyModel
 from leadscore.reports.frame import ScoredFrame, Target, score_frame
 from leadscore.reports.metrics import BandStats, TopShare, by_tier, roc_auc, top_share
 from leadscore.reports.outcomes import Outcome, checked_outcome, horizon_observed
@@ -46,12 +47,13 @@ class BacktestResult:
     tiers: list[BandStats]
     missed: int  # converters in the lowest tier
     tiers_ordered: bool  # conversion rate rises with the tier (over non-empty tiers)
+    level: str = "contact"  #: "account": the rows (``contacts``) are companies
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def default_as_of(store: Store, model: ScoringModel, outcome: Outcome) -> datetime:
+def default_as_of(store: Store, model: AnyModel, outcome: Outcome) -> datetime:
     """Where a backtest looks from when no date is given.
 
     The as-of of the model's latest whole-base score run (the scores users see); else the latest
@@ -82,11 +84,11 @@ def summarise(frame: ScoredFrame, source: str) -> BacktestResult:
         horizon_observed=True, contacts=frame.n, converters=frame.positives,
         base_rate=float(y.mean()) if frame.n else None, auc=roc_auc(y, s),
         top10=top_share(y, s, 0.10), top20=top_share(y, s, 0.20), tiers=tiers,
-        missed=int(y[frame.tier == lowest].sum()), tiers_ordered=tiers_ordered(tiers),
+        missed=int(y[frame.tier == lowest].sum()), tiers_ordered=tiers_ordered(tiers), level=frame.level,
     )
 
 
-def backtest_frame(store: Store, model: ScoringModel, source: str, as_of: datetime,
+def backtest_frame(store: Store, model: AnyModel, source: str, as_of: datetime,
                    outcome: Outcome) -> tuple[BacktestResult, ScoredFrame]:
     frame = score_frame(store, model, as_of, outcome)
     result = summarise(frame, source)
@@ -166,6 +168,9 @@ def compare(store: Store, a: Target, b: Target, as_of: datetime, outcome: Outcom
 
     ``mask`` restricts both to some contacts (a held-out sample, say) before summarising.
     """
+    if isinstance(a.model, AccountModel) != isinstance(b.model, AccountModel):
+        raise LeadscoreError(f"cannot compare {a.source} with {b.source}: one scores companies, the other "
+                             "contacts (compare two account models, or two contact models)")
     fa = score_frame(store, a.model, as_of, outcome)
     fb = score_frame(store, b.model, as_of, outcome)
     if mask is not None:
@@ -182,7 +187,7 @@ def rolling_dates(end: datetime, count: int, step: timedelta) -> list[datetime]:
     return [end - step * i for i in range(count - 1, -1, -1)]
 
 
-def rolling(store: Store, model: ScoringModel, source: str, dates: list[datetime],
+def rolling(store: Store, model: AnyModel, source: str, dates: list[datetime],
             outcome: Outcome) -> list[BacktestResult]:
     """The same backtest at each date: is the model's ranking stable over time?"""
     return [backtest_frame(store, model, source, when, outcome)[0] for when in dates]

@@ -75,9 +75,10 @@ class Report:
 def _distribution(store: Store, target: Target, frame: ScoredFrame) -> ScoreDistribution:
     # Stored scores describe the published version that made them; a draft has none of its own.
     params = [target.model.name, target.version if target.version is not None else -1]
-    stored = store.con.execute("SELECT score, tier FROM scores WHERE model = ? AND model_version = ?",
+    table = "account_scores" if frame.level == "account" else "scores"
+    stored = store.con.execute(f"SELECT score, tier FROM {table} WHERE model = ? AND model_version = ?",
                                params).fetchnumpy()
-    row = store.con.execute("SELECT max(as_of) FROM scores WHERE model = ? AND model_version = ?",
+    row = store.con.execute(f"SELECT max(as_of) FROM {table} WHERE model = ? AND model_version = ?",
                             params).fetchone()
     if stored["score"].size and row is not None:
         scores = np.asarray(stored["score"], dtype=np.float64)
@@ -143,7 +144,7 @@ def build_report(store: Store, *, model: str | Path | Target | None = None, as_o
         rules=rule_impact(frame),
         thresholds=report_thresholds(frame, result.tiers[-1], precision=precision, capacity=capacity),
         stuck=stuck_leads(store, target.model, days=stuck_days),
-        calibration=predictive_calibration(store, outcome),
+        calibration=predictive_calibration(store, outcome) if frame.level == "contact" else [],
         tier_bounds={k: float(v) for k, v in target.model.tiers.items()},
     )
     report.findings = findings_for(report)

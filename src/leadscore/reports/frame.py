@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from leadscore.engine.account_sql import account_sql, contact_model_names, membership_sql
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.errors import LeadscoreError
-from leadscore.model.loader import LoadedModel, load_model
+from leadscore.model.account_spec import AccountModel, AccountRule
+from leadscore.model.loader import AnyModel, LoadedModel, contact_model, load_model
 from leadscore.model.spec import Rule, ScoringModel
 from leadscore.model.validate import validate_against_store
-from leadscore.reports.outcomes import Outcome, outcome_query
+from leadscore.reports.outcomes import Outcome, account_outcome_query, outcome_query
 from leadscore.storage.store import Store
 
 
@@ -35,6 +37,7 @@ class RuleInfo:
     points: float | None
     points_per_event: float | None
     max: float | None
+    rollup: str | None = None  #: an account rule's ``points_from``, in words
 
     @property
     def label(self) -> str:
@@ -51,28 +54,36 @@ class RuleInfo:
         return float(value or 0.0)
 
     def describe_points(self) -> str:
+        if self.rollup is not None:
+            cap = f", max {self.max:g}" if self.max is not None else ""
+            return f"{self.rollup}{cap}"
         if self.points is not None:
             return f"{self.points:+g}"
         cap = f", max {self.max:g}" if self.max is not None else ""
         return f"{self.points_per_event:+g} per event{cap}"
 
 
-def rule_infos(model: ScoringModel) -> list[RuleInfo]:
+def rule_infos(model: AnyModel) -> list[RuleInfo]:
     out = []
-    for i, (group, rule) in enumerate(model.rules()):
-        r: Rule = rule
-        out.append(RuleInfo(i, group, r.name, r.points, r.points_per_event, r.max))
+    pairs: list[tuple[str, Rule | AccountRule]] = list(model.rules())
+    for i, (group, r) in enumerate(pairs):
+        rollup = None
+        if isinstance(r, AccountRule) and r.points_from is not None:
+            k = f" k={r.points_from.k}" if r.points_from.k else ""
+            rollup = f"{r.scale:g} × {r.points_from.aggregate}{k} of {r.points_from.model}"
+        out.append(RuleInfo(i, group, r.name, r.points, r.points_per_event, r.max, rollup))
     return out
 
 
 @dataclass(frozen=True)
 class ScoredFrame:
-    """One row per contact of the population; rule arrays are (contacts × rules)."""
+    """One row per contact of the population (per company for an account model); rule arrays are
+    (rows × rules)."""
 
-    model: ScoringModel
+    model: AnyModel
     as_of: datetime
     outcome: Outcome
-    contact_id: np.ndarray  # object (str)
+    contact_id: np.ndarray  # object (str): the row's id, a company's for an account model
     score: np.ndarray  # float
     tier: np.ndarray  # object (str)
     fired: np.ndarray  # bool, (n, rules)
@@ -97,6 +108,11 @@ class ScoredFrame:
     def tiers(self) -> list[str]:
         return list(self.model.tiers)
 
+    @property
+    def level(self) -> str:
+        """``contact`` or ``account``: what a row is."""
+        return "account" if isinstance(self.model, AccountModel) else "contact"
+
     def tier_rank(self) -> np.ndarray:
         """Each contact's tier as its position in the model's tier order (0 = lowest)."""
         order = {name: i for i, name in enumerate(self.model.tiers)}
@@ -110,16 +126,26 @@ class ScoredFrame:
                        deal_value=self.deal_value[mask])
 
 
-def score_frame(store: Store, model: ScoringModel, as_of: datetime, outcome: Outcome) -> ScoredFrame:
-    """Score the population as of ``as_of`` with ``model`` (nothing written) and attach outcomes."""
+def score_frame(store: Store, model: AnyModel, as_of: datetime, outcome: Outcome) -> ScoredFrame:
+    """Score the population as of ``as_of`` with ``model`` (nothing written) and attach outcomes.
+
+    An account model scores the companies existing at ``as_of`` and their outcome is a won deal of
+    the company (``outcomes.account_outcome_query``).
+    """
     n_rules = len(model.rules())
-    scored = compiled_sql(store, model, as_of, detail=True)
-    outcome_sql, params = outcome_query(store, as_of, outcome)
+    if isinstance(model, AccountModel):
+        key = "company_id"
+        scored = account_sql(store, model, as_of, detail=True)
+        outcome_sql, params = account_outcome_query(store, as_of, outcome, membership_sql(store))
+    else:
+        key = "contact_id"
+        scored = compiled_sql(store, model, as_of, detail=True)
+        outcome_sql, params = outcome_query(store, as_of, outcome)
     rule_cols = [f"q.rf_{i}" for i in range(n_rules)] + [f"q.rraw_{i}" for i in range(n_rules)]
-    select = ", ".join(["q.contact_id", "q.score", "q.tier", *rule_cols,
+    select = ", ".join([f"q.{key} AS contact_id", "q.score", "q.tier", *rule_cols,
                         "o.converted", "o.days_to_close", "o.deal_value"])
-    sql = (f"SELECT {select} FROM ({scored}) AS q JOIN ({outcome_sql}) AS o USING (contact_id) "
-           "ORDER BY q.contact_id")
+    sql = (f"SELECT {select} FROM ({scored}) AS q JOIN ({outcome_sql}) AS o USING ({key}) "
+           f"ORDER BY q.{key}")
     cols: dict[str, Any] = store.con.execute(sql, params).fetchnumpy()
     n = len(cols["contact_id"])
 
@@ -151,7 +177,7 @@ def _filled(values: Any, fill: Any) -> Any:
 class Target:
     """A model to backtest: the validated model, a label for tables, and its YAML text."""
 
-    model: ScoringModel
+    model: AnyModel  # a contact model, or an account model (backtests only)
     source: str  # "b2b v3" or "models/draft.yml"
     text: str
     version: int | None = None  # the published version; None for a draft
@@ -160,7 +186,7 @@ class Target:
 def load_target(store: Store, ref: str | Path | Target | None) -> Target:
     """The model a command names: a draft file (validated against the store) or a published name.
 
-    Without a name, the only published model is used; several published models need a name. A
+    Without a name, the only published contact model is used; several need a name. A
     ``Target`` is taken as it is: the API builds one (``published_target``, ``draft_target``) so
     that a name from a request is never looked up as a file.
     """
@@ -172,6 +198,8 @@ def load_target(store: Store, ref: str | Path | Target | None) -> Target:
     ref = str(ref) if ref is not None else None
     names = store.published_models()
     if ref is None:
+        contact_models = contact_model_names(store)  # an account model is backtested by name
+        names = contact_models if len(contact_models) == 1 else names
         if len(names) != 1:
             raise LeadscoreError(
                 "name the model to use: " + (f"published models are {', '.join(names)}" if names
@@ -191,3 +219,8 @@ def draft_target(store: Store, loaded: LoadedModel, source: str) -> Target:
     """An unpublished model, validated against the store first."""
     validate_against_store(loaded, store)
     return Target(loaded.model, source, loaded.text)
+
+
+def contact_target(target: Target) -> ScoringModel:
+    """The target's model, which must score contacts (reports and suggestions beyond a backtest)."""
+    return contact_model(target.model, target.source)

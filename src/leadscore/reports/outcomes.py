@@ -13,6 +13,8 @@ of a label property) lives in ``leadscore.predictive.conversion``, which trainin
   ``created_at`` when it has no ``closed_at``) is in ``[T, T + horizon)``; a deal won after the
   horizon does not count. ``days_to_close`` is from T to the first such win, ``deal_value`` the
   sum of the amounts won in the window;
+* **accounts** (an account model): the population is the companies created by T without a deal
+  won before T; positive = a deal of the company won in the window (``account_outcome_query``);
 * **label mode** (``label="converted"``): positive = a yes/no-like contact property that is true
   (``conversion.TRUE_WORDS``, any case, or 1, or a true boolean). Data without dates (a CSV export
   of past leads) can be audited this way; contacts whose label is empty are left out (unknown,
@@ -107,15 +109,35 @@ def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str,
                         WHERE c.created_at IS NULL OR c.created_at <= $as_of)
                   WHERE converted IS NOT NULL"""
         return sql, {"as_of": as_of}
-    sql = f"""SELECT c.contact_id, coalesce(w.won, false) AS converted,
+    return _won_population("contacts", "contact_id", conversion.won_by_contact_sql("$as_of", "$end"), as_of, outcome)
+
+
+def _won_population(table: str, key: str, won_sql: str, as_of: datetime, outcome: Outcome
+                    ) -> tuple[str, dict[str, Any]]:
+    """Rows of ``table`` created by the as-of, minus those won before it, with the window's outcome
+    from ``won_sql`` (``key, won, before, first_won, value``): the deal-mode population."""
+    sql = f"""SELECT p.{key}, coalesce(w.won, false) AS converted,
                      CASE WHEN w.first_won IS NULL THEN NULL
                           ELSE (epoch_us(w.first_won) - epoch_us($as_of::TIMESTAMP)) / 86400000000.0 END
                        AS days_to_close,
                      w.value AS deal_value
-              FROM contacts c
-              LEFT JOIN ({conversion.won_by_contact_sql("$as_of", "$end")}) w USING (contact_id)
-              WHERE (c.created_at IS NULL OR c.created_at <= $as_of) AND NOT coalesce(w.before, false)"""
+              FROM {table} p LEFT JOIN ({won_sql}) w USING ({key})
+              WHERE (p.created_at IS NULL OR p.created_at <= $as_of) AND NOT coalesce(w.before, false)"""
     return sql, {"as_of": as_of, "end": as_of + outcome.horizon}
+
+
+def account_outcome_query(store: Store, as_of: datetime, outcome: Outcome, members_sql: str
+                          ) -> tuple[str, dict[str, Any]]:
+    """``company_id, converted, days_to_close, deal_value`` of an account backtest's population:
+    companies created by ``as_of`` without a deal won before it (``conversion.won_by_company_sql``).
+
+    Only deal mode: a label is a contact property, which says nothing about a company.
+    """
+    if outcome.label:
+        raise LeadscoreError("an account model is backtested on won deals per company; `--label` names a "
+                             "contact property, which applies to contact models only")
+    return _won_population("companies", "company_id", conversion.won_by_company_sql("$as_of", "$end", members_sql),
+                           as_of, outcome)
 
 
 def data_end(store: Store) -> datetime | None:

@@ -32,7 +32,7 @@ import yaml
 from leadscore.errors import LeadscoreError
 from leadscore.model.loader import _Loader, parse_model
 from leadscore.reports.backtest import Comparison, compare
-from leadscore.reports.frame import ScoredFrame, Target, score_frame
+from leadscore.reports.frame import ScoredFrame, Target, contact_target, score_frame
 from leadscore.reports.html import write_atomic
 from leadscore.reports.outcomes import Outcome
 from leadscore.storage.store import Store
@@ -135,6 +135,7 @@ def _round_like(model_points: list[float], value: float) -> float:
 def suggest_weights(store: Store, target: Target, *, as_of: datetime, outcome: Outcome,
                     fit_as_of: datetime | None = None) -> Suggestion:
     """Fit, translate to points, build the draft model and backtest it beside the current one."""
+    contact_target(target)  # suggestions write a contact model's draft: an account model is refused
     notes: list[str] = []
     holdout = outcome.label is not None
     fit_when = as_of if holdout else (fit_as_of or as_of - outcome.horizon)
@@ -173,7 +174,7 @@ def suggest_weights(store: Store, target: Target, *, as_of: datetime, outcome: O
     text = draft_text(target, frame, rules, fit_when, outcome)
     suggestion = Suggestion(target.model.name, target.source, fit_when, as_of, evaluation, c, scale,
                             rules, text, notes=notes)
-    draft = Target(parse_model(text, "suggested.yml").model, "suggested", text)
+    draft = Target(parse_model(text, "suggested.yml").contact_model, "suggested", text)
     mask = (lambda f: holdout_mask(f.contact_id)) if holdout else None
     suggestion.comparison = compare(store, target, draft, as_of, outcome, mask=mask)
     return suggestion

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from leadscore.engine.run import last_as_of
-from leadscore.model.spec import ScoringModel
+from leadscore.model.account_spec import AccountModel
+from leadscore.model.loader import AnyModel
 from leadscore.storage.store import Store
 
 
@@ -92,12 +93,15 @@ class StuckLeads:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def stuck_leads(store: Store, model: ScoringModel, *, days: int = 30, examples: int = 10) -> StuckLeads:
+def stuck_leads(store: Store, model: AnyModel, *, days: int = 30, examples: int = 10) -> StuckLeads:
     """Middle-tier contacts who entered that tier more than ``days`` days before the latest run.
 
     Read from stored ``scores`` and ``score_history``: it measures the scores as users saw them,
-    so it needs score runs at several dates to find anyone.
+    so it needs score runs at several dates to find anyone. For an account model: companies, from
+    ``account_scores`` and ``account_score_history`` (an example's ``contact_id`` is the company's id).
     """
+    scores, history, key = (("account_scores", "account_score_history", "company_id")
+                            if isinstance(model, AccountModel) else ("scores", "score_history", "contact_id"))
     tiers = list(model.tiers)
     middle = tiers[1:-1]
     when = last_as_of(store, model.name)
@@ -105,9 +109,9 @@ def stuck_leads(store: Store, model: ScoringModel, *, days: int = 30, examples: 
     if when is None or not middle:
         return result
     rows = store.con.execute(
-        """WITH cur AS (
-               SELECT contact_id, tier, score FROM scores WHERE model = ? AND list_contains(?, tier)),
-           h AS (SELECT contact_id, tier, as_of FROM score_history WHERE model = ?),
+        f"""WITH cur AS (
+               SELECT {key} AS contact_id, tier, score FROM {scores} WHERE model = ? AND list_contains(?, tier)),
+           h AS (SELECT {key} AS contact_id, tier, as_of FROM {history} WHERE model = ?),
            last_other AS (
                SELECT h.contact_id, max(h.as_of) AS t FROM h JOIN cur USING (contact_id)
                WHERE h.tier <> cur.tier GROUP BY h.contact_id),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import duckdb
 
+from leadscore.storage.migrations_accounts import ACCOUNTS_MIGRATION
 from leadscore.storage.migrations_api import API_MIGRATION
 from leadscore.storage.migrations_bulk import BULK_MIGRATION
 from leadscore.storage.migrations_engines import ENGINES_MIGRATION
@@ -86,6 +87,8 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     PREDICT_MIGRATION,  # 4: predictive models and predictions (storage/migrations_predict.py)
     BULK_MIGRATION,  # 5: contacts/deals without PK, events.event_id in ZSTD (migrations_bulk.py)
     ENGINES_MIGRATION,  # 6: score_runs.engine / location for Spark and Postgres runs (migrations_engines.py)
+    # companies come after whatever main has (users and property history are other branches'):
+    ACCOUNTS_MIGRATION,  # 7: companies, company_id on contacts/deals, account scores (migrations_accounts.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

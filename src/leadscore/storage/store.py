@@ -59,6 +59,9 @@ class Store:
         self.con = con
         self.path = path
         self._in_tx = False
+        #: the workspace's ``accounts.match_by_domain`` (set by ``Workspace.open_store``): contacts
+        #: without a company_id belong to the company of their e-mail domain
+        self.match_by_domain = False
 
     # ------------------------------------------------------------------ opening
 
@@ -92,7 +95,9 @@ class Store:
         thread its own cursor. Transactions on different cursors are isolated from each other
         (DuckDB's optimistic concurrency: two writing the same row, the second fails).
         """
-        return Store(self.con.cursor(), self.path)
+        other = Store(self.con.cursor(), self.path)
+        other.match_by_domain = self.match_by_domain
+        return other
 
     def close(self) -> None:
         fault_point("store.close")  # closing checkpoints the WAL into the file (crash tests kill here)
@@ -176,10 +181,10 @@ class Store:
 
         contacts and deals have no PRIMARY KEY since migration 5 (an index cost more than the rest
         of a bulk import; see storage/migrations_bulk.py): their writers keep keys unique, and
-        this is how the tests confirm it after every writer.
+        this is how the tests confirm it after every writer (companies likewise, migration 8).
         """
         found: dict[str, int] = {}
-        for table, key in (("contacts", "contact_id"), ("deals", "deal_id")):
+        for table, key in (("contacts", "contact_id"), ("deals", "deal_id"), ("companies", "company_id")):
             row = self.con.execute(
                 f"SELECT count(*) - count(DISTINCT {key}) FROM {table}").fetchone()
             found[table] = int(row[0]) if row else 0
@@ -213,7 +218,8 @@ class Store:
 
     def count(self, table: str) -> int:
         if table not in {"contacts", "events", "deals", "scores", "score_history", "tier_crossings",
-                         "model_versions", "score_runs"}:
+                         "model_versions", "score_runs", "companies", "account_scores",
+                         "account_score_history", "account_tier_crossings"}:
             raise ValueError(table)
         row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0

@@ -22,6 +22,9 @@ from leadscore.storage.store import rows_affected, used_params
 from leadscore.workflows.templates import render, simple_template_sql, template_context
 from leadscore.workflows.triggers import FIRED
 
+#: The columns a task row is written with (the table has more since migration 8: company_id).
+TASK_COLUMNS = "task_id, contact_id, owner, title, notes, due_at, status, model, workflow, run_id, created_at"
+
 
 def quoted(name: str) -> str:
     """A column name as a DuckDB quoted identifier."""
@@ -41,7 +44,7 @@ def create_tasks(con: duckdb.DuckDBPyConnection, task: TaskAction, *, run_id: st
     notes_sql = simple_template_sql(task.notes, contact_columns) if task.notes is not None else "NULL"
     if title_sql is None or notes_sql is None:
         return _create_tasks_rendered(con, task, params, owner_sql, group_names or [])
-    sql = f"""INSERT INTO tasks
+    sql = f"""INSERT INTO tasks ({TASK_COLUMNS})
         SELECT md5(concat_ws('|', $run, $wi::VARCHAR, $step::VARCHAR, f.contact_id)), f.contact_id,
                {owner_sql}, {title_sql}, {notes_sql}, $due, 'open', $model, $wf, $run, $now
         FROM {FIRED} AS f LEFT JOIN contacts AS c ON c.contact_id = f.contact_id"""
@@ -72,7 +75,7 @@ def _create_tasks_rendered(con: duckdb.DuckDBPyConnection, task: TaskAction, par
     if rows:  # one statement for every row (executemany costs ~150 µs a row)
         cids, owners, titles, notes_ = (list(column) for column in zip(*rows, strict=True))
         con.execute(
-            """INSERT INTO tasks
+            f"""INSERT INTO tasks ({TASK_COLUMNS})
             SELECT md5(concat_ws('|', $run, $wi::VARCHAR, $step::VARCHAR, r.cid)), r.cid, r.owner, r.title,
                    r.notes, $due, 'open', $model, $wf, $run, $now
             FROM (SELECT UNNEST($cids::VARCHAR[]) AS cid, UNNEST($owners::VARCHAR[]) AS owner,

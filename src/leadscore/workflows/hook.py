@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 import duckdb
 
 from leadscore.engine.run import RunContext
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.workflow_spec import Action, Workflow
 from leadscore.storage.store import Store
 from leadscore.storage.types import logical_type
 from leadscore.workflows import effects, outbox
+from leadscore.workflows.account_hook import fire_account_workflows
 from leadscore.workflows.triggers import FIRED, crossed_workflows, is_baseline_run, record_fired, select_fired
 
 
@@ -61,6 +63,9 @@ class WorkflowHook:
 
     def __call__(self, con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
         model = ctx.model
+        if isinstance(model, AccountModel):  # a company's crossings: workflows/account_hook.py
+            fire_account_workflows(con, ctx, self.store, self.stats)
+            return
         if not model.workflows or is_baseline_run(con, ctx.contact_ids is None):
             return
         crossed = crossed_workflows(con, model)

@@ -74,7 +74,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, *, kind: str, run_id: str, model: st
     ``action_id`` is derived from (run, workflow, step, contact), so it is unique and stable.
     """
     con.execute(
-        f"""INSERT INTO outbox
+        f"""INSERT INTO outbox ({OUTBOX_COLUMNS})
         SELECT f.action_id, $kind, $model, $version, $workflow, $wi, $step, f.contact_id, $run,
                $target, {_payload_sql()}, 'pending', 0, $now, $now, $now, NULL, NULL, NULL, NULL
         FROM (SELECT *, md5(concat_ws('|', $run, $wi::VARCHAR, $step::VARCHAR, contact_id)) AS action_id
@@ -87,8 +87,16 @@ def enqueue(con: duckdb.DuckDBPyConnection, *, kind: str, run_id: str, model: st
     return rows_affected(con)
 
 
-def _payload_sql() -> str:
-    """The webhook body (and the e-mail template context): fixed at enqueue, so retries resend it."""
+#: The columns an action row is written with (the table has more since migration 8: company_id).
+OUTBOX_COLUMNS = ("action_id, kind, model, model_version, workflow, workflow_index, step, contact_id, run_id, "
+                  "target, payload, status, attempts, created_at, retry_window_start, next_attempt_at, "
+                  "lease_until, last_attempt_at, delivered_at, last_error")
+
+
+def _payload_sql(subject: str = "'contact', to_json(c)") -> str:
+    """The webhook body (and the e-mail template context): fixed at enqueue, so retries resend it.
+
+    ``subject`` is the last member: the contact, or for an account workflow the company."""
     return """json_object(
         'id', f.action_id, 'type', 'workflow.fired', 'workflow', $workflow,
         'model', $model, 'model_version', $version, 'run_id', $run,
@@ -98,7 +106,7 @@ def _payload_sql() -> str:
                                 'from_score', f.prev_score, 'to_score', f.score),
         'score', json_object('total', f.score, 'tier', f.tier, 'grade', f.grade,
                              'groups', to_json(map_from_entries(list_zip($groups::VARCHAR[], f.groups)))),
-        'contact', to_json(c))::VARCHAR"""
+        """ + subject + ")::VARCHAR"
 
 
 # ---------------------------------------------------------------------------- the worker's side

@@ -40,7 +40,7 @@ def list_tasks(store: Store, *, owner: str | None = None, status: str | None = N
         where.append("(created_at, task_id) < ($after_at, $after)")
         params.update(after=after, after_at=anchor[0])
     cur = store.con.execute(
-        f"""SELECT task_id, contact_id, owner, title, notes, due_at, status, model, workflow, created_at
+        f"""SELECT task_id, contact_id, company_id, owner, title, notes, due_at, status, model, workflow, created_at
         FROM tasks WHERE {' AND '.join(where)} ORDER BY created_at DESC, task_id DESC LIMIT $limit""",
         params,
     )

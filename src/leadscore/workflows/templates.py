@@ -80,6 +80,7 @@ def template_context(payload: dict[str, Any]) -> dict[str, Any]:
     crossing = payload.get("crossing") or {}
     return {
         "contact": payload.get("contact") or {},
+        "company": payload.get("company") or {},  # an account workflow's company
         "score": score.get("total"), "tier": score.get("tier"), "grade": score.get("grade"),
         "groups": score.get("groups") or {},
         "prev_score": crossing.get("from_score"), "prev_tier": crossing.get("from_tier"),
@@ -89,12 +90,13 @@ def template_context(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def simple_template_sql(source: str, contact_columns: set[str], contact_alias: str = "c",
-                        row_alias: str = "f") -> str | None:
+                        row_alias: str = "f", subject: str = "contact") -> str | None:
     """The template as one DuckDB string expression, or None when it needs real Jinja.
 
     ``{{ contact.X }}`` reads column X of ``contact_alias`` (an unknown X renders empty, as Jinja's
     undefined does), ``{{ score }}`` and the other ``RUN_NAMES`` read ``row_alias``. Text parts
-    become escaped literals, names quoted identifiers: nothing is pasted into SQL.
+    become escaped literals, names quoted identifiers: nothing is pasted into SQL. An account
+    workflow passes ``subject="company"``: ``{{ company.X }}`` then reads the company's columns.
     """
     try:
         tree = environment().parse(source)
@@ -105,7 +107,7 @@ def simple_template_sql(source: str, contact_columns: set[str], contact_alias: s
         if not isinstance(node, nodes.Output):
             return None
         for item in node.nodes:
-            part = _part_sql(item, contact_columns, contact_alias, row_alias)
+            part = _part_sql(item, contact_columns, contact_alias, row_alias, subject)
             if part is None:
                 return None
             parts.append(part)
@@ -114,11 +116,12 @@ def simple_template_sql(source: str, contact_columns: set[str], contact_alias: s
     return exp.func("concat", *parts).sql("duckdb")
 
 
-def _part_sql(item: nodes.Node, columns: set[str], contact_alias: str, row_alias: str) -> exp.Expr | None:
+def _part_sql(item: nodes.Node, columns: set[str], contact_alias: str, row_alias: str,
+              subject: str = "contact") -> exp.Expr | None:
     if isinstance(item, nodes.TemplateData):
         return exp.Literal.string(item.data)
     if isinstance(item, nodes.Getattr | nodes.Getitem) and isinstance(item.node, nodes.Name) \
-            and item.node.name == "contact":
+            and item.node.name == subject:
         if isinstance(item, nodes.Getattr):
             name = item.attr
         elif isinstance(item.arg, nodes.Const) and isinstance(item.arg.value, str):

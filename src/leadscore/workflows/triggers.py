@@ -22,6 +22,7 @@ import duckdb
 
 from leadscore.compiler import compile_model
 from leadscore.engine.run import SCORE_EPSILON  # score moves compared with the engine's own slack
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.conditions import Condition
 from leadscore.model.spec import ScoringModel
 from leadscore.model.workflow_spec import Trigger, Workflow
@@ -59,15 +60,16 @@ def crossing_sql(trigger: Trigger, key: str = "") -> tuple[str, dict[str, Any]]:
     raise AssertionError("a validated trigger has exactly one key")
 
 
-def crossed_workflows(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> list[int]:
+def crossed_workflows(con: duckdb.DuckDBPyConnection, model: ScoringModel | AccountModel) -> list[int]:
     """Indexes of the workflows whose trigger holds for at least one contact of the run.
 
     One aggregate over ``_run`` for all workflows: on the real-time path (one contact, usually
     no crossing) this is the whole cost of having workflows.
     """
     parts, params = [], {}
-    for i, workflow in enumerate(model.workflows):
-        test, p = crossing_sql(workflow.on, str(i))
+    triggers: list[Trigger] = [w.on for w in model.workflows]
+    for i, trigger in enumerate(triggers):
+        test, p = crossing_sql(trigger, str(i))
         parts.append(f"bool_or({test})")
         params.update(p)
     row = con.execute(f"SELECT {', '.join(parts)} FROM _run AS r", params).fetchone()

@@ -27,6 +27,7 @@ import httpx
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError, StoreError
 from leadscore.faults import fault_point
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.spec import ScoringModel
 from leadscore.model.workflow_spec import Action
 from leadscore.storage.store import Store
@@ -59,7 +60,7 @@ class Worker:
         self.settings = ws.settings.delivery
         self.rng = rng or random.Random()
         self._recovered = False
-        self._models: dict[tuple[str, int], ScoringModel] = {}
+        self._models: dict[tuple[str, int], ScoringModel | AccountModel] = {}
         self._client = httpx.Client(follow_redirects=False)
         self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency,
                                         thread_name_prefix="leadscore-send")

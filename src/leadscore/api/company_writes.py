@@ -1,0 +1,72 @@
+"""What the API writes about companies, as jobs for the single writer, and who must be rescored.
+
+A company's own properties are upserted like a contact's (``api/writes.upsert_contact``): values
+equal to the stored ones change nothing. Its ``domain`` is stored normalised
+(``storage/companies.normalize_domain``, the importer's rule). Which account scores a write
+changes:
+
+* the company itself, when a property changed;
+* with ``accounts.match_by_domain``, the companies holding the old or the new domain too: the
+  contacts matched by that domain may move between them;
+* a contact whose ``company_id`` (or, matching by domain, ``email``) changes leaves its old company:
+  ``companies_left`` names it before the write, so the old company is rescored as well as the new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from leadscore.engine.account_sql import companies_of
+from leadscore.storage.store import Store
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def upsert_company(store: Store, company_id: str, values: Mapping[str, Any], *,
+                   now: datetime) -> tuple[bool, list[str]]:
+    """Create or update a company; returns (created, the companies whose account scores to redo)."""
+    con = store.con
+    names = list(values)
+    row = con.execute(f"SELECT {', '.join(map(_quoted, ['domain', *names]))} FROM companies "
+                      "WHERE company_id = ? LIMIT 1", [company_id]).fetchone()
+    if row is None:
+        cols = ["company_id", *names]
+        params: list[Any] = [company_id, *values.values()]
+        for stamp in ("created_at", "updated_at"):
+            if stamp not in values:
+                cols.append(stamp)
+                params.append(now)
+        con.execute(f"INSERT INTO companies ({', '.join(map(_quoted, cols))}) VALUES ({', '.join('?' * len(cols))})",
+                    params)
+        return True, _with_domains(store, [company_id], [values.get("domain")])
+    old_domain, stored = row[0], row[1:]
+    diff = {n: v for (n, v), old in zip(values.items(), stored, strict=True) if v != old}
+    if not diff:
+        return False, []
+    sets = ", ".join(f"{_quoted(n)} = ?" for n in diff)
+    bump = ", updated_at = ?" if "updated_at" not in diff else ""
+    con.execute(f"UPDATE companies SET {sets}{bump} WHERE company_id = ?",
+                [*diff.values(), *([now] if bump else []), company_id])
+    domains = [old_domain, diff["domain"]] if "domain" in diff else []
+    return False, _with_domains(store, [company_id], domains)
+
+
+def _with_domains(store: Store, ids: list[str], domains: list[Any]) -> list[str]:
+    """``ids`` plus, when contacts match by domain, every company holding one of ``domains``."""
+    wanted = [d for d in domains if d is not None]
+    if not store.match_by_domain or not wanted:
+        return ids
+    rows = store.con.execute("SELECT DISTINCT company_id FROM companies WHERE domain IN (SELECT UNNEST(?))",
+                             [wanted]).fetchall()
+    return list(dict.fromkeys([*ids, *(str(r[0]) for r in rows)]))
+
+
+def companies_left(store: Store, contact_id: str, values: Mapping[str, Any]) -> list[str]:
+    """The companies ``contact_id`` belongs to now, when ``values`` may move it (read before the write)."""
+    if "company_id" not in values and not (store.match_by_domain and "email" in values):
+        return []
+    return companies_of(store, [contact_id])

@@ -1,0 +1,149 @@
+"""Account models on the embedded store: their SQL for this store, and who belongs to which company.
+
+``engine.run.run_model`` runs an account model like a contact model (``account_sql`` for the whole
+base, the cached ``account_param_sql`` for some companies); the contact models an account model
+rolls up are the latest published versions, compiled into its query (``compiler/accounts.py``).
+``companies_of`` answers "whose companies must be rescored" for the real-time path, and
+``members_of_company`` "who are this company's contacts" for explain and the API: both render
+the one membership rule of ``compiler/members.py`` for DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from leadscore.compiler.accounts import compile_account_model
+from leadscore.compiler.columns import Catalog
+from leadscore.compiler.dialects import get_dialect
+from leadscore.compiler.members import membership
+from leadscore.errors import ModelError, ModelIssue
+from leadscore.model.account_spec import AccountModel
+from leadscore.model.loader import contact_model
+from leadscore.model.spec import ScoringModel
+from leadscore.storage.store import ModelVersion, Store
+
+#: (model hash, contact models' hashes, match_by_domain, columns) → parameterised account SQL
+_PARAM_SQL: dict[tuple[object, ...], str] = {}
+
+
+def contact_models_for(store: Store, model: AccountModel) -> tuple[dict[str, ScoringModel], tuple[str, ...]]:
+    """The latest published versions of the contact models ``model`` reads, and their hashes.
+
+    A contact model that is not published (or is an account model) is a ModelError: the account
+    model cannot score without it.
+    """
+    names = model.contact_models()
+    if not names:
+        return {}, ()
+    versions = {v.model: v for v in store.latest_versions()}
+    found: dict[str, ScoringModel] = {}
+    hashes: list[str] = []
+    for name in names:
+        version = versions.get(name)
+        if version is None:
+            raise ModelError([ModelIssue(f"<model {model.name}>", "level", f"contact model `{name}` is not "
+                                         "published", hint=f"publish it: leadscore publish models/{name}.yml")])
+        found[name] = contact_model(_parsed(version), version.file or name)
+        hashes.append(version.hash)
+    return found, tuple(hashes)
+
+
+def _parsed(version: ModelVersion) -> ScoringModel | AccountModel:
+    from leadscore.engine.run import model_of  # run imports this module
+
+    return model_of(version)
+
+
+def _columns(store: Store) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    contacts, events = store.scoring_columns()
+    return store.columns("companies"), contacts, events
+
+
+def account_sql(store: Store, model: AccountModel, as_of: datetime, *, company_id: str | None = None,
+                detail: bool = False) -> str:
+    """The DuckDB SQL of an account model for this store's columns and published contact models."""
+    companies, contacts, events = _columns(store)
+    contact_models, _ = contact_models_for(store, model)
+    query = compile_account_model(model, as_of=as_of, contact_models=contact_models, company_id=company_id,
+                                  detail=detail, match_by_domain=store.match_by_domain,
+                                  company_columns=companies, contact_columns=contacts, event_columns=events)
+    return query.sql(dialect="duckdb")
+
+
+def account_param_sql(store: Store, version: ModelVersion, model: AccountModel) -> str:
+    """An account model's SQL for a list of companies (``$company_ids``), as-of bound at execution.
+
+    Cached on everything the text depends on: the version, the contact models' versions, the
+    workspace's membership setting and the store's columns.
+    """
+    companies, contacts, events = _columns(store)
+    contact_models, hashes = contact_models_for(store, model)
+    key = (version.hash, hashes, store.match_by_domain, tuple(companies.items()), tuple(contacts.items()),
+           tuple(events.items()))
+    sql = _PARAM_SQL.get(key)
+    if sql is None:
+        query = compile_account_model(model, as_of=datetime(1970, 1, 1), contact_models=contact_models, params=True,
+                                      match_by_domain=store.match_by_domain, company_columns=companies,
+                                      contact_columns=contacts, event_columns=events)
+        sql = query.sql(dialect="duckdb")
+        if len(_PARAM_SQL) >= 64:
+            _PARAM_SQL.clear()
+        _PARAM_SQL[key] = sql
+    return sql
+
+
+def membership_sql(store: Store, *, as_of: datetime | None = None) -> str:
+    """``contact_id, company_id`` of every contact with a company (existing at ``as_of`` when given)."""
+    contacts, events = store.scoring_columns()
+    catalog = Catalog.build(get_dialect("duckdb"), "<membership>", contacts, events)
+    if "company_id" not in contacts:
+        return "SELECT NULL::VARCHAR AS contact_id, NULL::VARCHAR AS company_id WHERE false"
+    return membership(catalog, match_by_domain=store.match_by_domain, as_of=as_of).sql(dialect="duckdb")
+
+
+def companies_of(store: Store, contact_ids: Sequence[str]) -> list[str]:
+    """The companies the given contacts belong to (each once, in id order)."""
+    if not contact_ids:
+        return []
+    rows = store.con.execute(
+        f"SELECT DISTINCT company_id FROM ({membership_sql(store)}) WHERE contact_id IN (SELECT UNNEST($ids)) "
+        "ORDER BY company_id", {"ids": list(contact_ids)}).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def company_of(store: Store, contact_id: str) -> str | None:
+    """The company of one contact, or None."""
+    found = companies_of(store, [contact_id])
+    return found[0] if found else None
+
+
+def members_of_company(store: Store, company_id: str, *, as_of: datetime | None = None) -> list[str]:
+    """The contacts of a company (existing at ``as_of`` when given), in id order."""
+    rows = store.con.execute(
+        f"SELECT contact_id FROM ({membership_sql(store, as_of=as_of)}) WHERE company_id = ? ORDER BY contact_id",
+        [company_id]).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def is_account(version: ModelVersion) -> bool:
+    """Whether a published version scores companies (its text says ``level: account``)."""
+    try:
+        return isinstance(_parsed(version), AccountModel)
+    except ModelError:
+        return False
+
+
+def contact_model_names(store: Store) -> list[str]:
+    """The published models that score contacts, by name."""
+    return [v.model for v in store.latest_versions() if not is_account(v)]
+
+
+def account_model_names(store: Store) -> list[str]:
+    """The published models that score companies, by name."""
+    return [v.model for v in store.latest_versions() if is_account(v)]
+
+
+__all__ = ["account_model_names", "account_param_sql", "account_sql", "companies_of", "company_of",
+           "contact_model_names", "contact_models_for", "is_account", "members_of_company", "membership_sql"]
+

@@ -1,0 +1,31 @@
+"""Account models on a workspace whose engine is Postgres: they are reported as not scored there,
+with the reason, while the contact models score (account models are scored on DuckDB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.engine.test_postgres import _pair
+
+import leadscore
+from leadscore.workspace import Workspace
+
+ACCOUNTS = """\
+name: accounts
+level: account
+groups:
+  people:
+    rules:
+      - {name: best, points_from: {model: small, aggregate: max}}
+"""
+
+
+def test_score_on_postgres_reports_the_account_model_and_scores_the_others(
+        small_ws: Workspace, tmp_path: Path, pg_database: str) -> None:
+    _, pg = _pair(small_ws, tmp_path, pg_database)
+    (pg.models_dir / "accounts.yml").write_text(ACCOUNTS)
+    leadscore.publish(pg.models_dir / "accounts.yml", workspace=pg)
+    runs = leadscore.score(workspace=pg)
+    assert [r.model for r in runs] == ["small"]
+    [failure] = runs.failures
+    assert failure.model == "accounts" and "scored on DuckDB" in failure.error
