@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-workflows \
-        bench-dashboard screenshots bench-spark reliability reliability-quick
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-api-large bench-import \
+        bench-workflows bench-dashboard screenshots bench-spark reliability reliability-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ bench-spark: $(STAMP) $(JAVA)
 # the HTTP API: a real `leadscore serve` on 100k contacts / 2M events, 4 clients, single events and batches
 bench-api: $(STAMP)
 	$(BIN)/leadscore bench api --batch 1000
+
+# real time at scale: a real `leadscore serve` on 1M contacts / 20M events (the store is kept in
+# BENCH_DIR and reused by the next run), single events alone, beside batches and during a full rescoring
+BENCH_DIR ?= /tmp/leadscore-bench-api-large
+bench-api-large: $(STAMP)
+	$(BIN)/leadscore bench api-large --contacts 1000000 --events 20000000 --dir $(BENCH_DIR)
 
 # imports: 5M events from CSV and Parquet, 1M contacts from CSV, each the best of 5 into fresh stores
 bench-import: $(STAMP)
