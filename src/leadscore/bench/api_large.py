@@ -49,10 +49,10 @@ from leadscore.bench.api import (
     Phase,
     _quantile,
     _server_figures,
-    start_server,
     _stop_server,
     _stored_events,
     server_and_store_lines,
+    start_server,
 )
 
 EventsOrder = Literal["time", "contact"]

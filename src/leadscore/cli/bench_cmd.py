@@ -1,4 +1,4 @@
-"""``leadscore bench [score|accounts|api|api-large|import|predict|workflows|dashboard]``: the benchmarks of ``leadscore.bench``.
+"""``leadscore bench [score|accounts|api|api-large|import|predict|workflows|dashboard]``: the benchmarks.
 
 Each subcommand runs one benchmark module and prints its figures (``--json`` for machine-readable
 output); the ``make bench*`` targets call these.
