@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-import bench-workflows \
-	bench-spark reliability reliability-quick
+.PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-api-large bench-import \
+        bench-workflows bench-dashboard screenshots bench-spark reliability reliability-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,16 @@ $(PG): $(STAMP)
 	@ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -1
 	touch $(PG)
 
-test: $(STAMP) $(JAVA) $(PG)
+# The dashboard's end-to-end tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM_OK := $(VENV)/.chromium
+$(CHROMIUM_OK): $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } || \
+	  { echo "the browser tests need Debian's chromium (apt-get install chromium)"; exit 1; }
+	@chromium --version 2>/dev/null
+	touch $(CHROMIUM_OK)
+
+test: $(STAMP) $(JAVA) $(PG) $(CHROMIUM_OK)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -62,9 +71,19 @@ bench-spark: $(STAMP) $(JAVA)
 bench-api: $(STAMP)
 	$(BIN)/leadscore bench api --batch 1000
 
+# real time at scale: a real `leadscore serve` on 1M contacts / 20M events (the store is kept in
+# BENCH_DIR and reused by the next run), single events alone, beside batches and during a full rescoring
+BENCH_DIR ?= /tmp/leadscore-bench-api-large
+bench-api-large: $(STAMP)
+	$(BIN)/leadscore bench api-large --contacts 1000000 --events 20000000 --dir $(BENCH_DIR)
+
 # imports: 5M events from CSV and Parquet, 1M contacts from CSV, each the best of 5 into fresh stores
 bench-import: $(STAMP)
 	$(BIN)/leadscore bench import --events 5000000 --repeat 5
+
+# the dashboard: the leads list and the lead page of a real `leadscore serve` at 1M contacts / 20M events
+bench-dashboard: $(STAMP)
+	$(BIN)/leadscore bench dashboard
 
 # predictive scoring: held-out AUC/ECE on Leads.csv (5 folds) + train 100k/2M and predict 1M timings
 bench-predict: $(STAMP)
@@ -89,6 +108,11 @@ report-demo: $(STAMP)
 	for d in 2025-07-01 2025-08-01 2025-09-01 2025-10-01; do \
 		$(BIN)/leadscore score --as-of $$d -w demo-workspace > /dev/null || exit 1; done
 	$(BIN)/leadscore report -w demo-workspace --as-of 2025-10-01 --out demo-workspace/report.html --capacity 100
+
+# docs/dashboard/*.png: the dashboard's main pages at 1280 and 390 px, from its own browser tests on a
+# demo-sized workspace (docs/dashboard.md shows them)
+screenshots: $(STAMP) $(CHROMIUM_OK)
+	LEADSCORE_SCREENSHOTS=$(CURDIR)/docs/dashboard $(BIN)/python -m pytest -q tests/web/test_screenshots.py
 
 # docs/report.png from the demo's report with headless Chromium (Debian: apt-get install chromium).
 CHROMIUM ?= chromium

@@ -332,6 +332,141 @@ def test_shipped_example_model_agrees(engine: DuckDBEngine, monkeypatch: pytest.
     assert_agrees(model, engine_scores(engine, model, as_of), expected)
 
 
+# --------------------------------------------------------------------------- the real-time path
+
+
+def _rows_by_id(cursor: Any) -> dict[str, Row]:
+    names = [d[0] for d in cursor.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def assert_same_scores(model: ScoringModel, got: Mapping[str, Row], want: Mapping[str, Row], *,
+                       exact_labels: bool = False) -> None:
+    """Two runs' rows (``contact_id, score, tier, grade, g_k`` or ``groups``) are the same scores:
+    to 1e-9 (``engine.run.SCORE_EPSILON``, the engine's "unchanged"); labels equal, and with
+    ``exact_labels`` equal even where the values differ in their last bits next to a bound."""
+    assert sorted(got) == sorted(want), "other contacts scored"
+    for cid, row in got.items():
+        ref = want[cid]
+        assert row["score"] == pytest.approx(ref["score"], abs=TOLERANCE), f"contact {cid!r}: score"
+        points = row["groups"] if "groups" in row else [row[f"g_{k}"] for k in range(len(model.groups))]
+        for k, value in enumerate(points):
+            assert value == pytest.approx(ref[f"g_{k}"], abs=TOLERANCE), f"contact {cid!r}: group {k}"
+        if exact_labels:
+            assert (row["tier"], row["grade"]) == (ref["tier"], ref["grade"]), f"contact {cid!r}: labels"
+            continue
+        assert _label_ok(row["tier"], ref["tier"], row["score"], ref["score"], model.tiers), f"contact {cid!r}: tier"
+        if row["grade"] != ref["grade"]:
+            assert model.matrix is not None and any(
+                points[list(model.groups).index(axis.group)] != ref[f"g_{list(model.groups).index(axis.group)}"]
+                and _near_bound(ref[f"g_{list(model.groups).index(axis.group)}"], axis.bands)
+                for axis in (model.matrix.fit, model.matrix.engagement)), f"contact {cid!r}: grade"
+
+
+def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataObject) -> None:
+    """What ``run_model(contact_ids=...)`` does in the server, step by step, against the batch query.
+
+    The events arrive in three parts: before the server built its lookup indexes
+    (``storage.lookup_index``), after (committed, added to the index as they are written), and inside
+    the open transaction (uncommitted, as a request's own events are when its contact is
+    rescored). The contacts asked for are read back from DuckDB by
+    ``engine.realtime.fetch_rows`` and scored by ``reference_rows`` (the path single events take,
+    for every model the reference reads as SQL does), and copied by ``copy_rows`` and scored by the
+    parameterised query over the copy (the path batches take); then ``run_model`` writes them.
+    Each gives the batch query's scores for those contacts.
+    """
+    from leadscore.engine.realtime import (
+        RT_CONTACTS,
+        RT_EVENTS,
+        copy_rows,
+        fetch_rows,
+        reference_reads_as_sql,
+        reference_rows,
+        scored_by_reference,
+    )
+    from leadscore.engine.run import _parameterized_sql, run_model
+    from leadscore.storage.lookup_index import drop_lookup_indexes, ensure_lookup_indexes
+    from leadscore.storage.store import ModelVersion
+    from leadscore.storage.types import logical_type
+    from leadscore.timeutil import epoch_micros
+
+    events = list(scenario.events)
+    cut1, cut2 = sorted(data.draw(st.lists(st.integers(0, len(events)), min_size=2, max_size=2), label="cuts"))
+    engine.load(scenario.contacts, events[:cut1])
+    store, model, as_of = engine.store, scenario.model, scenario.as_of
+    ensure_lookup_indexes(store)
+    try:
+        _append_events(engine, events[cut1:cut2])
+        with store.transaction() as con:
+            _append_events(engine, events[cut2:])
+            batch = {cid: row for cid, row in engine_scores(engine, model, as_of).items()}
+            known = [c["contact_id"] for c in scenario.contacts] + ["nobody"]
+            ids = data.draw(st.lists(st.sampled_from(known), min_size=1, max_size=4, unique=True), label="ids")
+            want = {cid: batch[cid] for cid in ids if cid in batch}
+
+            contact_types, event_types = store.column_types("contacts"), store.column_types("events")
+            if reference_reads_as_sql(model, contact_types, event_types):
+                contacts, by_contact = fetch_rows(store, ids)
+                scored = reference_rows(model, contacts, by_contact, as_of).to_pylist()
+                assert_same_scores(model, {r["contact_id"]: r for r in scored}, want)
+                # the path itself: labels exactly the batch run's (near a bound it defers to SQL)
+                chosen = scored_by_reference(store, model, ids, as_of)
+                if chosen is None:
+                    _count("real-time: the reference path deferred to the compiled query")
+                else:
+                    try:
+                        assert_same_scores(model, _rows_by_id(con.execute(chosen.sql)), want, exact_labels=True)
+                    finally:
+                        chosen.drop(con)
+
+            version = ModelVersion(model.name, 1, f"diff-{id(scenario)}", "", None, datetime(2025, 1, 1),
+                                   list(model.groups))
+            copy_rows(store, model, ids)
+            sql = _parameterized_sql(version, model, {k: logical_type(v) for k, v in contact_types.items()},
+                                     {k: logical_type(v) for k, v in event_types.items()}, (RT_CONTACTS, RT_EVENTS))
+            params = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": ids}
+            assert_same_scores(model, _rows_by_id(con.execute(sql, {k: v for k, v in params.items()
+                                                                    if f"${k}" in sql})), want)
+
+            run_model(store, version, as_of=as_of, contact_ids=ids, model=model)
+            stored = _rows_by_id(con.execute(
+                "SELECT contact_id, score, tier, grade, groups FROM scores WHERE model = ? AND contact_id "
+                "IN (SELECT UNNEST(?))", [model.name, ids]))
+            assert_same_scores(model, stored, want)
+            raise _Undo
+    except _Undo:
+        pass
+    except Exception:
+        _describe(scenario)
+        raise
+    finally:
+        drop_lookup_indexes(store.con)
+        store.con.execute("DELETE FROM scores")
+
+
+class _Undo(Exception):
+    """Rolls the example's transaction back (nothing of it stays for the next one)."""
+
+
+def _append_events(engine: DuckDBEngine, events: Sequence[Row]) -> None:
+    if not events:
+        return
+    types = engine.store.column_types("events")
+    row = "(" + ", ".join("?" for _ in EVENT_FIELDS) + ")"
+    engine.store.con.execute(
+        f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
+        f"SELECT {', '.join(f'CAST({f} AS {types[f]})' for f in EVENT_FIELDS)} "
+        f"FROM (VALUES {', '.join(row for _ in events)}) v({', '.join(EVENT_FIELDS)})",
+        [e.get(f) for e in events for f in EVENT_FIELDS])
+
+
+@settings(max_examples=max(EXAMPLES // 3, 20), deadline=None, suppress_health_check=_SLOW_OK)
+@given(scenario=scenarios(), data=st.data())
+def test_duckdb_realtime_path_is_the_batch_row(duckdb_engine: DuckDBEngine, scenario: Scenario,
+                                               data: st.DataObject) -> None:
+    check_realtime_path(duckdb_engine, scenario, data)
+
+
 # --------------------------------------------------------------------------- labels at the bounds
 
 

@@ -260,3 +260,4 @@ def test_publishing_a_model_the_engine_cannot_run_is_refused(tmp_path: Path, mon
         assert [m["model"] for m in http.get("/v1/models").json()] == ["small"]
         r = http.post("/v1/score", json={})
         assert r.status_code == 200 and "Leadscore-Failed-Models" not in r.headers
+

@@ -28,7 +28,8 @@ _LIBRARY = (
     "import_history", "history",
 )
 #: looking after a workspace (leadscore.admin)
-_ADMIN = ("compile", "validate_models", "schema", "models", "create_key", "keys", "revoke_key", "serve", "build_demo")
+_ADMIN = ("compile", "validate_models", "schema", "models", "create_key", "keys", "revoke_key", "serve", "build_demo",
+          "create_user", "list_users", "disable_user", "reset_password")
 
 __all__ = [*_LIBRARY, *_ADMIN, "__version__"]
 

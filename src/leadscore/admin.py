@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from leadscore.demo.build import DemoResult
     from leadscore.errors import ModelIssue
     from leadscore.model.loader import LoadedModel
+    from leadscore.users import User
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,41 @@ def revoke_key(key_id: str, *, workspace: WorkspaceLike = None) -> ApiKey:
         return _revoke(store, key_id)
 
 
+# ---------------------------------------------------------------------------- dashboard users
+
+def create_user(username: str, role: str, *, workspace: WorkspaceLike = None, owner_value: str | None = None,
+                manager: bool = False, password: str | None = None) -> tuple[User, str]:
+    """Add a dashboard user; returns it and its password (``password``, or a generated one)."""
+    from leadscore.users import create_user as _create
+
+    with open_store(workspace) as store:
+        return _create(store, username, role, owner_value=owner_value, manager=manager, password=password)
+
+
+def list_users(*, workspace: WorkspaceLike = None) -> list[User]:
+    """Every dashboard user, disabled ones too, by name."""
+    from leadscore.users import list_users as _list
+
+    with open_store(workspace, read_only=True) as store:
+        return _list(store)
+
+
+def disable_user(username: str, *, workspace: WorkspaceLike = None) -> User:
+    """Stop a user logging in; their open sessions end."""
+    from leadscore.users import disable_user as _disable
+
+    with open_store(workspace) as store:
+        return _disable(store, username)
+
+
+def reset_password(username: str, *, workspace: WorkspaceLike = None, password: str | None = None) -> tuple[User, str]:
+    """Give a user a new password (``password``, or a generated one); their open sessions end."""
+    from leadscore.users import reset_password as _reset
+
+    with open_store(workspace) as store:
+        return _reset(store, username, password)
+
+
 # ------------------------------------------------------------------------------- server, demo
 
 
@@ -191,9 +227,31 @@ def serve(*, workspace: WorkspaceLike = None, host: str = "127.0.0.1", port: int
            announce=(lambda _line: on_start(ws.root, url)) if on_start is not None else None)
 
 
-def build_demo(directory: str | Path = "demo-workspace", *, contacts: int = 20_000, events: int = 500_000,
-         seed: int = 42) -> DemoResult:
-    """Build a synthetic B2B workspace: generate, import, publish the example model, score, explain."""
-    from leadscore.demo.build import build_demo as _build
+#: the demo's dashboard users: name, role, owner value (the rep sees one of the demo's owners' leads)
+DEMO_USERS = (("admin", "admin", None), ("dana", "rep", "Dana Reyes"))
 
-    return _build(Path(directory), contacts=contacts, events=events, seed=seed)
+
+def build_demo(directory: str | Path = "demo-workspace", *, contacts: int = 20_000, events: int = 500_000,
+               seed: int = 42, history_weeks: int = 8, predictive: bool = True) -> DemoResult:
+    """Build a synthetic B2B workspace: generate, import, publish the example model, score (weekly
+    over ``history_weeks`` first), explain; train a predictive model and predict as of the data's end
+    (when there are enough converters to learn from); create the dashboard's demo users, whose
+    generated passwords are in ``DemoResult.users``."""
+    from leadscore.demo.build import build_demo as _build
+    from leadscore.predictive.train import TrainingRefused
+
+    result = _build(Path(directory), contacts=contacts, events=events, seed=seed, history_weeks=history_weeks)
+    if predictive:
+        from leadscore import library
+
+        try:
+            library.train(workspace=result.directory)
+            done = library.predict(workspace=result.directory, as_of=result.run.as_of)
+            result.predictive = f"predicted priority for {done.contacts:,} contacts"
+        except TrainingRefused as exc:  # a small demo has too few converters to learn from
+            result.predictive = f"no predictive model: {exc}"
+    for username, role, owner in DEMO_USERS:
+        user, password = create_user(username, role, workspace=result.directory, owner_value=owner)
+        seen = f"a rep: {owner}'s leads" if owner else "an admin: everything"
+        result.users.append((user.username, password, seen))
+    return result

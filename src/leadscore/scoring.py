@@ -23,7 +23,11 @@ contact left it).
 Transactions: ``score_all`` gives each model its own transaction (a whole-base run of a big base
 is long; a failing model rolls back alone), its settling included. ``score_contacts`` runs every
 model in one transaction and joins the caller's (the API commits an event, its contact's new
-scores and the queued actions together).
+scores and the queued actions together); the engine reads only those contacts' rows
+(``engine.realtime``, by key, through the server's lookup indexes). ``score_all_staged`` is
+``score_all`` for a server that must keep writing meanwhile: each model's query runs on a reading
+cursor, and its results are written in short transactions, each with its hook and settling
+(``engine.staged``), so real-time writes wait at most one part, not the whole run.
 
 A published model never breaks the others: a model whose query fails (``ModelRunError``) is
 reported in ``ScoreRuns.failures`` and the other models still score. When ``score_contacts``
@@ -39,10 +43,12 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from leadscore.engine.account_sql import companies_of, is_account
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
+from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
 from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
 from leadscore.model.loader import contact_model, parse_model
@@ -67,6 +73,18 @@ SETTLE_ROUNDS = 3
 #: How long a model whose query failed is skipped by the real-time path before it is tried again
 #: (a new version of it is tried at once).
 QUARANTINE_SECONDS = 600.0
+
+#: A staged whole-base run writes parts sized to take about this long each (the size adapts to the
+#: machine), so a real-time write queued behind one waits about this much; but never more than
+#: MAX_PARTS parts per model (each reads the previous scores of its range: on a ``scores`` table
+#: not yet stored in contact order that read costs the same for a small part as for a big one).
+PART_SECONDS = 0.04
+FIRST_PART, MIN_PART, MAX_PART, MAX_PARTS = 2_000, 200, 100_000, 400
+
+T = TypeVar("T")
+#: Runs ``fn(store)`` in a transaction of its own on the writing connection and returns its value
+#: (the server hands it to its writer thread; elsewhere ``lambda fn: fn(store)``).
+WriteCall = Callable[[Callable[[Store], T]], T]
 
 
 @dataclass(frozen=True)
@@ -271,6 +289,74 @@ def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] 
         if name not in by_name:
             store.get_version(name)  # raises the NotFoundError naming what is published
     return [by_name[name] for name in dict.fromkeys(models)]
+
+
+def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
+                     models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
+    """``score_all`` without holding the writer for the whole run (``engine.staged``).
+
+    Each model's whole-base query runs on ``reader`` (a cursor of the same store that no one else
+    uses) while writes go on; then ``write`` writes its results in parts, each a transaction with
+    the run's workflow hook and the settling of its ``set`` actions, and a last one records the
+    run. A contact rescored since the query's snapshot keeps its newer score. A model whose query
+    fails is reported in ``failures`` (and held in ``quarantine``) while the others score.
+    """
+    held = quarantine if quarantine is not None else Quarantine()
+    out = ScoreRuns()
+    failed: dict[str, ModelFailure] = {}
+    accounts: list[str] = []
+    for version in _chosen(reader, reader.latest_versions(), models):
+        if is_account(version):  # rolls contact scores up: after them (below)
+            accounts.append(version.model)
+            continue
+        try:
+            staged = stage_model(reader, version, as_of)
+        except ModelRunError as exc:
+            failed[version.model] = held.hold(exc)
+            continue
+        fault_point("score.staged")  # computed, nothing written: writes go on meanwhile
+        stats = WorkflowStats()
+        start, size = 0, FIRST_PART
+        smallest = max(MIN_PART, -(-staged.contacts // MAX_PARTS))
+        while start < staged.contacts:
+            stop = min(start + size, staged.contacts)
+            began = time.perf_counter()
+            write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held, stats=stats))
+            took = time.perf_counter() - began
+            size = max(smallest, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
+            start = stop
+            fault_point("score.between_parts")
+        out.append(write(partial(finish_staged, staged=staged)))
+        held.release(version)
+        _add_stats(out.workflows, stats)
+    out.failures = list(failed.values())
+    if accounts:  # companies are few: each account model's whole run is one writer job, as score_all runs it
+        runs = write(partial(_score_all_in_writer, as_of=as_of, models=accounts, held=held))
+        out.extend(runs)
+        out.failures += runs.failures
+        _add_stats(out.workflows, runs.workflows)
+    return out
+
+
+def _score_all_in_writer(store: Store, *, as_of: datetime, models: list[str], held: Quarantine) -> ScoreRuns:
+    return score_all(store, as_of=as_of, models=models, quarantine=held)
+
+
+def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: Quarantine,
+                  stats: WorkflowStats) -> RunResult:
+    """One part of a staged run, its settling included (with every model the quarantine lets run)."""
+    hook = WorkflowHook(store)
+    skip = {v.model for v in store.latest_versions() if held.holds(v) is not None}
+    try:
+        with store.transaction():
+            run = write_part(store, staged, start, stop, on_written=hook)
+            fault_point("score.part_before_settle")
+            _settle(store, hook, staged.as_of, skip=skip)
+    except ModelRunError as exc:  # another model, while settling: held, and the part is written again
+        held.hold(exc)
+        raise
+    _add_stats(stats, hook.stats)
+    return run
 
 
 def _score_external(store: Store, backend: Backend, *, as_of: datetime,

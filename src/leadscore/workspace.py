@@ -81,7 +81,7 @@ class ServerSettings(BaseModel):
     """``leadscore serve``: the rescoring schedule and request limits (docs/api.md).
 
     Decay and inactivity change scores without any event, so the server rescores the whole base
-    every ``rescore_every_minutes`` (0 turns the schedule off, e.g. when cron runs
+    when it starts and every ``rescore_every_minutes`` (0 turns the schedule off, e.g. when cron runs
     ``leadscore score``). ``segment_event_types`` maps Segment ``track`` event names to event
     types (unmapped names become snake_case: "Demo Requested" → ``demo_requested``).
     """
@@ -176,7 +176,7 @@ segments: {{}}               # dynamic lists, e.g.:
 #    tier: [nurture]
 #    when: {{property: industry, equals: SaaS}}
 server:                      # `leadscore serve` (docs/api.md)
-  rescore_every_minutes: 60  # rescore everyone on this schedule (decay, inactivity); 0 = off
+  rescore_every_minutes: 60  # rescore everyone at start and on this schedule (decay, inactivity); 0 = off
   max_body_bytes: 1048576    # larger request bodies get 413
   max_event_bytes: 32768     # a larger single event gets 422
   max_batch_events: 1000     # events per POST /v1/events batch

@@ -164,3 +164,25 @@ def test_the_readme_account_example_publishes_and_scores(ws: Workspace) -> None:
     assert [r.name for r in e.rules if r.fired] == ["mid-market", "best two contacts", "buying group",
                                                     "pricing seen by 2+ people"]
     assert e.tier == "sales_ready"
+
+
+def test_the_servers_staged_rescoring_scores_account_models_after_the_contact_models(ws: Workspace) -> None:
+    """``score_all_staged`` stages contact models; an account model rolls their scores up, so it
+    runs whole after them (one writer job), leaving what ``leadscore score`` leaves."""
+    from leadscore.scoring import score_all_staged
+
+    leadscore.score(workspace=ws, as_of=AS_OF)
+    want = _account_scores(ws)
+    with leadscore.open_store(ws) as store:
+        store.con.execute("DELETE FROM account_scores")
+        reader = store.cursor()
+        try:
+            runs = score_all_staged(reader, lambda fn: fn(store), as_of=AS_OF)
+        finally:
+            reader.close()
+    assert not runs.failures
+    assert [(r.model, r.level) for r in runs] == [("b2b", "contact"), ("accounts", "account")]
+    got = _account_scores(ws)
+    assert sorted(got) == sorted(want)
+    for company, (score, tier) in want.items():
+        assert got[company][0] == pytest.approx(score) and got[company][1] == tier

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from leadscore.cli.main import app
 
 runner = CliRunner()
-SUBCOMMANDS = ("score", "api", "import", "predict", "workflows")
+SUBCOMMANDS = ("score", "api", "import", "predict", "workflows", "dashboard")
 
 
 def test_every_benchmark_is_a_subcommand_with_an_example() -> None:

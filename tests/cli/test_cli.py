@@ -121,6 +121,18 @@ def test_demo_builds_scores_and_explains(tmp_path: Path) -> None:
     assert best["contacts"] >= 2 and best["score"] == max(a["score"] for a in out["top_accounts"])
     explained = json.loads(run("explain", best["company_id"], "-w", str(tmp_path / "demo"), "--json"))
     assert explained["total"] == pytest.approx(best["score"])
+    # the dashboard: the command, the URL, and users that can log in
+    board = out["dashboard"]
+    assert board["command"].startswith("leadscore serve -w ") and board["url"] == "http://127.0.0.1:8000/"
+    from leadscore.users import check_login
+    from leadscore.workspace import Workspace
+
+    with Workspace.load(tmp_path / "demo").open_store() as store:
+        for user in board["users"]:
+            assert check_login(store, user["username"], user["password"]) is not None
+        assert store.con.execute("SELECT count(DISTINCT as_of) FROM score_history").fetchone()[0] == 9  # weekly
+    text = run("demo", str(tmp_path / "demo"), "--contacts", "500", "--events", "5000")
+    assert "Open the dashboard" in text and "leadscore serve" in text and "admin / " in text
     # rebuilding in place is allowed for a demo workspace
     run("demo", str(tmp_path / "demo"), "--contacts", "500", "--events", "5000", "--json")
 

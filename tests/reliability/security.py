@@ -31,20 +31,10 @@ def route_scopes() -> dict[tuple[str, str], str]:
     """(method, path) → the scope its ``require`` dependency asks for, read from the API's routers."""
     from fastapi.routing import APIRoute
 
-    from leadscore.api import (
-        routes_companies,
-        routes_contacts,
-        routes_events,
-        routes_keys,
-        routes_models,
-        routes_reports,
-        routes_scores,
-    )
+    from leadscore.api.app import api_routers
 
     scopes: dict[tuple[str, str], str] = {}
-    routes = [r for m in (routes_companies, routes_contacts, routes_events, routes_keys, routes_models,
-                          routes_reports, routes_scores)
-              for r in m.router.routes]
+    routes = [r for router in api_routers() for r in router.routes]
     for route in routes:
         if not isinstance(route, APIRoute):
             continue

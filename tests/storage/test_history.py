@@ -1,4 +1,4 @@
-"""Property history: what each write records, in any order, and migration 8 from `property_changes`."""
+"""Property history: what each write records, in any order, and migration 9 from `property_changes`."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def _changes(assumed: str | None, kept: dict[datetime, str | None]) -> list[dict
         {"property": "job_title", "value": v, "changed_at": t} for t, v in kept.items()]
 
 
-# ------------------------------------------------------------------------ migration 8
+# ------------------------------------------------------------------------ migration 9
 
 
 def test_property_changes_of_an_older_store_move_into_the_history(tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_property_changes_of_an_older_store_move_into_the_history(tmp_path: Path
             ('c1', 'lifecycle_stage', 'mql', 'opportunity', '2025-02-01', 'workflow:m/b', 'r2'),
             ('c1', 'lifecycle_stage', 'opportunity', 'sql', '2025-02-01', 'workflow:m/b', 'r2')""")
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION >= 8
+        assert store.schema_version() == SCHEMA_VERSION >= 9
         assert store.con.execute(
             "SELECT old_value, new_value, changed_at, source, run_id FROM property_history ORDER BY changed_at"
         ).fetchall() == [("lead", "mql", datetime(2025, 1, 1), "workflow:m/a", "r1"),

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import duckdb
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -26,6 +26,7 @@ from leadscore.api import (
     routes_companies,
     routes_contacts,
     routes_events,
+    routes_feedback,
     routes_keys,
     routes_models,
     routes_reports,
@@ -85,6 +86,13 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def api_routers() -> list[APIRouter]:
+    """Every router of the API (``/v1/...``), in the order they are mounted; the security sweep
+    (tests/reliability/security.py) reads each route's key scope from these."""
+    return [m.router for m in (routes_events, routes_contacts, routes_companies, routes_feedback, routes_scores,
+                               routes_models, routes_reports, routes_keys)]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -137,8 +145,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
-               store: Store | None = None) -> FastAPI:
-    """The API over one workspace. ``worker``/``scheduler`` off suit tests and the bench.
+               store: Store | None = None, dashboard: bool = True) -> FastAPI:
+    """The API (and the dashboard at ``/``) over one workspace. ``worker``/``scheduler`` off suit
+    tests and the bench.
 
     Pass ``store`` to serve an already open store (it is then not closed on shutdown).
     """
@@ -161,9 +170,12 @@ def create_app(ws: Workspace, *, worker: bool = True, scheduler: bool = True,
     app.state.runtime = rt
     install_offline_docs(app)
     _install_error_handlers(app)
-    for module in (routes_events, routes_contacts, routes_companies, routes_scores, routes_models, routes_reports,
-                   routes_keys):
-        app.include_router(module.router, responses=COMMON_RESPONSES)
+    for router in api_routers():
+        app.include_router(router, responses=COMMON_RESPONSES)
+    if dashboard:
+        from leadscore.web import install_dashboard
+
+        install_dashboard(app, rt)
 
     @app.get("/healthz", tags=["server"])
     def healthz(request: Request) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadscore.api.auth import AdminKey, ReadKey, runtime
+from leadscore.api.runtime import ApiRuntime
 from leadscore.api.schemas import Id, RunOut, Text, Timestamp, with_offsets
 from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
@@ -136,6 +137,29 @@ def _checked(store: Store, body: ModelText, *, environment: bool = False) -> tup
     return checked_text(store, body.text, body.file, environment=environment)
 
 
+def publish_and_rescore(rt: ApiRuntime, store: Store, loaded: LoadedModel, file: str, *, rescore: bool = True,
+                        published_by: str | None = None,
+                        as_of: datetime | None = None) -> tuple[ModelVersion, bool, ScoreRuns]:
+    """Record a validated model as its next version and rescore everyone with it (as of ``as_of``,
+    default now) through the runtime's ``rescore_all`` (``leadscore.scoring``), inside a writer job.
+
+    Returns the version, whether it is new (the latest text again records nothing and rescores
+    nothing), and the runs. A model the engine cannot score raises ``InvalidModelText``, so the
+    writer's transaction rolls back and nothing is published. ``POST /v1/models`` and the
+    dashboard's publish button both publish this way.
+    """
+    before = store.latest_version(loaded.model.name)
+    version = publish(store, loaded, file, published_by=published_by)
+    new = before is None or before.version != version.version
+    runs = rt.rescore_all(store, models=[version.model], as_of=as_of) if new and rescore else ScoreRuns()
+    for failure in runs.failures:  # the engine cannot run it: publish nothing
+        raise InvalidModelText([ModelIssue(
+            loaded.file, "", f"the engine could not score this model, so it was not published: "
+            f"{failure.error}", hint="`leadscore validate` checks what it can; report the model text "
+            "if it validates")])
+    return version, new, runs
+
+
 @router.get("", response_model=list[VersionOut])
 def list_models(request: Request, _key: object = ReadKey) -> list[dict[str, Any]]:
     """The latest version of every published model."""
@@ -200,16 +224,7 @@ async def publish_model(request: Request, body: PublishRequest, _key: object = A
     loaded, _ = await run_in_threadpool(lambda: _checked(rt.reader(), body, environment=True))
 
     def job(ctx: WriteContext) -> tuple[ModelVersion, bool, list[RunResult]]:
-        before = ctx.store.latest_version(loaded.model.name)
-        version = publish(ctx.store, loaded, body.file or "api")
-        new = before is None or before.version != version.version
-        runs = rt.rescore_all(ctx.store, models=[version.model]) if new and body.rescore else ScoreRuns()
-        for failure in runs.failures:  # the engine cannot run it: publish nothing
-            raise InvalidModelText([ModelIssue(
-                loaded.file, "", f"the engine could not score this model, so it was not published: "
-                f"{failure.error}", hint="`leadscore validate` checks what it can; report the model text "
-                "if it validates")])
-        return version, new, runs
+        return publish_and_rescore(rt, ctx.store, loaded, body.file or "api", rescore=body.rescore)
 
     done: tuple[ModelVersion, bool, list[RunResult]] = await asyncio.wrap_future(rt.write(job, groupable=False))
     version, new, runs = done

@@ -46,21 +46,25 @@ async def post_score(request: Request, response: Response, body: ScoreRequest | 
                      _key: object = AdminKey) -> list[dict[str, Any]]:
     """Rescore now: the given contacts, or everyone (admin). Crossings fire workflows as usual.
 
-    A model whose query fails is named in the `Leadscore-Failed-Models` header; the others score."""
+    A model whose query fails is named in the `Leadscore-Failed-Models` header; the others score.
+    Everyone is rescored as the schedule does it: the query runs beside the writes and its results
+    are written in short parts, so events posted meanwhile are not held back."""
     rt = runtime(request)
     req = body or ScoreRequest.model_validate({})
     as_of = checked_as_of(req.as_of, "body")
     if as_of is not None and not req.allow_future and as_of > utcnow() + FUTURE_SLACK:
         raise InvalidInput([problem(("body", "as_of"), "is in the future: stored scores would count events as "
                                     "older than they are; send `allow_future: true` to store them anyway")])
-
-    def job(ctx: WriteContext) -> ScoreRuns:
-        if req.contact_ids is not None:
-            return rt.rescore_contacts(ctx.store, req.contact_ids, models=req.models, as_of=as_of)
-        return rt.rescore_all(ctx.store, models=req.models, as_of=as_of)
-
     started = time.perf_counter()
-    runs: ScoreRuns = await asyncio.wrap_future(rt.write(job, groupable=req.contact_ids is not None))
+    if req.contact_ids is None:
+        runs: ScoreRuns = await asyncio.to_thread(rt.rescore_staged, as_of=as_of, models=req.models)
+    else:
+        ids = req.contact_ids
+
+        def job(ctx: WriteContext) -> ScoreRuns:
+            return rt.rescore_contacts(ctx.store, ids, models=req.models, as_of=as_of)
+
+        runs = await asyncio.wrap_future(rt.write(job, groupable=True))
     rt.metrics.rescore.labels("requested").observe(time.perf_counter() - started)
     if runs.failures:
         response.headers["Leadscore-Failed-Models"] = ", ".join(f"{f.model} v{f.version}" for f in runs.failures)

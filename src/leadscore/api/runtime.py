@@ -5,8 +5,12 @@ One process owns the workspace's DuckDB file (DuckDB allows one writing process)
 * the **writer** thread owns the store's main connection and runs every write (``api/writer.py``);
 * each request thread reads through a **cursor** of its own (a DuckDB connection must not be used
   by two threads), created on first use and kept for the thread's life;
-* the **scheduler** thread rescores the whole base every ``server.rescore_every_minutes`` through
-  the writer (decay and inactivity move scores without events), and flushes API keys' last-use;
+* the **scheduler** thread rescores the whole base every ``server.rescore_every_minutes`` (decay
+  and inactivity move scores without events): the query runs on a cursor of its own and its
+  results go through the writer in short parts (``scoring.score_all_staged``), so real-time
+  writes never wait for the whole run; it also flushes API keys' last-use;
+* the **lookup indexes** (``storage.lookup_index``) on ``events`` and ``contacts`` by ``contact_id``,
+  created at start when missing (imports drop them), so rescoring a contact looks up its own rows;
 * the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
   on a cursor of its own.
 
@@ -28,7 +32,9 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
-from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_companies, score_contacts
+from leadscore.errors import LeadscoreError
+from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_companies, score_contacts
+from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.outbox import undelivered_count
@@ -37,6 +43,10 @@ from leadscore.workspace import Workspace
 
 T = TypeVar("T")
 log = logging.getLogger("leadscore.api")
+
+
+class ServerStopping(LeadscoreError):
+    """A whole-base rescoring cut short because the server is stopping (what it wrote stays)."""
 
 #: how long a key lookup is trusted; keys change only through this process (it holds the store)
 KEY_CACHE_SECONDS = 5.0
@@ -71,6 +81,10 @@ class ApiRuntime:
         # in-memory hashes of stored event ids (duplicate check) and contact ids (no index)
         self.stored_ids = StoredKeys("events", "event_id")
         self.known_contacts = StoredKeys("contacts", "contact_id")
+        #: seconds the lookup indexes took to build at start (0 when they were there)
+        self.index_seconds = 0.0
+        #: cursors of the staged whole-base runs under way (interrupted when the server stops)
+        self._staging: set[Store] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -81,6 +95,9 @@ class ApiRuntime:
         self.company_columns = self.store.column_types("companies")
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
+        self.index_seconds = ensure_lookup_indexes(self.store)
+        if self.index_seconds > 1:
+            log.info("built the lookup indexes by contact in %.1f s (an import had dropped them)", self.index_seconds)
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
@@ -95,6 +112,9 @@ class ApiRuntime:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._cursors_lock:
+            for reader in self._staging:  # a whole-base query under way: the run ends, nothing half-written
+                reader.con.interrupt()
         for t in self._threads:
             t.join(timeout=30)
         if self.writer is not None:
@@ -170,7 +190,8 @@ class ApiRuntime:
 
     def rescore_all(self, store: Store, *, as_of: datetime | None = None,
                     models: list[str] | None = None) -> ScoreRuns:
-        """Rescore everyone inside a writer job; a failing model is reported, the others score."""
+        """Rescore everyone inside a writer job (a publish: the new version and its scores commit
+        together); a failing model is reported, the others score."""
         runs = score_all(store, as_of=as_of or utcnow(), models=models, quarantine=self.quarantine)
         self._count_failures(runs)
         return runs
@@ -210,8 +231,10 @@ class ApiRuntime:
     # ------------------------------------------------------------------ the schedule
 
     def _schedule(self) -> None:
+        """Rescore everyone at start (scores went stale while no server ran, and the staged run
+        stores them in contact order for the real-time path), then every ``every`` seconds."""
         every = self.settings.rescore_every_minutes * 60
-        next_rescore = time.monotonic() + every if every else None
+        next_rescore = time.monotonic() if every else None
         next_touch = time.monotonic() + KEY_TOUCH_SECONDS
         while not self._stop.wait(1.0):
             now = time.monotonic()
@@ -224,12 +247,39 @@ class ApiRuntime:
                 try:
                     self.rescore_everyone()
                 except Exception:  # noqa: BLE001 - a bad run is logged; the next one is still due
+                    if self._stop.is_set():
+                        return  # cut short by the server stopping: what it wrote stays
                     log.exception("scheduled rescoring failed; next try in %.0f s", every)
 
     def rescore_everyone(self) -> list[Any]:
-        """One scheduled run: every contact, every published model, through the writer."""
+        """One scheduled run: every contact, every published model, staged off the writer."""
         started = time.perf_counter()
-        runs: list[Any] = self.write(lambda ctx: self.rescore_all(ctx.store), groupable=False).result()
+        runs = self.rescore_staged()
         self.metrics.rescore.labels("scheduled").observe(time.perf_counter() - started)
         self.last_scheduled = utcnow()
         return runs
+
+    def rescore_staged(self, *, as_of: datetime | None = None, models: list[str] | None = None) -> ScoreRuns:
+        """Rescore everyone without holding writes back (``scoring.score_all_staged``): the query
+        runs on a cursor of this thread's own, its results go through the writer in short parts.
+        Blocks the calling thread (the scheduler's, or a worker thread of a request) until done."""
+        with self._cursors_lock:
+            if self._factory is None or self._stop.is_set():
+                raise ServerStopping("the server is stopping")
+            reader = self._factory.cursor()
+            self._staging.add(reader)
+        try:
+            runs = score_all_staged(reader, self._write_call, as_of=as_of or utcnow(), models=models,
+                                    quarantine=self.quarantine)
+        finally:
+            with self._cursors_lock:
+                self._staging.discard(reader)
+            reader.close()
+        self._count_failures(runs)
+        return runs
+
+    def _write_call(self, fn: Callable[[Store], T]) -> T:
+        """``fn(store)`` as a writer job of its own, waited for (a staged run's parts)."""
+        if self._stop.is_set():
+            raise ServerStopping("the server is stopping; the rescoring ends here (the parts written stay)")
+        return self.write(lambda ctx: fn(ctx.store), groupable=False).result()

@@ -45,6 +45,7 @@ class Phase:
     errors: int
     p50_ms: float
     p99_ms: float
+    max_ms: float = 0.0  #: the slowest request (``bench api-large`` prints it)
 
     @property
     def events_per_s(self) -> float:
@@ -138,12 +139,12 @@ def build_workspace(directory: Path, contacts: int, events: int, seed: int) -> t
     return key, ids, n_events
 
 
-def _start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(directory: Path, port: int, *, wait: float = 60.0) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SALES_HOOK_URL": "http://127.0.0.1:9/bench"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "leadscore", "serve", "--port", str(port), "--no-worker", "--no-schedule",
          "--log-level", "warning", "-w", str(directory)], env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the bench server exited with status {proc.returncode}")
@@ -154,7 +155,7 @@ def _start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("the bench server did not start within 60 s")
+    raise RuntimeError(f"the bench server did not start within {wait:.0f} s")
 
 
 def _single_sequential(url: str, key: str, gen: _Events, requests: int) -> Phase:
@@ -213,7 +214,7 @@ def run_api_bench(directory: str | Path, *, contacts: int = 100_000, events: int
     key, ids, before = build_workspace(root, contacts, events, seed)
     result = ApiBenchResult(contacts=contacts, events_before=before, setup_seconds=time.perf_counter() - started)
     port = free_port()
-    proc = _start_server(root, port)
+    proc = start_server(root, port)
     url = f"http://127.0.0.1:{port}"
     gen = _Events(ids, seed)
     try:
@@ -223,19 +224,29 @@ def run_api_bench(directory: str | Path, *, contacts: int = 100_000, events: int
                                                      f"batch {batch} x{clients}")))
         result.server = _server_figures(url)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            result.clean_exit = proc.wait(timeout=60) == 0
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        result.clean_exit = _stop_server(proc, 60)
+    result.events_after, result.accepted = _stored_events(root / "leadscore.duckdb")
+    return result
+
+
+def _stop_server(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """SIGTERM, then wait: whether the server exited cleanly (status 0) within ``timeout``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout) == 0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
+def _stored_events(path: Path) -> tuple[int, int]:
+    """Events in the store after the run, and how many of them the bench's clients sent."""
     from leadscore.storage.store import Store
 
-    with Store.open(root / "leadscore.duckdb", read_only=True) as store:
-        result.events_after = store.count("events")
+    with Store.open(path, read_only=True) as store:
         row = store.con.execute("SELECT count(*) FROM events WHERE event_id LIKE 'bench-%'").fetchone()
-        result.accepted = int(row[0]) if row else 0
-    return result
+        return store.count("events"), int(row[0]) if row else 0
 
 
 def format_api_bench(r: ApiBenchResult) -> str:
@@ -245,11 +256,18 @@ def format_api_bench(r: ApiBenchResult) -> str:
     for p in r.phases:
         lines.append(f"{p.name:<18}{p.requests:>10,}{p.events:>10,}{p.events_per_s:>11,.0f}{p.requests_per_s:>9,.0f}"
                      f"{p.p50_ms:>9.1f}{p.p99_ms:>9.1f}{p.errors:>8}")
-    if r.server:
-        s = r.server
-        lines.append(f"server: {s['transactions']:,.0f} write transactions, {s['requests_per_transaction']:.1f} "
-                     f"requests each on average, {s['transaction_ms']:.1f} ms each, of which rescoring "
-                     f"{s['rescore_ms']:.1f} ms")
-    lines.append(f"store after SIGTERM: {r.events_after:,} events ({r.events_after - r.events_before:,} new, "
-                 f"{r.accepted:,} bench ids); server exit {'clean' if r.clean_exit else 'NOT clean'}")
-    return "\n".join(lines)
+    return "\n".join(lines + server_and_store_lines(r.server, r.events_before, r.events_after, r.accepted,
+                                                   r.clean_exit))
+
+
+def server_and_store_lines(server: dict[str, float], before: int, after: int, accepted: int,
+                           clean_exit: bool) -> list[str]:
+    """The server's write figures and what the store holds after SIGTERM (both API benches)."""
+    lines = []
+    if server:
+        lines.append(f"server: {server['transactions']:,.0f} write transactions, "
+                     f"{server['requests_per_transaction']:.1f} requests each on average, "
+                     f"{server['transaction_ms']:.1f} ms each, of which rescoring {server['rescore_ms']:.1f} ms")
+    lines.append(f"store after SIGTERM: {after:,} events ({after - before:,} new, {accepted:,} bench ids); "
+                 f"server exit {'clean' if clean_exit else 'NOT clean'}")
+    return lines

@@ -1,4 +1,4 @@
-"""``leadscore bench [score|accounts|api|import|predict|workflows]``: the benchmarks of ``leadscore.bench``.
+"""``leadscore bench [score|accounts|api|api-large|import|predict|workflows|dashboard]``: the benchmarks.
 
 Each subcommand runs one benchmark module and prints its figures (``--json`` for machine-readable
 output); the ``make bench*`` targets call these.
@@ -222,3 +222,71 @@ def workflows_command(
         print_json(figures)
     else:
         typer.echo(format_workflows_bench(figures))
+
+
+@bench_app.command("dashboard")
+def dashboard_command(
+    contacts: ContactsOpt = 1_000_000,
+    events: EventsOpt = 20_000_000,
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
+    rounds: Annotated[int, typer.Option(help="Rounds of requests: each 10 list pages, 4 filtered lists, 6 lead "
+                                             "pages and a deep page by URL.", min=1)] = 10,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Time the workspace already in --dir/ws "
+                                                        "instead of building it again.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The dashboard's leads list and lead page on a real `leadscore serve` (target: p95 < 300 ms
+    at 1M contacts / 20M events), one client, a rep and a marketing user logged in.
+
+    Example: leadscore bench dashboard --dir /tmp/dash   (then --reuse to time it again)
+    """
+    from leadscore.bench.dashboard import format_dashboard_bench, run_dashboard_bench
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-dashboard-bench-") as tmp:
+        target = directory or Path(tmp)
+        target.mkdir(parents=True, exist_ok=True)
+        with console.status("running the dashboard benchmark…", spinner="dots"):
+            result = run_dashboard_bench(target, contacts, events, rounds=rounds, seed=seed,
+                                         reuse=reuse and directory is not None)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(format_dashboard_bench(result))
+
+
+@bench_app.command("api-large")
+def api_large_command(
+    contacts: ContactsOpt = 1_000_000,
+    events: EventsOpt = 20_000_000,
+    seed: SeedOpt = 7,
+    directory: DirOpt = None,
+    clients: Annotated[int, typer.Option(help="Clients posting batches.", min=1)] = 4,
+    seconds: Annotated[float, typer.Option(help="Seconds of each batch phase.", min=1)] = 10.0,
+    batch: Annotated[int, typer.Option(help="Events per batch request.", min=1, max=1000)] = 500,
+    singles: Annotated[int, typer.Option(help="Single events of the first phase.", min=1)] = 500,
+    events_order: Annotated[str, typer.Option("--events-order", help="How the events are stored: `time` "
+                                              "(as imports and the API leave them) or `contact` (as generated).")
+                            ] = "time",
+    as_json: JsonOpt = False,
+) -> None:
+    """Real-time rescoring on a large store: a real `leadscore serve` on 1M contacts / 20M events
+    with the 25-rule bench model, single events alone, beside batch clients and during a full
+    rescoring, then batches alone. Prints p50/p99 and events/s against the targets.
+
+    With --dir the built store is kept there and reused by the next run with the same sizes.
+    Example: leadscore bench api-large --dir /tmp/bench-large
+    """
+    from leadscore.bench.api_large import format_api_large_bench, run_api_large_bench
+
+    if events_order not in ("time", "contact"):
+        raise typer.BadParameter("--events-order is `time` or `contact`")
+    with tempfile.TemporaryDirectory(prefix="leadscore-api-large-") as tmp:
+        with console.status("running the large API benchmark…", spinner="dots"):
+            result = run_api_large_bench(directory or Path(tmp), contacts=contacts, events=events,
+                                         clients=clients, seconds=seconds, batch=batch, singles=singles,
+                                         seed=seed, order="time" if events_order == "time" else "contact")
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(format_api_large_bench(result))  # a fixed-width table: no wrapping

@@ -10,6 +10,8 @@ import typer
 from leadscore.cli.common import JsonOpt, console, print_json
 from leadscore.cli.main import app
 
+DASHBOARD_URL = "http://127.0.0.1:8000/"
+
 
 @app.command("demo")
 def demo_command(
@@ -17,10 +19,17 @@ def demo_command(
     contacts: Annotated[int, typer.Option(help="Number of contacts.")] = 20_000,
     events: Annotated[int, typer.Option(help="Number of events.")] = 500_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    history_weeks: Annotated[int, typer.Option(
+        help="Score once a week over this many weeks before the data's end first (score history, tier "
+             "crossings, the tasks and deliveries their workflows made).", min=0, max=52)] = 8,
+    predictive: Annotated[bool, typer.Option(
+        "--predictive/--no-predictive", help="Train a predictive model and predict as of the data's end "
+                                             "(priorities and reasons in the dashboard).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a realistic synthetic B2B workspace, score it, and show who to call first and why.
 
+    It also creates two dashboard users (an admin and a rep) and prints how to open the dashboard.
     Example: leadscore demo demo-workspace && cd demo-workspace && leadscore top --tier sql
     """
     from rich.table import Table
@@ -28,7 +37,8 @@ def demo_command(
     from leadscore import admin
 
     with console.status("building the demo workspace…", spinner="dots"):
-        result = admin.build_demo(directory, contacts=contacts, events=events, seed=seed)
+        result = admin.build_demo(directory, contacts=contacts, events=events, seed=seed, history_weeks=history_weeks,
+                                  predictive=predictive)
     if as_json:
         print_json({"directory": result.directory, "contacts": result.contacts, "events": result.events,
                     "deals": result.deals, "tiers": result.run.tier_counts,
@@ -38,7 +48,11 @@ def demo_command(
                              "reasons": reasons} for r, reasons in result.top],
                     "companies": result.companies,
                     "account_tiers": result.account_run.tier_counts if result.account_run else None,
-                    "top_accounts": result.top_accounts})
+                    "top_accounts": result.top_accounts,
+                    "predictive": result.predictive,
+                    "dashboard": {"command": f"leadscore serve -w {directory} --no-schedule", "url": DASHBOARD_URL,
+                                  "users": [{"username": u, "password": p, "role": role}
+                                            for u, p, role in result.users]}})
         return
     r = result.run
     console.print(f"[bold]Demo workspace[/] {result.directory}: {result.contacts:,} contacts, "
@@ -86,3 +100,12 @@ def demo_command(
         "KEY=$(leadscore keys create --scope write) ; leadscore serve   # the HTTP API (docs/api.md)",
     ):
         console.print(f"  {hint}", highlight=False)
+    if result.predictive:
+        console.print(f"Predictive scoring: {result.predictive}.", highlight=False)
+    console.print("[bold]Open the dashboard[/] (docs/dashboard.md):")
+    console.print(f"  leadscore serve -w {directory} --no-schedule", highlight=False)
+    console.print(f"  then open {DASHBOARD_URL} and log in as", highlight=False)
+    for username, password, seen in result.users:
+        console.print(f"    {username} / {password}   ({seen})", highlight=False)
+    console.print("  (--no-schedule: the demo's data ends on its last day; the hourly rescoring would score it as "
+                  "of today, a long quiet time later, and every lead would cool down.)", highlight=False)

@@ -41,6 +41,7 @@ def _register() -> None:
         serve_cmd,
         suggest_cmd,
         train_cmd,
+        users_cmd,
         validate_cmd,
         worker_cmd,
     )

@@ -42,6 +42,29 @@ def render_audit(r: Report) -> None:
         scores = f"{d.min_score:.1f} … {d.max_score:.1f}" if d.contacts else ""
         table.add_row(d.name, f"{d.contacts:,}", f"{d.converters:,}", pct(d.rate), scores)
     console.print(table)
+    render_feedback(r)
+
+
+def render_feedback(r: Report) -> None:
+    """Feedback from reps: share by tier, and the rules firing far more often on disputed leads."""
+    fb = r.feedback
+    if fb is None or not fb.total:
+        return
+    table = Table("tier (when given)", "leads", "share", "too high", "too low", "right",
+                  title=f"Feedback from reps on {fb.total:,} leads")
+    for tier, v in fb.by_tier.items():
+        n = sum(v.values())
+        table.add_row(tier, f"{n:,}", pct(n / fb.total), str(v.get("too_high", 0)), str(v.get("too_low", 0)),
+                      str(v.get("right", 0)))
+    console.print(table)
+    if fb.flagged:
+        table = Table("rule", "points", "leads called", "fires on them", "on the rest", "z",
+                      title="Rules firing far more often on disputed leads")
+        for x in fb.flagged:
+            called = "over-scored" if x.direction == "too_high" else "under-scored"
+            table.add_row(f"{x.group} / {x.rule}", x.points, f"{called} ({x.disputed})", pct(x.rate_disputed),
+                          pct(x.rate_rest), "—" if x.z is None else f"{x.z:.1f}")
+        console.print(table)
 
 
 def render_findings(r: Report) -> None:

@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leadscore.compiler import compile_model
 from leadscore.engine.accounts_read import AccountRow, top_accounts
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.export import TopRow, top_scores
-from leadscore.engine.run import RunResult, publish
+from leadscore.engine.run import RunResult, compiled_sql, publish
 from leadscore.errors import LeadscoreError
 from leadscore.ingest import import_file
 from leadscore.ingest.history import import_history
@@ -55,11 +54,20 @@ class DemoResult:
     #: the account model's run and its best companies (the demo's second level)
     account_run: RunResult | None = None
     top_accounts: list[AccountRow] = field(default_factory=list)
+    #: filled by ``admin.build_demo``: what predictive training did, and the dashboard's users
+    #: (name, generated password, what they see)
+    predictive: str | None = None
+    users: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 500_000,
-               seed: int = 42) -> DemoResult:
-    """Build (or rebuild) the demo workspace in ``directory`` and score it."""
+               seed: int = 42, history_weeks: int = 0) -> DemoResult:
+    """Build (or rebuild) the demo workspace in ``directory`` and score it.
+
+    With ``history_weeks`` it is first scored once a week over that many weeks before the data's
+    end, so scores have a history (the dashboard's charts, 7-day changes, tier crossings) and the
+    workflows of the crossings have made tasks and queued deliveries.
+    """
     from leadscore.demo.generator import generate, write_files
 
     started = time.perf_counter()
@@ -85,6 +93,8 @@ def build_demo(directory: str | Path, *, contacts: int = 20_000, events: int = 5
         loaded = load_model(ws.models_dir / "b2b.yml")
         publish(store, loaded, "models/b2b.yml")
         publish(store, load_model(ws.models_dir / "accounts.yml"), "models/accounts.yml")
+        for weeks in range(history_weeks, 0, -1):
+            score_all(store, as_of=data.as_of - timedelta(weeks=weeks))
         runs = {r.model: r for r in score_all(store, as_of=data.as_of)}
         run, account_run = runs[loaded.model.name], runs.get("accounts")
         best_accounts = top_accounts(store, model="accounts", n=5)
@@ -125,7 +135,7 @@ def conversion_since(store: Store, model: ScoringModel, since: datetime, until: 
     without writing scores. Only deals closed in ``[since, until)`` count, so nothing the model
     could not have foreseen, and nothing after the data's end, is credited to it.
     """
-    sql = compile_model(model, as_of=since, dialect="duckdb").sql(dialect="duckdb")
+    sql = compiled_sql(store, model, since)  # properties as of `since` too, from the history the demo ships
     rows = store.con.execute(
         f"""SELECT s.tier, count(*), count(*) FILTER (WHERE w.won)
             FROM ({sql}) s LEFT JOIN (

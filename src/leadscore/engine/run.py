@@ -24,13 +24,23 @@ from functools import lru_cache
 import duckdb
 
 from leadscore.compiler import compile_model
+from leadscore.engine.realtime import (
+    RT_CONTACTS,
+    RT_EVENTS,
+    Scored,
+    copy_rows,
+    reference_reads_as_sql,
+    scored_by_reference,
+)
 from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import AnyModel, LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
 from leadscore.storage.history import needs_history
+from leadscore.storage.lookup_index import key_filter
 from leadscore.storage.store import ModelVersion, Store, rows_affected, used_params
+from leadscore.storage.types import logical_type
 from leadscore.timeutil import epoch_micros, utcnow
 
 #: Scores closer than this are "unchanged" (floating sums in another order differ by ~1e-15).
@@ -135,30 +145,55 @@ def history_table(store: Store, as_of: datetime) -> str | None:
     return HISTORY_TABLE if needs_history(store.con, as_of) else None
 
 
-#: (model hash, contact columns, event columns, history) → parameterised SQL; see _parameterized_sql.
-_PARAM_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str | None], str] = {}
+#: (model hash, contact columns, event columns, tables, history) → parameterised SQL; see _parameterized_sql.
+_PARAM_SQL: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, str], str | None],
+                 str] = {}
 
 
-def _parameterized_sql(store: Store, version: ModelVersion, model: ScoringModel, history: str | None = None) -> str:
+def _parameterized_sql(version: ModelVersion, model: ScoringModel, contacts: dict[str, str],
+                       events: dict[str, str], tables: tuple[str, str] = ("contacts", "events"),
+                       history: str | None = None) -> str:
     """A model's SQL for a list of contacts with as-of and contacts bound at execution.
 
-    Keyed on the version's hash, the store's columns and whether properties are read as of the
-    instant, so an import that adds a column compiles anew. Compiling takes tens of milliseconds;
-    binding costs nothing.
+    Keyed on the version's hash, the store's (logical) columns, the tables read and whether
+    properties are read as of the instant from the history, so an import that adds a column
+    compiles anew. Compiling takes tens of milliseconds; binding costs nothing.
     """
-    contacts, events = store.scoring_columns()
     contact_columns, event_columns = tuple(contacts.items()), tuple(events.items())
-    key = (version.hash, contact_columns, event_columns, history)
+    key = (version.hash, contact_columns, event_columns, tables, history)
     sql = _PARAM_SQL.get(key)
     if sql is None:
         query = compile_model(model, as_of=datetime(1970, 1, 1), dialect="duckdb", params=True,
                               contact_columns=dict(contact_columns), event_columns=dict(event_columns),
-                              history_table=history)
+                              contacts_table=tables[0], events_table=tables[1], history_table=history)
         sql = query.sql(dialect="duckdb")
         if len(_PARAM_SQL) >= 64:
             _PARAM_SQL.clear()
         _PARAM_SQL[key] = sql
     return sql
+
+
+def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: list[str], as_of: datetime) -> Scored:
+    """Where a run for some contacts reads their scores from (``engine.realtime``): the reference
+    scorer over their rows when it reads the model's columns as SQL does, else the compiled query
+    over a copy of their rows. The query is compiled (once per version and columns) either way, so
+    a model the compiler refuses for this store fails on both paths alike. As of an instant some
+    property changed after, the compiled query reads the properties of then from the history (the
+    reference path reads the stored, current values, so it is left out)."""
+    contact_types, event_types = store.column_types("contacts"), store.column_types("events")
+    contacts = {name: logical_type(t) for name, t in contact_types.items()}
+    events = {name: logical_type(t) for name, t in event_types.items()}
+    history = history_table(store, as_of)
+    sql = _parameterized_sql(version, model, contacts, events, (RT_CONTACTS, RT_EVENTS), history)
+    if history is None and reference_reads_as_sql(model, contact_types, event_types):
+        scored = scored_by_reference(store, model, ids, as_of)
+        if scored is not None:
+            scored.params["contact_ids"] = ids
+            return scored
+    copy_rows(store, model, ids)
+    # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
+    params = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of)}) | {"contact_ids": ids}
+    return Scored(sql, params, (RT_CONTACTS, RT_EVENTS), "sql")
 
 
 def compiled_sql(store: Store, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
@@ -223,8 +258,10 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     caller that picks the models, the instant and the hook.
 
     A whole-base run compiles with literals (DuckDB folds them; the run is long anyway). A run
-    for some contacts uses the cached parameterised text, so the real-time path pays no compile.
-    A failure of the model's own query is a ``ModelRunError``.
+    for some contacts reads only their rows (``engine.realtime``: by key, from the server's
+    lookup indexes when they exist) and scores them with the reference scorer, or, for many contacts,
+    with the cached parameterised text over a copy of their rows. A failure of the model's own
+    query is a ``ModelRunError``.
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -235,6 +272,8 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     ids = None if contact_ids is None else list(dict.fromkeys(contact_ids))
     binds: dict[str, object] = {"model": version.model}
     level = level_of(scoring_model)
+    scored: Scored | None = None
+    con = store.con
     try:
         if isinstance(scoring_model, AccountModel):
             from leadscore.engine.account_sql import account_param_sql, account_sql
@@ -244,14 +283,23 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
-            sql = _parameterized_sql(store, version, scoring_model, history_table(store, as_of))
-        if ids is not None:
+            scored = _scored_some(store, version, scoring_model, ids, as_of)
+            sql = scored.sql
+            binds.update(scored.params)
+        if ids is not None and scored is None:  # an account model's companies
             # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
             binds.update(used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), level.ids: ids}))
     except LeadscoreError as exc:  # the compiler refused what validation let through
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
-    return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started, on_written)
+    try:
+        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started, on_written)
+    finally:
+        if scored is not None:
+            try:
+                scored.drop(con)
+            except duckdb.TransactionException:  # a failed transaction: the caller rolls back
+                pass
 
 
 @contextmanager
@@ -276,33 +324,60 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
                started: float, on_written: OnWritten | None = None) -> RunResult:
     """The transactional part of a run: diff against the previous scores, history, scores."""
+    level = level_of(scoring_model)
+    contact_filter = ""
+    if ids is not None:  # keys bound one by one: DuckDB prunes `scores` (stored in contact order) on them
+        where, keys = key_filter(level.key, ids, prefix="sk")
+        contact_filter = f" AND {where}"
+        binds = binds | keys
+    with store.transaction():
+        t = time.perf_counter()
+        make_run_table(store, version, scoring_model, sql, binds, contact_filter)
+        phases["query"] = time.perf_counter() - t
+        return write_from_run(store, version, scoring_model, when, ids, binds, contact_filter, phases, started,
+                              on_written)
+
+
+def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel, sql: str,
+                   binds: dict[str, object], prev_filter: str, where: str = "") -> None:
+    """``_run``: the scores ``sql`` gives joined with the previous ones (the level's ``scores``
+    rows of the model that pass ``prev_filter``), keeping the rows that pass ``where``. A failure
+    of ``sql`` is the model's (``ModelRunError``)."""
+    level = level_of(scoring_model)
+    key = level.key
+    con = store.con
+    con.execute("DROP TABLE IF EXISTS _run")
+    text = f"""CREATE TEMP TABLE _run AS
+        SELECT q.{key}, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
+               p.score AS prev_score, p.tier AS prev_tier
+        FROM ({sql}) AS q
+        LEFT JOIN (SELECT {key}, score, tier, run_id FROM {level.scores} WHERE model = $model{prev_filter}) AS p
+          USING ({key}) {where}"""
+    try:
+        con.execute(text, used_params(text, binds))
+    except _NOT_THE_MODEL:
+        raise  # the transaction, the machine or the user: not something to quarantine
+    except duckdb.Error as exc:
+        raise ModelRunError(version, exc) from exc
+
+
+def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel, when: datetime,
+                   ids: list[str] | None, binds: dict[str, object], delete_filter: str,
+                   phases: dict[str, float], started: float, on_written: OnWritten | None = None, *,
+                   scope: str | None = None, whole: bool = False) -> RunResult:
+    """Write what ``_run`` holds: history rows where something changed, the scores of the scope
+    (the model's rows passing ``delete_filter`` are replaced), the run record, then the hook.
+
+    ``scope`` names the run in ``score_runs`` (default: all / one / some); ``whole`` tells the hook
+    a part of a whole-base run is written (``engine.staged``: its baseline rule applies).
+    """
     run_id = uuid.uuid4().hex
     now = utcnow()
-    scope = "all" if ids is None else ("one" if len(ids) == 1 else "some")
+    scope = scope or ("all" if ids is None else ("one" if len(ids) == 1 else "some"))
     con = store.con
     level = level_of(scoring_model)
     key = level.key
-    contact_filter = ""
-    if ids is not None:
-        contact_filter = f" AND {key} IN (SELECT UNNEST(${level.ids}))"
     with store.transaction():
-        t = time.perf_counter()
-        con.execute("DROP TABLE IF EXISTS _run")
-        try:
-            con.execute(
-                f"""CREATE TEMP TABLE _run AS
-                SELECT q.{key}, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
-                       p.score AS prev_score, p.tier AS prev_tier
-                FROM ({sql}) AS q
-                LEFT JOIN (SELECT {key}, score, tier FROM {level.scores} WHERE model = $model{contact_filter}) AS p
-                  USING ({key})""",
-                binds,
-            )
-        except _NOT_THE_MODEL:
-            raise  # the transaction, the machine or the user: not something to quarantine
-        except duckdb.Error as exc:
-            raise ModelRunError(version, exc) from exc
-        phases["query"] = time.perf_counter() - t
         t = time.perf_counter()
         common = [version.model, version.version]
         con.execute(
@@ -314,10 +389,13 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql
             [*common, when, now, run_id],
         )
         changed = rows_affected(con)
-        con.execute(f"DELETE FROM {level.scores} WHERE model = $model{contact_filter}",
-                    {k: v for k, v in binds.items() if k in ("model", level.ids)})
+        delete = f"DELETE FROM {level.scores} WHERE model = $model{delete_filter}"
+        con.execute(delete, used_params(delete, binds))
+        # some contacts' rows go in contact order: a table written so keeps its row groups'
+        # min/max narrow, and reading one contact's score skips the others (engine.staged)
         con.execute(
-            f"INSERT INTO {level.scores} SELECT ?, {key}, ?, score, tier, grade, groups, ?, ?, ? FROM _run",
+            f"INSERT INTO {level.scores} SELECT ?, {key}, ?, score, tier, grade, groups, ?, ?, ? FROM _run"
+            + ("" if ids is None else f" ORDER BY {key}"),
             [*common, when, now, run_id],
         )
         tier_counts: dict[str, int] = {}
@@ -336,7 +414,7 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql
              crossings],
         )
         if on_written is not None:
-            on_written(con, RunContext(run_id, version, scoring_model, when, now, ids))
+            on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids))
         con.execute("DROP TABLE _run")
         fault_point("score.before_commit")
         phases["write"] = time.perf_counter() - t
@@ -358,7 +436,9 @@ def last_as_of(store: Store, model: str) -> datetime | None:
     return row[0] if row else None
 
 
-def publish(store: Store, loaded: LoadedModel, file: str | None = None) -> ModelVersion:
-    """Record a model's text as a new version (returns the latest one if the text is unchanged)."""
+def publish(store: Store, loaded: LoadedModel, file: str | None = None, *,
+            published_by: str | None = None) -> ModelVersion:
+    """Record a model's text as a new version (returns the latest one if the text is unchanged);
+    ``published_by`` names who did (a dashboard user)."""
     return store.publish_model(loaded.model.name, loaded.text, loaded.hash, file or loaded.file,
-                               list(loaded.model.groups))
+                               list(loaded.model.groups), published_by)

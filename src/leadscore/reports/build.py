@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from leadscore.model.spec import ScoringModel
 from leadscore.reports.audit_rules import RuleImpact, rule_impact
 from leadscore.reports.backtest import (
     BacktestResult,
@@ -24,6 +25,7 @@ from leadscore.reports.backtest import (
     rolling_dates,
 )
 from leadscore.reports.calibration import PredictiveCalibration, predictive_calibration
+from leadscore.reports.feedback_audit import FeedbackAudit, feedback_audit
 from leadscore.reports.frame import ScoredFrame, Target, load_target
 from leadscore.reports.metrics import BandStats, by_decile, gains_curve
 from leadscore.reports.outcomes import Outcome, checked_outcome, parse_horizon
@@ -67,6 +69,8 @@ class Report:
     calibration: list[PredictiveCalibration]
     tier_bounds: dict[str, float] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
+    #: rules firing on the leads reps called over- or under-scored (None: no feedback on the model)
+    feedback: FeedbackAudit | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +150,7 @@ def build_report(store: Store, *, model: str | Path | Target | None = None, as_o
         stuck=stuck_leads(store, target.model, days=stuck_days),
         calibration=predictive_calibration(store) if frame.level == "contact" else [],
         tier_bounds={k: float(v) for k, v in target.model.tiers.items()},
+        feedback=feedback_audit(store, target.model) if isinstance(target.model, ScoringModel) else None,
     )
     report.findings = findings_for(report)
     return report

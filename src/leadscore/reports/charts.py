@@ -36,7 +36,7 @@ def _tier_color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
-def tiers_chart(report: Report) -> str:
+def tiers_figure(report: Report) -> Any:
     """Contacts per tier (bars) and the backtest's conversion rate per tier (line, right axis)."""
     import plotly.graph_objects as go
 
@@ -55,10 +55,10 @@ def tiers_chart(report: Report) -> str:
                       yaxis2={"title": "conversion %", "overlaying": "y", "side": "right",
                               "range": [0, max([(rates[t] or 0) * 100 for t in measured] + [1]) * 1.2]},
                       legend={"orientation": "h", "y": -0.2})
-    return _div(fig, "chart-tiers")
+    return fig
 
 
-def distribution_chart(report: Report) -> str:
+def distribution_figure(report: Report) -> Any:
     """Histogram of scores with the tier bounds drawn as vertical lines."""
     import plotly.graph_objects as go
 
@@ -74,10 +74,10 @@ def distribution_chart(report: Report) -> str:
                       annotation_text=f"{name} ≥ {bound:g}", annotation_position="top")
     fig.update_layout(**LAYOUT, title="Score distribution", xaxis={"title": "score"},
                       yaxis={"title": "contacts"}, bargap=0.02)
-    return _div(fig, "chart-distribution")
+    return fig
 
 
-def gains_chart(report: Report) -> str:
+def gains_figure(report: Report) -> Any:
     """Cumulative gains: share of converters reached by calling the best-scored share of contacts."""
     import plotly.graph_objects as go
 
@@ -90,10 +90,10 @@ def gains_chart(report: Report) -> str:
     fig.update_layout(**LAYOUT, title="Gains: converters reached vs contacts called",
                       xaxis={"title": "% of contacts called, best score first"},
                       yaxis={"title": "% of converters reached"}, legend={"orientation": "h", "y": -0.2})
-    return _div(fig, "chart-gains")
+    return fig
 
 
-def deciles_chart(report: Report) -> str:
+def deciles_figure(report: Report) -> Any:
     """Conversion rate per score decile (D1 = the best-scored 10%)."""
     import plotly.graph_objects as go
 
@@ -103,10 +103,10 @@ def deciles_chart(report: Report) -> str:
     fig = go.Figure(go.Bar(x=names, y=rates, marker_color="#2a9d8f", name="conversion %"))
     fig.add_hline(y=base, line_dash="dash", line_color="#e76f51", annotation_text=f"average {base:.1f}%")
     fig.update_layout(**LAYOUT, title="Conversion by score decile", yaxis={"title": "conversion %"})
-    return _div(fig, "chart-deciles")
+    return fig
 
 
-def rolling_chart(report: Report) -> str:
+def rolling_figure(report: Report) -> Any:
     """AUC and top-20% capture at each rolling as-of date."""
     import plotly.graph_objects as go
 
@@ -117,10 +117,10 @@ def rolling_chart(report: Report) -> str:
                     mode="lines+markers")
     fig.update_layout(**LAYOUT, title="Stability over time", yaxis={"range": [0, 1]},
                       legend={"orientation": "h", "y": -0.2})
-    return _div(fig, "chart-rolling")
+    return fig
 
 
-def calibration_chart(report: Report) -> str:
+def calibration_figure(report: Report) -> Any:
     """Reliability curve of each predictive model: predicted vs observed, with the diagonal."""
     import plotly.graph_objects as go
 
@@ -136,16 +136,21 @@ def calibration_chart(report: Report) -> str:
     fig.update_layout(**LAYOUT, title="Calibration of the predictive score",
                       xaxis={"title": "predicted probability", "range": [0, 1]},
                       yaxis={"title": "observed conversion", "range": [0, 1]})
-    return _div(fig, "chart-calibration")
+    return fig
+
+
+def all_figures(report: Report) -> dict[str, tuple[str, Any]]:
+    """Every chart the report has data for: name → (div id, Plotly figure)."""
+    builders = [("tiers", tiers_figure), ("gains", gains_figure), ("deciles", deciles_figure)]
+    if report.distribution.bin_counts:
+        builders.append(("distribution", distribution_figure))
+    if len(report.rolling) > 1:
+        builders.append(("rolling", rolling_figure))
+    if any(c.calibration is not None for c in report.calibration):
+        builders.append(("calibration", calibration_figure))
+    return {name: (f"chart-{name}", build(report)) for name, build in builders}
 
 
 def all_charts(report: Report) -> dict[str, str]:
-    """Every chart the report has data for, by name."""
-    charts = {"tiers": tiers_chart(report), "gains": gains_chart(report), "deciles": deciles_chart(report)}
-    if report.distribution.bin_counts:
-        charts["distribution"] = distribution_chart(report)
-    if len(report.rolling) > 1:
-        charts["rolling"] = rolling_chart(report)
-    if any(c.calibration is not None for c in report.calibration):
-        charts["calibration"] = calibration_chart(report)
-    return charts
+    """Every chart as an HTML fragment (a div and its script), for the offline report file."""
+    return {name: _div(fig, div_id) for name, (div_id, fig) in all_figures(report).items()}

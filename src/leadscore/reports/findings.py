@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from leadscore.predictive.calibrate import ECE_HONEST
 from leadscore.reports.audit_rules import FlagKind, RuleImpact
 from leadscore.reports.calibration import PredictiveCalibration
+from leadscore.reports.feedback_audit import FeedbackAudit
 
 if TYPE_CHECKING:
     from leadscore.reports.build import Report
@@ -36,7 +37,11 @@ def auc_words(auc: float) -> str:
 
 
 def findings_for(report: Report) -> list[str]:
-    """Plain-language findings, most important first."""
+    """Plain-language findings, most important first; feedback from reps whatever the backtest found."""
+    return _backtest_findings(report) + feedback_findings(report.feedback)
+
+
+def _backtest_findings(report: Report) -> list[str]:
     bt = report.backtest
     out: list[str] = []
     if bt.contacts == 0:
@@ -137,6 +142,32 @@ def _rule_findings(rules: list[RuleImpact]) -> list[str]:
             out.append(f"The strongest signal is '{best.rule}' (converts {best.lift:.1f}× the average when it "
                        f"fires) but it is worth only {best.points} points: consider raising it "
                        "(`leadscore suggest` proposes weights).")
+    return out
+
+
+def feedback_findings(audit: FeedbackAudit | None) -> list[str]:
+    """Sentences for the report: each flagged rule, then the share of feedback by tier."""
+    if audit is None or not audit.total:
+        return []
+    out = []
+    for r in audit.flagged:
+        called = "over-scored" if r.direction == "too_high" else "under-scored"
+        if r.direction == "too_high":
+            advice = ("it may be worth too much or fire too broadly: consider lowering it or narrowing its "
+                      "condition" if r.sign >= 0 else "its penalty is not enough to offset the rest")
+        else:
+            advice = ("its penalty may bite too hard: consider softening it" if r.sign < 0
+                      else "it marks leads reps value more than the model does: consider raising it")
+        out.append(f"The '{r.rule}' rule ({r.points}) fires on {pct(r.rate_disputed, 0)} of the {r.disputed:,} "
+                   f"leads reps called {called}, against {pct(r.rate_rest, 0)} of the other leads: {advice}.")
+    parts = []
+    for tier, verdicts in audit.by_tier.items():
+        n = sum(verdicts.values())
+        if n:
+            detail = ", ".join(f"{verdicts[v]:,} {v.replace('_', ' ')}" for v in ("too_high", "too_low", "right")
+                               if verdicts.get(v))
+            parts.append(f"{tier} {n / audit.total:.0%} ({detail})")
+    out.append(f"Feedback from reps on {audit.total:,} leads, by tier at the time: " + "; ".join(parts) + ".")
     return out
 
 

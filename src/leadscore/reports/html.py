@@ -26,22 +26,22 @@ if TYPE_CHECKING:
     from leadscore.reports.build import Report
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
+def pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _num(value: float | None, digits: int = 2) -> str:
+def num(value: float | None, digits: int = 2) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
 
 
-def _money(value: float | None) -> str:
+def money(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("leadscore", "templates"), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(pct=_pct, num=_num, money=_money)
+    env.globals.update(pct=pct, num=num, money=money)
     return env
 
 

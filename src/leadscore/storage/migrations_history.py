@@ -1,4 +1,4 @@
-"""Migration 8: property history, so a score "as of" a past date reads the properties of that date.
+"""Migration 9: property history, so a score "as of" a past date reads the properties of that date.
 
 Part of the numbered list in ``storage/schema.py``; never edit it once it has shipped.
 

@@ -19,6 +19,7 @@ from leadscore.storage.migrations_bulk import BULK_MIGRATION
 from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_history import HISTORY_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
+from leadscore.storage.migrations_users import USERS_MIGRATION
 from leadscore.storage.migrations_workflows import WORKFLOWS_MIGRATION
 
 CORE_MIGRATION: list[str] = [
@@ -88,9 +89,9 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     PREDICT_MIGRATION,  # 4: predictive models and predictions (storage/migrations_predict.py)
     BULK_MIGRATION,  # 5: contacts/deals without PK, events.event_id in ZSTD (migrations_bulk.py)
     ENGINES_MIGRATION,  # 6: score_runs.engine / location for Spark and Postgres runs (migrations_engines.py)
-    # companies come after whatever main has (users and property history are other branches'):
     ACCOUNTS_MIGRATION,  # 7: companies, company_id on contacts/deals, account scores (migrations_accounts.py)
-    HISTORY_MIGRATION,  # 8: property history, property_changes as its view (migrations_history.py)
+    USERS_MIGRATION,  # 8: dashboard users, sessions, feedback, drafts (migrations_users.py)
+    HISTORY_MIGRATION,  # 9: property history, property_changes as its view (migrations_history.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

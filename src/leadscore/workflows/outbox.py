@@ -199,6 +199,11 @@ def record_attempts(store: Store, attempts: list[Attempt]) -> None:
 # ---------------------------------------------------------------------------- listing and replay
 
 
+#: a Delivery's columns, in its order (the next attempt only while one is due)
+_DELIVERY_COLUMNS = """action_id, kind, model, model_version, workflow, contact_id, target, status, attempts,
+    created_at, CASE WHEN status = 'pending' THEN next_attempt_at END, last_attempt_at, delivered_at, last_error"""
+
+
 def list_deliveries(store: Store, *, status: str | None = None, limit: int = 100,
                     after: str | None = None) -> list[Delivery]:
     """Outbox rows, newest first, paginated by ``after`` (an action_id from the previous page)."""
@@ -215,13 +220,19 @@ def list_deliveries(store: Store, *, status: str | None = None, limit: int = 100
         where.append("(created_at, action_id) < (SELECT (created_at, action_id) FROM outbox WHERE action_id = $after)")
         params["after"] = after
     rows = store.con.execute(
-        f"""SELECT action_id, kind, model, model_version, workflow, contact_id, target, status, attempts,
-                   created_at, CASE WHEN status = 'pending' THEN next_attempt_at END, last_attempt_at,
-                   delivered_at, last_error
+        f"""SELECT {_DELIVERY_COLUMNS}
         FROM outbox WHERE {' AND '.join(where)} ORDER BY created_at DESC, action_id DESC LIMIT $limit""",
         params,
     ).fetchall()
     return [Delivery(*r) for r in rows]
+
+
+def get_delivery(store: Store, action_id: str) -> Delivery:
+    """One outbox row (NotFoundError for an unknown id)."""
+    row = store.con.execute(f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE action_id = ?", [action_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no delivery `{action_id}`; list them with `leadscore deliveries`")
+    return Delivery(*row)
 
 
 def attempts_of(store: Store, action_id: str) -> list[dict[str, Any]]:
