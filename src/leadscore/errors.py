@@ -76,3 +76,11 @@ class NotFoundError(LeadscoreError):
 class TimeLimitError(LeadscoreError):
     """Work that ran past the time allowed for it (a preview or explain over the API): stopped,
     nothing written. The message names the limit and how to stay under it."""
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of an engine's or a library's error, for a message of ours: their texts run on
+    for pages (Java stack traces, SQL echoes). An error with no text gives its class name."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit] if limit is not None else line

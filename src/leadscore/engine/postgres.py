@@ -30,7 +30,7 @@ from leadscore.compiler import compile_model
 from leadscore.engine.backends import Pull, Pulled, RunRecord, frame_types, named_params
 from leadscore.engine.run import SCORE_EPSILON
 from leadscore.engine_settings import PostgresSettings
-from leadscore.errors import BackendError
+from leadscore.errors import BackendError, first_line
 from leadscore.faults import fault_point
 from leadscore.storage.store import ModelVersion
 
@@ -85,7 +85,7 @@ class PostgresBackend:
                 raise BackendError("engine postgres: `postgres.dsn` is not a valid libpq connection string "
                                    "(a `%` or `@` in a URI password must be percent-encoded: %25, %40)") from None
             except psycopg.Error as exc:
-                raise BackendError(f"engine postgres: cannot connect: {_without_secrets(_first_line(exc), dsn)}"
+                raise BackendError(f"engine postgres: cannot connect: {_without_secrets(first_line(exc), dsn)}"
                                    ) from None
         self.con = connection
         info = self.con.info
@@ -130,7 +130,7 @@ class PostgresBackend:
                                        f"FROM {quoted_name(name)}", [as_of]).fetchone()
         except psycopg.Error as exc:
             raise BackendError(f"engine postgres: cannot read the property history {name} "
-                               f"(postgres.property_history): {_first_line(exc)}") from exc
+                               f"(postgres.property_history): {first_line(exc)}") from exc
         return name if row and row[0] else None
 
     def event_types(self) -> list[str]:
@@ -144,7 +144,7 @@ class PostgresBackend:
             with self.con.transaction():
                 return self.con.execute(query, params).fetchall()
         except psycopg.Error as exc:
-            raise BackendError(f"Postgres refused the query: {_first_line(exc)}") from exc
+            raise BackendError(f"Postgres refused the query: {first_line(exc)}") from exc
 
     # ------------------------------------------------------------------ output tables
 
@@ -187,7 +187,7 @@ class PostgresBackend:
                     self.con.execute(statement)
         except psycopg.Error as exc:
             raise BackendError(f"engine postgres: cannot create the tables in schema {self.schema}: "
-                               f"{_first_line(exc)}") from exc
+                               f"{first_line(exc)}") from exc
         self._ready = True
 
     def _lock(self) -> None:
@@ -243,7 +243,7 @@ class PostgresBackend:
                 fault_point("postgres.before_commit")
         except psycopg.Error as exc:
             raise BackendError(f"Postgres could not run model `{version.model}`: "
-                               f"{_first_line(exc)}") from exc
+                               f"{first_line(exc)}") from exc
         record.seconds = time.perf_counter() - started
         return record
 
@@ -310,7 +310,7 @@ class PostgresBackend:
                 names = [d.name for d in cur.description or []]
                 rows = cur.fetchall()
         except psycopg.Error as exc:
-            raise BackendError(f"Postgres refused the query: {_first_line(exc)}") from exc
+            raise BackendError(f"Postgres refused the query: {first_line(exc)}") from exc
         arrays = []
         for i, name in enumerate(names):
             kind = types.get(name, "string")
@@ -366,7 +366,7 @@ class PostgresBackend:
                 names = [d.name for d in cur.description or []]
                 rows = cur.fetchall()
         except psycopg.Error as exc:
-            raise BackendError(f"Postgres refused the query: {_first_line(exc)}") from exc
+            raise BackendError(f"Postgres refused the query: {first_line(exc)}") from exc
         schema = frame_types(names)
         columns = [[row[i] for row in rows] for i in range(len(names))]
         return pa.Table.from_arrays([pa.array([None if v is None else (str(v) if t == pa.string() else v)
@@ -375,11 +375,6 @@ class PostgresBackend:
 
     def close(self) -> None:
         self.con.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _without_secrets(message: str, dsn: str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from leadscore.errors import BackendError
+from leadscore.errors import BackendError, first_line
 from leadscore.timeutil import epoch_micros
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def register_rows(spark: SparkSession, name: str, columns: Mapping[str, str],
         frame = spark.createDataFrame(data, StructType(fields))
         frame.selectExpr(*select).createOrReplaceTempView(name)
     except Exception as exc:  # PySparkTypeError and friends: name the table, not a JVM trace
-        raise BackendError(f"Spark refused the rows of `{name}`: {str(exc).splitlines()[0][:300]}") from exc
+        raise BackendError(f"Spark refused the rows of `{name}`: {first_line(exc, 300)}") from exc
 
 
 def _spark_value(value: Any, column: str, duckdb_type: str, kind: str) -> Any:
@@ -131,4 +131,4 @@ def run_sql(spark: SparkSession, sql: str) -> list[dict[str, Any]]:
     try:
         return [row.asDict() for row in spark.sql(sql).collect()]
     except Exception as exc:  # py4j / Spark analysis errors carry the reason in their text
-        raise BackendError(f"Spark refused the query: {str(exc).splitlines()[0][:500]}") from exc
+        raise BackendError(f"Spark refused the query: {first_line(exc, 500)}") from exc

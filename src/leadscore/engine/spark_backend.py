@@ -38,7 +38,7 @@ from leadscore.engine.spark_lake import (
     spark_session,
 )
 from leadscore.engine_settings import SparkSettings
-from leadscore.errors import BackendError
+from leadscore.errors import BackendError, first_line
 from leadscore.faults import fault_point
 from leadscore.storage.store import ModelVersion
 from leadscore.timeutil import epoch_micros
@@ -122,7 +122,7 @@ class SparkBackend:
         try:
             return self.spark.sql(text, args=args) if args else self.spark.sql(text)
         except Exception as exc:  # analysis errors: the first line says what
-            raise BackendError(f"Spark refused the query: {str(exc).splitlines()[0][:500]}") from exc
+            raise BackendError(f"Spark refused the query: {first_line(exc, 500)}") from exc
 
     # ------------------------------------------------------------------ a run
 
@@ -158,7 +158,7 @@ class SparkBackend:
         except BackendError:
             raise
         except Exception as exc:  # a failed Spark job: its first line, not a JVM trace
-            raise BackendError(f"Spark could not run model `{version.model}`: {str(exc).splitlines()[0][:500]}") \
+            raise BackendError(f"Spark could not run model `{version.model}`: {first_line(exc, 500)}") \
                 from exc
         fault_point("spark.before_commit")
         self.output.commit(record, {name: self.output.written_files(name, run_id)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from leadscore.engine_settings import TableRef
-from leadscore.errors import BackendError
+from leadscore.errors import BackendError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -61,7 +61,7 @@ def spark_session(master: str = "local[*]", conf: Mapping[str, str] | None = Non
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # no Java, a bad master URL: say so in one line
-        raise BackendError(f"could not start Spark ({master}): {str(exc).splitlines()[0][:300]}") from exc
+        raise BackendError(f"could not start Spark ({master}): {first_line(exc, 300)}") from exc
     for key in RUNTIME_CONF:
         session.conf.set(key, settings[key])
     session.sparkContext.setLogLevel("ERROR")
@@ -109,7 +109,7 @@ def _read(spark: SparkSession, name: str, ref: TableRef) -> DataFrame:
     except Exception as exc:  # a missing path or table: name the table and the place
         where = ref.parquet or ref.table or ref.iceberg
         raise BackendError(f"engine spark: cannot read the {name} at {where}: "
-                           f"{str(exc).splitlines()[0][:300]}") from exc
+                           f"{first_line(exc, 300)}") from exc
 
 
 def _read_iceberg(spark: SparkSession, table: str, properties: Mapping[str, str]) -> DataFrame:

@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from leadscore.errors import ImportError_
+from leadscore.errors import ImportError_, first_line
 from leadscore.ingest.lines import LineMap, lines_at_offsets
 from leadscore.ingest.mapping import ColumnMapping
 from leadscore.ingest.quotes import MAX_ROUNDS, RunawayQuote, blanked_copy, runaway_records
@@ -255,10 +255,10 @@ def _stage_robustly(con: duckdb.DuckDBPyConnection, path: Path, stage: Callable[
         except duckdb.Error as exc:
             copy.unlink(missing_ok=True)
             raise ImportError_(f"cannot read {name or path.name} as {what}: "
-                               f"{str(exc).splitlines()[0]}") from exc
+                               f"{first_line(exc)}") from exc
         return copy, [copy]
     except duckdb.Error as exc:
-        raise ImportError_(f"cannot read {name or path.name} as {what}: {str(exc).splitlines()[0]}") from exc
+        raise ImportError_(f"cannot read {name or path.name} as {what}: {first_line(exc)}") from exc
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimiter: str,
