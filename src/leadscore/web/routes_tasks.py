@@ -89,7 +89,8 @@ def tasks(request: Request, session: AnyUser, view: Annotated[str, Query(max_len
 
 @router.post("/tasks/{task_id}/done")
 async def task_done(request: Request, session: AnyUser, form: PostedForm, task_id: str) -> Response:
-    """Mark a task done (a rep: only their own tasks or tasks on their leads)."""
+    """Mark a task done (a rep: only their own tasks or tasks on their leads; a rep without an owner
+    value has none, so tasks whose owner and contact owner are both empty are not theirs)."""
     state = web(request)
     user = session.user
 
@@ -97,7 +98,10 @@ async def task_done(request: Request, session: AnyUser, form: PostedForm, task_i
         row = state.rt.reader().con.execute(
             "SELECT t.owner, c.owner FROM tasks AS t LEFT JOIN contacts AS c USING (contact_id) WHERE task_id = ?",
             [task_id]).fetchone()
-        if row is None or (not user.sees_every_lead and user.owner_value not in (row[0], row[1])):
+        # a rep with no owner value owns nothing: an empty task owner or contact owner is nobody's, not theirs
+        mine = user.sees_every_lead or (bool(user.owner_value)
+                                        and user.owner_value in {v for v in row or () if v is not None})
+        if row is None or not mine:
             raise NotFoundError(f"no task `{task_id}` among your tasks")
 
     await run_in_threadpool(allowed)
