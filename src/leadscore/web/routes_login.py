@@ -1,8 +1,9 @@
 """Log in and log out.
 
-A failed log-in says only "wrong user name or password" (never which), keeps the name typed, and
-counts towards the throttle (``routing.LoginThrottle``); a throttled name is refused even with the
-right password until its window passes. The password check (argon2) runs off the event loop.
+A failed log-in says only "wrong user name or password" (never which) and keeps the name typed.
+Every attempt counts towards the throttle before its password is checked, a browser that logged
+in before as that name keeps its own allowance, and at most a few argon2 checks run at once
+(``login_guard``). The password check runs off the event loop.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from leadscore.web.auth import (
     secure,
     set_session_cookie,
 )
+from leadscore.web.login_guard import DEVICE_COOKIE, DEVICE_DAYS
 from leadscore.web.routing import (
     CsrfFailed,
     Throttled,
@@ -74,25 +76,36 @@ async def login(request: Request) -> Response:
     state = web(request)
     username, password = field(form, "username").strip()[:200], field(form, "password")[:2000]
     next_url = safe_next(field(form, "next"))
-    wait = state.throttle.wait_seconds(username, _client(request))
-    if wait > 0:
-        minutes = max(1, round(wait / 60))
-        raise Throttled(f"Too many failed log-ins for this name or from this address. Try again in about "
-                        f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an admin to reset the password "
-                        "(`leadscore users reset-password NAME`).")
     if not username or not password:
         return _login_page(request, next_url=next_url, username=username, status=422,
                            error="Enter your user name and password.")
-    user: User | None = await run_in_threadpool(lambda: check_login(state.rt.reader(), username, password))
+    guard = state.login
+    device = guard.device_of(state.rt.reader(), request.cookies.get(DEVICE_COOKIE), username)
+    attempt, wait = guard.throttle.attempt(username, _client(request), device)
+    if attempt is None:
+        minutes = max(1, round(wait / 60))
+        raise Throttled(f"Too many failed log-ins for this name or from this address. Try again in about "
+                        f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an admin to reset the password "
+                        "(`leadscore users reset-password NAME`)."
+                        + ("" if device else " A browser you logged in from before is not held back by "
+                                             "others' attempts: use it if you can."))
+    async with guard.checks:  # argon2 takes 64 MiB a check: a few at once, the rest wait their turn
+        user: User | None = await run_in_threadpool(lambda: check_login(state.rt.reader(), username, password))
     if user is None:
-        state.throttle.failed(username, _client(request))
         return _login_page(request, next_url=next_url, username=username, status=401,
                            error="Wrong user name or password (or the account is disabled).")
-    state.throttle.succeeded(username)
+    guard.throttle.succeeded(attempt)
     agent = request.headers.get("user-agent", "")[:120]
-    token = await write(request, lambda ctx: open_session(ctx.store, user, f"{_client(request)} {agent}"))
+
+    def job(ctx: WriteContext) -> tuple[str, str]:
+        return (open_session(ctx.store, user, f"{_client(request)} {agent}"),
+                guard.new_device_cookie(ctx.store, user.username))
+
+    token, device_cookie = await write(request, job)
     response = redirect(next_url)
     set_session_cookie(request, response, token)
+    response.set_cookie(DEVICE_COOKIE, device_cookie, max_age=DEVICE_DAYS * 86400, path="/login", httponly=True,
+                        samesite="lax", secure=secure(request))
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote
@@ -30,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.writer import WriteContext
 from leadscore.errors import LeadscoreError, NotFoundError
+from leadscore.web.login_guard import LoginGuard
 from leadscore.web.render import environment
 from leadscore.web.sessions import Session, SessionCache
 
@@ -63,58 +61,14 @@ class Throttled(Exception):
     """Too many failed log-ins: a 429 page saying when to try again."""
 
 
-class LoginThrottle:
-    """Failed log-ins per user name and per client address, in this process's memory.
-
-    After ``per_user`` failures for one name (or ``per_client`` from one address) within
-    ``window`` seconds, further attempts are refused until the oldest failure leaves the window,
-    even with the right password. A successful log-in clears the name's failures. Kept in
-    memory: one server process owns the store, and a restart forgetting failures is acceptable.
-    """
-
-    def __init__(self, per_user: int = 5, per_client: int = 20, window: float = 900.0):
-        self.per_user, self.per_client, self.window = per_user, per_client, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def wait_seconds(self, username: str, client: str) -> float:
-        """0 when a log-in may be tried now; else the seconds until it may."""
-        now = time.monotonic()
-        with self._lock:
-            waits = []
-            for key, limit in ((f"u:{username.lower()}", self.per_user), (f"c:{client}", self.per_client)):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(times[-limit] + self.window - now)
-            return max(waits, default=0.0)
-
-    def failed(self, username: str, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
-            for key in (f"u:{username.lower()}", f"c:{client}"):
-                self._recent(key, now).append(now)
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{username.lower()}", None)
-
-
 class WebState:
-    """The dashboard's part of a running server: templates, sessions, log-in throttle."""
+    """The dashboard's part of a running server: templates, sessions, the log-in guard."""
 
     def __init__(self, rt: ApiRuntime):
         self.rt = rt
         self.env: Environment = environment()
         self.sessions = SessionCache()
-        self.throttle = LoginThrottle()
+        self.login = LoginGuard()
 
 
 T = TypeVar("T")
