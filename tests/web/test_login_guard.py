@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -20,6 +20,9 @@ from tests.web.conftest import USERS, Site, csrf_of
 
 from leadscore.web import routes_login
 from leadscore.web.login_guard import CHECKS_AT_ONCE, DEVICE_COOKIE
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 def _try(c: httpx.Client, username: str, password: str, address: str | None = None) -> httpx.Response:
@@ -113,3 +116,20 @@ def test_few_password_checks_run_at_once(site: Site, monkeypatch: pytest.MonkeyP
         codes = list(pool.map(guess, range(16)))
     assert codes == [401] * 16  # every one checked, in turn
     assert 2 <= most <= CHECKS_AT_ONCE, most
+
+
+def test_a_log_in_form_opened_before_another_tab_still_logs_in(site: Site, browser: Browser) -> None:
+    """Two tabs of one browser open the log-in page; the first one's form still works."""
+    context = browser.new_context(base_url=site.url)
+    try:
+        first, second = context.new_page(), context.new_page()
+        first.goto("/login")
+        second.goto("/login")
+        first.get_by_label("User name").fill("marcus")
+        first.get_by_label("Password").fill(USERS["marcus"][3])
+        first.get_by_role("button", name="Log in").click()
+        first.wait_for_url("**/leads")  # without a kept token: "Form expired", the second tab took the cookie
+        second.reload()  # the second tab is logged in too now (the same browser's session)
+        assert "/login" not in second.url
+    finally:
+        context.close()

@@ -4,11 +4,16 @@ A failed log-in says only "wrong user name or password" (never which) and keeps 
 Every attempt counts towards the throttle before its password is checked, a browser that logged
 in before as that name keeps its own allowance, and at most a few argon2 checks run at once
 (``login_guard``). The password check runs off the event loop.
+
+The log-in form's CSRF token is a double-submit cookie made once per browser and reused by every
+log-in page it opens (and refreshed with it), so opening a second tab does not expire the first
+one's form.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Annotated
 
@@ -42,6 +47,8 @@ from leadscore.web.routing import (
 from leadscore.web.sessions import close_session, open_session
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+#: what ``secrets.token_urlsafe(24)`` makes: a kept log-in cookie must look like one
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def _client(request: Request) -> str:
@@ -50,7 +57,9 @@ def _client(request: Request) -> str:
 
 def _login_page(request: Request, *, next_url: str, username: str = "", error: str | None = None,
                 status: int = 200) -> Response:
-    token = secrets.token_urlsafe(24)
+    # one token per browser, kept while its cookie lasts: every tab's log-in form carries the same one
+    kept = request.cookies.get(LOGIN_COOKIE, "")
+    token = kept if _TOKEN.fullmatch(kept) else secrets.token_urlsafe(24)
     response = page(request, "login.html", status=status, csrf=token, next_url=next_url, username=username,
                     error=error)
     response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/login", httponly=True, samesite="lax",
