@@ -241,14 +241,32 @@ def _invalid_text(data: Any, path: tuple[str, ...], file: str, lines: Lines) -> 
     return []
 
 
+#: The action fields ``${VAR}`` is filled in: where a workflow sends (a webhook's address, secret and
+#: headers, an e-mail's recipient). Everywhere else it stays as written: a rule's name, a tier or a
+#: condition is shown on pages and in explanations, so a ``${SMTP_PASSWORD}`` there would put the
+#: server's secret in front of every reader.
+ENV_FIELDS = {("webhook", "url"), ("webhook", "secret"), ("webhook", "headers"), ("email", "to")}
+
+
+def environment_field(path: tuple[str, ...]) -> bool:
+    """Whether ``${VAR}`` is filled at ``path`` (``workflows.N.do.M.webhook.url`` and the like)."""
+    return len(path) >= 6 and path[0] == "workflows" and path[2] == "do" and (path[4], path[5]) in ENV_FIELDS
+
+
+def environment_references(text: str) -> list[int]:
+    """The lines of ``text`` (1-based) holding a ``${VAR}`` reference, wherever it is."""
+    return [n for n, line in enumerate(text.splitlines(), 1) if _ENV.search(line)]
+
+
 def _substitute_env(data: Any, path: tuple[str, ...], issues: list[ModelIssue], file: str,
                     lines: Lines) -> Any:
-    """Fill ``${VAR}`` (or ``${VAR:-default}``) in every string; a missing variable is an error."""
+    """Fill ``${VAR}`` (or ``${VAR:-default}``) in the strings of the environment fields
+    (``ENV_FIELDS``); a missing variable is an error. Other strings keep it as written."""
     if isinstance(data, dict):
         return {k: _substitute_env(v, path + (str(k),), issues, file, lines) for k, v in data.items()}
     if isinstance(data, list):
         return [_substitute_env(v, path + (str(i),), issues, file, lines) for i, v in enumerate(data)]
-    if isinstance(data, str) and "${" in data:
+    if isinstance(data, str) and "${" in data and environment_field(path):
         def fill(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             value = os.environ.get(name)
@@ -449,6 +467,7 @@ def _not_yaml(text: str, file: str, exc: Exception) -> ModelError:
 def parse_model(text: str, file: str = "<model>", *, environment: bool = True) -> LoadedModel:
     """Parse and shape-check a model's YAML text; raise ModelError listing every problem found.
 
+    ``${VAR}`` is filled only in a workflow action's environment fields (``ENV_FIELDS``).
     ``environment=False`` leaves every ``${VAR}`` as written: for text that arrives in a request
     (the API's validate, preview and backtest), whose sender must not be able to read the server's
     environment back through the parsed model or an error message.

@@ -36,9 +36,10 @@ from leadscore.timeutil import parse_as_of
 from leadscore.web.auth import MarketingUser, PostedForm
 from leadscore.web.drafts import check_slot, discard_draft, save_draft, saved_draft, saved_drafts
 from leadscore.web.model_preview import distribution, when_for
+from leadscore.web.publish_guard import environment_refusals
 from leadscore.web.render import tier_palette
 from leadscore.web.routes_leads import lead_url
-from leadscore.web.routing import WebRoute, field, page, redirect, wants_fragment, web, write
+from leadscore.web.routing import Forbidden, WebRoute, field, page, redirect, wants_fragment, web, write
 from leadscore.workspace import example_model_text
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -100,12 +101,14 @@ def model_version(request: Request, _user: MarketingUser, slot: str, version: in
 
 def _editor(request: Request, store: Store, slot: str, text: str, *, status: int = 200,
             tab: str = "try", result: Markup | None = None, leads: list[str] | None = None,
-            as_of: str = "", horizon: str = "90d", label: str = "", error: str | None = None) -> Response:
+            as_of: str = "", horizon: str = "90d", label: str = "", error: str | None = None,
+            refused: list[ModelIssue] | None = None) -> Response:
     loaded, issues = check(store, text, slot)
+    issues = sorted([*(refused or []), *issues], key=lambda i: i.line or 0)
     published = store.latest_version(slot)
     when = last_as_of(store, slot)
     return page(request, "model_edit.html", status=status, section="models", slot=slot, text=text,
-                issues=[_issue(i) for i in issues], valid=loaded is not None,
+                issues=[_issue(i) for i in issues], valid=loaded is not None and not refused,
                 lines=text.count("\n") + 1, bad_lines={i.line for i in issues if i.line and i.severity == "error"},
                 published=published, draft=saved_draft(store, slot), tab=tab, result=result, leads=leads or ["", ""],
                 as_of=as_of or (f"{when:%Y-%m-%d}" if when else ""), horizon=horizon, horizons=HORIZONS,
@@ -257,11 +260,16 @@ async def save(request: Request, session: MarketingUser, form: PostedForm, slot:
 
 
 @router.post("/models/{slot}/publish")
-def confirm_publish(request: Request, _user: MarketingUser, form: PostedForm, slot: str) -> Response:
+def confirm_publish(request: Request, session: MarketingUser, form: PostedForm, slot: str) -> Response:
     """Step one of publishing: what would change (tier counts and moves), and a button to confirm."""
     store = web(request).rt.reader()
     check_slot(slot)
     text = field(form, "text")
+    refused = environment_refusals(store, session.user, text, slot)
+    if refused:
+        return _editor(request, store, slot, text, status=422, refused=refused,
+                       error="Only an admin may publish a model that reads the server's environment "
+                             "(`${...}`); nothing was published.")
     loaded, issues = check(store, text, slot)
     if loaded is None:
         return _editor(request, store, slot, text, status=422,
@@ -282,6 +290,9 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
     text = field(form, "text")
     if text_hash(text) != field(form, "hash"):
         raise LeadscoreError("the text changed after the confirmation was shown; publish again from the editor")
+    refused = environment_refusals(web(request).rt.reader(), session.user, text, slot)
+    if refused:
+        raise Forbidden(f"{refused[0].message} (line {refused[0].line}); nothing was published.")
     # the instant the confirmation's figures were computed at: rescoring there changes exactly those tiers
     as_of = parse_as_of(field(form, "as_of")) if field(form, "as_of") else None
     state = web(request)
@@ -289,7 +300,8 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
     if loaded is None:
         raise LeadscoreError("the model does not validate any more (the store's columns changed?); nothing was "
                              "published")
-    # ${VAR} in the text is filled from the server's environment only now, as `leadscore publish` does
+    # ${VAR} in the text (an admin's, or kept from one: publish_guard) is filled from the server's environment only
+    # now, in a workflow's webhook and e-mail fields, as `leadscore publish` does
     environment_loaded, _ = await run_in_threadpool(
         lambda: checked_text(state.rt.reader(), text, f"models/{slot}.yml", environment=True))
 
