@@ -101,9 +101,7 @@ def test_a_new_model_is_published_and_scores_everyone(site: Site) -> None:
     confirm = mia.post("/models/fit_only/publish", data={"csrf_token": token, "text": text})
     assert confirm.status_code == 200 and "first version of fit_only" in confirm.text
     digest = re.search(r'name="hash" value="([0-9a-f]+)"', confirm.text).group(1)  # type: ignore[union-attr]
-    as_of = re.search(r'name="as_of" value="([^"]+)"', confirm.text).group(1)  # type: ignore[union-attr]
-    r = mia.post("/models/fit_only/publish/confirmed", data={"csrf_token": token, "text": text, "hash": digest,
-                                                             "as_of": as_of})
+    r = mia.post("/models/fit_only/publish/confirmed", data={"csrf_token": token, "text": text, "hash": digest})
     assert r.status_code == 303
     scored, ceos = site.store.con.execute(
         "SELECT count(*), count(*) FILTER (WHERE tier = 'high') FROM scores WHERE model = 'fit_only'").fetchone()

@@ -5,11 +5,12 @@ webhook and e-mail fields, never in names shown on pages)."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from tests.web.conftest import Site, csrf_of
 
-from leadscore.engine.run import model_of
+from leadscore.engine.run import last_as_of, model_of
 
 SECRET = "s3cret-from-the-environment"
 HOOK = "http://127.0.0.1:9/from-env"
@@ -104,3 +105,35 @@ def test_marketing_may_keep_an_admins_environment_references_but_not_move_them(
                  data={"csrf_token": token, "text": reworded, "hash": _digest(reworded)})
     assert r.status_code == 303, r.text
     assert site.store.latest_version("wired").version == 2  # type: ignore[union-attr]
+
+
+def test_a_contact_created_after_the_last_run_keeps_its_score_through_a_dashboard_publish(site: Site) -> None:
+    """The site's last run is the demo's last day, long ago; a contact created now is scored at
+    once (the API's real-time path), and publishing from the editor scores as of now too."""
+    r = site.api().put("/v1/contacts/c_fresh", json={"email": "fresh@example.com", "job_title": "CEO",
+                                                      "owner": "Dana Reyes"})
+    assert r.status_code == 200, r.text
+    last_run = last_as_of(site.store, "b2b")  # the latest whole-base run
+    created = site.store.con.execute("SELECT created_at FROM contacts WHERE contact_id = 'c_fresh'").fetchone()[0]
+    assert last_run is not None and created > last_run
+    assert site.store.con.execute("SELECT count(*) FROM scores WHERE contact_id = 'c_fresh' AND model = 'b2b'"
+                                  ).fetchone()[0] == 1
+    mia = site.login("mia")
+    token = csrf_of(mia.get("/models/b2b/edit").text)
+    published = site.store.latest_version("b2b").text  # type: ignore[union-attr]
+    text = re.sub(r"points: (\d+)", lambda m: f"points: {int(m.group(1)) + 1}", published, count=1)
+    assert text != published
+    confirm = mia.post("/models/b2b/publish", data={"csrf_token": token, "text": text})
+    assert confirm.status_code == 200, confirm.text[:500]
+    counted = sum(int(draft.replace(",", "")) for _published, draft in re.findall(
+        r'<td class="num">([\d,]+)</td><td class="num">([\d,]+)</td>', confirm.text))
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', confirm.text))
+    r = mia.post("/models/b2b/publish/confirmed", data={**form, "csrf_token": token, "text": text})  # as a browser
+    assert r.status_code == 303, r.text
+    assert site.store.con.execute("SELECT count(*) FROM scores WHERE contact_id = 'c_fresh' AND model = 'b2b'"
+                                  ).fetchone()[0] == 1
+    scored = site.store.con.execute("SELECT count(*) FROM scores WHERE model = 'b2b'").fetchone()[0]
+    assert scored == site.store.count("contacts")
+    assert counted == scored  # the confirmation counted the contacts publishing scored
+    dana = site.login("dana")
+    assert "c_fresh" in dana.get("/leads?q=fresh").text  # still on her list, with a score

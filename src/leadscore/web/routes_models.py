@@ -5,8 +5,8 @@ The editor is one form around the text. Its buttons post the text to one address
 script sends "try", "distribution" and "backtest" in the background and shows the answer in its
 tab, and without the script the same addresses answer with the whole editor page, the text kept.
 Checks are ``leadscore validate``'s (``api.routes_models.checked_text``: line, key path, hint).
-Publishing asks first, stating how many contacts change tier, then records the version and
-rescores everyone in one transaction through the server's writer (``api.routes_models.publish_and_rescore``,
+Publishing asks first, stating how many contacts change tier (as of now), then records the version and
+rescores everyone as of now in one transaction through the server's writer (``api.routes_models.publish_and_rescore``,
 which runs ``leadscore.scoring`` through the runtime's ``rescore_all``; a model the engine cannot score
 is not published).
 """
@@ -32,7 +32,7 @@ from leadscore.model.loader import LoadedModel
 from leadscore.reports.backtest import run_backtest
 from leadscore.reports.frame import Target, published_target
 from leadscore.storage.store import ModelVersion, Store
-from leadscore.timeutil import parse_as_of
+from leadscore.timeutil import parse_as_of, utcnow
 from leadscore.web.auth import MarketingUser, PostedForm
 from leadscore.web.drafts import check_slot, discard_draft, save_draft, saved_draft, saved_drafts
 from leadscore.web.model_preview import distribution, when_for
@@ -274,11 +274,12 @@ def confirm_publish(request: Request, session: MarketingUser, form: PostedForm, 
     if loaded is None:
         return _editor(request, store, slot, text, status=422,
                        error="Fix the errors below before publishing; nothing was published.")
-    d = distribution(store, loaded)
+    # as of now, as publishing will score: the latest run's as-of would leave out (and the staged
+    # rescoring drop the scores of) every contact created since
+    d = distribution(store, loaded, as_of=utcnow())
     latest = store.latest_version(loaded.model.name)
     same = latest is not None and latest.hash == loaded.hash
     return page(request, "publish_confirm.html", section="models", slot=slot, text=text, hash=text_hash(text),
-                as_of=d.preview.as_of.isoformat(),
                 d=d, latest=latest, same=same, model=loaded.model.name,
                 warnings=[_issue(i) for i in issues])
 
@@ -293,8 +294,6 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
     refused = environment_refusals(web(request).rt.reader(), session.user, text, slot)
     if refused:
         raise Forbidden(f"{refused[0].message} (line {refused[0].line}); nothing was published.")
-    # the instant the confirmation's figures were computed at: rescoring there changes exactly those tiers
-    as_of = parse_as_of(field(form, "as_of")) if field(form, "as_of") else None
     state = web(request)
     loaded, _issues = await run_in_threadpool(lambda: check(state.rt.reader(), text, slot))
     if loaded is None:
@@ -306,8 +305,10 @@ async def publish(request: Request, session: MarketingUser, form: PostedForm, sl
         lambda: checked_text(state.rt.reader(), text, f"models/{slot}.yml", environment=True))
 
     def job(ctx: WriteContext) -> tuple[ModelVersion, bool, list[RunResult]]:
+        # as of now, as `POST /v1/models` does (never a time from the form: an earlier instant would
+        # treat the contacts created since as not existing yet, and drop their scores)
         done = publish_and_rescore(state.rt, ctx.store, environment_loaded, f"models/{slot}.yml",
-                                   published_by=session.user.username, as_of=as_of)
+                                   published_by=session.user.username)
         discard_draft(ctx.store, slot)
         return done
 
