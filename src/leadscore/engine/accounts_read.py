@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from leadscore.engine.account_sql import account_model_names, membership_sql
 from leadscore.errors import LeadscoreError, NotFoundError
+from leadscore.storage.csv_cells import spreadsheet_safe
 from leadscore.storage.store import Store
 
 FORMATS = ("csv", "parquet")
@@ -159,7 +160,10 @@ def export_account_scores(store: Store, out: str | Path, *, file_format: str | N
            f"{'WHERE s.model = ?' if model else ''} ORDER BY s.model, s.score DESC, s.company_id")
     target.parent.mkdir(parents=True, exist_ok=True)
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
-    row = store.con.execute(f"COPY ({sql}) TO {_lit(str(target))} ({options})", [model] if model else []).fetchone()
+    params = [model] if model else []
+    if fmt == "csv":  # text opened as text by a spreadsheet, not run as a formula
+        sql = spreadsheet_safe(store.con, sql, params)
+    row = store.con.execute(f"COPY ({sql}) TO {_lit(str(target))} ({options})", params).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -23,6 +23,7 @@ from leadscore.engine.lookup import checked_model, checked_tier
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError
 from leadscore.model.spec import ScoringModel
+from leadscore.storage.csv_cells import spreadsheet_safe
 from leadscore.storage.store import Store
 
 FORMATS = ("csv", "parquet")
@@ -97,6 +98,8 @@ def _copy(store: Store, sql: str, params: list[Any], out: str | Path, file_forma
         raise LeadscoreError(f"cannot export as {fmt!r}: choose one of {', '.join(FORMATS)}")
     target.parent.mkdir(parents=True, exist_ok=True)
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
+    if fmt == "csv":  # text opened as text by a spreadsheet, not run as a formula
+        sql = spreadsheet_safe(store.con, sql, params)
     row = store.con.execute(f"COPY ({sql}) TO {_lit(str(target))} ({options})", params).fetchone()
     return int(row[0]) if row else 0
 

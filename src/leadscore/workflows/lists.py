@@ -22,6 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 from leadscore.errors import LeadscoreError, ModelError, NotFoundError
+from leadscore.storage.csv_cells import spreadsheet_safe
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.triggers import condition_sql
@@ -99,16 +100,16 @@ def count_members(store: Store, ws: Workspace, name: str) -> int:
 
 
 def export_list(store: Store, ws: Workspace, name: str, out: str | Path) -> int:
-    """Write the list's contacts (every contact column) to CSV or Parquet; returns the row count."""
+    """Write the list's contacts (every contact column) to CSV or Parquet; returns the row count.
+    In CSV a text cell that starts like a formula gets a leading ``'`` (``storage.csv_cells``)."""
     path = Path(out)
     fmt = {".csv": "csv", ".parquet": "parquet"}.get(path.suffix.lower())
     if fmt is None:
         raise LeadscoreError(f"cannot tell the format of {path}: name it .csv or .parquet")
     sql, params = members_sql(store, ws, name)
     target = exp.Literal.string(str(path)).sql("duckdb")
-    written = store.con.execute(
-        f"""COPY (SELECT c.* FROM contacts AS c WHERE c.contact_id IN ({sql}) ORDER BY c.contact_id)
-        TO {target} (FORMAT {fmt})""",
-        params,
-    ).fetchone()
+    rows = f"SELECT c.* FROM contacts AS c WHERE c.contact_id IN ({sql}) ORDER BY c.contact_id"
+    if fmt == "csv":  # text opened as text by a spreadsheet, not run as a formula
+        rows = spreadsheet_safe(store.con, rows, params)
+    written = store.con.execute(f"COPY ({rows}) TO {target} (FORMAT {fmt})", params).fetchone()
     return int(written[0]) if written else 0  # COPY counts the rows it wrote: no second query
