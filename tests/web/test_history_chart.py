@@ -30,3 +30,14 @@ def test_bands_crossings_and_hover() -> None:
     assert "model v1 → v2" in hover[3] and "demo_request ×1" in hover[3]
     bands = fig["layout"]["shapes"]
     assert [(b["y0"], b["y1"]) for b in bands][1:] == [(30.0, 60.0), (60.0, fig["layout"]["yaxis"]["range"][1])]
+
+
+def test_a_jump_without_an_event_dated_in_it_does_not_claim_decay_alone() -> None:
+    """A back-dated event (sent late, dated before the previous point) is placed at its date: the
+    jump it caused has no event dated in its interval, and the hover says what else it can be."""
+    history = [_point(1, 10, "cold", None), _point(8, 10, "cold", "cold"), _point(15, 40, "nurture", "cold")]
+    events = [(datetime(2025, 1, 3), "demo_request")]  # arrived after day 8, dated day 3
+    hover = history_chart(history, events, TIERS, tier_palette(TIERS))["data"][0]["text"]
+    assert "events dated since the previous point: demo_request ×1" in hover[1]
+    assert "no new events" not in hover[2]
+    assert "no events dated since the previous point" in hover[2] and "arrived late with an earlier date" in hover[2]

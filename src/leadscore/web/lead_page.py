@@ -143,10 +143,13 @@ def history_chart(history: list[dict[str, Any]], events: list[tuple[datetime, st
         if last_version is not None and h["model_version"] != last_version:
             parts.append(f"model v{last_version} → v{h['model_version']}")
         last_version = h["model_version"]
+        # events are placed by their date (occurred_at): the store keeps no arrival time, so an event
+        # sent late with an earlier date counts at its date, and a jump may have no event dated in it
         if moved:
-            parts.append("events since the previous point: " + ", ".join(moved))
+            parts.append("events dated since the previous point: " + ", ".join(moved))
         else:
-            parts.append("no new events (decay or inactivity moved it)" if hover else "first score")
+            parts.append("no events dated since the previous point (decay or inactivity, a property change, "
+                         "or events that arrived late with an earlier date moved it)" if hover else "first score")
         hover.append("<br>".join(parts))
     xs = [h["as_of"] for h in history]
     ys = [h["score"] for h in history]
