@@ -36,3 +36,18 @@ def test_a_rep_without_an_owner_value_cannot_close_a_task_nobody_owns(site: Site
     r = boss.post(f"/tasks/{task}/done", data={"csrf_token": csrf_of(boss.get("/leads").text)})
     assert r.status_code == 303
     assert site.store.con.execute("SELECT status FROM tasks WHERE task_id = ?", [task]).fetchone()[0] == "done"
+
+
+def test_a_rep_with_no_leads_is_told_how_to_get_them_without_other_reps_names(site: Site) -> None:
+    from leadscore.users import create_user
+
+    site.runtime.write(lambda ctx: create_user(ctx.store, "lost", "rep", owner_value="Nobody Here",
+                                               password="lost-password-1")).result()
+    others = [r[0] for r in site.store.con.execute(
+        "SELECT DISTINCT owner FROM contacts WHERE owner IS NOT NULL").fetchall()]
+    assert "Dana Reyes" in others
+    for name, password in (("lost", "lost-password-1"), ("newbie", None)):
+        text = site.login(name, password).get("/leads").text
+        assert "owner value" in text and "Users page" in text, name
+        assert not [o for o in others if o in text], name  # neither names nor counts of other owners
+    assert "Dana Reyes" in site.login("admin").get("/admin/users").text  # an admin sees the values to link

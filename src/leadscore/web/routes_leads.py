@@ -45,12 +45,6 @@ def check_lead_access(store: Store, user: User, contact_id: str) -> None:
         raise NotFoundError(f"no lead `{contact_id}` among your leads (owner {user.owner_value or 'not set'})")
 
 
-def _owners(store: Store) -> list[tuple[str, int]]:
-    rows = store.con.execute("""SELECT owner, count(*) FROM contacts WHERE owner IS NOT NULL
-                                GROUP BY owner ORDER BY count(*) DESC, owner LIMIT 8""").fetchall()
-    return [(r[0], int(r[1])) for r in rows]
-
-
 @router.get("/")
 def home(_session: AnyUser) -> Response:
     return redirect("/leads")
@@ -68,9 +62,8 @@ def leads(request: Request, session: AnyUser, model: Text = None, tier: Text = N
                      moved_up == "1", (q or "").strip(), page_number, after or None, before or None)
     data = leads_page(store, web(request).rt.ws, flt, owner=owner_scope(user))
     contacts = store.count("contacts")
-    owners = _owners(store) if not data.total and not user.sees_every_lead else []
     return page(request, "leads.html", section="leads", data=data, palette=tier_palette(data.tiers),
-                contacts=contacts, owners=owners, priorities=PRIORITIES, lead_url=lead_url,
+                contacts=contacts, priorities=PRIORITIES, lead_url=lead_url,
                 ref=reference_time(data.as_of))
 
 
