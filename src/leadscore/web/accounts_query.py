@@ -20,8 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
-from leadscore.compiler.accounts import compile_account_model
-from leadscore.engine.account_sql import account_model_names, contact_model_names, contact_models_for, membership_sql
+from leadscore.engine.account_sql import account_detail_sql, account_model_names, contact_model_names, membership_sql
 from leadscore.engine.accounts_read import COMPANIES
 from leadscore.engine.run import model_of
 from leadscore.model.account_conditions import AccountEventCondition
@@ -233,29 +232,8 @@ def _fill(store: Store, version: ModelVersion, out: AccountPage, week_ago: datet
         if score is not None:
             row.best = {"contact_id": best_id, "name": display_name(first, last, email, best_id),
                         "score": float(score), "tier": tier}
-    for cid, reason in page_reasons(store, version, scoring, ids, out.as_of or week_ago).items():
+    for cid, reason in page_reasons(store, scoring, ids, out.as_of or week_ago).items():
         by_id[cid].reason = reason
-
-
-#: (model hash, contact models' hashes, match_by_domain, columns) → the detail query over ``$company_ids``
-_DETAIL: dict[tuple[object, ...], str] = {}
-
-
-def _detail_sql(store: Store, version: ModelVersion, scoring: AccountModel) -> str:
-    companies, (contacts, events) = store.columns("companies"), store.scoring_columns()
-    contact_models, hashes = contact_models_for(store, scoring)
-    key = (version.hash, hashes, store.match_by_domain, tuple(companies.items()), tuple(contacts.items()),
-           tuple(events.items()))
-    sql = _DETAIL.get(key)
-    if sql is None:
-        query = compile_account_model(scoring, as_of=datetime(1970, 1, 1), contact_models=contact_models,
-                                      params=True, detail=True, match_by_domain=store.match_by_domain,
-                                      company_columns=companies, contact_columns=contacts, event_columns=events)
-        sql = query.sql(dialect="duckdb")
-        if len(_DETAIL) >= 32:
-            _DETAIL.clear()
-        _DETAIL[key] = sql
-    return sql
 
 
 def account_reason(rule: AccountRule, points: float, count: int | None) -> str:
@@ -268,10 +246,9 @@ def account_reason(rule: AccountRule, points: float, count: int | None) -> str:
     return f"{rule.name}{detail} {sign}{abs(points):.0f}"
 
 
-def page_reasons(store: Store, version: ModelVersion, scoring: AccountModel, company_ids: list[str],
-                 as_of: datetime) -> dict[str, str]:
+def page_reasons(store: Store, scoring: AccountModel, company_ids: list[str], as_of: datetime) -> dict[str, str]:
     """Each company's main reason: the fired rule that moved its score most."""
-    sql = _detail_sql(store, version, scoring)
+    sql = account_detail_sql(store, scoring)
     values = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "company_ids": list(company_ids)}
     cur = store.con.execute(sql, used_params(sql, values))
     names = [d[0] for d in cur.description or []]
