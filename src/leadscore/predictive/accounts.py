@@ -40,10 +40,10 @@ from leadscore.predictive.account_features import (
 from leadscore.predictive.artefact import DEFAULT_ACCOUNT_NAME, load_predictive_model
 from leadscore.predictive.factors import factor_lines
 from leadscore.predictive.features import FeaturePlan, arrow_table
-from leadscore.predictive.labels import busiest_cutoff, data_end, lookup, plan_cutoffs, stratified_split
+from leadscore.predictive.labels import lookup, stratified_split
 from leadscore.predictive.leakage import resolve_columns
-from leadscore.predictive.predict import PredictResult, TopPrediction, apply_model, write_predictions
-from leadscore.predictive.train import MIN_POSITIVES, VALIDATION_SHARE, Rows, TrainResult, fit_and_save, won_rows
+from leadscore.predictive.predict import PredictResult, TopPrediction, run_prediction
+from leadscore.predictive.train import MIN_POSITIVES, VALIDATION_SHARE, Rows, TrainResult, cutoff_rows, fit_and_save
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -55,12 +55,6 @@ def won_company_labels(store: Store, company_ids: pa.Array, cutoff: datetime, ho
     sql = conversion.won_by_company_sql("$cut", "$end", membership_sql(store))
     table = arrow_table(store, sql, {"cut": cutoff, "end": end})
     return lookup(company_ids, table, "won", KEY), lookup(company_ids, table, "before", KEY)
-
-
-def _won_rows(store: Store, plan: FeaturePlan, cutoffs: list[datetime], horizon_days: int,
-              until: datetime, seed: int) -> Rows:
-    """Company rows of every cut-off; the newest validates (one cut-off alone: a random split)."""
-    return won_rows(store, plan, cutoffs, horizon_days, until, seed, raw_account_features, won_company_labels, KEY)
 
 
 def _property_rows(store: Store, plan: FeaturePlan, column: str, until: datetime, seed: int) -> Rows:
@@ -102,18 +96,9 @@ def train_account_model(store: Store, *, name: str = DEFAULT_ACCOUNT_NAME, label
     excluded = resolve_columns(store, exclude or (), table="companies")
     notes: list[str] = []
     if label == "won":
-        end = until if until is not None else data_end(store, utcnow())
-        validate = None if cutoffs else busiest_cutoff(store, end, horizon_days)
-        cut = plan_cutoffs(end, horizon_days, cutoffs, validate)
-        plan = plan_account_features(store, until=cut[-1], exclude=excluded)
-        rows = _won_rows(store, plan, cut, horizon_days, end, seed)
-        trained_on = int(rows.y[~rows.validation].sum())
-        if not cutoffs and trained_on < min_positives:
-            notes.append(
-                f"the training cut-offs before {cut[-1]:%Y-%m-%d} hold only {trained_on} companies with a won "
-                "deal, so the model learns from one cut-off with a seeded random 20% validation split instead "
-                "of a time-based one (give --cutoffs to choose)")
-            rows = _won_rows(store, plan, cut[-1:], horizon_days, end, seed)
+        plan, rows, notes = cutoff_rows(store, plan_account_features, raw_account_features, won_company_labels, KEY,
+                                        cutoffs=cutoffs, until=until, horizon_days=horizon_days, excluded=excluded,
+                                        min_positives=min_positives, seed=seed, what="companies with a won deal")
     else:
         label = _company_label(store, label)
         end = until or utcnow()
@@ -128,20 +113,8 @@ def train_account_model(store: Store, *, name: str = DEFAULT_ACCOUNT_NAME, label
 def predict_accounts(store: Store, *, name: str | None = None, as_of: datetime | None = None,
                      write: bool = True) -> PredictResult:
     """Predict every company existing at ``as_of`` (default now) and store the results."""
-    started = time.perf_counter()
-    phases: dict[str, float] = {}
     chosen = load_predictive_model(store, name, level="account")
-    when = as_of or utcnow()
-    table = raw_account_features(store, chosen.plan, when)
-    phases["features"] = time.perf_counter() - started
-    result, p, buckets, factors = apply_model(chosen, table, when, phases)
-    if write:
-        t = time.perf_counter()
-        result.run_id = write_predictions(store, chosen, table[KEY], p, buckets, factors, when, result)
-        phases["write"] = time.perf_counter() - t
-    result.seconds = time.perf_counter() - started
-    result.phases = phases
-    return result
+    return run_prediction(store, chosen, raw_account_features, KEY, as_of, write)
 
 
 def top_account_predictions(store: Store, model: str, n: int) -> list[TopPrediction]:

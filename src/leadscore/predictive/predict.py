@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from leadscore.predictive.artefact import PredictiveModel, load_predictive_model
 from leadscore.predictive.factors import FactorWriter
-from leadscore.predictive.features import encode, raw_features
+from leadscore.predictive.features import FeaturePlan, encode, raw_features
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -118,16 +119,23 @@ def _drift(model: PredictiveModel, p: np.ndarray) -> tuple[float, list[str]]:
 def predict_contacts(store: Store, *, name: str | None = None, as_of: datetime | None = None,
                      model: PredictiveModel | None = None, write: bool = True) -> PredictResult:
     """Predict every contact created by ``as_of`` and store the results (one transaction)."""
+    chosen = model or load_predictive_model(store, name)
+    return run_prediction(store, chosen, raw_features, "contact_id", as_of, write)
+
+
+def run_prediction(store: Store, chosen: PredictiveModel, features: Callable[[Store, FeaturePlan, datetime], pa.Table],
+                   key: str, as_of: datetime | None, write: bool) -> PredictResult:
+    """Features of every row at ``as_of`` (default now; ``key`` names the id column), the model
+    applied, and, when ``write``, the rows stored where the model's level keeps them."""
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    chosen = model or load_predictive_model(store, name)
     when = as_of or utcnow()
-    table = raw_features(store, chosen.plan, when)
+    table = features(store, chosen.plan, when)
     phases["features"] = time.perf_counter() - started
     result, p, buckets, factors = apply_model(chosen, table, when, phases)
     if write:
         t = time.perf_counter()
-        result.run_id = write_predictions(store, chosen, table["contact_id"], p, buckets, factors, when, result)
+        result.run_id = write_predictions(store, chosen, table[key], p, buckets, factors, when, result)
         phases["write"] = time.perf_counter() - t
     result.seconds = time.perf_counter() - started
     result.phases = phases

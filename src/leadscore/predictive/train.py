@@ -122,6 +122,34 @@ def won_rows(store: Store, plan: FeaturePlan, cutoffs: list[datetime], horizon_d
     return Rows(pa.concat_tables(tables), y, validation, len(positive_ids), cutoffs, until, key)
 
 
+#: ``plan_features(store, until=, exclude=)`` or its account counterpart.
+Planner = Callable[..., FeaturePlan]
+
+
+def cutoff_rows(store: Store, planner: Planner, features: FeatureReader, labels: LabelReader, key: str, *,
+                cutoffs: list[datetime] | None, until: datetime | None, horizon_days: int, excluded: set[str],
+                min_positives: int, seed: int, what: str) -> tuple[FeaturePlan, Rows, list[str]]:
+    """The plan and rows of the ``won`` label at the given (or chosen) cut-offs, for either level.
+
+    When the training cut-offs hold fewer than ``min_positives`` wins (``what``: "won deals"),
+    the newest cut-off alone with a seeded random split, and a note saying so.
+    """
+    end = until if until is not None else data_end(store, utcnow())
+    validate = None if cutoffs else busiest_cutoff(store, end, horizon_days)
+    cut = plan_cutoffs(end, horizon_days, cutoffs, validate)
+    plan = planner(store, until=cut[-1], exclude=excluded)
+    rows = won_rows(store, plan, cut, horizon_days, end, seed, features, labels, key)
+    trained_on = int(rows.y[~rows.validation].sum())
+    notes = []
+    if not cutoffs and trained_on < min_positives:
+        notes.append(
+            f"the training cut-offs before {cut[-1]:%Y-%m-%d} hold only {trained_on} {what}, so "
+            "the model learns from one cut-off with a seeded random 20% validation split instead of a "
+            "time-based one (give --cutoffs to choose)")
+        rows = won_rows(store, plan, cut[-1:], horizon_days, end, seed, features, labels, key)
+    return plan, rows, notes
+
+
 def _property_rows(store: Store, plan: FeaturePlan, column: str, until: datetime, seed: int) -> Rows:
     table = raw_features(store, plan, until)
     y, known = property_labels(store, column, table["contact_id"].combine_chunks())
@@ -171,18 +199,9 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     excluded = resolve_columns(store, exclude or ())
     notes: list[str] = []
     if label == "won":
-        end = until if until is not None else data_end(store, utcnow())
-        validate = None if cutoffs else busiest_cutoff(store, end, horizon_days)
-        cut = plan_cutoffs(end, horizon_days, cutoffs, validate)
-        plan = plan_features(store, until=cut[-1], exclude=excluded)
-        rows = won_rows(store, plan, cut, horizon_days, end, seed)
-        trained_on = int(rows.y[~rows.validation].sum())
-        if not cutoffs and trained_on < min_positives:
-            notes.append(
-                f"the training cut-offs before {cut[-1]:%Y-%m-%d} hold only {trained_on} won deals, so "
-                "the model learns from one cut-off with a seeded random 20% validation split instead of a "
-                "time-based one (give --cutoffs to choose)")
-            rows = won_rows(store, plan, cut[-1:], horizon_days, end, seed)
+        plan, rows, notes = cutoff_rows(store, plan_features, raw_features, won_labels, "contact_id",
+                                        cutoffs=cutoffs, until=until, horizon_days=horizon_days, excluded=excluded,
+                                        min_positives=min_positives, seed=seed, what="won deals")
     else:
         label = resolve_label(store, label)  # as written, or snake_case as imports name columns
         end = until or utcnow()
