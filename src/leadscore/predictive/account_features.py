@@ -91,8 +91,9 @@ def plan_account_features(store: Store, *, until: datetime, exclude: Set[str] = 
         what = _readable(t)
         features += [_rollup(f"a:e:{t}:n{w}", f"{what} events by its contacts in the last {w} days")
                      for w in COUNT_WINDOWS]
+        article = "an" if what[:1] in ("a", "e", "i", "o", "u") else "a"
         features.append(_rollup(f"a:e:{t}:who{CONTACT_WINDOW}",
-                                f"contacts with a {what} in the last {CONTACT_WINDOW} days"))
+                                f"contacts with {article} {what} in the last {CONTACT_WINDOW} days"))
     if types:
         features.append(_rollup("a:*:recency", "activity of its contacts", "recency"))
         features += [_rollup(f"a:*:engaged{w}", f"engaged contacts (any activity) in the last {w} days")
