@@ -148,7 +148,9 @@ def account_features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> 
             continue
         stored = store.get_version(name, version)
         scores = compiled_sql(store, contact_model(model_of(stored)), as_of)
-        picked = ", ".join(f"{stat}(r.score) AS {_ident(feature)}" for feature, stat in parts)
+        # a sum of doubles depends on the order threads add them in: rounded, the same store gives the
+        # same features (and the same artefact) every time
+        picked = ", ".join(f"round({stat}(r.score), 6) AS {_ident(feature)}" for feature, stat in parts)
         joins.append(f"LEFT JOIN (SELECT m.{KEY}, {picked} FROM ({members}) m JOIN (SELECT contact_id, score "
                      f"FROM ({scores})) r USING (contact_id) GROUP BY m.{KEY}) r{i} USING ({KEY})")
         selects += [f"r{i}.{_ident(feature)}" for feature, _ in parts]
