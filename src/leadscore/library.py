@@ -389,10 +389,16 @@ def export_data(out: str | Path, *, workspace: WorkspaceLike = None, replace: bo
 
 
 def export_predictions(out: str | Path, *, workspace: WorkspaceLike = None, file_format: str | None = None,
-                       model: str | None = None) -> int:
-    """Write stored predictions (probability, priority, reasons) to CSV or Parquet; no rule model needed."""
+                       model: str | None = None, level: str = "contact") -> int:
+    """Write stored predictions (probability, priority, reasons) to CSV or Parquet; no rule model needed.
+    ``level="account"``: the companies' predictions (``predict --level account``)."""
     from leadscore.engine.export import export_predictions as _export
 
+    if _level(level) == "account":
+        from leadscore.engine.accounts_read import export_account_predictions
+
+        with open_store(workspace, read_only=True) as store:
+            return export_account_predictions(store, out, file_format=file_format, model=model)
     with open_store(workspace, read_only=True) as store:
         return _export(store, out, file_format=file_format, model=model)
 
@@ -610,14 +616,25 @@ def suggest(model: str | Path | None = None, *, workspace: WorkspaceLike = None,
 def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: str = "won",
           horizon: str | int = "90d", cutoffs: list[datetime | str] | None = None,
           until: datetime | str | None = None, seed: int = 42, min_positives: int | None = None,
-          exclude: list[str] | None = None, accept_leaky: bool = False) -> TrainResult:
+          exclude: list[str] | None = None, accept_leaky: bool = False, level: str = "contact") -> TrainResult:
     """Train, validate and calibrate a predictive model on the workspace's history; store it as a
     new version. Raises ``TrainingRefused`` when too few contacts converted to learn from, and
     ``LeakageSuspected`` when a column looks written after the outcome (``accept_leaky`` keeps it,
-    with the warning recorded on the model). ``exclude`` names columns as the imported file did."""
-    from leadscore.predictive.artefact import DEFAULT_NAME
+    with the warning recorded on the model). ``exclude`` names columns as the imported file did.
+    ``level="account"`` learns companies: a deal of the company won within the horizon
+    (``predictive/accounts.py``); ``exclude`` and ``label`` then name company columns."""
+    from leadscore.predictive.artefact import DEFAULT_ACCOUNT_NAME, DEFAULT_NAME
     from leadscore.predictive.train import MIN_POSITIVES, train_model
 
+    if _level(level) == "account":
+        from leadscore.predictive.accounts import train_account_model
+
+        with open_store(workspace) as store:
+            return train_account_model(
+                store, name=name or DEFAULT_ACCOUNT_NAME, label=label, horizon_days=parse_days(horizon),
+                cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=_instant(until), seed=seed,
+                min_positives=MIN_POSITIVES if min_positives is None else min_positives,
+                exclude=set(exclude or ()), accept_leaky=accept_leaky)
     with open_store(workspace) as store:
         return train_model(store, name=name or DEFAULT_NAME, label=label, horizon_days=parse_days(horizon),
                            cutoffs=[parse_as_of(c) for c in cutoffs] if cutoffs else None, until=_instant(until),
@@ -626,11 +643,20 @@ def train(*, workspace: WorkspaceLike = None, name: str | None = None, label: st
 
 
 def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
-            as_of: datetime | str | None = None, top: int = 0) -> PredictResult:
+            as_of: datetime | str | None = None, top: int = 0, level: str = "contact") -> PredictResult:
     """Write probability, priority and top factors for every contact with the latest predictive model
-    (``top``: also return that many leads with the highest probability, in ``.top``)."""
+    (``top``: also return that many leads with the highest probability, in ``.top``); with
+    ``level="account"``, for every company with the latest model of companies."""
     from leadscore.predictive.predict import predict_contacts, top_predictions
 
+    if _level(level) == "account":
+        from leadscore.predictive.accounts import predict_accounts, top_account_predictions
+
+        with open_store(workspace) as store:
+            result = predict_accounts(store, name=name, as_of=parse_as_of(as_of))
+            if top > 0:
+                result.top = top_account_predictions(store, result.model, top)
+            return result
     with open_store(workspace) as store:
         result = predict_contacts(store, name=name, as_of=parse_as_of(as_of))
         if top > 0:

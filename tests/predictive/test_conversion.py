@@ -19,7 +19,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.predictive.conversion import data_end
 from leadscore.predictive.features import plan_features
 from leadscore.predictive.labels import won_labels
-from leadscore.predictive.train import _property_rows, _won_rows
+from leadscore.predictive.train import _property_rows, won_rows
 from leadscore.reports.outcomes import Outcome, outcome_query
 from leadscore.storage.store import Store
 from leadscore.workspace import init_workspace
@@ -70,7 +70,7 @@ def _backtest(store: Store, outcome: Outcome) -> dict[str, bool]:
 
 def test_won_deal_labels_and_backtest_outcomes_agree(store: Store) -> None:
     plan = plan_features(store, until=T)
-    rows = _won_rows(store, plan, [T], HORIZON, T + timedelta(days=HORIZON), seed=0)
+    rows = won_rows(store, plan, [T], HORIZON, T + timedelta(days=HORIZON), seed=0)
     training = dict(zip(rows.table["contact_id"].to_pylist(), rows.y.tolist(), strict=True))
     backtest = _backtest(store, Outcome(timedelta(days=HORIZON)))
     assert training == backtest

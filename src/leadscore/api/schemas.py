@@ -257,10 +257,23 @@ class AccountScoreOut(BaseModel):
     computed_at: datetime
 
 
+class AccountPredictionOut(BaseModel):
+    model: str
+    model_version: int
+    probability: float = Field(description="calibrated chance of a won deal within the model's horizon")
+    priority: str = Field(description="very high / high / medium / low, by rank among the companies")
+    positive: list[str] = Field(description="what raised the probability most, in words")
+    negative: list[str] = Field(description="what lowered it most, in words")
+    as_of: datetime
+    computed_at: datetime
+
+
 class CompanyOut(BaseModel):
     company_id: str
     properties: dict[str, Any]
     scores: list[AccountScoreOut] = Field(description="the company's score under each account model")
+    predictions: list[AccountPredictionOut] = Field(
+        [], description="its prediction under each predictive model of companies (`leadscore predict --level account`)")
     contacts: list[dict[str, Any]] = Field(description="its contacts with their scores, best first")
     created: bool | None = Field(None, description="PUT only: whether the company was new")
 
@@ -275,6 +288,9 @@ class AccountRowOut(BaseModel):
     grade: str | None
     model_version: int
     as_of: datetime
+    probability: float | None = Field(None, description="predicted chance of a won deal (the model of companies "
+                                                        "predicted last); null before `predict --level account`")
+    priority: str | None = Field(None, description="its priority bucket: very high / high / medium / low")
 
 
 class AccountsPage(BaseModel):

@@ -99,6 +99,15 @@ def render_account_explanation(e: AccountExplanation, *, show_events: bool = Tru
         table.add_row(r.group, r.name, "yes" if r.fired else "", "" if r.count is None else str(r.count),
                       fmt_points(r.raw if r.fired else 0), fmt_points(r.points), who)
     console.print(table)
+    for p in e.predictions:  # beside the rule tier, as a contact's explain shows its priority
+        console.print(
+            f"rule tier [bold]{e.tier}[/] ({e.total:.1f} points) | predicted priority [bold]{p['priority']}[/]: "
+            f"{p['probability']:.1%} likely to win a deal ({p['model']} v{p['model_version']}, as of "
+            f"{p['as_of']:%Y-%m-%d %H:%M})", highlight=False)
+        for text in p["positive"]:
+            console.print(f"  [green]+[/] {text}", highlight=False)
+        for text in p["negative"]:
+            console.print(f"  [red]−[/] {text}", highlight=False)
     groups = Table("group", "rules sum", "cap/floor", "points")
     for g in e.groups:
         groups.add_row(g.name, f"{g.rules_sum:.2f}", _bounds(g.floor, g.cap) + (" [yellow]cut[/]" if g.clamped else ""),

@@ -62,6 +62,8 @@ def export_command(
 
     Example: leadscore export predictions --out predictions.csv   (no rule model needed)
 
+    Example: leadscore export predictions --level account --out accounts.csv   (companies' predictions)
+
     Example: leadscore export data lake   (lake/contacts/, events/, deals/, property_history/ as Parquet)
     """
     where = out or target
@@ -74,10 +76,10 @@ def export_command(
         console.print(", ".join(f"{n:,} {table}" for table, n in counts.items()) + f" written to {where}/")
         return
     if what is What.predictions:
-        if engine not in (None, "duckdb") or level.value != "contact":
-            raise typer.BadParameter("export predictions writes the workspace's contact predictions; it takes no "
-                                     "--engine or --level")
-        n = library.export_predictions(where, workspace=workspace, model=model,
+        if engine not in (None, "duckdb"):
+            raise typer.BadParameter("export predictions writes the workspace's stored predictions; it takes no "
+                                     "--engine")
+        n = library.export_predictions(where, workspace=workspace, model=model, level=level.value,
                                        file_format=file_format.value if file_format else None)
     else:
         n = library.export_scores(where, workspace=workspace, model=model, engine=engine, level=level.value,
@@ -105,10 +107,14 @@ def top_command(
         if as_json:
             print_json(accounts)
             return
-        table = Table("company", "name", "domain", "owner", "contacts", "score", "tier")
+        predicted = any(a.priority for a in accounts)  # after `leadscore predict --level account`
+        table = Table("company", "name", "domain", "owner", "contacts", "score", "tier",
+                      *(("priority", "probability") if predicted else ()))
         for a in accounts:
+            extra = ((a.priority or "", "" if a.probability is None else f"{a.probability:.1%}") if predicted
+                     else ())
             table.add_row(a.company_id, a.name or "", a.domain or "", a.owner or "", str(a.contacts),
-                          f"{a.score:.1f}", a.tier)
+                          f"{a.score:.1f}", a.tier, *extra)
         console.print(table)
         return
     rows = library.top(workspace=workspace, model=model, tier=tier, n=n)

@@ -52,11 +52,13 @@ def models_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> 
     predictive = [r for r in found if r["kind"] == "predictive"]
     if predictive:
         table = Table("predictive", "v", "label", "learner", "AUC", "AP", "lift@10%", "ECE", "base", "pos.",
-                      title="predictive models (AP: average precision; pos.: converted contacts)")
+                      title="predictive models (AP: average precision; pos.: converted contacts, or companies "
+                            "for a model of companies)")
         for p in predictive:
             m = p["metrics"]
             label = p["label"] + (f" {p['horizon_days']}d" if p["horizon_days"] else "")
-            table.add_row(p["model"], str(p["version"]), label, f"{p['learner']}+{p['calibration']}",
+            name = p["model"] + ("\n(companies)" if p.get("level") == "account" else "")  # no extra column
+            table.add_row(name, str(p["version"]), label, f"{p['learner']}+{p['calibration']}",
                           f"{m['auc']:.3f}", f"{m['average_precision']:.2f}", f"{m['top_decile_lift']:.1f}×",
                           f"{m['ece']:.3f}", f"{m['base_rate']:.1%}", f"{int(m['positives_total']):,}")
         console.print(table)

@@ -18,9 +18,9 @@ METRIC_HELP: dict[str, str] = {
     "average_precision": "how clean the top of the list is (compare with the base rate)",
     "top_decile_lift": "the top 10% convert this many times more often than average",
     "ece": "average gap between predicted and actual conversion rates (lower is better)",
-    "base_rate": "share of validation leads that converted",
-    "positives": "converters among the validation leads",
-    "positives_total": "contacts that converted in all the training data",
+    "base_rate": "share of validation leads (companies, for a model of companies) that converted",
+    "positives": "converters among the validation leads (or companies)",
+    "positives_total": "contacts (or companies) that converted in all the training data",
 }
 
 
@@ -49,14 +49,20 @@ def train_command(
         "--cutoffs", help="Cut-off dates (repeat or comma-separate); older ones train, the newest validates; "
                           "one alone gives a random 80/20 split. Default: chosen from the data.")] = None,
     until: Annotated[str | None, typer.Option(
-        "--until", help="Use only what was known at this moment (default: the store's latest event or deal).")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Predictive model name (default: likelihood).")] = None,
+        "--until", "--as-of",
+        help="Use only what was known at this moment (default: the store's latest event or deal).")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Predictive model name (default: likelihood; account_likelihood with --level account).")] = None,
+    level: Annotated[str, typer.Option(
+        "--level", help="contact (rows are contacts) or account (rows are companies; label: a deal of the company "
+                        "won within the horizon, or a yes/no company property).")] = "contact",
     seed: Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")] = 42,
     min_positives: Annotated[int | None, typer.Option(
         "--min-positives", help="Refuse below this many converted contacts (default 100).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(
-        "--exclude", help="A contact column to leave out of the features, named as in your file (`Lead Quality`) "
-                          "or as imported (`lead_quality`); repeatable.")] = None,
+        "--exclude", help="A contact column (a company column with --level account) to leave out of the "
+                          "features, named as in your file (`Lead Quality`) or as imported (`lead_quality`); "
+                          "repeatable.")] = None,
     accept_leaky: Annotated[bool, typer.Option(
         "--accept-leaky", help="Train even when a column looks written after the outcome (the model's card "
                                "records the warning).")] = False,
@@ -68,6 +74,7 @@ def train_command(
     Example: leadscore train --horizon 90d --until 2025-12-31
     Example: leadscore train --label converted     (a yes/no property, e.g. from a CRM export)
     Example: leadscore train --label Converted --exclude Tags --exclude "Lead Quality"
+    Example: leadscore train --level account --horizon 90d   (companies: a won deal of the company)
 
     Training stops when one column alone separates converters (AUC ≥ 0.95) or the held-out AUC is
     0.97 or more: such a column was most likely filled in after the sale. Leave it out with
@@ -77,10 +84,11 @@ def train_command(
     with console.status("training…", spinner="dots") if not as_json else nullcontext():
         result = library.train(workspace=workspace, name=name, label=label, horizon=horizon,
                                cutoffs=list(dates) or None, until=until, seed=seed, min_positives=min_positives,
-                               exclude=exclude, accept_leaky=accept_leaky)
+                               exclude=exclude, accept_leaky=accept_leaky, level=level)
     m = result.model
     if as_json:
-        print_json({"name": m.name, "version": m.version, "label": m.label, "horizon_days": m.horizon_days,
+        print_json({"name": m.name, "version": m.version, "level": m.level, "label": m.label,
+                    "horizon_days": m.horizon_days,
                     "data_until": m.data_until, "cutoffs": m.cutoffs, "learner": m.learner_kind,
                     "calibration": m.calibrator.method, "metrics": m.metrics, "seconds": result.seconds})
         return
@@ -92,4 +100,8 @@ def train_command(
     render_metrics(m.metrics)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    console.print("next: `leadscore predict` writes probability, priority and reasons for every contact")
+    if m.level == "account":
+        console.print("next: `leadscore predict --level account` writes probability, priority and reasons for "
+                      "every company")
+    else:
+        console.print("next: `leadscore predict` writes probability, priority and reasons for every contact")

@@ -7,6 +7,7 @@ owns, an account's page) show, from stored ``account_scores``: one place for the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ def _rows(store: Store, sql: str, params: list[Any] | dict[str, Any]) -> list[di
 
 #: One row per company (the table has no key; a repeated id must not repeat rows).
 COMPANIES = "(SELECT * FROM companies QUALIFY row_number() OVER (PARTITION BY company_id ORDER BY name) = 1)"
+#: The predictions of the model of companies predicted last (``leadscore predict --level account``):
+#: ``company_id, probability, priority``, beside the rule score in the leaderboard and the API.
+PREDICTED = ("(SELECT company_id, probability, priority FROM account_predictions WHERE model = "
+             "(SELECT model FROM account_prediction_runs ORDER BY computed_at DESC, model LIMIT 1))")
 
 
 def _model(store: Store, model: str | None) -> str | None:
@@ -58,6 +63,9 @@ class AccountRow:
     tier: str
     grade: str | None
     contacts: int
+    #: the predicted likelihood of a won deal and its priority bucket (None before `predict --level account`)
+    probability: float | None = None
+    priority: str | None = None
 
 
 def top_accounts(store: Store, *, model: str | None = None, tier: str | None = None, owner: str | None = None,
@@ -68,8 +76,9 @@ def top_accounts(store: Store, *, model: str | None = None, tier: str | None = N
     if name is None:
         return []
     sql = f"""SELECT s.company_id, c.name, c.domain, c.owner, s.model, s.score, s.tier, s.grade,
-                     coalesce(m.n, 0)
+                     coalesce(m.n, 0), p.probability, p.priority
               FROM account_scores s LEFT JOIN {COMPANIES} c USING (company_id)
+              LEFT JOIN {PREDICTED} p USING (company_id)
               LEFT JOIN (SELECT company_id, count(*) AS n FROM ({membership_sql(store)}) GROUP BY company_id) m
                 USING (company_id)
               WHERE s.model = $model AND ($tier IS NULL OR s.tier = $tier) AND ($owner IS NULL OR c.owner = $owner)
@@ -120,7 +129,19 @@ def account_detail(store: Store, company_id: str) -> dict[str, Any]:
         c["scores"] = scores.get(c["contact_id"], [])
     contacts.sort(key=lambda c: -max((s["score"] for s in c["scores"]), default=float("-inf")))
     return {"company_id": company_id, "properties": properties, "scores": account_scores_of(store, company_id),
-            "contacts": contacts}
+            "predictions": account_predictions_of(store, company_id), "contacts": contacts}
+
+
+def account_predictions_of(store: Store, company_id: str) -> list[dict[str, Any]]:
+    """The company's latest prediction under each model of companies (``predict --level account``):
+    probability, priority, and the reasons up (``positive``) and down (``negative``) in words."""
+    rows = _rows(store, "SELECT model, model_version, probability, priority, factors, as_of, computed_at "
+                        "FROM account_predictions WHERE company_id = ? ORDER BY model", [company_id])
+    for r in rows:
+        factors = json.loads(r.pop("factors") or "{}")
+        r["positive"] = [f["factor"] for f in factors.get("positive", [])]
+        r["negative"] = [f["factor"] for f in factors.get("negative", [])]
+    return rows
 
 
 def account_history(store: Store, company_id: str, *, model: str | None = None, limit: int = 100
@@ -143,10 +164,7 @@ def export_account_scores(store: Store, out: str | Path, *, file_format: str | N
                           model: str | None = None) -> int:
     """Write stored account scores to CSV or Parquet: ``company_id, name, domain, owner, model,
     model_version, score, tier, grade, group_<name>..., as_of, computed_at``; returns the rows."""
-    target = Path(out)
-    fmt = (file_format or target.suffix.lstrip(".") or "csv").lower()
-    if fmt not in FORMATS:
-        raise LeadscoreError(f"cannot export as {fmt!r}: choose one of {', '.join(FORMATS)}")
+    target, fmt = _format(out, file_format)
     if model is not None:
         _model(store, model)
     columns = ["s.company_id", "c.name", "c.domain", "c.owner", "s.model", "s.model_version", "s.score", "s.tier",
@@ -158,13 +176,44 @@ def export_account_scores(store: Store, out: str | Path, *, file_format: str | N
     sql = (f"SELECT {', '.join(columns)} FROM account_scores s JOIN model_versions mv "
            f"ON mv.model = s.model AND mv.version = s.model_version LEFT JOIN {COMPANIES} c USING (company_id) "
            f"{'WHERE s.model = ?' if model else ''} ORDER BY s.model, s.score DESC, s.company_id")
+    return _copy(store, sql, [model] if model else [], target, fmt)
+
+
+def _copy(store: Store, sql: str, params: list[Any], target: Path, fmt: str) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
-    params = [model] if model else []
     if fmt == "csv":  # text opened as text by a spreadsheet, not run as a formula
         sql = spreadsheet_safe(store.con, sql, params)
     row = store.con.execute(f"COPY ({sql}) TO {_lit(str(target))} ({options})", params).fetchone()
     return int(row[0]) if row else 0
+
+
+def _format(out: str | Path, file_format: str | None) -> tuple[Path, str]:
+    target = Path(out)
+    fmt = (file_format or target.suffix.lstrip(".") or "csv").lower()
+    if fmt not in FORMATS:
+        raise LeadscoreError(f"cannot export as {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return target, fmt
+
+
+def export_account_predictions(store: Store, out: str | Path, *, file_format: str | None = None,
+                               model: str | None = None) -> int:
+    """Write stored account predictions (``predict --level account``) to CSV or Parquet:
+    ``company_id, name, domain, owner, model, model_version, probability, priority, reasons`` (the
+    top factors, as JSON), ``as_of, computed_at``; of one model, or of the one predicted last."""
+    target, fmt = _format(out, file_format)
+    names = [r[0] for r in store.con.execute("SELECT DISTINCT model FROM account_predictions ORDER BY 1").fetchall()]
+    if not names:
+        raise LeadscoreError("no account predictions yet: run `leadscore train --level account` then "
+                             "`leadscore predict --level account`")
+    if model and model not in names:
+        raise LeadscoreError(f"no account predictions of a model `{model}` (predicted: {', '.join(names)})")
+    which = "?" if model else "(SELECT model FROM account_prediction_runs ORDER BY computed_at DESC, model LIMIT 1)"
+    sql = (f"SELECT p.company_id, c.name, c.domain, c.owner, p.model, p.model_version, p.probability, p.priority, "
+           f"p.factors AS reasons, p.as_of, p.computed_at FROM account_predictions p "
+           f"LEFT JOIN {COMPANIES} c USING (company_id) WHERE p.model = {which} "
+           "ORDER BY p.probability DESC, p.company_id")
+    return _copy(store, sql, [model] if model else [], target, fmt)
 
 
 def accounts_page(store: Store, *, model: str | None, tier: str | None, min_score: float | None, owner: str | None,
@@ -181,7 +230,8 @@ def accounts_page(store: Store, *, model: str | None, tier: str | None, min_scor
         where.append("(s.score < $a_score OR (s.score = $a_score AND s.company_id > $a_id))")
         params.update(a_score=after[0], a_id=after[1])
     rows = _rows(store, f"""SELECT s.company_id, c.name, c.domain, c.owner, s.score, s.tier, s.grade,
-                                   s.model_version, s.as_of
+                                   s.model_version, s.as_of, p.probability, p.priority
                             FROM account_scores s LEFT JOIN {COMPANIES} c USING (company_id)
+                            LEFT JOIN {PREDICTED} p USING (company_id)
                             WHERE {' AND '.join(where)} ORDER BY s.score DESC, s.company_id LIMIT $limit""", params)
     return name, rows

@@ -20,6 +20,7 @@ from leadscore.engine.account_sql import (
     contact_models_for,
     members_of_company,
 )
+from leadscore.engine.accounts_read import account_predictions_of
 from leadscore.engine.explain import MAX_EVENTS_PER_RULE, Explanation, GroupExplanation, explain_contact
 from leadscore.engine.reference_accounts import score_account_reference
 from leadscore.engine.run import model_of
@@ -93,6 +94,9 @@ class AccountExplanation:
     contacts: list[dict[str, Any]] = field(default_factory=list)
     stored_score: float | None = None
     stored_as_of: datetime | None = None
+    #: its predictions under the models of companies (``accounts_read.account_predictions_of``):
+    #: probability, priority and the reasons up and down, beside the rule score
+    predictions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -194,6 +198,7 @@ def explain_company(store: Store, company_id: str, *, model: str | None = None,
     result = explain_account_with_model(store, scoring, company_id, as_of=when, version=version.version)
     if stored is not None:
         result.stored_score, result.stored_as_of = float(stored[1]), stored[2]
+    result.predictions = account_predictions_of(store, company_id)
     return result
 
 

@@ -29,6 +29,9 @@ from leadscore.timeutil import utcnow
 #: Bump when the artefact's JSON layout changes.
 ARTEFACT_FORMAT = 1
 DEFAULT_NAME = "likelihood"
+#: The default name of a model that learns companies (``leadscore train --level account``).
+DEFAULT_ACCOUNT_NAME = "account_likelihood"
+LEVELS = ("contact", "account")
 
 
 class ArtefactVersionError(LeadscoreError):
@@ -54,6 +57,8 @@ class PredictiveModel:
     version: int | None = None
     trained_at: datetime | None = None
     trained_by: str | None = None
+    #: ``contact`` (rows are contacts) or ``account`` (rows are companies: ``predictive/accounts.py``)
+    level: str = "contact"
 
     @property
     def learner_kind(self) -> str:
@@ -73,6 +78,11 @@ def save_predictive_model(store: Store, model: PredictiveModel, holdout: pa.Tabl
     it was measured on (``contact_id``, ``cutoff``, ``probability``, ``converted``) when given."""
     booster = model.learner.to_text() if isinstance(model.learner, GradientBoosting) else None
     with store.transaction() as con:
+        other = con.execute("SELECT level FROM predictive_models WHERE name = ? AND level <> ? LIMIT 1",
+                            [model.name, model.level]).fetchone()
+        if other:
+            raise LeadscoreError(f"`{model.name}` is already a predictive model of {other[0]}s; give this "
+                                 f"{model.level} model another --name")
         row = con.execute("SELECT max(version) FROM predictive_models WHERE name = ?", [model.name]).fetchone()
         version = int(row[0]) + 1 if row and row[0] is not None else 1
         now = utcnow()
@@ -81,10 +91,10 @@ def save_predictive_model(store: Store, model: PredictiveModel, holdout: pa.Tabl
         except (KeyError, OSError):
             who = None
         con.execute(
-            "INSERT INTO predictive_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO predictive_models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [model.name, version, now, who, __version__, ARTEFACT_FORMAT, model.label, model.horizon_days,
              model.data_until, model.cutoffs, model.learner_kind, model.calibrator.method,
-             json.dumps(model.metrics), json.dumps(model.spec_json()), booster])
+             json.dumps(model.metrics), json.dumps(model.spec_json()), booster, model.level])
         if holdout is not None and holdout.num_rows:
             con.register("_holdout_rows", holdout)
             try:
@@ -97,20 +107,30 @@ def save_predictive_model(store: Store, model: PredictiveModel, holdout: pa.Tabl
 
 
 _COLUMNS = ("name, version, trained_at, trained_by, leadscore_version, format, label, horizon_days, "
-            "data_until, cutoffs, learner, calibration, metrics, spec, booster")
+            "data_until, cutoffs, learner, calibration, metrics, spec, booster, level")
 
 
-def predictive_names(store: Store) -> list[str]:
-    return [r[0] for r in store.con.execute("SELECT DISTINCT name FROM predictive_models ORDER BY 1").fetchall()]
+def predictive_names(store: Store, level: str = "contact") -> list[str]:
+    """The predictive models of contacts (or, ``level="account"``, of companies)."""
+    return [r[0] for r in store.con.execute("SELECT DISTINCT name FROM predictive_models WHERE level = ? ORDER BY 1",
+                                            [level]).fetchall()]
 
 
-def load_predictive_model(store: Store, name: str | None = None, version: int | None = None) -> PredictiveModel:
-    """The latest (or given) version of a predictive model; refuses artefacts of another release."""
-    names = predictive_names(store)
+def load_predictive_model(store: Store, name: str | None = None, version: int | None = None,
+                          level: str = "contact") -> PredictiveModel:
+    """The latest (or given) version of a predictive model of ``level``; refuses artefacts of another
+    release, and a model of the other level (a contact run never reads a model of companies)."""
+    names = predictive_names(store, level)
+    default, train = (DEFAULT_NAME, "leadscore train") if level == "contact" else (
+        DEFAULT_ACCOUNT_NAME, "leadscore train --level account")
     if name is None:
         if not names:
-            raise NotFoundError("no predictive model yet: run `leadscore train` first")
-        name = DEFAULT_NAME if DEFAULT_NAME in names else names[0]
+            raise NotFoundError(f"no predictive model of {level}s yet: run `{train}` first")
+        name = default if default in names else names[0]
+    elif name not in names and name in predictive_names(store, "account" if level == "contact" else "contact"):
+        other = "account" if level == "contact" else "contact"
+        raise NotFoundError(f"`{name}` is a predictive model of {other}s, not of {level}s "
+                            f"(use --level {other})")
     sql = f"SELECT {_COLUMNS} FROM predictive_models WHERE name = ?"
     params: list[Any] = [name]
     if version is not None:
@@ -120,7 +140,7 @@ def load_predictive_model(store: Store, name: str | None = None, version: int | 
     if row is None:
         known = ", ".join(names) or "none yet"
         raise NotFoundError(f"no predictive model `{name}`" + (f" version {version}" if version else "")
-                            + f" (trained: {known}); run `leadscore train`")
+                            + f" (trained: {known}); run `{train}`")
     return model_from_row(dict(zip(_COLUMNS.split(", "), row, strict=True)))
 
 
@@ -150,16 +170,16 @@ def model_from_row(row: dict[str, Any]) -> PredictiveModel:
         cutoffs=list(row["cutoffs"]), plan=plan, learner=learner, calibrator=calibrator,
         metrics=json.loads(row["metrics"]), score_edges=list(spec["score_edges"]),
         score_shares=list(spec["score_shares"]), version=row["version"], trained_at=row["trained_at"],
-        trained_by=row["trained_by"])
+        trained_by=row["trained_by"], level=row.get("level") or "contact")
 
 
 def list_models(store: Store) -> list[dict[str, Any]]:
     """Every trained version with its metrics (without loading the artefacts)."""
     rows = store.con.execute(
         "SELECT name, version, trained_at, trained_by, label, horizon_days, data_until, learner, "
-        "calibration, metrics FROM predictive_models ORDER BY name, version").fetchall()
+        "calibration, metrics, level FROM predictive_models ORDER BY name, version").fetchall()
     keys = ("name", "version", "trained_at", "trained_by", "label", "horizon_days", "data_until", "learner",
-            "calibration", "metrics")
+            "calibration", "metrics", "level")
     out = []
     for r in rows:
         item = dict(zip(keys, r, strict=True))

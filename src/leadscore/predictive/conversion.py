@@ -107,25 +107,27 @@ def data_end(store: Store, now: datetime | None = None) -> datetime | None:
     return row[0] if row and row[0] is not None else None
 
 
-def label_truth_sql(store: Store, column: str, alias: str = "c") -> str:
-    """SQL for "the label property is true" of contacts aliased ``alias``: TRUE, FALSE or NULL
-    (unknown). Refuses a property holding values that are not yes/no-like (``LeadscoreError``).
+def label_truth_sql(store: Store, column: str, alias: str = "c", table: str = "contacts") -> str:
+    """SQL for "the label property is true" of ``table`` (contacts, or companies for an account
+    model) aliased ``alias``: TRUE, FALSE or NULL (unknown). Refuses a property holding values that
+    are not yes/no-like (``LeadscoreError``).
     """
-    kind = store.columns("contacts").get(column)
+    kind = store.columns(table).get(column)
     ref = f"{alias}.{exp.to_identifier(column, quoted=True).sql(dialect='duckdb')}"
     if kind == "boolean":
         return ref
     if kind == "number":
-        _refuse_odd(store, column, f"SELECT DISTINCT {ref} FROM contacts {alias} WHERE {ref} NOT IN (0, 1)")
+        _refuse_odd(store, column, f"SELECT DISTINCT {ref} FROM {table} {alias} WHERE {ref} NOT IN (0, 1)")
         return f"(CASE WHEN {ref} = 1 THEN true WHEN {ref} = 0 THEN false END)"
     if kind == "string":
         word = _normalised(ref)
         known = ", ".join(_lit(w) for w in (*TRUE_WORDS, *FALSE_WORDS, ""))
-        _refuse_odd(store, column, f"SELECT DISTINCT {word} AS v FROM contacts {alias} WHERE {word} NOT IN ({known})")
+        _refuse_odd(store, column, f"SELECT DISTINCT {word} AS v FROM {table} {alias} WHERE {word} NOT IN ({known})")
         truthy = ", ".join(_lit(w) for w in TRUE_WORDS)
         falsy = ", ".join(_lit(w) for w in FALSE_WORDS)
         return f"(CASE WHEN {word} IN ({truthy}) THEN true WHEN {word} IN ({falsy}) THEN false END)"
-    raise LeadscoreError(f"contact property `{column}` is a {kind}; a label must be a number, boolean or text")
+    noun = "company" if table == "companies" else "contact"
+    raise LeadscoreError(f"{noun} property `{column}` is a {kind}; a label must be a number, boolean or text")
 
 
 def _normalised(ref: str) -> str:

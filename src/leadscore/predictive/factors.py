@@ -32,6 +32,8 @@ _PAIR = np.dtype([("feature", "<i4"), ("value", "<f8")])
 
 def describe(feature: Feature) -> str:
     """The feature itself, for the "most important features" list."""
+    if feature.source == "account":  # a roll-up of a company's contacts: its label says it all
+        return ("days since last " if feature.stat == "recency" else "") + feature.label
     if feature.stat == "count":
         return f"{feature.label} in last {feature.window} days"
     if feature.stat == "recency":
@@ -67,6 +69,12 @@ def phrase(feature: Feature, value: float, boolean: bool = False) -> str:
             return f"{label} is a rare one"
         level = feature.levels[code]
         return f"{label} not given" if level in PLACEHOLDERS else f"{label} is {level}"
+    if feature.source == "account" and not missing and feature.stat != "recency":
+        # roll-ups of a company's contacts (predictive/account_features.py): "3 contacts",
+        # "no contacts created in the last 30 days", "best b2b score among its contacts: 80"
+        if feature.stat == "score":
+            return f"{label}: {_number(value)}"
+        return f"no {label}" if value == 0 else f"{_number(value)} {label}"
     if feature.source == "rule" and not missing:
         parts = feature.name.split(":")  # r:MODEL:score or r:MODEL:g:GROUP
         if parts[-1] == "score" and len(parts) == 3:

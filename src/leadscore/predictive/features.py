@@ -162,7 +162,7 @@ def plan_features(store: Store, *, until: datetime, exclude: Set[str] = frozense
 
 
 def _identifiers(store: Store, columns: dict[str, str], exclude: Set[str], until: datetime,
-                 n_contacts: int) -> list[str]:
+                 n_contacts: int, table: str = "contacts") -> list[str]:
     """Columns that identify a contact rather than describe it, never features: text with more
     distinct values than ``MAX_DISTINCT_SHARE`` of the contacts (ids, free text), whole numbers
     distinct on ``ID_NUMBER_SHARE`` of their values (a lead number)."""
@@ -178,7 +178,7 @@ def _identifiers(store: Store, columns: dict[str, str], exclude: Set[str], until
         whole = (f"count(*) FILTER (WHERE {ref} IS NOT NULL AND CAST({ref} AS DOUBLE) <> floor(CAST({ref} AS DOUBLE)))"
                  if columns[c] == "number" else "0")
         parts += [f"count(DISTINCT {ref})", f"count({ref})", whole]
-    row = store.con.execute(f"SELECT {', '.join(parts)} FROM contacts WHERE created_at IS NULL OR created_at <= ?",
+    row = store.con.execute(f"SELECT {', '.join(parts)} FROM {table} WHERE created_at IS NULL OR created_at <= ?",
                             [until]).fetchone() or ()
     found = []
     for i, c in enumerate(candidates):

@@ -101,11 +101,12 @@ def won_labels(store: Store, contact_ids: pa.Array, cutoff: datetime, horizon_da
     """
     end = cutoff + timedelta(days=horizon_days)
     table = arrow_table(store, conversion.won_by_contact_sql("$cut", "$end"), {"cut": cutoff, "end": end})
-    return _lookup(contact_ids, table, "won"), _lookup(contact_ids, table, "before")
+    return lookup(contact_ids, table, "won"), lookup(contact_ids, table, "before")
 
 
-def _lookup(contact_ids: pa.Array, table: pa.Table, column: str) -> np.ndarray:
-    index = pc.index_in(contact_ids, value_set=table["contact_id"].combine_chunks())
+def lookup(contact_ids: pa.Array, table: pa.Table, column: str, key: str = "contact_id") -> np.ndarray:
+    """``table[column]`` (a boolean) for each id, False where ``table`` has no row for it."""
+    index = pc.index_in(contact_ids, value_set=table[key].combine_chunks())
     values = table[column].combine_chunks()
     taken = values.take(pc.fill_null(index, 0)) if len(values) else pa.nulls(len(contact_ids), pa.bool_())
     hit = pc.and_(pc.is_valid(index), pc.fill_null(taken, False)) if len(values) else pa.array(
@@ -125,7 +126,7 @@ def property_labels(store: Store, column: str, contact_ids: pa.Array) -> tuple[n
                                "WHERE v IS NOT NULL")
     index = pc.index_in(contact_ids, value_set=table["contact_id"].combine_chunks())
     known_mask = np.asarray(pc.is_valid(index).to_numpy(zero_copy_only=False), dtype=bool)
-    return _lookup(contact_ids, table, "v"), known_mask
+    return lookup(contact_ids, table, "v"), known_mask
 
 
 def stratified_split(y: np.ndarray, share: float, seed: int) -> np.ndarray:

@@ -53,20 +53,22 @@ def snake(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
 
 
-def resolve_columns(store: Store, names: Iterable[str], what: str = "--exclude") -> set[str]:
-    """The contacts columns ``names`` mean: as written, or as the import named the file's column.
+def resolve_columns(store: Store, names: Iterable[str], what: str = "--exclude", table: str = "contacts") -> set[str]:
+    """The ``table`` columns (contacts, or companies for an account model) ``names`` mean: as
+    written, or as the import named the file's column.
 
     An unknown name is a ``LeadscoreError`` listing the closest columns.
     """
-    columns = list(store.columns("contacts")) + list(DERIVED_PROPERTIES)
+    noun = "company" if table == "companies" else "contact"
+    columns = list(store.columns(table)) + (list(DERIVED_PROPERTIES) if table == "contacts" else [])
     out: set[str] = set()
     for name in names:
         found = name if name in columns else snake(name) if snake(name) in columns else None
         if found is None:
             close = difflib.get_close_matches(snake(name), columns, n=3, cutoff=0.6)
             hint = (f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close
-                    else "contact columns: " + ", ".join(columns[:30]))
-            raise LeadscoreError(f"{what} {name}: no contact column of that name; {hint}")
+                    else f"{noun} columns: " + ", ".join(columns[:30]))
+            raise LeadscoreError(f"{what} {name}: no {noun} column of that name; {hint}")
         out.add(found)
     return out
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from leadscore.predictive.artefact import PredictiveModel, load_predictive_model
 from leadscore.predictive.factors import FactorWriter
-from leadscore.predictive.features import encode, raw_features
+from leadscore.predictive.features import FeaturePlan, encode, raw_features
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -53,6 +54,8 @@ class PredictResult:
     run_id: str = ""
     #: the leads with the highest probability, when asked for (``top_predictions``)
     top: list[TopPrediction] = field(default_factory=list)
+    #: ``contact``, or ``account``: then ``contacts`` counts companies and ``top`` holds company ids
+    level: str = "contact"
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,33 @@ def _drift(model: PredictiveModel, p: np.ndarray) -> tuple[float, list[str]]:
 def predict_contacts(store: Store, *, name: str | None = None, as_of: datetime | None = None,
                      model: PredictiveModel | None = None, write: bool = True) -> PredictResult:
     """Predict every contact created by ``as_of`` and store the results (one transaction)."""
+    chosen = model or load_predictive_model(store, name)
+    return run_prediction(store, chosen, raw_features, "contact_id", as_of, write)
+
+
+def run_prediction(store: Store, chosen: PredictiveModel, features: Callable[[Store, FeaturePlan, datetime], pa.Table],
+                   key: str, as_of: datetime | None, write: bool) -> PredictResult:
+    """Features of every row at ``as_of`` (default now; ``key`` names the id column), the model
+    applied, and, when ``write``, the rows stored where the model's level keeps them."""
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    chosen = model or load_predictive_model(store, name)
     when = as_of or utcnow()
-    table = raw_features(store, chosen.plan, when)
+    table = features(store, chosen.plan, when)
     phases["features"] = time.perf_counter() - started
+    result, p, buckets, factors = apply_model(chosen, table, when, phases)
+    if write:
+        t = time.perf_counter()
+        result.run_id = write_predictions(store, chosen, table[key], p, buckets, factors, when, result)
+        phases["write"] = time.perf_counter() - t
+    result.seconds = time.perf_counter() - started
+    result.phases = phases
+    return result
+
+
+def apply_model(chosen: PredictiveModel, table: pa.Table, when: datetime, phases: dict[str, float]
+                ) -> tuple[PredictResult, np.ndarray, np.ndarray, pa.Array]:
+    """Probabilities, priority buckets and factors of the raw feature rows ``table`` (contacts or
+    companies), with the drift check; the caller writes them where its level keeps them."""
     t = time.perf_counter()
     x = encode(chosen.plan, table)
     if len(x):
@@ -137,33 +161,37 @@ def predict_contacts(store: Store, *, name: str | None = None, as_of: datetime |
     value, warnings = _drift(chosen, p)
     counts = {k: int((buckets == k).sum()) for k in PRIORITY_SHARES}
     result = PredictResult(chosen.name, chosen.version or 0, when, len(p), float(p.mean()) if len(p) else 0.0,
-                           value, counts, warnings)
-    if write:
-        t = time.perf_counter()
-        result.run_id = _write(store, chosen, table["contact_id"], p, buckets, factors, when, result)
-        phases["write"] = time.perf_counter() - t
-    result.seconds = time.perf_counter() - started
-    result.phases = phases
-    return result
+                           value, counts, warnings, level=chosen.level)
+    return result, p, buckets, factors
 
 
-def _write(store: Store, model: PredictiveModel, ids: pa.ChunkedArray, p: np.ndarray, buckets: np.ndarray,
-           factors: pa.Array, when: datetime, result: PredictResult) -> str:
+#: Where each level keeps its predictions: (rows, runs, id column); storage/migrations_account_predict.py.
+TABLES: dict[str, tuple[str, str, str]] = {
+    "contact": ("predictions", "prediction_runs", "contact_id"),
+    "account": ("account_predictions", "account_prediction_runs", "company_id"),
+}
+
+
+def write_predictions(store: Store, model: PredictiveModel, ids: pa.ChunkedArray, p: np.ndarray,
+                      buckets: np.ndarray, factors: pa.Array, when: datetime, result: PredictResult) -> str:
+    """Replace the model's rows in its level's predictions table and record the run (one transaction)."""
+    predictions, runs, key = TABLES[model.level]
     run_id = uuid.uuid4().hex
     now = utcnow()
-    rows = pa.table({"contact_id": ids, "probability": pa.array(p, pa.float64()),
+    rows = pa.table({"id": ids, "probability": pa.array(p, pa.float64()),
                      "priority": pa.array(buckets.tolist(), pa.string()),
                      "factors": factors})
     con = store.con
     con.execute("SET preserve_insertion_order = false")
     try:
         with store.transaction():
-            con.execute("DELETE FROM predictions WHERE model = ?", [model.name])
+            con.execute(f"DELETE FROM {predictions} WHERE model = ?", [model.name])
             con.register("_prediction_rows", rows)
-            con.execute("INSERT INTO predictions SELECT ?, ?, contact_id, probability, priority, factors, ?, ? "
+            con.execute(f"INSERT INTO {predictions} (model, model_version, {key}, probability, priority, factors, "
+                        "as_of, computed_at) SELECT ?, ?, id, probability, priority, factors, ?, ? "
                         "FROM _prediction_rows", [model.name, model.version, when, now])
             con.unregister("_prediction_rows")
-            con.execute("INSERT INTO prediction_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute(f"INSERT INTO {runs} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, model.name, model.version, when, now, result.contacts,
                          result.mean_probability, result.psi, result.warnings])
     finally:

@@ -23,6 +23,7 @@ Everything is seeded: the same store, arguments and seed give the same artefact.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,48 +84,87 @@ class TrainResult:
 
 
 @dataclass
-class _Rows:
+class Rows:
     table: pa.Table
     y: np.ndarray
     validation: np.ndarray
     positives: int
     cutoffs: list[datetime]
     until: datetime
+    #: the id column of ``table``: ``contact_id``, or ``company_id`` for a model of companies
+    key: str = "contact_id"
 
 
-def _won_rows(store: Store, plan: FeaturePlan, cutoffs: list[datetime], horizon_days: int,
-              until: datetime, seed: int) -> _Rows:
-    """Rows of every cut-off; the newest validates (one cut-off alone: a seeded random split)."""
+#: The raw feature table of a level at a cut-off (``features.raw_features`` for contacts).
+FeatureReader = Callable[[Store, FeaturePlan, datetime], pa.Table]
+#: (won in the window, won before the cut-off) per id (``labels.won_labels`` for contacts).
+LabelReader = Callable[[Store, pa.Array, datetime, int], tuple[np.ndarray, np.ndarray]]
+
+
+def won_rows(store: Store, plan: FeaturePlan, cutoffs: list[datetime], horizon_days: int,
+             until: datetime, seed: int, features: FeatureReader = raw_features,
+             labels: LabelReader = won_labels, key: str = "contact_id") -> Rows:
+    """Rows of every cut-off; the newest validates (one cut-off alone: a seeded random split).
+    Rows already won before their cut-off (customers) are left out."""
     tables, ys, vals, positive_ids = [], [], [], set()
     for i, cutoff in enumerate(cutoffs):
-        table = raw_features(store, plan, cutoff)
-        ids = table["contact_id"].combine_chunks()
-        won, before = won_labels(store, ids, cutoff, horizon_days)
+        table = features(store, plan, cutoff)
+        ids = table[key].combine_chunks()
+        won, before = labels(store, ids, cutoff, horizon_days)
         keep = ~before
         table = table.filter(pa.array(keep))
         ys.append(won[keep])
         vals.append(np.full(int(keep.sum()), i == len(cutoffs) - 1))
-        positive_ids.update(pc.filter(table["contact_id"], pa.array(won[keep])).to_pylist())
+        positive_ids.update(pc.filter(table[key], pa.array(won[keep])).to_pylist())
         tables.append(table)
     y = np.concatenate(ys)
     validation = np.concatenate(vals) if len(cutoffs) > 1 else stratified_split(y, VALIDATION_SHARE, seed)
-    return _Rows(pa.concat_tables(tables), y, validation, len(positive_ids), cutoffs, until)
+    return Rows(pa.concat_tables(tables), y, validation, len(positive_ids), cutoffs, until, key)
 
 
-def _property_rows(store: Store, plan: FeaturePlan, column: str, until: datetime, seed: int) -> _Rows:
+#: ``plan_features(store, until=, exclude=)`` or its account counterpart.
+Planner = Callable[..., FeaturePlan]
+
+
+def cutoff_rows(store: Store, planner: Planner, features: FeatureReader, labels: LabelReader, key: str, *,
+                cutoffs: list[datetime] | None, until: datetime | None, horizon_days: int, excluded: set[str],
+                min_positives: int, seed: int, what: str) -> tuple[FeaturePlan, Rows, list[str]]:
+    """The plan and rows of the ``won`` label at the given (or chosen) cut-offs, for either level.
+
+    When the training cut-offs hold fewer than ``min_positives`` wins (``what``: "won deals"),
+    the newest cut-off alone with a seeded random split, and a note saying so.
+    """
+    end = until if until is not None else data_end(store, utcnow())
+    validate = None if cutoffs else busiest_cutoff(store, end, horizon_days)
+    cut = plan_cutoffs(end, horizon_days, cutoffs, validate)
+    plan = planner(store, until=cut[-1], exclude=excluded)
+    rows = won_rows(store, plan, cut, horizon_days, end, seed, features, labels, key)
+    trained_on = int(rows.y[~rows.validation].sum())
+    notes = []
+    if not cutoffs and trained_on < min_positives:
+        notes.append(
+            f"the training cut-offs before {cut[-1]:%Y-%m-%d} hold only {trained_on} {what}, so "
+            "the model learns from one cut-off with a seeded random 20% validation split instead of a "
+            "time-based one (give --cutoffs to choose)")
+        rows = won_rows(store, plan, cut[-1:], horizon_days, end, seed, features, labels, key)
+    return plan, rows, notes
+
+
+def _property_rows(store: Store, plan: FeaturePlan, column: str, until: datetime, seed: int) -> Rows:
     table = raw_features(store, plan, until)
     y, known = property_labels(store, column, table["contact_id"].combine_chunks())
     table = table.filter(pa.array(known))
     y = y[known]
-    return _Rows(table, y, stratified_split(y, VALIDATION_SHARE, seed), int(y.sum()), [until], until)
+    return Rows(table, y, stratified_split(y, VALIDATION_SHARE, seed), int(y.sum()), [until], until)
 
 
-def _refuse_if_thin(rows: _Rows, label: str, horizon_days: int, min_positives: int) -> list[str]:
+def _refuse_if_thin(rows: Rows, label: str, horizon_days: int, min_positives: int) -> list[str]:
     what = (f"won a deal within {horizon_days} days after a cut-off" if label == "won"
             else f"have `{label}` true")
+    noun = "companies" if rows.key == "company_id" else "contacts"
     if rows.positives < min_positives:
         raise TrainingRefused(
-            f"only {rows.positives} contacts {what} in the training data; a predictive model needs at "
+            f"only {rows.positives} {noun} {what} in the training data; a predictive model needs at "
             f"least {min_positives} to learn anything it can be trusted with (HubSpot's likelihood to "
             "close asks for hundreds of closed deals, Salesforce Einstein for at least 120 conversions). "
             "Score with rules instead (`leadscore publish models/NAME.yml && leadscore score`), try a "
@@ -137,7 +177,7 @@ def _refuse_if_thin(rows: _Rows, label: str, horizon_days: int, min_positives: i
             f"at least {MIN_VALIDATION_CLASS} of each are needed to measure the model (try other --cutoffs "
             "or a longer --horizon)")
     if rows.positives < WEAK_POSITIVES:
-        return [f"only {rows.positives} converted contacts (fewer than {WEAK_POSITIVES}): the model is weak; "
+        return [f"only {rows.positives} converted {noun} (fewer than {WEAK_POSITIVES}): the model is weak; "
                 "treat its probabilities as rough and keep the rule score beside it"]
     return []
 
@@ -159,28 +199,34 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     excluded = resolve_columns(store, exclude or ())
     notes: list[str] = []
     if label == "won":
-        end = until if until is not None else data_end(store, utcnow())
-        validate = None if cutoffs else busiest_cutoff(store, end, horizon_days)
-        cut = plan_cutoffs(end, horizon_days, cutoffs, validate)
-        plan = plan_features(store, until=cut[-1], exclude=excluded)
-        rows = _won_rows(store, plan, cut, horizon_days, end, seed)
-        trained_on = int(rows.y[~rows.validation].sum())
-        if not cutoffs and trained_on < min_positives:
-            notes.append(
-                f"the training cut-offs before {cut[-1]:%Y-%m-%d} hold only {trained_on} won deals, so "
-                "the model learns from one cut-off with a seeded random 20% validation split instead of a "
-                "time-based one (give --cutoffs to choose)")
-            rows = _won_rows(store, plan, cut[-1:], horizon_days, end, seed)
+        plan, rows, notes = cutoff_rows(store, plan_features, raw_features, won_labels, "contact_id",
+                                        cutoffs=cutoffs, until=until, horizon_days=horizon_days, excluded=excluded,
+                                        min_positives=min_positives, seed=seed, what="won deals")
     else:
         label = resolve_label(store, label)  # as written, or snake_case as imports name columns
         end = until or utcnow()
         plan = plan_features(store, until=end, exclude=excluded | {label})
         rows = _property_rows(store, plan, label, end, seed)
     phases["features"] = time.perf_counter() - started
+    return fit_and_save(store, rows, plan, notes, name=name, label=label, horizon_days=horizon_days,
+                        min_positives=min_positives, excluded=excluded, seed=seed, accept_leaky=accept_leaky,
+                        started=started, phases=phases,
+                        assumed=lambda used: assumed_warning(assumed_properties(store, used, rows.cutoffs[0]),
+                                                             rows.cutoffs[0]))
+
+
+def fit_and_save(store: Store, rows: Rows, plan: FeaturePlan, notes: list[str], *, name: str, label: str,
+                 horizon_days: int, min_positives: int, excluded: set[str], seed: int, accept_leaky: bool,
+                 started: float, phases: dict[str, float], assumed: Callable[[FeaturePlan], str | None],
+                 level: str = "contact") -> TrainResult:
+    """Steps 2-5 for rows of either level (``rows.key`` says which): refuse thin data, fit both
+    candidates, calibrate, check for leakage, refit, and store the model with its held-out rows.
+    ``assumed`` names the properties the final plan reads without history (a warning)."""
     warnings = notes + _refuse_if_thin(rows, label, horizon_days, min_positives)
     if plan.identifiers:
+        noun = "company" if rows.key == "company_id" else "contact"
         warnings.append(f"left out {len(plan.identifiers)} identifier column(s), unique or nearly unique per "
-                        f"contact, never features: {', '.join(plan.identifiers)}")
+                        f"{noun}, never features: {', '.join(plan.identifiers)}")
 
     t = time.perf_counter()
     train, val = ~rows.validation, rows.validation
@@ -192,9 +238,9 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     x_all = x_all[:, kept]
     x_val, y_train, y_val = x_all[val], rows.y[train], rows.y[val]
     phases["encode"] = time.perf_counter() - t
-    assumed = assumed_warning(assumed_properties(store, plan, rows.cutoffs[0]), rows.cutoffs[0])
-    if assumed:  # of the properties the model uses (after pruning the constant ones)
-        warnings.append(assumed)
+    unversioned = assumed(plan)
+    if unversioned:  # of the properties the model uses (after pruning the constant ones)
+        warnings.append(unversioned)
 
     t = time.perf_counter()
     candidates: dict[str, Learner] = {
@@ -238,9 +284,9 @@ def train_model(store: Store, *, name: str = DEFAULT_NAME, label: str = "won", h
     model = PredictiveModel(
         name=name, label=label, horizon_days=horizon_days if label == "won" else None, data_until=rows.until,
         cutoffs=rows.cutoffs, plan=plan, learner=final, calibrator=calibrator, metrics=metrics,
-        score_edges=edges, score_shares=shares)
+        score_edges=edges, score_shares=shares, level=level)
     # the rows the metrics come from, for the report: the same AUC and ECE, never in-sample
-    holdout = pa.table({"contact_id": rows.table["contact_id"].filter(pa.array(val)),
+    holdout = pa.table({"contact_id": rows.table[rows.key].filter(pa.array(val)),
                         "cutoff": pa.array([rows.cutoffs[-1]] * int(val.sum()), pa.timestamp("us")),
                         "probability": pa.array(crossed, pa.float64()), "converted": pa.array(y_val, pa.bool_())})
     save_predictive_model(store, model, holdout)

@@ -46,7 +46,7 @@ class PredictiveCalibration:
 def _latest(store: Store) -> list[tuple[str, int, str, str]]:
     """(name, version, metrics JSON, label) of the latest version of every predictive model."""
     return [tuple(r) for r in store.con.execute(
-        "SELECT name, version, metrics, label FROM predictive_models "
+        "SELECT name, version, metrics, label FROM predictive_models WHERE level = 'contact' "
         "QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1 ORDER BY name").fetchall()]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import duckdb
 
+from leadscore.storage.migrations_account_predict import ACCOUNT_PREDICT_MIGRATION
 from leadscore.storage.migrations_accounts import ACCOUNTS_MIGRATION
 from leadscore.storage.migrations_api import API_MIGRATION
 from leadscore.storage.migrations_bulk import BULK_MIGRATION
@@ -92,6 +93,7 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     ACCOUNTS_MIGRATION,  # 7: companies, company_id on contacts/deals, account scores (migrations_accounts.py)
     USERS_MIGRATION,  # 8: dashboard users, sessions, feedback, drafts (migrations_users.py)
     HISTORY_MIGRATION,  # 9: property history, property_changes as its view (migrations_history.py)
+    ACCOUNT_PREDICT_MIGRATION,  # 10: predictive models of companies (migrations_account_predict.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
