@@ -78,6 +78,44 @@ def test_updated_at_follows_a_change_when_asked(store: Store) -> None:
     assert ("updated_at", None, "2025-01-01 00:00:00", T0) in _rows(store)
 
 
+def test_a_backdated_write_goes_into_the_past_and_leaves_the_values_known_since_updated_at(
+        store: Store) -> None:
+    """A Segment identify replayed late (dated before the CRM's last modification the import
+    brought): the title it carries held then, but the one imported stays current, and updated_at
+    does not move backwards."""
+    store.con.execute("UPDATE contacts SET updated_at = '2025-04-30' WHERE contact_id = 'c1'")
+    late = datetime(2025, 1, 10)
+    changed = history.write_properties(store.con, "c1", {"job_title": "Manager"}, source="segment", now=NOW,
+                                       changed_at=late, bump_updated_at=True)
+    assert changed == {"job_title": "Manager"}
+    assert _rows(store) == [("job_title", "Intern", "Manager", late),
+                            ("job_title", "Manager", "Intern", datetime(2025, 4, 30))]
+    assert _current(store) == ("Intern", 10)
+    assert store.con.execute("SELECT updated_at FROM contacts WHERE contact_id = 'c1'").fetchone() == (
+        datetime(2025, 4, 30),)
+    # a write after updated_at is the latest news: it becomes current and moves updated_at
+    history.write_properties(store.con, "c1", {"job_title": "VP"}, source="segment", now=NOW,
+                             changed_at=datetime(2025, 5, 2), bump_updated_at=True)
+    assert _current(store) == ("VP", 10)
+    assert store.con.execute("SELECT updated_at FROM contacts WHERE contact_id = 'c1'").fetchone() == (
+        datetime(2025, 5, 2),)
+    # dated between two recorded changes: goes in its place, no anchor needed (VP came later)
+    history.write_properties(store.con, "c1", {"job_title": "Director"}, source="api", now=NOW,
+                             changed_at=datetime(2025, 5, 1), bump_updated_at=True)
+    assert [r[2:] for r in _rows(store) if r[0] == "job_title"] == [
+        ("Manager", late), ("Intern", datetime(2025, 4, 30)), ("Director", datetime(2025, 5, 1)),
+        ("VP", datetime(2025, 5, 2))]
+    assert _current(store) == ("VP", 10)
+
+
+def test_a_backdated_value_equal_to_the_value_then_records_nothing(store: Store) -> None:
+    history.write_properties(store.con, "c1", {"job_title": "CEO"}, source="api", now=NOW, changed_at=T0)
+    history.write_properties(store.con, "c1", {"job_title": "Intern"}, source="api", now=NOW,
+                             changed_at=T0 - timedelta(days=10))
+    assert _rows(store) == [("job_title", "Intern", "CEO", T0)]  # Intern held then already
+    assert _current(store) == ("CEO", 10)
+
+
 def _stage(store: Store, rows: list[tuple[Any, ...]]) -> None:
     history.stage_table(store.con)
     store.con.executemany("INSERT INTO __ls_changes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -91,9 +129,8 @@ def test_a_history_file_sets_the_latest_value_and_is_idempotent(store: Store) ->
             ("c2", "job_title", "CFO", T0 + timedelta(days=9), None, False, 2)]  # same moment: last wins
     _stage(store, rows)
     first = history.record_changes(store.con, source="history", now=NOW, current_written=False)
-    assert (first.recorded, first.unchanged, first.contacts_updated) == (3, 1, 1)
-    assert _rows(store, "c2") == [("job_title", "Student", "CEO", T0),
-                                  ("job_title", "CEO", "CEO", T0 + timedelta(days=1)),
+    assert (first.recorded, first.unchanged, first.contacts_updated) == (2, 2, 1)
+    assert _rows(store, "c2") == [("job_title", "Student", "CEO", T0),  # CEO again on day 1: no change
                                   ("job_title", "CEO", "CTO", T0 + timedelta(days=9))]
     assert _current(store, "c2") == ("CTO", None)
     before = store.con.execute("SELECT * FROM property_history ORDER BY ALL").fetchall()
@@ -144,9 +181,10 @@ def _as_of_sql(store: Store, as_of: datetime) -> Any:
                        max_size=8))
 def test_writes_in_any_order_read_back_by_the_rule(writes: list[tuple[datetime, str | None, bool]]) -> None:
     """Live writes (skipped when equal to the current value) and history-file rows, in any order:
-    the compiled query reads, at every instant, what the rule says of the changes kept. The stored
-    value ('Intern') is assumed before the first change, unless a history file came first: a
-    file says when the property got its values, and before its first change there is none."""
+    the compiled query reads, at every instant, what the rule says of the changes kept (a change
+    to the value already in effect is dropped). The stored value ('Intern') is assumed before the
+    first change, unless a history file came first: a file says when the property got its values,
+    and before its first change there is none."""
     with Store.open(":memory:") as store:
         store.con.execute("INSERT INTO contacts (contact_id, job_title) VALUES ('c1', 'Intern')")
         kept: dict[datetime, str | None] = {}
@@ -164,10 +202,21 @@ def test_writes_in_any_order_read_back_by_the_rule(writes: list[tuple[datetime, 
                 _stage(store, [("c1", "job_title", value, when, None, False, 0)])
                 history.record_changes(store.con, source="history", now=NOW, current_written=False)
             kept[when] = value
+            kept = _effective(assumed, kept)
         assert _current(store)[0] == contact_as_of({}, _changes(assumed, kept), datetime.max)["job_title"]
         for t in [T0 - timedelta(days=1), *_TIMES, *(t - timedelta(microseconds=1) for t in _TIMES)]:
             want = contact_as_of({}, _changes(assumed, kept), t)["job_title"]
             assert _as_of_sql(store, t) == want, t
+
+
+def _effective(assumed: str | None, kept: dict[datetime, str | None]) -> dict[datetime, str | None]:
+    """The changes left once those whose value was already in effect are dropped (never stored)."""
+    out: dict[datetime, str | None] = {}
+    value = assumed
+    for when in sorted(kept):
+        if kept[when] != value:
+            out[when] = value = kept[when]
+    return out
 
 
 def _changes(assumed: str | None, kept: dict[datetime, str | None]) -> list[dict[str, Any]]:
