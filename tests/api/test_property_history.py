@@ -73,6 +73,27 @@ def test_identify_records_traits_at_its_timestamp(api: Api) -> None:
     assert sources == {"segment"}
 
 
+def test_a_contact_first_heard_of_with_a_timestamp_exists_from_then(api: Api) -> None:
+    """Its traits are recorded at the timestamp; a created_at of the request's time would hide them
+    from every score as of between the two (a contact created after T is not scored as of T)."""
+    client = api.client()
+    r = client.post("/v1/segment", json={"type": "identify", "userId": "hist-new", "messageId": "hn-1",
+                                         "timestamp": "2026-02-01T12:00:00Z", "traits": {"title": "CEO"}})
+    assert r.status_code == 200, r.text
+    assert client.put("/v1/contacts/hist-new2", params={"timestamp": "2026-02-03T00:00:00Z"},
+                      json={"job_title": "CTO"}).status_code == 200
+    rows = dict(api.store.con.execute("SELECT contact_id, created_at FROM contacts "
+                                      "WHERE contact_id IN ('hist-new', 'hist-new2')").fetchall())
+    assert {k: v.isoformat() for k, v in rows.items()} == {"hist-new": "2026-02-01T12:00:00",
+                                                           "hist-new2": "2026-02-03T00:00:00"}
+    changes = {c[0]: c[1:] for c in _changes(api, "hist-new")}
+    assert changes["job_title"] == (None, "CEO", "2026-02-01T12:00:00Z")
+    explained = api.client("read").get("/v1/contacts/hist-new/explain",
+                                       params={"as_of": "2026-02-02T00:00:00"})
+    assert explained.status_code == 200, explained.text
+    assert {e["name"]: e["fired"] for e in explained.json()["rules"]}["exec"] is True
+
+
 def test_history_by_e_mail_and_an_unknown_property_is_a_404_naming_the_close_ones(api: Api) -> None:
     client = api.client()
     first = {"email": "dora@example.com", "job_title": "Intern", "updated_at": "2026-01-01"}
