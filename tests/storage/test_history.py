@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadscore.compiler import compile_model
+from leadscore.compiler.properties_as_of import contacts_as_of
 from leadscore.engine.properties_as_of import contact_as_of
 from leadscore.model.loader import parse_model
 from leadscore.storage import history
@@ -249,3 +252,36 @@ def test_property_changes_of_an_older_store_move_into_the_history(tmp_path: Path
         # the old name still reads (a view now), and the latest change is known without a scan
         assert store.con.execute("SELECT count(*) FROM property_changes").fetchone() == (2,)
         assert history.latest_change(store.con) == datetime(2025, 2, 1)
+
+
+def test_a_store_where_an_import_changed_what_a_set_wrote_keeps_its_current_value(tmp_path: Path) -> None:
+    """Release d5563b2 logged only workflow `set`s: its store has c3's `set` to salesqualifiedlead,
+    then an import that made her a customer, logged nowhere (fixtures/make_release_store.py
+    set-then-import, made by that release's code). Migration 9 appends the change that must have
+    happened, so the history's latest value is the current one: the compiled query and the rule
+    agree at every instant, and a backdated write does not bring the stale value back."""
+    path = tmp_path / "old.duckdb"
+    with gzip.open(Path(__file__).parent / "fixtures" / "set-then-import-d5563b2.duckdb.gz", "rb") as src, \
+            open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with Store.open(path) as store:
+        rows = store.con.execute(
+            "SELECT old_value, new_value, changed_at, source FROM property_history WHERE contact_id = 'c3' "
+            "AND property = 'lifecycle_stage' ORDER BY changed_at").fetchall()
+        assert [(r[0], r[1], r[3]) for r in rows] == [
+            (None, "salesqualifiedlead", "workflow:b2b/hand SQLs to sales"),
+            ("salesqualifiedlead", "customer", "migration")]
+        set_at, caught_up = rows[0][2], rows[1][2]
+        assert set_at < caught_up
+        assert history.latest_change(store.con) == caught_up
+        columns = {"contact_id": "string", "created_at": "timestamp", "lifecycle_stage": "string"}
+        contact = {"contact_id": "c3", "lifecycle_stage": "customer"}
+        changes = [{"property": "lifecycle_stage", "value": r[1], "changed_at": r[2]} for r in rows]
+        for t in (set_at - timedelta(days=1), set_at, caught_up - timedelta(microseconds=1), caught_up):
+            sql = contacts_as_of(columns, ["lifecycle_stage"], t).sql(dialect="duckdb")
+            got = dict((r[0], r[2]) for r in store.con.execute(sql).fetchall())["c3"]
+            assert got == contact_as_of(contact, changes, t)["lifecycle_stage"], t
+        history.write_properties(store.con, "c3", {"lifecycle_stage": "lead"}, source="segment",
+                                 now=caught_up + timedelta(days=1), changed_at=set_at - timedelta(days=30))
+        assert store.con.execute("SELECT lifecycle_stage FROM contacts WHERE contact_id = 'c3'").fetchone() == (
+            "customer",)
