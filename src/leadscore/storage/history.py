@@ -438,3 +438,21 @@ def properties_without_history(con: duckdb.DuckDBPyConnection, names: Sequence[s
         "AND property IN (SELECT unnest(?::VARCHAR[]))", [as_of, list(names)]).fetchall()
     dated = {r[0] for r in rows}
     return [n for n in names if n not in dated]
+
+
+def assumed_shares(con: duckdb.DuckDBPyConnection, names: Sequence[str], as_of: datetime) -> dict[str, float]:
+    """For each of ``names``, the share of the contacts existing at ``as_of`` whose value then is
+    assumed (no recorded change of it at or before ``as_of``). One contact's dated change does not
+    make a property honest: a field sales filled in after the outcome is assumed for the rest."""
+    if not names:
+        return {}
+    flags = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(list_contains(d.props, ${i}), false))"
+                      for i in range(2, len(names) + 2))
+    row = con.execute(
+        f"""SELECT count(*), {flags} FROM contacts c LEFT JOIN (
+                SELECT contact_id, list(DISTINCT property) AS props FROM property_history
+                WHERE changed_at <= $1 GROUP BY contact_id) d USING (contact_id)
+            WHERE c.created_at IS NULL OR c.created_at <= $1""", [as_of, *names]).fetchone()
+    if not row or not row[0]:
+        return {}
+    return {n: row[i + 1] / row[0] for i, n in enumerate(names)}
