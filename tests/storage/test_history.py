@@ -111,6 +111,16 @@ def test_a_backdated_write_goes_into_the_past_and_leaves_the_values_known_since_
     assert _current(store) == ("VP", 10)
 
 
+def test_a_dated_write_of_a_newer_record_is_current_whatever_its_date(store: Store) -> None:
+    """A CRM sync sends the record (modified 2025-05-01, after the stored 2025-04-30) with the date
+    the title changed: the title is the newer news, not a change back to the stored one."""
+    store.con.execute("UPDATE contacts SET updated_at = '2025-04-30' WHERE contact_id = 'c1'")
+    history.write_properties(store.con, "c1", {"job_title": "CEO", "updated_at": datetime(2025, 5, 1)},
+                             source="api", now=NOW, changed_at=datetime(2025, 1, 10), bump_updated_at=True)
+    assert _current(store) == ("CEO", 10)
+    assert [r for r in _rows(store) if r[0] == "job_title"] == [("job_title", "Intern", "CEO", datetime(2025, 1, 10))]
+
+
 def test_a_backdated_value_equal_to_the_value_then_records_nothing(store: Store) -> None:
     history.write_properties(store.con, "c1", {"job_title": "CEO"}, source="api", now=NOW, changed_at=T0)
     history.write_properties(store.con, "c1", {"job_title": "Intern"}, source="api", now=NOW,

@@ -226,7 +226,8 @@ def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Ma
     ``PUT ?timestamp=`` replayed from an old log) goes into the past only: the stored values were
     known true at ``updated_at`` (the CRM's last modification an import brought, or leadscore's
     last write), so each such property gets a change back to its stored value at that moment,
-    unless a later recorded change already says what came after. The current values stay current.
+    unless a later recorded change already says what came after. The current values stay current
+    (unless the write brings an ``updated_at`` of its own after the stored one: a newer record).
     """
     when = change_instant(changed_at, now)
     names = [n for n in values if n != "contact_id"]
@@ -247,12 +248,21 @@ def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Ma
     versioned = {n: v for n, v in diff.items() if n not in UNVERSIONED}
     if versioned:
         _stage_values(con, contact_id, versioned, types, when, before)
-        backdated = known_at is not None and when < known_at
+        backdated = known_at is not None and when < known_at and not _newer_record(con, contact_id, names, known_at)
         if backdated:
             _stage_anchors(con, contact_id, list(versioned), when, known_at, before)
         # a backdated write may leave the stored values current: settle every property it touched
         record_changes(con, source=source, now=now, run_id=run_id, current_written=not backdated)
     return diff
+
+
+def _newer_record(con: duckdb.DuckDBPyConnection, contact_id: str, names: list[str], known_at: datetime) -> bool:
+    """Whether the write brought an ``updated_at`` after ``known_at`` (just written to ``contacts``):
+    a CRM record modified since the stored one, whose values are the newer news whatever their date."""
+    if "updated_at" not in names:
+        return False
+    row = con.execute("SELECT updated_at > ? FROM contacts WHERE contact_id = ?", [known_at, contact_id]).fetchone()
+    return bool(row and row[0])
 
 
 def _stage_anchors(con: duckdb.DuckDBPyConnection, contact_id: str, names: list[str], when: datetime,
