@@ -14,8 +14,10 @@ def _changes(api: Api, contact: str) -> list[tuple[str, str | None, str | None, 
 
 def test_a_put_records_each_change_and_a_score_as_of_before_it_does_not_see_it(api: Api) -> None:
     client = api.client()
+    # as a CRM sync creates it: last modified 2025-06-01, so its values were known true then
     assert client.put("/v1/contacts/hist-1", json={"job_title": "Engineer", "company_size": 20,
-                                                    "created_at": "2025-01-01"}).status_code == 200
+                                                    "created_at": "2025-01-01",
+                                                    "updated_at": "2025-06-01"}).status_code == 200
     assert _changes(api, "hist-1") == []  # a new contact's first values are assumed, not changes
     r = client.put("/v1/contacts/hist-1", params={"timestamp": "2026-01-10T09:00:00Z"},
                    json={"job_title": "CEO", "company_size": 20})
@@ -33,6 +35,20 @@ def test_a_put_records_each_change_and_a_score_as_of_before_it_does_not_see_it(a
     assert len(_changes(api, "hist-1")) == 2  # the same value again records nothing
     only = read.get("/v1/contacts/hist-1/history", params={"property": "job_title"}).json()
     assert [c["property"] for c in only["property_changes"]] == ["job_title"]
+
+
+def test_a_put_dated_before_the_values_were_known_goes_into_the_past_only(api: Api) -> None:
+    client = api.client()
+    assert client.put("/v1/contacts/hist-5", json={"job_title": "VP Sales", "created_at": "2025-01-01",
+                                                    "updated_at": "2026-04-30"}).status_code == 200
+    r = client.put("/v1/contacts/hist-5", params={"timestamp": "2026-01-10T00:00:00Z"},
+                   json={"job_title": "Manager"})
+    assert r.status_code == 200, r.text
+    assert _changes(api, "hist-5") == [("job_title", "Manager", "VP Sales", "2026-04-30T00:00:00Z"),
+                                       ("job_title", "VP Sales", "Manager", "2026-01-10T00:00:00Z")]
+    props = api.client("read").get("/v1/contacts/hist-5").json()["properties"]
+    assert props["job_title"] == "VP Sales"  # known at 2026-04-30, after the write's date: still current
+    assert props["updated_at"].startswith("2026-04-30")  # never moved backwards
 
 
 def test_a_timestamp_ahead_of_the_clock_is_refused(api: Api) -> None:
@@ -57,9 +73,30 @@ def test_identify_records_traits_at_its_timestamp(api: Api) -> None:
     assert sources == {"segment"}
 
 
+def test_a_contact_first_heard_of_with_a_timestamp_exists_from_then(api: Api) -> None:
+    """Its traits are recorded at the timestamp; a created_at of the request's time would hide them
+    from every score as of between the two (a contact created after T is not scored as of T)."""
+    client = api.client()
+    r = client.post("/v1/segment", json={"type": "identify", "userId": "hist-new", "messageId": "hn-1",
+                                         "timestamp": "2026-02-01T12:00:00Z", "traits": {"title": "CEO"}})
+    assert r.status_code == 200, r.text
+    assert client.put("/v1/contacts/hist-new2", params={"timestamp": "2026-02-03T00:00:00Z"},
+                      json={"job_title": "CTO"}).status_code == 200
+    rows = dict(api.store.con.execute("SELECT contact_id, created_at FROM contacts "
+                                      "WHERE contact_id IN ('hist-new', 'hist-new2')").fetchall())
+    assert {k: v.isoformat() for k, v in rows.items()} == {"hist-new": "2026-02-01T12:00:00",
+                                                           "hist-new2": "2026-02-03T00:00:00"}
+    changes = {c[0]: c[1:] for c in _changes(api, "hist-new")}
+    assert changes["job_title"] == (None, "CEO", "2026-02-01T12:00:00Z")
+    explained = api.client("read").get("/v1/contacts/hist-new/explain",
+                                       params={"as_of": "2026-02-02T00:00:00"})
+    assert explained.status_code == 200, explained.text
+    assert {e["name"]: e["fired"] for e in explained.json()["rules"]}["exec"] is True
+
+
 def test_history_by_e_mail_and_an_unknown_property_is_a_404_naming_the_close_ones(api: Api) -> None:
     client = api.client()
-    first = {"email": "dora@example.com", "job_title": "Intern"}
+    first = {"email": "dora@example.com", "job_title": "Intern", "updated_at": "2026-01-01"}
     assert client.put("/v1/contacts/hist-4", json=first).status_code == 200
     client.put("/v1/contacts/hist-4", params={"timestamp": "2026-01-10T09:00:00Z"}, json={"job_title": "CMO"})
     read = api.client("read")

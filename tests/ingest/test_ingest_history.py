@@ -129,3 +129,36 @@ c2,lifecycle_stage,customer,2024-07-01,9999-12-31
 def test_a_file_without_the_history_columns_is_refused_naming_them(store: Store, write: Write) -> None:
     with pytest.raises(ImportError_, match="contact_id, property, value and either changed_at"):
         import_history(store, write("x.csv", "contact_id,value\nc1,2\n"))
+
+
+def test_inclusive_ends_follow_on_and_overlapping_periods_are_rejected(store: Store, write: Write, run: Run,
+                                                                       tmp_path: Path) -> None:
+    """Fivetran's `_fivetran_end` is the next start minus 1 ms: no empty moment between periods.
+    Two periods that overlap are both rejected with their lines, each naming the other."""
+    run("contacts", write("c.csv", "contact_id,created_at\nc1,2024-01-01\nc2,2024-01-01\n"))
+    result = import_history(store, write("f.csv", """contact_id,property,value,_fivetran_start,_fivetran_end
+c1,lifecycle_stage,lead,2024-01-01 00:00:00,2024-03-01 09:59:59.999
+c1,lifecycle_stage,mql,2024-03-01 10:00:00,2024-06-01 11:59:59
+c1,lifecycle_stage,customer,2024-06-01 12:00:00,9999-12-31 23:59:59.999
+c1,job_title,Intern,2024-01-01 00:00:00,2024-02-01 00:00:00
+c1,job_title,CEO,2024-05-01 00:00:00,
+"""), rejects_dir=tmp_path / "rejects")
+    assert (result.shape, result.rejected) == ("interval", 0)
+    assert _history(store) == [
+        ("job_title", None, "Intern", datetime(2024, 1, 1)),
+        ("job_title", "Intern", None, datetime(2024, 2, 1)),  # a real gap (three months) still ends it
+        ("job_title", None, "CEO", datetime(2024, 5, 1)),
+        ("lifecycle_stage", None, "lead", datetime(2024, 1, 1)),
+        ("lifecycle_stage", "lead", "mql", datetime(2024, 3, 1, 10)),  # no "(empty)" at 09:59:59.999
+        ("lifecycle_stage", "mql", "customer", datetime(2024, 6, 1, 12))]  # nor 1 s before (inclusive, in s)
+    over = import_history(store, write("o.csv", """contact_id,property,value,valid_from,valid_to
+c2,job_title,Manager,2024-01-01,2024-05-01
+c2,job_title,Director,2024-04-01,2024-09-01
+c2,job_title,VP,2024-09-01,
+"""), rejects_dir=tmp_path / "rejects")
+    assert over.rejected == 2
+    rejects = read_rejects(over.rejects_file)
+    assert [r["line"] for r in rejects] == ["2", "3"]
+    assert "overlaps the one from 2024-04-01 00:00:00 (value Director)" in rejects[0]["reason"]
+    assert "overlaps the one from 2024-01-01 00:00:00 to 2024-05-01 00:00:00 (value Manager)" in rejects[1]["reason"]
+    assert _history(store, "c2") == [("job_title", None, "VP", datetime(2024, 9, 1))]

@@ -112,3 +112,29 @@ def test_time_based_validation_with_given_cutoffs(fresh_ws: Workspace) -> None:
     m = result.metrics
     assert m["validation"] == "newest cut-off" and len(result.model.cutoffs) == 3
     assert m["training_rows"] > m["validation_rows"] > 0
+
+
+def test_a_date_property_is_a_feature_only_where_a_change_dates_it() -> None:
+    """An assumed updated_at is today's: for a contact that converted after the cut-off it is the
+    conversion's own edit. Read as of the cut-off, it must give away nothing, neither by its value
+    nor by being empty only for the contacts modified later: every assumed date reads empty, and a
+    dated one (recorded at or before the cut-off) reads as "days since"."""
+    from leadscore.predictive.leakage import assumed_properties, assumed_warning
+    from leadscore.storage.history import write_properties
+
+    cutoff = datetime(2025, 6, 1)
+    with Store.open(":memory:") as store:
+        store.con.execute("""INSERT INTO contacts (contact_id, lifecycle_stage, updated_at, created_at) VALUES
+            ('later', 'customer', '2025-12-01', '2025-01-01'), ('earlier', 'lead', '2025-02-01', '2025-01-01'),
+            ('dated', 'lead', NULL, '2025-01-01')""")
+        write_properties(store.con, "dated", {"lifecycle_stage": "mql"}, source="api", now=datetime(2025, 7, 1),
+                         changed_at=datetime(2025, 3, 1), bump_updated_at=True)
+        plan = plan_features(store, until=cutoff)
+        table = raw_features(store, plan, cutoff).to_pydict()
+        days = dict(zip(table["contact_id"], table["p:updated_at"], strict=True))
+        assert days == {"dated": 92.0, "earlier": None, "later": None}
+        # 2 of 3 contacts have lifecycle_stage assumed at the cut-off: training says so (one dated
+        # contact no longer silences it); updated_at, read only where dated, is not named
+        warning = assumed_warning(assumed_properties(store, plan, cutoff), cutoff)
+        assert warning is not None and "lifecycle_stage (67% assumed)" in warning
+        assert "updated_at" not in warning

@@ -62,7 +62,11 @@ def test_predictions_have_probability_priority_and_factors(predicted_ws: Workspa
         won = {r[0] for r in store.con.execute("SELECT contact_id FROM deals WHERE status = 'won'").fetchall()}
     assert len(rows) == CONTACTS and len({r[0] for r in rows}) == CONTACTS  # one row per contact
     assert all(0 <= r[1] <= 1 for r in rows)
-    assert {r[2] for r in rows} <= set(PRIORITY_SHARES) and {"very high", "low"} <= {r[2] for r in rows}
+    assert {r[2] for r in rows} <= set(PRIORITY_SHARES) and "very high" in {r[2] for r in rows}
+    # "low" is the bottom 40%, unless the lowest probability (an isotonic calibration's bottom
+    # step) is shared by more than that: ties share a bucket, the higher one
+    lowest = min(r[1] for r in rows)
+    assert "low" in {r[2] for r in rows} or sum(r[1] == lowest for r in rows) > 0.4 * CONTACTS
     top_decile = rows[: CONTACTS // 10]
     assert np.mean([r[0] in won for r in top_decile]) > 3 * len(won) / CONTACTS  # ranks the winners up
     for _, _, _, factors, _ in rows[:50]:
@@ -72,8 +76,10 @@ def test_predictions_have_probability_priority_and_factors(predicted_ws: Workspa
         impacts = [f["impact"] for f in data["positive"]]
         assert impacts == sorted(impacts, reverse=True)
         assert all(isinstance(f["factor"], str) and f["factor"] for f in data["positive"] + data["negative"])
-    phrases = " | ".join(json.loads(r[3])["positive"][0]["factor"] for r in rows[:200])
-    assert " in last " in phrases or "days ago" in phrases  # engagement reads as activity in words
+    # engagement reads as activity in words (among the reasons: an assumed updated_at, which led
+    # them before, is no feature any more, see predictive/features.py)
+    phrases = " | ".join(f["factor"] for r in rows[:200] for f in json.loads(r[3])["positive"])
+    assert " in last " in phrases or "last " in phrases and " days ago" in phrases
 
 
 def test_drift_warns_when_leads_have_moved(predicted_ws: Workspace) -> None:

@@ -107,6 +107,25 @@ def test_numeric_label_found_by_its_snake_case_name(tiny_ws: Workspace) -> None:
     assert (r.contacts, r.converters) == (9, 2)  # everyone created by T (h is not)
 
 
+def test_a_label_with_a_history_is_read_as_of_the_horizon_and_converted_before_t_are_out(
+        tiny_ws: Workspace) -> None:
+    """As won deals are: a contact whose label was already true at T had converted (out of the
+    population), one whose label became true after the horizon had not converted within it."""
+    from datetime import datetime
+
+    from leadscore.storage.history import write_properties
+
+    with tiny_ws.open_store() as store:
+        store.con.execute("ALTER TABLE contacts ADD COLUMN converted BIGINT")
+        store.con.execute("UPDATE contacts SET converted = 0, updated_at = NULL")
+        for cid, days in (("a", -10), ("d", 10), ("c", 60)):
+            write_properties(store.con, cid, {"converted": 1}, source="crm", now=datetime(2026, 1, 1),
+                             changed_at=T + timedelta(days=days))
+    r = leadscore.backtest(_model_path(tiny_ws), workspace=tiny_ws, as_of=T, horizon="30d",
+                           label="Converted").result
+    assert (r.contacts, r.converters) == (8, 1)  # a converted before T; c after the horizon; d within it
+
+
 def test_bad_inputs_are_clear_errors(tiny_ws: Workspace) -> None:
     with pytest.raises(LeadscoreError, match="horizon"):
         parse_horizon("soon")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadscore.compiler import compile_model
+from leadscore.compiler.properties_as_of import contacts_as_of
 from leadscore.engine.properties_as_of import contact_as_of
 from leadscore.model.loader import parse_model
 from leadscore.storage import history
@@ -78,6 +81,54 @@ def test_updated_at_follows_a_change_when_asked(store: Store) -> None:
     assert ("updated_at", None, "2025-01-01 00:00:00", T0) in _rows(store)
 
 
+def test_a_backdated_write_goes_into_the_past_and_leaves_the_values_known_since_updated_at(
+        store: Store) -> None:
+    """A Segment identify replayed late (dated before the CRM's last modification the import
+    brought): the title it carries held then, but the one imported stays current, and updated_at
+    does not move backwards."""
+    store.con.execute("UPDATE contacts SET updated_at = '2025-04-30' WHERE contact_id = 'c1'")
+    late = datetime(2025, 1, 10)
+    changed = history.write_properties(store.con, "c1", {"job_title": "Manager"}, source="segment", now=NOW,
+                                       changed_at=late, bump_updated_at=True)
+    assert changed == {"job_title": "Manager"}
+    assert _rows(store) == [("job_title", "Intern", "Manager", late),
+                            ("job_title", "Manager", "Intern", datetime(2025, 4, 30))]
+    assert _current(store) == ("Intern", 10)
+    assert store.con.execute("SELECT updated_at FROM contacts WHERE contact_id = 'c1'").fetchone() == (
+        datetime(2025, 4, 30),)
+    # a write after updated_at is the latest news: it becomes current and moves updated_at
+    history.write_properties(store.con, "c1", {"job_title": "VP"}, source="segment", now=NOW,
+                             changed_at=datetime(2025, 5, 2), bump_updated_at=True)
+    assert _current(store) == ("VP", 10)
+    assert store.con.execute("SELECT updated_at FROM contacts WHERE contact_id = 'c1'").fetchone() == (
+        datetime(2025, 5, 2),)
+    # dated between two recorded changes: goes in its place, no anchor needed (VP came later)
+    history.write_properties(store.con, "c1", {"job_title": "Director"}, source="api", now=NOW,
+                             changed_at=datetime(2025, 5, 1), bump_updated_at=True)
+    assert [r[2:] for r in _rows(store) if r[0] == "job_title"] == [
+        ("Manager", late), ("Intern", datetime(2025, 4, 30)), ("Director", datetime(2025, 5, 1)),
+        ("VP", datetime(2025, 5, 2))]
+    assert _current(store) == ("VP", 10)
+
+
+def test_a_dated_write_of_a_newer_record_is_current_whatever_its_date(store: Store) -> None:
+    """A CRM sync sends the record (modified 2025-05-01, after the stored 2025-04-30) with the date
+    the title changed: the title is the newer news, not a change back to the stored one."""
+    store.con.execute("UPDATE contacts SET updated_at = '2025-04-30' WHERE contact_id = 'c1'")
+    history.write_properties(store.con, "c1", {"job_title": "CEO", "updated_at": datetime(2025, 5, 1)},
+                             source="api", now=NOW, changed_at=datetime(2025, 1, 10), bump_updated_at=True)
+    assert _current(store) == ("CEO", 10)
+    assert [r for r in _rows(store) if r[0] == "job_title"] == [("job_title", "Intern", "CEO", datetime(2025, 1, 10))]
+
+
+def test_a_backdated_value_equal_to_the_value_then_records_nothing(store: Store) -> None:
+    history.write_properties(store.con, "c1", {"job_title": "CEO"}, source="api", now=NOW, changed_at=T0)
+    history.write_properties(store.con, "c1", {"job_title": "Intern"}, source="api", now=NOW,
+                             changed_at=T0 - timedelta(days=10))
+    assert _rows(store) == [("job_title", "Intern", "CEO", T0)]  # Intern held then already
+    assert _current(store) == ("CEO", 10)
+
+
 def _stage(store: Store, rows: list[tuple[Any, ...]]) -> None:
     history.stage_table(store.con)
     store.con.executemany("INSERT INTO __ls_changes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -91,9 +142,8 @@ def test_a_history_file_sets_the_latest_value_and_is_idempotent(store: Store) ->
             ("c2", "job_title", "CFO", T0 + timedelta(days=9), None, False, 2)]  # same moment: last wins
     _stage(store, rows)
     first = history.record_changes(store.con, source="history", now=NOW, current_written=False)
-    assert (first.recorded, first.unchanged, first.contacts_updated) == (3, 1, 1)
-    assert _rows(store, "c2") == [("job_title", "Student", "CEO", T0),
-                                  ("job_title", "CEO", "CEO", T0 + timedelta(days=1)),
+    assert (first.recorded, first.unchanged, first.contacts_updated) == (2, 2, 1)
+    assert _rows(store, "c2") == [("job_title", "Student", "CEO", T0),  # CEO again on day 1: no change
                                   ("job_title", "CEO", "CTO", T0 + timedelta(days=9))]
     assert _current(store, "c2") == ("CTO", None)
     before = store.con.execute("SELECT * FROM property_history ORDER BY ALL").fetchall()
@@ -144,9 +194,10 @@ def _as_of_sql(store: Store, as_of: datetime) -> Any:
                        max_size=8))
 def test_writes_in_any_order_read_back_by_the_rule(writes: list[tuple[datetime, str | None, bool]]) -> None:
     """Live writes (skipped when equal to the current value) and history-file rows, in any order:
-    the compiled query reads, at every instant, what the rule says of the changes kept. The stored
-    value ('Intern') is assumed before the first change, unless a history file came first: a
-    file says when the property got its values, and before its first change there is none."""
+    the compiled query reads, at every instant, what the rule says of the changes kept (a change
+    to the value already in effect is dropped). The stored value ('Intern') is assumed before the
+    first change, unless a history file came first: a file says when the property got its values,
+    and before its first change there is none."""
     with Store.open(":memory:") as store:
         store.con.execute("INSERT INTO contacts (contact_id, job_title) VALUES ('c1', 'Intern')")
         kept: dict[datetime, str | None] = {}
@@ -164,10 +215,21 @@ def test_writes_in_any_order_read_back_by_the_rule(writes: list[tuple[datetime, 
                 _stage(store, [("c1", "job_title", value, when, None, False, 0)])
                 history.record_changes(store.con, source="history", now=NOW, current_written=False)
             kept[when] = value
+            kept = _effective(assumed, kept)
         assert _current(store)[0] == contact_as_of({}, _changes(assumed, kept), datetime.max)["job_title"]
         for t in [T0 - timedelta(days=1), *_TIMES, *(t - timedelta(microseconds=1) for t in _TIMES)]:
             want = contact_as_of({}, _changes(assumed, kept), t)["job_title"]
             assert _as_of_sql(store, t) == want, t
+
+
+def _effective(assumed: str | None, kept: dict[datetime, str | None]) -> dict[datetime, str | None]:
+    """The changes left once those whose value was already in effect are dropped (never stored)."""
+    out: dict[datetime, str | None] = {}
+    value = assumed
+    for when in sorted(kept):
+        if kept[when] != value:
+            out[when] = value = kept[when]
+    return out
 
 
 def _changes(assumed: str | None, kept: dict[datetime, str | None]) -> list[dict[str, Any]]:
@@ -200,3 +262,36 @@ def test_property_changes_of_an_older_store_move_into_the_history(tmp_path: Path
         # the old name still reads (a view now), and the latest change is known without a scan
         assert store.con.execute("SELECT count(*) FROM property_changes").fetchone() == (2,)
         assert history.latest_change(store.con) == datetime(2025, 2, 1)
+
+
+def test_a_store_where_an_import_changed_what_a_set_wrote_keeps_its_current_value(tmp_path: Path) -> None:
+    """Release d5563b2 logged only workflow `set`s: its store has c3's `set` to salesqualifiedlead,
+    then an import that made her a customer, logged nowhere (fixtures/make_release_store.py
+    set-then-import, made by that release's code). Migration 9 appends the change that must have
+    happened, so the history's latest value is the current one: the compiled query and the rule
+    agree at every instant, and a backdated write does not bring the stale value back."""
+    path = tmp_path / "old.duckdb"
+    with gzip.open(Path(__file__).parent / "fixtures" / "set-then-import-d5563b2.duckdb.gz", "rb") as src, \
+            open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with Store.open(path) as store:
+        rows = store.con.execute(
+            "SELECT old_value, new_value, changed_at, source FROM property_history WHERE contact_id = 'c3' "
+            "AND property = 'lifecycle_stage' ORDER BY changed_at").fetchall()
+        assert [(r[0], r[1], r[3]) for r in rows] == [
+            (None, "salesqualifiedlead", "workflow:b2b/hand SQLs to sales"),
+            ("salesqualifiedlead", "customer", "migration")]
+        set_at, caught_up = rows[0][2], rows[1][2]
+        assert set_at < caught_up
+        assert history.latest_change(store.con) == caught_up
+        columns = {"contact_id": "string", "created_at": "timestamp", "lifecycle_stage": "string"}
+        contact = {"contact_id": "c3", "lifecycle_stage": "customer"}
+        changes = [{"property": "lifecycle_stage", "value": r[1], "changed_at": r[2]} for r in rows]
+        for t in (set_at - timedelta(days=1), set_at, caught_up - timedelta(microseconds=1), caught_up):
+            sql = contacts_as_of(columns, ["lifecycle_stage"], t).sql(dialect="duckdb")
+            got = dict((r[0], r[2]) for r in store.con.execute(sql).fetchall())["c3"]
+            assert got == contact_as_of(contact, changes, t)["lifecycle_stage"], t
+        history.write_properties(store.con, "c3", {"lifecycle_stage": "lead"}, source="segment",
+                                 now=caught_up + timedelta(days=1), changed_at=set_at - timedelta(days=30))
+        assert store.con.execute("SELECT lifecycle_stage FROM contacts WHERE contact_id = 'c3'").fetchone() == (
+            "customer",)

@@ -23,7 +23,7 @@ import pyarrow as pa
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent
-from leadscore.storage.history import record_initial_values, write_properties
+from leadscore.storage.history import change_instant, record_initial_values, write_properties
 from leadscore.storage.identity import email_contact_id, email_key, email_key_sql
 from leadscore.storage.store import Store
 from leadscore.storage.types import TypeKind, type_kind
@@ -251,7 +251,8 @@ def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,
     ``updated_at`` bump, no history), so repeating a PUT is harmless. Each change goes into the
     property history (``storage/history.py``), true from ``changed_at`` (default ``now``). A new
     contact's values are assumed to have held since its ``created_at``, unless ``changed_at`` says
-    from when.
+    from when: then they are changes at that moment, and the contact (unless the values name its
+    ``created_at`` / ``updated_at``) was created and last updated then, not at ``now``.
     """
     con = store.con
     if con.execute("SELECT 1 FROM contacts WHERE contact_id = ?", [contact_id]).fetchone() is not None:
@@ -261,12 +262,15 @@ def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,
     quoted = ['"' + n.replace('"', '""') + '"' for n in values]
     cols = ["contact_id", *quoted]
     params: list[Any] = [contact_id, *values.values()]
+    # a contact first heard of with a past timestamp existed by then: its traits are recorded at
+    # that moment, and a created_at after them would hide them from every score as of before now
+    born = change_instant(changed_at, now)
     if "created_at" not in values:
         cols.append("created_at")
-        params.append(now)
+        params.append(born)
     if "updated_at" not in values:
         cols.append("updated_at")
-        params.append(now)
+        params.append(born)
     con.execute(f"INSERT INTO contacts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", params)
     if known is not None:  # keeps the server's contact hashes in step (else it reloads them)
         known.added(list(_hash_keys(store, [contact_id]).values()))

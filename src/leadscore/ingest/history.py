@@ -8,9 +8,12 @@ Two shapes, told apart by their columns (names as in ``ALIASES``, or renamed by 
 * **interval**: ``contact_id, property, value, valid_from, valid_to`` — one row per period a value
   held (the ``*_history`` tables of CRM connectors, dbt snapshots: ``dbt_valid_from`` /
   ``dbt_valid_to``, Fivetran's ``_fivetran_start`` / ``_fivetran_end``). Each row is a change at
-  ``valid_from`` (empty: the assumed value); a ``valid_to`` that no row of the same property
-  starts at ends the value (empty from then); an empty ``valid_to``, or one after the import's
-  time (``9999-12-31``), means "still true".
+  ``valid_from`` (empty: the assumed value); a ``valid_to`` that no later period of the same
+  property follows ends the value (empty from then). A period starting at a ``valid_to``, or
+  within a second after it, follows it: ends may be exclusive (dbt: the next start) or inclusive
+  (Fivetran: the next start minus 1 ms). An empty ``valid_to``, or one after the import's time
+  (``9999-12-31``), means "still true". Periods of one property that overlap (one starts before
+  another's end) are both rejected, each naming the other: which value held then is unknown.
 
 Each property names a contacts column (as written, in snake_case, or by the contacts import's
 aliases: ``lifecyclestage`` is ``lifecycle_stage``); a property that is no column yet becomes one,
@@ -193,6 +196,8 @@ def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mappin
                        CASE property {' '.join(typed) or 'WHEN NULL THEN NULL'} END AS typed_value,
                        CASE property {' '.join(reasons) or 'WHEN NULL THEN NULL'} END AS typed_reason
                 FROM __ls_hist) r)""", {"now": now})
+    if interval:
+        _reject_overlaps(con, now)
     bad = scalar(con, "SELECT count(*) FROM __ls_rows WHERE __bad")
     rejected = collect_rejects(con, source, "__ls_rows", bad)
     if strict and rejected:
@@ -212,9 +217,35 @@ def _typed(c: Coercion) -> str:
     return c.value.replace("{x}", f"({c.clean})")
 
 
+#: A period starting this soon after another's end follows it: Fivetran's ``_fivetran_end`` is
+#: the next start minus 1 ms (inclusive), some exports' the next start minus 1 s; dbt's equals it.
+CONTIGUOUS = "INTERVAL 1 SECOND"
+#: Two good periods of one contact's property, ``r`` ending and ``n`` starting after ``r`` did.
+_LATER = ("n.contact_id = r.contact_id AND n.column_name = r.column_name AND NOT n.__bad "
+          "AND n.valid_from IS NOT NULL AND (r.valid_from IS NULL OR n.valid_from > r.valid_from)")
+
+
+def _reject_overlaps(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """Periods of one property that overlap (one starts before the other's end): which value held
+    then is unknown, so both rows are rejected, each naming the other, rather than one cut."""
+    con.execute(f"""UPDATE __ls_rows AS x SET __bad = true, __reason = o.reason FROM (
+        SELECT __row, string_agg(reason, '; ') AS reason FROM (
+            SELECT r.__row, printf('the period from %s to %s overlaps the one from %s (value %s)',
+                                   r.valid_from, r.valid_to, n.valid_from, coalesce(n.value, 'empty')) AS reason
+            FROM __ls_rows r JOIN __ls_rows n ON {_LATER}
+            WHERE NOT r.__bad AND r.valid_to <= $now AND n.valid_from < r.valid_to
+            UNION ALL
+            SELECT n.__row, printf('the period from %s overlaps the one from %s to %s (value %s)',
+                                   n.valid_from, r.valid_from, r.valid_to, coalesce(r.value, 'empty'))
+            FROM __ls_rows r JOIN __ls_rows n ON {_LATER}
+            WHERE NOT r.__bad AND r.valid_to <= $now AND n.valid_from < r.valid_to)
+        GROUP BY __row) o WHERE x.__row = o.__row""", {"now": now})
+
+
 def _stage(con: duckdb.DuckDBPyConnection, interval: bool, now: datetime) -> None:
     """The good rows as staged changes: a change per row (assumed when undated), plus, for
-    periods, an end (to empty) at each ``valid_to`` no period of that property starts at."""
+    periods, an end (to empty) at each ``valid_to`` that no later period of that property
+    follows (starting at it, or within ``CONTIGUOUS`` after an inclusive end)."""
     stage = stage_table(con)
     start = "valid_from" if interval else "changed_at"
     con.execute(f"""INSERT INTO {stage}
@@ -225,8 +256,8 @@ def _stage(con: duckdb.DuckDBPyConnection, interval: bool, now: datetime) -> Non
         con.execute(f"""INSERT INTO {stage}
             SELECT r.contact_id, r.column_name, NULL, r.valid_to, NULL, false, r.__row
             FROM __ls_rows r WHERE NOT r.__bad AND r.valid_to IS NOT NULL AND r.valid_to <= $now
-              AND NOT EXISTS (SELECT 1 FROM __ls_rows n WHERE NOT n.__bad AND n.contact_id = r.contact_id
-                              AND n.column_name = r.column_name AND n.valid_from = r.valid_to)""",
+              AND NOT EXISTS (SELECT 1 FROM __ls_rows n WHERE {_LATER}
+                              AND n.valid_from <= r.valid_to + {CONTIGUOUS})""",
                     {"now": now})
 
 

@@ -15,7 +15,10 @@ What a contact becomes (a :class:`FeaturePlan`, stored with the model):
   company_id too) say nothing about intent and are left out. ``lifecycle_stage`` and
   ``updated_at`` are features like any other: as of the cut-off they hold the value of then, not
   the one written after the outcome (a property with no change recorded before the cut-off is
-  assumed, and training says so);
+  assumed, and training says so). A date property other than ``created_at`` is read only where
+  a recorded change at or before the cut-off dates it (``DATED``): an assumed date is today's, a
+  "last modified" that the outcome itself moved, and it leaks both through its value (after the
+  cut-off for most converters) and through being empty had the future ones been blanked;
 * per event type (the ``MAX_EVENT_TYPES`` commonest) counts in the last 7/30/90/365 days and days
   since the last one; overall days since the last and first event and distinct active days;
 * the score and group points of every published rule model, computed as of the cut-off by the
@@ -41,7 +44,7 @@ from leadscore.compiler.properties_as_of import contacts_as_of
 from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import compiled_sql, history_table, model_of
 from leadscore.model.loader import contact_model
-from leadscore.model.properties import free_email_domains
+from leadscore.model.properties import UNVERSIONED_COLUMNS, free_email_domains
 from leadscore.storage.store import Store
 
 WINDOWS = (7, 30, 90, 365)
@@ -50,6 +53,8 @@ MAX_EVENT_TYPES = 20
 MAX_LEVELS = 30
 MIN_LEVEL_COUNT = 10
 MIN_LEVEL_SHARE = 0.002
+#: The alias of the join saying which date properties are dated at the cut-off (``_dated_join``).
+DATED = "ls_dated"
 #: Columns that identify a person or a record (see module docstring).
 SKIPPED_COLUMNS = frozenset({"contact_id", "company_id", "email", "first_name", "last_name", "phone", "website"})
 #: A text column with more distinct values than this share of contacts is an id or free text.
@@ -203,8 +208,22 @@ def _property_sql(feature: Feature, plan: FeaturePlan) -> str:
     if logical == "string":
         return rf"nullif(lower(trim(regexp_replace(CAST({ref} AS VARCHAR), '\s+', ' ', 'g'))), '')"
     if logical == "timestamp":
-        return f"date_diff('second', CAST({ref} AS TIMESTAMP), $as_of) / 86400.0"
+        days = f"date_diff('second', CAST({ref} AS TIMESTAMP), $as_of) / 86400.0"
+        return days if column in UNVERSIONED_COLUMNS else f"CASE WHEN {DATED}.{_ident(column)} THEN {days} END"
     return f"CAST({ref} AS DOUBLE)"
+
+
+def _dated_join(plan: FeaturePlan) -> str:
+    """Per contact, whether each versioned date property read has a recorded change at or before
+    the cut-off (see the module docstring): ``DATED.<column>``, NULL for a contact with none."""
+    dates = [c for c, logical in plan.property_columns.items()
+             if logical == "timestamp" and c not in UNVERSIONED_COLUMNS and f"p:{c}" in plan.names]
+    if not dates:
+        return ""
+    flags = ", ".join(f"bool_or(property = {_lit(c)}) AS {_ident(c)}" for c in dates)
+    names = ", ".join(_lit(c) for c in dates)
+    return (f"LEFT JOIN (SELECT contact_id, {flags} FROM property_history WHERE changed_at <= $as_of "
+            f"AND property IN ({names}) GROUP BY contact_id) {DATED} USING (contact_id)")
 
 
 def _event_sql(feature: Feature) -> str:
@@ -252,7 +271,7 @@ def features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> str:
     props = [f"{_property_sql(f, plan)} AS {_ident(f.name)}" for f in plan.features if f.source == "property"]
     events = [f for f in plan.features if f.source == "event"]
     selects = ["c.contact_id", *props]
-    joins = []
+    joins = [dated] if (dated := _dated_join(plan)) else []
     if events:
         joins.append(_events_join(plan, events))
         for f in events:

@@ -15,8 +15,9 @@ Quality``) made a model with a held-out AUC of 0.98 that would be useless on new
   their own), unless ``--accept-leaky``; the model's card (``leadscore models``) then records the
   warning (``check_leakage``, ``refusal``);
 * properties with no recorded change before a cut-off are read at their first imported value,
-  assumed since each contact's ``created_at`` (``assumed_properties``): training says so, since a
-  field filled in after the outcome leaks that way.
+  assumed since each contact's ``created_at`` (``assumed_properties``): training says so when
+  that holds for most contacts (one contact's dated change does not make a field honest), since
+  a field filled in after the outcome leaks that way.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from leadscore.errors import LeadscoreError
 from leadscore.model.properties import DERIVED_PROPERTIES, UNVERSIONED_COLUMNS
 from leadscore.predictive.calibrate import auc
 from leadscore.predictive.features import FeaturePlan
-from leadscore.storage.history import properties_without_history
+from leadscore.storage.history import assumed_shares
 from leadscore.storage.store import Store
 
 #: One feature alone ranking converters at least this well is most likely written after the outcome.
 SINGLE_FEATURE_AUC = 0.95
 #: No honest lead-scoring model on real data gets here (DESIGN: HubSpot and peers report 0.7-0.9).
 HELD_OUT_AUC = 0.97
+#: A property whose value at the first cut-off is assumed for this share of contacts is named.
+ASSUMED_SHARE = 0.5
 #: How many property names a warning lists before "and N more".
 SHOWN = 8
 
@@ -160,19 +163,22 @@ def refusal(check: LeakCheck) -> str:
 
 
 def assumed_properties(store: Store, plan: FeaturePlan, cutoff: datetime) -> list[str]:
-    """The property columns the features of ``plan`` read with no recorded change at or before
-    ``cutoff``."""
+    """The property columns the features of ``plan`` read whose value at ``cutoff`` is assumed (no
+    recorded change at or before it) for at least ``ASSUMED_SHARE`` of the contacts, each with its
+    share (``lifecycle_stage (80% assumed)``). Date properties are left out: the features read
+    them only where dated (``features._dated_join``)."""
     used = dict.fromkeys(c for f in plan.features if (c := _column_of(f.name)) is not None)
-    names = [c for c in used if c not in UNVERSIONED_COLUMNS]
-    return properties_without_history(store.con, names, cutoff)
+    names = [c for c in used if c not in UNVERSIONED_COLUMNS and plan.property_columns.get(c) != "timestamp"]
+    shares = assumed_shares(store.con, names, cutoff)
+    return [f"{n} ({shares[n]:.0%} assumed)" for n in names if shares.get(n, 0.0) >= ASSUMED_SHARE]
 
 
 def assumed_warning(names: list[str], cutoff: datetime) -> str | None:
-    """A warning naming the properties whose values as of ``cutoff`` are all assumed."""
+    """A warning naming the properties whose values as of ``cutoff`` are mostly assumed."""
     if not names:
         return None
     shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
-    return (f"{len(names)} properties have no recorded change at or before {cutoff:%Y-%m-%d}, so their values "
-            f"there are the ones first imported, assumed to have held since each contact was created: "
-            f"{shown}. If one of them was filled in after the outcome (a stage, a lead status, a field sales "
-            "fills in), it leaks: import its history (`leadscore import history`) or leave it out with --exclude")
+    return (f"{len(names)} properties have, for most contacts, no recorded change at or before {cutoff:%Y-%m-%d}, "
+            f"so their values there are the ones first imported, assumed to have held since each contact was "
+            f"created: {shown}. If one of them was filled in after the outcome (a stage, a lead status, a field "
+            "sales fills in), it leaks: import its history (`leadscore import history`) or leave it out with --exclude")

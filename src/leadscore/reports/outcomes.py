@@ -19,7 +19,9 @@ of a label property) lives in ``leadscore.predictive.conversion``, which trainin
   (``conversion.TRUE_WORDS``, any case, or 1, or a true boolean). Data without dates (a CSV export
   of past leads) can be audited this way; contacts whose label is empty are left out (unknown,
   not negative), values that are not yes/no-like are refused, and there is no time to close or
-  value.
+  value. When the label property has a history (``storage/history.py``), it is read as of
+  T + horizon, and contacts whose label was already true as of T are left out, as deal mode
+  leaves out contacts won before T.
 
 Every value reaches SQL as a parameter or a quoted identifier.
 """
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from leadscore.compiler.properties_as_of import contacts_as_of
 from leadscore.errors import LeadscoreError
 from leadscore.predictive import conversion
 from leadscore.storage.store import Store
@@ -102,7 +105,10 @@ def label_truth_sql(store: Store, column: str) -> str:
 def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str, dict[str, Any]]:
     """SQL and named parameters of ``contact_id, converted, days_to_close, deal_value`` for the population."""
     if outcome.label:
-        truth = label_truth_sql(store, resolve_label(store, outcome.label))
+        column = resolve_label(store, outcome.label)
+        if _has_history(store, column):
+            return _dated_label_query(store, column, as_of, outcome)
+        truth = label_truth_sql(store, column)
         sql = f"""SELECT contact_id, converted, CAST(NULL AS DOUBLE) AS days_to_close,
                          CAST(NULL AS DOUBLE) AS deal_value
                   FROM (SELECT c.contact_id, {truth} AS converted FROM contacts c
@@ -110,6 +116,29 @@ def outcome_query(store: Store, as_of: datetime, outcome: Outcome) -> tuple[str,
                   WHERE converted IS NOT NULL"""
         return sql, {"as_of": as_of}
     return _won_population("contacts", "contact_id", conversion.won_by_contact_sql("$as_of", "$end"), as_of, outcome)
+
+
+def _has_history(store: Store, column: str) -> bool:
+    row = store.con.execute("SELECT 1 FROM property_history WHERE property = ? LIMIT 1", [column]).fetchone()
+    return row is not None
+
+
+def _dated_label_query(store: Store, column: str, as_of: datetime, outcome: Outcome) -> tuple[str, dict[str, Any]]:
+    """Label mode when the label property has a history: as deal mode does with won deals, the
+    population is the contacts not converted as of T (the label not true then), and a positive
+    is one whose label is true as of T + horizon (empty then: unknown, left out). Today's label
+    would count a contact that converted before T, or long after the horizon, as a conversion."""
+    columns = store.columns("contacts")
+    then = contacts_as_of(columns, [column], as_of).sql(dialect="duckdb")
+    later = contacts_as_of(columns, [column], as_of + outcome.horizon).sql(dialect="duckdb")
+    sql = f"""SELECT contact_id, converted, CAST(NULL AS DOUBLE) AS days_to_close,
+                     CAST(NULL AS DOUBLE) AS deal_value
+              FROM (SELECT c.contact_id, {conversion.label_truth_sql(store, column, "c")} AS converted,
+                           {conversion.label_truth_sql(store, column, "b")} AS before
+                    FROM ({later}) c JOIN ({then}) b USING (contact_id)
+                    WHERE c.created_at IS NULL OR c.created_at <= $as_of)
+              WHERE converted IS NOT NULL AND NOT coalesce(before, false)"""
+    return sql, {"as_of": as_of}
 
 
 def _won_population(table: str, key: str, won_sql: str, as_of: datetime, outcome: Outcome

@@ -15,10 +15,11 @@ A writer stages its changes in the temp table ``__ls_changes`` (``stage_table``)
 Changes may arrive in any order (a history file, a backdated ``timestamp``): ``record_changes``
 keeps each row's ``old_value`` equal to the previous row's ``new_value`` and ``contacts`` equal
 to the latest change. It stores every staged change not already stored, so the history is the
-same whatever order the changes came in; "a value that does not change records nothing" is the
-writers' rule: they stage only values that differ from the current one (a history file's rows
-are facts as given, and go in as they are). Everything runs in the
-caller's transaction, set-based (a re-import of a million contacts is a few statements).
+same whatever order the changes came in. A value that does not change records nothing: writers
+stage only values that differ from the current one, and a change whose value is the one already
+in effect at its moment (a backdated write, a history file repeating a value) is not stored.
+Everything runs in the caller's transaction, set-based (a re-import of a million contacts is a
+few statements).
 """
 
 from __future__ import annotations
@@ -124,28 +125,36 @@ def _record(con: duckdb.DuckDBPyConnection, source: str, now: datetime, run_id: 
                    false AS incoming, s.old_value AS stored_old
             FROM stored s ANTI JOIN fresh f USING (contact_id, property, changed_at)
             UNION ALL
-            SELECT contact_id, property, new_value, changed_at, $source, $run, $now, true, NULL FROM fresh)
-        SELECT m.*,
-               CASE WHEN row_number() OVER w = 1 THEN p.first_old ELSE lag(m.new_value) OVER w END AS old_value
-        FROM merged m JOIN __ls_pairs p USING (contact_id, property)
-        WINDOW w AS (PARTITION BY m.contact_id, m.property ORDER BY m.changed_at)""",
+            SELECT contact_id, property, new_value, changed_at, $source, $run, $now, true, NULL FROM fresh),
+        chained AS (
+            SELECT m.*,
+                   CASE WHEN row_number() OVER w = 1 THEN p.first_old ELSE lag(m.new_value) OVER w END AS old_value
+            FROM merged m JOIN __ls_pairs p USING (contact_id, property)
+            WINDOW w AS (PARTITION BY m.contact_id, m.property ORDER BY m.changed_at))
+        -- a row whose value is the one already in effect changes nothing: it is never stored (the
+        -- rows after it keep their old values, since its new value is its old one)
+        SELECT *, old_value IS NOT DISTINCT FROM new_value AS noop FROM chained""",
                 {"source": source, "run": run_id, "now": now})
     staged, recorded, dirty = _first(con, f"""SELECT (SELECT count(*) FROM {STAGE} WHERE changed_at IS NOT NULL),
-        count(*) FILTER (WHERE incoming), count(*) FILTER (WHERE incoming OR old_value IS DISTINCT FROM stored_old)
-        FROM __ls_merged""")
+        count(*) FILTER (WHERE incoming AND NOT noop), count(*) FILTER (WHERE {_DIRTY}) FROM __ls_merged""")
     if dirty:
-        # rewrite the properties where some row is new or got another old value
-        con.execute("""CREATE OR REPLACE TEMP TABLE __ls_dirty AS SELECT DISTINCT contact_id, property
-            FROM __ls_merged WHERE incoming OR old_value IS DISTINCT FROM stored_old""")
+        # rewrite the properties where some row is new, got another old value or became a no-op
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE __ls_dirty AS SELECT DISTINCT contact_id, property
+            FROM __ls_merged WHERE {_DIRTY}""")
         con.execute("DELETE FROM property_history h WHERE EXISTS (SELECT 1 FROM __ls_dirty d "
                     "WHERE d.contact_id = h.contact_id AND d.property = h.property)")
         con.execute("""INSERT INTO property_history
             SELECT contact_id, property, old_value, new_value, changed_at, source, run_id, recorded_at
-            FROM __ls_merged SEMI JOIN __ls_dirty USING (contact_id, property)""")
+            FROM __ls_merged SEMI JOIN __ls_dirty USING (contact_id, property) WHERE NOT noop""")
     result = Recorded(recorded=recorded, unchanged=staged - recorded)
     result.contacts_updated = _settle_current(con, current_written)
     _raise_latest(con)
     return result
+
+
+#: A property of ``__ls_merged`` must be rewritten: a row came in (it may also have replaced a
+#: stored row of the same moment), or a stored row got another old value or became a no-op.
+_DIRTY = "incoming OR noop OR old_value IS DISTINCT FROM stored_old"
 
 
 def _settle_current(con: duckdb.DuckDBPyConnection, current_written: bool) -> int:
@@ -207,21 +216,29 @@ def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Ma
     """Set some properties of one existing contact and record each real change in the history.
 
     The one call for a writer of a single contact (the API's PUT and ``identify``, the dashboard):
-    values equal to the stored ones change nothing; the others are written and recorded as true
-    from ``changed_at`` (default ``now``). ``bump_updated_at`` sets ``updated_at`` to that moment
-    too when something changed. Returns the changed properties and their new values; the caller
-    rescores the contact when that is not empty. Values must already fit their columns (the API
-    checks them with ``api/values.py``).
+    values equal to the stored ones change nothing; the others are recorded as true from
+    ``changed_at`` (default ``now``). ``bump_updated_at`` moves ``updated_at`` to that moment too
+    when something changed, never backwards. Returns the properties written and their values; the
+    caller rescores the contact when that is not empty. Values must already fit their columns (the
+    API checks them with ``api/values.py``).
+
+    A write dated before the contact's ``updated_at`` (a late Segment ``identify``, a
+    ``PUT ?timestamp=`` replayed from an old log) goes into the past only: the stored values were
+    known true at ``updated_at`` (the CRM's last modification an import brought, or leadscore's
+    last write), so each such property gets a change back to its stored value at that moment,
+    unless a later recorded change already says what came after. The current values stay current
+    (unless the write brings an ``updated_at`` of its own after the stored one: a newer record).
     """
-    when = _instant(changed_at, now)
+    when = change_instant(changed_at, now)
     names = [n for n in values if n != "contact_id"]
-    current = _current(con, contact_id, names)
+    current = _current(con, contact_id, list(dict.fromkeys([*names, "updated_at"])))
     if current is None:
         raise KeyError(contact_id)
+    known_at = current["updated_at"] if "updated_at" in names else current.pop("updated_at")
     diff = {n: values[n] for n in names if values[n] != current[n]}
     if not diff:
         return {}
-    if bump_updated_at and "updated_at" not in values:
+    if bump_updated_at and "updated_at" not in values and (known_at is None or when > known_at):
         diff["updated_at"] = when
     types = column_types(con)
     before = _texts(con, contact_id, list(diff))
@@ -231,8 +248,35 @@ def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Ma
     versioned = {n: v for n, v in diff.items() if n not in UNVERSIONED}
     if versioned:
         _stage_values(con, contact_id, versioned, types, when, before)
-        record_changes(con, source=source, now=now, run_id=run_id)
+        backdated = known_at is not None and when < known_at and not _newer_record(con, contact_id, names, known_at)
+        if backdated:
+            _stage_anchors(con, contact_id, list(versioned), when, known_at, before)
+        # a backdated write may leave the stored values current: settle every property it touched
+        record_changes(con, source=source, now=now, run_id=run_id, current_written=not backdated)
     return diff
+
+
+def _newer_record(con: duckdb.DuckDBPyConnection, contact_id: str, names: list[str], known_at: datetime) -> bool:
+    """Whether the write brought an ``updated_at`` after ``known_at`` (just written to ``contacts``):
+    a CRM record modified since the stored one, whose values are the newer news whatever their date."""
+    if "updated_at" not in names:
+        return False
+    row = con.execute("SELECT updated_at > ? FROM contacts WHERE contact_id = ?", [known_at, contact_id]).fetchone()
+    return bool(row and row[0])
+
+
+def _stage_anchors(con: duckdb.DuckDBPyConnection, contact_id: str, names: list[str], when: datetime,
+                   known_at: datetime, before: Mapping[str, str | None]) -> None:
+    """For a write dated ``when`` before ``known_at``: the stored value of each property named, as a
+    change at ``known_at``, where no recorded change of it came at or after ``when`` (one that did
+    is later than the write and stays the latest)."""
+    recorded = dict(con.execute(
+        "SELECT property, max(changed_at) FROM property_history WHERE contact_id = ? "
+        "AND property IN (SELECT unnest(?::VARCHAR[])) GROUP BY property", [contact_id, names]).fetchall())
+    rows = [(contact_id, n, before.get(n), known_at, before.get(n), False, len(names) + i)
+            for i, n in enumerate(names) if recorded.get(n) is None or recorded[n] < when]
+    if rows:
+        con.executemany(f"INSERT INTO {STAGE} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def record_initial_values(con: duckdb.DuckDBPyConnection, contact_id: str, names: Sequence[str], *,
@@ -249,13 +293,13 @@ def record_initial_values(con: duckdb.DuckDBPyConnection, contact_id: str, names
     if not present:
         return
     stage_table(con)
-    when = _instant(changed_at, now)
+    when = change_instant(changed_at, now)
     rows = [(contact_id, n, t, when, None, False, i) for i, (n, t) in enumerate(present.items())]
     con.executemany(f"INSERT INTO {STAGE} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     record_changes(con, source=source, now=now, run_id=run_id)
 
 
-def _instant(changed_at: datetime | None, now: datetime) -> datetime:
+def change_instant(changed_at: datetime | None, now: datetime) -> datetime:
     """A change's moment: given (naive UTC, never after ``now``) or ``now``."""
     if changed_at is None:
         return now
@@ -404,3 +448,21 @@ def properties_without_history(con: duckdb.DuckDBPyConnection, names: Sequence[s
         "AND property IN (SELECT unnest(?::VARCHAR[]))", [as_of, list(names)]).fetchall()
     dated = {r[0] for r in rows}
     return [n for n in names if n not in dated]
+
+
+def assumed_shares(con: duckdb.DuckDBPyConnection, names: Sequence[str], as_of: datetime) -> dict[str, float]:
+    """For each of ``names``, the share of the contacts existing at ``as_of`` whose value then is
+    assumed (no recorded change of it at or before ``as_of``). One contact's dated change does not
+    make a property honest: a field sales filled in after the outcome is assumed for the rest."""
+    if not names:
+        return {}
+    flags = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(list_contains(d.props, ${i}), false))"
+                      for i in range(2, len(names) + 2))
+    row = con.execute(
+        f"""SELECT count(*), {flags} FROM contacts c LEFT JOIN (
+                SELECT contact_id, list(DISTINCT property) AS props FROM property_history
+                WHERE changed_at <= $1 GROUP BY contact_id) d USING (contact_id)
+            WHERE c.created_at IS NULL OR c.created_at <= $1""", [as_of, *names]).fetchone()
+    if not row or not row[0]:
+        return {}
+    return {n: row[i + 1] / row[0] for i, n in enumerate(names)}

@@ -22,7 +22,13 @@ value in ``contacts`` when the property never changed. A key is (contact_id, pro
 the writer keeps it unique, as contacts and events keep theirs (no index: see migrations_bulk.py).
 
 The workflows' ``property_changes`` table (migration 2, changes made by ``set``) becomes a view of
-this table: its rows move here, and readers of the old name keep working.
+this table: its rows move here, and readers of the old name keep working. That table logged only
+``set``: an import or an API write that later changed the same property logged nothing, so a
+property's latest logged value may not be its value in ``contacts``. Where it is not, the move
+appends the change that must have happened since, to the stored value, at the contact's
+``updated_at`` when that is after the last logged change, else at the migration's time: the
+history's latest value is the current one again, and scoring as of any date after the last
+``set`` reads the value scoring now reads.
 
 ``meta.property_history_latest`` is the latest ``changed_at`` ever recorded: a score run whose
 as-of is at or after it needs no history at all, and one row of ``meta`` says so without a scan.
@@ -39,6 +45,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import duckdb
+
+from leadscore.model.properties import UNVERSIONED_COLUMNS
+from leadscore.timeutil import utcnow
 
 CREATE_HISTORY = """CREATE TABLE property_history (
     contact_id VARCHAR NOT NULL,
@@ -76,9 +85,31 @@ def move_property_changes(con: duckdb.DuckDBPyConnection) -> None:
         WINDOW w AS (PARTITION BY contact_id, property ORDER BY changed_at)""")
     con.execute("DROP TABLE property_changes")
     con.execute(PROPERTY_CHANGES_VIEW)
+    _catch_up_with_contacts(con)
     con.execute(f"""INSERT OR REPLACE INTO meta
         SELECT '{LATEST_KEY}', CAST(max(changed_at) AS VARCHAR) FROM property_history
         HAVING max(changed_at) IS NOT NULL""")
+
+
+def _catch_up_with_contacts(con: duckdb.DuckDBPyConnection) -> None:
+    """A change to the stored value wherever a property's latest moved change is not it (see above)."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'contacts'").fetchall()}
+    now = utcnow()
+    for (name,) in con.execute("SELECT DISTINCT property FROM property_history ORDER BY 1").fetchall():
+        if name not in columns or name in UNVERSIONED_COLUMNS:
+            continue
+        column = '"' + name.replace('"', '""') + '"'
+        con.execute(f"""INSERT INTO property_history
+            SELECT l.contact_id, l.property, l.value, CAST(c.{column} AS VARCHAR),
+                   CASE WHEN c.updated_at > l.at THEN c.updated_at
+                        ELSE greatest($now, l.at + INTERVAL 1 MICROSECOND) END,
+                   'migration', NULL, $now
+            FROM (SELECT contact_id, property, max(changed_at) AS at, arg_max_null(new_value, changed_at) AS value
+                  FROM property_history WHERE property = $name GROUP BY ALL) l
+            JOIN contacts c USING (contact_id)
+            WHERE l.value IS DISTINCT FROM CAST(c.{column} AS VARCHAR)""", {"now": now, "name": name})
 
 
 CREATE_HOLDOUT = """CREATE TABLE predictive_holdout (
