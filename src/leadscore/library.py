@@ -355,26 +355,28 @@ def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_form
 
     ``engine`` (default: the workspace's) reads the scores a Spark or Postgres run wrote there,
     in the same columns. ``level="account"`` writes the companies' account scores instead (one row
-    per company and account model; account models are scored on DuckDB).
+    per company and account model), from the engine's ``account_scores`` on Spark or Postgres.
     """
     from leadscore.engine.accounts_read import export_account_scores
     from leadscore.engine.backends import open_backend, shadow_scores
     from leadscore.engine.export import export_scores as _export_scores
-    from leadscore.errors import LeadscoreError
 
     ws = _workspace(workspace)
-    if _level(level) == "account":
-        if engine not in (None, "duckdb"):
-            raise LeadscoreError("account scores are computed and stored by DuckDB: export them without --engine")
-        with open_store(ws, read_only=True) as store:
+    account = _level(level) == "account"
+    table = "account_scores" if account else "scores"
+
+    def export(store: Store) -> int:
+        if account:
             return export_account_scores(store, out, file_format=file_format, model=model)
+        return _export_scores(store, out, file_format=file_format, model=model)
+
     backend = open_backend(ws, engine)
     with open_store(ws, read_only=True) as store:
         if backend is None:
-            return _export_scores(store, out, file_format=file_format, model=model)
+            return export(store)
         try:
-            with shadow_scores(store, backend, model):
-                return _export_scores(store, out, file_format=file_format, model=model)
+            with shadow_scores(store, backend, model, table=table):
+                return export(store)
         finally:
             backend.close()
 

@@ -1,5 +1,6 @@
-"""Account models on a workspace whose engine is Postgres: they are reported as not scored there,
-with the reason, while the contact models score (account models are scored on DuckDB)."""
+"""Account models on a workspace whose engine is Postgres but whose database has no companies table:
+the account model is reported as not scored, with the reason naming the setting, while the contact
+models score (tests/engine/test_engines_accounts.py scores account models on Spark and Postgres)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ groups:
 """
 
 
-def test_score_on_postgres_reports_the_account_model_and_scores_the_others(
+def test_score_on_postgres_without_companies_reports_the_account_model_and_scores_the_others(
         small_ws: Workspace, tmp_path: Path, pg_database: str) -> None:
     _, pg = _pair(small_ws, tmp_path, pg_database)
     (pg.models_dir / "accounts.yml").write_text(ACCOUNTS)
@@ -28,4 +29,4 @@ def test_score_on_postgres_reports_the_account_model_and_scores_the_others(
     runs = leadscore.score(workspace=pg)
     assert [r.model for r in runs] == ["small"]
     [failure] = runs.failures
-    assert failure.model == "accounts" and "scored on DuckDB" in failure.error
+    assert failure.model == "accounts" and "no table or view companies (postgres.companies" in failure.error

@@ -62,7 +62,7 @@ def export_command(
 
     Example: leadscore export predictions --out predictions.csv   (no rule model needed)
 
-    Example: leadscore export data lake   (lake/contacts/, events/, deals/, property_history/ as Parquet)
+    Example: leadscore export data lake   (lake/contacts/, events/, deals/, companies/, property_history/)
     """
     where = out or target
     if where is None:

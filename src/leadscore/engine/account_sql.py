@@ -62,7 +62,10 @@ def _columns(store: Store) -> tuple[dict[str, str], dict[str, str], dict[str, st
 
 def account_sql(store: Store, model: AccountModel, as_of: datetime, *, company_id: str | None = None,
                 detail: bool = False) -> str:
-    """The DuckDB SQL of an account model for this store's columns and published contact models."""
+    """The DuckDB SQL of an account model for this store's columns and published contact models (on
+    a store mirroring an external engine, SQL over the rows that engine computed: ``engine.mirror``)."""
+    if store.scored_by is not None:
+        return store.scored_by(model, as_of, company_id, detail)
     companies, contacts, events = _columns(store)
     contact_models, _ = contact_models_for(store, model)
     query = compile_account_model(model, as_of=as_of, contact_models=contact_models, company_id=company_id,
