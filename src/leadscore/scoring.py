@@ -416,20 +416,13 @@ def _external_model(store: Store, version: ModelVersion
 def _check_for_engine(version: ModelVersion, backend: Backend,
                       contact_models: dict[str, ScoringModel] | None = None) -> None:
     """The model against the engine's columns and what the engine can compute (a ``ModelError``
-    names a ``set`` action or a non-portable pattern), before the engine is asked to run it. An
-    account workflow's ``if:`` reads the companies' contacts and events, which the store evaluates
-    on its own tables: refused on an external engine (docs/engines.md "Account models")."""
+    names a ``set`` action, a non-portable pattern or an account workflow's ``if:``), before the
+    engine is asked to run it."""
     loaded = parse_model(version.text, version.file or f"{version.model} v{version.version}")
     account = isinstance(loaded.model, AccountModel)
     validate_model(loaded, contact_columns=backend.columns("contacts"), event_columns=backend.columns("events"),
                    engine=backend.engine, company_columns=backend.columns("companies") if account else None,
                    contact_models=contact_models)
-    if isinstance(loaded.model, AccountModel):
-        for workflow in loaded.model.workflows:
-            if workflow.if_ is not None:
-                raise LeadscoreError(f"account workflow `{workflow.name}` has an `if:` condition, which is evaluated "
-                                     f"on the workspace store, not on engine {backend.engine}: drop the `if:` (fold "
-                                     "it into the trigger's tier) or score this model on DuckDB")
 
 
 def _record_external(store: Store, backend: Backend, record: RunRecord, version: ModelVersion,

@@ -22,6 +22,8 @@ from tests.engines_data import copy_to_postgres, set_engine
 
 import leadscore
 from leadscore.engine.backends import open_backend
+from leadscore.engine_settings import EngineSettings
+from leadscore.errors import ModelError
 from leadscore.workspace import Workspace
 
 EARLY = datetime(2025, 6, 10)
@@ -179,7 +181,13 @@ def test_an_account_workflow_with_an_if_is_refused_off_duckdb(tmp_path: Path, pg
     text = (pg.models_dir / "accounts.yml").read_text()
     guarded = "on: {enters_tier: sales_ready}\n    if: {role: decision_maker}"
     (pg.models_dir / "accounts.yml").write_text(text.replace("on: {enters_tier: sales_ready}", guarded))
-    leadscore.publish(pg.models_dir / "accounts.yml", workspace=pg)
+    with pytest.raises(ModelError, match="`if:` is evaluated on the workspace store, not on engine postgres"):
+        leadscore.validate(pg.models_dir / "accounts.yml", workspace=pg)
+    with pytest.raises(ModelError, match="`if:`"):
+        leadscore.publish(pg.models_dir / "accounts.yml", workspace=pg)
+    # published while the workspace scored on DuckDB, then run on Postgres: refused, the others score
+    on_duckdb = Workspace(pg.root, pg.settings.model_copy(update={"engine": EngineSettings()}))
+    leadscore.publish(pg.models_dir / "accounts.yml", workspace=on_duckdb)
     runs = leadscore.score(workspace=pg, as_of=AS_OF)
     assert [r.model for r in runs] == ["b2b"]
     [failure] = runs.failures
