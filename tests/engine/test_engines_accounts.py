@@ -5,7 +5,8 @@ The B2B workspace of tests/accounts/helpers.py (three companies, contacts matche
 by e-mail domain, an account model rolling up the `b2b` contact model, a workflow on entering
 `sales_ready`) is scored on DuckDB and, from a copy, on each engine at two dates; the engine's
 account scores, history and crossings, the runs and the fired workflows recorded in the store, the
-account backtest and `export scores --level account` must equal DuckDB's.
+account backtest and `export scores --level account` must equal DuckDB's — with a contact's title
+changed between the dates, read as of each date from the engine's property history.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import leadscore
 from leadscore.engine.backends import open_backend
 from leadscore.engine_settings import EngineSettings
 from leadscore.errors import ModelError
+from leadscore.storage.history import write_properties
 from leadscore.workspace import Workspace
 
 EARLY = datetime(2025, 6, 10)
+MOVED = datetime(2025, 6, 20)
 #: The store's account tables and each engine's name for them.
 TABLES = {"duckdb": ("account_scores", "account_score_history", "account_tier_crossings"),
           "postgres": ('"scoring".leadscore_account_scores', '"scoring".leadscore_account_score_history',
@@ -34,8 +37,14 @@ TABLES = {"duckdb": ("account_scores", "account_score_history", "account_tier_cr
 
 
 def _pair(tmp_path: Path) -> tuple[Workspace, Path]:
-    """The B2B workspace (DuckDB) and a copy of its root, both published and not yet scored."""
+    """The B2B workspace (DuckDB) and a copy of its root, both published and not yet scored. dana,
+    acme's CEO, was an Advisor from her first day until MOVED (between the two dates): every engine
+    must read her title of then from its property history, as DuckDB does."""
     duck = build(tmp_path / "duck")
+    with duck.open_store() as store, store.transaction() as con:
+        write_properties(con, "dana", {"job_title": "Advisor"}, source="test", now=AS_OF,
+                         changed_at=datetime(2025, 2, 1))
+        write_properties(con, "dana", {"job_title": "CEO"}, source="test", now=AS_OF, changed_at=MOVED)
     engine_root = tmp_path / "engine-ws"
     shutil.copytree(duck.root, engine_root)
     return duck, engine_root
@@ -113,7 +122,7 @@ def spark_session() -> object:
 def test_spark_scores_account_models_as_duckdb_does(tmp_path: Path, spark_session: object) -> None:
     duck, root = _pair(tmp_path)
     counts = leadscore.export_data(tmp_path / "lake", workspace=duck)
-    assert counts["companies"] == 3
+    assert counts["companies"] == 3 and counts["property_history"] == 2
     set_engine(root, "spark", spark={"master": "local[1]", "source": str(tmp_path / "lake"), "output": "out"})
     lake = Workspace.load(root)
     _score_both(duck, lake)
@@ -147,10 +156,10 @@ def _on_postgres(tmp_path: Path, dsn: str) -> tuple[Workspace, Workspace]:
     ``crm.firms``: the name comes from ``postgres.companies``)."""
     duck, root = _pair(tmp_path)
     with duck.open_store(read_only=True) as store:
-        copy_to_postgres(store, dsn, "crm", {"companies": "firms"})
+        copy_to_postgres(store, dsn, "crm", {"companies": "firms", "property_history": "changes"})
     set_engine(root, "postgres", postgres={
         "dsn": "${TEST_PG_DSN}", "contacts": "crm.contacts", "events": "crm.events", "deals": "crm.deals",
-        "companies": "crm.firms", "schema": "scoring"})
+        "companies": "crm.firms", "property_history": "crm.changes", "schema": "scoring"})
     os.environ["TEST_PG_DSN"] = dsn
     return duck, Workspace.load(root)
 

@@ -244,7 +244,7 @@ class PostgresBackend:
             detail=detail, match_by_domain=match_by_domain, companies_table=self.settings.companies,
             contacts_table=self.settings.contacts, events_table=self.settings.events,
             company_columns=self.columns("companies"), contact_columns=self.columns("contacts"),
-            event_columns=self.columns("events")).sql(dialect="postgres")
+            event_columns=self.columns("events"), history_table=self.history(as_of)).sql(dialect="postgres")
 
     def _run(self, level: str, version: ModelVersion, query: str, groups_n: int, *, as_of: datetime, run_id: str,
              computed_at: datetime, store_id: str, started: float) -> RunRecord:

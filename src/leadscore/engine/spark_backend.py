@@ -165,7 +165,8 @@ class SparkBackend:
             model, as_of=as_of, contact_models=contact_models, dialect="spark", company_id=company_id,
             detail=detail, match_by_domain=match_by_domain, companies_table=companies.view,
             contacts_table=contacts.view, events_table=events.view, company_columns=companies.logical,
-            contact_columns=contacts.logical, event_columns=events.logical).sql(dialect="spark")
+            contact_columns=contacts.logical, event_columns=events.logical,
+            history_table=self.history(as_of)).sql(dialect="spark")
 
     @cached_property
     def accounts(self) -> IcebergOutput:
