@@ -51,7 +51,8 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
     only the built-in columns are. An account model (``level: account``) needs the workspace: the
     contact models it rolls up are the published ones; ``company_id`` restricts it to one company.
     With ``history_table`` (a table of property changes shaped like the store's
-    ``property_history``) a contact model's properties are read as of ``as_of``.
+    ``property_history``) a contact model's properties (an account model's contacts' properties)
+    are read as of ``as_of``.
     """
     from leadscore.compiler import render_sql
     from leadscore.errors import LeadscoreError, ModelError, WorkspaceError
@@ -62,7 +63,7 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
     when = parse_as_of(as_of)
     if isinstance(loaded.model, AccountModel):
         return _compile_account(loaded, workspace=workspace, dialect=dialect, as_of=when, company_id=company_id,
-                                detail=detail)
+                                detail=detail, history_table=history_table)
     if company_id is not None:
         raise LeadscoreError(f"{loaded.file}: `--company` restricts an account model; this model scores "
                              "contacts (use `--contact`)")
@@ -83,7 +84,7 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
 
 
 def _compile_account(loaded: LoadedModel, *, workspace: WorkspaceLike, dialect: str, as_of: datetime,
-                     company_id: str | None, detail: bool) -> CompiledModel:
+                     company_id: str | None, detail: bool, history_table: str | None) -> CompiledModel:
     """An account model's query: the contact models it rolls up are the workspace's published ones,
     so an account model compiles only in a workspace."""
     from leadscore.compiler.accounts import render_account_sql
@@ -100,7 +101,8 @@ def _compile_account(loaded: LoadedModel, *, workspace: WorkspaceLike, dialect: 
     try:
         sql = render_account_sql(loaded.model, as_of=as_of, contact_models=contact_models, dialect=dialect,
                                  company_id=company_id, detail=detail, match_by_domain=match_by_domain,
-                                 company_columns=companies, contact_columns=contacts, event_columns=events)
+                                 company_columns=companies, contact_columns=contacts, event_columns=events,
+                                 history_table=history_table)
     except ModelError as exc:
         raise ModelError([dataclasses.replace(i, file=loaded.file, line=i.line or loaded.line_for(i.path))
                           for i in exc.issues]) from None

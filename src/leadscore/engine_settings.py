@@ -103,6 +103,7 @@ class SparkSettings(BaseModel):
     contacts: TableRef | None = None
     events: TableRef | None = None
     deals: TableRef | None = None
+    companies: TableRef | None = None
     property_history: TableRef | None = Field(
         default=None, description="contact property changes (contact_id, property, old_value, new_value, "
                                   "changed_at); default: source/property_history/ when it exists")
@@ -149,6 +150,7 @@ class PostgresSettings(BaseModel):
     contacts: str = "contacts"
     events: str = "events"
     deals: str = "deals"
+    companies: str = Field(default="companies", description="the companies account models score")
     property_history: str | None = Field(
         default=None, description="a table or view of contact property changes (contact_id, property, old_value, "
                                   "new_value, changed_at); none: every value is assumed since creation")

@@ -194,20 +194,25 @@ def validate(model_path: str | Path, *, workspace: WorkspaceLike = None,
 def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = None, *,
                      always: bool = False) -> list[ModelIssue]:
     """A model checked where it will run: the store's columns (and what DuckDB cannot plan:
-    large models, or any with ``always``, as publishing asks), or an external engine's tables. An
-    account model runs on DuckDB whatever the workspace's engine: it is checked against the store."""
+    large models, or any with ``always``, as publishing asks), or an external engine's tables (for
+    an account model, with the contact models published in the store)."""
     from leadscore.engine.limits import check_runnable
     from leadscore.model.account_spec import AccountModel
     from leadscore.model.validate import validate_against_store
+    from leadscore.model.validate_accounts import published_contact_models
 
     external = (engine or ws.settings.engine.name).lower() != "duckdb"  # `validate` on DuckDB stays light
-    if external and not isinstance(loaded.model, AccountModel):
+    if external:
         from leadscore.engine.backends import open_backend
 
         backend = open_backend(ws, engine)
         if backend is not None:
             try:
-                return validate_against_store(loaded, backend, engine=backend.engine)
+                contact_models = None
+                if isinstance(loaded.model, AccountModel):
+                    with open_store(ws, read_only=True) as store:
+                        contact_models = published_contact_models(store)
+                return validate_against_store(loaded, backend, engine=backend.engine, contact_models=contact_models)
             finally:
                 backend.close()
     with open_store(ws, read_only=True) as store:
@@ -355,26 +360,28 @@ def export_scores(out: str | Path, *, workspace: WorkspaceLike = None, file_form
 
     ``engine`` (default: the workspace's) reads the scores a Spark or Postgres run wrote there,
     in the same columns. ``level="account"`` writes the companies' account scores instead (one row
-    per company and account model; account models are scored on DuckDB).
+    per company and account model), from the engine's ``account_scores`` on Spark or Postgres.
     """
     from leadscore.engine.accounts_read import export_account_scores
     from leadscore.engine.backends import open_backend, shadow_scores
     from leadscore.engine.export import export_scores as _export_scores
-    from leadscore.errors import LeadscoreError
 
     ws = _workspace(workspace)
-    if _level(level) == "account":
-        if engine not in (None, "duckdb"):
-            raise LeadscoreError("account scores are computed and stored by DuckDB: export them without --engine")
-        with open_store(ws, read_only=True) as store:
+    account = _level(level) == "account"
+    table = "account_scores" if account else "scores"
+
+    def export(store: Store) -> int:
+        if account:
             return export_account_scores(store, out, file_format=file_format, model=model)
+        return _export_scores(store, out, file_format=file_format, model=model)
+
     backend = open_backend(ws, engine)
     with open_store(ws, read_only=True) as store:
         if backend is None:
-            return _export_scores(store, out, file_format=file_format, model=model)
+            return export(store)
         try:
-            with shadow_scores(store, backend, model):
-                return _export_scores(store, out, file_format=file_format, model=model)
+            with shadow_scores(store, backend, model, table=table):
+                return export(store)
         finally:
             backend.close()
 

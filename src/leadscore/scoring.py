@@ -46,11 +46,12 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from leadscore.engine.account_sql import companies_of, is_account
+from leadscore.engine.account_sql import companies_of, contact_models_for, is_account
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
 from leadscore.engine.staged import PartResult, Staged, add_part, finish_staged, stage_model, write_part
 from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
+from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import contact_model, parse_model
 from leadscore.model.validate import validate_model
 from leadscore.storage.store import ModelVersion, Store
@@ -382,21 +383,24 @@ def _score_external(store: Store, backend: Backend, *, as_of: datetime,
             log.warning("run %s of `%s` was committed by %s but not recorded here (interrupted?): recording it "
                         "now and firing its workflows", record.run_id, record.model, backend.engine)
             try:
-                _record_external(store, backend, record, version, contact_model(model_of(version)),
+                _record_external(store, backend, record, version, _external_model(store, version)[0],
                                  out.workflows)
             except LeadscoreError as exc:  # every later run retries it: say which run, and why
                 raise BackendError(f"run {record.run_id} of `{record.model}` was committed by {backend.engine} but "
                                    f"cannot be recorded here: {exc}. Fix the cause and run `leadscore score` "
                                    "again; it records that run first") from exc
-    for version in _chosen(store, store.latest_versions(), models):
+    chosen = _chosen(store, store.latest_versions(), models)  # account models after the contact models
+    for version in sorted(chosen, key=is_account):
         try:
-            if is_account(version):
-                raise LeadscoreError(f"`{version.model}` is an account model: account models are scored on DuckDB "
-                                     "(`leadscore score` without --engine)")
-            model = contact_model(model_of(version), version.file or version.model)
-            _check_for_engine(version, backend)
-            record = backend.run_model(version, model, as_of=as_of, run_id=uuid.uuid4().hex,
-                                       computed_at=utcnow(), store_id=store_id)
+            model, contact_models = _external_model(store, version)
+            _check_for_engine(version, backend, contact_models)
+            if isinstance(model, AccountModel):
+                record = backend.run_account_model(version, model, contact_models or {},
+                                                   match_by_domain=store.match_by_domain, as_of=as_of,
+                                                   run_id=uuid.uuid4().hex, computed_at=utcnow(), store_id=store_id)
+            else:
+                record = backend.run_model(version, model, as_of=as_of, run_id=uuid.uuid4().hex,
+                                           computed_at=utcnow(), store_id=store_id)
         except LeadscoreError as exc:  # the model does not suit the engine, or the engine refused its query
             failure = ModelRunError(version, exc)
             out.failures.append(ModelFailure(failure.model, failure.version, str(failure)))
@@ -405,19 +409,34 @@ def _score_external(store: Store, backend: Backend, *, as_of: datetime,
     return out
 
 
-def _check_for_engine(version: ModelVersion, backend: Backend) -> None:
+def _external_model(store: Store, version: ModelVersion
+                    ) -> tuple[ScoringModel | AccountModel, dict[str, ScoringModel] | None]:
+    """A published version as an engine runs it: a contact model, or an account model with the
+    latest published contact models it rolls up (compiled into its query, as on DuckDB)."""
+    parsed = model_of(version)
+    if isinstance(parsed, AccountModel):
+        return parsed, contact_models_for(store, parsed)[0]
+    return contact_model(parsed, version.file or version.model), None
+
+
+def _check_for_engine(version: ModelVersion, backend: Backend,
+                      contact_models: dict[str, ScoringModel] | None = None) -> None:
     """The model against the engine's columns and what the engine can compute (a ``ModelError``
-    names a ``set`` action or a non-portable pattern), before the engine is asked to run it."""
+    names a ``set`` action, a non-portable pattern or an account workflow's ``if:``), before the
+    engine is asked to run it."""
     loaded = parse_model(version.text, version.file or f"{version.model} v{version.version}")
+    account = isinstance(loaded.model, AccountModel)
     validate_model(loaded, contact_columns=backend.columns("contacts"), event_columns=backend.columns("events"),
-                   engine=backend.engine)
+                   engine=backend.engine, company_columns=backend.columns("companies") if account else None,
+                   contact_models=contact_models)
 
 
 def _record_external(store: Store, backend: Backend, record: RunRecord, version: ModelVersion,
-                     model: ScoringModel, stats: WorkflowStats) -> RunResult:
+                     model: ScoringModel | AccountModel, stats: WorkflowStats) -> RunResult:
     """Record one engine run in the store, with its workflows fired over the rows pulled back."""
     from leadscore.engine.backends import record_external_run
 
+    record.level = "account" if isinstance(model, AccountModel) else "contact"
     spec = pull_for(model)
     pulled = backend.pull(record, spec) if spec is not None and record.previous else None
     hook = WorkflowHook(store)

@@ -64,7 +64,7 @@ def export_command(
 
     Example: leadscore export predictions --level account --out accounts.csv   (companies' predictions)
 
-    Example: leadscore export data lake   (lake/contacts/, events/, deals/, property_history/ as Parquet)
+    Example: leadscore export data lake   (lake/contacts/, events/, deals/, companies/, property_history/)
     """
     where = out or target
     if where is None:

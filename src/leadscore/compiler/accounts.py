@@ -47,6 +47,7 @@ from .columns import AGG_ALIAS, CONTACT_ALIAS, Catalog, quoted
 from .conditions import AGE, CID, ConditionCompiler
 from .dialects import Dialect, UnsupportedError, get_dialect
 from .members import COMPANY_KEY, companies_existing, company_catalog, membership
+from .properties_as_of import properties_as_of
 from .query import _bands, _contacts, _events_scan, _grade, _star, _tier
 from .rules import CompiledRule, compile_rule, decay_factor
 
@@ -107,8 +108,13 @@ def compile_account_model(model: AccountModel, *, as_of: datetime | date,
                           contacts_table: str = "contacts", events_table: str = "events",
                           company_columns: Mapping[str, str] | None = None,
                           contact_columns: Mapping[str, str] | None = None,
-                          event_columns: Mapping[str, str] | None = None) -> exp.Query:
+                          event_columns: Mapping[str, str] | None = None,
+                          history_table: str | None = None) -> exp.Query:
     """The query scoring every company (or only ``company_id``) of ``model`` as of ``as_of``.
+
+    With ``history_table`` (the contacts' property history), every contact property the query
+    reads (roles, ``when`` filters, the embedded contact models' rules) is its value as of
+    ``as_of``, as in a contact query (``compile_model``); company properties are read as stored.
 
     ``contact_models`` maps the names of the contact models the account model reads (roll-ups,
     tier filters) to those models: normally their latest published versions. ``match_by_domain``
@@ -150,7 +156,8 @@ def compile_account_model(model: AccountModel, *, as_of: datetime | date,
                                             company_filter=company_filter))]
     if acc.pieces.used:
         ctes += _member_ctes(acc, catalog, conditions, embedded, target, instant, match_by_domain,
-                             partial=company_filter is not None, tables=(companies_table, contacts_table, events_table))
+                             partial=company_filter is not None, tables=(companies_table, contacts_table, events_table),
+                             history_table=history_table)
     ctes.append(("ls_abase", _account_base(rules, joined=acc.pieces.used)))
     ctes.append(("ls_rules", _star("ls_abase").select(*[c for r in rules for c in r.points_columns()])))
     ctes.append(("ls_groups", _star("ls_rules").select(*_group_sums(model.groups, rules, ""))))
@@ -220,7 +227,8 @@ def _id_filter(company_id: str | None, params: bool) -> Callable[[exp.Expr], exp
 
 def _member_ctes(acc: AccountConditionCompiler, catalog: Catalog, conditions: ConditionCompiler,
                  embedded: list[_Embedded], dialect: Dialect, as_of: datetime, match_by_domain: bool, *,
-                 partial: bool, tables: tuple[str, str, str]) -> list[tuple[str, exp.Query]]:
+                 partial: bool, tables: tuple[str, str, str],
+                 history_table: str | None = None) -> list[tuple[str, exp.Query]]:
     """The per-contact and per-company CTEs, from membership to ``ls_acc``."""
     companies_table, contacts_table, events_table = tables
     scored = exp.select(exp.column(COMPANY_KEY)).from_("ls_companies")
@@ -239,7 +247,12 @@ def _member_ctes(acc: AccountConditionCompiler, catalog: Catalog, conditions: Co
         ctes.append(("ls_events", _events_scan(conditions.scan, dialect, as_of, events_table, only)))
         ctes.append(("ls_agg", exp.select(col(CID), *conditions.aggregates.select_list())
                      .from_("ls_events").group_by(col(CID))))
-    ctes.append(("ls_contacts", _contacts(catalog, dialect, as_of, contacts_table, only)))
+    source = contacts_table
+    if history_table is not None:  # the contacts' properties as of T (membership stays today's: documented)
+        people = properties_as_of(catalog, dialect, as_of, contacts_table, history_table, only)
+        ctes += people
+        source = people[-1][0] if people else source
+    ctes.append(("ls_contacts", _contacts(catalog, dialect, as_of, source, only)))
     key = exp.column(quoted("contact_id"), CONTACT_ALIAS)
     base = exp.select(alias(key, CID), alias(exp.column(COMPANY_KEY, "m"), MEMBER_COMPANY),
                       *[c for e in embedded for r in e.rules for c in r.base_columns()],

@@ -62,30 +62,38 @@ def _columns(store: Store) -> tuple[dict[str, str], dict[str, str], dict[str, st
 
 def account_sql(store: Store, model: AccountModel, as_of: datetime, *, company_id: str | None = None,
                 detail: bool = False) -> str:
-    """The DuckDB SQL of an account model for this store's columns and published contact models."""
+    """The DuckDB SQL of an account model for this store's columns and published contact models (on
+    a store mirroring an external engine, SQL over the rows that engine computed: ``engine.mirror``)."""
+    if store.scored_by is not None:
+        return store.scored_by(model, as_of, company_id, detail)
+    from leadscore.engine.run import history_table  # run imports this module
+
     companies, contacts, events = _columns(store)
     contact_models, _ = contact_models_for(store, model)
     query = compile_account_model(model, as_of=as_of, contact_models=contact_models, company_id=company_id,
                                   detail=detail, match_by_domain=store.match_by_domain,
-                                  company_columns=companies, contact_columns=contacts, event_columns=events)
+                                  company_columns=companies, contact_columns=contacts, event_columns=events,
+                                  history_table=history_table(store, as_of))
     return query.sql(dialect="duckdb")
 
 
-def account_param_sql(store: Store, version: ModelVersion, model: AccountModel) -> str:
-    """An account model's SQL for a list of companies (``$company_ids``), as-of bound at execution.
+def account_param_sql(store: Store, version: ModelVersion, model: AccountModel, *, history: str | None = None) -> str:
+    """An account model's SQL for a list of companies (``$company_ids``), as-of bound at execution;
+    with ``history`` (the property history, when a contact property changed after the as-of), the
+    contacts' properties are read as of it.
 
     Cached on everything the text depends on: the version, the contact models' versions, the
-    workspace's membership setting and the store's columns.
+    workspace's membership setting, the store's columns and the history.
     """
     companies, contacts, events = _columns(store)
     contact_models, hashes = contact_models_for(store, model)
     key = (version.hash, hashes, store.match_by_domain, tuple(companies.items()), tuple(contacts.items()),
-           tuple(events.items()))
+           tuple(events.items()), history)
     sql = _PARAM_SQL.get(key)
     if sql is None:
         query = compile_account_model(model, as_of=datetime(1970, 1, 1), contact_models=contact_models, params=True,
                                       match_by_domain=store.match_by_domain, company_columns=companies,
-                                      contact_columns=contacts, event_columns=events)
+                                      contact_columns=contacts, event_columns=events, history_table=history)
         sql = query.sql(dialect="duckdb")
         if len(_PARAM_SQL) >= 64:
             _PARAM_SQL.clear()

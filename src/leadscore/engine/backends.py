@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +37,7 @@ from leadscore.timeutil import utcnow
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from leadscore.model.account_spec import AccountModel
     from leadscore.model.spec import ScoringModel
     from leadscore.workspace import Workspace
 
@@ -62,6 +63,8 @@ class RunRecord:
     #: the workspace store that ran it (``store_identity``): another store never records it
     store_id: str = ""
     seconds: float = 0.0
+    #: what the run scored: ``contact``, or ``account`` (companies; keyed by company_id)
+    level: str = "contact"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ class Pull:
 
 @dataclass
 class Pulled:
-    """A run's rows that fire workflows, with the contacts (and events) their conditions read."""
+    """A run's rows that fire workflows, with the contacts (and events) their conditions read; for
+    an account model's run, ``contacts`` holds the companies' rows."""
 
     fired: pa.Table
     contacts: pa.Table
@@ -98,6 +102,10 @@ class Backend(Protocol):
     def run_model(self, version: ModelVersion, model: ScoringModel, *, as_of: datetime, run_id: str,
                   computed_at: datetime, store_id: str) -> RunRecord: ...
 
+    def run_account_model(self, version: ModelVersion, model: AccountModel,
+                          contact_models: Mapping[str, ScoringModel], *, match_by_domain: bool, as_of: datetime,
+                          run_id: str, computed_at: datetime, store_id: str) -> RunRecord: ...
+
     def unrecorded(self, recorded: set[str], store_id: str) -> list[RunRecord]: ...
 
     def pull(self, record: RunRecord, pull: Pull) -> Pulled: ...
@@ -110,8 +118,9 @@ class Backend(Protocol):
 
     def latest_event(self) -> datetime | None: ...
 
-    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
-              detail: bool = False) -> pa.Table: ...
+    def frame(self, model: ScoringModel | AccountModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False, contact_models: Mapping[str, ScoringModel] | None = None,
+              match_by_domain: bool = False) -> pa.Table: ...
 
     def close(self) -> None: ...
 
@@ -121,7 +130,7 @@ def frame_types(names: list[str]) -> pa.Schema:
     import pyarrow as pa
 
     def kind(name: str) -> pa.DataType:
-        if name in ("contact_id", "tier", "grade"):
+        if name in ("contact_id", "company_id", "tier", "grade"):
             return pa.string()
         if name.startswith("rf_"):
             return pa.bool_()
@@ -161,7 +170,7 @@ def recorded_runs(store: Store, engine: str) -> set[str]:
 
 
 def record_external_run(store: Store, backend: Backend, record: RunRecord, version: ModelVersion,
-                        model: ScoringModel, pulled: Pulled | None,
+                        model: ScoringModel | AccountModel, pulled: Pulled | None,
                         on_written: OnWritten | None = None) -> RunResult:
     """Record an engine's run in the store and fire its workflows, in one store transaction."""
     con = store.con
@@ -175,30 +184,38 @@ def record_external_run(store: Store, backend: Backend, record: RunRecord, versi
             _fire(store, record, version, model, pulled, on_written)
     ordered = {name: record.tier_counts.get(name, 0) for name in model.tiers}
     return RunResult(record.run_id, record.model, record.model_version, record.as_of, "all", record.contacts,
-                     record.changed, record.crossings, record.seconds, ordered, {})
+                     record.changed, record.crossings, record.seconds, ordered, {}, level=record.level)
 
 
-def _fire(store: Store, record: RunRecord, version: ModelVersion, model: ScoringModel, pulled: Pulled,
-          on_written: OnWritten) -> None:
-    """The hook over the pulled rows, as the temporary ``_run`` / ``contacts`` / ``events`` tables."""
+def _fire(store: Store, record: RunRecord, version: ModelVersion, model: ScoringModel | AccountModel,
+          pulled: Pulled, on_written: OnWritten) -> None:
+    """The hook over the pulled rows, as the temporary ``_run`` / ``contacts`` / ``events`` tables;
+    for an account model's run, ``_run`` keyed by ``company_id`` and the ``companies`` pulled."""
     con = store.con
+    account = record.level == "account"
+    key, rows = ("company_id", "companies") if account else ("contact_id", "contacts")
+    temps = ("_run", rows) if account else ("_run", "contacts", "events")
     register(con, "_ls_fired", pulled.fired)
     register(con, "_ls_contacts", pulled.contacts)
     try:
         con.execute("DROP TABLE IF EXISTS _run")
-        con.execute("CREATE TEMP TABLE _run AS SELECT contact_id::VARCHAR AS contact_id, score::DOUBLE AS score, "
+        con.execute(f"CREATE TEMP TABLE _run AS SELECT {key}::VARCHAR AS {key}, score::DOUBLE AS score, "
                     "tier::VARCHAR AS tier, grade::VARCHAR AS grade, groups::DOUBLE[] AS groups, "
                     "prev_score::DOUBLE AS prev_score, prev_tier::VARCHAR AS prev_tier FROM _ls_fired")
-        con.execute("CREATE TEMP TABLE contacts AS SELECT * FROM _ls_contacts")
-        if pulled.events is not None:
+        con.execute(f"CREATE TEMP TABLE {rows} AS SELECT * FROM _ls_contacts")
+        if account:
+            pass  # an account workflow reads the companies only (an `if:` is refused off DuckDB: scoring.py)
+        elif pulled.events is not None:
             register(con, "_ls_events", pulled.events)
             con.execute("CREATE TEMP TABLE events AS SELECT * FROM _ls_events")
         else:  # no condition reads events: an empty table with the store's columns keeps its rows out
             con.execute("CREATE TEMP TABLE events AS SELECT * FROM main.events LIMIT 0")
-        contact_types = _temp_types(store, "contacts")
-        ids = [str(r[0]) for r in con.execute("SELECT contact_id FROM _run").fetchall()]
-        ctx = RunContext(record.run_id, version, model, record.as_of, record.computed_at, ids,
-                         contact_types=contact_types, event_types=_temp_types(store, "events"))
+        ids = [str(r[0]) for r in con.execute(f"SELECT {key} FROM _run").fetchall()]
+        if account:
+            ctx = RunContext(record.run_id, version, model, record.as_of, record.computed_at, ids)
+        else:
+            ctx = RunContext(record.run_id, version, model, record.as_of, record.computed_at, ids,
+                             contact_types=_temp_types(store, "contacts"), event_types=_temp_types(store, "events"))
         on_written(con, ctx)
     finally:
         for name in ("_ls_fired", "_ls_contacts", "_ls_events"):
@@ -206,7 +223,7 @@ def _fire(store: Store, record: RunRecord, version: ModelVersion, model: Scoring
                 con.unregister(name)
             except Exception:  # noqa: BLE001 - not registered (no events pulled)
                 pass
-    for table in ("_run", "contacts", "events"):
+    for table in temps:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
@@ -226,14 +243,16 @@ def _temp_types(store: Store, table: str) -> dict[str, str]:
 
 
 @contextmanager
-def shadow_scores(store: Store, backend: Backend, model: str | None = None) -> Iterator[None]:
-    """For the ``with`` block, ``scores`` in the store's connection is the engine's scores table
-    (same columns), so readers of stored scores (``export scores``) read what the engine wrote."""
-    register(store.con, "scores", backend.read_table("scores", model))
+def shadow_scores(store: Store, backend: Backend, model: str | None = None, *,
+                  table: str = "scores") -> Iterator[None]:
+    """For the ``with`` block, ``scores`` (or ``account_scores``) in the store's connection is the
+    engine's table of that name (same columns), so readers of stored scores (``export scores``)
+    read what the engine wrote."""
+    register(store.con, table, backend.read_table(table, model))
     try:
         yield
     finally:
-        store.con.unregister("scores")
+        store.con.unregister(table)
 
 
 def open_backend(ws: Workspace, engine: str | None = None, *, source: str | None = None,

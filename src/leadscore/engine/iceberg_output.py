@@ -6,6 +6,10 @@ Tables (namespace ``leadscore`` by default), with the columns of the store's tab
     score_history   every change of score or tier             partitioned by model, day(as_of)
     tier_crossings  history rows whose tier changed           partitioned by model, day(as_of)
 
+and, for account models, ``account_scores``, ``account_score_history`` and ``account_tier_crossings``
+with ``company_id`` in place of ``contact_id`` (an ``IcebergOutput`` of ``level="account"``: the
+store's account tables, committed by the same protocol).
+
 Spark's executors write each run's Parquet files straight into the tables' data directories
 (``data/run_id=<run>/``); nothing is visible until the driver commits them with ``pyiceberg``
 (``add_files``: a metadata-only commit, the data never passes through the driver). The commit
@@ -68,7 +72,7 @@ def run_from_summary(props: dict[str, str]) -> RunRecord:
                      store_id=props.get(_PREFIX + "store", ""))
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(key: str = "contact_id") -> dict[str, Any]:
     from pyiceberg.schema import Schema
     from pyiceberg.types import DoubleType, IntegerType, ListType, NestedField, StringType, TimestampType
 
@@ -76,13 +80,13 @@ def _schemas() -> dict[str, Any]:
         return NestedField(i, name, kind, required=False)
 
     groups = ListType(100, DoubleType(), element_required=False)
-    score_cols = [f(1, "model", StringType()), f(2, "contact_id", StringType()),
+    score_cols = [f(1, "model", StringType()), f(2, key, StringType()),
                   f(3, "model_version", IntegerType()), f(4, "score", DoubleType()), f(5, "tier", StringType()),
                   f(6, "grade", StringType()), f(7, "groups", groups)]
     tail = [f(8, "as_of", TimestampType()), f(9, "computed_at", TimestampType()), f(10, "run_id", StringType())]
     prev = [f(11, "prev_score", DoubleType()), f(12, "prev_tier", StringType())]
     crossing = [f(10, "run_id", StringType()), f(1, "model", StringType()), f(3, "model_version", IntegerType()),
-                f(2, "contact_id", StringType()), f(13, "from_tier", StringType()), f(5, "to_tier", StringType()),
+                f(2, key, StringType()), f(13, "from_tier", StringType()), f(5, "to_tier", StringType()),
                 f(11, "from_score", DoubleType()), f(4, "to_score", DoubleType()),
                 f(8, "as_of", TimestampType()), f(9, "computed_at", TimestampType())]
     return {SCORES: Schema(*score_cols, *tail), HISTORY: Schema(*score_cols, *prev, *tail),
@@ -103,22 +107,34 @@ class IcebergOutput:
     """The output tables of one location (created on first use)."""
 
     def __init__(self, location: str, *, namespace: str = "leadscore",
-                 catalog_properties: dict[str, str] | None = None) -> None:
+                 catalog_properties: dict[str, str] | None = None, level: str = "contact") -> None:
         self.location = location.rstrip("/")
         self.namespace = namespace
+        #: contacts' tables (``scores``...) or companies' (``account_scores``... keyed by company_id)
+        self.level = level
+        self.prefix, self.key = ("account_", "company_id") if level == "account" else ("", "contact_id")
         self.catalog = _catalog(self.location, catalog_properties)
         self._tables: dict[str, Table] = {}
 
     def table(self, name: str) -> Table:
-        """The table ``name``, created (with the namespace) on first use, as currently committed."""
-        ident = f"{self.namespace}.{name}"
+        """The table ``name`` (``scores``, ``score_history``, ``tier_crossings``: of this output's level),
+        created (with the namespace) on first use, as currently committed."""
+        ident = f"{self.namespace}.{self.prefix}{name}"
         try:
             self.catalog.create_namespace_if_not_exists(self.namespace)
-            tbl = self.catalog.create_table_if_not_exists(ident, schema=_schemas()[name], partition_spec=_spec(name))
+            tbl = self.catalog.create_table_if_not_exists(ident, schema=_schemas(self.key)[name],
+                                                          partition_spec=_spec(name))
         except Exception as exc:  # noqa: BLE001 - pyiceberg and the filesystem raise many kinds
             raise BackendError(f"engine spark: cannot open the output table {ident} at {self.location}: {exc}") from exc
         self._tables[name] = tbl
         return tbl
+
+    def exists(self) -> bool:
+        """Whether this output's scores table was ever created (an output with no account run has none)."""
+        try:
+            return bool(self.catalog.table_exists(f"{self.namespace}.{self.prefix}{SCORES}"))
+        except Exception as exc:  # noqa: BLE001 - pyiceberg and the filesystem raise many kinds
+            raise BackendError(f"engine spark: cannot read the catalog at {self.location}: {exc}") from exc
 
     def data_dir(self, name: str, run_id: str) -> str:
         """Where Spark writes run ``run_id``'s files of table ``name`` (inside the table's location)."""
@@ -146,6 +162,10 @@ class IcebergOutput:
         """Rows of table ``name`` (of one model, one run) as Arrow, through pyiceberg."""
         from pyiceberg.expressions import AlwaysTrue, And
 
+        if self.level == "account" and not self.exists():  # no account run yet: read, never create
+            from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+            return schema_to_pyarrow(_schemas(self.key)[name]).empty_table()
         cond: Any = AlwaysTrue()
         if model is not None:
             cond = And(cond, _eq("model", model))
@@ -187,7 +207,9 @@ class IcebergOutput:
         for snap in self.table(SCORES).snapshots():
             props = _props(snap)
             if RUN_KEY in props and _PREFIX + "model" in props:
-                out.append(run_from_summary(props))
+                run = run_from_summary(props)
+                run.level = self.level
+                out.append(run)
         return out
 
     def written_files(self, name: str, run_id: str) -> list[str]:

@@ -1,10 +1,12 @@
-"""``leadscore export data DIR``: the workspace's contacts, events, deals and property history as a Parquet lake.
+"""``leadscore export data DIR``: the workspace's contacts, events, deals, companies and property history as a
+Parquet lake.
 
 The layout is the one the Spark engine reads (``spark.source`` in leadscore.yml)::
 
     DIR/contacts/part-*.parquet
     DIR/events/part-*.parquet
     DIR/deals/part-*.parquet
+    DIR/companies/part-*.parquet          (read by account models)
     DIR/property_history/part-*.parquet   (read by a Spark score as of a past date)
 
 so any workspace, the demo included, can be moved to a lake and scored there with the same
@@ -30,7 +32,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
 
 #: The tables of a lake, in the order they are written.
-LAKE_TABLES = ("contacts", "events", "deals", "property_history")
+LAKE_TABLES = ("contacts", "events", "deals", "companies", "property_history")
 #: Target size of one Parquet file: several files per table let Spark read in parallel.
 FILE_SIZE = "128MB"
 

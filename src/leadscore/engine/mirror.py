@@ -10,8 +10,10 @@ builds an in-memory DuckDB ``Store`` that mirrors them for the length of one com
   ``engine.run.compiled_sql`` return SQL over the rows the engine computed for that query
   (``Backend.frame``), so every reader of compiled SQL (backtest frames, audits, suggestions)
   uses the engine's numbers;
-* ``contacts`` and ``deals`` are the engine's tables, ``scores`` and ``score_history`` its
-  output tables, ``model_versions`` and the engine's ``score_runs`` come from the workspace store;
+* ``contacts``, ``deals`` and ``companies`` are the engine's tables, ``scores``, ``score_history``
+  and the ``account_`` ones its output tables (an account model's queries run on the engine too,
+  with the published contact models it rolls up); ``model_versions`` and the engine's
+  ``score_runs`` come from the workspace store;
 * ``events`` holds one row, the latest event's time: readers of the store ask events only for
   that ("what is the latest moment the data knows?"); scoring never reads the mirror's events.
 
@@ -26,7 +28,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from leadscore.engine.account_sql import contact_models_for
 from leadscore.engine.backends import Backend, register
+from leadscore.model.account_spec import AccountModel
 from leadscore.storage.store import Store
 
 if TYPE_CHECKING:
@@ -42,10 +46,11 @@ def engine_store(store: Store, backend: Backend) -> Iterator[Store]:
         _copy(store, mirror, "score_runs",
               "SELECT * REPLACE ('duckdb' AS engine) FROM score_runs WHERE engine = ? AND location = ?",
               [backend.engine, backend.location])
-        for table in ("contacts", "deals"):
+        for table in ("contacts", "deals", "companies"):
             _replace(mirror, table, backend.read_source(table))
-        for table in ("scores", "score_history"):
+        for table in ("scores", "score_history", "account_scores", "account_score_history"):
             _replace(mirror, table, backend.read_table(table))
+        mirror.match_by_domain = store.match_by_domain
         latest = backend.latest_event()
         if latest is not None:
             mirror.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
@@ -59,7 +64,10 @@ def engine_store(store: Store, backend: Backend) -> Iterator[Store]:
 def _scorer(mirror: Store, backend: Backend) -> Any:
     def scored(model: Any, as_of: datetime, contact_id: str | None, detail: bool) -> str:
         name = f"_ls_frame_{uuid.uuid4().hex[:12]}"
-        register(mirror.con, name, backend.frame(model, as_of, contact_id=contact_id, detail=detail))
+        contact_models = contact_models_for(mirror, model)[0] if isinstance(model, AccountModel) else None
+        register(mirror.con, name, backend.frame(model, as_of, contact_id=contact_id, detail=detail,
+                                                 contact_models=contact_models,
+                                                 match_by_domain=mirror.match_by_domain))
         return f"SELECT * FROM {name}"
     return scored
 

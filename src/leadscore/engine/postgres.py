@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leadscore.compiler import compile_model
+from leadscore.compiler.accounts import compile_account_model
 from leadscore.engine.backends import Pull, Pulled, RunRecord, frame_types, named_params
 from leadscore.engine.run import SCORE_EPSILON
 from leadscore.engine_settings import PostgresSettings
 from leadscore.errors import BackendError, first_line
 from leadscore.faults import fault_point
+from leadscore.model.account_spec import AccountModel
 from leadscore.storage.store import ModelVersion
 
 if TYPE_CHECKING:
@@ -43,8 +46,19 @@ if TYPE_CHECKING:
 
 SCORES, HISTORY, RUNS, CROSSINGS = ("leadscore_scores", "leadscore_score_history", "leadscore_runs",
                                     "leadscore_tier_crossings")
+#: An account model's tables: the same columns with ``company_id`` for ``contact_id`` (the store's names).
+ACCOUNT = "leadscore_account_"
 
-_SCORE_COLUMNS = """model text NOT NULL, contact_id text NOT NULL, model_version integer NOT NULL,
+
+def _tables(level: str) -> tuple[str, str, str, str]:
+    """Scores, history, crossings view and key column of a level (``contact`` / ``account``)."""
+    if level == "account":
+        return (f"{ACCOUNT}scores", f"{ACCOUNT}score_history", f"{ACCOUNT}tier_crossings", "company_id")
+    return SCORES, HISTORY, CROSSINGS, "contact_id"
+
+
+def _score_columns(key: str) -> str:
+    return f"""model text NOT NULL, {key} text NOT NULL, model_version integer NOT NULL,
     score double precision NOT NULL, tier text NOT NULL, grade text, groups double precision[]"""
 _TAIL_COLUMNS = "as_of timestamp NOT NULL, computed_at timestamp NOT NULL, run_id text NOT NULL"
 _CHANGED = (f"prev_score IS NULL OR abs(score - prev_score) > {SCORE_EPSILON} "
@@ -154,24 +168,27 @@ class PostgresBackend:
             return
         from psycopg import sql
 
-        statements = [
-            sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_SCORE_COLUMNS}, {_TAIL_COLUMNS}, "
-                    "PRIMARY KEY (model, contact_id))").format(self._ident(SCORES)),
-            sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_SCORE_COLUMNS}, prev_score double precision, "
-                    f"prev_tier text, {_TAIL_COLUMNS})").format(self._ident(HISTORY)),
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (model, contact_id, as_of)").format(
-                sql.Identifier(HISTORY + "_contact"), self._ident(HISTORY)),
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (run_id)").format(
-                sql.Identifier(HISTORY + "_run"), self._ident(HISTORY)),
-            sql.SQL("""CREATE TABLE IF NOT EXISTS {} (run_id text PRIMARY KEY, model text NOT NULL,
+        statements = []
+        for level in ("contact", "account"):
+            scores, history, crossings, key = _tables(level)
+            statements += [
+                sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_score_columns(key)}, {_TAIL_COLUMNS}, "
+                        f"PRIMARY KEY (model, {key}))").format(self._ident(scores)),
+                sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({_score_columns(key)}, prev_score double precision, "
+                        f"prev_tier text, {_TAIL_COLUMNS})").format(self._ident(history)),
+                sql.SQL(f"CREATE INDEX IF NOT EXISTS {{}} ON {{}} (model, {key}, as_of)").format(
+                    sql.Identifier(history + "_" + key.split("_")[0]), self._ident(history)),
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (run_id)").format(
+                    sql.Identifier(history + "_run"), self._ident(history)),
+                sql.SQL(f"""CREATE OR REPLACE VIEW {{}} AS SELECT run_id, model, model_version, {key},
+                    prev_tier AS from_tier, tier AS to_tier, prev_score AS from_score, score AS to_score, as_of,
+                    computed_at FROM {{}} WHERE tier IS DISTINCT FROM prev_tier""").format(
+                    self._ident(crossings), self._ident(history)),
+            ]
+        statements.append(sql.SQL("""CREATE TABLE IF NOT EXISTS {} (run_id text PRIMARY KEY, model text NOT NULL,
                 model_version integer NOT NULL, as_of timestamp NOT NULL, computed_at timestamp NOT NULL,
                 finished_at timestamp NOT NULL, contacts bigint, changed bigint, crossings bigint,
-                previous bigint, tier_counts jsonb, store_id text)""").format(self._ident(RUNS)),
-            sql.SQL("""CREATE OR REPLACE VIEW {} AS SELECT run_id, model, model_version, contact_id,
-                prev_tier AS from_tier, tier AS to_tier, prev_score AS from_score, score AS to_score, as_of,
-                computed_at FROM {} WHERE tier IS DISTINCT FROM prev_tier""").format(
-                self._ident(CROSSINGS), self._ident(HISTORY)),
-        ]
+                previous bigint, tier_counts jsonb, store_id text)""").format(self._ident(RUNS)))
         import psycopg
 
         try:
@@ -199,19 +216,47 @@ class PostgresBackend:
     def run_model(self, version: ModelVersion, model: ScoringModel, *, as_of: datetime, run_id: str,
                   computed_at: datetime, store_id: str) -> RunRecord:
         """Run one model version for every contact; scores, history and the run in one transaction."""
-        import psycopg
-        from psycopg import sql
-
         started = time.perf_counter()
         self.ensure_tables()
         query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
                               events_table=self.settings.events, contact_columns=self.columns("contacts"),
                               event_columns=self.columns("events"),
                               history_table=self.history(as_of)).sql(dialect="postgres")
-        groups = ", ".join(f"q.g_{k}" for k in range(len(model.groups)))
+        return self._run("contact", version, query, len(model.groups), as_of=as_of, run_id=run_id,
+                         computed_at=computed_at, store_id=store_id, started=started)
+
+    def run_account_model(self, version: ModelVersion, model: AccountModel, contact_models: Mapping[str, ScoringModel],
+                          *, match_by_domain: bool, as_of: datetime, run_id: str, computed_at: datetime,
+                          store_id: str) -> RunRecord:
+        """Run one account model version for every company of ``postgres.companies`` (its contact
+        models compiled into the query, as on DuckDB); ``leadscore_account_scores``,
+        ``leadscore_account_score_history`` and the run in one transaction."""
+        started = time.perf_counter()
+        self.ensure_tables()
+        query = self._account_query(model, contact_models, as_of, match_by_domain=match_by_domain)
+        return self._run("account", version, query, len(model.groups), as_of=as_of, run_id=run_id,
+                         computed_at=computed_at, store_id=store_id, started=started)
+
+    def _account_query(self, model: AccountModel, contact_models: Mapping[str, ScoringModel], as_of: datetime, *,
+                       match_by_domain: bool, company_id: str | None = None, detail: bool = False) -> str:
+        return compile_account_model(
+            model, as_of=as_of, contact_models=contact_models, dialect="postgres", company_id=company_id,
+            detail=detail, match_by_domain=match_by_domain, companies_table=self.settings.companies,
+            contacts_table=self.settings.contacts, events_table=self.settings.events,
+            company_columns=self.columns("companies"), contact_columns=self.columns("contacts"),
+            event_columns=self.columns("events"), history_table=self.history(as_of)).sql(dialect="postgres")
+
+    def _run(self, level: str, version: ModelVersion, query: str, groups_n: int, *, as_of: datetime, run_id: str,
+             computed_at: datetime, store_id: str, started: float) -> RunRecord:
+        """A compiled query's rows diffed against the previous scores; history, scores, the run."""
+        import psycopg
+        from psycopg import sql
+
+        scores_name, history_name, _, key = _tables(level)
+        groups = ", ".join(f"q.g_{k}" for k in range(groups_n))
         params = {"model": version.model, "version": version.version, "as_of": as_of, "computed": computed_at,
                   "run": run_id}
-        scores, history = self._ident(SCORES), self._ident(HISTORY)
+        scores, history = self._ident(scores_name), self._ident(history_name)
         try:
             with self.con.transaction():
                 self.con.execute("SET LOCAL TIME ZONE 'UTC'")
@@ -220,19 +265,20 @@ class PostgresBackend:
                 # name would resolve through the search_path to a user's table of the same name
                 self.con.execute(f"CREATE TEMP TABLE ls_q ON COMMIT DROP AS {query}")  # type: ignore[arg-type]
                 self.con.execute(sql.SQL(
-                    "CREATE TEMP TABLE ls_run ON COMMIT DROP AS SELECT q.contact_id::text AS contact_id, q.score, "
+                    f"CREATE TEMP TABLE ls_run ON COMMIT DROP AS SELECT q.{key}::text AS {key}, q.score, "
                     f"q.tier, q.grade, ARRAY[{groups}]::double precision[] AS groups, p.score AS prev_score, "
                     "p.tier AS prev_tier FROM pg_temp.ls_q AS q LEFT JOIN {} AS p "
-                    "ON p.model = %(model)s AND p.contact_id = q.contact_id::text").format(scores), params)
+                    f"ON p.model = %(model)s AND p.{key} = q.{key}::text").format(scores), params)
                 self.con.execute(sql.SQL(
-                    "INSERT INTO {} SELECT %(model)s, contact_id, %(version)s, score, tier, grade, groups, "
+                    f"INSERT INTO {{}} SELECT %(model)s, {key}, %(version)s, score, tier, grade, groups, "
                     f"prev_score, prev_tier, %(as_of)s, %(computed)s, %(run)s FROM pg_temp.ls_run WHERE {_CHANGED}"
                 ).format(history), params)
                 self.con.execute(sql.SQL("DELETE FROM {} WHERE model = %(model)s").format(scores), params)
                 self.con.execute(sql.SQL(
-                    "INSERT INTO {} SELECT %(model)s, contact_id, %(version)s, score, tier, grade, groups, "
+                    f"INSERT INTO {{}} SELECT %(model)s, {key}, %(version)s, score, tier, grade, groups, "
                     "%(as_of)s, %(computed)s, %(run)s FROM pg_temp.ls_run").format(scores), params)
                 record = self._record(version, as_of, computed_at, run_id, store_id)
+                record.level = level
                 self.con.execute(sql.SQL(
                     "INSERT INTO {} VALUES (%(run)s, %(model)s, %(version)s, %(as_of)s, %(computed)s, "
                     "now() AT TIME ZONE 'UTC', %(contacts)s, %(changed)s, %(crossings)s, %(previous)s, "
@@ -273,25 +319,29 @@ class PostgresBackend:
 
     def pull(self, record: RunRecord, pull: Pull) -> Pulled:
         """The run's rows some workflow trigger holds for (from its history rows), their contacts
-        and, when asked, their events."""
+        and, when asked, their events; for an account model's run, the companies' rows (no events)."""
         from psycopg import sql
 
-        fired_sql = sql.SQL("SELECT contact_id, score, tier, grade, groups, prev_score, prev_tier FROM {} AS r "
+        _, history, _, key = _tables(record.level)
+        fired_sql = sql.SQL(f"SELECT {key}, score, tier, grade, groups, prev_score, prev_tier FROM {{}} AS r "
                             "WHERE r.run_id = %(run_id__)s AND r.model = %(model__)s AND ("
-                            f"{named_params(pull.predicate, 'psycopg')})").format(self._ident(HISTORY))
+                            f"{named_params(pull.predicate, 'psycopg')})").format(self._ident(history))
         params = pull.params | {"run_id__": record.run_id, "model__": record.model}
-        fired = self._arrow(fired_sql, params, _RUN_TYPES)
-        ids = fired.column("contact_id").to_pylist()
+        fired = self._arrow(fired_sql, params, _RUN_TYPES | {"company_id": "string"})
+        ids = fired.column(key).to_pylist()
+        if record.level == "account":
+            return Pulled(fired, self._rows_of(self.settings.companies, "companies", ids, key=key))
         contacts = self._rows_of(self.settings.contacts, "contacts", ids)
         events = self._rows_of(self.settings.events, "events", ids) if pull.events else None
         return Pulled(fired, contacts, events)
 
-    def _rows_of(self, table: str, kind: str, ids: list[str] | None) -> pa.Table:
-        """A source table's rows (of some contacts, or all), with its readable columns."""
+    def _rows_of(self, table: str, kind: str, ids: list[str] | None, *, key: str = "contact_id") -> pa.Table:
+        """A source table's rows (of some contacts or companies, or all), with its readable columns."""
         from psycopg import sql
 
         columns = self.pg_types(kind)
-        where = sql.SQL(" WHERE t.contact_id::text = ANY(%(ids)s)") if ids is not None else sql.SQL("")
+        where = (sql.SQL(" WHERE t.{}::text = ANY(%(ids)s)").format(sql.Identifier(key)) if ids is not None
+                 else sql.SQL(""))
         query = sql.SQL("SELECT {} FROM {} AS t").format(
             sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.SQL(quoted_name(table))) + where
         types = {c: _INTEGER if pg in ("smallint", "integer", "bigint") else PG_LOGICAL[pg]
@@ -326,21 +376,23 @@ class PostgresBackend:
         """Nothing is staged outside the database."""
 
     def read_table(self, name: str, model: str | None = None) -> pa.Table:
-        """``scores`` (or ``score_history``) of the output schema as Arrow, in the store's columns."""
+        """``scores`` (or ``score_history``, ``account_scores``, ``account_score_history``) of the output
+        schema as Arrow, in the store's columns."""
         from psycopg import sql
 
         self.ensure_tables()
-        table = {"scores": SCORES, "score_history": HISTORY}[name]
+        table = {"scores": SCORES, "score_history": HISTORY, "account_scores": _tables("account")[0],
+                 "account_score_history": _tables("account")[1]}[name]
         where = sql.SQL(" WHERE model = %(model)s") if model else sql.SQL("")
         query = sql.SQL("SELECT * FROM {}").format(self._ident(table)) + where
-        return self._arrow(query, {"model": model} if model else {}, _OUTPUT_TYPES)
+        return self._arrow(query, {"model": model} if model else {}, _OUTPUT_TYPES | {"company_id": "string"})
 
     def read_source(self, name: str) -> pa.Table | None:
-        """A source table's rows; None for deals when the database has no such table."""
+        """A source table's rows; None for deals or companies when the database has no such table."""
         try:
             return self._rows_of(getattr(self.settings, name), name, None)
         except BackendError:
-            if name == "deals":
+            if name in ("deals", "companies"):
                 return None
             raise
 
@@ -348,15 +400,21 @@ class PostgresBackend:
         rows = self._fetch(f"SELECT max(occurred_at) FROM {quoted_name(self.settings.events)}")
         return _naive(rows[0][0]) if rows else None
 
-    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
-              detail: bool = False) -> pa.Table:
-        """The model's query as of ``as_of`` run inside the database (nothing written), as Arrow."""
+    def frame(self, model: ScoringModel | AccountModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False, contact_models: Mapping[str, ScoringModel] | None = None,
+              match_by_domain: bool = False) -> pa.Table:
+        """The model's query as of ``as_of`` run inside the database (nothing written), as Arrow. An
+        account model (``contact_id`` then names a company) reads ``contact_models`` as its roll-ups'."""
         import pyarrow as pa
 
-        query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
-                              events_table=self.settings.events, contact_columns=self.columns("contacts"),
-                              event_columns=self.columns("events"), contact_id=contact_id,
-                              detail=detail, history_table=self.history(as_of)).sql(dialect="postgres")
+        if isinstance(model, AccountModel):
+            query = self._account_query(model, contact_models or {}, as_of, match_by_domain=match_by_domain,
+                                        company_id=contact_id, detail=detail)
+        else:
+            query = compile_model(model, as_of=as_of, dialect="postgres", contacts_table=self.settings.contacts,
+                                  events_table=self.settings.events, contact_columns=self.columns("contacts"),
+                                  event_columns=self.columns("events"), contact_id=contact_id,
+                                  detail=detail, history_table=self.history(as_of)).sql(dialect="postgres")
         import psycopg
 
         try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadscore.engine.properties_as_of import contact_as_of
 from leadscore.engine.reference import (
     ReferenceScore,
     _add,
@@ -363,8 +364,13 @@ def _exists(row: Row, as_of: datetime) -> bool:
 def score_accounts_reference(model: AccountModel, companies: Iterable[Row], contacts: Iterable[Row],
                              events: Iterable[Row], as_of: datetime, contact_models: Mapping[str, ScoringModel],
                              *, match_by_domain: bool = False,
-                             keep: Callable[[Row], bool] | None = None) -> dict[Any, AccountReferenceScore]:
-    """Score every company existing at ``as_of`` (``keep`` narrows them), as a batch run does."""
+                             keep: Callable[[Row], bool] | None = None,
+                             changes: Mapping[Any, Sequence[Row]] | None = None) -> dict[Any, AccountReferenceScore]:
+    """Score every company existing at ``as_of`` (``keep`` narrows them), as a batch run does.
+
+    ``changes`` maps a contact id to its recorded property changes (``engine.properties_as_of``):
+    the contact's properties are then read as of ``as_of``; membership is today's (documented).
+    """
     as_of = to_utc_naive(as_of)
     companies, contacts = list(companies), list(contacts)
     company_of = members_of(companies, contacts, match_by_domain=match_by_domain)
@@ -375,7 +381,8 @@ def score_accounts_reference(model: AccountModel, companies: Iterable[Row], cont
     for contact in contacts:
         owner = company_of.get(contact["contact_id"])
         if owner is not None and _exists(contact, as_of):
-            members.setdefault(owner, []).append((contact, by_contact.get(contact["contact_id"], [])))
+            then = contact_as_of(contact, changes.get(contact["contact_id"], ()), as_of) if changes else contact
+            members.setdefault(owner, []).append((then, by_contact.get(contact["contact_id"], [])))
     out = {}
     for company in companies:
         if not _exists(company, as_of) or (keep is not None and not keep(company)):

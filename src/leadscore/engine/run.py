@@ -279,7 +279,7 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
             from leadscore.engine.account_sql import account_param_sql, account_sql
 
             sql = (account_sql(store, scoring_model, as_of) if ids is None
-                   else account_param_sql(store, version, scoring_model))
+                   else account_param_sql(store, version, scoring_model, history=history_table(store, as_of)))
         elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:

@@ -15,6 +15,10 @@ one aggregation by contact (the query's only shuffle besides the join with the c
 previous scores), so the work spreads over the cluster by contact. The run's rows are staged once
 as Parquet and the three outputs are derived from them, so the query runs once.
 
+An account model (``run_account_model``) runs the same way over ``companies``, ``contacts`` and
+``events``, its compiled account query in place of the contact query, into the account tables
+(``IcebergOutput(level="account")``: ``account_scores``... keyed by ``company_id``).
+
 Timestamps cross into Spark as epoch microseconds (``timestamp_micros``) and out as
 ``TIMESTAMP_NTZ`` (naive UTC, the store's convention); the session time zone is UTC.
 """
@@ -22,11 +26,14 @@ Timestamps cross into Spark as epoch microseconds (``timestamp_micros``) and out
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.compiler import compile_model
+from leadscore.compiler.accounts import compile_account_model
 from leadscore.engine.backends import Pull, Pulled, RunRecord, frame_types, named_params
 from leadscore.engine.iceberg_output import CROSSINGS, HISTORY, SCORES, IcebergOutput
 from leadscore.engine.run import SCORE_EPSILON
@@ -40,6 +47,7 @@ from leadscore.engine.spark_lake import (
 from leadscore.engine_settings import SparkSettings
 from leadscore.errors import BackendError, first_line
 from leadscore.faults import fault_point
+from leadscore.model.account_spec import AccountModel
 from leadscore.storage.store import ModelVersion
 from leadscore.timeutil import epoch_micros
 
@@ -135,23 +143,62 @@ class SparkBackend:
         query = compile_model(model, as_of=as_of, dialect="spark", contacts_table=contacts.view,
                               events_table=events.view, contact_columns=contacts.logical,
                               event_columns=events.logical, history_table=self.history(as_of)).sql(dialect="spark")
-        self._previous(model.name)
-        groups = ", ".join(f"CAST(q.g_{k} AS DOUBLE)" for k in range(len(model.groups)))
-        staged = self.output.staging_dir(run_id)
+        return self._run(self.output, version, query, len(model.groups), as_of=as_of, run_id=run_id,
+                         computed_at=computed_at, store_id=store_id, started=started)
+
+    def run_account_model(self, version: ModelVersion, model: AccountModel, contact_models: Mapping[str, ScoringModel],
+                          *, match_by_domain: bool, as_of: datetime, run_id: str, computed_at: datetime,
+                          store_id: str) -> RunRecord:
+        """Run one account model version for every company (its contact models compiled into the same
+        query, as on DuckDB) and commit ``account_scores``, ``account_score_history`` and
+        ``account_tier_crossings`` by the same protocol as a contact model's run."""
+        started = time.perf_counter()
+        self.accounts.remove_uncommitted()
+        query = self._account_query(model, contact_models, as_of, match_by_domain=match_by_domain)
+        return self._run(self.accounts, version, query, len(model.groups), as_of=as_of, run_id=run_id,
+                         computed_at=computed_at, store_id=store_id, started=started)
+
+    def _account_query(self, model: AccountModel, contact_models: Mapping[str, ScoringModel], as_of: datetime, *,
+                       match_by_domain: bool, company_id: str | None = None, detail: bool = False) -> str:
+        companies, contacts, events = self.source("companies"), self.source("contacts"), self.source("events")
+        return compile_account_model(
+            model, as_of=as_of, contact_models=contact_models, dialect="spark", company_id=company_id,
+            detail=detail, match_by_domain=match_by_domain, companies_table=companies.view,
+            contacts_table=contacts.view, events_table=events.view, company_columns=companies.logical,
+            contact_columns=contacts.logical, event_columns=events.logical,
+            history_table=self.history(as_of)).sql(dialect="spark")
+
+    @cached_property
+    def accounts(self) -> IcebergOutput:
+        """The account models' output tables (``account_scores``...), beside the contacts' ones."""
+        return IcebergOutput(self.location, namespace=self.settings.namespace,
+                             catalog_properties=self.settings.output_catalog, level="account")
+
+    def _output(self, record: RunRecord) -> IcebergOutput:
+        return self.accounts if record.level == "account" else self.output
+
+    def _run(self, output: IcebergOutput, version: ModelVersion, query: str, groups_n: int, *, as_of: datetime,
+             run_id: str, computed_at: datetime, store_id: str, started: float) -> RunRecord:
+        """Stage a compiled query's rows once, derive scores, history and crossings, commit them."""
+        key = output.key
+        self._previous(output, version.model)
+        groups = ", ".join(f"CAST(q.g_{k} AS DOUBLE)" for k in range(groups_n))
+        meta = ", ".join(m.replace("contact_id", key) for m in _META)
+        staged = output.staging_dir(run_id)
         try:
-            self.sql(f"""SELECT q.contact_id, q.score, q.tier, q.grade, array({groups}) AS groups,
+            self.sql(f"""SELECT q.{key}, q.score, q.tier, q.grade, array({groups}) AS groups,
                             p.score AS prev_score, p.tier AS prev_tier
-                     FROM ({query}) AS q LEFT JOIN ls_prev AS p ON p.contact_id = q.contact_id"""
+                     FROM ({query}) AS q LEFT JOIN ls_prev AS p ON p.{key} = q.{key}"""
                      ).write.mode("overwrite").parquet(staged)
             self.spark.read.parquet(staged).createOrReplaceTempView("ls_run")
             args = {"model": version.model, "version": version.version, "as_of_us": epoch_micros(as_of),
                     "computed_us": epoch_micros(computed_at), "run": run_id}
-            self._write(SCORES, f"SELECT {', '.join(_META)}, score, tier, grade, groups, {', '.join(_TAIL)} "
-                                "FROM ls_run", args, run_id)
-            self._write(HISTORY, f"SELECT {', '.join(_META)}, score, tier, grade, groups, prev_score, prev_tier, "
-                                 f"{', '.join(_TAIL)} FROM ls_run WHERE {_CHANGED}", args, run_id)
-            self._write(CROSSINGS, f"""SELECT CAST(:run AS STRING) AS run_id, CAST(:model AS STRING) AS model,
-                    CAST(:version AS INT) AS model_version, contact_id, prev_tier AS from_tier, tier AS to_tier,
+            self._write(output, SCORES, f"SELECT {meta}, score, tier, grade, groups, {', '.join(_TAIL)} "
+                                        "FROM ls_run", args, run_id)
+            self._write(output, HISTORY, f"SELECT {meta}, score, tier, grade, groups, prev_score, prev_tier, "
+                                         f"{', '.join(_TAIL)} FROM ls_run WHERE {_CHANGED}", args, run_id)
+            self._write(output, CROSSINGS, f"""SELECT CAST(:run AS STRING) AS run_id, CAST(:model AS STRING) AS model,
+                    CAST(:version AS INT) AS model_version, {key}, prev_tier AS from_tier, tier AS to_tier,
                     prev_score AS from_score, score AS to_score, {', '.join(_TAIL[:2])}
                     FROM ls_run WHERE tier IS DISTINCT FROM prev_tier""", args, run_id)
             record = self._record(version, as_of, computed_at, run_id, store_id)
@@ -160,23 +207,23 @@ class SparkBackend:
         except Exception as exc:  # a failed Spark job: its first line, not a JVM trace
             raise BackendError(f"Spark could not run model `{version.model}`: {first_line(exc, 500)}") \
                 from exc
+        record.level = output.level
         fault_point("spark.before_commit")
-        self.output.commit(record, {name: self.output.written_files(name, run_id)
-                                                   for name in (SCORES, HISTORY, CROSSINGS)})
+        output.commit(record, {name: output.written_files(name, run_id) for name in (SCORES, HISTORY, CROSSINGS)})
         record.seconds = time.perf_counter() - started
         return record
 
-    def _previous(self, model: str) -> None:
+    def _previous(self, output: IcebergOutput, model: str) -> None:
         """``ls_prev``: the model's current scores in the output (none on a first run)."""
-        files = self.output.model_files(SCORES, model)
+        files = output.model_files(SCORES, model)
         if files:
-            self.spark.read.parquet(*files).select("contact_id", "score", "tier").createOrReplaceTempView("ls_prev")
+            self.spark.read.parquet(*files).select(output.key, "score", "tier").createOrReplaceTempView("ls_prev")
         else:
-            self.sql("SELECT CAST(NULL AS STRING) AS contact_id, CAST(NULL AS DOUBLE) AS score, "
+            self.sql(f"SELECT CAST(NULL AS STRING) AS {output.key}, CAST(NULL AS DOUBLE) AS score, "
                      "CAST(NULL AS STRING) AS tier WHERE false").createOrReplaceTempView("ls_prev")
 
-    def _write(self, table: str, select: str, args: dict[str, Any], run_id: str) -> None:
-        self.sql(select, args).write.mode("overwrite").parquet(self.output.data_dir(table, run_id))
+    def _write(self, output: IcebergOutput, table: str, select: str, args: dict[str, Any], run_id: str) -> None:
+        self.sql(select, args).write.mode("overwrite").parquet(output.data_dir(table, run_id))
 
     def _record(self, version: ModelVersion, as_of: datetime, computed_at: datetime, run_id: str,
                 store_id: str) -> RunRecord:
@@ -194,27 +241,33 @@ class SparkBackend:
         """Runs of this store committed to the output but not recorded in the store (a run killed
         after its commit); their history and crossings are completed first."""
         out = []
-        for run in self.output.committed_runs():
-            if run.run_id in recorded or run.store_id != store_id:
-                continue
-            self.output.complete(run.run_id)
-            out.append(run)
-        return out
+        outputs = [self.output, *([self.accounts] if self.accounts.exists() else [])]
+        for output in outputs:
+            for run in output.committed_runs():
+                if run.run_id in recorded or run.store_id != store_id:
+                    continue
+                output.complete(run.run_id)
+                out.append(run)
+        return sorted(out, key=lambda r: r.computed_at)
 
     def pull(self, record: RunRecord, pull: Pull) -> Pulled:
-        """The run's rows some workflow trigger holds for, their contacts (and events), as Arrow."""
-        files = self.output.written_files(HISTORY, record.run_id)
+        """The run's rows some workflow trigger holds for, their contacts (and events), as Arrow; for an
+        account model's run, the companies' rows in place of the contacts' (and no events)."""
+        output = self._output(record)
+        key = output.key
+        files = output.written_files(HISTORY, record.run_id)
         if not files:  # nothing changed: nothing can fire
-            empty = self.sql("SELECT CAST(NULL AS STRING) AS contact_id WHERE false")
+            empty = self.sql(f"SELECT CAST(NULL AS STRING) AS {key} WHERE false")
             return Pulled(empty.toArrow(), empty.toArrow())
         self.spark.read.parquet(*files).createOrReplaceTempView("ls_pull")
-        fired = self.sql(f"SELECT contact_id, score, tier, grade, groups, prev_score, prev_tier FROM ls_pull AS r "
+        fired = self.sql(f"SELECT {key}, score, tier, grade, groups, prev_score, prev_tier FROM ls_pull AS r "
                          f"WHERE {named_params(pull.predicate, 'spark')}", pull.params)
         fired.createOrReplaceTempView("ls_fired")
-        contacts = self._naive(self.sql(f"SELECT c.* FROM {self.source('contacts').view} AS c "
-                                        "LEFT SEMI JOIN ls_fired AS f ON c.contact_id = f.contact_id"))
+        rows_of = self.source("companies" if record.level == "account" else "contacts").view
+        contacts = self._naive(self.sql(f"SELECT c.* FROM {rows_of} AS c "
+                                        f"LEFT SEMI JOIN ls_fired AS f ON c.{key} = f.{key}"))
         events = None
-        if pull.events:
+        if pull.events and record.level != "account":
             events = self._naive(self.sql(f"SELECT e.* FROM {self.source('events').view} AS e "
                                           "LEFT SEMI JOIN ls_fired AS f ON e.contact_id = f.contact_id")).toArrow()
         return Pulled(fired.toArrow(), contacts.toArrow(), events)
@@ -230,9 +283,12 @@ class SparkBackend:
         return frame.selectExpr(*cols)
 
     def finish(self, record: RunRecord) -> None:
-        self.output.remove_staging(record.run_id)
+        self._output(record).remove_staging(record.run_id)
 
     def read_table(self, name: str, model: str | None = None) -> pa.Table:
+        """An output table (``scores``, ``score_history``, or the ``account_`` ones) as Arrow."""
+        if name.startswith("account_"):
+            return self.accounts.read(name.removeprefix("account_"), model)
         return self.output.read(name, model)
 
     def read_source(self, name: str) -> pa.Table | None:
@@ -240,7 +296,7 @@ class SparkBackend:
         try:
             view = self.source(name).view
         except BackendError:
-            if name == "deals":  # a lake without deals: backtests then need --label
+            if name in ("deals", "companies"):  # a lake without deals: backtests then need --label
                 return None
             raise
         return self._naive(self.sql(f"SELECT * FROM {view}")).toArrow()
@@ -250,9 +306,16 @@ class SparkBackend:
                        ).collect()
         return row[0]["latest"] if row else None
 
-    def frame(self, model: ScoringModel, as_of: datetime, *, contact_id: str | None = None,
-              detail: bool = False) -> pa.Table:
-        """The model's query as of ``as_of`` run on Spark (nothing written), as Arrow."""
+    def frame(self, model: ScoringModel | AccountModel, as_of: datetime, *, contact_id: str | None = None,
+              detail: bool = False, contact_models: Mapping[str, ScoringModel] | None = None,
+              match_by_domain: bool = False) -> pa.Table:
+        """The model's query as of ``as_of`` run on Spark (nothing written), as Arrow. An account
+        model (``contact_id`` then names a company) reads ``contact_models`` as its roll-ups'."""
+        if isinstance(model, AccountModel):
+            query = self._account_query(model, contact_models or {}, as_of, match_by_domain=match_by_domain,
+                                        company_id=contact_id, detail=detail)
+            table = self.sql(f"SELECT * FROM ({query}) AS q").toArrow()
+            return table.cast(frame_types(table.column_names))
         contacts, events = self.source("contacts"), self.source("events")
         query = compile_model(model, as_of=as_of, dialect="spark", contacts_table=contacts.view,
                               events_table=events.view, contact_columns=contacts.logical,

@@ -118,18 +118,20 @@ def validate_model(loaded: LoadedModel, *, contact_columns: Mapping[str, str] | 
     return issues
 
 
-def validate_against_store(loaded: LoadedModel, store: ColumnSource, engine: str | None = None) -> list[ModelIssue]:
+def validate_against_store(loaded: LoadedModel, store: ColumnSource, engine: str | None = None, *,
+                           contact_models: Mapping[str, ScoringModel] | None = None) -> list[ModelIssue]:
     """``validate_model`` with the store's real columns and the event types it holds (or those of
     an external engine's tables: a ``Backend`` is a ``ColumnSource`` too; and, for an account model,
-    the company columns and the contact models published in the store), then (a store that can be
+    the company columns and the contact models published in the store, or ``contact_models``), then (a store that can be
     queried, a contact model) a warning for each text value compared with that no stored row holds
     (``seen_values``)."""
     extra: dict[str, Any] = {}
     if isinstance(loaded.model, AccountModel):
         from leadscore.model.validate_accounts import published_contact_models
 
-        extra = {"company_columns": store.columns("companies"),
-                 "contact_models": published_contact_models(store) if hasattr(store, "latest_versions") else None}
+        if contact_models is None and hasattr(store, "latest_versions"):
+            contact_models = published_contact_models(store)
+        extra = {"company_columns": store.columns("companies"), "contact_models": contact_models}
     warnings = validate_model(loaded, contact_columns=store.columns("contacts"), event_columns=store.columns("events"),
                               event_types=store.event_types(), engine=engine, **extra)
     if hasattr(store, "con") and not isinstance(loaded.model, AccountModel):  # its properties are companies'

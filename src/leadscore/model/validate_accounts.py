@@ -83,6 +83,10 @@ class AccountChecker(_Checker):
         for w, workflow in enumerate(model.workflows):
             if workflow.if_ is not None:
                 self.account_condition(workflow.if_, ("workflows", str(w), "if"))
+                if self.engine in ("spark", "postgres"):  # evaluated on the store's contacts and events
+                    self.error(("workflows", str(w), "if"), f"an account workflow's `if:` is evaluated on the "
+                               f"workspace store, not on engine {self.engine}",
+                               hint="drop the `if:` (fold it into the trigger's tier) or score this model on DuckDB")
         return sorted(self.issues, key=lambda i: (i.line or 0, i.path))
 
     # ------------------------------------------------------------------ conditions

@@ -25,7 +25,7 @@ import duckdb
 
 from leadscore.compiler.accounts import compile_account_model
 from leadscore.engine.account_sql import contact_models_for
-from leadscore.engine.run import RunContext
+from leadscore.engine.run import RunContext, history_table
 from leadscore.model.account_conditions import AccountCondition
 from leadscore.model.account_spec import AccountModel, AccountWorkflow
 from leadscore.model.workflow_spec import Action, TaskAction
@@ -79,7 +79,7 @@ def _select_fired(con: duckdb.DuckDBPyConnection, store: Store, model: AccountMo
     con.execute(f"DROP TABLE IF EXISTS {FIRED}")
     con.execute(f"CREATE TEMP TABLE {FIRED} AS SELECT r.* FROM _run r WHERE {' AND '.join(where)}", params)
     if workflow.if_ is not None and _count(con):
-        sql = _condition_sql(store, model, workflow.if_)
+        sql = _condition_sql(store, model, workflow.if_, history_table(store, as_of))
         ids = [r[0] for r in con.execute(f"SELECT company_id FROM {FIRED}").fetchall()]
         binds = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), "company_ids": ids})
         con.execute(f"DELETE FROM {FIRED} WHERE company_id NOT IN ({sql})", binds)
@@ -94,14 +94,15 @@ def condition_account_model(model: AccountModel, cond: AccountCondition) -> Acco
     })
 
 
-def _condition_sql(store: Store, model: AccountModel, cond: AccountCondition) -> str:
-    """``company_id`` of the listed companies (``$company_ids``) for which ``cond`` holds."""
+def _condition_sql(store: Store, model: AccountModel, cond: AccountCondition, history: str | None) -> str:
+    """``company_id`` of the listed companies (``$company_ids``) for which ``cond`` holds (contacts'
+    properties as of the run's instant when ``history`` is given)."""
     probe = condition_account_model(model, cond)
     contact_models, _ = contact_models_for(store, probe)
     contacts, events = store.scoring_columns()
     query = compile_account_model(probe, as_of=datetime(1970, 1, 1), contact_models=contact_models, params=True,
                                   match_by_domain=store.match_by_domain, company_columns=store.columns("companies"),
-                                  contact_columns=contacts, event_columns=events)
+                                  contact_columns=contacts, event_columns=events, history_table=history)
     return f"SELECT company_id FROM ({query.sql(dialect='duckdb')}) AS cq WHERE cq.score > 0.5"
 
 

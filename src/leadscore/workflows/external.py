@@ -16,6 +16,7 @@ engine (``model.validate`` with ``engine=``), by ``leadscore validate`` and befo
 from __future__ import annotations
 
 from leadscore.engine.backends import Pull
+from leadscore.model.account_spec import AccountModel, AccountWorkflow
 from leadscore.model.conditions import (
     AllCondition,
     AnyCondition,
@@ -25,19 +26,23 @@ from leadscore.model.conditions import (
     NotCondition,
 )
 from leadscore.model.spec import ScoringModel
+from leadscore.model.workflow_spec import Workflow
 from leadscore.workflows.triggers import crossing_sql
 
 
-def pull_for(model: ScoringModel) -> Pull | None:
-    """The rows a run of ``model`` must bring back for its workflows (None: it has none)."""
+def pull_for(model: ScoringModel | AccountModel) -> Pull | None:
+    """The rows a run of ``model`` must bring back for its workflows (None: it has none). An account
+    model's workflows read the companies only (an ``if:`` is refused off DuckDB)."""
     if not model.workflows:
         return None
     tests, params = [], {}
-    for i, workflow in enumerate(model.workflows):
+    workflows: list[Workflow | AccountWorkflow] = list(model.workflows)
+    for i, workflow in enumerate(workflows):
         test, p = crossing_sql(workflow.on, f"w{i}")
         tests.append(f"({test})")
         params.update(p)
-    events = any(w.if_ is not None and reads_events(w.if_) for w in model.workflows)
+    events = not isinstance(model, AccountModel) and any(
+        w.if_ is not None and reads_events(w.if_) for w in model.workflows)
     return Pull(" OR ".join(tests), params, events)
 
 
