@@ -197,6 +197,7 @@ def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = No
     large models, or any with ``always``, as publishing asks), or an external engine's tables. An
     account model runs on DuckDB whatever the workspace's engine: it is checked against the store."""
     from leadscore.engine.limits import check_runnable
+    from leadscore.engine.publish_checks import check_publishable
     from leadscore.model.account_spec import AccountModel
     from leadscore.model.validate import validate_against_store
 
@@ -213,6 +214,7 @@ def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = No
     with open_store(ws, read_only=True) as store:
         warnings = validate_against_store(loaded, store)
         check_runnable(store, loaded, always=always)  # what DuckDB cannot plan is refused now, not at the first run
+        check_publishable(store, loaded)  # a level change, an account model it would break: publish refuses them
         return warnings
 
 

@@ -1,0 +1,70 @@
+"""What publishing a model version must not break, beyond the model itself being valid.
+
+Checked by ``engine.run.publish`` (so ``leadscore publish``, ``POST /v1/models`` and the
+dashboard's publish button all refuse alike) and by ``leadscore validate`` / ``POST
+/v1/models/validate`` (so a model that validates also publishes):
+
+* **A contact model version must not break the account models that read it.** An account model
+  compiles the latest published version of each contact model it rolls up, filters by tier or
+  names in a workflow ``if:``; a version without a tier or group one of them uses would make that
+  account model fail at its next run. The refusal names each account model and what it reads, as
+  HubSpot refuses to delete a property a workflow uses. An account model already broken before
+  (for another reason) does not block the publish: this version is not what breaks it.
+"""
+
+from __future__ import annotations
+
+from leadscore.errors import ModelError, ModelIssue
+from leadscore.model.account_spec import AccountModel
+from leadscore.model.loader import LoadedModel
+from leadscore.model.spec import ScoringModel
+from leadscore.storage.store import Store
+
+
+def publish_issues(store: Store, loaded: LoadedModel) -> list[ModelIssue]:
+    """The errors that stop ``loaded`` from being published on ``store`` (none: it may be)."""
+    if isinstance(loaded.model, ScoringModel):
+        return _broken_dependants(store, loaded, loaded.model)
+    return []
+
+
+def check_publishable(store: Store, loaded: LoadedModel) -> None:
+    """Raise ``ModelError`` listing ``publish_issues``, if any."""
+    issues = publish_issues(store, loaded)
+    if issues:
+        raise ModelError(issues)
+
+
+def _broken_dependants(store: Store, loaded: LoadedModel, new: ScoringModel) -> list[ModelIssue]:
+    """An issue per error that each published account model reading ``new`` would get from it."""
+    from leadscore.engine.account_sql import compile_issues, contact_models_for
+    from leadscore.engine.run import model_of  # run imports this module
+
+    name = new.name
+    issues: list[ModelIssue] = []
+    for version in store.latest_versions():
+        try:
+            account = model_of(version)
+        except ModelError:
+            continue
+        if not isinstance(account, AccountModel) or name not in account.contact_models():
+            continue
+        try:
+            current, _ = contact_models_for(store, account)
+        except ModelError:
+            continue  # it cannot score today already (a contact model it reads is not published)
+        if compile_issues(store, account, current):
+            continue  # broken already, by something else
+        for issue in compile_issues(store, account, {**current, name: new}):
+            last = issue.path.rsplit(".", 1)[-1]
+            key = "tiers" if last.startswith("tier") else "groups" if last.startswith("group") else ""
+            issues.append(ModelIssue(
+                loaded.file, key, f"account model `{account.name}` (v{version.version}) reads contact model "
+                f"`{name}` and would fail with this version: at `{issue.path}`: {issue.message}",
+                line=loaded.line_for(key),
+                hint=f"keep what `{account.name}` reads, or first publish a version of `{account.name}` that "
+                     f"no longer reads it (its file: {version.file or account.name})"))
+    return issues
+
+
+__all__ = ["check_publishable", "publish_issues"]
