@@ -1,6 +1,6 @@
 """What publishing must not break (``engine.publish_checks``), from the CLI, the library and the API
-on real stores: a contact model version that drops a tier an account model reads is refused
-naming that account model (``validate`` says so too)."""
+on real stores: a model name keeps its level, and a contact model version that drops a tier an
+account model reads is refused naming that account model (``validate`` says so too)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ import leadscore
 from leadscore.api import create_app
 from leadscore.api.keys import create_key
 from leadscore.api.server import ThreadedServer
+from leadscore.errors import ModelError
 from leadscore.workspace import Workspace
 
 #: the account model's workflow fires only for companies with a contact in b2b's tier `sql`
 READS_SQL = ACCOUNT_MODEL.replace("    on: {enters_tier: sales_ready}\n",
                                   "    on: {enters_tier: sales_ready}\n    if: {contacts: {model: b2b, tier: sql}}\n")
 WITHOUT_SQL = CONTACT_MODEL.replace(", sql: 30", "")
+AS_ACCOUNT = "name: b2b\nlevel: account\ntiers: {cold: 0, hot: 20}\ngroups:\n  fit:\n    rules:\n" \
+             "      - {name: big, when: {property: employees, gte: 100}, points: 20}\n"
 
 
 @pytest.fixture
@@ -65,6 +68,21 @@ def test_a_contact_model_keeping_what_account_models_read_publishes(ws: Workspac
     assert leadscore.publish(ws.models_dir / "b2b.yml", workspace=ws).version == 2
 
 
+@pytest.mark.parametrize(("file", "text", "was"), [
+    ("b2b.yml", AS_ACCOUNT, "contact"),
+    ("accounts.yml", CONTACT_MODEL.replace("name: b2b", "name: accounts"), "account"),
+])
+def test_a_model_name_keeps_its_level(ws: Workspace, file: str, text: str, was: str) -> None:
+    name = "b2b" if file == "b2b.yml" else "accounts"
+    before = _versions(ws, name)
+    (ws.models_dir / file).write_text(text)
+    with pytest.raises(ModelError, match=f"`{name}` is published as a {was} model"):
+        leadscore.publish(ws.models_dir / file, workspace=ws)
+    proc = _cli("publish", ws.models_dir / file, ws)
+    assert proc.returncode != 0 and "a model name keeps its level" in " ".join(proc.stderr.split())
+    assert _versions(ws, name) == before
+
+
 @pytest.fixture
 def admin(ws: Workspace) -> Iterator[httpx.Client]:
     with leadscore.open_store(ws) as store:
@@ -75,8 +93,9 @@ def admin(ws: Workspace) -> Iterator[httpx.Client]:
         yield c
 
 
-def test_the_api_refuses_it_with_a_422_naming_the_problem(admin: httpx.Client) -> None:
-    for text, says in ((WITHOUT_SQL, "account model `accounts` (v2) reads contact model `b2b`"),):
+def test_the_api_refuses_both_with_a_422_naming_the_problem(admin: httpx.Client) -> None:
+    for text, says in ((WITHOUT_SQL, "account model `accounts` (v2) reads contact model `b2b`"),
+                       (AS_ACCOUNT, "`b2b` is published as a contact model")):
         check = admin.post("/v1/models/validate", json={"text": text, "file": "models/b2b.yml"}).json()
         assert check["valid"] is False and any(says in i["message"] for i in check["issues"])
         r = admin.post("/v1/models", json={"text": text, "file": "models/b2b.yml"})

@@ -1,9 +1,12 @@
 """What publishing a model version must not break, beyond the model itself being valid.
 
-Checked by ``engine.run.publish`` (so ``leadscore publish``, ``POST /v1/models`` and the
+Two rules, checked by ``engine.run.publish`` (so ``leadscore publish``, ``POST /v1/models`` and the
 dashboard's publish button all refuse alike) and by ``leadscore validate`` / ``POST
 /v1/models/validate`` (so a model that validates also publishes):
 
+* **A model name keeps its level.** Publishing ``name: b2b, level: account`` over the contact model
+  ``b2b`` would leave v1's contact scores in place forever (no run of the name scores contacts any
+  more) and make every account model that rolls ``b2b`` up unscorable. Pick another name.
 * **A contact model version must not break the account models that read it.** An account model
   compiles the latest published version of each contact model it rolls up, filters by tier or
   names in a workflow ``if:``; a version without a tier or group one of them uses would make that
@@ -21,8 +24,27 @@ from leadscore.model.spec import ScoringModel
 from leadscore.storage.store import Store
 
 
+def _level(model: ScoringModel | AccountModel) -> str:
+    return "account" if isinstance(model, AccountModel) else "contact"
+
+
 def publish_issues(store: Store, loaded: LoadedModel) -> list[ModelIssue]:
     """The errors that stop ``loaded`` from being published on ``store`` (none: it may be)."""
+    from leadscore.engine.run import model_of  # run imports this module
+
+    name = loaded.model.name
+    latest = store.latest_version(name)
+    if latest is not None:
+        try:
+            before = model_of(latest)
+        except ModelError:
+            before = None  # a text this build cannot read: nothing to compare with
+        if before is not None and _level(before) != _level(loaded.model):
+            return [ModelIssue(
+                loaded.file, "level", f"`{name}` is published as a {_level(before)} model (v{latest.version}); "
+                f"a model name keeps its level, so this {_level(loaded.model)} model cannot be its next version",
+                line=loaded.line_for("level"),
+                hint=f"give this model another `name:` (e.g. {name}_{_level(loaded.model)})")]
     if isinstance(loaded.model, ScoringModel):
         return _broken_dependants(store, loaded, loaded.model)
     return []
@@ -38,7 +60,7 @@ def check_publishable(store: Store, loaded: LoadedModel) -> None:
 def _broken_dependants(store: Store, loaded: LoadedModel, new: ScoringModel) -> list[ModelIssue]:
     """An issue per error that each published account model reading ``new`` would get from it."""
     from leadscore.engine.account_sql import compile_issues, contact_models_for
-    from leadscore.engine.run import model_of  # run imports this module
+    from leadscore.engine.run import model_of
 
     name = new.name
     issues: list[ModelIssue] = []
