@@ -70,3 +70,12 @@ def companies_left(store: Store, contact_id: str, values: Mapping[str, Any]) -> 
     if "company_id" not in values and not (store.match_by_domain and "email" in values):
         return []
     return companies_of(store, [contact_id])
+
+
+def companies_moved_out(store: Store, contact_id: str, before: list[str]) -> list[str]:
+    """Of ``before`` (``companies_left``, read before the write), the companies ``contact_id`` is
+    no longer in: they lost a contact, so their account scores must be recomputed too."""
+    if not before:
+        return []
+    now = companies_of(store, [contact_id])
+    return [c for c in before if c not in now]
