@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
-from leadscore.api.company_writes import companies_left, companies_moved_out
+from leadscore.api.company_writes import companies_left, companies_moved_out, with_company_key
 from leadscore.api.reads import contact_view, history_of
 from leadscore.api.schemas import (
     EMAIL_MAX,
@@ -69,6 +69,7 @@ async def put_contact(request: Request, contact_id: ContactId,
         raise InvalidInput([problem(("body", "email"), "must be an e-mail address such as ann@acme.com "
                                     f"(one @, no spaces, at most {EMAIL_MAX} characters)")])
     values, errors = check_properties(props, rt.contact_columns, ("body",), what="contact")
+    values = with_company_key(values)  # " k1 " is k1, "" no company: as the importer stores them
     now = utcnow()
     when, late = event_time(timestamp, now, ("query", "timestamp"))
     if late is not None:
