@@ -5,7 +5,6 @@ domain's company. On a real server over a real store (``accounts.match_by_domain
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
