@@ -67,6 +67,17 @@ def test_score_company_refuses_an_unknown_company_or_a_contact_model(ws: str, ar
     assert says in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr
 
 
+def test_deliveries_say_which_company_an_account_delivery_is_for(tmp_path: Path) -> None:
+    w = str(build(tmp_path / "ws").root)
+    run("score", "--as-of", "2025-06-20", "-w", w)  # baseline: acme warm
+    run("score", "--as-of", "2025-06-30", "-w", w)  # acme becomes sales_ready: its webhook is queued
+    [delivery] = json.loads(run("deliveries", "-w", w, "--json"))
+    assert (delivery["company_id"], delivery["contact_id"]) == ("acme", None)
+    result = runner.invoke(app, ["deliveries", "-w", w], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "contact / company" in result.output and "company acme" in result.output
+
+
 def test_top_explain_and_export_at_the_account_level(ws: str, tmp_path: Path) -> None:
     top = json.loads(run("top", "--level", "account", "-w", ws, "--json"))
     assert [t["company_id"] for t in top] == ["acme", "globex"] and top[0]["contacts"] == 4  # today's members
