@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 import leadscore
-from leadscore.api import create_app
-from leadscore.api.keys import create_key
-from leadscore.api.server import ThreadedServer
 from leadscore.engine.account_sql import account_sql
 from leadscore.engine.run import model_of
 from leadscore.scoring import score_contacts
@@ -20,7 +16,7 @@ from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 from leadscore.workspace import Workspace
 
-from .helpers import CONTACT_MODEL, build
+from .helpers import CONTACT_MODEL, build, served
 
 #: b2b with a workflow moving a contact that reaches sql to globex
 MOVING = CONTACT_MODEL + """\
@@ -66,11 +62,7 @@ def test_a_workflow_set_moving_a_contact_rescores_the_company_it_left(tmp_path: 
 def test_a_segment_identify_moving_a_contact_rescores_the_company_it_left(tmp_path: Path) -> None:
     ws: Workspace = build(tmp_path / "ws")
     leadscore.score(workspace=ws, as_of=utcnow())
-    with leadscore.open_store(ws) as store:
-        key = create_key(store, "write", "test")[1]
-    app = create_app(ws, worker=False, scheduler=False)
-    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30,
-                                                     headers={"Authorization": f"Bearer {key}"}) as client:
+    with served(ws) as (client, app):
         store = app.state.runtime.reader()
         before = _stored(store)
         r = client.post("/v1/segment", json={"type": "identify", "userId": "dana", "messageId": "id-1",

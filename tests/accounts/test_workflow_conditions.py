@@ -7,19 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 import leadscore
-from leadscore.api import create_app
-from leadscore.api.keys import create_key
-from leadscore.api.server import ThreadedServer
 from leadscore.model.loader import parse_model
 from leadscore.scoring import score_all
 from leadscore.timeutil import utcnow
 from leadscore.workspace import Workspace
 
-from .helpers import ACCOUNT_MODEL, CONTACT_MODEL, build
+from .helpers import ACCOUNT_MODEL, CONTACT_MODEL, build, served
 
 #: dana (acme's CEO) asks for a demo and reads the pricing page, and so does fay: acme goes from
 #: warm (25) to sales_ready (47.5 = fit 10 + top-two mean 12.5 + buying group 10 + pricing 15)
@@ -92,11 +88,7 @@ def test_an_if_that_no_longer_compiles_fails_its_account_model_only(tmp_path: Pa
 def test_events_sent_to_the_api_are_stored_when_an_if_no_longer_compiles(tmp_path: Path) -> None:
     ws = _workspace(tmp_path / "ws", "{contacts: {model: b2b, tier: sql}, at_least: 1}")
     _drop_sql_tier(ws)
-    with leadscore.open_store(ws) as store:
-        key = create_key(store, "write", "test")[1]
-    app = create_app(ws, worker=False, scheduler=False)
-    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30,
-                                                     headers={"Authorization": f"Bearer {key}"}) as client:
+    with served(ws) as (client, app):
         r = client.post("/v1/events", json={"events": CROSSING})
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] == 3

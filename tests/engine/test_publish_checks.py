@@ -11,12 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.accounts.helpers import ACCOUNT_MODEL, CONTACT_MODEL, build
+from tests.accounts.helpers import ACCOUNT_MODEL, CONTACT_MODEL, build, served
 
 import leadscore
-from leadscore.api import create_app
-from leadscore.api.keys import create_key
-from leadscore.api.server import ThreadedServer
 from leadscore.errors import ModelError
 from leadscore.workspace import Workspace
 
@@ -85,11 +82,7 @@ def test_a_model_name_keeps_its_level(ws: Workspace, file: str, text: str, was: 
 
 @pytest.fixture
 def admin(ws: Workspace) -> Iterator[httpx.Client]:
-    with leadscore.open_store(ws) as store:
-        key = create_key(store, "admin", "test")[1]
-    server_app = create_app(ws, worker=False, scheduler=False)
-    with ThreadedServer(server_app) as server, httpx.Client(base_url=server.url, timeout=30,
-                                                            headers={"Authorization": f"Bearer {key}"}) as c:
+    with served(ws, "admin") as (c, _app):
         yield c
 
 
