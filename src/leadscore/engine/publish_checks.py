@@ -19,26 +19,33 @@ from __future__ import annotations
 
 from leadscore.errors import ModelError, ModelIssue
 from leadscore.model.account_spec import AccountModel
-from leadscore.model.loader import LoadedModel
+from leadscore.model.loader import LoadedModel, parse_model
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.store import Store
+from leadscore.storage.store import ModelVersion, Store
+
+# `leadscore validate` comes here: nothing at import time pulls in the compiler (sqlglot) or the
+# engine's run path (numpy, pyarrow); the compiler is imported only when an account model reads
+# the model being checked.
 
 
 def _level(model: ScoringModel | AccountModel) -> str:
     return "account" if isinstance(model, AccountModel) else "contact"
 
 
+def _model(version: ModelVersion) -> ScoringModel | AccountModel | None:
+    """A published version's model (None: a text this build cannot read; its runs report it)."""
+    try:
+        return parse_model(version.text, version.file or version.model, environment=False).model
+    except ModelError:
+        return None
+
+
 def publish_issues(store: Store, loaded: LoadedModel) -> list[ModelIssue]:
     """The errors that stop ``loaded`` from being published on ``store`` (none: it may be)."""
-    from leadscore.engine.run import model_of  # run imports this module
-
     name = loaded.model.name
     latest = store.latest_version(name)
     if latest is not None:
-        try:
-            before = model_of(latest)
-        except ModelError:
-            before = None  # a text this build cannot read: nothing to compare with
+        before = _model(latest)
         if before is not None and _level(before) != _level(loaded.model):
             return [ModelIssue(
                 loaded.file, "level", f"`{name}` is published as a {_level(before)} model (v{latest.version}); "
@@ -59,18 +66,15 @@ def check_publishable(store: Store, loaded: LoadedModel) -> None:
 
 def _broken_dependants(store: Store, loaded: LoadedModel, new: ScoringModel) -> list[ModelIssue]:
     """An issue per error that each published account model reading ``new`` would get from it."""
-    from leadscore.engine.account_sql import compile_issues, contact_models_for
-    from leadscore.engine.run import model_of
-
     name = new.name
+    readers = [(v, m) for v in store.latest_versions()
+               if isinstance(m := _model(v), AccountModel) and name in m.contact_models()]
+    if not readers:
+        return []
+    from leadscore.engine.account_sql import compile_issues, contact_models_for  # the compiler
+
     issues: list[ModelIssue] = []
-    for version in store.latest_versions():
-        try:
-            account = model_of(version)
-        except ModelError:
-            continue
-        if not isinstance(account, AccountModel) or name not in account.contact_models():
-            continue
+    for version, account in readers:
         try:
             current, _ = contact_models_for(store, account)
         except ModelError:
