@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean report-demo report-screenshot bench-predict bench-api bench-api-large bench-import \
-        bench-workflows bench-dashboard screenshots bench-spark reliability reliability-quick
+        bench-workflows bench-dashboard bench-dashboard-accounts screenshots bench-spark reliability reliability-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,10 @@ bench-import: $(STAMP)
 # the dashboard: the leads list and the lead page of a real `leadscore serve` at 1M contacts / 20M events
 bench-dashboard: $(STAMP)
 	$(BIN)/leadscore bench dashboard
+
+# the accounts list and account page on the demo workspace (6,666 companies)
+bench-dashboard-accounts: $(STAMP)
+	$(BIN)/leadscore bench dashboard-accounts
 
 # predictive scoring: held-out AUC/ECE on Leads.csv (5 folds) + train 100k/2M and predict 1M timings
 bench-predict: $(STAMP)

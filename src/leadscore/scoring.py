@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from leadscore.engine.account_sql import companies_of, is_account
 from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
-from leadscore.engine.staged import Staged, finish_staged, stage_model, write_part
+from leadscore.engine.staged import PartResult, Staged, add_part, finish_staged, stage_model, write_part
 from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
 from leadscore.model.loader import contact_model, parse_model
@@ -291,7 +291,7 @@ def _chosen(store: Store, everything: list[ModelVersion], models: Sequence[str] 
     return [by_name[name] for name in dict.fromkeys(models)]
 
 
-def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
+def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime | None,
                      models: Sequence[str] | None = None, quarantine: Quarantine | None = None) -> ScoreRuns:
     """``score_all`` without holding the writer for the whole run (``engine.staged``).
 
@@ -300,17 +300,21 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
     the run's workflow hook and the settling of its ``set`` actions, and a last one records the
     run. A contact rescored since the query's snapshot keeps its newer score. A model whose query
     fails is reported in ``failures`` (and held in ``quarantine``) while the others score.
+
+    ``as_of=None`` scores as of now, each model as of the instant of its own snapshot
+    (``engine.staged.stage_model``); account models then score as of the end of the contact models.
     """
     held = quarantine if quarantine is not None else Quarantine()
     out = ScoreRuns()
     failed: dict[str, ModelFailure] = {}
     accounts: list[str] = []
+    run_began = utcnow()
     for version in _chosen(reader, reader.latest_versions(), models):
         if is_account(version):  # rolls contact scores up: after them (below)
             accounts.append(version.model)
             continue
         try:
-            staged = stage_model(reader, version, as_of)
+            staged = stage_model(reader, version, as_of, began=run_began)
         except ModelRunError as exc:
             failed[version.model] = held.hold(exc)
             continue
@@ -321,7 +325,9 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
         while start < staged.contacts:
             stop = min(start + size, staged.contacts)
             began = time.perf_counter()
-            write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held, stats=stats))
+            part, hook_stats = write(partial(_write_staged, staged=staged, start=start, stop=stop, held=held))
+            add_part(staged, part)  # committed: counted once, however often the writer ran the job
+            _add_stats(stats, hook_stats)
             took = time.perf_counter() - began
             size = max(smallest, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
             start = stop
@@ -331,7 +337,7 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime,
         _add_stats(out.workflows, stats)
     out.failures = list(failed.values())
     if accounts:  # companies are few: each account model's whole run is one writer job, as score_all runs it
-        runs = write(partial(_score_all_in_writer, as_of=as_of, models=accounts, held=held))
+        runs = write(partial(_score_all_in_writer, as_of=as_of or utcnow(), models=accounts, held=held))
         out.extend(runs)
         out.failures += runs.failures
         _add_stats(out.workflows, runs.workflows)
@@ -342,21 +348,21 @@ def _score_all_in_writer(store: Store, *, as_of: datetime, models: list[str], he
     return score_all(store, as_of=as_of, models=models, quarantine=held)
 
 
-def _write_staged(store: Store, *, staged: Staged, start: int, stop: int, held: Quarantine,
-                  stats: WorkflowStats) -> RunResult:
-    """One part of a staged run, its settling included (with every model the quarantine lets run)."""
+def _write_staged(store: Store, *, staged: Staged, start: int, stop: int,
+                  held: Quarantine) -> tuple[PartResult, WorkflowStats]:
+    """One part of a staged run, its settling included (with every model the quarantine lets run);
+    what it wrote and what its hook did, for the caller to count once the part committed."""
     hook = WorkflowHook(store)
     skip = {v.model for v in store.latest_versions() if held.holds(v) is not None}
     try:
         with store.transaction():
-            run = write_part(store, staged, start, stop, on_written=hook)
+            part = write_part(store, staged, start, stop, on_written=hook)
             fault_point("score.part_before_settle")
             _settle(store, hook, staged.as_of, skip=skip)
     except ModelRunError as exc:  # another model, while settling: held, and the part is written again
         held.hold(exc)
         raise
-    _add_stats(stats, hook.stats)
-    return run
+    return part, hook.stats
 
 
 def _score_external(store: Store, backend: Backend, *, as_of: datetime,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from leadscore.cli.main import app
 
 runner = CliRunner()
-SUBCOMMANDS = ("score", "api", "import", "predict", "workflows", "dashboard")
+SUBCOMMANDS = ("score", "api", "import", "predict", "workflows", "dashboard", "dashboard-accounts")
 
 
 def test_every_benchmark_is_a_subcommand_with_an_example() -> None:

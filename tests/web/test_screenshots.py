@@ -80,6 +80,13 @@ def _best_lead(site: Site, owner: str) -> str:
     return str(row[0])
 
 
+def _best_account(site: Site, owner: str) -> str:
+    row = site.store.con.execute("""SELECT s.company_id FROM account_scores s JOIN companies c USING (company_id)
+                                    WHERE c.owner = ? ORDER BY s.score DESC LIMIT 1""", [owner]).fetchone()
+    assert row
+    return str(row[0])
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_rep_pages(browser: Browser, shots_site: Site, out_dir: Path, width: int) -> None:
     tab = open_tab(browser, shots_site, "dana", width=width)
@@ -90,6 +97,10 @@ def test_rep_pages(browser: Browser, shots_site: Site, out_dir: Path, width: int
     _check_and_shoot(page, out_dir, "lead", width)
     page.goto("/tasks?view=later")
     _check_and_shoot(page, out_dir, "tasks", width)
+    page.goto("/accounts")
+    _check_and_shoot(page, out_dir, "accounts", width)
+    page.goto(f"/accounts/{_best_account(shots_site, 'Dana Reyes')}")
+    _check_and_shoot(page, out_dir, "account", width)
     tab.clean()
 
 
@@ -168,7 +179,8 @@ def test_out_dir_holds_the_pictures(out_dir: Path) -> None:
     """Runs last in this module: the pictures exist and are not blank (a few kB at least)."""
     shots = sorted(out_dir.glob("*.png"))
     names = {p.name for p in shots}
-    for name in ("leads", "lead", "tasks", "editor", "distribution", "report", "feedback", "deliveries", "users"):
+    for name in ("leads", "lead", "tasks", "accounts", "account", "editor", "distribution", "report", "feedback",
+                 "deliveries", "users"):
         assert {f"{name}.png", f"{name}-390.png"} <= names, name
     assert all(p.stat().st_size > 5_000 for p in shots)
     if not OUT:

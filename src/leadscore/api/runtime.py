@@ -269,7 +269,7 @@ class ApiRuntime:
             reader = self._factory.cursor()
             self._staging.add(reader)
         try:
-            runs = score_all_staged(reader, self._write_call, as_of=as_of or utcnow(), models=models,
+            runs = score_all_staged(reader, self._write_call, as_of=as_of, models=models,
                                     quarantine=self.quarantine)
         finally:
             with self._cursors_lock:

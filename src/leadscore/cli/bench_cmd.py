@@ -1,4 +1,4 @@
-"""``leadscore bench [score|accounts|api|api-large|import|predict|workflows|dashboard]``: the benchmarks.
+"""``leadscore bench [score|accounts|api|api-large|import|predict|workflows|dashboard|…]``: the benchmarks.
 
 Each subcommand runs one benchmark module and prints its figures (``--json`` for machine-readable
 output); the ``make bench*`` targets call these.
@@ -253,6 +253,37 @@ def dashboard_command(
         print_json(result.to_dict())
     else:
         typer.echo(format_dashboard_bench(result))
+
+
+@bench_app.command("dashboard-accounts")
+def dashboard_accounts_command(
+    contacts: Annotated[int, typer.Option(help="Contacts of the demo workspace.", min=1)] = 20_000,
+    events: Annotated[int, typer.Option(help="Events of the demo workspace.", min=0)] = 500_000,
+    seed: SeedOpt = 42,
+    directory: DirOpt = None,
+    rounds: Annotated[int, typer.Option(help="Rounds of requests: each 8 list pages, 3 filtered lists and 6 "
+                                             "account pages.", min=1)] = 10,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Time the workspace already in --dir/ws "
+                                                        "instead of building it again.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The dashboard's accounts list and account page on a real `leadscore serve`, on the demo
+    workspace (6,666 companies by default), one client, a rep and a marketing user logged in.
+
+    Example: leadscore bench dashboard-accounts --dir /tmp/acc   (then --reuse to time it again)
+    """
+    from leadscore.bench.dashboard_accounts import format_accounts_dashboard_bench, run_accounts_dashboard_bench
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-accounts-bench-") as tmp:
+        target = directory or Path(tmp)
+        target.mkdir(parents=True, exist_ok=True)
+        with console.status("running the accounts dashboard benchmark…", spinner="dots"):
+            result = run_accounts_dashboard_bench(target, contacts, events, rounds=rounds, seed=seed,
+                                                  reuse=reuse and directory is not None)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(format_accounts_dashboard_bench(result))
 
 
 @bench_app.command("api-large")

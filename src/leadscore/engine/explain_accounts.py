@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from leadscore.engine.account_sql import (
+    account_detail_sql,
     account_model_names,
-    account_sql,
     company_of,
     contact_models_for,
     members_of_company,
@@ -25,8 +25,8 @@ from leadscore.engine.reference_accounts import score_account_reference
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.model.account_spec import AccountModel
-from leadscore.storage.store import Store
-from leadscore.timeutil import utcnow
+from leadscore.storage.store import Store, used_params
+from leadscore.timeutil import epoch_micros, utcnow
 
 #: Contacts listed per rule (the rest are counted).
 MAX_CONTACTS_PER_RULE = 20
@@ -134,7 +134,9 @@ def explain_account_with_model(store: Store, model: AccountModel, company_id: st
     companies = _rows(store, "SELECT * FROM companies WHERE company_id = ? LIMIT 1", [company_id])
     if not companies:
         raise NotFoundError(f"no company with id `{company_id}`")
-    cur = store.con.execute(account_sql(store, model, when, company_id=company_id, detail=True))
+    sql = account_detail_sql(store, model)  # compiled once per model, not per company
+    cur = store.con.execute(sql, used_params(sql, {"as_of": when, "as_of_us": epoch_micros(when),
+                                                   "company_ids": [company_id]}))
     row = cur.fetchone()
     if row is None:
         raise NotFoundError(f"company `{company_id}` is not scored at {when:%Y-%m-%d %H:%M}: it was created later")

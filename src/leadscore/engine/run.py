@@ -327,16 +327,58 @@ def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql
     """The transactional part of a run: diff against the previous scores, history, scores."""
     level = level_of(scoring_model)
     contact_filter = ""
-    if ids is not None:  # keys bound one by one: DuckDB prunes `scores` (stored in contact order) on them
-        where, keys = key_filter(level.key, ids, prefix="sk")
-        contact_filter = f" AND {where}"
-        binds = binds | keys
     with store.transaction():
+        if ids is not None:
+            contact_filter, keys = _previous_rows(store, level, version.model, ids)
+            binds = binds | keys
         t = time.perf_counter()
         make_run_table(store, version, scoring_model, sql, binds, contact_filter)
         phases["query"] = time.perf_counter() - t
         return write_from_run(store, version, scoring_model, when, ids, binds, contact_filter, phases, started,
                               on_written)
+
+
+#: ``meta`` key marking a model's first (baseline) staged run as under way (``engine.staged``): set
+#: with its first part, dropped with its finish or any whole-base run. A baseline run cut short (a
+#: crash, a stop) leaves it, so the next run is a baseline too and fires no workflow for the
+#: contacts the cut-short run had not reached yet.
+BASELINE_KEY = "staged_baseline:"
+
+
+def baseline_unfinished(con: duckdb.DuckDBPyConnection, model: str) -> bool:
+    """Whether a baseline staged run of ``model`` was started and not finished."""
+    return con.execute("SELECT count(*) FROM meta WHERE key = ?", [BASELINE_KEY + model]).fetchone() != (0,)
+
+
+def mark_baseline(con: duckdb.DuckDBPyConnection, model: str, under_way: bool) -> None:
+    """Set (``under_way``) or drop the mark, in the caller's transaction."""
+    con.execute("DELETE FROM meta WHERE key = ?", [BASELINE_KEY + model])
+    if under_way:
+        con.execute("INSERT INTO meta VALUES (?, 'under way')", [BASELINE_KEY + model])
+
+
+#: A run for at most this many ids reads and replaces their stored scores by row id (``_previous_rows``).
+ROWID_KEYS = 32
+
+
+def _previous_rows(store: Store, level: Level, model: str, ids: list[str]) -> tuple[str, dict[str, object]]:
+    """The filter that finds these ids' stored scores of ``model``, for reading and replacing them.
+
+    ``scores`` has no index (see ``storage.lookup_index``): finding a contact's row scans a row
+    group (~120k rows, pruned by contact order) or the table. A run for a few contacts does that
+    once here, for their row ids, and then reads and deletes those rows by ``rowid`` (a direct
+    fetch): one scan instead of two. Row ids are stable within the transaction (DuckDB moves rows
+    only at a checkpoint, which never runs inside one). More ids: keys bound one by one or a list.
+    """
+    where, keys = key_filter(level.key, ids, prefix="sk")
+    if len(ids) > ROWID_KEYS:
+        return f" AND {where}", keys
+    found = [int(r[0]) for r in store.con.execute(
+        f"SELECT rowid FROM {level.scores} WHERE model = $model AND {where}", {"model": model, **keys}).fetchall()]
+    if not found:
+        return " AND false", {}
+    names = [f"sr{i}" for i in range(len(found))]
+    return f" AND rowid IN ({', '.join('$' + n for n in names)})", dict(zip(names, found, strict=True))
 
 
 def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel, sql: str,
@@ -352,7 +394,8 @@ def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel,
         SELECT q.{key}, q.score, q.tier, q.grade, {_groups_list_sql(scoring_model)} AS groups,
                p.score AS prev_score, p.tier AS prev_tier
         FROM ({sql}) AS q
-        LEFT JOIN (SELECT {key}, score, tier, run_id FROM {level.scores} WHERE model = $model{prev_filter}) AS p
+        LEFT JOIN (SELECT {key}, score, tier, run_id, as_of, computed_at FROM {level.scores}
+                   WHERE model = $model{prev_filter}) AS p
           USING ({key}) {where}"""
     try:
         con.execute(text, used_params(text, binds))
@@ -414,6 +457,10 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel,
             [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
              crossings],
         )
+        if ids is None and level is CONTACTS and baseline_unfinished(con, version.model):
+            # a whole-base run finishing a baseline staged run that was cut short fires nothing either
+            mark_baseline(con, version.model, False)
+            on_written = None
         if on_written is not None:
             on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids))
         con.execute("DROP TABLE _run")

@@ -27,7 +27,11 @@ order, as the server's staged runs leave it.
 
 ``key_filter`` is the one spelling of "these contacts" for lookups: bound one by one
 (``IN ($k0, $k1)``), which DuckDB pushes into the scan and answers from an index, up to
-``BOUND_KEYS``; beyond that a list joined once (one scan beats thousands of index lookups).
+``BOUND_KEYS``; beyond that a list joined once (one scan beats thousands of index lookups). A
+batch request's slice (up to 1,000 events, so as many contacts) stays under it: with 500 contacts
+at 20M time-ordered events, the index lookups cost about half the CPU of the joined list's scan
+(0.59 s against 1.11 s for the whole transaction, measured in process; the joined list scans all
+20M ``contact_id`` values).
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ LOOKUP_INDEXES = {
 }
 
 #: Keys bound one by one (``IN ($k0, $k1)``) up to this many: DuckDB pushes those into the scan
-#: and answers them from an index; more keys are joined as a list (one scan).
-BOUND_KEYS = 32
+#: and answers them from an index; more keys are joined as a list (one scan). Covers a batch
+#: request's slice (``api.writer.HEAVY_BUDGET`` events).
+BOUND_KEYS = 1024
 
 
 def key_filter(column: str, keys: Sequence[str], prefix: str = "k") -> tuple[str, dict[str, Any]]:

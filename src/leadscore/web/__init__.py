@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 def dashboard_routers() -> list[APIRouter]:
     """Every router of the dashboard's pages (the tests walk them to check each form's guards)."""
     from leadscore.web import (
+        routes_accounts,
         routes_admin,
         routes_feedback_review,
         routes_leads,
@@ -30,8 +31,8 @@ def dashboard_routers() -> list[APIRouter]:
         routes_tasks,
     )
 
-    return [module.router for module in (routes_login, routes_leads, routes_tasks, routes_models, routes_reports,
-                                         routes_feedback_review, routes_ops, routes_admin)]
+    return [module.router for module in (routes_login, routes_leads, routes_accounts, routes_tasks, routes_models,
+                                         routes_reports, routes_feedback_review, routes_ops, routes_admin)]
 
 
 def install_dashboard(app: FastAPI, rt: ApiRuntime) -> None:

@@ -19,6 +19,7 @@ from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.feedback import OUTCOMES, VERDICTS, Feedback, check_feedback, record_feedback
 from leadscore.storage.store import Store
 from leadscore.users import User
+from leadscore.web.account_page import lead_company
 from leadscore.web.auth import AnyUser, PostedForm
 from leadscore.web.lead_page import bar_share, contact_row, lead_view
 from leadscore.web.leads_query import PRIORITIES, LeadFilter, leads_page, search_contacts
@@ -91,7 +92,7 @@ def _lead_page(request: Request, user: User, contact_id: str, *, events: int = 5
     template = "partials/feedback.html" if wants_fragment(request) and feedback_form is not None else "lead.html"
     return page(request, template, status=status, section="leads", lead=view, lead_url=lead_url,
                 verdicts=VERDICTS, outcomes=OUTCOMES, bar_share=bar_share, form=feedback_form or {}, ref=ref,
-                feedback_error=feedback_error)
+                feedback_error=feedback_error, company=lead_company(store, contact_id, user))
 
 
 @router.get("/leads/{contact_id:path}")
