@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.errors import WorkspaceError
+from leadscore.errors import LeadscoreError, WorkspaceError
 from leadscore.timeutil import parse_as_of, refuse_future
 
 # Everything else is imported inside the functions that use it: `leadscore --help` and
@@ -126,7 +126,6 @@ def import_file(kind: str, path: str | Path, *, workspace: WorkspaceLike = None,
 
 def columns(table: str | None = None, *, workspace: WorkspaceLike = None) -> list[ColumnProfile]:
     """Every column of contacts and events (or of ``table``): type, fill rate, most frequent values."""
-    from leadscore.errors import LeadscoreError
     from leadscore.ingest.columns import TABLES, column_profiles
 
     if table is not None and table not in TABLES:
@@ -197,6 +196,7 @@ def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = No
     large models, or any with ``always``, as publishing asks), or an external engine's tables (for
     an account model, with the contact models published in the store)."""
     from leadscore.engine.limits import check_runnable
+    from leadscore.engine.publish_checks import check_publishable
     from leadscore.model.account_spec import AccountModel
     from leadscore.model.validate import validate_against_store
     from leadscore.model.validate_accounts import published_contact_models
@@ -218,6 +218,7 @@ def _validate_loaded(loaded: LoadedModel, ws: Workspace, engine: str | None = No
     with open_store(ws, read_only=True) as store:
         warnings = validate_against_store(loaded, store)
         check_runnable(store, loaded, always=always)  # what DuckDB cannot plan is refused now, not at the first run
+        check_publishable(store, loaded)  # a level change, an account model it would break: publish refuses them
         return warnings
 
 
@@ -316,13 +317,28 @@ def explain(contact_id: str, *, workspace: WorkspaceLike = None, model: str | No
 
 def score_company(company_id: str, *, workspace: WorkspaceLike = None, models: list[str] | None = None,
                   as_of: datetime | str | None = None, allow_future: bool = False) -> ScoreRuns:
-    """Rescore one company with every published account model (same numbers as a batch run)."""
+    """Rescore one company with every published account model (same numbers as a batch run).
+
+    An unknown company is a ``NotFoundError`` naming close ids; a named model that is not an account
+    model a ``LeadscoreError`` (``--contact`` rescores contact models)."""
+    from leadscore.engine.account_sql import account_model_names
+    from leadscore.engine.lookup import find_company
     from leadscore.scoring import score_companies
     from leadscore.workflows.outbox import undelivered_count
 
     refuse_future(as_of, allow=allow_future)
     when = parse_as_of(as_of)
     with open_store(workspace) as store:
+        find_company(store, company_id)
+        accounts = account_model_names(store)
+        for name in models or []:
+            store.get_version(name)  # an unknown name: NotFoundError naming the published ones
+            if name not in accounts:
+                raise LeadscoreError(f"`{name}` is a contact model: a company is scored by account models "
+                                     f"({', '.join(accounts) or 'none published'}); rescore a contact with --contact")
+        if not accounts:
+            raise LeadscoreError("no published account model: a company is scored by a model with `level: account` "
+                                 "(docs/model-reference.md#account-models)")
         runs = score_companies(store, [company_id], as_of=when, models=models)
         runs.waiting = undelivered_count(store, ("pending",))
         return runs
@@ -447,7 +463,6 @@ def account_detail(company_id: str, *, workspace: WorkspaceLike = None) -> dict[
 
 
 def _level(level: str) -> str:
-    from leadscore.errors import LeadscoreError
 
     if level not in ("contact", "account"):
         raise LeadscoreError(f"unknown level {level!r}: contact or account")
@@ -673,7 +688,6 @@ def predict(*, workspace: WorkspaceLike = None, name: str | None = None,
 
 def parse_days(value: str | int) -> int:
     """``90d``, ``12w`` or ``90`` → whole days (``timeutil.parse_duration``)."""
-    from leadscore.errors import LeadscoreError
     from leadscore.timeutil import parse_duration
 
     period = parse_duration(value)

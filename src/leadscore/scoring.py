@@ -447,7 +447,8 @@ def _record_external(store: Store, backend: Backend, record: RunRecord, version:
 
 
 def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str]) -> None:
-    """Score again, with every published model, the contacts whose properties ``set`` changed.
+    """Score again, with every published model, the contacts whose properties ``set`` changed (and
+    the companies a ``set`` of ``company_id`` moved them out of).
 
     Every model, not just the one that ran: a property set by one model's workflow may be read by
     another's rules (all but those in ``skip``). The rescore's own crossings fire workflows like any
@@ -459,12 +460,12 @@ def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collecti
             return
         hook.stats.resettled += len(changed)
         versions = [v for v in store.latest_versions() if v.model not in skip]
-        _run_some(store, versions, changed, [], as_of=as_of, hook=hook)
+        _run_some(store, versions, changed, hook.take_left(), as_of=as_of, hook=hook)
     changed = hook.take_changed(store.con)
     if changed:  # scored once more so scores match the properties, but nothing fires now
         hook.stats.unsettled = len(changed)
         versions = [v for v in store.latest_versions() if v.model not in skip]
-        _run_some(store, versions, changed, [], as_of=as_of, hook=None)
+        _run_some(store, versions, changed, hook.take_left(), as_of=as_of, hook=None)
         log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
                     "(do two workflows undo each other's change?); they were scored once more "
                     "without firing workflows", len(changed), SETTLE_ROUNDS)

@@ -3,10 +3,18 @@ publish): three companies, contacts matched by company_id and by e-mail domain, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 import leadscore
+from leadscore.api import create_app
+from leadscore.api.keys import create_key
+from leadscore.api.server import ThreadedServer
 from leadscore.workspace import Workspace
 
 AS_OF = datetime(2025, 6, 30)
@@ -100,3 +108,15 @@ def build(root: Path, *, match_by_domain: bool = True) -> Workspace:
     leadscore.publish(ws.models_dir / "b2b.yml", workspace=ws)
     leadscore.publish(ws.models_dir / "accounts.yml", workspace=ws)
     return ws
+
+
+@contextmanager
+def served(ws: Workspace, scope: str = "write") -> Iterator[tuple[httpx.Client, Any]]:
+    """A real server over ``ws`` (no worker, no scheduler) on a free port, a client holding a key of
+    ``scope``, and the app (``app.state.runtime.reader()`` reads what the server committed)."""
+    with leadscore.open_store(ws) as store:
+        key = create_key(store, scope, "test")[1]
+    app = create_app(ws, worker=False, scheduler=False)
+    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30,
+                                                     headers={"Authorization": f"Bearer {key}"}) as client:
+        yield client, app

@@ -186,3 +186,41 @@ def test_the_servers_staged_rescoring_scores_account_models_after_the_contact_mo
     assert sorted(got) == sorted(want)
     for company, (score, tier) in want.items():
         assert got[company][0] == pytest.approx(score) and got[company][1] == tier
+
+
+#: a rule of page views by four different roles: its match count would enumerate 2**4 role combinations
+FOUR_ROLES = """\
+name: many_roles
+level: account
+tiers: {cold: 0, warm: 10}
+roles:
+  r1: {property: job_title, equals: CEO}
+  r2: {property: job_title, equals: CTO}
+  r3: {property: job_title, equals: VP Sales}
+  r4: {property: email, is_set: true}
+groups:
+  people:
+    rules:
+      - name: many
+        when:
+          any: [{event: page_view, role: r1}, {event: page_view, role: r2}, {event: page_view, role: r3},
+                {event: page_view, role: r4}]
+        points: 10
+"""
+
+
+def test_validate_refuses_too_many_role_gates_in_one_rule_as_publish_does(ws: Workspace) -> None:
+    (ws.models_dir / "many.yml").write_text(FOUR_ROLES)
+    for check in (leadscore.validate, leadscore.publish):
+        with pytest.raises(ModelError) as caught:
+            check(ws.models_dir / "many.yml", workspace=ws)
+        [issue] = caught.value.issues
+        assert (issue.path, issue.line) == ("groups.people.rules.0.when", 13)
+        assert "4 event conditions with different roles in one rule (r1, r2, r3, r4); at most 3" in issue.message
+        assert issue.hint is not None and "role: [cto, ceo]" in issue.hint
+    # three gates, or the four roles as one gate, are fine
+    three = FOUR_ROLES.replace(",\n                {event: page_view, role: r4}", "")
+    for text in (three, three.replace("role: r1}", "role: [r1, r4]}")):
+        assert text != FOUR_ROLES
+        (ws.models_dir / "many.yml").write_text(text)
+        leadscore.validate(ws.models_dir / "many.yml", workspace=ws)

@@ -8,12 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.accounts.helpers import build
+from tests.accounts.helpers import build, served
 
 import leadscore
-from leadscore.api import create_app
-from leadscore.api.keys import create_key
-from leadscore.api.server import ThreadedServer
 from leadscore.timeutil import utcnow
 
 
@@ -21,11 +18,7 @@ from leadscore.timeutil import utcnow
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     ws = build(tmp_path_factory.mktemp("companies") / "ws")
     leadscore.score(workspace=ws, as_of=utcnow())
-    with leadscore.open_store(ws) as store:
-        key = create_key(store, "write", "test")[1]
-    app = create_app(ws, worker=False, scheduler=False)
-    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30,
-                                                     headers={"Authorization": f"Bearer {key}"}) as c:
+    with served(ws) as (c, app):
         yield c
         assert app.state.runtime.reader().check_keys() == {"contacts": 0, "deals": 0, "companies": 0}
 

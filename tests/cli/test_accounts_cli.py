@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -50,6 +52,30 @@ def test_score_prints_companies_for_the_account_model(ws: str) -> None:
     assert "2 companies scored" in out
     runs = json.loads(run("score", "--company", "acme", "--as-of", "2025-06-30", "-w", ws, "--json"))
     assert [r["model"] for r in runs if r["level"] == "account"] == ["accounts"]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--company", "acne"], "no company with id `acne`; did you mean `acme`?"),
+    (["--company", "zzzz-nothing"], "no company with id `zzzz-nothing` (`leadscore top --level account` lists"),
+    (["--company", "acme", "--model", "b2b"], "`b2b` is a contact model: a company is scored by account models "
+                                              "(accounts)"),
+])
+def test_score_company_refuses_an_unknown_company_or_a_contact_model(ws: str, args: list[str], says: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "leadscore", "score", *args, "--as-of", "2025-06-30", "-w", ws],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr
+
+
+def test_deliveries_say_which_company_an_account_delivery_is_for(tmp_path: Path) -> None:
+    w = str(build(tmp_path / "ws").root)
+    run("score", "--as-of", "2025-06-20", "-w", w)  # baseline: acme warm
+    run("score", "--as-of", "2025-06-30", "-w", w)  # acme becomes sales_ready: its webhook is queued
+    [delivery] = json.loads(run("deliveries", "-w", w, "--json"))
+    assert (delivery["company_id"], delivery["contact_id"]) == ("acme", None)
+    result = runner.invoke(app, ["deliveries", "-w", w], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "contact / company" in result.output and "company acme" in result.output
 
 
 def test_top_explain_and_export_at_the_account_level(ws: str, tmp_path: Path) -> None:

@@ -22,6 +22,26 @@ from leadscore.engine.account_sql import companies_of
 from leadscore.storage.store import Store
 
 
+def company_key(value: object) -> object:
+    """A company id as the importer stores it: trimmed of spaces, empty (or only whitespace) → None.
+
+    ``""`` stored verbatim would be a company id of its own: membership (``compiler/members.py``)
+    takes ``company_id IS NULL`` to mean "no company", so the contact would leave its e-mail
+    domain's company.
+    """
+    if not isinstance(value, str):
+        return value
+    trimmed = value.strip(" ")
+    return None if not trimmed or trimmed.isspace() else trimmed
+
+
+def with_company_key(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (a contact's, from a request) with its ``company_id`` as ``company_key`` has it."""
+    if "company_id" in values:
+        values["company_id"] = company_key(values["company_id"])
+    return values
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -70,3 +90,12 @@ def companies_left(store: Store, contact_id: str, values: Mapping[str, Any]) -> 
     if "company_id" not in values and not (store.match_by_domain and "email" in values):
         return []
     return companies_of(store, [contact_id])
+
+
+def companies_moved_out(store: Store, contact_id: str, before: list[str]) -> list[str]:
+    """Of ``before`` (``companies_left``, read before the write), the companies ``contact_id`` is
+    no longer in: they lost a contact, so their account scores must be recomputed too."""
+    if not before:
+        return []
+    now = companies_of(store, [contact_id])
+    return [c for c in before if c not in now]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
-from leadscore.api.company_writes import upsert_company
+from leadscore.api.company_writes import company_key, upsert_company
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.api.reads import MAX_PAGE
 from leadscore.api.schemas import AccountsPage, CompanyOut, Text, Value, clean_text
@@ -27,8 +27,16 @@ from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
-CompanyId = Annotated[str, Path(min_length=1, max_length=200, description="the company's id"),
-                      AfterValidator(clean_text)]
+def _company_id(value: str) -> str:
+    """The id as the importer stores it (trimmed of spaces); one that is only spaces is no id."""
+    key = company_key(clean_text(value))
+    if not isinstance(key, str):
+        raise ValueError("must not be empty or only spaces")
+    return key
+
+
+CompanyId = Annotated[str, Path(min_length=1, max_length=200, description="the company's id (trimmed of spaces)"),
+                      AfterValidator(_company_id)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such company"}}
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import AfterValidator
 
 from leadscore.api.auth import ReadKey, WriteKey, runtime
-from leadscore.api.company_writes import companies_left
+from leadscore.api.company_writes import companies_left, companies_moved_out, with_company_key
 from leadscore.api.reads import contact_view, history_of
 from leadscore.api.schemas import (
     EMAIL_MAX,
@@ -26,7 +26,6 @@ from leadscore.api.schemas import (
 from leadscore.api.values import InvalidInput, check_properties, checked_as_of, event_time, problem
 from leadscore.api.writer import WriteContext
 from leadscore.api.writes import upsert_contact
-from leadscore.engine.account_sql import companies_of
 from leadscore.engine.explain import explain_contact
 from leadscore.engine.limits import Deadline
 from leadscore.engine.lookup import find_contact
@@ -70,6 +69,7 @@ async def put_contact(request: Request, contact_id: ContactId,
         raise InvalidInput([problem(("body", "email"), "must be an e-mail address such as ann@acme.com "
                                     f"(one @, no spaces, at most {EMAIL_MAX} characters)")])
     values, errors = check_properties(props, rt.contact_columns, ("body",), what="contact")
+    values = with_company_key(values)  # " k1 " is k1, "" no company: as the importer stores them
     now = utcnow()
     when, late = event_time(timestamp, now, ("query", "timestamp"))
     if late is not None:
@@ -83,7 +83,7 @@ async def put_contact(request: Request, contact_id: ContactId,
                                           changed_at=when if timestamp is not None else None)
         if changed:
             ctx.rescore_later([contact_id])  # its scores, and its (new) company's account scores
-            left = [c for c in before if c not in companies_of(ctx.store, [contact_id])]
+            left = companies_moved_out(ctx.store, contact_id, before)
             if left:
                 rt.rescore_companies(ctx.store, left)
         return created

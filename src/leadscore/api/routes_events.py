@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.concurrency import run_in_threadpool
 
 from leadscore.api.auth import WriteKey, runtime
+from leadscore.api.company_writes import companies_left, companies_moved_out, with_company_key
 from leadscore.api.reads import scores_of
 from leadscore.api.runtime import ApiRuntime
 from leadscore.api.schemas import (
@@ -153,12 +154,17 @@ async def post_segment(request: Request, body: SegmentBody, _key: object = Write
                                known=rt.stored_ids, known_contacts=rt.known_contacts)
         ctx.rescore_later(written.rescore)
         emails = EmailContacts(ctx.store, [email for cid, email, _, _ in writes.identifies if email and not cid])
-        for contact_id, email, traits, when in writes.identifies:
+        for contact_id, email, given, when in writes.identifies:
             cid = emails.contact_for(contact_id, email)
+            traits = with_company_key(dict(given))  # a copy: jobs may run twice
+            before = companies_left(ctx.store, cid, traits)  # a `company_id` trait may move it
             if upsert_contact(ctx.store, cid, traits, now=now, known=rt.known_contacts, changed_at=when,
                               source="segment")[1]:
                 emails.wrote(cid, traits)
                 ctx.rescore_later([cid])
+                left = companies_moved_out(ctx.store, cid, before)
+                if left:
+                    rt.rescore_companies(ctx.store, left)
         return written, len(writes.identifies)
 
     result: tuple[EventsWritten, int] = await asyncio.wrap_future(

@@ -25,6 +25,7 @@ from leadscore.api.values import checked_as_of
 from leadscore.api.writer import WriteContext
 from leadscore.engine.limits import Deadline, check_runnable
 from leadscore.engine.preview import preview_contacts, preview_distribution
+from leadscore.engine.publish_checks import publish_issues
 from leadscore.engine.run import RunResult, publish
 from leadscore.errors import LeadscoreError, ModelError, ModelIssue
 from leadscore.model.loader import LoadedModel, parse_model
@@ -149,7 +150,10 @@ def publish_and_rescore(rt: ApiRuntime, store: Store, loaded: LoadedModel, file:
     dashboard's publish button both publish this way.
     """
     before = store.latest_version(loaded.model.name)
-    version = publish(store, loaded, file, published_by=published_by)
+    try:
+        version = publish(store, loaded, file, published_by=published_by)
+    except ModelError as exc:  # a level change, or an account model this version would break
+        raise InvalidModelText(exc.issues) from exc
     new = before is None or before.version != version.version
     runs = rt.rescore_all(store, models=[version.model], as_of=as_of) if new and rescore else ScoreRuns()
     for failure in runs.failures:  # the engine cannot run it: publish nothing
@@ -188,8 +192,9 @@ def validate(request: Request, body: ModelText, _key: object = ReadKey) -> dict[
     """
     name = None
     try:
-        loaded, warnings = _checked(runtime(request).reader(), body)
-        name, issues = loaded.model.name, warnings
+        store = runtime(request).reader()
+        loaded, warnings = _checked(store, body)
+        name, issues = loaded.model.name, warnings + publish_issues(store, loaded)
     except InvalidModelText as exc:
         issues = exc.issues
     return {"valid": not any(i.severity == "error" for i in issues), "model": name,

@@ -41,11 +41,12 @@ def deliveries_command(
     if as_json:
         print_json(rows)
         return
-    table = Table("action id", "kind", "workflow", "contact", "target", "status", "tries", "next / done",
+    table = Table("action id", "kind", "workflow", "contact / company", "target", "status", "tries", "next / done",
                   "last error")
     for d in rows:
         when = d.delivered_at or d.next_attempt_at
-        table.add_row(d.action_id, d.kind, f"{d.model}/{d.workflow}", d.contact_id, d.target or "",
+        who = d.contact_id if d.company_id is None else f"company {d.company_id}"  # an account model's
+        table.add_row(d.action_id, d.kind, f"{d.model}/{d.workflow}", who, d.target or "",
                       d.status, str(d.attempts), f"{when:%Y-%m-%d %H:%M:%S}" if when else "",
                       (d.last_error or "")[:60])
     console.print(table)

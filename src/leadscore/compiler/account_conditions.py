@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlglot import exp
 
 from leadscore.model.account_conditions import (
+    MAX_GATED_LEAVES,
     AccountAll,
     AccountAny,
     AccountCondition,
@@ -47,9 +48,6 @@ from .predicates import Target, compile_test
 ACCOUNT_AGG_ALIAS = "aa"
 #: Column of ``ls_base`` and later CTEs holding the member's company.
 MEMBER_COMPANY = "coid"
-#: At most this many differently role-gated event conditions in one rule (its match count
-#: enumerates their combinations).
-MAX_GATED_LEAVES = 3
 
 
 @dataclass

@@ -10,7 +10,8 @@ the one membership rule of ``compiler/members.py`` for DuckDB.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from leadscore.compiler.accounts import compile_account_model
@@ -18,6 +19,7 @@ from leadscore.compiler.columns import Catalog
 from leadscore.compiler.dialects import get_dialect
 from leadscore.compiler.members import membership
 from leadscore.errors import ModelError, ModelIssue
+from leadscore.model.account_conditions import AccountCondition
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import contact_model
 from leadscore.model.spec import ScoringModel
@@ -25,6 +27,8 @@ from leadscore.storage.store import ModelVersion, Store
 
 #: (model hash, contact models' hashes, match_by_domain, columns) → parameterised account SQL
 _PARAM_SQL: dict[tuple[object, ...], str] = {}
+#: the same key → the SQL of each workflow ``if:`` (``workflow_conditions``)
+_CONDITION_SQL: dict[tuple[object, ...], dict[int, str]] = {}
 
 
 def contact_models_for(store: Store, model: AccountModel) -> tuple[dict[str, ScoringModel], tuple[str, ...]]:
@@ -99,6 +103,87 @@ def account_param_sql(store: Store, version: ModelVersion, model: AccountModel, 
             _PARAM_SQL.clear()
         _PARAM_SQL[key] = sql
     return sql
+
+
+def workflow_conditions(store: Store, version: ModelVersion, model: AccountModel, *,
+                        history: str | None = None) -> dict[int, str]:
+    """The SQL of each workflow ``if:`` of an account model, by workflow index: ``company_id`` of the
+    listed companies (``$company_ids``) for which the condition holds, as of ``$as_of``.
+
+    ``engine.run.run_model`` asks for them in a run's compile step, so an ``if:`` this store can no
+    longer compile (a contact model republished without a tier it names, say) fails that account
+    model's run like its own query would (a ``ModelRunError``: quarantined, the other models score)
+    instead of failing inside the workflow hook, after every model's scores are written. The
+    workflow hook reads them from the cache. A ``ModelError`` names the account model and the
+    workflow's ``if:`` key. With ``history`` (the property history, when a contact property changed
+    after the as-of), the contacts' properties are read as of it, as ``account_param_sql`` does.
+    """
+    if not any(w.if_ is not None for w in model.workflows):
+        return {}
+    columns = _columns(store)
+    contact_models, hashes = contact_models_for(store, model)
+    key = (version.hash, hashes, store.match_by_domain, history, *(tuple(c.items()) for c in columns))
+    found = _CONDITION_SQL.get(key)
+    if found is None:
+        found = _conditions(model, contact_models, store.match_by_domain, columns, history)
+        if len(_CONDITION_SQL) >= 64:
+            _CONDITION_SQL.clear()
+        _CONDITION_SQL[key] = found
+    return found
+
+
+def compile_issues(store: Store, model: AccountModel, contact_models: Mapping[str, ScoringModel]) -> list[ModelIssue]:
+    """What stops ``model`` from scoring on this store with these contact models: the errors of its
+    query and of its workflows' ``if:`` (none: it compiles). ``engine.publish_checks`` asks it with a
+    contact model about to be published in place of the published one."""
+    columns = _columns(store)
+    companies, contacts, events = columns
+    try:
+        compile_account_model(model, as_of=datetime(1970, 1, 1), contact_models=contact_models, params=True,
+                              match_by_domain=store.match_by_domain, company_columns=companies,
+                              contact_columns=contacts, event_columns=events)
+        _conditions(model, contact_models, store.match_by_domain, columns)
+    except ModelError as exc:
+        return [i for i in exc.issues if i.severity == "error"]
+    return []
+
+
+def _conditions(model: AccountModel, contact_models: Mapping[str, ScoringModel], match_by_domain: bool,
+                columns: tuple[dict[str, str], dict[str, str], dict[str, str]],
+                history: str | None = None) -> dict[int, str]:
+    return {index: _condition_sql(model, index, workflow.if_, contact_models, match_by_domain, columns, history)
+            for index, workflow in enumerate(model.workflows) if workflow.if_ is not None}
+
+
+def condition_account_model(model: AccountModel, cond: AccountCondition) -> AccountModel:
+    """A one-rule account model (named as ``model``, with its roles) worth 1 point exactly when ``cond`` holds."""
+    return AccountModel.model_validate({
+        "name": model.name, "level": "account", "tiers": {"no": 0, "yes": 0.5}, "roles": model.roles,
+        "groups": {_PROBE_GROUP: {"rules": [{"name": "holds", "when": cond, "points": 1}]}},
+    })
+
+
+_PROBE_GROUP = "condition"
+_PROBE_PATH = f"groups.{_PROBE_GROUP}.rules.0.when"
+
+
+def _condition_sql(model: AccountModel, index: int, cond: AccountCondition,
+                   contact_models: Mapping[str, ScoringModel], match_by_domain: bool,
+                   columns: tuple[dict[str, str], dict[str, str], dict[str, str]], history: str | None = None) -> str:
+    """One ``if:`` compiled as a one-rule account model (contacts' properties as of ``history`` when
+    given); its errors are put at ``workflows.N.if``."""
+    companies, contacts, events = columns
+    probe = condition_account_model(model, cond)
+    try:
+        query = compile_account_model(probe, as_of=datetime(1970, 1, 1), contact_models=contact_models, params=True,
+                                      match_by_domain=match_by_domain, company_columns=companies,
+                                      contact_columns=contacts, event_columns=events, history_table=history)
+    except ModelError as exc:
+        at = f"workflows.{index}.if"
+        raise ModelError([replace(
+            issue, path=at + issue.path[len(_PROBE_PATH):] if issue.path.startswith(_PROBE_PATH) else at,
+            message=f"workflow `{model.workflows[index].name}`: {issue.message}") for issue in exc.issues]) from exc
+    return f"SELECT company_id FROM ({query.sql(dialect='duckdb')}) AS cq WHERE cq.score > 0.5"
 
 
 #: (model text, contact models' hashes, match_by_domain, columns) → detail SQL over ``$company_ids``
@@ -177,6 +262,7 @@ def account_model_names(store: Store) -> list[str]:
     return [v.model for v in store.latest_versions() if is_account(v)]
 
 
-__all__ = ["account_model_names", "account_param_sql", "account_sql", "companies_of", "company_of",
-           "contact_model_names", "contact_models_for", "is_account", "members_of_company", "membership_sql"]
+__all__ = ["account_model_names", "account_param_sql", "account_sql", "companies_of", "company_of", "compile_issues",
+           "condition_account_model", "contact_model_names", "contact_models_for", "is_account", "members_of_company",
+           "membership_sql", "workflow_conditions"]
 

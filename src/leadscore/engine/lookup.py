@@ -61,6 +61,21 @@ def find_contact(store: Store, ref: str) -> str:
                         + " (a contact is also found by its e-mail or by a value of another id column)")
 
 
+def find_company(store: Store, company_id: str) -> str:
+    """``company_id`` when ``companies`` holds it; else a ``NotFoundError`` naming up to three close
+    ids (by Jaro-Winkler similarity, computed in the store: cheap even over 100k companies)."""
+    con = store.con
+    if con.execute("SELECT 1 FROM companies WHERE company_id = ? LIMIT 1", [company_id]).fetchone():
+        return company_id
+    close = [str(r[0]) for r in con.execute(
+        "SELECT company_id FROM (SELECT DISTINCT company_id, jaro_winkler_similarity(lower(company_id), lower($id)) "
+        "AS s FROM companies WHERE company_id IS NOT NULL) WHERE s >= 0.8 ORDER BY s DESC, company_id LIMIT 3",
+        {"id": company_id}).fetchall()]
+    hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else \
+        " (`leadscore top --level account` lists them; `leadscore import companies FILE` adds them)"
+    raise NotFoundError(f"no company with id `{company_id}`" + hint)
+
+
 def checked_model(store: Store, model: str | None) -> str | None:
     """``model`` when it is published (None: the first published contact model, or None when there
     is none); an unknown name is a ``NotFoundError`` naming the published ones, never an empty result."""

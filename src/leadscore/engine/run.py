@@ -276,10 +276,12 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     con = store.con
     try:
         if isinstance(scoring_model, AccountModel):
-            from leadscore.engine.account_sql import account_param_sql, account_sql
+            from leadscore.engine.account_sql import account_param_sql, account_sql, workflow_conditions
 
             sql = (account_sql(store, scoring_model, as_of) if ids is None
                    else account_param_sql(store, version, scoring_model, history=history_table(store, as_of)))
+            # an `if:` that fails is this model's failure
+            workflow_conditions(store, version, scoring_model, history=history_table(store, as_of))
         elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
@@ -486,6 +488,12 @@ def last_as_of(store: Store, model: str) -> datetime | None:
 def publish(store: Store, loaded: LoadedModel, file: str | None = None, *,
             published_by: str | None = None) -> ModelVersion:
     """Record a model's text as a new version (returns the latest one if the text is unchanged);
-    ``published_by`` names who did (a dashboard user)."""
+    ``published_by`` names who did (a dashboard user). A version that changes the name's level, or
+    that would break an account model reading it, is a ``ModelError`` (``engine.publish_checks``)."""
+    from leadscore.engine.publish_checks import check_publishable
+
+    latest = store.latest_version(loaded.model.name)
+    if latest is None or latest.hash != loaded.hash:
+        check_publishable(store, loaded)
     return store.publish_model(loaded.model.name, loaded.text, loaded.hash, file or loaded.file,
                                list(loaded.model.groups), published_by)

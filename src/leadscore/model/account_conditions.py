@@ -31,6 +31,9 @@ from leadscore.model.nodes import COUNT_BANDS, Node, NonNegativeCount, Number, P
 
 #: Roll-up aggregates over a company's contacts.
 AGGREGATES = ("sum", "max", "mean", "top_k_mean")
+#: At most this many differently role-gated event conditions in one account rule (its match count
+#: enumerates their combinations: ``compiler/account_conditions.py``); validation checks it.
+MAX_GATED_LEAVES = 3
 #: Operators a roll-up value (a number) may be tested with.
 ROLLUP_OPERATORS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "between",
                     "is_set", "is_empty")

@@ -13,6 +13,7 @@ from typing import Any
 
 from leadscore.errors import ModelError, ModelIssue
 from leadscore.model.account_conditions import (
+    MAX_GATED_LEAVES,
     AccountCondition,
     AccountEventCondition,
     ContactFilter,
@@ -152,12 +153,27 @@ class AccountChecker(_Checker):
     # ------------------------------------------------------------------ rules and groups
 
     def account_rule(self, rule: AccountRule, path: Path) -> None:
+        if rule.when is not None and rule.points_from is None:
+            self.gated_leaves(rule.when, path + ("when",))
         for key in ("points", "points_per_event", "factor"):
             if getattr(rule, key) == 0:
                 self.warn(path + (key,), f"rule `{rule.name}` is worth 0 points", "give it points or remove it")
         if rule.decay not in (None, False) and (rule.points_from is not None or not _decaying(rule.when)):
             self.warn(path + ("decay",), f"`decay` has no effect on rule `{rule.name}`",
                       "only events matched by an event condition (not under `not`) decay; roll-ups never do")
+
+    def gated_leaves(self, cond: AccountCondition, path: Path) -> None:
+        """At most ``MAX_GATED_LEAVES`` different role gates on a rule's event conditions (not under
+        ``not``): the count of matched events the compiler builds enumerates their combinations, so
+        ``publish`` and explain refuse more; refused here too, so ``validate`` agrees with them."""
+        gates = list(dict.fromkeys(tuple(leaf.roles) for _, leaf, negated in leaves(cond, path)
+                                   if isinstance(leaf, AccountEventCondition) and leaf.role is not None
+                                   and not negated))
+        if len(gates) > MAX_GATED_LEAVES:
+            self.error(path, f"{len(gates)} event conditions with different roles in one rule "
+                       f"({', '.join('/'.join(g) for g in gates)}); at most {MAX_GATED_LEAVES}",
+                       "give the events one `role:` listing several roles (e.g. role: [cto, ceo]), or split "
+                       "the rule into rules of at most 3 roles each")
 
     def account_group(self, g: str) -> None:
         group, path = self.account.groups[g], ("groups", g)

@@ -4,8 +4,9 @@ The contact hook (``workflows.hook.WorkflowHook``) hands a run of an account mod
 ``fire_account_workflows``. It works like the contact path, over the run's ``_run`` table (keyed by
 ``company_id``): the trigger (``triggers.crossing_sql``, shared), the cooldown (``workflow_state``,
 whose ``contact_id`` holds the company's id for an account model: model names are unique across
-levels), the ``if:`` condition (an account condition, compiled as a one-rule account model for the
-fired companies only), then the actions:
+levels), the ``if:`` condition (an account condition, compiled as a one-rule account model in the
+run's compile step, ``engine.account_sql.workflow_conditions``, and run for the fired companies
+only), then the actions:
 
 * ``webhook`` / ``email``: an outbox row per company with ``company_id`` set, its body the usual
   one with ``"level": "account"`` and ``"company"`` (the company's row) instead of ``"contact"``;
@@ -23,10 +24,8 @@ from typing import Any
 
 import duckdb
 
-from leadscore.compiler.accounts import compile_account_model
-from leadscore.engine.account_sql import contact_models_for
+from leadscore.engine.account_sql import workflow_conditions
 from leadscore.engine.run import RunContext, history_table
-from leadscore.model.account_conditions import AccountCondition
 from leadscore.model.account_spec import AccountModel, AccountWorkflow
 from leadscore.model.workflow_spec import Action, TaskAction
 from leadscore.storage.store import Store, rows_affected, used_params
@@ -51,9 +50,11 @@ def fire_account_workflows(con: duckdb.DuckDBPyConnection, ctx: RunContext, stor
     if not crossed:
         return
     columns = set(store.column_types("companies"))
+    # compiled (and cached) by the run, contacts' properties as of its instant
+    conditions = workflow_conditions(store, ctx.version, model, history=history_table(store, ctx.as_of))
     for index in crossed:
         workflow = model.workflows[index]
-        fired = _select_fired(con, store, model, workflow, now=ctx.computed_at, as_of=ctx.as_of)
+        fired = _select_fired(con, model, workflow, conditions.get(index), now=ctx.computed_at, as_of=ctx.as_of)
         if not fired:
             continue
         key = f"{model.name}/{workflow.name}"
@@ -67,9 +68,10 @@ def fire_account_workflows(con: duckdb.DuckDBPyConnection, ctx: RunContext, stor
     con.execute(f"DROP TABLE IF EXISTS {FIRED}")
 
 
-def _select_fired(con: duckdb.DuckDBPyConnection, store: Store, model: AccountModel, workflow: AccountWorkflow,
-                  *, now: datetime, as_of: datetime) -> int:
-    """Fill ``_wf_fired`` with the companies ``workflow`` fires for; returns how many."""
+def _select_fired(con: duckdb.DuckDBPyConnection, model: AccountModel, workflow: AccountWorkflow,
+                  condition: str | None, *, now: datetime, as_of: datetime) -> int:
+    """Fill ``_wf_fired`` with the companies ``workflow`` fires for (``condition``: the SQL of its
+    ``if:``, ``engine.account_sql.workflow_conditions``); returns how many."""
     test, params = crossing_sql(workflow.on)
     where = [test]
     if workflow.cooldown_hours:
@@ -78,32 +80,11 @@ def _select_fired(con: duckdb.DuckDBPyConnection, store: Store, model: AccountMo
         params.update(model=model.name, wf=workflow.name, since=now - timedelta(hours=workflow.cooldown_hours))
     con.execute(f"DROP TABLE IF EXISTS {FIRED}")
     con.execute(f"CREATE TEMP TABLE {FIRED} AS SELECT r.* FROM _run r WHERE {' AND '.join(where)}", params)
-    if workflow.if_ is not None and _count(con):
-        sql = _condition_sql(store, model, workflow.if_, history_table(store, as_of))
+    if condition is not None and _count(con):
         ids = [r[0] for r in con.execute(f"SELECT company_id FROM {FIRED}").fetchall()]
-        binds = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of), "company_ids": ids})
-        con.execute(f"DELETE FROM {FIRED} WHERE company_id NOT IN ({sql})", binds)
+        binds = used_params(condition, {"as_of": as_of, "as_of_us": epoch_micros(as_of), "company_ids": ids})
+        con.execute(f"DELETE FROM {FIRED} WHERE company_id NOT IN ({condition})", binds)
     return _count(con)
-
-
-def condition_account_model(model: AccountModel, cond: AccountCondition) -> AccountModel:
-    """A one-rule account model worth 1 point exactly when ``cond`` holds (with ``model``'s roles)."""
-    return AccountModel.model_validate({
-        "name": "condition", "level": "account", "tiers": {"no": 0, "yes": 0.5}, "roles": model.roles,
-        "groups": {"condition": {"rules": [{"name": "holds", "when": cond, "points": 1}]}},
-    })
-
-
-def _condition_sql(store: Store, model: AccountModel, cond: AccountCondition, history: str | None) -> str:
-    """``company_id`` of the listed companies (``$company_ids``) for which ``cond`` holds (contacts'
-    properties as of the run's instant when ``history`` is given)."""
-    probe = condition_account_model(model, cond)
-    contact_models, _ = contact_models_for(store, probe)
-    contacts, events = store.scoring_columns()
-    query = compile_account_model(probe, as_of=datetime(1970, 1, 1), contact_models=contact_models, params=True,
-                                  match_by_domain=store.match_by_domain, company_columns=store.columns("companies"),
-                                  contact_columns=contacts, event_columns=events, history_table=history)
-    return f"SELECT company_id FROM ({query.sql(dialect='duckdb')}) AS cq WHERE cq.score > 0.5"
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:

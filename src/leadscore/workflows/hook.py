@@ -8,7 +8,8 @@ at all, and an API write that joins an outer ``store.transaction()`` commits wit
 
 A ``set`` action changes contact properties that rules (of any model) may read; the hook
 remembers which runs changed some contact (``take_changed``) so that ``leadscore.scoring`` can
-score those contacts again (it settles, the hook never calls the engine).
+score those contacts again (it settles, the hook never calls the engine), and, for a ``set`` that
+may move contacts to another company, the companies they were in (``take_left``), rescored too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from leadscore.engine.account_sql import companies_of
 from leadscore.engine.run import RunContext
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.workflow_spec import Action, Workflow
@@ -50,6 +52,7 @@ class WorkflowHook:
         self.store = store
         self.stats = WorkflowStats()
         self._set_runs: list[str] = []  # runs whose `set` actions changed some contact
+        self._left: list[str] = []  # the companies of contacts before a `set` that may move them
 
     def take_changed(self, con: duckdb.DuckDBPyConnection) -> list[str]:
         """The contacts whose properties this hook's ``set`` actions changed since the last call."""
@@ -60,6 +63,12 @@ class WorkflowHook:
                            "WHERE run_id IN (SELECT UNNEST($runs::VARCHAR[])) ORDER BY contact_id",
                            {"runs": runs}).fetchall()
         return [str(row[0]) for row in rows]
+
+    def take_left(self) -> list[str]:
+        """The companies that contacts belonged to before a ``set`` of ``company_id`` (or, matching by
+        domain, ``email``) since the last call: a contact moved away leaves one to rescore too."""
+        left, self._left = self._left, []
+        return list(dict.fromkeys(left))
 
     def __call__(self, con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
         model = ctx.model
@@ -105,6 +114,9 @@ class WorkflowHook:
                 workflow_index=index, step=step, contact_columns=set(column_types), now=now,
                 group_names=list(ctx.version.group_names), model_version=ctx.version.version)
         elif action.set is not None:
+            if "company_id" in action.set or (self.store.match_by_domain and "email" in action.set):
+                fired = [str(r[0]) for r in con.execute(f"SELECT contact_id FROM {FIRED}").fetchall()]
+                self._left += companies_of(self.store, fired)
             changed = effects.set_properties(
                 con, action.set, run_id=ctx.run_id, source=source, column_types=column_types, now=now,
                 changed_at=ctx.as_of)

@@ -49,6 +49,8 @@ class Delivery:
     last_attempt_at: datetime | None
     delivered_at: datetime | None
     last_error: str | None
+    #: the company of an account model's delivery (``contact_id`` is then None)
+    company_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,8 @@ def record_attempts(store: Store, attempts: list[Attempt]) -> None:
 
 #: a Delivery's columns, in its order (the next attempt only while one is due)
 _DELIVERY_COLUMNS = """action_id, kind, model, model_version, workflow, contact_id, target, status, attempts,
-    created_at, CASE WHEN status = 'pending' THEN next_attempt_at END, last_attempt_at, delivered_at, last_error"""
+    created_at, CASE WHEN status = 'pending' THEN next_attempt_at END, last_attempt_at, delivered_at, last_error,
+    company_id"""
 
 
 def list_deliveries(store: Store, *, status: str | None = None, limit: int = 100,
