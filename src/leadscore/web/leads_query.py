@@ -22,7 +22,7 @@ from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.model.loader import contact_model
 from leadscore.storage.store import ModelVersion, Store, used_params
-from leadscore.web.reasons import SHOWN, page_details
+from leadscore.web.reasons import SHOWN, page_details, rows_by_keys
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
 
@@ -285,12 +285,12 @@ def _fill(store: Store, version: ModelVersion, rows: list[LeadRow]) -> None:
     its own instant, as its lead page does)."""
     ids = [r.contact_id for r in rows]
     by_id = {r.contact_id: r for r in rows}
-    before = store.con.execute(
-        """SELECT h.contact_id, arg_max(h.score, h.as_of) FROM score_history AS h
-           JOIN (SELECT unnest($ids) AS contact_id, unnest($cutoffs) AS cutoff) AS page USING (contact_id)
-           WHERE h.model = $model AND h.as_of <= $latest AND h.as_of <= page.cutoff GROUP BY h.contact_id""",
-        {"model": version.model, "ids": ids, "cutoffs": [r.as_of - WEEK for r in rows],
-         "latest": max(r.as_of for r in rows) - WEEK}).fetchall()  # `latest`: skips newer runs' row groups
+    history, params = rows_by_keys("score_history", ["contact_id", "model", "score", "as_of"], ids)
+    before = store.con.execute(  # by the server's lookup index on the history's contact_id
+        f"""SELECT h.contact_id, arg_max(h.score, h.as_of) FROM ({history}) AS h
+            JOIN (SELECT unnest($ids) AS contact_id, unnest($cutoffs) AS cutoff) AS page USING (contact_id)
+            WHERE h.model = $model AND h.as_of <= page.cutoff GROUP BY h.contact_id""",
+        {**params, "model": version.model, "ids": ids, "cutoffs": [r.as_of - WEEK for r in rows]}).fetchall()
     for cid, score in before:
         by_id[cid].change_7d = by_id[cid].score - float(score)
     extra = [c for c in id_columns(store) if c != "company_id"][:1]  # the lead's own other id, not its company's
