@@ -285,14 +285,16 @@ def _fill(store: Store, version: ModelVersion, rows: list[LeadRow]) -> None:
     its own instant, as its lead page does)."""
     ids = [r.contact_id for r in rows]
     by_id = {r.contact_id: r for r in rows}
+    # the page's history rows alone, by the server's lookup index (a join or filter around this
+    # query makes DuckDB scan instead: 300 vs 25 ms at 1.6M rows), then the latest a week back here
     history, params = rows_by_keys("score_history", ["contact_id", "model", "score", "as_of"], ids)
-    before = store.con.execute(  # by the server's lookup index on the history's contact_id
-        f"""SELECT h.contact_id, arg_max(h.score, h.as_of) FROM ({history}) AS h
-            JOIN (SELECT unnest($ids) AS contact_id, unnest($cutoffs) AS cutoff) AS page USING (contact_id)
-            WHERE h.model = $model AND h.as_of <= page.cutoff GROUP BY h.contact_id""",
-        {**params, "model": version.model, "ids": ids, "cutoffs": [r.as_of - WEEK for r in rows]}).fetchall()
-    for cid, score in before:
-        by_id[cid].change_7d = by_id[cid].score - float(score)
+    week_before: dict[str, tuple[datetime, float]] = {}
+    for cid, model, score, as_of in store.con.execute(history, params).fetchall():
+        if model == version.model and as_of <= by_id[cid].as_of - WEEK:
+            if cid not in week_before or as_of >= week_before[cid][0]:
+                week_before[cid] = (as_of, float(score))
+    for cid, (_, score) in week_before.items():
+        by_id[cid].change_7d = by_id[cid].score - score
     extra = [c for c in id_columns(store) if c != "company_id"][:1]  # the lead's own other id, not its company's
     details = page_details(store, version, {r.contact_id: r.as_of for r in rows}, shown=(*SHOWN, *extra))
     for r in rows:
