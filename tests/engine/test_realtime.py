@@ -21,7 +21,12 @@ from leadscore.engine.realtime import reference_reads_as_sql
 from leadscore.engine.run import ModelRunError, compiled_sql, model_of, publish
 from leadscore.model.loader import parse_model
 from leadscore.scoring import score_contacts
-from leadscore.storage.lookup_index import drop_lookup_indexes, ensure_lookup_indexes, existing_lookup_indexes
+from leadscore.storage.lookup_index import (
+    LOOKUP_INDEXES,
+    drop_lookup_indexes,
+    ensure_lookup_indexes,
+    existing_lookup_indexes,
+)
 from leadscore.storage.store import Store
 
 AS_OF = datetime(2026, 1, 1)
@@ -71,7 +76,7 @@ def indexed(request: pytest.FixtureRequest, store: Store) -> Iterator[bool]:
     """The store with the server's lookup indexes, and without (as the CLI finds it after an import)."""
     if request.param:
         ensure_lookup_indexes(store)
-        assert len(existing_lookup_indexes(store.con)) == 2
+        assert existing_lookup_indexes(store.con) == set(LOOKUP_INDEXES)
     yield request.param
     drop_lookup_indexes(store.con)
 

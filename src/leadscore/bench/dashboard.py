@@ -10,7 +10,9 @@ query, the template, the socket) from one client, one request at a time:
 
 * ``leads (rep)``: the rep's own leads (owner filter), page 1 then four "Next" links;
 * ``leads (all)``: marketing's view of every contact, the same way;
-* ``leads (filtered)``: a tier, a search, "moved up this week", a rep's tier;
+* ``leads (tier)``, ``leads (rep, tier)``: a tier filter for marketing, and a rep's tier page 2;
+* ``moved up``: "moved up this week" (every contact against its own score a week before);
+* ``search``: a name, company, id or e-mail domain;
 * ``lead page``: random contacts' pages;
 * ``leads (page N by URL)``: a deep page typed into the address (no cursor: an offset), shown for
   information — the list's own links page by keyset and never go this way.
@@ -144,9 +146,9 @@ def _pages(client: Client, into: PageTimes, pages: int) -> None:
 def measure(url: str, ids: list[str], *, rounds: int, seed: int, server_pid: int) -> list[PageTimes]:
     rng = random.Random(seed)
     rep, mkt = Client(_login(url, "rep"), server_pid), Client(_login(url, "mkt"), server_pid)
-    rep_list, all_list, filtered, lead, deep = (PageTimes("leads (rep)"), PageTimes("leads (all)"),
-                                                PageTimes("leads (filtered)"), PageTimes("lead page"),
-                                                PageTimes("page N by URL"))
+    rep_list, all_list, tier, rep_tier, moved, search, lead, deep = (
+        PageTimes("leads (rep)"), PageTimes("leads (all)"), PageTimes("leads (tier)"), PageTimes("leads (rep, tier)"),
+        PageTimes("moved up"), PageTimes("search"), PageTimes("lead page"), PageTimes("page N by URL"))
     for client in (rep, mkt):  # warm-up: imports, compiled SQL, caches
         _pages(client, PageTimes("warm"), 2)
     _time(mkt, f"/leads/{quote(ids[0], safe='')}", PageTimes("warm"))
@@ -154,13 +156,13 @@ def measure(url: str, ids: list[str], *, rounds: int, seed: int, server_pid: int
         _pages(rep, rep_list, 5)
         _pages(mkt, all_list, 5)
         _time(mkt, f"/leads?page={rng.randint(6, 2000)}", deep)
-        _time(mkt, "/leads?tier=nurture", filtered)
-        _time(mkt, "/leads?moved_up=1", filtered)
-        _time(mkt, f"/leads?q={quote(rng.choice(['chen', 'acme', 'reyes', 'c0001234', 'gmail.com']))}", filtered)
-        _time(rep, "/leads?tier=cold&page=2", filtered)
+        _time(mkt, "/leads?tier=nurture", tier)
+        _time(mkt, "/leads?moved_up=1", moved)
+        _time(mkt, f"/leads?q={quote(rng.choice(['chen', 'acme', 'reyes', 'c0001234', 'gmail.com']))}", search)
+        _time(rep, "/leads?tier=cold&page=2", rep_tier)
         for cid in rng.sample(ids, 6):
             _time(mkt, f"/leads/{quote(cid, safe='')}", lead)
-    return [rep_list, all_list, filtered, lead, deep]
+    return [rep_list, all_list, tier, rep_tier, moved, search, lead, deep]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.model.loader import contact_model
 from leadscore.storage.store import ModelVersion, Store, used_params
-from leadscore.web.reasons import ONLY_IDS, SHOWN, page_details
+from leadscore.web.reasons import SHOWN, page_details, rows_by_keys
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
 
@@ -32,6 +32,8 @@ PRIORITIES = ["very high", "high", "medium", "low"]
 ID_COLUMN = re.compile(r"(^|_)(id|number|no|key)$")
 #: a change smaller than this is float noise or decay, not a move (scores show one decimal)
 MOVE_EPSILON = 0.05
+#: "the change over 7 days" compares a score with the one stored this long before its own as-of
+WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -98,13 +100,15 @@ class LeadPage:
     segments: list[str] = field(default_factory=list)
     as_of: datetime | None = None
     predictive: str | None = None
+    #: whether a row follows the last one shown (read with the page, not guessed from ``total``)
+    has_next: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
 
     def next_url(self) -> str | None:
-        if not self.rows or self.filter.page >= self.pages:
+        if not self.rows or not self.has_next:
             return None
         return self.filter.url(page=self.filter.page + 1, after=encode_cursor(position(self.rows[-1]),
                                                                               self.filter.filters()))
@@ -162,7 +166,7 @@ def _search(store: Store, q: str, params: dict[str, Any]) -> str:
     return f"SELECT c.contact_id FROM contacts AS c WHERE {' OR '.join(exact + like)}"
 
 
-def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str | None, week_ago: datetime,
+def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str | None,
            predictive: str | None, best_first: list[str]) -> tuple[str, dict[str, Any], bool]:
     """A query of the filtered leads with their sort keys, its parameters (all prefixed ``w_``), and
     whether its filters cost enough (a join, a search, a history scan) to compute it only once."""
@@ -190,12 +194,15 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         sql, segment_params = members_sql(store, ws, flt.segment)
         where.append(f"s.contact_id IN ({sql})")
         params.update(segment_params)
-    if flt.moved_up:
-        joins.append("""JOIN (SELECT contact_id, arg_max(score, as_of) AS score FROM score_history
-                              WHERE model = $w_model AND as_of <= $w_week_ago GROUP BY contact_id) AS prev
+    if flt.moved_up:  # each contact against its own score a week before its own as-of
+        joins.append("""JOIN (SELECT h.contact_id, arg_max(h.score, h.as_of) AS score
+                              FROM score_history AS h JOIN scores AS cur
+                                ON cur.model = h.model AND cur.contact_id = h.contact_id
+                              WHERE h.model = $w_model AND h.as_of <= cur.as_of - $w_week
+                              GROUP BY h.contact_id) AS prev
                         ON prev.contact_id = s.contact_id""")
         where.append(f"s.score - prev.score > {MOVE_EPSILON}")
-        params["w_week_ago"] = week_ago
+        params["w_week"] = WEEK
     sql = f"""SELECT s.contact_id, s.score, s.tier, s.as_of, {prediction},
                      coalesce(list_position($w_tiers, s.tier), 99) AS tier_rank
               FROM scores AS s {' '.join(joins)} WHERE {' AND '.join(where)}"""
@@ -225,9 +232,8 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
     out.as_of = row[0] if row else None
     if out.as_of is None:
         return out
-    week_ago = out.as_of - timedelta(days=7)
     best_first = [t for t, _ in sorted(tiers.items(), key=lambda kv: -kv[1])]
-    sql, params, costly = _scope(store, ws, flt, model, owner, week_ago, predictive, best_first)
+    sql, params, costly = _scope(store, ws, flt, model, owner, predictive, best_first)
     con = store.con
     if costly:  # the filters once into a temporary table of this cursor, then count and page from it
         con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS {sql}", used_params(sql, params))
@@ -237,16 +243,19 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
     try:
         counted = con.execute(f"SELECT count(*) FROM {source}", bound).fetchone()
         out.total = int(counted[0]) if counted else 0
-        out.rows = _page_rows(store, source, bound, flt)
+        out.rows, out.has_next = _page_rows(store, source, bound, flt)
     finally:
         if costly:
             con.execute(f"DROP TABLE IF EXISTS {SCOPE}")
     if out.rows:
-        _fill(store, version, out.rows, week_ago)
+        _fill(store, version, out.rows)
     return out
 
 
-def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilter) -> list[LeadRow]:
+def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilter) -> tuple[list[LeadRow], bool]:
+    """The page's rows and whether a row follows them. Forwards one extra row is read past the page;
+    backwards (``before``) the page ends at the cursor, so one more query asks for a row after it:
+    rows that left the filter before the cursor never hide the ones after it."""
     columns = "contact_id, score, tier, as_of, priority, probability, tier_rank, priority_rank"
     where, order, offset = "", "ASC", 0
     if flt.after or flt.before:
@@ -257,23 +266,37 @@ def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilte
     else:
         offset = (flt.page - 1) * PAGE_SIZE
     keys = ", ".join(f"{k} {order}" for k in ("tier_rank", "priority_rank", "-score", "contact_id"))
-    sql = f"SELECT {columns} FROM {source} {where} ORDER BY {keys} LIMIT {PAGE_SIZE} OFFSET {offset}"
+    sql = f"SELECT {columns} FROM {source} {where} ORDER BY {keys} LIMIT {PAGE_SIZE + 1} OFFSET {offset}"
     rows = [LeadRow(*r) for r in store.con.execute(sql, used_params(sql, params)).fetchall()]
-    return rows if order == "ASC" else rows[::-1]
+    if order == "ASC":
+        return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE][::-1]
+    if not rows:
+        return rows, False
+    after = f"SELECT 1 FROM {source} WHERE {SORT_KEY} > ($w_k1, $w_k2, $w_k3, $w_k4) LIMIT 1"
+    a, b, c, d = position(rows[-1])
+    found = store.con.execute(after, used_params(after, {**params, "w_k1": a, "w_k2": b, "w_k3": c, "w_k4": d}))
+    return rows, found.fetchone() is not None
 
 
-def _fill(store: Store, version: ModelVersion, rows: list[LeadRow], week_ago: datetime) -> None:
-    """Names, 7-day change, the main reason and the last activity of one page's rows."""
+def _fill(store: Store, version: ModelVersion, rows: list[LeadRow]) -> None:
+    """Names, 7-day change, the main reason and the last activity of one page's rows, each as of the
+    row's own stored score (a contact scored later than the others is compared and explained as of
+    its own instant, as its lead page does)."""
     ids = [r.contact_id for r in rows]
     by_id = {r.contact_id: r for r in rows}
-    before = store.con.execute(
-        f"""SELECT contact_id, arg_max(score, as_of) FROM score_history {ONLY_IDS}
-            WHERE model = $model AND as_of <= $week_ago GROUP BY contact_id""",
-        {"model": version.model, "week_ago": week_ago, "ids": ids}).fetchall()
-    for cid, score in before:
-        by_id[cid].change_7d = by_id[cid].score - float(score)
+    # the page's history rows alone, by the server's lookup index (a join or filter around this
+    # query makes DuckDB scan instead: 300 vs 25 ms at 1.6M rows), then the latest a week back here
+    history, params = rows_by_keys("score_history", ["contact_id", "model", "score", "as_of"], ids)
+    week_before: dict[str, tuple[datetime, float]] = {}
+    for cid, model, score, as_of in store.con.execute(history, params).fetchall():
+        if model == version.model and as_of <= by_id[cid].as_of - WEEK:
+            if cid not in week_before or as_of >= week_before[cid][0]:
+                week_before[cid] = (as_of, float(score))
+    for cid, (_, score) in week_before.items():
+        by_id[cid].change_7d = by_id[cid].score - score
     extra = [c for c in id_columns(store) if c != "company_id"][:1]  # the lead's own other id, not its company's
-    details = page_details(store, version, ids, max(r.as_of for r in rows), shown=(*SHOWN, *extra))
+    details = page_details(store, version, {r.contact_id: r.as_of for r in rows}, shown=(*SHOWN, *extra))
     for r in rows:
         person = details.people.get(r.contact_id, {})
         if extra and person.get(extra[0]) is not None:
