@@ -122,7 +122,7 @@ def test_stuck_leads_from_history(tiny_ws: Workspace) -> None:
 def _model_row(store: object, name: str, version: int, validation: str) -> None:
     store.con.execute(  # type: ignore[attr-defined]
         "INSERT INTO predictive_models VALUES (?, ?, ?, NULL, '0', 1, 'won', 90, ?, [?], 'logistic', 'platt', "
-        "?, '{}', NULL)", [name, version, T, T, T, f'{{"validation": "{validation}", "auc": 0.8}}'])
+        "?, '{}', NULL, 'contact')", [name, version, T, T, T, f'{{"validation": "{validation}", "auc": 0.8}}'])
 
 
 def test_predictive_calibration_by_hand(tiny_ws: Workspace) -> None:
