@@ -115,6 +115,9 @@ class RunContext:
     #: (``engine.backends``); None means the store's tables
     contact_types: dict[str, str] | None = None
     event_types: dict[str, str] | None = None
+    #: False when the run must fire no workflow (it finishes a baseline run that was cut short);
+    #: the hook still runs, for what must follow every score write (the leads list's rows)
+    fire: bool = True
 
 
 #: Called inside a run's transaction after scores and history are written (see RunContext).
@@ -458,12 +461,13 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel,
             [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
              crossings],
         )
+        fire = True
         if ids is None and level is CONTACTS and baseline_unfinished(con, version.model):
             # a whole-base run finishing a baseline staged run that was cut short fires nothing either
             mark_baseline(con, version.model, False)
-            on_written = None
+            fire = False
         if on_written is not None:
-            on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids))
+            on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids, fire=fire))
         con.execute("DROP TABLE _run")
         fault_point("score.before_commit")
         phases["write"] = time.perf_counter() - t
