@@ -162,7 +162,8 @@ class RunHook:
 
     def __call__(self, con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
         if not isinstance(ctx.model, AccountModel):
-            lead_rows.write_rows(con, ctx.version.model, ctx.as_of, ctx.contact_ids)
+            # a staged part names no contacts (``[]``): its rows are those of ``_run``, as a whole run's
+            lead_rows.write_rows(con, ctx.version.model, ctx.as_of, ctx.contact_ids or None)
         if self.workflows is not None:
             self.workflows(con, ctx)
 

@@ -412,12 +412,13 @@ def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel,
 def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel, when: datetime,
                    ids: list[str] | None, binds: dict[str, object], delete_filter: str,
                    phases: dict[str, float], started: float, on_written: OnWritten | None = None, *,
-                   scope: str | None = None, whole: bool = False) -> RunResult:
+                   scope: str | None = None, whole: bool = False, fire: bool = True) -> RunResult:
     """Write what ``_run`` holds: history rows where something changed, the scores of the scope
     (the model's rows passing ``delete_filter`` are replaced), the run record, then the hook.
 
     ``scope`` names the run in ``score_runs`` (default: all / one / some); ``whole`` tells the hook
-    a part of a whole-base run is written (``engine.staged``: its baseline rule applies).
+    a part of a whole-base run is written (``engine.staged``: its baseline rule applies); ``fire``
+    False tells it to fire no workflow (a baseline part).
     """
     run_id = uuid.uuid4().hex
     now = utcnow()
@@ -461,7 +462,6 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel,
             [run_id, version.model, version.version, scope, when, now, utcnow(), contacts, changed,
              crossings],
         )
-        fire = True
         if ids is None and level is CONTACTS and baseline_unfinished(con, version.model):
             # a whole-base run finishing a baseline staged run that was cut short fires nothing either
             mark_baseline(con, version.model, False)

@@ -343,8 +343,10 @@ def _stage_values(con: duckdb.DuckDBPyConnection, contact_id: str, values: Mappi
 
 def latest_change(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """The latest ``changed_at`` ever recorded (an upper bound: one row of ``meta``, no scan)."""
-    row = con.execute("SELECT CAST(value AS TIMESTAMP) FROM meta WHERE key = ?", [LATEST_KEY]).fetchone()
-    return row[0] if row else None
+    # fetchall: a result left unfinished (fetchone) makes DuckDB refuse the next relation query on
+    # this connection (a staged run's snapshot query failed so on a store with property history)
+    rows = con.execute("SELECT CAST(value AS TIMESTAMP) FROM meta WHERE key = ?", [LATEST_KEY]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def needs_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> bool:
