@@ -14,21 +14,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
 from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.model.loader import contact_model
 from leadscore.storage.lead_rows import ID_COLUMN, SEP
 from leadscore.storage.lead_rows import TABLE as LEAD_ROWS
 from leadscore.storage.store import ModelVersion, Store, used_params
+from leadscore.web.pager import PAGE_SIZE, Order, Paged, keyset_rows
 from leadscore.web.reasons import SHOWN, page_details
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
 
-PAGE_SIZE = 50
 PRIORITIES = ["very high", "high", "medium", "low"]
 #: a change smaller than this is float noise or decay, not a move (scores show one decimal)
 MOVE_EPSILON = 0.05
@@ -88,7 +88,7 @@ class LeadRow:
 
 
 @dataclass
-class LeadPage:
+class LeadPage(Paged):
     filter: LeadFilter
     model: str | None
     models: list[str]
@@ -101,36 +101,12 @@ class LeadPage:
     #: whether a row follows the last one shown (read with the page, not guessed from ``total``)
     has_next: bool = False
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    def next_url(self) -> str | None:
-        if not self.rows or not self.has_next:
-            return None
-        return self.filter.url(page=self.filter.page + 1, after=encode_cursor(position(self.rows[-1]),
-                                                                              self.filter.filters()))
-
-    def previous_url(self) -> str | None:
-        if self.filter.page <= 1 or not self.rows:
-            return None
-        if self.filter.page == 2:
-            return self.filter.url()
-        return self.filter.url(page=self.filter.page - 1, before=encode_cursor(position(self.rows[0]),
-                                                                               self.filter.filters()))
-
-    @property
-    def first(self) -> int:
-        return (self.filter.page - 1) * PAGE_SIZE + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
+    def position(self, row: LeadRow) -> list[float | str]:
+        return position(row)
 
 
 #: a row's place in the list: tier rank, priority rank, minus the score, contact id (all ascending)
-POSITION: tuple[Kind, ...] = (float, float, float, str)
-SORT_KEY = "(tier_rank, priority_rank, -score, contact_id)"
+ORDER = Order(("tier_rank", "priority_rank", "-score", "contact_id"), (float, float, float, str))
 
 
 def position(row: LeadRow) -> list[float | str]:
@@ -248,30 +224,11 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
 
 
 def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilter) -> tuple[list[LeadRow], bool]:
-    """The page's rows and whether a row follows them. Forwards one extra row is read past the page;
-    backwards (``before``) the page ends at the cursor, so one more query asks for a row after it:
-    rows that left the filter before the cursor never hide the ones after it."""
+    """The page's rows and whether a row follows them (``pager.keyset_rows``)."""
     columns = "contact_id, score, tier, as_of, priority, probability, tier_rank, priority_rank, week_score"
-    where, order, offset = "", "ASC", 0
-    if flt.after or flt.before:
-        token, order = (flt.after, "ASC") if flt.after else (flt.before, "DESC")
-        where = f"WHERE {SORT_KEY} {'>' if order == 'ASC' else '<'} ($w_k1, $w_k2, $w_k3, $w_k4)"
-        a, b, c, d = decode_cursor(token or "", flt.filters(), POSITION, param="after" if flt.after else "before")
-        params = {**params, "w_k1": a, "w_k2": b, "w_k3": c, "w_k4": d}
-    elif flt.page > 1:
-        where, offset, params = _offset_buckets(store, source, params, (flt.page - 1) * PAGE_SIZE)
-    keys = ", ".join(f"{k} {order}" for k in ("tier_rank", "priority_rank", "-score", "contact_id"))
-    sql = f"SELECT {columns} FROM {source} {where} ORDER BY {keys} LIMIT {PAGE_SIZE + 1} OFFSET {offset}"
-    rows = [_row(*r) for r in store.con.execute(sql, used_params(sql, params)).fetchall()]
-    if order == "ASC":
-        return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE][::-1]
-    if not rows:
-        return rows, False
-    after = f"SELECT 1 FROM {source} WHERE {SORT_KEY} > ($w_k1, $w_k2, $w_k3, $w_k4) LIMIT 1"
-    a, b, c, d = position(rows[-1])
-    found = store.con.execute(after, used_params(after, {**params, "w_k1": a, "w_k2": b, "w_k3": c, "w_k4": d}))
-    return rows, found.fetchone() is not None
+    rows, has_next = keyset_rows(store, source, params, columns, ORDER, flt,
+                                 lambda r: [r[6], r[7], -r[1], r[0]], cut=partial(_offset_buckets, store))
+    return [_row(*r) for r in rows], has_next
 
 
 def _offset_buckets(store: Store, source: str, params: dict[str, Any],
