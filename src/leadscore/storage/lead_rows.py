@@ -188,19 +188,30 @@ def refresh_people(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None,
                    ids_sql: str | None = None) -> None:
     """Rewrite owner / search / ids of these contacts' rows from ``contacts`` (all rows when neither
     ``ids`` nor ``ids_sql``, a query of contact ids, is given), in the caller's transaction: a
-    property write that no score run follows must still move a lead to its new owner's list."""
-    params: dict[str, Any] = {}
-    if ids is not None:
+    property write that no score run follows must still move a lead to its new owner's list.
+    A few ``ids`` (one contact's API write) are read by key alone, so the lookup index answers."""
+    people, _ = _people(con)
+    changed = """d.owner IS DISTINCT FROM p.owner OR d.search IS DISTINCT FROM p.search
+                 OR d.ids IS DISTINCT FROM p.ids"""
+    if ids is not None and len(ids) <= BOUND_KEYS:
         if not ids:
             return
-        where, params = key_filter("contact_id", ids, prefix="rp")
-        source = f"(SELECT * FROM contacts WHERE {where})"
+        where, keys = key_filter("contact_id", ids, prefix="rp")
+        rows = con.execute(f"SELECT c.contact_id, {people} FROM contacts AS c WHERE {where}", keys).fetchall()
+        if not rows:
+            return
+        values = {name: [r[i] for r in rows] for i, name in enumerate(("p_ids", "p_owner", "p_search", "p_key"))}
+        con.execute(f"""UPDATE {TABLE} AS d SET owner = p.owner, search = p.search, ids = p.ids
+            FROM (SELECT unnest($p_ids::VARCHAR[]) AS contact_id, unnest($p_owner::VARCHAR[]) AS owner,
+                         unnest($p_search::VARCHAR[]) AS search, unnest($p_key::VARCHAR[]) AS ids) AS p
+            WHERE d.{where} AND d.contact_id = p.contact_id AND ({changed})""", {**keys, **values})
+        return
+    if ids is not None:
+        source = "(SELECT * FROM contacts WHERE contact_id IN (SELECT unnest($p_all::VARCHAR[])))"
     elif ids_sql is not None:
         source = f"(SELECT * FROM contacts WHERE contact_id IN ({ids_sql}))"
     else:
         source = "contacts"
     con.execute(f"""UPDATE {TABLE} AS d SET owner = p.owner, search = p.search, ids = p.ids
-        FROM (SELECT c.contact_id, {_people(con)[0]} FROM {source} AS c) AS p
-        WHERE d.contact_id = p.contact_id
-          AND (d.owner IS DISTINCT FROM p.owner OR d.search IS DISTINCT FROM p.search
-               OR d.ids IS DISTINCT FROM p.ids)""", params)
+        FROM (SELECT c.contact_id, {people} FROM {source} AS c) AS p
+        WHERE d.contact_id = p.contact_id AND ({changed})""", {"p_all": ids} if ids is not None else {})
