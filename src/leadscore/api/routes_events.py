@@ -58,7 +58,7 @@ def _with_scores(ctx: WriteContext, written: EventsWritten) -> EventsWritten:
     """After the group's rescoring: the contact's new scores, when the request had one contact."""
     contacts = written.contacts
     if len(contacts) == 1:
-        written.scores = scores_of(ctx.store, contacts[0])
+        written.scores = scores_of(ctx.store, contacts[0], ctx.stored)
     return written
 
 

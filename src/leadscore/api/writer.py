@@ -40,7 +40,9 @@ from typing import Any, Generic, TypeVar
 import duckdb
 
 from leadscore.engine.run import ModelRunError
+from leadscore.engine.stored_scores import StoredScores
 from leadscore.faults import fault_point
+from leadscore.storage.lookup_index import ScoresIndexInTheWay, drop_scores_index, ensure_lookup_indexes
 from leadscore.storage.store import Store
 
 T = TypeVar("T")
@@ -67,14 +69,18 @@ class WriteContext:
     def __init__(self, store: Store):
         self.store = store
         self.pending: dict[str, None] = {}
+        #: after the rescoring: the rescored contacts' ``scores`` rows as they now stand, when the
+        #: flush kept them (a few contacts: ``engine.stored_scores``), for finishers to answer from
+        self.stored: StoredScores | None = None
 
     def rescore_later(self, contact_ids: Iterable[str]) -> None:
         """Rescore these contacts at the end of the group, before commit (once for all jobs)."""
         self.pending.update(dict.fromkeys(contact_ids))
 
 
-#: rescore the contacts a group changed (runs inside the group's transaction)
-Flush = Callable[[Store, list[str]], None]
+#: rescore the contacts a group changed (runs inside the group's transaction); returns their rows
+#: when it kept them
+Flush = Callable[[Store, list[str]], StoredScores | None]
 
 
 class Weighted:
@@ -188,7 +194,7 @@ class Writer:
         with self.store.transaction():
             values = [j.fn(ctx) for j in jobs]
             if ctx.pending and self._flush is not None:
-                self._flush(self.store, list(ctx.pending))
+                ctx.stored = self._flush(self.store, list(ctx.pending))
             results = [j.finish(ctx, v) if j.finish else v for j, v in zip(jobs, values, strict=True)]
             fault_point("api.before_commit")
             return results
@@ -211,9 +217,23 @@ class Writer:
         for j in live:
             started = time.perf_counter()
             conflicts = broken = 0
+            unindexed = False
             while True:
                 try:
                     [result] = self._transaction([j])
+                except ScoresIndexInTheWay as exc:
+                    # a whole-base run (a publish): without the scores index, which it would
+                    # maintain row by row at 60x its cost (storage.lookup_index); built again below
+                    if unindexed:  # dropped, yet still there: never loop
+                        j.future.set_exception(exc)
+                    else:
+                        try:
+                            drop_scores_index(self.store)
+                        except Exception as failed:  # noqa: BLE001 - handed to the waiting request
+                            j.future.set_exception(failed)
+                            break
+                        unindexed = True
+                        continue
                 except duckdb.TransactionException as exc:
                     # another connection (the worker) committed a change to a row this job wrote
                     if "conflict" in str(exc).lower() and conflicts < CONFLICT_RETRIES:
@@ -231,6 +251,15 @@ class Writer:
                     self._committed(1, started)
                     j.future.set_result(result)
                 break
+            if unindexed:
+                self._reindex()
+
+    def _reindex(self) -> None:
+        """Build the lookup indexes a whole-base run had dropped (its own transaction, after it)."""
+        try:
+            ensure_lookup_indexes(self.store)
+        except Exception:  # noqa: BLE001 - only a faster way to the same rows; the next start retries
+            log.warning("could not rebuild the lookup index on scores", exc_info=True)
 
     def _committed(self, jobs: int, started: float) -> None:
         if self._on_commit is not None:

@@ -19,12 +19,19 @@ creates and drops indexes transactionally, and an index is only ever a faster wa
 rows).
 
 ``score_history`` has one too (the dashboard reads a page's contacts' history; rows are only ever
-appended). ``scores`` has none: its rows are replaced wholesale by every whole-base run, and DuckDB's ART
-made that slow (1M scores replaced in parts of 20k: 102 s instead of 7 s) and, deleting rows
-indexed in the transaction that created the index, failed with a fatal error that invalidates
-the database (DuckDB 2.0.1). The real-time path reads a contact's previous scores with its key
-bound (``key_filter``), which DuckDB prunes by row group once ``scores`` is stored in contact
-order, as the server's staged runs leave it.
+appended). So has ``scores`` (``SCORES_INDEX``), with one rule: **a whole-base run never writes
+through it**. Finding a contact's scores without it scans the table (15–25 ms at 1M scores, 9 of 11
+row groups once real-time writes have appended contacts out of order), the largest cost left in a
+single-event write; with it, under a millisecond. But maintaining it while a whole-base run
+replaces every row costs 45 s at 1M instead of 0.7 s (DuckDB 2.0.1, measured), and a ``DROP
+INDEX`` in the run's own transaction does not help (the delete still maintains it until commit:
+41 s). So ``scoring.score_all`` drops it in a transaction of its own, committed before it writes
+(``drop_scores_index``); inside a caller's transaction, where it cannot commit first (the
+server's writer running a publish), it raises ``ScoresIndexInTheWay``, and the writer drops it,
+reruns the job and builds it again afterwards (0.4–0.6 s at 1M). A staged run's parts (a few
+thousand rows each) write through it: 2,000 rows cost 0.13 s with it. Creating it in a
+transaction of its own also keeps clear of DuckDB 2.0.1's fatal error when rows indexed in the
+transaction that created the index are deleted.
 
 ``key_filter`` is the one spelling of "these contacts" for lookups: bound one by one
 (``IN ($k0, $k1)``), which DuckDB pushes into the scan and answers from an index, up to
@@ -53,7 +60,17 @@ LOOKUP_INDEXES = {
     # 224 → 32 ms at 1.6M history rows (load 18); history is only ever appended to (no delete), and
     # a 1M-row run's insert cost 3.5 s with it against 3.2 s without (web/leads_query.py)
     "ls_lookup_history_contact": ("score_history", "contact_id"),
+    # a contact's stored scores: read and replaced on every real-time write (see the docstring)
+    "ls_lookup_scores_contact": ("scores", "contact_id"),
 }
+#: The index whole-base runs must not write through.
+SCORES_INDEX = "ls_lookup_scores_contact"
+
+
+class ScoresIndexInTheWay(Exception):  # noqa: N818 - a signal to the caller, not a failure
+    """A whole-base run was asked for inside a transaction while ``SCORES_INDEX`` exists: the caller
+    must drop it in a transaction of its own (``drop_scores_index``) and run again."""
+
 
 #: Keys bound one by one (``IN ($k0, $k1)``) up to this many: DuckDB pushes those into the scan
 #: and answers them from an index; more keys are joined as a list (one scan). Covers a batch
@@ -88,6 +105,22 @@ def drop_lookup_indexes(con: duckdb.DuckDBPyConnection, tables: Sequence[str] = 
     for name, (table, _) in LOOKUP_INDEXES.items():
         if table in tables and name in present:
             con.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def scores_index_present(con: duckdb.DuckDBPyConnection) -> bool:
+    return SCORES_INDEX in existing_lookup_indexes(con)
+
+
+def drop_scores_index(store: Store) -> bool:
+    """Drop ``SCORES_INDEX`` in a transaction of its own, committed (outside any transaction only);
+    True when there was one. A whole-base run calls this before writing (see the module docstring)."""
+    if store.in_transaction:
+        raise ScoresIndexInTheWay("the scores index must be dropped outside the run's transaction")
+    if not scores_index_present(store.con):
+        return False
+    with store.transaction() as con:
+        con.execute(f"DROP INDEX IF EXISTS {SCORES_INDEX}")
+    return True
 
 
 def existing_lookup_indexes(con: duckdb.DuckDBPyConnection) -> set[str]:
