@@ -51,7 +51,7 @@ import duckdb
 from leadscore.engine.run import ModelRunError
 from leadscore.engine.stored_scores import StoredScores
 from leadscore.faults import fault_point
-from leadscore.storage.lookup_index import ScoresIndexInTheWay, drop_scores_index, ensure_lookup_indexes
+from leadscore.storage.lookup_index import ScoresIndexInTheWay, drop_scores_index
 from leadscore.storage.store import Store
 
 T = TypeVar("T")
@@ -263,7 +263,8 @@ class Writer:
                     [result] = self._transaction([j])
                 except ScoresIndexInTheWay as exc:
                     # a whole-base run (a publish): without the scores index, which it would
-                    # maintain row by row at 60x its cost (storage.lookup_index); built again below
+                    # maintain row by row at 60x its cost; the next start builds it again (only
+                    # then can it be built safely: storage.lookup_index)
                     if unindexed:  # dropped, yet still there: never loop
                         j.future.set_exception(exc)
                     else:
@@ -273,6 +274,7 @@ class Writer:
                             j.future.set_exception(failed)
                             break
                         unindexed = True
+                        log.info("a whole-base run dropped the lookup index on scores; the next start builds it")
                         continue
                 except duckdb.TransactionException as exc:
                     # another connection (the worker) committed a change to a row this job wrote
@@ -291,15 +293,6 @@ class Writer:
                     self._committed(1, started)
                     j.future.set_result(result)
                 break
-            if unindexed:
-                self._reindex()
-
-    def _reindex(self) -> None:
-        """Build the lookup indexes a whole-base run had dropped (its own transaction, after it)."""
-        try:
-            ensure_lookup_indexes(self.store)
-        except Exception:  # noqa: BLE001 - only a faster way to the same rows; the next start retries
-            log.warning("could not rebuild the lookup index on scores", exc_info=True)
 
     def _committed(self, jobs: int, started: float) -> None:
         if self._on_commit is not None:
