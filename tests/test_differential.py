@@ -373,7 +373,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
     ``engine.realtime.fetch_rows`` and scored by ``reference_rows`` (the path single events take,
     for every model the reference reads as SQL does), and copied by ``copy_rows`` and scored by the
     parameterised query over the copy (the path batches take); then ``run_model`` writes them twice
-    as the server does, with their stored rows read once by the scores index
+    as the server does, with their stored rows read once per transaction
     (``engine.stored_scores``), and the rows it keeps for the response equal the table's.
     Each gives the batch query's scores for those contacts.
     """
@@ -431,8 +431,8 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
             assert_same_scores(model, _rows_by_id(con.execute(sql, {k: v for k, v in params.items()
                                                                     if f"${k}" in sql})), want)
 
-            # twice, as the server runs it: every model's rows of the contacts read once by the
-            # scores index (none, then the first run's), replaced by row id, kept for the response
+            # twice, as the server runs it: every model's rows of the contacts read once (none,
+            # then the first run's), replaced by row id, kept for the response
             for _ in range(2):
                 view = StoredScores.read(store, ids)
                 run_model(store, version, as_of=as_of, contact_ids=ids, model=model, stored=view)
@@ -451,7 +451,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
         _describe(scenario)
         raise
     finally:
-        drop_lookup_indexes(store.con, ("events", "contacts", "scores"))
+        drop_lookup_indexes(store.con)
         store.con.execute("DELETE FROM scores")
 
 

@@ -55,7 +55,6 @@ from leadscore.faults import fault_point
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import contact_model, parse_model
 from leadscore.model.validate import validate_model
-from leadscore.storage.lookup_index import ScoresIndexInTheWay, drop_scores_index, scores_index_present
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.external import pull_for
@@ -169,9 +168,6 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     Inside a caller's transaction (the server's writer) a failure cannot be rolled back alone: the
     model is held and the ``ModelRunError`` raised for the caller to rerun, and models held in
     ``quarantine`` are skipped (reported in ``failures``).
-
-    The lookup index on ``scores`` (``storage.lookup_index``) is dropped first, in a transaction of
-    its own; inside a caller's transaction ``ScoresIndexInTheWay`` asks the caller to do that.
     """
     if backend is not None:
         return _score_external(store, backend, as_of=as_of, models=models)
@@ -181,12 +177,6 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
     failed: dict[str, ModelFailure] = {}
     everything = store.latest_versions()
     versions = _chosen(store, everything, models)
-    if any(not is_account(v) for v in versions) and scores_index_present(store.con):
-        # replacing every row through the index costs 60x the run (storage.lookup_index); inside a
-        # transaction the drop cannot be committed first: the caller (the server's writer) does it
-        if joined:
-            raise ScoresIndexInTheWay("a whole-base run inside a transaction, with the scores index present")
-        drop_scores_index(store)
     if joined:  # a failure cannot be rolled back alone here: leave out what already failed
         failed = {v.model: f for v in everything if (f := held.holds(v)) is not None}
     with unordered_writes(store):

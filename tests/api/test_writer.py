@@ -169,33 +169,3 @@ def test_heavy_groups_are_sized_by_time_while_single_events_are_about(store: Sto
     assert rescored == [1, MIN_HEAVY, MIN_HEAVY, MIN_HEAVY]
     writer.stop()
 
-
-def test_a_whole_base_run_in_a_job_goes_without_the_scores_index(tmp_path: Path) -> None:
-    """A publish rescores everyone inside a writer job: the scores index would cost it ~60x
-    (storage.lookup_index), and it cannot be dropped inside the job's transaction; the writer drops
-    it in one of its own and runs the job again (the next server start builds it)."""
-    from datetime import datetime
-
-    from leadscore.engine.run import publish
-    from leadscore.model.loader import parse_model
-    from leadscore.scoring import score_all
-    from leadscore.storage.lookup_index import ensure_lookup_indexes, scores_index_present
-
-    store = Store.open(tmp_path / "s.duckdb")
-    store.con.execute("INSERT INTO contacts (contact_id, company_size, created_at) VALUES ('a', 50, '2025-01-01')")
-    publish(store, parse_model("version: 1\nname: m\ntiers: {cold: 0}\ngroups:\n  fit:\n    rules:\n"
-                               "      - {name: any, when: {property: company_size, gte: 10}, points: 5}\n", "m.yml"))
-    ensure_lookup_indexes(store)
-    assert scores_index_present(store.con)
-    attempts: list[int] = []
-
-    def job(ctx: WriteContext) -> int:
-        attempts.append(1)
-        return len(score_all(ctx.store, as_of=datetime(2025, 6, 1)))
-
-    writer = Writer(store).start()
-    assert writer.submit(job).result(30) == 1
-    writer.stop()
-    assert len(attempts) == 2 and not scores_index_present(store.con)
-    assert store.con.execute("SELECT contact_id, score FROM scores").fetchall() == [("a", 5.0)]
-    store.close()

@@ -1,6 +1,5 @@
-"""``engine.stored_scores`` and the lookup index on ``scores``: the real-time path reads a few
-contacts' scores once, by index, and answers with the rows the table holds after commit; whole-base
-runs never write through that index.
+"""``engine.stored_scores``: the real-time path reads a few contacts' scores once per transaction
+(every model), replaces them by row id, and answers with the rows the table holds after commit.
 """
 
 from __future__ import annotations
@@ -15,13 +14,7 @@ import leadscore
 from leadscore.engine import run as run_module
 from leadscore.engine.stored_scores import SCORE_COLUMNS, StoredScores
 from leadscore.scoring import score_all, score_contacts
-from leadscore.storage.lookup_index import (
-    SCORES_INDEX,
-    ScoresIndexInTheWay,
-    ensure_lookup_indexes,
-    existing_lookup_indexes,
-    scores_index_present,
-)
+from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -93,37 +86,14 @@ def test_the_rows_kept_for_the_response_are_the_table_after_commit(make_ws: Make
         assert {r[0]: r[2] for r in _table(store, "k1")} == {"a_reader": 50.0, "t": 50.0}  # both read the stage
 
 
-def test_the_view_reads_scores_by_the_lookup_index(make_ws: MakeWs) -> None:
+
+def test_the_view_gives_each_models_row_ids(make_ws: MakeWs) -> None:
     ws = make_ws("")
     with ws.open_store() as store:
-        score_all(store, as_of=AS_OF)
-        ensure_lookup_indexes(store)
-        assert SCORES_INDEX in existing_lookup_indexes(store.con)
-        plan = store.con.execute("EXPLAIN ANALYZE SELECT rowid FROM scores WHERE contact_id IN ($k0)",
-                                 {"k0": "k1"}).fetchall()[0][1]
-        assert "Index Scan" in plan
         view = StoredScores.read(store, ["k1", "nobody"])
         assert view.rows_of("k1") == _table(store, "k1") and view.rows_of("nobody") == []
         [rowid] = view.rowids("t", ["k1"]) or []
         assert store.con.execute("SELECT contact_id FROM scores WHERE rowid = ?", [rowid]).fetchall() == [("k1",)]
-
-
-def test_a_whole_base_run_drops_the_scores_index_first(make_ws: MakeWs) -> None:
-    """Replacing every score through the index costs ~60x the run (45 s instead of 0.7 s at 1M):
-    ``score_all`` drops it in a committed transaction of its own; inside a caller's transaction it
-    cannot, and asks the caller to (the server's writer does, then builds it again)."""
-    ws = make_ws("")
-    with ws.open_store() as store:
-        ensure_lookup_indexes(store)
-        before = store.con.execute("SELECT model, contact_id, score, tier FROM scores ORDER BY ALL").fetchall()
-        with pytest.raises(ScoresIndexInTheWay), store.transaction():
-            score_all(store, as_of=AS_OF + timedelta(days=2))
-        assert scores_index_present(store.con)
-        assert store.con.execute("SELECT model, contact_id, score, tier FROM scores ORDER BY ALL").fetchall() == before
-        runs = score_all(store, as_of=AS_OF + timedelta(days=2))
-        assert [r.scope for r in runs] == ["all"]
-        assert not scores_index_present(store.con)
-        assert existing_lookup_indexes(store.con) == {"ls_lookup_events_contact", "ls_lookup_contacts_contact",
-                                                      "ls_lookup_history_contact"}
-        with store.transaction():  # no index, nothing in the way inside a transaction either
-            score_all(store, as_of=AS_OF + timedelta(days=3))
+        assert view.rowids("t", ["k1", "k2"]) is None  # k2 was not read: the caller scans
+        view.replaced("t", ["k1"], [])
+        assert view.rowids("t", ["k1"]) is None and view.rows_of("k1") == []  # rewritten: ids unknown

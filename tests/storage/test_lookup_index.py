@@ -68,13 +68,11 @@ def test_an_import_drops_them_in_its_transaction_and_the_next_start_builds_them(
     good.write_text("event_id,contact_id,type,occurred_at\nx2,c1,page_view,2025-06-01 10:00\n")
     result = import_file(store, "events", good)
     assert result.inserted == 1
-    # an import writes no history and no scores
-    assert existing_lookup_indexes(store.con) == {"ls_lookup_history_contact", "ls_lookup_scores_contact"}
+    assert existing_lookup_indexes(store.con) == {"ls_lookup_history_contact"}  # an import writes no history
     ensure_lookup_indexes(store)
     assert ("c1", "x2") in _rows(store, ["c1"])
     drop_lookup_indexes(store.con, ("events",))
-    assert existing_lookup_indexes(store.con) == {"ls_lookup_contacts_contact", "ls_lookup_history_contact",
-                                                  "ls_lookup_scores_contact"}
+    assert existing_lookup_indexes(store.con) == {"ls_lookup_contacts_contact", "ls_lookup_history_contact"}
 
 
 def test_a_batch_of_contacts_is_looked_up_by_index(store: Store) -> None:

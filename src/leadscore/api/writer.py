@@ -51,7 +51,6 @@ import duckdb
 from leadscore.engine.run import ModelRunError
 from leadscore.engine.stored_scores import StoredScores
 from leadscore.faults import fault_point
-from leadscore.storage.lookup_index import ScoresIndexInTheWay, drop_scores_index
 from leadscore.storage.store import Store
 
 T = TypeVar("T")
@@ -257,25 +256,9 @@ class Writer:
         for j in live:
             started = time.perf_counter()
             conflicts = broken = 0
-            unindexed = False
             while True:
                 try:
                     [result] = self._transaction([j])
-                except ScoresIndexInTheWay as exc:
-                    # a whole-base run (a publish): without the scores index, which it would
-                    # maintain row by row at 60x its cost; the next start builds it again (only
-                    # then can it be built safely: storage.lookup_index)
-                    if unindexed:  # dropped, yet still there: never loop
-                        j.future.set_exception(exc)
-                    else:
-                        try:
-                            drop_scores_index(self.store)
-                        except Exception as failed:  # noqa: BLE001 - handed to the waiting request
-                            j.future.set_exception(failed)
-                            break
-                        unindexed = True
-                        log.info("a whole-base run dropped the lookup index on scores; the next start builds it")
-                        continue
                 except duckdb.TransactionException as exc:
                     # another connection (the worker) committed a change to a row this job wrote
                     if "conflict" in str(exc).lower() and conflicts < CONFLICT_RETRIES:

@@ -13,7 +13,7 @@ ids are stable inside a transaction, as no checkpoint runs in one), and tells wh
 A model rewritten for a contact in the transaction has rows whose ids are unknown here: a second
 run of it (the settling of a workflow's ``set``) finds them by scanning, as before. Nothing but
 ``engine.run`` writes ``scores`` inside the real-time transaction (workflow hooks write outbox
-rows and properties), which is what keeps this view true; ``tests/api/test_stored_scores.py``
+rows and properties), which is what keeps this view true; ``tests/engine/test_stored_scores.py``
 checks it against a read of the table after commit, with settling, several models and a
 contact that is not scored.
 """

@@ -19,29 +19,17 @@ creates and drops indexes transactionally, and an index is only ever a faster wa
 rows).
 
 ``score_history`` has one too (the dashboard reads a page's contacts' history; rows are only ever
-appended). So has ``scores`` (``SCORES_INDEX``), under two rules learnt the hard way:
-
-* **It is created only when the server starts**, before anything else runs (``ensure_lookup_indexes``),
-  never while it serves. DuckDB 2.0.1 invalidates the database ("Failed to delete all rows from
-  index") when an index is created between a delete's commit and the cleanup of the deleted rows
-  (which waits for older transactions to end), and again when rows are deleted that were indexed
-  in the transaction that created the index; both happened here (``tests/api/test_scores.py``
-  caught them: an earlier version of this index was removed for the second, a rebuild after a
-  staged run hit the first). At start no delete is pending, so neither can happen.
-* **A whole-base run never writes through it.** Maintaining it while every row is replaced costs
-  45 s at 1M scores instead of 0.7 s (measured), and a ``DROP INDEX`` in the run's own
-  transaction does not help (the delete still maintains it until commit: 41 s). So
-  ``scoring.score_all`` drops it in a transaction of its own, committed before it writes
-  (``drop_scores_index``); inside a caller's transaction, where it cannot commit first (the server's
-  writer running a publish), it raises ``ScoresIndexInTheWay`` and the writer drops it and reruns
-  the job. The server then finds scores by scanning, as it did before the index, until its next
-  start builds it again.
-
-Without it, finding a contact's scores scans the table (15–25 ms at 1M scores, 9 of 11 row groups
-once real-time writes have appended contacts out of order): the largest cost left in a single
-event's write. With it, under a millisecond. The server's staged whole-base runs write their parts
-through it (a part of 2,000 rows cost 0.16 s of CPU through it, 100 such parts at load 10), so
-their parts are smaller and the run longer; ``docs/api.md`` has the figures.
+appended). ``scores`` has none: its rows are replaced wholesale by every whole-base run, and DuckDB's ART
+made that slow (1M scores replaced in parts of 20k: 102 s instead of 7 s) and, deleting rows
+indexed in the transaction that created the index, failed with a fatal error that invalidates
+the database (DuckDB 2.0.1). The real-time path reads a contact's previous scores with its key
+bound (``key_filter``), which DuckDB prunes by row group once ``scores`` is stored in contact
+order, as the server's staged runs leave it. Tried again in session 8 (branch i17c), built only
+at the server's start and dropped by whole-base runs: single-event transactions fell from ~52 to
+~32 ms of CPU at 1M, but the staged full rescoring writing through it left a commit that waited
+57 s (DuckDB cleaning up or checkpointing a million index entries), and a rebuild after a staged
+run's deletes invalidated the database again ("Failed to delete all rows from index"). A
+real-time run reads every model's rows of its contacts in one scan (``engine.stored_scores``).
 
 ``key_filter`` is the one spelling of "these contacts" for lookups: bound one by one
 (``IN ($k0, $k1)``), which DuckDB pushes into the scan and answers from an index, up to
@@ -70,17 +58,7 @@ LOOKUP_INDEXES = {
     # 224 → 32 ms at 1.6M history rows (load 18); history is only ever appended to (no delete), and
     # a 1M-row run's insert cost 3.5 s with it against 3.2 s without (web/leads_query.py)
     "ls_lookup_history_contact": ("score_history", "contact_id"),
-    # a contact's stored scores: read and replaced on every real-time write (see the docstring)
-    "ls_lookup_scores_contact": ("scores", "contact_id"),
 }
-#: The index whole-base runs must not write through.
-SCORES_INDEX = "ls_lookup_scores_contact"
-
-
-class ScoresIndexInTheWay(Exception):  # noqa: N818 - a signal to the caller, not a failure
-    """A whole-base run was asked for inside a transaction while ``SCORES_INDEX`` exists: the caller
-    must drop it in a transaction of its own (``drop_scores_index``) and run again."""
-
 
 #: Keys bound one by one (``IN ($k0, $k1)``) up to this many: DuckDB pushes those into the scan
 #: and answers them from an index; more keys are joined as a list (one scan). Covers a batch
@@ -98,8 +76,7 @@ def key_filter(column: str, keys: Sequence[str], prefix: str = "k") -> tuple[str
 
 
 def ensure_lookup_indexes(store: Store) -> float:
-    """Create the lookup indexes that are missing (the server, at start, before anything else runs:
-    see the module docstring on ``scores``); returns the seconds it took."""
+    """Create the lookup indexes that are missing (the server, at start); returns the seconds it took."""
     started = time.perf_counter()
     present = existing_lookup_indexes(store.con)
     missing = [name for name in LOOKUP_INDEXES if name not in present]
@@ -116,22 +93,6 @@ def drop_lookup_indexes(con: duckdb.DuckDBPyConnection, tables: Sequence[str] = 
     for name, (table, _) in LOOKUP_INDEXES.items():
         if table in tables and name in present:
             con.execute(f"DROP INDEX IF EXISTS {name}")
-
-
-def scores_index_present(con: duckdb.DuckDBPyConnection) -> bool:
-    return SCORES_INDEX in existing_lookup_indexes(con)
-
-
-def drop_scores_index(store: Store) -> bool:
-    """Drop ``SCORES_INDEX`` in a transaction of its own, committed (outside any transaction only);
-    True when there was one. A whole-base run calls this before writing (see the module docstring)."""
-    if store.in_transaction:
-        raise ScoresIndexInTheWay("the scores index must be dropped outside the run's transaction")
-    if not scores_index_present(store.con):
-        return False
-    with store.transaction() as con:
-        con.execute(f"DROP INDEX IF EXISTS {SCORES_INDEX}")
-    return True
 
 
 def existing_lookup_indexes(con: duckdb.DuckDBPyConnection) -> set[str]:
