@@ -23,6 +23,7 @@ with its own example budget (Spark queries cost ~100× more); the fixed cases ru
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
@@ -422,7 +423,11 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
                     finally:
                         chosen.drop(con)
 
-            version = ModelVersion(model.name, 1, f"diff-{id(scenario)}", "", None, datetime(2025, 1, 1),
+            # the compiled-SQL cache is keyed on the version hash: a content hash, as publishing
+            # gives (an ``id()`` is reused once an example's objects are freed, and a later example
+            # then ran an earlier model's cached SQL: CI's flaky "no column campaign")
+            digest = hashlib.sha256(model.model_dump_json().encode()).hexdigest()
+            version = ModelVersion(model.name, 1, f"diff-{digest}", "", None, datetime(2025, 1, 1),
                                    list(model.groups))
             copy_rows(store, model, ids)
             sql = _parameterized_sql(version, model, {k: logical_type(v) for k, v in contact_types.items()},
