@@ -9,31 +9,16 @@ from typing import Any
 
 import pytest
 from tests.workflows.helpers import AS_OF, BASE_MODEL, MakeWs, set_props
+from tests.workflows.test_settle import STAGE_RULE, STAGED_MODEL, TO_SALES, _republish
 
-import leadscore
 from leadscore.engine import run as run_module
 from leadscore.engine.stored_scores import SCORE_COLUMNS, StoredScores
 from leadscore.scoring import score_all, score_contacts
 from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
-from leadscore.workspace import Workspace
 
-STAGE_RULE = "      - {name: stage, when: {property: lifecycle_stage, equals: salesqualifiedlead}, points: 30}\n"
-STAGED_MODEL = BASE_MODEL.replace("  engagement:", STAGE_RULE + "  engagement:")
-TO_SALES = """workflows:
-  - name: to sales
-    on: {enters_tier: warm}
-    do:
-      - set: {lifecycle_stage: salesqualifiedlead}
-"""
 #: a second model reading the property the first one's workflow sets: settling rescores it
 READER = BASE_MODEL.replace("name: t", "name: a_reader").replace("  engagement:", STAGE_RULE + "  engagement:")
-
-
-def _republish(ws: Workspace, name: str, text: str) -> None:
-    path = ws.models_dir / f"{name}.yml"
-    path.write_text(text)
-    leadscore.publish(path, workspace=ws)
 
 
 def _table(store: Store, cid: str) -> list[tuple[Any, ...]]:
