@@ -25,8 +25,9 @@ behind groups of four batches; the figures with the lanes are in docs/reliabilit
 both wait.
 
 **Heavy groups sized by time.** What a single event waits is one heavy group, and an event of a
-batch costs ~0.1 ms to write and rescore on the demo store but ~0.9 ms at 1M contacts / 20M events
-(CPU, measured): 1,000 events are a 100 ms wait on one and a second on the other. So the writer
+batch costs ~0.1–0.16 ms to write and rescore on the demo store (a 1,000-event group took 100–160
+ms, docs/reliability.md) but ~0.9 ms of CPU at 1M contacts / 20M events (a 500-event transaction
+in process, docs/api.md): 1,000 events are a 100 ms wait on one and a second on the other. So the writer
 keeps the seconds an event of a heavy group takes (a moving average) and, while light jobs have
 been seen lately (``LIGHT_RECENT``), limits heavy groups to ``HEAVY_SECONDS`` of work (at least
 ``MIN_HEAVY`` events); the API slices batch requests to that size (``slice_size``). With no light
