@@ -33,7 +33,7 @@ from leadscore.api.schemas import (
 )
 from leadscore.api.segment import translate
 from leadscore.api.values import NewEvent, check_events
-from leadscore.api.writer import HEAVY_BUDGET, LIGHT, Weighted, WriteContext
+from leadscore.api.writer import LIGHT, Weighted, WriteContext
 from leadscore.api.writes import EmailContacts, EventsWritten, upsert_contact, write_events
 from leadscore.timeutil import utcnow
 
@@ -58,7 +58,7 @@ def _with_scores(ctx: WriteContext, written: EventsWritten) -> EventsWritten:
     """After the group's rescoring: the contact's new scores, when the request had one contact."""
     contacts = written.contacts
     if len(contacts) == 1:
-        written.scores = scores_of(ctx.store, contacts[0])
+        written.scores = scores_of(ctx.store, contacts[0], ctx.stored)
     return written
 
 
@@ -93,10 +93,12 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
             return written
         return job
 
-    # A large batch is written in slices, each slice and its contacts' rescoring one transaction, so
-    # that a single event never waits behind a whole batch (api/writer.py, "Two lanes"). Resending a
+    # A batch is written in slices, each slice and its contacts' rescoring at most one transaction
+    # (slices are grouped again when no single event waits), so that a single event never waits
+    # behind a whole batch (api/writer.py, "Two lanes", "Heavy groups sized by time"). Resending a
     # batch after a failure is safe: every event has an id, so slices already stored are duplicates.
-    slices = [events[i:i + SLICE] for i in range(0, len(events), SLICE)] or [events]
+    size = rt.slice_size()
+    slices = [events[i:i + size] for i in range(0, len(events), size)] or [events]
     futures = [rt.write(Weighted(job_for(part), len(part), heavy=len(events) > LIGHT), finish=_with_scores)
                for part in slices]
     parts: list[EventsWritten] = [await asyncio.wrap_future(f) for f in futures]
@@ -110,9 +112,6 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
         "rescored": written.rescore, "scores": written.scores,
     }
 
-
-#: events a batch request writes per transaction (see post_events)
-SLICE = HEAVY_BUDGET
 
 
 def _merged(parts: list[EventsWritten]) -> EventsWritten:
