@@ -30,9 +30,10 @@ ms, docs/reliability.md) but ~0.9 ms of CPU at 1M contacts / 20M events (a 500-e
 in process, docs/api.md): 1,000 events are a 100 ms wait on one and a second on the other. So the writer
 keeps the seconds an event of a heavy group takes (a moving average) and, while light jobs have
 been seen lately (``LIGHT_RECENT``), limits heavy groups to ``HEAVY_SECONDS`` of work (at least
-``MIN_HEAVY`` events); the API slices batch requests to that size (``slice_size``). With no light
-job about, heavy groups take up to ``HEAVY_BUDGET`` events again (those slices grouped: one
-rescoring and one commit for all), so batches alone keep their throughput.
+``MIN_HEAVY`` events, or one job, whatever its size: a batch request of up to ``HEAVY_BUDGET``
+events is one job, so it stays one transaction). With no light job about, heavy groups take up to
+``HEAVY_BUDGET`` events again (one rescoring and one commit for all), so batches alone keep their
+throughput.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ MAX_GROUP = 64
 #: A job writing at most this many events or contacts goes in the light lane.
 LIGHT = 20
 #: Events (or contacts) a group of heavy jobs holds at most: its time is what a light job may wait.
-#: The API writes a large batch in slices of this size (routes_events.SLICE), one group each.
+#: The API writes a larger batch request in slices of this size (routes_events.post_events).
 HEAVY_BUDGET = 1000
 #: While light jobs are about, a heavy group holds about this much work ...
 HEAVY_SECONDS = 0.05
