@@ -35,7 +35,7 @@ def test_a_batch_is_one_transaction_while_single_events_are_about(tmp_path: Path
     with ThreadedServer(app) as server, httpx.Client(
             base_url=server.url, headers={"Authorization": f"Bearer {keys['write']}"}, timeout=60) as client:
         rt.writer._per_event = 0.001  # 1 ms an event, as at 1M / 20M: heavy groups of 50 while singles wait
-        assert rt.slice_size() == 50
+        assert rt.writer.slice_size() == 50
         assert client.post("/v1/events", json={"event_id": "single-1", "contact_id": "c2",
                                                "type": "email_open"}).status_code < 300
         runs_before = rt.reader().con.execute("SELECT count(*) FROM score_runs").fetchone()[0]

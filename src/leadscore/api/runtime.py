@@ -164,11 +164,6 @@ class ApiRuntime:
         assert self.writer is not None, "the server is not started"
         return self.writer.submit(fn, finish=finish, groupable=groupable)
 
-    def slice_size(self) -> int:
-        """Events of a batch request written per writer job (``Writer.slice_size``)."""
-        assert self.writer is not None, "the server is not started"
-        return self.writer.slice_size()
-
     def _rescore(self, store: Store, contact_ids: list[str]) -> StoredScores | None:
         """The writer's end-of-group rescoring of every contact its jobs changed; their rows as
         they now stand when the rescoring kept them (a few contacts), for the responses."""
