@@ -35,6 +35,7 @@ from leadscore.api.segment import translate
 from leadscore.api.values import NewEvent, check_events
 from leadscore.api.writer import HEAVY_BUDGET, LIGHT, Weighted, WriteContext
 from leadscore.api.writes import EmailContacts, EventsWritten, upsert_contact, write_events
+from leadscore.storage.identity import email_key
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -100,7 +101,8 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
     # sizes heavy *groups* of such jobs by time (api/writer.py, "Heavy groups sized by time").
     # A larger configured limit is written in HEAVY_BUDGET slices; resending after an error is safe.
     slices = [events[i:i + HEAVY_BUDGET] for i in range(0, len(events), HEAVY_BUDGET)] or [events]
-    futures = [rt.write(Weighted(job_for(part), len(part), heavy=len(events) > LIGHT), finish=_with_scores)
+    futures = [rt.write(Weighted(job_for(part), len(part), heavy=len(events) > LIGHT, keys=claim_keys(part)),
+                        finish=_with_scores)
                for part in slices]
     parts: list[EventsWritten] = [await asyncio.wrap_future(f) for f in futures]
     written = _merged(parts)
@@ -125,6 +127,20 @@ def _merged(parts: list[EventsWritten]) -> EventsWritten:
     if len(merged.contacts) == 1:
         merged.scores = parts[-1].scores
     return merged
+
+
+def claim_keys(events: list[NewEvent]) -> set[str]:
+    """The row keys a job writing these events claims (``api.writer``: a light job runs beside a
+    heavy one unless they share one): each contact id, e-mail key and event id."""
+    keys: set[str] = set()
+    for e in events:
+        if e.contact_id is not None:
+            keys.add("c:" + e.contact_id)
+        if e.email:
+            keys.add("e:" + email_key(e.email))
+        if e.event_id is not None:
+            keys.add("i:" + e.event_id)
+    return keys
 
 
 def _copy(e: NewEvent) -> NewEvent:

@@ -102,7 +102,11 @@ class ApiRuntime:
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
-        self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit).start()
+        # the side lane (api/writer.py): light event writes commit beside a running batch
+        side = self.store.cursor()
+        self._cursors.append(side)
+        self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit, side=side,
+                             on_end=self._settle_keys).start()
         self.metrics.watch_outbox(lambda: undelivered_count(self.reader()))
         if self._want_scheduler:
             self._spawn("leadscore-scheduler", self._schedule)
@@ -163,6 +167,11 @@ class ApiRuntime:
         """Hand a job to the single writer (see ``api/writer.py``)."""
         assert self.writer is not None, "the server is not started"
         return self.writer.submit(fn, finish=finish, groupable=groupable)
+
+    def _settle_keys(self, committed: bool) -> None:
+        """A writer lane's transaction ended: its inserted keys are stored, or gone."""
+        self.stored_ids.settle(committed)
+        self.known_contacts.settle(committed)
 
     def _rescore(self, store: Store, contact_ids: list[str]) -> StoredScores | None:
         """The writer's end-of-group rescoring of every contact its jobs changed; their rows as
