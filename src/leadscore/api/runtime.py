@@ -94,6 +94,7 @@ class ApiRuntime:
         self.event_columns = self.store.column_types("events")
         self.contact_columns = self.store.column_types("contacts")
         self.company_columns = self.store.column_types("companies")
+        self.store.keep_catalog()  # versions and (fixed, as above) column types between transactions
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
         self.index_seconds = ensure_lookup_indexes(self.store)
@@ -136,6 +137,8 @@ class ApiRuntime:
             self._factory = None
         if self.store is not None and self._given_store is None:
             self.store.close()
+        elif self.store is not None:
+            self.store.keep_catalog(False)
         self.store = None
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
