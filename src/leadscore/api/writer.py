@@ -205,12 +205,14 @@ class _Claims:
             setattr(self, lane, None)
             self._cond.notify_all()
 
-    def main_group_ended(self) -> None:
-        """Wait for the end of the main lane's group running now, if any (a side group that
-        conflicted with it runs again after)."""
+    def other_group_ended(self, side: bool) -> None:
+        """Wait for the end of the other lane's group running now, if any (a group that conflicted
+        with it runs again after)."""
+        other = "main" if side else "side"
         with self._cond:
-            running = self.main
-            self._cond.wait_for(lambda: self.main is None or self.main is not running, timeout=60)
+            running = getattr(self, other)
+            if running is not None:
+                self._cond.wait_for(lambda: getattr(self, other) is not running, timeout=60)
 
 
 class Writer:
@@ -401,8 +403,8 @@ class Writer:
                 results = self._transaction(live, store)
             except BaseException:  # noqa: BLE001 - rerun alone below, each job gets its own outcome
                 log.debug("group of %d rolled back; rerunning its jobs one by one", len(live))
-                if side:  # a conflict with the main lane's group, most likely: after it
-                    self._claims.main_group_ended()
+                # a conflict with the other lane's group, most likely: after it
+                self._claims.other_group_ended(side)
             else:
                 self._committed(len(live), started)
                 for j, r in zip(live, results, strict=True):
@@ -420,8 +422,7 @@ class Writer:
                     # this job wrote; the side lane runs again once the main lane's group ended
                     if "conflict" in str(exc).lower() and conflicts < CONFLICT_RETRIES:
                         conflicts += 1
-                        if side:
-                            self._claims.main_group_ended()
+                        self._claims.other_group_ended(side)
                         continue
                     j.future.set_exception(exc)
                 except ModelRunError as exc:
