@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +23,7 @@ from leadscore.model.loader import contact_model
 from leadscore.storage.lead_rows import ID_COLUMN, SEP
 from leadscore.storage.lead_rows import TABLE as LEAD_ROWS
 from leadscore.storage.store import ModelVersion, Store, used_params
-from leadscore.web.pager import PAGE_SIZE, Order, Paged, keyset_rows
+from leadscore.web.pager import Order, Paged, keyset_rows
 from leadscore.web.reasons import SHOWN, page_details
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
@@ -192,7 +191,7 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
     """One page of leads under ``flt``; ``owner`` restricts it to one rep's contacts (None: everyone).
 
     Pages are cut by keyset (``after`` / ``before`` a row's position), so page 500 costs what page 1
-    does; a page number without a cursor (a typed URL) falls back to an offset.
+    does; a page number without a cursor (a typed URL) is an offset (``offset_pages``).
     """
     models = contact_model_names(store)
     model = flt.model if flt.model in models else (models[0] if models else None)
@@ -231,33 +230,8 @@ def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilte
     """The page's rows and whether a row follows them (``pager.keyset_rows``)."""
     columns = "contact_id, score, tier, as_of, priority, probability, tier_rank, priority_rank, week_score"
     rows, has_next = keyset_rows(store, source, params, columns, ORDER, flt,
-                                 lambda r: [r[6], r[7], -r[1], r[0]], cut=partial(_offset_buckets, store))
+                                 lambda r: [r[6], r[7], -r[1], r[0]])
     return [_row(*r) for r in rows], has_next
-
-
-def _offset_buckets(store: Store, source: str, params: dict[str, Any],
-                    offset: int) -> tuple[str, int, dict[str, Any]]:
-    """A page number typed into the URL (no cursor): an offset. Sorting a million rows to skip
-    ``offset`` of them costs ~0.3 s, so the rows are first counted per (tier, priority), a cheap
-    aggregate, and the page is cut from the buckets it falls in alone: the filter the page query
-    gets, the offset left within those buckets, and the parameters."""
-    counts = store.con.execute(f"SELECT tier_rank, priority_rank, count(*) FROM {source} GROUP BY ALL ORDER BY ALL",
-                               params).fetchall()
-    first = last = None
-    before = seen = 0  # rows in the buckets before the first one; rows in the buckets read so far
-    for tier_rank, priority_rank, n in counts:
-        if first is None and seen + n > offset:
-            first, before = (tier_rank, priority_rank), seen
-        seen += n
-        if first is not None:
-            last = (tier_rank, priority_rank)
-            if seen > offset + PAGE_SIZE:  # the page and its one extra row end in this bucket
-                break
-    if first is None or last is None:  # past the end: an empty page
-        return "WHERE false", 0, params
-    bounds = {"w_b1": first[0], "w_b2": first[1], "w_b3": last[0], "w_b4": last[1]}
-    return ("WHERE (tier_rank, priority_rank) >= ($w_b1, $w_b2) AND (tier_rank, priority_rank) <= ($w_b3, $w_b4)",
-            offset - before, {**params, **bounds})
 
 
 def _row(*values: Any) -> LeadRow:
