@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ class Recording:
         return self.con.execute(sql, params)
 
 
-def _store(rows: list[tuple[str, float, str, str | None]]) -> Store:
+def _store(rows: Sequence[tuple[str, float, str, str | None]]) -> Store:
     con = duckdb.connect()
     con.execute("CREATE TABLE rows_ (contact_id VARCHAR, score DOUBLE, tier VARCHAR, priority VARCHAR)")
     columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
