@@ -20,6 +20,7 @@ from leadscore.ingest import import_file
 from leadscore.scoring import score_all, score_all_staged, score_contacts
 from leadscore.storage import lead_rows
 from leadscore.storage.history import write_properties
+from leadscore.storage.schema import SCHEMA_VERSION
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -149,7 +150,7 @@ def test_a_store_without_the_table_is_upgraded_with_it_filled(ws: tuple[Workspac
             con.execute(f"DROP TABLE {lead_rows.TABLE}")
             con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
     with workspace.open_store() as store:
-        assert store.schema_version() == 11
+        assert store.schema_version() == SCHEMA_VERSION
         assert assert_fresh(store) == before
 
 

@@ -4,9 +4,9 @@ Order: tier (best first), then predicted priority (very high first, none last), 
 contact id, so the order is total and pages never overlap. Filters and the page live in the URL.
 
 Built for a million contacts: the page query reads the display table ``lead_rows`` (score, tier,
-as-of, the score a week before, owner, search text: ``storage.lead_rows``, kept by every score run
-and contact write in their transactions) and ``predictions``, joins another table only for a
-segment, and keeps the top ``PAGE_SIZE`` rows; the names, main reason and last activity are then
+as-of, the score a week before, owner, search text, predicted priority: ``storage.lead_rows``, kept
+by every score run, contact write and prediction run in their transactions), joins another table
+only for a segment, and keeps the top ``PAGE_SIZE`` rows; the names, main reason and last activity are then
 read for those rows alone. ``bench/dashboard.py`` measures it at 1M contacts / 20M events.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.model.loader import contact_model
-from leadscore.storage.lead_rows import ID_COLUMN, SEP
+from leadscore.storage.lead_rows import ID_COLUMN, LATEST_PREDICTIVE, SEP
 from leadscore.storage.lead_rows import TABLE as LEAD_ROWS
 from leadscore.storage.store import ModelVersion, Store, used_params
 from leadscore.web.pager import Order, Paged, keyset_rows
@@ -119,7 +119,7 @@ def display_name(first: str | None, last: str | None, email: str | None, contact
 
 def predictive_model(store: Store) -> str | None:
     """The predictive model whose predictions were written last (None before `leadscore predict`)."""
-    row = store.con.execute("SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1").fetchone()
+    row = store.con.execute(LATEST_PREDICTIVE.strip("()")).fetchone()
     return row[0] if row else None
 
 
@@ -145,10 +145,11 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
     whether its filters cost enough (a search's scan of the text, a segment's query) to compute
     it only once.
 
-    Reads the display table (``storage.lead_rows``): owner, search text and the week-ago score are
-    columns there, so no filter but a segment joins another table of a million rows."""
+    Reads the display table (``storage.lead_rows``): owner, search text, the week-ago score and the
+    predicted priority are columns there, so no filter but a segment joins another table of a
+    million rows."""
     params: dict[str, Any] = {"w_model": model, "w_tiers": best_first}
-    joins, where = [], ["s.model = $w_model"]
+    where = ["s.model = $w_model"]
     if owner is not None:
         where.append("s.owner = $w_owner")
         params["w_owner"] = owner
@@ -156,11 +157,10 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         # lowered by DuckDB as the stored text is (Python's lower() differs: "İ" → "i̇", DuckDB's "i")
         params.update(w_q=SEP + flt.q + SEP, w_text=flt.q)
         where.append("(contains(s.ids, $w_q) OR contains(s.search, lower($w_text)))")
-    if predictive is not None:
-        joins.append("LEFT JOIN predictions AS p ON p.contact_id = s.contact_id AND p.model = $w_pmodel")
-        params.update(w_pmodel=predictive, w_priorities=PRIORITIES)
-        prediction = ("p.priority AS priority, p.probability AS probability, "
-                      "coalesce(list_position($w_priorities, p.priority), 9) AS priority_rank")
+    if predictive is not None:  # the latest predictions, kept in the display table
+        params["w_priorities"] = PRIORITIES
+        prediction = ("s.priority AS priority, s.probability AS probability, "
+                      "coalesce(list_position($w_priorities, s.priority), 9) AS priority_rank")
     else:
         prediction = "NULL::VARCHAR AS priority, NULL::DOUBLE AS probability, 0 AS priority_rank"
     if flt.tier:
@@ -168,7 +168,7 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         params["w_tier"] = flt.tier
     if flt.priority:
         if predictive is not None:
-            where.append("p.priority = $w_priority")
+            where.append("s.priority = $w_priority")
             params["w_priority"] = flt.priority
         else:  # no predictive model: no lead has a priority
             where.append("FALSE")
@@ -180,7 +180,7 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         where.append(f"s.score - s.week_score > {MOVE_EPSILON}")
     sql = f"""SELECT s.contact_id, s.score, s.tier, s.as_of, {prediction},
                      coalesce(list_position($w_tiers, s.tier), 99) AS tier_rank, s.week_score
-              FROM {LEAD_ROWS} AS s {' '.join(joins)} WHERE {' AND '.join(where)}"""
+              FROM {LEAD_ROWS} AS s WHERE {' AND '.join(where)}"""
     return sql, params, bool(flt.q or flt.segment)
 
 
