@@ -18,8 +18,9 @@ from leadscore.storage.companies import normalize_domain_sql
 
 def prepare_company_rows(con: duckdb.DuckDBPyConnection, typed_sql: str, dests: list[str]) -> list[str]:
     """Create ``__ls_rows`` for companies (see ``writers.prepare_rows``); returns the stored columns."""
-    stored = [d for d in dests if d != "company_id"]
-    select = ["t.company_id"]
+    carried = [d for d in dests if d.startswith("__")]  # read by the writers, never stored (changed_at)
+    stored = [d for d in dests if d != "company_id" and not d.startswith("__")]
+    select = ["t.company_id", *(f"t.{sql_name(c)}" for c in carried)]
     checks = ["CASE WHEN t.company_id IS NULL THEN 'company_id is empty' END"]
     bad = ["t.company_id IS NULL"]
     for name in stored:

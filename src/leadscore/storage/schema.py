@@ -17,6 +17,7 @@ from leadscore.storage.migrations_account_predict import ACCOUNT_PREDICT_MIGRATI
 from leadscore.storage.migrations_accounts import ACCOUNTS_MIGRATION
 from leadscore.storage.migrations_api import API_MIGRATION
 from leadscore.storage.migrations_bulk import BULK_MIGRATION
+from leadscore.storage.migrations_company_history import COMPANY_HISTORY_MIGRATION
 from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_history import HISTORY_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
@@ -94,6 +95,7 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     USERS_MIGRATION,  # 8: dashboard users, sessions, feedback, drafts (migrations_users.py)
     HISTORY_MIGRATION,  # 9: property history, property_changes as its view (migrations_history.py)
     ACCOUNT_PREDICT_MIGRATION,  # 10: predictive models of companies (migrations_account_predict.py)
+    COMPANY_HISTORY_MIGRATION,  # 12 after i12c's 11: company property history (migrations_company_history.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
