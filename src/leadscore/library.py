@@ -139,7 +139,8 @@ def import_history(path: str | Path, *, workspace: WorkspaceLike = None, mapping
     """Import a file of contact property changes into the property history (one transaction).
 
     Long format ``contact_id, property, value, changed_at`` or interval format ``contact_id,
-    property, value, valid_from, valid_to``; importing the same file twice changes nothing.
+    property, value, valid_from, valid_to``; importing the same file twice changes nothing. A file
+    keyed by ``company_id`` instead holds company property changes (the companies' history).
     """
     from leadscore.ingest.history import import_history as _import
 

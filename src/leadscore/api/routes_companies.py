@@ -18,7 +18,7 @@ from leadscore.api.company_writes import company_key, upsert_company
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.api.reads import MAX_PAGE
 from leadscore.api.schemas import AccountsPage, CompanyOut, Text, Value, clean_text
-from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
+from leadscore.api.values import InvalidInput, check_properties, checked_as_of, event_time, problem
 from leadscore.api.writer import WriteContext
 from leadscore.engine.accounts_read import account_detail, account_history, accounts_page
 from leadscore.engine.explain_accounts import explain_company
@@ -45,13 +45,18 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such comp
 async def put_company(request: Request, company_id: CompanyId,
                       properties: Annotated[dict[Text, Value], Body(openapi_examples={"properties": {
                           "value": {"name": "Acme", "domain": "acme.io", "employees": 250, "owner": "ann"}}})],
+                      timestamp: Annotated[datetime | None, Query(
+                          description="when these values became true (ISO 8601; naive = UTC); default: "
+                                      "now. Recorded in the company's property history")] = None,
                       _key: object = WriteKey) -> dict[str, Any]:
     """Create the company or update the given properties; its account scores are recomputed in
     the same transaction.
 
     Property names must be columns of `companies` (`leadscore import companies` adds custom ones):
     an unknown name is a 422 naming it. `domain` is stored normalised (`https://www.Acme.com/` is
-    `acme.com`). `null` clears a property; values equal to the stored ones change nothing.
+    `acme.com`). `null` clears a property; values equal to the stored ones change nothing. Each
+    change is recorded in the company's property history as true from `timestamp` (default now),
+    so account scores as of an earlier date do not see it.
     """
     rt = runtime(request)
     if "company_id" in properties and properties["company_id"] != company_id:
@@ -63,12 +68,16 @@ async def put_company(request: Request, company_id: CompanyId,
         if domain is None or "." not in domain or any(ch.isspace() for ch in domain):
             errors.append(problem(("body", "domain"), f"`{values['domain']}` is not a domain name"))
         values["domain"] = domain
+    now = utcnow()
+    when, late = event_time(timestamp, now, ("query", "timestamp"))
+    if late is not None:
+        errors.append(late)
     if errors:
         raise InvalidInput(errors)
-    now = utcnow()
 
     def job(ctx: WriteContext) -> bool:
-        created, rescore = upsert_company(ctx.store, company_id, values, now=now)
+        created, rescore = upsert_company(ctx.store, company_id, values, now=now,
+                                          changed_at=when if timestamp is not None else None)
         if rescore:
             rt.rescore_companies(ctx.store, rescore)
         return created
