@@ -26,6 +26,7 @@ from leadscore.engine.reference_accounts import score_account_reference
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.model.account_spec import AccountModel
+from leadscore.storage.history import COMPANIES, rows_as_of
 from leadscore.storage.store import Store, used_params
 from leadscore.timeutil import epoch_micros, utcnow
 
@@ -116,9 +117,9 @@ class AccountExplanation:
 
 
 def _contact_rows(store: Store, ids: list[str], as_of: datetime) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
-    """The contacts' rows and their events up to ``as_of``."""
-    contacts = _rows(store, "SELECT * FROM contacts WHERE contact_id IN (SELECT UNNEST(?)) ORDER BY contact_id",
-                     [ids])
+    """The contacts' rows (their properties as of ``as_of``) and their events up to ``as_of``."""
+    contacts = rows_as_of(store.con, _rows(
+        store, "SELECT * FROM contacts WHERE contact_id IN (SELECT UNNEST(?)) ORDER BY contact_id", [ids]), as_of)
     events: dict[str, list[Any]] = {}
     for row in _rows(store, "SELECT * FROM events WHERE contact_id IN (SELECT UNNEST(?)) AND occurred_at <= ? "
                             "ORDER BY occurred_at DESC", [ids, as_of]):
@@ -138,7 +139,8 @@ def explain_account_with_model(store: Store, model: AccountModel, company_id: st
     companies = _rows(store, "SELECT * FROM companies WHERE company_id = ? LIMIT 1", [company_id])
     if not companies:
         raise NotFoundError(f"no company with id `{company_id}`")
-    sql = account_detail_sql(store, model)  # compiled once per model, not per company
+    companies = rows_as_of(store.con, companies, when, COMPANIES)  # its properties of then
+    sql = account_detail_sql(store, model, when)  # compiled once per model and histories read, not per company
     cur = store.con.execute(sql, used_params(sql, {"as_of": when, "as_of_us": epoch_micros(when),
                                                    "company_ids": [company_id]}))
     row = cur.fetchone()

@@ -498,3 +498,29 @@ def assumed_shares(con: duckdb.DuckDBPyConnection, names: Sequence[str], as_of: 
     if not row or not row[0]:
         return {}
     return {n: row[i + 1] / row[0] for i, n in enumerate(names)}
+
+
+def rows_as_of(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], as_of: datetime,
+               level: Level = CONTACTS) -> list[dict[str, Any]]:
+    """``rows`` (whole rows of ``level``'s table, as stored) with each property as of ``as_of``.
+
+    The SQL's reading of the rule (``compiler/properties_as_of.py``): a property that changed after
+    ``as_of`` had the old value of its first such change; the others have their stored value. For
+    the few rows a reader shows (explain), not for a whole table; no history read when nothing
+    changed after ``as_of``.
+    """
+    if not rows or not needs_history(con, as_of, level):
+        return rows
+    found = con.execute(
+        f"SELECT {level.key}, property, arg_min_null(old_value, changed_at) FROM {level.history} "
+        f"WHERE {level.key} IN (SELECT unnest(?)) AND changed_at > ? GROUP BY ALL",
+        [[r[level.key] for r in rows], to_utc_naive(as_of)]).fetchall()
+    if not found:
+        return rows
+    types = column_types(con, level.table)
+    then: dict[Any, dict[str, Any]] = {}
+    for key, name, text in found:
+        if name in types and name not in level.unversioned:
+            cast = con.execute(f"SELECT CAST(? AS {types[name]})", [text]).fetchone()
+            then.setdefault(key, {})[name] = cast[0] if cast else None
+    return [{**row, **then.get(row[level.key], {})} for row in rows]

@@ -1,0 +1,48 @@
+"""Migration 12: company property history, so an account score "as of" a past date reads the
+company properties of that date (issue 15's gap, closed like issue 14 closed it for contacts).
+
+Part of the numbered list in ``storage/schema.py``; never edit it once it has shipped.
+(Written as 12, after the dashboard's 11; on a branch without that one it is the 11th entry.)
+
+``company_property_history`` is ``property_history`` (``migrations_history.py``) with
+``company_id`` for ``contact_id``: one row per change of a company property, its new and old
+values as DuckDB's text of them, ``changed_at`` the moment the new value became true. The rule and
+the writer are the contacts' ones (``storage/history.py``, ``Level`` = ``COMPANIES``): the value as
+of T is the latest change at or before T; a value with no change time is *assumed* to have held
+since the company's ``created_at``; ``companies`` holds the latest change, so scoring now reads
+``companies`` alone.
+
+An upgraded store has no company change recorded yet (before this migration nothing logged one:
+account workflows cannot ``set`` company properties), so its history starts empty, which is
+consistent: every company's stored value is its assumed value, the one an as-of score read
+before the upgrade, and ``companies`` equals the (absent) latest change. The first write after
+the upgrade records its change from that stored value.
+
+``meta.company_property_history_latest`` bounds the latest ``changed_at``, as
+``property_history_latest`` does for contacts: an account run as of an instant at or after it
+reads no company history at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+COMPANY_HISTORY = "company_property_history"
+COMPANY_LATEST_KEY = "company_property_history_latest"
+
+CREATE_COMPANY_HISTORY = f"""CREATE TABLE {COMPANY_HISTORY} (
+    company_id VARCHAR NOT NULL,
+    property VARCHAR NOT NULL,
+    old_value VARCHAR,
+    new_value VARCHAR,
+    changed_at TIMESTAMP NOT NULL,
+    source VARCHAR NOT NULL,
+    run_id VARCHAR,
+    recorded_at TIMESTAMP NOT NULL
+)"""
+
+COMPANY_HISTORY_MIGRATION: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
+    CREATE_COMPANY_HISTORY,
+]
