@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tests.accounts.helpers import AS_OF, build
 
 import leadscore
@@ -147,8 +146,9 @@ def test_each_company_writer_records_its_changes(tmp_path: Path) -> None:
                                     changed_at=datetime(2025, 8, 1), source="api")
         assert not created
         assert upsert_company(store, "acme", {"owner": "zoe"}, now=datetime(2025, 9, 1)) == (False, [])
-    assert _rows(ws, "SELECT old_value, new_value, changed_at, source FROM company_property_history "
-                     "WHERE company_id = 'acme' AND property = 'owner'") == [("ann", "zoe", datetime(2025, 8, 1), "api")]
+    owner = _rows(ws, "SELECT old_value, new_value, changed_at, source FROM company_property_history "
+                      "WHERE company_id = 'acme' AND property = 'owner'")
+    assert owner == [("ann", "zoe", datetime(2025, 8, 1), "api")]
 
 
 def test_history_of_a_company_as_the_store_reads_it(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from leadscore.api.writer import WriteContext
 from leadscore.engine.accounts_read import account_detail, account_history, accounts_page
 from leadscore.engine.explain_accounts import explain_company
 from leadscore.storage.companies import normalize_domain
+from leadscore.storage.history import COMPANIES, changes_of
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -109,10 +110,12 @@ def explain(request: Request, company_id: CompanyId,
 @router.get("/companies/{company_id}/history", responses=NOT_FOUND)
 def history(request: Request, company_id: CompanyId, model: Annotated[str | None, Query(max_length=200)] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100, _key: object = ReadKey) -> dict[str, Any]:
-    """Each change of the company's account score or tier, newest first."""
+    """Each change of the company's account score or tier, and of its properties (with when each
+    became true: account scores as of an earlier date read the values of then), newest first."""
     store = runtime(request).reader()
     account_detail(store, company_id)  # a 404 for an unknown company
-    return {"company_id": company_id, "scores": account_history(store, company_id, model=model, limit=limit)}
+    return {"company_id": company_id, "scores": account_history(store, company_id, model=model, limit=limit),
+            "property_changes": changes_of(store.con, company_id, limit=limit, level=COMPANIES)}
 
 
 @router.get("/accounts/scores", response_model=AccountsPage)
