@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from sqlglot import exp
+
 from leadscore.compiler.accounts import compile_account_model
 from leadscore.compiler.columns import Catalog
 from leadscore.compiler.dialects import get_dialect
@@ -65,6 +67,26 @@ def _parsed(version: ModelVersion) -> ScoringModel | AccountModel:
     from leadscore.engine.run import model_of  # run imports this module
 
     return model_of(version)
+
+
+def companies_as_of_sql(store: Store, names: Sequence[str], as_of: datetime) -> str:
+    """What to read in place of ``companies`` for the properties ``names`` as of ``as_of``: the
+    table itself when no company property changed after ``as_of``, else a subquery of every
+    company (``company_id``, ``created_at``, ``names``) with the values of then (``$``-free SQL)."""
+    history = company_history_table(store, as_of)
+    if history is None:
+        return "companies"
+    dialect = get_dialect("duckdb")
+    catalog = company_catalog(dialect, "<companies as of>", store.columns("companies"), [])
+    for name in names:
+        catalog.contact_property(name, name)
+    ctes = properties_as_of(catalog, dialect, as_of, "companies", history, None, subject=COMPANY_SUBJECT)
+    if not ctes:
+        return "companies"
+    query = exp.select(exp.Star()).from_(ctes[-1][0])
+    for name, cte in ctes:
+        query = query.with_(name, as_=cte)
+    return f"({query.sql(dialect='duckdb')})"
 
 
 def company_history_table(store: Store, as_of: datetime) -> str | None:
