@@ -163,3 +163,43 @@ def test_history_of_a_company_as_the_store_reads_it(tmp_path: Path) -> None:
     assert _rows(ws, "SELECT old_value, new_value, changed_at FROM company_property_history WHERE "
                      "company_id = 'globex' AND property = 'industry' ORDER BY changed_at") == [
         (None, "Retail", datetime(2025, 3, 1)), ("Retail", None, datetime(2025, 8, 1))]
+
+
+def test_leadscore_history_of_a_company(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leadscore.cli.main import app
+
+    ws = _with_stage(tmp_path / "ws")
+    _win_acme(ws)
+    leadscore.score(workspace=ws, as_of=LATER, allow_future=True)
+    out = CliRunner().invoke(app, ["history", "acme", "--property", "stage", "--json", "-w", str(ws.root)])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.output)
+    assert found["company_id"] == "acme" and found["scores"] == []
+    assert [(c["old_value"], c["new_value"]) for c in found["property_changes"]] == [
+        ("prospect", "customer"), (None, "prospect")]
+    shown = CliRunner().invoke(app, ["history", "acme", "-w", str(ws.root)])
+    assert shown.exit_code == 0 and "customer" in shown.output and "score changes" in shown.output
+    unknown = CliRunner().invoke(app, ["history", "acme", "--property", "stge", "-w", str(ws.root)])
+    assert unknown.exit_code != 0 and "did you mean `stage`" in unknown.output + str(unknown.exception)
+
+
+def test_compile_reads_company_properties_from_the_named_history(tmp_path: Path) -> None:
+    from leadscore import admin
+    from leadscore.errors import LeadscoreError
+
+    ws = build(tmp_path / "ws")
+    sql = admin.compile(ws.models_dir / "accounts.yml", workspace=ws, dialect="postgres", as_of=AS_OF,
+                        history_table="property_history", company_history_table="company_property_history").sql
+    assert "company_property_history" in sql and "ls_firms" in sql
+    assert "company_property_history" not in admin.compile(ws.models_dir / "accounts.yml", workspace=ws,
+                                                           as_of=AS_OF).sql
+    try:
+        admin.compile(ws.models_dir / "b2b.yml", workspace=ws, company_history_table="company_property_history")
+    except LeadscoreError as exc:
+        assert "account model" in str(exc)
+    else:
+        raise AssertionError("a contact model with --company-history-table must be refused")

@@ -211,6 +211,14 @@ def explain_any(store: Store, some_id: str, *, model: str | None = None, as_of: 
     A company when ``level`` is ``account``, when ``model`` is an account model, or when the id
     names a company and no contact; a contact otherwise.
     """
+    if wants_company(store, some_id, model=model, level=level):
+        return explain_company(store, some_id, model=model, as_of=as_of)
+    return explain_contact(store, some_id, model=model, as_of=as_of)
+
+
+def wants_company(store: Store, some_id: str, *, model: str | None, level: str | None) -> bool:
+    """Whether a command given an id (``explain``, ``history``) is about a company: ``level`` says
+    so, or ``model`` is an account model, or the id names a company and no contact."""
     if level not in (None, "contact", "account"):
         raise LeadscoreError(f"unknown level {level!r}: contact or account")
     if level is None and model is not None:
@@ -219,6 +227,4 @@ def explain_any(store: Store, some_id: str, *, model: str | None = None, as_of: 
         contact = store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ? LIMIT 1", [some_id]).fetchone()
         company = store.con.execute("SELECT 1 FROM companies WHERE company_id = ? LIMIT 1", [some_id]).fetchone()
         level = "account" if company is not None and contact is None else "contact"
-    if level == "account":
-        return explain_company(store, some_id, model=model, as_of=as_of)
-    return explain_contact(store, some_id, model=model, as_of=as_of)
+    return level == "account"
