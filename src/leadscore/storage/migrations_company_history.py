@@ -29,19 +29,15 @@ from collections.abc import Callable
 
 import duckdb
 
+from leadscore.storage.migrations_history import CREATE_HISTORY
+
 COMPANY_HISTORY = "company_property_history"
 COMPANY_LATEST_KEY = "company_property_history_latest"
 
-CREATE_COMPANY_HISTORY = f"""CREATE TABLE {COMPANY_HISTORY} (
-    company_id VARCHAR NOT NULL,
-    property VARCHAR NOT NULL,
-    old_value VARCHAR,
-    new_value VARCHAR,
-    changed_at TIMESTAMP NOT NULL,
-    source VARCHAR NOT NULL,
-    run_id VARCHAR,
-    recorded_at TIMESTAMP NOT NULL
-)"""
+#: ``property_history``'s table (migration 9, shipped: its text is reused, not copied) for companies.
+CREATE_COMPANY_HISTORY = (CREATE_HISTORY.replace("CREATE TABLE property_history", f"CREATE TABLE {COMPANY_HISTORY}")
+                          .replace("contact_id VARCHAR", "company_id VARCHAR"))
+assert COMPANY_HISTORY in CREATE_COMPANY_HISTORY and "company_id" in CREATE_COMPANY_HISTORY
 
 COMPANY_HISTORY_MIGRATION: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     CREATE_COMPANY_HISTORY,
