@@ -47,19 +47,22 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from leadscore.engine.account_sql import companies_of, contact_models_for, is_account
-from leadscore.engine.run import ModelRunError, RunResult, model_of, run_model, unordered_writes
+from leadscore.engine.run import ModelRunError, RunContext, RunResult, model_of, run_model, unordered_writes
 from leadscore.engine.staged import PartResult, Staged, add_part, finish_staged, stage_model, write_part
 from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import contact_model, parse_model
 from leadscore.model.validate import validate_model
+from leadscore.storage import lead_rows
 from leadscore.storage.store import ModelVersion, Store
 from leadscore.timeutil import utcnow
 from leadscore.workflows.external import pull_for
 from leadscore.workflows.hook import WorkflowHook, WorkflowStats
 
 if TYPE_CHECKING:
+    import duckdb
+
     from leadscore.engine.backends import Backend, RunRecord
     from leadscore.model.spec import ScoringModel
     from leadscore.predictive.predict import PredictResult
@@ -149,6 +152,30 @@ class Quarantine:
         return len(self._held)
 
 
+class RunHook:
+    """The ``on_written`` hook of a run in the store: the leads list's rows of a contact model
+    (``storage.lead_rows``: always, in the run's transaction, so the list never disagrees with the
+    scores) and then the workflows (``workflows``; None: a settling round that fires nothing)."""
+
+    def __init__(self, workflows: WorkflowHook | None) -> None:
+        self.workflows = workflows
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
+        if not isinstance(ctx.model, AccountModel):
+            # a staged part names no contacts (``[]``): its rows are those of ``_run``, as a whole run's
+            lead_rows.write_rows(con, ctx.version.model, ctx.as_of, ctx.contact_ids or None)
+        if self.workflows is not None:
+            self.workflows(con, ctx)
+
+
+def _finish_staged(store: Store, *, staged: Staged) -> RunResult:
+    """``finish_staged`` and the leads list's rows of the contacts it left unscored."""
+    run = finish_staged(store, staged)
+    if staged.gone:
+        lead_rows.drop_unscored(store.con, staged.version.model)
+    return run
+
+
 def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = None,
               quarantine: Quarantine | None = None, backend: Backend | None = None) -> ScoreRuns:
     """Score every contact with every published model (or the named ones) as of ``as_of``.
@@ -183,7 +210,7 @@ def score_all(store: Store, *, as_of: datetime, models: Sequence[str] | None = N
                 hook = WorkflowHook(store)
                 try:
                     with store.transaction():
-                        run = run_model(store, version, as_of=as_of, on_written=hook)
+                        run = run_model(store, version, as_of=as_of, on_written=RunHook(hook))
                         fault_point("score.before_settle")
                         _settle(store, hook, as_of, skip=leave_out | set(failed))
                 except ModelRunError as exc:  # this model, or another one while settling: retry without it
@@ -274,9 +301,9 @@ def _run_some(store: Store, versions: Sequence[ModelVersion], contact_ids: list[
             if company_ids is None:  # membership is a property of the data, the same for every model
                 company_ids = list(dict.fromkeys(companies_of(store, contact_ids) + companies))
             if company_ids:
-                runs.append(run_model(store, version, as_of=as_of, contact_ids=company_ids, on_written=hook))
+                runs.append(run_model(store, version, as_of=as_of, contact_ids=company_ids, on_written=RunHook(hook)))
         elif contact_ids:
-            runs.append(run_model(store, version, as_of=as_of, contact_ids=contact_ids, on_written=hook))
+            runs.append(run_model(store, version, as_of=as_of, contact_ids=contact_ids, on_written=RunHook(hook)))
     return runs
 
 
@@ -333,7 +360,7 @@ def score_all_staged(reader: Store, write: WriteCall[Any], *, as_of: datetime | 
             size = max(smallest, min(MAX_PART, int((stop - start) * PART_SECONDS / max(took, 1e-3))))
             start = stop
             fault_point("score.between_parts")
-        out.append(write(partial(finish_staged, staged=staged)))
+        out.append(write(partial(_finish_staged, staged=staged)))
         held.release(version)
         _add_stats(out.workflows, stats)
     out.failures = list(failed.values())
@@ -357,7 +384,7 @@ def _write_staged(store: Store, *, staged: Staged, start: int, stop: int,
     skip = {v.model for v in store.latest_versions() if held.holds(v) is not None}
     try:
         with store.transaction():
-            part = write_part(store, staged, start, stop, on_written=hook)
+            part = write_part(store, staged, start, stop, on_written=RunHook(hook))
             fault_point("score.part_before_settle")
             _settle(store, hook, staged.as_of, skip=skip)
     except ModelRunError as exc:  # another model, while settling: held, and the part is written again

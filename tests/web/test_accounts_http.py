@@ -13,7 +13,8 @@ from tests.web.conftest import XSS_NAME, Site
 
 from leadscore.engine.account_sql import account_model_names, members_of_company
 from leadscore.engine.explain_accounts import explain_company
-from leadscore.web.accounts_query import PAGE_SIZE, model_tiers
+from leadscore.web.accounts_query import model_tiers
+from leadscore.web.pager import PAGE_SIZE
 
 ACCOUNT_LINK = re.compile(r'<a class="who" href="/accounts/([^"]+)"')
 

@@ -120,6 +120,24 @@ def test_previous_links_walk_back_over_the_same_pages(site: Site) -> None:
     assert backward == forward[::-1]
 
 
+@pytest.mark.parametrize("flt", [LeadFilter(), LeadFilter(q="a"), LeadFilter(moved_up=True)],
+                         ids=["all", "search", "moved up"])
+def test_a_page_number_typed_into_the_url_is_the_page_next_links_reach(site: Site, flt: LeadFilter) -> None:
+    """Without a cursor the page is cut by counting rows per (tier, priority) bucket: every page,
+    across bucket boundaries, is the one Next links walk to, and a page past the end is empty."""
+    walked = [_page(site, flt)]
+    while walked[-1].next_url() is not None:
+        prev = walked[-1]
+        walked.append(_page(site, replace(flt, page=prev.filter.page + 1, after=_after(prev))))
+    assert len(walked) >= (3 if not flt.moved_up else 1)
+    for n, page in enumerate(walked, start=1):
+        typed = _page(site, replace(flt, page=n))
+        assert [r.contact_id for r in typed.rows] == [r.contact_id for r in page.rows], n
+        assert typed.has_next == page.has_next
+    past = _page(site, replace(flt, page=len(walked) + 1))
+    assert past.rows == [] and past.next_url() is None
+
+
 def test_next_stays_while_rows_remain_after_earlier_rows_left_the_filter(site: Site) -> None:
     """Rows before the cursor leave the tier (rescored elsewhere): the total shrinks, but every row
     after the cursor is still reachable by Next (the link used to follow the page count)."""
@@ -133,8 +151,9 @@ def test_next_stays_while_rows_remain_after_earlier_rows_left_the_filter(site: S
     gone = [r.contact_id for r in pages[0].rows[:last_rows]]  # as many as the last page holds
 
     def leave(ctx: WriteContext) -> None:
-        ctx.store.con.execute("UPDATE scores SET tier = 'nurture' WHERE contact_id IN (SELECT unnest($ids))",
-                              {"ids": gone})
+        for table in ("scores", "lead_rows"):  # as a rescoring elsewhere leaves both
+            ctx.store.con.execute(f"UPDATE {table} SET tier = 'nurture' WHERE contact_id IN (SELECT unnest($ids))",
+                                  {"ids": gone})
 
     site.runtime.write(leave).result()
     before_last = _page(site, replace(flt, page=len(pages) - 1, after=_after(pages[-3])))

@@ -115,6 +115,9 @@ class RunContext:
     #: (``engine.backends``); None means the store's tables
     contact_types: dict[str, str] | None = None
     event_types: dict[str, str] | None = None
+    #: False when the run must fire no workflow (it finishes a baseline run that was cut short);
+    #: the hook still runs, for what must follow every score write (the leads list's rows)
+    fire: bool = True
 
 
 #: Called inside a run's transaction after scores and history are written (see RunContext).
@@ -415,12 +418,13 @@ def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel,
 def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel, when: datetime,
                    ids: list[str] | None, binds: dict[str, object], delete_filter: str,
                    phases: dict[str, float], started: float, on_written: OnWritten | None = None, *,
-                   scope: str | None = None, whole: bool = False) -> RunResult:
+                   scope: str | None = None, whole: bool = False, fire: bool = True) -> RunResult:
     """Write what ``_run`` holds: history rows where something changed, the scores of the scope
     (the model's rows passing ``delete_filter`` are replaced), the run record, then the hook.
 
     ``scope`` names the run in ``score_runs`` (default: all / one / some); ``whole`` tells the hook
-    a part of a whole-base run is written (``engine.staged``: its baseline rule applies).
+    a part of a whole-base run is written (``engine.staged``: its baseline rule applies); ``fire``
+    False tells it to fire no workflow (a baseline part).
     """
     run_id = uuid.uuid4().hex
     now = utcnow()
@@ -467,9 +471,9 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel,
         if ids is None and level is CONTACTS and baseline_unfinished(con, version.model):
             # a whole-base run finishing a baseline staged run that was cut short fires nothing either
             mark_baseline(con, version.model, False)
-            on_written = None
+            fire = False
         if on_written is not None:
-            on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids))
+            on_written(con, RunContext(run_id, version, scoring_model, when, now, None if whole else ids, fire=fire))
         con.execute("DROP TABLE _run")
         fault_point("score.before_commit")
         phases["write"] = time.perf_counter() - t

@@ -170,8 +170,7 @@ def write_part(store: Store, staged: Staged, start: int, stop: int,
             written = _count(con, "SELECT count(*) FROM _run")
             result = write_from_run(store, staged.version, staged.model, staged.as_of, [], binds,
                                     in_range + " AND contact_id IN (SELECT contact_id FROM _run)", {}, started,
-                                    None if staged.baseline else on_written, scope="part",
-                                    whole=staged.baseline)
+                                    on_written, scope="part", whole=staged.baseline, fire=not staged.baseline)
     finally:
         con.unregister(PART)
     return PartResult(result, part.num_rows - written)

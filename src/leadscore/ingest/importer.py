@@ -77,6 +77,7 @@ from leadscore.ingest.writers import (
     prepare_rows,
     upsert,
 )
+from leadscore.storage.lead_rows import refresh_people
 from leadscore.storage.lookup_index import drop_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.storage.types import type_kind
@@ -149,6 +150,8 @@ def import_file(store: Store, kind: Literal["contacts", "events", "deals", "comp
                 if kind != "deals":  # the server's lookup indexes may cost a bulk insert up to ~2.7x its CPU;
                     drop_lookup_indexes(con)  # its next start builds them again (storage/lookup_index.py)
                 result = _run(store, kind, source, mapping, strict, tracker, started, allow_new_ids)
+                if kind == "contacts" and result.updated:  # owners, names, ids the leads list shows
+                    refresh_people(con)
                 if result.rejected:
                     target = rejects_path(_rejects_dir(store, file, rejects_dir), kind, file, started)
                     result.rejects_file = write_rejects(con, source, target)

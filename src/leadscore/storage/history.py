@@ -35,6 +35,7 @@ import duckdb
 
 from leadscore.errors import NotFoundError
 from leadscore.model.properties import UNVERSIONED_COLUMNS
+from leadscore.storage import lead_rows
 from leadscore.storage.migrations_company_history import COMPANY_HISTORY, COMPANY_LATEST_KEY
 from leadscore.storage.migrations_history import LATEST_KEY
 from leadscore.timeutil import to_utc_naive
@@ -200,6 +201,8 @@ def _settle_current(con: duckdb.DuckDBPyConnection, current_written: bool, level
         updated += _first(con, f"""UPDATE {level.table} AS c SET {quoted(name)} = {typed} FROM __ls_settle s
             WHERE s.property = $name AND s.{k} = c.{k}
               AND c.{quoted(name)} IS DISTINCT FROM {typed}""", {"name": name})[0]
+    if updated and level is CONTACTS:  # the leads list shows owner, name, e-mail, company: keep its rows right
+        lead_rows.refresh_people(con, ids_sql="SELECT contact_id FROM __ls_settle")
     return updated
 
 
@@ -270,6 +273,8 @@ def write_properties(con: duckdb.DuckDBPyConnection, contact_id: str, values: Ma
     before = _texts(con, level, contact_id, list(diff))
     sets = ", ".join(f"{quoted(n)} = ?" for n in diff)
     con.execute(f"UPDATE {level.table} SET {sets} WHERE {level.key} = ?", [*diff.values(), contact_id])
+    if level is CONTACTS and lead_rows.shown(diff):  # the leads list's rows of this contact
+        lead_rows.refresh_people(con, [contact_id])
     stage_table(con, level)
     versioned = {n: v for n, v in diff.items() if n not in level.unversioned}
     if versioned:
@@ -369,8 +374,10 @@ def _stage_values(con: duckdb.DuckDBPyConnection, contact_id: str, values: Mappi
 
 def latest_change(con: duckdb.DuckDBPyConnection, level: Level = CONTACTS) -> datetime | None:
     """The latest ``changed_at`` ever recorded (an upper bound: one row of ``meta``, no scan)."""
-    row = con.execute("SELECT CAST(value AS TIMESTAMP) FROM meta WHERE key = ?", [level.latest_key]).fetchone()
-    return row[0] if row else None
+    # fetchall: a result left unfinished (fetchone) makes DuckDB refuse the next relation query on
+    # this connection (a staged run's snapshot query failed so on a store with property history)
+    rows = con.execute("SELECT CAST(value AS TIMESTAMP) FROM meta WHERE key = ?", [level.latest_key]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def needs_history(con: duckdb.DuckDBPyConnection, as_of: datetime, level: Level = CONTACTS) -> bool:

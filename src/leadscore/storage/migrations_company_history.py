@@ -2,7 +2,6 @@
 company properties of that date (issue 15's gap, closed like issue 14 closed it for contacts).
 
 Part of the numbered list in ``storage/schema.py``; never edit it once it has shipped.
-(Written as 12, after the dashboard's 11; on a branch without that one it is the 11th entry.)
 
 ``company_property_history`` is ``property_history`` (``migrations_history.py``) with
 ``company_id`` for ``contact_id``: one row per change of a company property, its new and old

@@ -20,6 +20,7 @@ from leadscore.storage.migrations_bulk import BULK_MIGRATION
 from leadscore.storage.migrations_company_history import COMPANY_HISTORY_MIGRATION
 from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_history import HISTORY_MIGRATION
+from leadscore.storage.migrations_lead_rows import LEAD_ROWS_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
 from leadscore.storage.migrations_users import USERS_MIGRATION
 from leadscore.storage.migrations_workflows import WORKFLOWS_MIGRATION
@@ -95,7 +96,8 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     USERS_MIGRATION,  # 8: dashboard users, sessions, feedback, drafts (migrations_users.py)
     HISTORY_MIGRATION,  # 9: property history, property_changes as its view (migrations_history.py)
     ACCOUNT_PREDICT_MIGRATION,  # 10: predictive models of companies (migrations_account_predict.py)
-    COMPANY_HISTORY_MIGRATION,  # 12 after i12c's 11: company property history (migrations_company_history.py)
+    LEAD_ROWS_MIGRATION,  # 11: the leads list's display table (migrations_lead_rows.py, lead_rows.py)
+    COMPANY_HISTORY_MIGRATION,  # 12: company property history (migrations_company_history.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,19 +16,18 @@ who may open that lead (the leads' own owner scoping).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from leadscore.engine.account_sql import account_model_names, members_of_company
 from leadscore.engine.accounts_read import COMPANIES, account_detail
-from leadscore.engine.explain_accounts import AccountExplanation, AccountRuleExplanation, company_part, explain_company
+from leadscore.engine.explain_accounts import company_part, explain_company
 from leadscore.errors import NotFoundError
 from leadscore.storage.store import Store
-from leadscore.timeutil import age_days
 from leadscore.users import User
 from leadscore.web.accounts_query import model_tiers
-from leadscore.web.lead_page import history_chart
+from leadscore.web.lead_page import ModelPart, change_over_week, dict_rows, history_chart, rule_lines
 from leadscore.web.render import tier_palette
 
 HIDDEN_PROPERTIES = {"company_id", "name"}
@@ -65,38 +64,11 @@ def check_account_access(store: Store, user: User, company_id: str) -> dict[str,
 
 
 @dataclass
-class AccountRuleLine:
-    """A rule of the explanation, with how old its newest matched event is."""
-
-    rule: AccountRuleExplanation
-    age_days: float | None
-
-    @property
-    def decayed(self) -> bool:
-        return self.rule.fired and abs(self.rule.raw - self.rule.points) >= 0.05
-
-
-@dataclass
-class AccountPart:
-    explanation: AccountExplanation
-    palette: dict[str, str]
-    tiers: dict[str, float]
-    fired: list[AccountRuleLine]
-    idle: list[AccountRuleLine]
-    chart: dict[str, Any]
-    change_7d: float | None = None
-
-    @property
-    def model(self) -> str:
-        return self.explanation.model
-
-
-@dataclass
 class AccountView:
     company_id: str
     name: str
     properties: dict[str, Any]
-    parts: list[AccountPart]
+    parts: list[ModelPart]
     #: every contact of the company, best first: contact_id, name, job_title, owner, scores, ``link``
     contacts: list[dict[str, Any]]
     tasks: list[dict[str, Any]] = field(default_factory=list)
@@ -108,32 +80,8 @@ class AccountView:
         return self.properties.get("owner")
 
 
-def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = store.con.execute(sql, params)
-    names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-def _lines(e: AccountExplanation) -> tuple[list[AccountRuleLine], list[AccountRuleLine]]:
-    lines = []
-    for r in e.rules:
-        newest = max((m["occurred_at"] for m in r.matched_events if isinstance(m.get("occurred_at"), datetime)),
-                     default=None)
-        lines.append(AccountRuleLine(r, age_days(e.as_of, newest) if newest else None))
-    fired = sorted((x for x in lines if x.rule.fired), key=lambda x: -abs(x.rule.points))
-    return fired, [x for x in lines if not x.rule.fired]
-
-
-def change_over_week(history: list[dict[str, Any]], e: AccountExplanation) -> float | None:
-    """The stored score minus the score a week before its as-of (None: not scored then)."""
-    if e.stored_score is None or e.stored_as_of is None:
-        return None
-    before = [h for h in history if h["as_of"] <= e.stored_as_of - timedelta(days=7)]
-    return e.stored_score - float(before[-1]["score"]) if before else None
-
-
 def _part(store: Store, company_id: str, model: str, history: list[dict[str, Any]],
-          events: list[tuple[datetime, str]]) -> AccountPart | None:
+          events: list[tuple[datetime, str]]) -> ModelPart | None:
     if store.con.execute("SELECT 1 FROM account_scores WHERE model = ? AND company_id = ?",
                          [model, company_id]).fetchone() is None:
         return None
@@ -141,15 +89,15 @@ def _part(store: Store, company_id: str, model: str, history: list[dict[str, Any
     version = store.get_version(model, e.model_version)
     tiers = model_tiers(version)
     palette = tier_palette(tiers)
-    fired, idle = _lines(e)
-    return AccountPart(e, palette, tiers, fired, idle, history_chart(history, events, tiers, palette),
+    fired, idle = rule_lines(e)
+    return ModelPart(e, palette, tiers, fired, idle, history_chart(history, events, tiers, palette),
                        change_over_week(history, e))
 
 
 def account_view(store: Store, company_id: str, user: User) -> AccountView:
     """The account page's data for ``user`` (NotFoundError for an unknown or not-owned company)."""
     company = check_account_access(store, user, company_id)
-    history = _rows(store, """SELECT model, as_of, score, tier, prev_tier, model_version FROM account_score_history
+    history = dict_rows(store, """SELECT model, as_of, score, tier, prev_tier, model_version FROM account_score_history
                               WHERE company_id = ? ORDER BY as_of, computed_at""", [company_id])
     members = members_of_company(store, company_id)
     kinds = [(r[0], r[1]) for r in store.con.execute(
@@ -171,10 +119,11 @@ def account_view(store: Store, company_id: str, user: User) -> AccountView:
                 palettes[s["model"]] = tier_palette(model_tiers(store.get_version(s["model"])))
     properties = {k: v for k, v in company.items() if v is not None and k not in HIDDEN_PROPERTIES}
     view = AccountView(company_id, company.get("name") or company_id, properties, parts, contacts, palettes=palettes)
-    view.tasks = _rows(store, """SELECT task_id, owner, title, notes, due_at, status, workflow, created_at FROM tasks
+    view.tasks = dict_rows(store, """SELECT task_id, owner, title, notes, due_at, status, workflow, created_at
+                                     FROM tasks
                                  WHERE company_id = ? ORDER BY status DESC, due_at NULLS LAST, created_at DESC""",
                        [company_id])
-    view.actions = _rows(store, """SELECT action_id, kind, workflow, target, status, attempts, created_at,
+    view.actions = dict_rows(store, """SELECT action_id, kind, workflow, target, status, attempts, created_at,
                                           delivered_at, next_attempt_at, last_error
                                    FROM outbox WHERE company_id = ? ORDER BY created_at DESC LIMIT 50""",
                          [company_id])

@@ -1,7 +1,7 @@
 """The accounts list: one page of an account model's scored companies, best first, with filters and search.
 
 Order: tier (best first), then score, then company id, so the order is total and pages never
-overlap; pages are cut by keyset (as the leads list is, ``web/leads_query.py``). A rep sees the
+overlap; pages are cut by keyset (``web/pager.py``, shared with the leads list). A rep sees the
 companies whose ``owner`` property equals their owner value (the account owner, the column
 account workflows give tasks to); managers, marketing and admins see every company.
 
@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
 from leadscore.engine.account_sql import account_detail_sql, account_model_names, contact_model_names, membership_sql
 from leadscore.engine.accounts_read import COMPANIES
 from leadscore.engine.run import model_of
@@ -28,8 +27,8 @@ from leadscore.model.account_spec import AccountModel, AccountRule
 from leadscore.storage.store import ModelVersion, Store, used_params
 from leadscore.timeutil import epoch_micros
 from leadscore.web.leads_query import display_name
+from leadscore.web.pager import Order, Paged, keyset_rows
 
-PAGE_SIZE = 50
 #: the page's companies, as a semi-join
 ONLY_COMPANIES = "SEMI JOIN (SELECT unnest($ids) AS company_id) AS page_ids USING (company_id)"
 
@@ -77,7 +76,7 @@ class AccountRow:
 
 
 @dataclass
-class AccountPage:
+class AccountPage(Paged):
     filter: AccountFilter
     model: str | None
     models: list[str]
@@ -89,36 +88,15 @@ class AccountPage:
     contact_model: str | None = None
     contact_tiers: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+    #: whether a row follows the last one shown (read with the page, not guessed from ``total``)
+    has_next: bool = False
 
-    def next_url(self) -> str | None:
-        if not self.rows or self.filter.page >= self.pages:
-            return None
-        return self.filter.url(page=self.filter.page + 1,
-                               after=encode_cursor(position(self.rows[-1]), self.filter.filters()))
-
-    def previous_url(self) -> str | None:
-        if self.filter.page <= 1 or not self.rows:
-            return None
-        if self.filter.page == 2:
-            return self.filter.url()
-        return self.filter.url(page=self.filter.page - 1,
-                               before=encode_cursor(position(self.rows[0]), self.filter.filters()))
-
-    @property
-    def first(self) -> int:
-        return (self.filter.page - 1) * PAGE_SIZE + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
+    def position(self, row: AccountRow) -> list[float | str]:
+        return position(row)
 
 
 #: a row's place in the list: tier rank, minus the score, company id (all ascending)
-POSITION: tuple[Kind, ...] = (float, float, str)
-SORT_KEY = "(tier_rank, -score, company_id)"
+ORDER = Order(("tier_rank", "-score", "company_id"), (float, float, str))
 
 
 def position(row: AccountRow) -> list[float | str]:
@@ -169,26 +147,17 @@ def accounts_list(store: Store, flt: AccountFilter, *, owner: str | None) -> Acc
     sql, params = _scope(flt, model, owner, best_first)
     counted = store.con.execute(f"SELECT count(*) FROM ({sql})", used_params(sql, params)).fetchone()
     out.total = int(counted[0]) if counted else 0
-    out.rows = _page_rows(store, sql, params, flt)
+    out.rows, out.has_next = _page_rows(store, sql, params, flt)
     if out.rows:
         _fill(store, version, out, out.as_of - timedelta(days=7))
     return out
 
 
-def _page_rows(store: Store, scope: str, params: dict[str, Any], flt: AccountFilter) -> list[AccountRow]:
-    where, order, offset = "", "ASC", 0
-    if flt.after or flt.before:
-        token, order = (flt.after, "ASC") if flt.after else (flt.before, "DESC")
-        where = f"WHERE {SORT_KEY} {'>' if order == 'ASC' else '<'} ($k1, $k2, $k3)"
-        k1, k2, k3 = decode_cursor(token or "", flt.filters(), POSITION, param="after" if flt.after else "before")
-        params = {**params, "k1": k1, "k2": k2, "k3": k3}
-    else:
-        offset = (flt.page - 1) * PAGE_SIZE
-    keys = ", ".join(f"{k} {order}" for k in ("tier_rank", "-score", "company_id"))
-    sql = (f"SELECT company_id, score, tier, as_of, tier_rank FROM ({scope}) {where} "
-           f"ORDER BY {keys} LIMIT {PAGE_SIZE} OFFSET {offset}")
-    rows = [AccountRow(*r) for r in store.con.execute(sql, used_params(sql, params)).fetchall()]
-    return rows if order == "ASC" else rows[::-1]
+def _page_rows(store: Store, scope: str, params: dict[str, Any], flt: AccountFilter) -> tuple[list[AccountRow], bool]:
+    """The page's rows and whether a row follows them (``pager.keyset_rows``)."""
+    rows, has_next = keyset_rows(store, f"({scope})", params, "company_id, score, tier, as_of, tier_rank", ORDER, flt,
+                                 lambda r: [r[4], -r[1], r[0]])
+    return [AccountRow(*r) for r in rows], has_next
 
 
 def best_contact_model(store: Store, scoring: AccountModel) -> str | None:

@@ -25,6 +25,7 @@ from leadscore.engine.explain import (
     explain_contact,
     stored_prediction,
 )
+from leadscore.engine.explain_accounts import AccountExplanation, AccountRuleExplanation
 from leadscore.engine.run import model_of
 from leadscore.errors import NotFoundError
 from leadscore.feedback import Feedback, feedback_of
@@ -42,7 +43,7 @@ HIDDEN_PROPERTIES = {"contact_id", "first_name", "last_name"}
 class RuleLine:
     """A rule of the explanation, with how old its newest matched event is (for "+15 → +9.6, 40 days ago")."""
 
-    rule: RuleExplanation
+    rule: RuleExplanation | AccountRuleExplanation  # a contact model's rule, or an account model's (account page)
     age_days: float | None  # from the explanation's as-of
 
     @property
@@ -58,7 +59,9 @@ def bar_share(group: GroupExplanation) -> float:
 
 @dataclass
 class ModelPart:
-    explanation: Explanation
+    """One model's part of the lead page (or, with an account model's explanation, the account page)."""
+
+    explanation: Explanation | AccountExplanation
     palette: dict[str, str]
     tiers: dict[str, float]
     fired: list[RuleLine]
@@ -93,20 +96,22 @@ class LeadView:
         return self.properties.get("owner")
 
 
-def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def dict_rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as dicts by column name."""
     cur = store.con.execute(sql, params)
     names = [d[0] for d in cur.description or []]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def contact_row(store: Store, contact_id: str) -> dict[str, Any]:
-    rows = _rows(store, "SELECT * FROM contacts WHERE contact_id = ?", [contact_id])
+    rows = dict_rows(store, "SELECT * FROM contacts WHERE contact_id = ?", [contact_id])
     if not rows:
         raise NotFoundError(f"no contact with id `{contact_id}`")
     return rows[0]
 
 
-def _rule_lines(e: Explanation) -> tuple[list[RuleLine], list[RuleLine]]:
+def rule_lines(e: Explanation | AccountExplanation) -> tuple[list[RuleLine], list[RuleLine]]:
+    """The fired rules (most points first) and the idle ones, each with its newest event's age."""
     lines = []
     for r in e.rules:
         newest = max((m["occurred_at"] for m in r.matched_events if isinstance(m.get("occurred_at"), datetime)),
@@ -184,7 +189,7 @@ def history_chart(history: list[dict[str, Any]], events: list[tuple[datetime, st
     return {"data": data, "layout": layout, "points": len(history)}
 
 
-def change_over_week(history: list[dict[str, Any]], e: Explanation) -> float | None:
+def change_over_week(history: list[dict[str, Any]], e: Explanation | AccountExplanation) -> float | None:
     """The stored score minus the score a week before its as-of (None: not scored then)."""
     if e.stored_score is None or e.stored_as_of is None:
         return None
@@ -202,7 +207,7 @@ def _model_part(store: Store, contact_id: str, model: str, history: list[dict[st
     version = store.get_version(model, e.model_version)
     tiers = {k: float(v) for k, v in model_of(version).tiers.items()}
     palette = tier_palette(tiers)
-    fired, idle = _rule_lines(e)
+    fired, idle = rule_lines(e)
     return ModelPart(e, palette, tiers, fired, idle, history_chart(history, events, tiers, palette),
                      change_over_week(history, e))
 
@@ -210,30 +215,31 @@ def _model_part(store: Store, contact_id: str, model: str, history: list[dict[st
 def lead_view(store: Store, contact_id: str, *, events_limit: int = 50) -> LeadView:
     """The lead page's data (NotFoundError for an unknown contact)."""
     contact = contact_row(store, contact_id)
-    rows = _rows(store, """SELECT model, as_of, score, tier, prev_tier, model_version FROM score_history
+    rows = dict_rows(store, """SELECT model, as_of, score, tier, prev_tier, model_version FROM score_history
                            WHERE contact_id = ? ORDER BY as_of, computed_at""", [contact_id])
     kinds = [(r[0], r[1]) for r in store.con.execute(
         "SELECT occurred_at, type FROM events WHERE contact_id = ? ORDER BY occurred_at", [contact_id]).fetchall()]
     parts = [p for p in (_model_part(store, contact_id, m, [r for r in rows if r["model"] == m], kinds)
                          for m in contact_model_names(store)) if p is not None]
-    prediction = next((p.explanation.prediction for p in parts if p.explanation.prediction), None) \
-        or stored_prediction(store, contact_id)
+    prediction = next((e.prediction for p in parts if isinstance(e := p.explanation, Explanation) and e.prediction),
+                      None) or stored_prediction(store, contact_id)
     limit = max(1, min(events_limit, MAX_EVENTS))
-    events = _rows(store, "SELECT * FROM events WHERE contact_id = ? ORDER BY occurred_at DESC, event_id LIMIT ?",
+    events = dict_rows(store, "SELECT * FROM events WHERE contact_id = ? ORDER BY occurred_at DESC, event_id LIMIT ?",
                    [contact_id, limit + 1])
     scoring = {str(m["event_id"]) for p in parts for r in p.fired for m in r.rule.matched_events if m.get("event_id")}
     name = display_name(contact.get("first_name"), contact.get("last_name"), contact.get("email"), contact_id)
     view = LeadView(contact_id, name, {k: v for k, v in contact.items() if v is not None and k not in
                                        HIDDEN_PROPERTIES},
                     parts, prediction, events[:limit], limit, len(events) > limit, scoring)
-    view.tasks = _rows(store, """SELECT task_id, owner, title, notes, due_at, status, workflow, created_at FROM tasks
+    view.tasks = dict_rows(store, """SELECT task_id, owner, title, notes, due_at, status, workflow, created_at
+                                     FROM tasks
                                  WHERE contact_id = ? ORDER BY status DESC, due_at NULLS LAST, created_at DESC""",
                        [contact_id])
-    view.actions = _rows(store, """SELECT action_id, kind, workflow, target, status, attempts, created_at,
+    view.actions = dict_rows(store, """SELECT action_id, kind, workflow, target, status, attempts, created_at,
                                           delivered_at, next_attempt_at, last_error
                                    FROM outbox WHERE contact_id = ? ORDER BY created_at DESC LIMIT 50""",
                          [contact_id])
-    view.changes = _rows(store, """SELECT property, old_value, new_value, changed_at, source FROM property_changes
+    view.changes = dict_rows(store, """SELECT property, old_value, new_value, changed_at, source FROM property_changes
                                    WHERE contact_id = ? ORDER BY changed_at DESC LIMIT 50""", [contact_id])
     view.lists = [r[0] for r in store.con.execute(
         "SELECT list FROM list_members WHERE contact_id = ? ORDER BY list", [contact_id]).fetchall()]

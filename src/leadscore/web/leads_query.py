@@ -3,37 +3,35 @@
 Order: tier (best first), then predicted priority (very high first, none last), then score, then
 contact id, so the order is total and pages never overlap. Filters and the page live in the URL.
 
-Built for a million contacts: the page query reads ``scores`` (and ``predictions``), joins
-``contacts`` only when the owner, a search or a segment needs it, and keeps the top ``PAGE_SIZE``
-rows; everything shown per row (names, the 7-day change, the main reason, the last activity) is
-then read for those rows alone. ``bench/dashboard.py`` measures it at 1M contacts / 20M events.
+Built for a million contacts: the page query reads the display table ``lead_rows`` (score, tier,
+as-of, the score a week before, owner, search text: ``storage.lead_rows``, kept by every score run
+and contact write in their transactions) and ``predictions``, joins another table only for a
+segment, and keeps the top ``PAGE_SIZE`` rows; the names, main reason and last activity are then
+read for those rows alone. ``bench/dashboard.py`` measures it at 1M contacts / 20M events.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
 from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.model.loader import contact_model
+from leadscore.storage.lead_rows import ID_COLUMN, SEP
+from leadscore.storage.lead_rows import TABLE as LEAD_ROWS
 from leadscore.storage.store import ModelVersion, Store, used_params
-from leadscore.web.reasons import SHOWN, page_details, rows_by_keys
+from leadscore.web.pager import PAGE_SIZE, Order, Paged, keyset_rows
+from leadscore.web.reasons import SHOWN, page_details
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
 
-PAGE_SIZE = 50
 PRIORITIES = ["very high", "high", "medium", "low"]
-#: contact columns a search matches exactly, besides contact_id: prospect_id, lead_number, hubspot_id...
-ID_COLUMN = re.compile(r"(^|_)(id|number|no|key)$")
 #: a change smaller than this is float noise or decay, not a move (scores show one decimal)
 MOVE_EPSILON = 0.05
-#: "the change over 7 days" compares a score with the one stored this long before its own as-of
-WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ class LeadRow:
 
 
 @dataclass
-class LeadPage:
+class LeadPage(Paged):
     filter: LeadFilter
     model: str | None
     models: list[str]
@@ -103,36 +101,12 @@ class LeadPage:
     #: whether a row follows the last one shown (read with the page, not guessed from ``total``)
     has_next: bool = False
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    def next_url(self) -> str | None:
-        if not self.rows or not self.has_next:
-            return None
-        return self.filter.url(page=self.filter.page + 1, after=encode_cursor(position(self.rows[-1]),
-                                                                              self.filter.filters()))
-
-    def previous_url(self) -> str | None:
-        if self.filter.page <= 1 or not self.rows:
-            return None
-        if self.filter.page == 2:
-            return self.filter.url()
-        return self.filter.url(page=self.filter.page - 1, before=encode_cursor(position(self.rows[0]),
-                                                                               self.filter.filters()))
-
-    @property
-    def first(self) -> int:
-        return (self.filter.page - 1) * PAGE_SIZE + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
+    def position(self, row: LeadRow) -> list[float | str]:
+        return position(row)
 
 
 #: a row's place in the list: tier rank, priority rank, minus the score, contact id (all ascending)
-POSITION: tuple[Kind, ...] = (float, float, float, str)
-SORT_KEY = "(tier_rank, priority_rank, -score, contact_id)"
+ORDER = Order(("tier_rank", "priority_rank", "-score", "contact_id"), (float, float, float, str))
 
 
 def position(row: LeadRow) -> list[float | str]:
@@ -169,14 +143,19 @@ def _search(store: Store, q: str, params: dict[str, Any]) -> str:
 def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str | None,
            predictive: str | None, best_first: list[str]) -> tuple[str, dict[str, Any], bool]:
     """A query of the filtered leads with their sort keys, its parameters (all prefixed ``w_``), and
-    whether its filters cost enough (a join, a search, a history scan) to compute it only once."""
+    whether its filters cost enough (a search's scan of the text, a segment's query) to compute
+    it only once.
+
+    Reads the display table (``storage.lead_rows``): owner, search text and the week-ago score are
+    columns there, so no filter but a segment joins another table of a million rows."""
     params: dict[str, Any] = {"w_model": model, "w_tiers": best_first}
     joins, where = [], ["s.model = $w_model"]
-    if owner is not None:  # the contacts first (a few columns of one table), then their scores
-        where.append("s.contact_id IN (SELECT contact_id FROM contacts WHERE owner = $w_owner)")
+    if owner is not None:
+        where.append("s.owner = $w_owner")
         params["w_owner"] = owner
-    if flt.q:
-        where.append(f"s.contact_id IN ({_search(store, flt.q, params)})")
+    if flt.q:  # exactly an id (contact_id or any id column), or a part of name, e-mail or company
+        params.update(w_q=SEP + flt.q + SEP, w_text=flt.q.lower())
+        where.append("(contains(s.ids, $w_q) OR contains(s.search, $w_text))")
     if predictive is not None:
         joins.append("LEFT JOIN predictions AS p ON p.contact_id = s.contact_id AND p.model = $w_pmodel")
         params.update(w_pmodel=predictive, w_priorities=PRIORITIES)
@@ -195,19 +174,11 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         where.append(f"s.contact_id IN ({sql})")
         params.update(segment_params)
     if flt.moved_up:  # each contact against its own score a week before its own as-of
-        joins.append("""JOIN (SELECT h.contact_id, arg_max(h.score, h.as_of) AS score
-                              FROM score_history AS h JOIN scores AS cur
-                                ON cur.model = h.model AND cur.contact_id = h.contact_id
-                              WHERE h.model = $w_model AND h.as_of <= cur.as_of - $w_week
-                              GROUP BY h.contact_id) AS prev
-                        ON prev.contact_id = s.contact_id""")
-        where.append(f"s.score - prev.score > {MOVE_EPSILON}")
-        params["w_week"] = WEEK
+        where.append(f"s.score - s.week_score > {MOVE_EPSILON}")
     sql = f"""SELECT s.contact_id, s.score, s.tier, s.as_of, {prediction},
-                     coalesce(list_position($w_tiers, s.tier), 99) AS tier_rank
-              FROM scores AS s {' '.join(joins)} WHERE {' AND '.join(where)}"""
-    costly = bool(owner is not None or flt.q or flt.segment or flt.moved_up)
-    return sql, params, costly
+                     coalesce(list_position($w_tiers, s.tier), 99) AS tier_rank, s.week_score
+              FROM {LEAD_ROWS} AS s {' '.join(joins)} WHERE {' AND '.join(where)}"""
+    return sql, params, bool(flt.q or flt.segment)
 
 
 SCOPE = "_ls_leads"
@@ -228,7 +199,7 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
     tiers = {k: float(v) for k, v in contact_model(model_of(version)).tiers.items()}
     predictive = predictive_model(store)
     out = LeadPage(flt, model, models, tiers, segments=sorted(ws.settings.segments), predictive=predictive)
-    row = store.con.execute("SELECT max(as_of) FROM scores WHERE model = ?", [model]).fetchone()
+    row = store.con.execute(f"SELECT max(as_of) FROM {LEAD_ROWS} WHERE model = ?", [model]).fetchone()
     out.as_of = row[0] if row else None
     if out.as_of is None:
         return out
@@ -253,48 +224,49 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
 
 
 def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilter) -> tuple[list[LeadRow], bool]:
-    """The page's rows and whether a row follows them. Forwards one extra row is read past the page;
-    backwards (``before``) the page ends at the cursor, so one more query asks for a row after it:
-    rows that left the filter before the cursor never hide the ones after it."""
-    columns = "contact_id, score, tier, as_of, priority, probability, tier_rank, priority_rank"
-    where, order, offset = "", "ASC", 0
-    if flt.after or flt.before:
-        token, order = (flt.after, "ASC") if flt.after else (flt.before, "DESC")
-        where = f"WHERE {SORT_KEY} {'>' if order == 'ASC' else '<'} ($w_k1, $w_k2, $w_k3, $w_k4)"
-        a, b, c, d = decode_cursor(token or "", flt.filters(), POSITION, param="after" if flt.after else "before")
-        params = {**params, "w_k1": a, "w_k2": b, "w_k3": c, "w_k4": d}
-    else:
-        offset = (flt.page - 1) * PAGE_SIZE
-    keys = ", ".join(f"{k} {order}" for k in ("tier_rank", "priority_rank", "-score", "contact_id"))
-    sql = f"SELECT {columns} FROM {source} {where} ORDER BY {keys} LIMIT {PAGE_SIZE + 1} OFFSET {offset}"
-    rows = [LeadRow(*r) for r in store.con.execute(sql, used_params(sql, params)).fetchall()]
-    if order == "ASC":
-        return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE][::-1]
-    if not rows:
-        return rows, False
-    after = f"SELECT 1 FROM {source} WHERE {SORT_KEY} > ($w_k1, $w_k2, $w_k3, $w_k4) LIMIT 1"
-    a, b, c, d = position(rows[-1])
-    found = store.con.execute(after, used_params(after, {**params, "w_k1": a, "w_k2": b, "w_k3": c, "w_k4": d}))
-    return rows, found.fetchone() is not None
+    """The page's rows and whether a row follows them (``pager.keyset_rows``)."""
+    columns = "contact_id, score, tier, as_of, priority, probability, tier_rank, priority_rank, week_score"
+    rows, has_next = keyset_rows(store, source, params, columns, ORDER, flt,
+                                 lambda r: [r[6], r[7], -r[1], r[0]], cut=partial(_offset_buckets, store))
+    return [_row(*r) for r in rows], has_next
+
+
+def _offset_buckets(store: Store, source: str, params: dict[str, Any],
+                    offset: int) -> tuple[str, int, dict[str, Any]]:
+    """A page number typed into the URL (no cursor): an offset. Sorting a million rows to skip
+    ``offset`` of them costs ~0.3 s, so the rows are first counted per (tier, priority), a cheap
+    aggregate, and the page is cut from the buckets it falls in alone: the filter the page query
+    gets, the offset left within those buckets, and the parameters."""
+    counts = store.con.execute(f"SELECT tier_rank, priority_rank, count(*) FROM {source} GROUP BY ALL ORDER BY ALL",
+                               params).fetchall()
+    first = last = None
+    before = seen = 0  # rows in the buckets before the first one; rows in the buckets read so far
+    for tier_rank, priority_rank, n in counts:
+        if first is None and seen + n > offset:
+            first, before = (tier_rank, priority_rank), seen
+        seen += n
+        if first is not None:
+            last = (tier_rank, priority_rank)
+            if seen > offset + PAGE_SIZE:  # the page and its one extra row end in this bucket
+                break
+    if first is None or last is None:  # past the end: an empty page
+        return "WHERE false", 0, params
+    bounds = {"w_b1": first[0], "w_b2": first[1], "w_b3": last[0], "w_b4": last[1]}
+    return ("WHERE (tier_rank, priority_rank) >= ($w_b1, $w_b2) AND (tier_rank, priority_rank) <= ($w_b3, $w_b4)",
+            offset - before, {**params, **bounds})
+
+
+def _row(*values: Any) -> LeadRow:
+    row = LeadRow(*values[:-1])
+    week_score = values[-1]
+    row.change_7d = row.score - week_score if week_score is not None else None
+    return row
 
 
 def _fill(store: Store, version: ModelVersion, rows: list[LeadRow]) -> None:
-    """Names, 7-day change, the main reason and the last activity of one page's rows, each as of the
-    row's own stored score (a contact scored later than the others is compared and explained as of
-    its own instant, as its lead page does)."""
-    ids = [r.contact_id for r in rows]
-    by_id = {r.contact_id: r for r in rows}
-    # the page's history rows alone, by the server's lookup index (a join or filter around this
-    # query makes DuckDB scan instead: 300 vs 25 ms at 1.6M rows), then the latest a week back here
-    history, params = rows_by_keys("score_history", ["contact_id", "model", "score", "as_of"], ids)
-    week_before: dict[str, tuple[datetime, float]] = {}
-    for cid, model, score, as_of in store.con.execute(history, params).fetchall():
-        if model == version.model and as_of <= by_id[cid].as_of - WEEK:
-            if cid not in week_before or as_of >= week_before[cid][0]:
-                week_before[cid] = (as_of, float(score))
-    for cid, (_, score) in week_before.items():
-        by_id[cid].change_7d = by_id[cid].score - score
+    """Names, the main reason and the last activity of one page's rows, each as of the row's own
+    stored score (a contact scored later than the others is explained as of its own instant, as its
+    lead page does)."""
     extra = [c for c in id_columns(store) if c != "company_id"][:1]  # the lead's own other id, not its company's
     details = page_details(store, version, {r.contact_id: r.as_of for r in rows}, shown=(*SHOWN, *extra))
     for r in rows:

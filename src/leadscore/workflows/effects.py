@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from leadscore.model.nodes import Scalar
 from leadscore.model.workflow_spec import ListAction, TaskAction
+from leadscore.storage import lead_rows
 from leadscore.storage.history import UNVERSIONED, record_changes, stage_table
 from leadscore.storage.store import rows_affected, used_params
 from leadscore.workflows.templates import render, simple_template_sql, template_context
@@ -112,6 +113,8 @@ def set_properties(con: duckdb.DuckDBPyConnection, values: dict[str, Scalar | No
             {"value": value},
         )
         changed += rows_affected(con)
+    if changed and lead_rows.shown(values):  # the leads list's rows, for models the settling skips
+        lead_rows.refresh_people(con, ids_sql=f"SELECT contact_id FROM {FIRED}")
     record_changes(con, source=source, run_id=run_id, now=now)
     return changed
 

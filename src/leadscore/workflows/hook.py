@@ -75,7 +75,7 @@ class WorkflowHook:
         if isinstance(model, AccountModel):  # a company's crossings: workflows/account_hook.py
             fire_account_workflows(con, ctx, self.store, self.stats)
             return
-        if not model.workflows or is_baseline_run(con, ctx.contact_ids is None):
+        if not ctx.fire or not model.workflows or is_baseline_run(con, ctx.contact_ids is None):
             return
         crossed = crossed_workflows(con, model)
         if not crossed:
