@@ -373,7 +373,9 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
     rescored). The contacts asked for are read back from DuckDB by
     ``engine.realtime.fetch_rows`` and scored by ``reference_rows`` (the path single events take,
     for every model the reference reads as SQL does), and copied by ``copy_rows`` and scored by the
-    parameterised query over the copy (the path batches take); then ``run_model`` writes them.
+    parameterised query over the copy (the path batches take); then ``run_model`` writes them twice
+    as the server does, with their stored rows read once per transaction
+    (``engine.stored_scores``), and the rows it keeps for the response equal the table's.
     Each gives the batch query's scores for those contacts.
     """
     from leadscore.engine.realtime import (
@@ -386,6 +388,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
         scored_by_reference,
     )
     from leadscore.engine.run import _parameterized_sql, run_model
+    from leadscore.engine.stored_scores import SCORE_COLUMNS, StoredScores
     from leadscore.storage.lookup_index import drop_lookup_indexes, ensure_lookup_indexes
     from leadscore.storage.store import ModelVersion
     from leadscore.storage.types import logical_type
@@ -433,11 +436,19 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
             assert_same_scores(model, _rows_by_id(con.execute(sql, {k: v for k, v in params.items()
                                                                     if f"${k}" in sql})), want)
 
-            run_model(store, version, as_of=as_of, contact_ids=ids, model=model)
-            stored = _rows_by_id(con.execute(
-                "SELECT contact_id, score, tier, grade, groups FROM scores WHERE model = ? AND contact_id "
-                "IN (SELECT UNNEST(?))", [model.name, ids]))
-            assert_same_scores(model, stored, want)
+            # twice, as the server runs it: every model's rows of the contacts read once (none,
+            # then the first run's), replaced by row id, kept for the response
+            for _ in range(2):
+                view = StoredScores.read(store, ids)
+                run_model(store, version, as_of=as_of, contact_ids=ids, model=model, stored=view)
+                stored = _rows_by_id(con.execute(
+                    "SELECT contact_id, score, tier, grade, groups FROM scores WHERE model = ? AND contact_id "
+                    "IN (SELECT UNNEST(?))", [model.name, ids]))
+                assert_same_scores(model, stored, want)
+                for cid in ids:
+                    assert view.rows_of(cid) == con.execute(
+                        f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores WHERE contact_id = ? ORDER BY model",
+                        [cid]).fetchall()
             raise _Undo
     except _Undo:
         pass

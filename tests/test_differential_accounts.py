@@ -39,6 +39,7 @@ from leadscore.compiler.accounts import compile_account_model
 from leadscore.engine.reference_accounts import AccountReferenceScore, score_accounts_reference
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import parse_model
+from leadscore.model.spec import ScoringModel
 from leadscore.storage.history import COMPANIES, needs_history
 from leadscore.timeutil import epoch_micros
 
@@ -342,3 +343,148 @@ def test_worked_example(duckdb_accounts: AccountDuckDB) -> None:
         assert acme.rules[2].points == pytest.approx(20 * 0.5 ** (2 / 10))
         assert acme.rules[3].fired is False
         assert acme.total == pytest.approx(0.5 * best + (10 if by_domain else 0) + 20 * 0.5 ** 0.2)
+
+
+# --------------------------------------------------------------------------- examples the test found
+
+DAY = timedelta(days=1)
+
+FOUND_B2B = """
+name: b2b
+tiers: {tier0: 30.0}
+groups:
+  fit:
+    decay: {half_life_days: 45.5}
+    rules:
+      - {name: r0, when: {event: [email_open, page_view]}, points_per_event: 20.0, max: 1.0, decay: false}
+  behaviour:
+    cap: 25.0
+    rules:
+      - {name: r0, when: {no_event_within_days: 1.0, events: [email_open, demo_request]}, points: -20.0}
+      - {name: r1, when: {no_event_within_days: 0.5, events: [page_view]}, points: -20.0}
+      - {name: r2, when: {no_event_within_days: 1.0, events: [form_submit, email_open]}, points: 5.0}
+  engagement:
+    cap: 0.0
+    rules:
+      - {name: r0, when: {event: email_open}, points_per_event: -1.5, max: 30.0, decay: {percent_per_month: 3.0}}
+      - {name: r1, when: {no_event_within_days: 7.0}, points: 15.0, decay: false}
+      - name: r2
+        when: {event: [form_submit], within_days: 1.0}
+        points_per_event: 2.0
+        decay: {half_life_days: 0.5}
+      - {name: r3, when: {event: demo_request, within_days: 7.0}, points_per_event: 1.0, max: 2.5, decay: false}
+cap: 60.0
+matrix:
+  fit: {group: behaviour, bands: {A: 5.0, B: 0.0}}
+  engagement: {group: engagement, bands: {'1': 5.0, '2': -5.0, '3': 10.0}}
+"""
+FOUND_ACCOUNTS = """
+name: accounts
+level: account
+tiers: {t0: 50.0}
+roles:
+  dm: {no_event_within_days: 7.0}
+  champion: {property: email_domain, in: [ACME.IO, yahoo.com, yahoo.com]}
+  user: {no_event_within_days: 1.0, events: [page_view]}
+groups:
+  engagement:
+    decay: {half_life_days: 90.0}
+    rules:
+      - {name: engagement0, when: {no_event_within_days: 0.5, events: [email_open]}, points: 15.0, decay: false}
+  people:
+    floor: -20.0
+    rules:
+      - name: people0
+        when: {event: [email_open, page_view]}
+        points_per_event: 2.0
+        max: 2.5
+        decay: {half_life_days: 7.0}
+      - name: people1
+        when:
+          contacts: {role: user, model: b2b, tier: [tier0], when: {no_event_within_days: 7.0}}
+          between: [2, 4]
+        points: 1.0
+      - name: people2
+        when: {property: domain, is_empty: true}
+        points_from: {model: b2b, aggregate: mean}
+        factor: 1.0
+      - {name: people3, when: {event: email_open}, points_per_event: -1.5, max: 2.5}
+"""
+
+
+def test_found_contacts_filter_with_role_tier_and_inactivity(duckdb_accounts: AccountDuckDB) -> None:
+    """A falsifying example of the account differential test, kept as it was found (no history).
+
+    k0 (created exactly at T) has p0 (an email_open and a demo_request at T, a page_view 0.16 s after
+    T: not yet) and p1 (no events). Both hold `user` (no page_view within 1 day) and are in the
+    contact model's only tier, but only p1 has no event within 7 days: people1 counts 1 contact,
+    outside [2, 4], and does not fire.
+    """
+    model = parse_model(FOUND_ACCOUNTS).model
+    contact = parse_model(FOUND_B2B).model
+    assert isinstance(model, AccountModel) and isinstance(contact, ScoringModel)
+    as_of = datetime(2025, 6, 1, 12)
+    nones = dict.fromkeys(("email", "country", "is_customer", "company_size", "created_at", "job_title",
+                           "updated_at"))
+    companies = [{"company_id": "k0", "name": "Company k0", "domain": "acme.io", "industry": "SaaS",
+                  "employees": None, "created_at": as_of, "owner": "ann"}]
+    contacts = [{**nones, "company_size": 0, "company_id": "k0", "contact_id": "p0"},
+                {**nones, "country": "US", "company_id": "k0", "contact_id": "p1"},
+                {**nones, "updated_at": as_of, "company_id": "k-unknown", "contact_id": "p2"},
+                {**nones, "company_id": "k-unknown", "contact_id": "p3"}]
+    events = [{"event_id": f"e{i}", "contact_id": who, "type": typ, "occurred_at": at, "campaign": campaign,
+               "url": url} for i, (who, typ, at, campaign, url) in enumerate([
+                   ("p0", "email_open", as_of, None, None),
+                   ("p3", "page_view", as_of, None, None),
+                   ("p0", "page_view", as_of + timedelta(microseconds=164692), None, None),
+                   ("p0", "demo_request", as_of, "spring", "https://x.io/pricing"),
+                   ("ghost", "page_view", datetime(2025, 4, 11, 6, 3, 39, 376236), None, None),
+                   ("p3", "bounce", datetime(2025, 2, 24, 12, 41, 20, 428845), "q'4", None),
+                   ("ghost", "demo_request", datetime(2025, 5, 2, 12, 0, 0, 1), "q'4", "/a_b"),
+                   ("p2", "email_open", datetime(2025, 1, 27, 21, 48, 13, 615149), None, "/blog/100%-growth"),
+                   ("p3", "demo_request", datetime(2024, 10, 2, 8, 6, 50, 111999), "q'4", None)])]
+    s = AccountScenario(model, contact, companies, contacts, events, as_of, False)
+    people1 = expected_accounts(s)["k0"].rules[2]
+    assert (people1.name, people1.fired) == ("people1", False)
+    duckdb_accounts.load_accounts(companies, contacts, events)
+    assert_accounts_agree(model, account_rows(duckdb_accounts, s), expected_accounts(s))
+
+
+def test_role_pieces_keep_their_precedence_when_inlined(duckdb_accounts: AccountDuckDB) -> None:
+    """A role whose condition is an inactivity leaf compiles to ``m IS NULL OR m > D``; where a
+    member piece builds on it (under an AND with a contacts filter's `when`, under the AND / NOT of
+    the role gates counting a rule's events) it must stay one value.
+
+    kim: a demo_request half a day ago (not `quiet`), a page_view and a form_submit 3 days ago
+    (`idle`), country DE.
+    lou: no events at all (`quiet` and `idle`), country US.
+    """
+    model = parse_model("""
+name: accounts
+level: account
+roles:
+  quiet: {no_event_within_days: 1, events: [demo_request]}
+  idle: {no_event_within_days: 2, events: [form_submit]}
+groups:
+  people:
+    rules:
+      - {name: quiet not US, when: {contacts: {role: quiet, when: {property: country, not_equals: US}}}, points: 10}
+      - name: gated events
+        when: {any: [{event: page_view, role: quiet}, {event: demo_request, role: idle}]}
+        points: 5
+""").model
+    contact = parse_model(B2B).model
+    assert isinstance(model, AccountModel) and isinstance(contact, ScoringModel)
+    as_of = datetime(2025, 6, 30)
+    companies = [{"company_id": "acme", "name": "Acme", "domain": "acme.io"}]
+    contacts = [{"contact_id": "kim", "email": "kim@acme.io", "country": "DE", "company_id": "acme"},
+                {"contact_id": "lou", "email": "lou@acme.io", "country": "US", "company_id": "acme"}]
+    events = [{"event_id": "e1", "contact_id": "kim", "type": "demo_request", "occurred_at": as_of - 0.5 * DAY},
+              {"event_id": "e2", "contact_id": "kim", "type": "page_view", "occurred_at": as_of - 3 * DAY},
+              {"event_id": "e3", "contact_id": "kim", "type": "form_submit", "occurred_at": as_of - 3 * DAY}]
+    s = AccountScenario(model, contact, companies, contacts, events, as_of, False)
+    expected = expected_accounts(s)
+    # kim is not quiet, lou is from the US: nobody passes the filter; kim's demo_request counts (idle)
+    assert [(r.fired, r.count) for r in expected["acme"].rules] == [(False, None), (True, 1)]
+    duckdb_accounts.load_accounts(companies, contacts, events)
+    assert_accounts_agree(model, account_rows(duckdb_accounts, s), expected)

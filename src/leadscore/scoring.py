@@ -47,8 +47,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from leadscore.engine.account_sql import companies_of, contact_models_for, is_account
-from leadscore.engine.run import ModelRunError, RunContext, RunResult, model_of, run_model, unordered_writes
+from leadscore.engine.run import (
+    ROWID_KEYS,
+    ModelRunError,
+    RunContext,
+    RunResult,
+    model_of,
+    run_model,
+    unordered_writes,
+)
 from leadscore.engine.staged import PartResult, Staged, add_part, finish_staged, stage_model, write_part
+from leadscore.engine.stored_scores import StoredScores
 from leadscore.errors import BackendError, LeadscoreError
 from leadscore.faults import fault_point
 from leadscore.model.account_spec import AccountModel
@@ -103,14 +112,17 @@ class ModelFailure:
 class ScoreRuns(list[RunResult]):
     """The runs of one scoring request (a list, one ``RunResult`` per model that scored), plus
     what happened around them: ``workflows`` (what the hook did), ``failures`` (models that could
-    not be scored), and, filled by ``library.score``, ``predicted`` (the predictions refreshed at
-    the same as-of) and ``waiting`` (deliveries the worker has yet to send)."""
+    not be scored), ``stored`` (``score_contacts`` for a few contacts: their ``scores`` rows as the
+    transaction left them, ``engine.stored_scores``) and, filled by ``library.score``,
+    ``predicted`` (the predictions refreshed at the same as-of) and ``waiting`` (deliveries the
+    worker has yet to send)."""
 
     def __init__(self, runs: Sequence[RunResult] = (), *, workflows: WorkflowStats | None = None,
-                 failures: Sequence[ModelFailure] = ()) -> None:
+                 failures: Sequence[ModelFailure] = (), stored: StoredScores | None = None) -> None:
         super().__init__(runs)
         self.workflows = workflows if workflows is not None else WorkflowStats()
         self.failures = list(failures)
+        self.stored = stored
         self.predicted: PredictResult | None = None
         self.waiting = 0
 
@@ -277,8 +289,10 @@ def _score_some(store: Store, ids: list[str], extra_companies: list[str], *, as_
         hook = WorkflowHook(store)
         try:
             with store.transaction():
-                runs = _run_some(store, versions, ids, extra_companies, as_of=as_of, hook=hook)
-                _settle(store, hook, as_of, skip=set(held_now))
+                # a few contacts: every model's rows read once, not once per model plus a read-back
+                stored = StoredScores.read(store, ids) if 0 < len(ids) <= ROWID_KEYS else None
+                runs = _run_some(store, versions, ids, extra_companies, as_of=as_of, hook=hook, stored=stored)
+                _settle(store, hook, as_of, skip=set(held_now), stored=stored)
         except ModelRunError as exc:
             if exc.model in held_now:  # failed again although left out: never loop
                 raise
@@ -287,13 +301,15 @@ def _score_some(store: Store, ids: list[str], extra_companies: list[str], *, as_
                 raise
             continue
         names = {v.model for v in named}
-        return ScoreRuns(runs, workflows=hook.stats, failures=[f for m, f in held_now.items() if m in names])
+        return ScoreRuns(runs, workflows=hook.stats, failures=[f for m, f in held_now.items() if m in names],
+                         stored=stored)
 
 
 def _run_some(store: Store, versions: Sequence[ModelVersion], contact_ids: list[str], companies: list[str], *,
-              as_of: datetime, hook: WorkflowHook | None) -> list[RunResult]:
+              as_of: datetime, hook: WorkflowHook | None, stored: StoredScores | None = None) -> list[RunResult]:
     """Run each version for some contacts: a contact model for ``contact_ids``, an account model for
-    their companies plus ``companies`` (none to score: the account model does not run)."""
+    their companies plus ``companies`` (none to score: the account model does not run); ``stored``
+    is the contacts' rows read once for every model (``engine.stored_scores``)."""
     runs: list[RunResult] = []
     company_ids: list[str] | None = None
     for version in versions:
@@ -303,7 +319,8 @@ def _run_some(store: Store, versions: Sequence[ModelVersion], contact_ids: list[
             if company_ids:
                 runs.append(run_model(store, version, as_of=as_of, contact_ids=company_ids, on_written=RunHook(hook)))
         elif contact_ids:
-            runs.append(run_model(store, version, as_of=as_of, contact_ids=contact_ids, on_written=RunHook(hook)))
+            runs.append(run_model(store, version, as_of=as_of, contact_ids=contact_ids, on_written=RunHook(hook),
+                                  stored=stored))
     return runs
 
 
@@ -473,13 +490,15 @@ def _record_external(store: Store, backend: Backend, record: RunRecord, version:
     return run
 
 
-def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str]) -> None:
+def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collection[str],
+            stored: StoredScores | None = None) -> None:
     """Score again, with every published model, the contacts whose properties ``set`` changed (and
     the companies a ``set`` of ``company_id`` moved them out of).
 
     Every model, not just the one that ran: a property set by one model's workflow may be read by
     another's rules (all but those in ``skip``). The rescore's own crossings fire workflows like any
-    run's. Runs inside the caller's transaction, so the scores it corrects are never committed stale.
+    run's. Runs inside the caller's transaction, so the scores it corrects are never committed stale;
+    ``stored`` (the real-time path's view of its contacts' rows) learns what these runs write.
     """
     for _ in range(SETTLE_ROUNDS):
         changed = hook.take_changed(store.con)
@@ -487,12 +506,12 @@ def _settle(store: Store, hook: WorkflowHook, as_of: datetime, *, skip: Collecti
             return
         hook.stats.resettled += len(changed)
         versions = [v for v in store.latest_versions() if v.model not in skip]
-        _run_some(store, versions, changed, hook.take_left(), as_of=as_of, hook=hook)
+        _run_some(store, versions, changed, hook.take_left(), as_of=as_of, hook=hook, stored=stored)
     changed = hook.take_changed(store.con)
     if changed:  # scored once more so scores match the properties, but nothing fires now
         hook.stats.unsettled = len(changed)
         versions = [v for v in store.latest_versions() if v.model not in skip]
-        _run_some(store, versions, changed, hook.take_left(), as_of=as_of, hook=None)
+        _run_some(store, versions, changed, hook.take_left(), as_of=as_of, hook=None, stored=stored)
         log.warning("workflow `set` actions still changed %d contacts after %d rescoring rounds "
                     "(do two workflows undo each other's change?); they were scored once more "
                     "without firing workflows", len(changed), SETTLE_ROUNDS)

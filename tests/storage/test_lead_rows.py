@@ -88,6 +88,23 @@ def test_real_time_runs_in_and_out_of_as_of_order(ws: tuple[Workspace, datetime]
         assert_fresh(store)
 
 
+def test_a_joined_partial_run_drops_the_rows_of_contacts_it_no_longer_scores(
+        ws: tuple[Workspace, datetime], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ``BOUND_KEYS`` ids the rows are joined, not read by key; a requested contact the model
+    no longer scores (created after the run's as-of) lost its score and must lose its row too
+    (review of i12c: it kept its old score, tier and owner in the list)."""
+    workspace, end = ws
+    monkeypatch.setattr(lead_rows, "BOUND_KEYS", 4)
+    with workspace.open_store() as store:
+        ids = _some(store, 1000)
+        middle = store.con.execute("SELECT median(created_at) FROM contacts").fetchone()[0]
+        score_contacts(store, ids, as_of=middle)
+        rows = assert_fresh(store)
+        scored = store.con.execute("SELECT count(*) FROM scores WHERE model = 'b2b'").fetchone()[0]
+        assert 0 < scored < len(ids)  # some contacts did not exist yet at that as-of
+        assert len([r for r in rows if r[0] == "b2b"]) == scored
+
+
 def test_staged_runs_and_the_contacts_they_drop(ws: tuple[Workspace, datetime]) -> None:
     workspace, end = ws
     with workspace.open_store() as store:

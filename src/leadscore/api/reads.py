@@ -15,6 +15,7 @@ import duckdb
 
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.engine.lookup import checked_model, checked_tier
+from leadscore.engine.stored_scores import SCORE_COLUMNS, StoredScores
 from leadscore.errors import NotFoundError
 from leadscore.storage.history import contact_history
 from leadscore.storage.store import Store
@@ -44,15 +45,19 @@ def _group_names(store: Store, model: str, version: int) -> list[str]:
     return names
 
 
-def scores_of(store: Store, contact_id: str) -> list[dict[str, Any]]:
+def scores_of(store: Store, contact_id: str, stored: StoredScores | None = None) -> list[dict[str, Any]]:
     """The contact's latest score under each model, with group points by name.
 
     Read on the real-time path after every write, so the group names come from a cache rather
-    than a join with ``model_versions`` (whose rows carry each version's YAML text).
+    than a join with ``model_versions`` (whose rows carry each version's YAML text), and the rows
+    from ``stored`` when the rescoring kept them (``engine.stored_scores``: no second scan).
     """
-    rows = _rows(store.con.execute(
-        "SELECT model, model_version, score, tier, grade, groups, as_of, computed_at FROM scores "
-        "WHERE contact_id = ? ORDER BY model", [contact_id]))
+    kept = stored.rows_of(contact_id) if stored is not None else None
+    if kept is not None:
+        rows = [dict(zip(SCORE_COLUMNS, row, strict=True)) for row in kept]
+    else:
+        rows = _rows(store.con.execute(
+            f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores WHERE contact_id = ? ORDER BY model", [contact_id]))
     for r in rows:
         names, points = _group_names(store, r["model"], r["model_version"]), r.pop("groups") or []
         r["groups"] = dict(zip(names, points, strict=False))

@@ -32,6 +32,7 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
+from leadscore.engine.stored_scores import StoredScores
 from leadscore.errors import LeadscoreError
 from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_companies, score_contacts
 from leadscore.storage.lookup_index import ensure_lookup_indexes
@@ -163,11 +164,13 @@ class ApiRuntime:
         assert self.writer is not None, "the server is not started"
         return self.writer.submit(fn, finish=finish, groupable=groupable)
 
-    def _rescore(self, store: Store, contact_ids: list[str]) -> None:
-        """The writer's end-of-group rescoring of every contact its jobs changed."""
+    def _rescore(self, store: Store, contact_ids: list[str]) -> StoredScores | None:
+        """The writer's end-of-group rescoring of every contact its jobs changed; their rows as
+        they now stand when the rescoring kept them (a few contacts), for the responses."""
         started = time.perf_counter()
-        self.rescore_contacts(store, contact_ids)
+        runs = self.rescore_contacts(store, contact_ids)
         self.metrics.rescore.labels("realtime").observe(time.perf_counter() - started)
+        return runs.stored
 
     def rescore_contacts(self, store: Store, contact_ids: list[str], *, as_of: datetime | None = None,
                          models: list[str] | None = None) -> ScoreRuns:

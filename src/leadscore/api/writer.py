@@ -23,6 +23,17 @@ batches of 1,000 and 4 posting single events on the demo store, single events wa
 behind groups of four batches; the figures with the lanes are in docs/reliability.md
 (``tests/reliability/load.py``). Heavy jobs cannot starve: light and heavy groups alternate while
 both wait.
+
+**Heavy groups sized by time.** What a single event waits is one heavy group, and an event of a
+batch costs ~0.1–0.16 ms to write and rescore on the demo store (a 1,000-event group took 100–160
+ms, docs/reliability.md) but ~0.9 ms of CPU at 1M contacts / 20M events (a 500-event transaction
+in process, docs/api.md): 1,000 events are a 100 ms wait on one and a second on the other. So the writer
+keeps the seconds an event of a heavy group takes (a moving average) and, while light jobs have
+been seen lately (``LIGHT_RECENT``), limits heavy groups to ``HEAVY_SECONDS`` of work (at least
+``MIN_HEAVY`` events, or one job, whatever its size: a batch request of up to ``HEAVY_BUDGET``
+events is one job, so it stays one transaction). With no light job about, heavy groups take up to
+``HEAVY_BUDGET`` events again (one rescoring and one commit for all), so batches alone keep their
+throughput.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ from typing import Any, Generic, TypeVar
 import duckdb
 
 from leadscore.engine.run import ModelRunError
+from leadscore.engine.stored_scores import StoredScores
 from leadscore.faults import fault_point
 from leadscore.storage.store import Store
 
@@ -51,8 +63,14 @@ MAX_GROUP = 64
 #: A job writing at most this many events or contacts goes in the light lane.
 LIGHT = 20
 #: Events (or contacts) a group of heavy jobs holds at most: its time is what a light job may wait.
-#: The API writes a large batch in slices of this size (routes_events.SLICE), one group each.
+#: The API writes a larger batch request in slices of this size (routes_events.post_events).
 HEAVY_BUDGET = 1000
+#: While light jobs are about, a heavy group holds about this much work ...
+HEAVY_SECONDS = 0.05
+#: ... but at least this many events (a slice's fixed costs: its statements and commit).
+MIN_HEAVY = 50
+#: Light jobs count as "about" for this long after the last one arrived.
+LIGHT_RECENT = 2.0
 #: DuckDB's concurrency is optimistic: a write conflicting with another connection's commit fails
 #: and is simply run again.
 CONFLICT_RETRIES = 3
@@ -67,14 +85,18 @@ class WriteContext:
     def __init__(self, store: Store):
         self.store = store
         self.pending: dict[str, None] = {}
+        #: after the rescoring: the rescored contacts' ``scores`` rows as they now stand, when the
+        #: flush kept them (a few contacts: ``engine.stored_scores``), for finishers to answer from
+        self.stored: StoredScores | None = None
 
     def rescore_later(self, contact_ids: Iterable[str]) -> None:
         """Rescore these contacts at the end of the group, before commit (once for all jobs)."""
         self.pending.update(dict.fromkeys(contact_ids))
 
 
-#: rescore the contacts a group changed (runs inside the group's transaction)
-Flush = Callable[[Store, list[str]], None]
+#: rescore the contacts a group changed (runs inside the group's transaction); returns their rows
+#: when it kept them
+Flush = Callable[[Store, list[str]], StoredScores | None]
 
 
 class Weighted:
@@ -116,6 +138,9 @@ class Writer:
         self._flush = flush
         self._on_commit = on_commit
         self._stopped = False
+        #: seconds an event of a heavy group took, a moving average (None before the first)
+        self._per_event: float | None = None
+        self._light_seen = float("-inf")
 
     def start(self) -> Writer:
         self._thread.start()
@@ -132,6 +157,14 @@ class Writer:
         future: Future[T] = Future()
         self._jobs.put(_Job(fn, finish, future, groupable))
         return future
+
+    def slice_size(self) -> int:
+        """Events a heavy group holds while light jobs wait: about ``HEAVY_SECONDS`` of work at the
+        rate lately measured (``HEAVY_BUDGET`` before any); the API slices batches to it."""
+        per_event = self._per_event
+        if not per_event:
+            return HEAVY_BUDGET
+        return max(MIN_HEAVY, min(HEAVY_BUDGET, int(HEAVY_SECONDS / per_event)))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the queued jobs, then end the thread."""
@@ -165,20 +198,34 @@ class Writer:
                 group = [light.popleft() for _ in range(min(len(light), MAX_GROUP))]
                 light_last = True
             else:
+                # light jobs about: a group of about HEAVY_SECONDS; else as large as the budget
+                budget = self.slice_size() if time.monotonic() - self._light_seen < LIGHT_RECENT else HEAVY_BUDGET
                 group = [heavy.popleft()]
                 weight = group[0].weight
                 while (group[0].groupable and heavy and heavy[0].groupable and len(group) < MAX_GROUP
-                       and weight + heavy[0].weight <= HEAVY_BUDGET):
+                       and weight + heavy[0].weight <= budget):
                     weight += heavy[0].weight
                     group.append(heavy.popleft())
                 light_last = False
+                if group[0].groupable:
+                    started = time.perf_counter()
+                    self._run(group)
+                    self._measured(time.perf_counter() - started, weight)
+                    continue
             self._run(group)
 
-    @staticmethod
-    def _take(job: _Job[Any] | None, light: deque[_Job[Any]], heavy: deque[_Job[Any]]) -> bool:
+    def _measured(self, seconds: float, events: int) -> None:
+        if events < MIN_HEAVY:  # a small group is mostly fixed costs: it would overstate an event's
+            return
+        per_event = seconds / events
+        self._per_event = per_event if self._per_event is None else 0.7 * self._per_event + 0.3 * per_event
+
+    def _take(self, job: _Job[Any] | None, light: deque[_Job[Any]], heavy: deque[_Job[Any]]) -> bool:
         """Put ``job`` in its lane; True for the stop sign (the queued jobs still run)."""
         if job is None:
             return True
+        if job.light:
+            self._light_seen = time.monotonic()
         (light if job.light else heavy).append(job)
         return False
 
@@ -188,7 +235,7 @@ class Writer:
         with self.store.transaction():
             values = [j.fn(ctx) for j in jobs]
             if ctx.pending and self._flush is not None:
-                self._flush(self.store, list(ctx.pending))
+                ctx.stored = self._flush(self.store, list(ctx.pending))
             results = [j.finish(ctx, v) if j.finish else v for j, v in zip(jobs, values, strict=True)]
             fault_point("api.before_commit")
             return results

@@ -105,11 +105,14 @@ def _inlined(expr: exp.Expr, same_select: Mapping[str, exp.Expr]) -> exp.Expr:
     """``expr`` with references to columns of the SELECT it joins replaced by their expressions.
 
     A piece may build on another (a role's flag inside a gated count): DuckDB and Spark read a
-    column alias of the same SELECT, Postgres does not, so the text never relies on it.
+    column alias of the same SELECT, Postgres does not, so the text never relies on it. The
+    expression goes in parenthesised: it stood for one value where the column was (a role
+    ``m IS NULL OR m > D`` under an ``AND`` or a ``NOT`` must not be split by precedence).
     """
     def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name in same_select:
-            return same_select[node.name].copy()
+            piece = same_select[node.name].copy()
+            return piece if isinstance(piece, exp.Column | exp.Literal | exp.Paren) else exp.paren(piece, copy=False)
         return node
 
     return expr.transform(swap)

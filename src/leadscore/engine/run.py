@@ -32,6 +32,7 @@ from leadscore.engine.realtime import (
     reference_reads_as_sql,
     scored_by_reference,
 )
+from leadscore.engine.stored_scores import RETURNED, StoredScores
 from leadscore.errors import LeadscoreError, ModelError
 from leadscore.faults import fault_point
 from leadscore.model.account_spec import AccountModel
@@ -249,7 +250,7 @@ class ModelRunError(LeadscoreError):
 
 def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
               contact_ids: Sequence[str] | None = None, model: AnyModel | None = None,
-              on_written: OnWritten | None = None) -> RunResult:
+              on_written: OnWritten | None = None, stored: StoredScores | None = None) -> RunResult:
     """Score every contact (``contact_ids=None``) or a list of them with one model version, and
     record the results: the engine's one way to run a model.
 
@@ -264,7 +265,9 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     for some contacts reads only their rows (``engine.realtime``: by key, from the server's
     lookup indexes when they exist) and scores them with the reference scorer, or, for many contacts,
     with the cached parameterised text over a copy of their rows. A failure of the model's own
-    query is a ``ModelRunError``.
+    query is a ``ModelRunError``. ``stored`` (a contact model's run for some contacts, inside the
+    caller's transaction) gives their previous rows without a scan and learns what the run wrote
+    (``engine.stored_scores``).
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -275,6 +278,8 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     ids = None if contact_ids is None else list(dict.fromkeys(contact_ids))
     binds: dict[str, object] = {"model": version.model}
     level = level_of(scoring_model)
+    if level is not CONTACTS or ids is None:
+        stored = None
     scored: Scored | None = None
     con = store.con
     try:
@@ -304,7 +309,8 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
         raise ModelRunError(version, exc) from exc
     phases["compile"] = time.perf_counter() - started
     try:
-        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started, on_written)
+        return _write_run(store, version, scoring_model, sql, as_of, ids, binds, phases, started, on_written,
+                          stored)
     finally:
         if scored is not None:
             try:
@@ -333,19 +339,20 @@ def unordered_writes(store: Store) -> Iterator[None]:
 
 def _write_run(store: Store, version: ModelVersion, scoring_model: AnyModel, sql: str, when: datetime,
                ids: list[str] | None, binds: dict[str, object], phases: dict[str, float],
-               started: float, on_written: OnWritten | None = None) -> RunResult:
+               started: float, on_written: OnWritten | None = None,
+               stored: StoredScores | None = None) -> RunResult:
     """The transactional part of a run: diff against the previous scores, history, scores."""
     level = level_of(scoring_model)
     contact_filter = ""
     with store.transaction():
         if ids is not None:
-            contact_filter, keys = _previous_rows(store, level, version.model, ids)
+            contact_filter, keys = _previous_rows(store, level, version.model, ids, stored)
             binds = binds | keys
         t = time.perf_counter()
         make_run_table(store, version, scoring_model, sql, binds, contact_filter)
         phases["query"] = time.perf_counter() - t
         return write_from_run(store, version, scoring_model, when, ids, binds, contact_filter, phases, started,
-                              on_written)
+                              on_written, stored=stored)
 
 
 #: ``meta`` key marking a model's first (baseline) staged run as under way (``engine.staged``): set
@@ -371,19 +378,23 @@ def mark_baseline(con: duckdb.DuckDBPyConnection, model: str, under_way: bool) -
 ROWID_KEYS = 32
 
 
-def _previous_rows(store: Store, level: Level, model: str, ids: list[str]) -> tuple[str, dict[str, object]]:
+def _previous_rows(store: Store, level: Level, model: str, ids: list[str],
+                   stored: StoredScores | None = None) -> tuple[str, dict[str, object]]:
     """The filter that finds these ids' stored scores of ``model``, for reading and replacing them.
 
     ``scores`` has no index (see ``storage.lookup_index``): finding a contact's row scans a row
     group (~120k rows, pruned by contact order) or the table. A run for a few contacts does that
     once here, for their row ids, and then reads and deletes those rows by ``rowid`` (a direct
     fetch): one scan instead of two. Row ids are stable within the transaction (DuckDB moves rows
-    only at a checkpoint, which never runs inside one). More ids: keys bound one by one or a list.
+    only at a checkpoint, which never runs inside one). ``stored`` knows those row ids already when
+    the caller read every model's rows of these contacts at once (``engine.stored_scores``). More
+    ids: keys bound one by one or a list.
     """
     where, keys = key_filter(level.key, ids, prefix="sk")
     if len(ids) > ROWID_KEYS:
         return f" AND {where}", keys
-    found = [int(r[0]) for r in store.con.execute(
+    known = stored.rowids(model, ids) if stored is not None else None
+    found = known if known is not None else [int(r[0]) for r in store.con.execute(
         f"SELECT rowid FROM {level.scores} WHERE model = $model AND {where}", {"model": model, **keys}).fetchall()]
     if not found:
         return " AND false", {}
@@ -418,13 +429,15 @@ def make_run_table(store: Store, version: ModelVersion, scoring_model: AnyModel,
 def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel, when: datetime,
                    ids: list[str] | None, binds: dict[str, object], delete_filter: str,
                    phases: dict[str, float], started: float, on_written: OnWritten | None = None, *,
-                   scope: str | None = None, whole: bool = False, fire: bool = True) -> RunResult:
+                   scope: str | None = None, whole: bool = False, fire: bool = True,
+                   stored: StoredScores | None = None) -> RunResult:
     """Write what ``_run`` holds: history rows where something changed, the scores of the scope
     (the model's rows passing ``delete_filter`` are replaced), the run record, then the hook.
 
     ``scope`` names the run in ``score_runs`` (default: all / one / some); ``whole`` tells the hook
     a part of a whole-base run is written (``engine.staged``: its baseline rule applies); ``fire``
-    False tells it to fire no workflow (a baseline part).
+    False tells it to fire no workflow (a baseline part); ``stored`` (a run for some contacts) is
+    told the rows written.
     """
     run_id = uuid.uuid4().hex
     now = utcnow()
@@ -450,9 +463,11 @@ def write_from_run(store: Store, version: ModelVersion, scoring_model: AnyModel,
         # min/max narrow, and reading one contact's score skips the others (engine.staged)
         con.execute(
             f"INSERT INTO {level.scores} SELECT ?, {key}, ?, score, tier, grade, groups, ?, ?, ? FROM _run"
-            + ("" if ids is None else f" ORDER BY {key}"),
+            + ("" if ids is None else f" ORDER BY {key}") + ("" if stored is None else f" RETURNING {RETURNED}"),
             [*common, when, now, run_id],
         )
+        if stored is not None and ids is not None:  # the rows as stored, for the response (no read-back)
+            stored.replaced(version.model, ids, con.fetchall())
         tier_counts: dict[str, int] = {}
         crossings = 0
         for tier, n, crossed in con.execute(

@@ -140,6 +140,11 @@ def write_rows(con: duckdb.DuckDBPyConnection, model: str, as_of: datetime, ids:
     params: dict[str, Any] = {"m": model, "as_of": as_of, "week": as_of - WEEK}
     if whole:
         con.execute(f"DELETE FROM {TABLE} WHERE model = $m", {"m": model})
+    elif ids is not None:
+        # every requested contact, as the run deleted their scores (engine.run._previous_rows): one
+        # the model no longer scores (created after the as-of) is in no ``_run`` row
+        con.execute(f"DELETE FROM {TABLE} WHERE model = $m AND contact_id IN (SELECT unnest($ids::VARCHAR[]))",
+                    {"m": model, "ids": ids})
     else:
         con.execute(f"DELETE FROM {TABLE} WHERE model = $m AND contact_id IN (SELECT contact_id FROM _run)",
                     {"m": model})

@@ -24,7 +24,12 @@ made that slow (1M scores replaced in parts of 20k: 102 s instead of 7 s) and, d
 indexed in the transaction that created the index, failed with a fatal error that invalidates
 the database (DuckDB 2.0.1). The real-time path reads a contact's previous scores with its key
 bound (``key_filter``), which DuckDB prunes by row group once ``scores`` is stored in contact
-order, as the server's staged runs leave it.
+order, as the server's staged runs leave it. Tried again in session 8 (branch i17c), built only
+at the server's start and dropped by whole-base runs: single-event transactions fell from ~52 to
+~32 ms of CPU at 1M, but the staged full rescoring writing through it left a commit that waited
+57 s (DuckDB cleaning up or checkpointing a million index entries), and a rebuild after a staged
+run's deletes invalidated the database again ("Failed to delete all rows from index"). A
+real-time run reads every model's rows of its contacts in one scan (``engine.stored_scores``).
 
 ``key_filter`` is the one spelling of "these contacts" for lookups: bound one by one
 (``IN ($k0, $k1)``), which DuckDB pushes into the scan and answers from an index, up to

@@ -154,8 +154,9 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         where.append("s.owner = $w_owner")
         params["w_owner"] = owner
     if flt.q:  # exactly an id (contact_id or any id column), or a part of name, e-mail or company
-        params.update(w_q=SEP + flt.q + SEP, w_text=flt.q.lower())
-        where.append("(contains(s.ids, $w_q) OR contains(s.search, $w_text))")
+        # lowered by DuckDB as the stored text is (Python's lower() differs: "İ" → "i̇", DuckDB's "i")
+        params.update(w_q=SEP + flt.q + SEP, w_text=flt.q)
+        where.append("(contains(s.ids, $w_q) OR contains(s.search, lower($w_text)))")
     if predictive is not None:
         joins.append("LEFT JOIN predictions AS p ON p.contact_id = s.contact_id AND p.model = $w_pmodel")
         params.update(w_pmodel=predictive, w_priorities=PRIORITIES)
@@ -167,8 +168,11 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         where.append("s.tier = $w_tier")
         params["w_tier"] = flt.tier
     if flt.priority:
-        where.append("p.priority = $w_priority" if predictive is not None else "FALSE")
-        params["w_priority"] = flt.priority
+        if predictive is not None:
+            where.append("p.priority = $w_priority")
+            params["w_priority"] = flt.priority
+        else:  # no predictive model: no lead has a priority
+            where.append("FALSE")
     if flt.segment:
         sql, segment_params = members_sql(store, ws, flt.segment)
         where.append(f"s.contact_id IN ({sql})")
