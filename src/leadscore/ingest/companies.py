@@ -13,7 +13,7 @@ from __future__ import annotations
 import duckdb
 
 from leadscore.ingest.readers import drop_temp, scalar, sql_name
-from leadscore.storage.companies import normalize_domain_sql
+from leadscore.storage.companies import normalize_domain_sql, not_a_domain_sql
 
 
 def prepare_company_rows(con: duckdb.DuckDBPyConnection, typed_sql: str, dests: list[str]) -> list[str]:
@@ -27,8 +27,7 @@ def prepare_company_rows(con: duckdb.DuckDBPyConnection, typed_sql: str, dests: 
         if name == "domain":
             domain = normalize_domain_sql("t.domain")
             select.append(f"{domain} AS domain")
-            wrong = (f"(t.domain IS NOT NULL AND ({domain} IS NULL OR NOT contains({domain}, '.') "
-                     f"OR regexp_matches({domain}, '\\s')))")
+            wrong = not_a_domain_sql("t.domain")
             checks.append(f"CASE WHEN {wrong} THEN 'domain: `' || t.domain || '` is not a domain name' END")
             bad.append(wrong)
         else:

@@ -47,6 +47,7 @@ from leadscore.ingest.coerce import Coercion, clean_text, coerce, infer_text_col
 from leadscore.ingest.mapping import ALIASES, ColumnMapping, snake_case
 from leadscore.ingest.readers import Source, detect_format, open_source, release, scalar, sql_name, sql_str
 from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
+from leadscore.storage.companies import normalize_domain_sql, not_a_domain_sql
 from leadscore.storage.history import COMPANIES, CONTACTS, Level, record_changes, stage_table
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -186,6 +187,11 @@ def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mappin
         if column in unversioned or column not in columns:
             continue
         c = coerce(column, "value", "VARCHAR", columns[column], date_format=date_format)
+        if level is COMPANIES and column == "domain":  # stored normalised, as the companies import does
+            typed.append(f"WHEN {sql_str(name)} THEN {normalize_domain_sql('value')}")
+            reasons.append(f"WHEN {sql_str(name)} THEN CASE WHEN {not_a_domain_sql('value')} THEN "
+                           "'domain: `' || value || '` is not a domain name' END")
+            continue
         typed.append(f"WHEN {sql_str(name)} THEN CAST({c.value.replace('{x}', 'value')} AS VARCHAR)")
         if c.reason:
             reasons.append(f"WHEN {sql_str(name)} THEN CASE WHEN value IS NOT NULL AND "
