@@ -27,7 +27,7 @@ Kept right in the transactions that change its sources, so it never disagrees wi
 
 ``rebuild`` recomputes it from ``scores``, ``score_history``, ``contacts`` and ``predictions`` (a
 repair; the tests' oracle: the table must always equal ``expected_sql``'s rows). Migration 11
-created it without the two prediction columns; ``add_priorities`` (migration 12) adds and fills them.
+created it without the two prediction columns; ``add_priorities`` (migration 13) adds and fills them.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def add_priorities(con: duckdb.DuckDBPyConnection) -> None:
-    """Migration 12: the predicted priority and probability, filled from the latest predictions."""
+    """Migration 13: the predicted priority and probability, filled from the latest predictions."""
     con.execute(f"ALTER TABLE {TABLE} ADD COLUMN priority VARCHAR")
     con.execute(f"ALTER TABLE {TABLE} ADD COLUMN probability DOUBLE")
     write_priorities(con)

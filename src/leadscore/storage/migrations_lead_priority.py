@@ -1,4 +1,4 @@
-"""Migration 12: the leads list's display table gains the predicted priority and probability
+"""Migration 13: the leads list's display table gains the predicted priority and probability
 (``storage/lead_rows.py`` says why and how they are kept).
 
 Part of the numbered list in ``storage/schema.py``; never edit it once it has shipped. The step adds
