@@ -1,0 +1,274 @@
+"""The events' scoring columns in memory, grouped by contact: a batch's rows without reading the table.
+
+Why: a batch of events rescoring 500 random contacts reads their events from ``events``, which is
+stored in time order, so each contact's ~20 rows sit in as many row groups. Even by the server's
+lookup index (``storage.lookup_index``) that copy cost ~235 ms of a 620 ms, 500-event
+transaction at 1M contacts / 20M events (CPU, in process, load ~3), the largest part of a batch.
+The server keeps instead, in its own memory, the columns the published models read from
+``events`` (``type``, ``occurred_at`` and the ``where:`` columns) ordered by contact, with where
+each contact's rows start: a contact's rows are one slice, and 500 contacts' rows are gathered in
+a few milliseconds (``copy_into``) into the temporary table the real-time sql path reads, so the
+compiled query and everything after it are unchanged.
+
+What it holds, always exactly ``events`` as the writing connection sees it:
+
+* **base**: every row at the server's start (``build``), its text columns dictionary-encoded,
+  grouped by contact (``_ids`` sorted, ``_starts`` / ``_counts`` per contact): at 1M contacts /
+  20M events with the bench model's 4 columns, ~410 MB, built in ~13 s (measured, docs/api.md);
+* **tail**: rows the server committed since, as ``events`` returned them from the insert
+  (``INSERT ... RETURNING``: the values as stored, casts included), merged into the base once
+  it holds ``MERGE_AT`` rows;
+* **pending**: rows written by the open transaction: visible to its own reads (a batch rescores
+  its contacts with its new events), added to the tail when it commits and dropped when it rolls
+  back (``Store.on_finish``), so a group the writer rolls back and reruns job by job is never
+  counted twice.
+
+The server is the only process writing the store while it runs (DuckDB allows one), and every event
+it writes goes through ``api.writes.write_events``, which reports them here (``appended``).
+Nothing in the server deletes or updates events. As a guard against any other writer, every use
+compares the table's row count (in the transaction) with what this copy holds; on a difference the
+copy is dropped for good (``broken``) and the real-time path reads the table again, as before.
+A model published later that reads a column not held here takes the table path too (``covers``);
+so does a column of a type outside ``HELD_TYPES``, whose round trip through Arrow is not known to
+be exact. Rows reach the query through a temporary table whose columns are cast to the stored types,
+so the compiled query reads the same types and values it reads from ``events``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leadscore.storage.store import Store
+
+log = logging.getLogger("leadscore.storage")
+
+#: Column types held in memory: their values go through Arrow and back unchanged.
+HELD_TYPES = re.compile(r"^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
+                        r"FLOAT|DOUBLE|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|DECIMAL\(\d+,\d+\))$")
+#: Committed rows kept apart from the base up to this many; then merged into it (a few seconds at 20M).
+MERGE_AT = 1_000_000
+#: Rows read from the table per Arrow batch while building.
+READ_BATCH = 1 << 20
+#: The relation name ``copy_into`` registers while it fills a temporary table.
+_GATHERED = "_ls_gathered_events"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _encoded(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return pc.dictionary_encode(column) if pa.types.is_string(column.type) else column
+
+
+def _plain(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return column.dictionary_decode() if isinstance(column, pa.DictionaryArray) else (
+        pc.cast(column, column.type.value_type) if pa.types.is_dictionary(column.type) else column)
+
+
+class EventsByContact:
+    """``events``' columns ``columns`` (besides ``contact_id``) in memory, by contact (module docstring)."""
+
+    def __init__(self, columns: Sequence[str], types: dict[str, str]) -> None:
+        self.columns = tuple(columns)
+        self.types = {c: types[c] for c in ("contact_id", *self.columns)}
+        self.broken = False
+        self._ids = np.array([], dtype="S1")  # contact ids (UTF-8), sorted
+        self._starts = np.array([], dtype=np.int64)
+        self._counts = np.array([], dtype=np.int64)
+        self._base: pa.Table | None = None
+        self._base_rows = 0
+        self._tail: list[pa.Table] = []
+        self._tail_at: dict[str, list[int]] = {}  # contact id -> row numbers in the tail
+        self._tail_rows = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def build(cls, store: Store, columns: Iterable[str]) -> EventsByContact | None:
+        """Every row of ``events`` (the columns wanted that the table has, plus ``type`` and
+        ``occurred_at``), grouped by contact; None when a column has a type not held or a contact
+        id holds a NUL character (the sorted ids would not tell it apart)."""
+        started = time.perf_counter()
+        types = store.column_types("events")
+        wanted = [c for c in types if c in {"type", "occurred_at", *columns} and c != "contact_id"]
+        if not all(HELD_TYPES.match(types[c].upper()) for c in wanted):
+            log.info("events by contact not kept: a column of a type it does not hold (%s)",
+                     {c: types[c] for c in wanted})
+            return None
+        con = store.con
+        if con.execute("SELECT count(*) FROM events WHERE contains(contact_id, chr(0))").fetchall() != [(0,)]:
+            return None
+        memory = cls(wanted, types)
+        select = ", ".join(_quoted(c) for c in ("contact_id", *wanted))
+        reader = con.sql(f"SELECT {select} FROM events").to_arrow_reader(READ_BATCH)
+        batches = [pa.record_batch([_encoded(b.column(i)) for i in range(b.num_columns)], names=b.schema.names)
+                   for b in reader]
+        table = pa.Table.from_batches(batches, schema=batches[0].schema if batches else None) if batches else None
+        if table is None:
+            table = con.sql(f"SELECT {select} FROM events LIMIT 0").to_arrow_table()
+            table = pa.table([_encoded(table.column(i)) for i in range(table.num_columns)], names=table.column_names)
+        memory._regroup(table)
+        log.info("events by contact: %d rows of %d contacts, %.0f MB, built in %.1f s", memory._base_rows,
+                 len(memory._ids), memory.nbytes / 1e6, time.perf_counter() - started)
+        return memory
+
+    def _regroup(self, table: pa.Table) -> None:
+        """Make ``table`` (``contact_id`` first, any order) the base, grouped by contact."""
+        table = table.unify_dictionaries()
+        contact = table.column(0).combine_chunks() if table.num_rows else pa.array([], pa.string())
+        if not isinstance(contact, pa.DictionaryArray):
+            contact = pc.dictionary_encode(contact)
+        names = np.array([s.encode() for s in contact.dictionary.to_pylist()], dtype=object)
+        order_of_names = np.argsort(names.astype("S") if len(names) else np.array([], dtype="S1"), kind="stable")
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order_of_names] = np.arange(len(names))
+        labels = rank[contact.indices.to_numpy(zero_copy_only=False)] if len(contact) else np.array([], np.int64)
+        order = np.argsort(labels, kind="stable")
+        self._counts = np.bincount(labels, minlength=len(names)).astype(np.int64)
+        self._starts = np.cumsum(self._counts) - self._counts
+        self._ids = names[order_of_names].astype("S") if len(names) else np.array([], dtype="S1")
+        rest = table.drop_columns([table.column_names[0]])
+        self._base = rest.take(pa.array(order)).combine_chunks() if rest.num_rows else rest
+        self._base_rows = table.num_rows
+
+    @property
+    def rows_held(self) -> int:
+        return self._base_rows + self._tail_rows + self._pending_rows
+
+    @property
+    def nbytes(self) -> int:
+        held = self._ids.nbytes + self._starts.nbytes + self._counts.nbytes
+        return held + (self._base.nbytes if self._base is not None else 0) + sum(t.nbytes for t in self._tail)
+
+    # ------------------------------------------------------------------ writes
+
+    def appended(self, store: Store, rows: pa.Table) -> None:
+        """Rows the open transaction inserted into ``events`` (``contact_id`` and ``columns``, as
+        the insert returned them): held as pending until it ends."""
+        if self.broken or rows.num_rows == 0:
+            return
+        first = not self._pending
+        self._pending.append(rows.select(["contact_id", *self.columns]))
+        self._pending_rows += rows.num_rows
+        if first:  # outside a transaction (autocommit) the rows are committed already: tail at once
+            store.on_finish(self._finished)
+
+    def _finished(self, committed: bool) -> None:
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        if not committed:
+            return
+        for rows in pending:
+            first = self._tail_rows
+            for i, contact in enumerate(rows.column(0).to_pylist()):
+                self._tail_at.setdefault(contact, []).append(first + i)
+            self._tail.append(rows)
+            self._tail_rows += rows.num_rows
+        if len(self._tail) > 64:
+            self._tail = [pa.concat_tables(self._tail).combine_chunks()]
+        if self._tail_rows >= MERGE_AT:
+            self._merge_tail()
+
+    def _merge_tail(self) -> None:
+        """Fold the tail into the base (the writer pauses a few seconds at 20M rows)."""
+        started = time.perf_counter()
+        assert self._base is not None
+        ids = pa.array([s.decode() for s in self._ids.tolist()], pa.string())
+        labels = np.repeat(np.arange(len(self._ids), dtype=np.int32), self._counts)
+        base_contact = pa.DictionaryArray.from_arrays(pa.array(labels, pa.int32()), ids)
+        base = pa.Table.from_arrays([base_contact, *self._base.columns], names=["contact_id", *self.columns])
+        self._regroup(self._unified(base, pa.concat_tables(self._tail)))
+        self._tail, self._tail_at, self._tail_rows = [], {}, 0
+        log.info("events by contact: tail merged, %d rows, %.1f s", self._base_rows, time.perf_counter() - started)
+
+    @staticmethod
+    def _unified(base: pa.Table, tail: pa.Table) -> pa.Table:
+        """``base`` and ``tail`` as one table (their dictionaries differ; values are cast alike)."""
+        columns = []
+        for i, field in enumerate(base.schema):
+            part = tail.column(i)
+            if part.type != field.type:
+                plain = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+                part = _encoded(pc.cast(_plain(part), plain))
+            columns.append(pa.chunked_array([*base.column(i).chunks, *part.chunks]))
+        return pa.table(columns, names=base.column_names)
+
+    # ------------------------------------------------------------------ reads
+
+    def covers(self, columns: Iterable[str]) -> bool:
+        """Whether every one of ``columns`` (besides ``contact_id``) is held."""
+        return not self.broken and set(columns) - {"contact_id"} <= set(self.columns)
+
+    def usable(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether this copy still holds exactly the table's rows (their count, in the open
+        transaction); if not it is dropped for good and the table is read instead."""
+        if self.broken:
+            return False
+        [(count,)] = con.execute("SELECT count(*) FROM events").fetchall()
+        if int(count) == self.rows_held:
+            return True
+        log.warning("events by contact dropped: the table holds %s rows, the copy %d (a writer it was not told "
+                    "of); real-time rescoring reads the table from now on", count, self.rows_held)
+        self.broken = True
+        self._base, self._tail, self._pending, self._tail_at = None, [], [], {}
+        return False
+
+    def rows(self, ids: Sequence[str]) -> pa.Table:
+        """``contact_id`` and ``columns`` of every held row of these contacts (plain Arrow columns)."""
+        assert self._base is not None
+        wanted = list(dict.fromkeys(ids))
+        parts = [self._from_base(wanted)]
+        if self._tail:
+            positions = [p for i in wanted for p in self._tail_at.get(i, ())]
+            if positions:
+                parts.append(pa.concat_tables(self._tail).take(pa.array(positions, pa.int64())))
+        for rows in self._pending:
+            parts.append(rows.filter(pc.is_in(rows.column(0), pa.array(wanted, pa.string()))))
+        schema = parts[0].schema
+        return pa.concat_tables([p if p.schema == schema else p.cast(schema) for p in parts])
+
+    def _from_base(self, ids: list[str]) -> pa.Table:
+        """The base's rows of these contacts: each contact's rows are one slice."""
+        assert self._base is not None
+        width = self._ids.dtype.itemsize
+        fits = [i for i in ids if len(i.encode()) <= width and "\x00" not in i] if len(self._ids) else []
+        names: list[str] = []
+        take = np.array([], dtype=np.int64)
+        counts = np.array([], dtype=np.int64)
+        if fits:
+            keys = np.array([i.encode() for i in fits], dtype=self._ids.dtype)
+            at = np.minimum(np.searchsorted(self._ids, keys), len(self._ids) - 1)
+            hit = self._ids[at] == keys
+            counts = self._counts[at[hit]]
+            names = [i for i, h in zip(fits, hit, strict=True) if h]
+            starts = self._starts[at[hit]]
+            if counts.sum():
+                take = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, counts, strict=True)])
+        contact = pa.array(np.repeat(np.array(names, dtype=object), counts) if names else [], pa.string())
+        gathered = self._base.take(pa.array(take, pa.int64()))
+        return pa.table([contact, *(_plain(c) for c in gathered.columns)], names=["contact_id", *self.columns])
+
+    def copy_into(self, con: duckdb.DuckDBPyConnection, name: str, ids: Sequence[str], columns: Sequence[str]) -> bool:
+        """Create the temporary table ``name`` with ``columns`` of these contacts' events, typed as
+        stored; False (nothing created) when this copy cannot answer (``covers``, ``usable``)."""
+        if not self.covers(columns) or not self.usable(con):
+            return False
+        rows = self.rows(ids)
+        select = ", ".join(f"CAST({_quoted(c)} AS {self.types.get(c, 'VARCHAR')}) AS {_quoted(c)}" for c in columns)
+        con.register(_GATHERED, rows)
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select} FROM {_GATHERED}")
+        finally:
+            con.unregister(_GATHERED)
+        return True
