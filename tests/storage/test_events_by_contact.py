@@ -172,3 +172,11 @@ def test_an_empty_table_and_the_memory_it_takes(tmp_path: Path) -> None:
     _insert(store, [("x1", "c1", "page_view", None)])
     assert memory.rows(["c1"]).column("type").to_pylist() == ["page_view"]
     assert isinstance(memory.rows(["c1"]).column("occurred_at").type, pa.TimestampType)
+
+
+def test_a_contact_id_with_a_nul_character_is_never_merged_into_the_sorted_ids(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = _built(store)
+    monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
+    _insert(store, [("z1", "c1\x00", "page_view", None)])  # "c1" padded with NUL would be "c1"
+    assert memory.broken and not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])

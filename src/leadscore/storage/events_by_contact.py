@@ -183,6 +183,9 @@ class EventsByContact:
         """Fold the tail into the base (the writer pauses a few seconds at 20M rows)."""
         started = time.perf_counter()
         assert self._base is not None
+        if any("\x00" in contact for contact in self._tail_at):  # the sorted ids could not tell it apart
+            self._drop("a contact id with a NUL character")
+            return
         ids = pa.array([s.decode() for s in self._ids.tolist()], pa.string())
         labels = np.repeat(np.arange(len(self._ids), dtype=np.int32), self._counts)
         base_contact = pa.DictionaryArray.from_arrays(pa.array(labels, pa.int32()), ids)
@@ -217,11 +220,13 @@ class EventsByContact:
         [(count,)] = con.execute("SELECT count(*) FROM events").fetchall()
         if int(count) == self.rows_held:
             return True
-        log.warning("events by contact dropped: the table holds %s rows, the copy %d (a writer it was not told "
-                    "of); real-time rescoring reads the table from now on", count, self.rows_held)
+        self._drop(f"the table holds {count} rows, the copy {self.rows_held} (a writer it was not told of)")
+        return False
+
+    def _drop(self, why: str) -> None:
+        log.warning("events by contact dropped: %s; real-time rescoring reads the table from now on", why)
         self.broken = True
         self._base, self._tail, self._pending, self._tail_at = None, [], [], {}
-        return False
 
     def rows(self, ids: Sequence[str]) -> pa.Table:
         """``contact_id`` and ``columns`` of every held row of these contacts (plain Arrow columns)."""
