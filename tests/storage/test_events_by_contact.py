@@ -126,8 +126,11 @@ def test_the_tail_merged_into_the_base_changes_nothing(store: Store, monkeypatch
         with store.transaction():
             _insert(store, [(f"t{n}-{i}", rng.choice([*IDS, "later"]), "page_view", rng.choice([None, "/pricing"]))
                             for i in range(20)])
-        assert _held(memory, [*IDS, "later"]) == _table(store, [*IDS, "later"])
-    assert memory._tail_rows < 50 and memory.rows_held == 6080 and memory.usable(store.con)
+        assert _held(memory, [*IDS, "later"]) == _table(store, [*IDS, "later"])  # a merge may be under way
+    memory._take_merged(None)  # the merge on its thread, swapped in
+    assert memory._tail_rows < 50 and memory._merging is None and memory._base_rows >= 6050
+    assert _held(memory, [*IDS, "later"]) == _table(store, [*IDS, "later"])
+    assert memory.rows_held == 6080 and memory.usable(store.con)
 
 
 def test_a_write_it_was_not_told_of_drops_it_and_the_table_is_read(store: Store) -> None:
@@ -172,6 +175,19 @@ def test_an_empty_table_and_the_memory_it_takes(tmp_path: Path) -> None:
     _insert(store, [("x1", "c1", "page_view", None)])
     assert memory.rows(["c1"]).column("type").to_pylist() == ["page_view"]
     assert isinstance(memory.rows(["c1"]).column("occurred_at").type, pa.TimestampType)
+
+
+def test_a_merge_that_fails_on_its_thread_drops_the_copy(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = _built(store)
+
+    def fail(*args: object) -> None:
+        raise MemoryError("no room to merge")
+
+    monkeypatch.setattr(events_by_contact, "_merged", fail)
+    monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
+    _insert(store, [("f1", "c1", "page_view", None)])
+    memory._take_merged(None)
+    assert memory.broken and not memory.usable(store.con)
 
 
 def test_a_contact_id_with_a_nul_character_is_never_merged_into_the_sorted_ids(
