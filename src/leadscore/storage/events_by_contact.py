@@ -222,6 +222,8 @@ class EventsByContact:
         from the old base and tail; the writer swaps the result in at its next use
         (``_take_merged``), rows committed meanwhile staying in the tail."""
         assert self._base is not None
+        if not self._tail:
+            return
         if any("\x00" in contact for contact in self._tail_at):  # the sorted ids could not tell it apart
             self._drop("a contact id with a NUL character")
             return
