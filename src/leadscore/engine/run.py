@@ -284,12 +284,18 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     con = store.con
     try:
         if isinstance(scoring_model, AccountModel):
-            from leadscore.engine.account_sql import account_param_sql, account_sql, workflow_conditions
+            from leadscore.engine.account_sql import (
+                account_param_sql,
+                account_sql,
+                company_history_table,
+                workflow_conditions,
+            )
 
+            histories = {"history": history_table(store, as_of), "company_history": company_history_table(store, as_of)}
             sql = (account_sql(store, scoring_model, as_of) if ids is None
-                   else account_param_sql(store, version, scoring_model, history=history_table(store, as_of)))
+                   else account_param_sql(store, version, scoring_model, **histories))
             # an `if:` that fails is this model's failure
-            workflow_conditions(store, version, scoring_model, history=history_table(store, as_of))
+            workflow_conditions(store, version, scoring_model, **histories)
         elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
