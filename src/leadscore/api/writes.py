@@ -13,7 +13,7 @@ would give it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,22 +47,38 @@ def _in(column: str, values: list[str]) -> tuple[str, list[Any]]:
     return f"{column} IN (SELECT unnest(?))", [values]
 
 
-def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types: Mapping[str, pa.DataType]) -> None:
-    """One INSERT of column-wise rows: bound values when few, an Arrow table when many."""
+def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types: Mapping[str, pa.DataType],
+                 returning: Sequence[str] = ()) -> pa.Table | None:
+    """One INSERT of column-wise rows: bound values when few, an Arrow table when many; with
+    ``returning``, those columns of the rows as stored (DuckDB's casts applied)."""
     names = list(columns)
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+    quoted = ", ".join(_quoted(c) for c in names)
+    back = f" RETURNING {', '.join(_quoted(c) for c in returning)}" if returning else ""
     n = len(columns[names[0]])
     if n <= SMALL:
         row = "(" + ", ".join("?" * len(names)) + ")"
         params = [columns[c][i] for i in range(n) for c in names]
-        store.con.execute(f"INSERT INTO {table} ({quoted}) VALUES {', '.join([row] * n)}", params)
-        return
+        text = f"INSERT INTO {table} ({quoted}) VALUES {', '.join([row] * n)}{back}"
+        if not returning:
+            store.con.execute(text, params)
+            return None
+        returned = store.con.sql(text, params=params)  # executed here, once; its rows materialised
+        return returned.to_arrow_table() if returned is not None else None
     arrow = pa.table({c: pa.array(columns[c], types.get(c, pa.string())) for c in names})
     store.con.register("_api_rows", arrow)
     try:
-        store.con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _api_rows")
+        text = f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _api_rows{back}"
+        if not returning:
+            store.con.execute(text)
+            return None
+        returned = store.con.sql(text)
+        return returned.to_arrow_table() if returned is not None else None
     finally:
         store.con.unregister("_api_rows")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -239,7 +255,11 @@ def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[s
         if types[name] == pa.string():
             values = [None if v is None else str(v) for v in values]
         columns[name] = values
-    _insert_rows(store, "events", columns, types)
+    memory = store.events_memory  # the server's copy of the scoring columns learns the rows as stored
+    returning = ("contact_id", *memory.columns) if memory is not None and not memory.broken else ()
+    stored = _insert_rows(store, "events", columns, types, returning)
+    if memory is not None and stored is not None:
+        memory.appended(store, stored)
 
 
 def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -23,6 +23,9 @@ from leadscore.storage.lock import in_use_message
 from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from leadscore.storage.types import logical_type
 from leadscore.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from leadscore.storage.events_by_contact import EventsByContact
 
 
 def rows_affected(con: duckdb.DuckDBPyConnection) -> int:
@@ -54,11 +57,15 @@ class Store:
     #: ``scored_by(model, as_of, contact_id, detail)`` returns SQL over the rows the engine computed
     #: for that model query, which ``engine.run.compiled_sql`` then returns instead of compiling.
     scored_by: Callable[[Any, datetime, str | None, bool], str] | None = None
+    #: The server's copy of the events' scoring columns by contact (``storage.events_by_contact``),
+    #: on its writing connection only; None elsewhere.
+    events_memory: EventsByContact | None = None
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
         self.con = con
         self.path = path
         self._in_tx = False
+        self._on_finish: list[Callable[[bool], None]] = []
         #: the workspace's ``accounts.match_by_domain`` (set by ``Workspace.open_store``): contacts
         #: without a company_id belong to the company of their e-mail domain
         self.match_by_domain = False
@@ -160,15 +167,32 @@ class Store:
             return
         self.con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        committed = False
         try:
-            yield self.con
-        except BaseException:
+            try:
+                yield self.con
+            except BaseException:
+                self._in_tx = False
+                self.con.execute("ROLLBACK")
+                raise
             self._in_tx = False
-            self.con.execute("ROLLBACK")
-            raise
-        self._in_tx = False
-        fault_point("store.commit")
-        self.con.execute("COMMIT")
+            fault_point("store.commit")
+            self.con.execute("COMMIT")
+            committed = True
+        finally:
+            self._in_tx = False
+            finish, self._on_finish = self._on_finish, []
+            for fn in finish:
+                fn(committed)
+
+    def on_finish(self, fn: Callable[[bool], None]) -> None:
+        """Call ``fn(committed)`` once the open transaction ends (committed, or rolled back or
+        failed): for memory kept beside the store that must follow its commits exactly
+        (``storage.events_by_contact``). Outside a transaction it is called at once with True."""
+        if not self._in_tx:
+            fn(True)
+            return
+        self._on_finish.append(fn)
 
     # ------------------------------------------------------------------ columns
 
