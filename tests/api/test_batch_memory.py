@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.api.conftest import make_workspace
 
 from leadscore.api import create_app
@@ -98,3 +99,25 @@ def test_the_copy_follows_every_write_and_batches_score_as_the_compiled_query(tm
     app = create_app(ws, worker=False, scheduler=False)
     with ThreadedServer(app):
         _check(app.state.runtime.store, app.state.runtime.reader())
+
+
+def test_a_copy_that_cannot_be_built_leaves_the_server_reading_the_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: more than 2 GiB of one text column (unique URLs at 20-40M events) raised
+    ArrowCapacityError out of the build, and the server did not start."""
+    import pyarrow as pa
+
+    from leadscore.storage.events_by_contact import EventsByContact
+
+    def too_big(*args: object) -> None:
+        raise pa.ArrowCapacityError("array cannot contain more than 2147483646 bytes")
+
+    monkeypatch.setattr(EventsByContact, "build", classmethod(lambda cls, *a: too_big()))
+    ws, keys = make_workspace(tmp_path / "ws")
+    app = create_app(ws, worker=False, scheduler=False)
+    with ThreadedServer(app) as server, httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {keys['write']}"}, timeout=60) as client:
+        assert app.state.runtime.store.events_memory is None
+        contact = app.state.runtime.reader().con.execute("SELECT min(contact_id) FROM contacts").fetchall()[0][0]
+        events = [{"event_id": f"t-{i}", "contact_id": contact, "type": "page_view"} for i in range(40)]
+        assert client.post("/v1/events", json={"events": events}).status_code == 200

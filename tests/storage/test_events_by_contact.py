@@ -196,3 +196,37 @@ def test_a_contact_id_with_a_nul_character_is_never_merged_into_the_sorted_ids(
     monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
     _insert(store, [("z1", "c1\x00", "page_view", None)])  # "c1" padded with NUL would be "c1"
     assert memory.broken and not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])
+
+
+def test_a_long_contact_id_is_never_held_at_fixed_width(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: the sorted ids are as wide as the longest one, so one 10 kB id made 1M ids
+    take 10 GB. A longer id than ``MAX_ID_BYTES`` in the table means no copy; in the tail, the copy
+    is dropped at its merge and the table read."""
+    memory = _built(store)
+    monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
+    long_id = "ü" * events_by_contact.MAX_ID_BYTES  # twice as many bytes as characters
+    with store.transaction():
+        store.con.execute("INSERT INTO contacts (contact_id) VALUES (?)", [long_id])
+        _insert(store, [("l1", long_id, "page_view", None)])
+    assert memory.broken and not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])
+    assert EventsByContact.build(store, ["url"]) is None  # the table holds it now
+
+
+def test_a_failure_after_commit_keeps_the_commit_and_drops_the_copy(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: a merge thread that could not start made the committed transaction raise,
+    and every later commit and read failed with "cannot join thread before it is started"."""
+    memory = _built(store)
+    monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
+
+    def no_thread(self: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(events_by_contact.threading.Thread, "start", no_thread)
+    with store.transaction():  # does not raise: the rows are committed
+        _insert(store, [("n1", "c1", "page_view", None)])
+    assert store.con.execute("SELECT count(*) FROM events WHERE event_id = 'n1'").fetchall() == [(1,)]
+    assert memory.broken and memory._merging is None
+    with store.transaction():  # later writes go on; the table is read
+        _insert(store, [("n2", "c2", "page_view", None)])
+    assert not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])

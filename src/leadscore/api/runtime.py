@@ -108,7 +108,12 @@ class ApiRuntime:
             log.info("built the lookup indexes by contact in %.1f s (an import had dropped them)", self.index_seconds)
         if self.settings.events_in_memory:  # before the writer starts: nothing writes while it is built
             started = time.perf_counter()
-            self.store.events_memory = EventsByContact.build(self.store, events_read(self.store))
+            try:
+                self.store.events_memory = EventsByContact.build(self.store, events_read(self.store))
+            except Exception:  # noqa: BLE001 - e.g. more than 2 GiB of one text column: read the table
+                log.warning("events by contact not kept: building it failed; real-time rescoring reads "
+                            "the table", exc_info=True)
+                self.store.events_memory = None
             self.memory_seconds = time.perf_counter() - started
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()

@@ -58,6 +58,9 @@ HELD_TYPES = re.compile(r"^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|UTIN
                         r"FLOAT|DOUBLE|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|DECIMAL\(\d+,\d+\))$")
 #: Committed rows kept apart from the base up to this many; then merged into it (a few seconds at 20M).
 MERGE_AT = 1_000_000
+#: Contact ids are held sorted at a fixed width (numpy bytes): one id of 10 kB would make 1M ids
+#: take 10 GB. A store (or a tail) holding a longer id is not kept; the table is read instead.
+MAX_ID_BYTES = 128
 #: Rows read from the table per Arrow batch while building.
 READ_BATCH = 1 << 20
 #: The relation name ``copy_into`` registers while it fills a temporary table.
@@ -154,7 +157,10 @@ class EventsByContact:
                      {c: types[c] for c in wanted})
             return None
         con = store.con
-        if con.execute("SELECT count(*) FROM events WHERE contains(contact_id, chr(0))").fetchall() != [(0,)]:
+        if con.execute("SELECT count(*) FROM events WHERE contains(contact_id, chr(0)) "
+                       "OR strlen(contact_id) > $w", {"w": MAX_ID_BYTES}).fetchall() != [(0,)]:
+            log.info("events by contact not kept: a contact id with a NUL character or longer than %d bytes",
+                     MAX_ID_BYTES)
             return None
         memory = cls(wanted, types)
         select = ", ".join(_quoted(c) for c in ("contact_id", *wanted))
@@ -201,11 +207,14 @@ class EventsByContact:
         pending, self._pending, self._pending_rows = self._pending, [], 0
         if not committed or self.broken:
             return
-        for rows in pending:
-            self._add_tail(rows)
-        self._take_merged()
-        if self._tail_rows >= MERGE_AT and self._merging is None:
-            self._merge_tail(background=True)
+        try:
+            for rows in pending:
+                self._add_tail(rows)
+            self._take_merged()
+            if self._tail_rows >= MERGE_AT and self._merging is None:
+                self._merge_tail(background=True)
+        except Exception as exc:  # noqa: BLE001 - the transaction committed: this copy no longer follows it
+            self._drop(f"following a commit failed ({exc!r})")
 
     def _add_tail(self, rows: pa.Table) -> None:
         first = self._tail_rows
@@ -224,8 +233,8 @@ class EventsByContact:
         assert self._base is not None
         if not self._tail:
             return
-        if any("\x00" in contact for contact in self._tail_at):  # the sorted ids could not tell it apart
-            self._drop("a contact id with a NUL character")
+        if any("\x00" in contact or len(contact.encode()) > MAX_ID_BYTES for contact in self._tail_at):
+            self._drop(f"a contact id with a NUL character or longer than {MAX_ID_BYTES} bytes")
             return
         ids, counts, base, tail = self._ids, self._counts, self._base, pa.concat_tables(self._tail)
         started = time.perf_counter()
@@ -241,8 +250,8 @@ class EventsByContact:
                 done["error"] = exc
 
         thread = threading.Thread(target=merge, name="leadscore-events-merge", daemon=True)
+        thread.start()  # first: a thread that could not start must not be waited for
         self._merging = (thread, done, tail.num_rows, started)
-        thread.start()
 
     def _take_merged(self, wait: float | None = 0.0) -> None:
         """Swap in a finished background merge (``wait``: how long to wait for it; None = until done)."""
@@ -328,10 +337,16 @@ class EventsByContact:
     def copy_into(self, con: duckdb.DuckDBPyConnection, name: str, ids: Sequence[str], columns: Sequence[str]) -> bool:
         """Create the temporary table ``name`` with ``columns`` of these contacts' events, typed as
         stored; False (nothing created) when this copy cannot answer (``covers``, ``usable``)."""
-        self._take_merged()
-        if not self.covers(columns) or not self.usable(con):
+        try:
+            self._take_merged()
+            if not self.covers(columns) or not self.usable(con):
+                return False
+            rows = self.rows(ids)
+        except duckdb.Error:
+            raise  # the transaction's own failure (a conflict, an abort): the writer reruns it
+        except Exception as exc:  # noqa: BLE001 - the table answers instead
+            self._drop(f"reading it failed ({exc!r})")
             return False
-        rows = self.rows(ids)
         select = ", ".join(f"CAST({_quoted(c)} AS {self.types.get(c, 'VARCHAR')}) AS {_quoted(c)}" for c in columns)
         con.register(_GATHERED, rows)
         try:

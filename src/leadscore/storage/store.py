@@ -7,6 +7,7 @@ as it was before: DuckDB's WAL discards uncommitted work on the next open.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from leadscore.storage.lock import in_use_message
 from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from leadscore.storage.types import logical_type
 from leadscore.timeutil import utcnow
+
+log = logging.getLogger("leadscore.storage")
 
 if TYPE_CHECKING:
     from leadscore.storage.events_by_contact import EventsByContact
@@ -183,7 +186,10 @@ class Store:
             self._in_tx = False
             finish, self._on_finish = self._on_finish, []
             for fn in finish:
-                fn(committed)
+                try:
+                    fn(committed)
+                except Exception:  # noqa: BLE001 - the transaction's outcome stands; the callback's owner
+                    log.exception("a callback at the end of a transaction failed")  # handles its own state
 
     def on_finish(self, fn: Callable[[bool], None]) -> None:
         """Call ``fn(committed)`` once the open transaction ends (committed, or rolled back or
