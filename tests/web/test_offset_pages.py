@@ -146,3 +146,13 @@ def test_a_deep_page_of_a_big_tier_sorts_a_small_slice() -> None:
             assert counted and counted[0] <= offset_pages.SLICE_ROWS, (page, counted)
     finally:
         recording.con.close()
+
+
+def test_scores_a_few_denormals_apart_are_binned_in_order() -> None:
+    """Review finding: a range of scores smaller than BINS x 5e-324 (decay of very old events)
+    made the bin width 0.0, each row's bin NaN or inf, and typed pages showed the top leads again."""
+    tiny = _store([(f"c{i:03d}", 1e-321 if i < 10 else 0.0, "cold", None) for i in range(60)])
+    try:
+        assert _typed(tiny, 2)[0] == _expected(tiny, PAGE_SIZE)
+    finally:
+        tiny.con.close()

@@ -57,7 +57,7 @@ CREATE = f"""CREATE TABLE {TABLE} (
 #: the table's columns today, in order
 COLUMNS = "model, contact_id, score, tier, as_of, week_score, owner, search, ids, priority, probability"
 #: the predictive model the list shows: the one whose contact predictions were written last
-LATEST_PREDICTIVE = "(SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1)"
+LATEST_PREDICTIVE = "(SELECT model FROM prediction_runs ORDER BY computed_at DESC, model LIMIT 1)"
 #: the latest predictive model's predictions (``contact_id``, ``priority``, ``probability``)
 PREDICTED = f"SELECT contact_id, priority, probability FROM predictions WHERE model = {LATEST_PREDICTIVE}"
 
