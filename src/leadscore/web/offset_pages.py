@@ -83,7 +83,8 @@ def offset_slice(store: Store, source: str, params: dict[str, Any], keys: tuple[
     *rank_keys, value, ident = keys
     ranks = rank_keys or ["0"]
     # the width, not the range, is tested: a range of a few denormals divided by BINS is 0.0
-    binned = (f"floor(({value} - m.lo) / (CASE WHEN (m.hi - m.lo) / {BINS} > 0 THEN (m.hi - m.lo) / {BINS} ELSE 1 END))")
+    width = f"(m.hi - m.lo) / {BINS}"
+    binned = f"floor(({value} - m.lo) / (CASE WHEN {width} > 0 THEN {width} ELSE 1 END))"
     bounds = f"(SELECT min({value}) AS lo, max({value}) AS hi FROM {source}) AS m"
     part = _narrow(store, source, Slice(params=dict(params), offset=offset), ranks, value, ident, span,
                    level=0, extra=[binned], join=bounds)
