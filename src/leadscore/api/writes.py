@@ -23,7 +23,7 @@ import pyarrow as pa
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent
-from leadscore.storage.history import change_instant, record_initial_values, write_properties
+from leadscore.storage.history import change_instant, quoted, record_initial_values, write_properties
 from leadscore.storage.identity import email_contact_id, email_key, email_key_sql
 from leadscore.storage.store import Store
 from leadscore.storage.types import TypeKind, type_kind
@@ -52,33 +52,27 @@ def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types:
     """One INSERT of column-wise rows: bound values when few, an Arrow table when many; with
     ``returning``, those columns of the rows as stored (DuckDB's casts applied)."""
     names = list(columns)
-    quoted = ", ".join(_quoted(c) for c in names)
-    back = f" RETURNING {', '.join(_quoted(c) for c in returning)}" if returning else ""
-    n = len(columns[names[0]])
-    if n <= SMALL:
-        row = "(" + ", ".join("?" * len(names)) + ")"
-        params = [columns[c][i] for i in range(n) for c in names]
-        text = f"INSERT INTO {table} ({quoted}) VALUES {', '.join([row] * n)}{back}"
+    listed = ", ".join(quoted(c) for c in names)
+    back = f" RETURNING {', '.join(quoted(c) for c in returning)}" if returning else ""
+
+    def insert(text: str, params: list[Any] | None = None) -> pa.Table | None:
         if not returning:
             store.con.execute(text, params)
             return None
         returned = store.con.sql(text, params=params)  # executed here, once; its rows materialised
         return returned.to_arrow_table() if returned is not None else None
+
+    n = len(columns[names[0]])
+    if n <= SMALL:
+        row = "(" + ", ".join("?" * len(names)) + ")"
+        params = [columns[c][i] for i in range(n) for c in names]
+        return insert(f"INSERT INTO {table} ({listed}) VALUES {', '.join([row] * n)}{back}", params)
     arrow = pa.table({c: pa.array(columns[c], types.get(c, pa.string())) for c in names})
     store.con.register("_api_rows", arrow)
     try:
-        text = f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _api_rows{back}"
-        if not returning:
-            store.con.execute(text)
-            return None
-        returned = store.con.sql(text)
-        return returned.to_arrow_table() if returned is not None else None
+        return insert(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM _api_rows{back}")
     finally:
         store.con.unregister("_api_rows")
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass

@@ -49,6 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leadscore.storage.history import quoted
 from leadscore.storage.store import Store
 
 log = logging.getLogger("leadscore.storage")
@@ -65,10 +66,6 @@ MAX_ID_BYTES = 128
 READ_BATCH = 1 << 20
 #: The relation name ``copy_into`` registers while it fills a temporary table.
 _GATHERED = "_ls_gathered_events"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _encoded(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -163,7 +160,7 @@ class EventsByContact:
                      MAX_ID_BYTES)
             return None
         memory = cls(wanted, types)
-        select = ", ".join(_quoted(c) for c in ("contact_id", *wanted))
+        select = ", ".join(quoted(c) for c in ("contact_id", *wanted))
         reader = con.sql(f"SELECT {select} FROM events").to_arrow_reader(READ_BATCH)
         batches = [pa.record_batch([_encoded(b.column(i)) for i in range(b.num_columns)], names=b.schema.names)
                    for b in reader]
@@ -347,7 +344,7 @@ class EventsByContact:
         except Exception as exc:  # noqa: BLE001 - the table answers instead
             self._drop(f"reading it failed ({exc!r})")
             return False
-        select = ", ".join(f"CAST({_quoted(c)} AS {self.types.get(c, 'VARCHAR')}) AS {_quoted(c)}" for c in columns)
+        select = ", ".join(f"CAST({quoted(c)} AS {self.types.get(c, 'VARCHAR')}) AS {quoted(c)}" for c in columns)
         con.register(_GATHERED, rows)
         try:
             con.execute(f"DROP TABLE IF EXISTS {name}")
