@@ -14,18 +14,20 @@ from typing import Any
 
 import duckdb
 
-from leadscore.storage.history import record_changes, stage_table
+from leadscore.storage.history import CONTACTS, Level, record_changes, stage_table
 
 #: The columns of ``property_history`` an engine reads (compiler/properties_as_of.py).
 HISTORY_COLUMNS = ("contact_id", "property", "old_value", "new_value", "changed_at")
 
 
-def record_history(con: duckdb.DuckDBPyConnection, types: dict[str, str], history: Sequence[dict[str, Any]]) -> None:
+def record_history(con: duckdb.DuckDBPyConnection, types: dict[str, str], history: Sequence[dict[str, Any]],
+                   level: Level = CONTACTS) -> None:
     """Stage each change with DuckDB's text of its typed value (``types``: the contacts columns'
-    DuckDB types), then record them all; a change without ``changed_at`` states an assumed value."""
+    DuckDB types), then record them all; a change without ``changed_at`` states an assumed value.
+    ``level``: companies' changes (keyed by ``company_id``) into their history."""
     if not history:
         return
-    stage = stage_table(con)
+    stage = stage_table(con, level)
     selects = []
     params: list[Any] = []
     for i, change in enumerate(history):
@@ -35,7 +37,7 @@ def record_history(con: duckdb.DuckDBPyConnection, types: dict[str, str], histor
             selects.append(f"SELECT ?, ?, NULL, NULL, {text}, true, {i}")
         else:
             selects.append(f"SELECT ?, ?, {text}, ?, NULL, false, {i}")
-        params += [change["contact_id"], change["property"], change["value"]]
+        params += [change[level.key], change["property"], change["value"]]
         params += [] if assumed else [change["changed_at"]]
     con.execute(f"INSERT INTO {stage} " + " UNION ALL ".join(selects), params)
-    record_changes(con, source="test", now=datetime(2100, 1, 1), current_written=False)
+    record_changes(con, source="test", now=datetime(2100, 1, 1), current_written=False, level=level)

@@ -11,14 +11,17 @@ tables and run one query can check itself against ``engine.reference_accounts`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 from tests.strategies import (
     AS_OF,
+    CHANGE_DAYS,
+    EMAILS,
     EVENT_TYPES,
+    MICROS_PER_DAY,
     POINTS,
     SIZE_BOUNDS,
     SIZES,
@@ -31,6 +34,7 @@ from tests.strategies import (
     event_rows,
     model_dicts,
     property_conditions,
+    property_histories,
     string_tests,
 )
 
@@ -61,6 +65,8 @@ class AccountScenario:
     events: Rows
     as_of: datetime
     match_by_domain: bool
+    history: Rows = field(default_factory=list)  #: contacts' recorded property changes
+    company_history: Rows = field(default_factory=list)  #: companies' recorded property changes
 
 
 # --------------------------------------------------------------------------- data
@@ -108,6 +114,47 @@ def account_datasets(draw: st.DrawFn, as_of: datetime, max_events: int = 40) -> 
     return companies, contacts, events
 
 
+#: Company properties with a history and the values a change may set (domains move contacts).
+COMPANY_HISTORY_VALUES: dict[str, tuple[Any, ...]] = {
+    "domain": DOMAINS, "industry": INDUSTRIES, "employees": (5, 50, 500, 5000), "owner": ("ann", "bob", None)}
+
+
+@st.composite
+def changes_of(draw: st.DrawFn, rows: Rows, key: str, pools: dict[str, tuple[Any, ...]], as_of: datetime) -> Rows:
+    """Recorded changes of some rows' properties, as ``strategies.property_histories`` draws them
+    (several per property, exactly at ``as_of`` and a microsecond either side, values back and
+    forth, NULL, an assumed value with no time), keyed by ``key``."""
+    changes: Rows = []
+    for row in rows:
+        if draw(st.integers(0, 3)) == 0:
+            continue
+        for name in draw(st.lists(st.sampled_from(sorted(pools)), unique=True, min_size=1, max_size=3)):
+            times: dict[datetime | None, Any] = {}
+            for _ in range(draw(st.integers(1, 3))):
+                days = draw(_opt(st.sampled_from(CHANGE_DAYS)))
+                when = None if days is None else as_of - timedelta(microseconds=round(days * MICROS_PER_DAY))
+                times[when] = draw(st.sampled_from(pools[name]))
+            changes += [{key: row[key], "property": name, "value": value, "changed_at": when}
+                        for when, value in times.items()]
+    return changes
+
+
+@st.composite
+def account_histories(draw: st.DrawFn, companies: Rows, contacts: Rows, as_of: datetime) -> tuple[Rows, Rows]:
+    """Contacts' changes (membership's: moving to another company, an unknown one or none, another
+    e-mail) and companies' changes (their properties and domains)."""
+    if draw(st.integers(0, 3)) == 0:
+        return [], []
+    ids = tuple(c["company_id"] for c in companies) + ("k-unknown", None)
+    domains = tuple(f"x@{c['domain']}" for c in companies if c["domain"]) + EMAILS[:2]
+    moves = draw(changes_of(contacts, "contact_id", {"company_id": ids, "email": domains}, as_of))
+    # the contacts' own properties too (the store keeps one change per contact, property and moment)
+    taken = {(c["contact_id"], c["property"], c["changed_at"]) for c in moves}
+    own = [c for c in draw(property_histories(contacts, as_of))
+           if (c["contact_id"], c["property"], c["changed_at"]) not in taken]
+    return moves + own, draw(changes_of(companies, "company_id", COMPANY_HISTORY_VALUES, as_of))
+
+
 # --------------------------------------------------------------------------- the model
 
 _BAND = st.one_of(st.just({}), st.integers(0, 4).map(lambda n: {"at_least": n}),
@@ -139,8 +186,8 @@ def rollups(draw: st.DrawFn, tiers: list[str], groups: list[str]) -> dict[str, A
 
 @st.composite
 def account_leaves(draw: st.DrawFn, as_of: datetime, tiers: list[str], groups: list[str]) -> dict[str, Any]:
-    kind = draw(st.integers(0, 6))
-    if kind == 0:
+    kind = draw(st.integers(0, 7))
+    if kind in (0, 7):  # company properties: twice as likely, so their histories are read often
         name = draw(st.sampled_from(sorted(COMPANY_SCHEMA)))
         if name == "employees":
             test = draw(st.one_of(st.sampled_from(SIZE_BOUNDS).map(lambda v: {"gte": v}),
@@ -255,5 +302,6 @@ def account_scenarios(draw: st.DrawFn) -> AccountScenario:
     companies, contacts, events = draw(account_datasets(as_of))
     contact = draw(model_dicts(as_of)) | {"name": "b2b"}
     account = draw(account_model_dicts(as_of, contact))
+    history, company_history = draw(account_histories(companies, contacts, as_of))
     return AccountScenario(AccountModel.model_validate(account), ScoringModel.model_validate(contact),
-                           companies, contacts, events, as_of, draw(st.booleans()))
+                           companies, contacts, events, as_of, draw(st.booleans()), history, company_history)

@@ -40,9 +40,11 @@ from tests.history_rows import record_history
 from tests.strategies import CONTACT_SCHEMA, CUSTOM_CONTACT_COLUMNS, EVENT_SCHEMA, Scenario, scenarios
 
 from leadscore.compiler import compile_model
+from leadscore.engine.realtime import event_columns_read
 from leadscore.engine.reference import ReferenceScore, score_many_reference
 from leadscore.model.loader import load_model
 from leadscore.model.spec import MatrixAxis, ScoringModel
+from leadscore.storage.events_by_contact import EventsByContact
 from leadscore.storage.history import needs_history
 from leadscore.storage.store import Store, used_params
 from leadscore.timeutil import epoch_micros
@@ -399,8 +401,18 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
     engine.load(scenario.contacts, events[:cut1])
     store, model, as_of = engine.store, scenario.model, scenario.as_of
     ensure_lookup_indexes(store)
+    # the server's copy of the model's event columns by contact, built at its start (here: after
+    # the first part), told of every later write; its tail merged into its base or not
+    store.events_memory = EventsByContact.build(store, event_columns_read(model))
+    _count(f"real-time: events by contact {'kept' if store.events_memory else 'not kept (a column type)'}")
     try:
         _append_events(engine, events[cut1:cut2])
+        rolled_back = data.draw(st.lists(st.sampled_from(events), max_size=3), label="rolled back") if events else []
+        with suppress(_Undo), store.transaction():  # a transaction that fails: none of its rows count
+            _append_events(engine, [dict(e, event_id=f"undone-{i}") for i, e in enumerate(rolled_back)])
+            raise _Undo
+        if store.events_memory is not None and data.draw(st.booleans(), label="merge the tail"):
+            store.events_memory._merge_tail()
         with store.transaction() as con:
             _append_events(engine, events[cut2:])
             batch = {cid: row for cid, row in engine_scores(engine, model, as_of).items()}
@@ -430,6 +442,14 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
             version = ModelVersion(model.name, 1, f"diff-{digest}", "", None, datetime(2025, 1, 1),
                                    list(model.groups))
             copy_rows(store, model, ids)
+            memory = store.events_memory
+            if memory is not None:  # the copy is exactly the table's rows of those contacts, values as stored
+                columns = [c for c in event_types if c in {"contact_id", *memory.columns}]
+                assert memory.usable(con)
+                assert sorted(memory.rows(ids).select(columns).to_pylist(), key=repr) == sorted(
+                    (dict(zip(columns, r, strict=True)) for r in con.execute(
+                        f"SELECT {', '.join(columns)} FROM events WHERE contact_id IN (SELECT UNNEST(?))",
+                        [ids]).fetchall()), key=repr)
             sql = _parameterized_sql(version, model, {k: logical_type(v) for k, v in contact_types.items()},
                                      {k: logical_type(v) for k, v in event_types.items()}, (RT_CONTACTS, RT_EVENTS))
             params = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": ids}
@@ -456,6 +476,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
         _describe(scenario)
         raise
     finally:
+        store.events_memory = None
         drop_lookup_indexes(store.con)
         store.con.execute("DELETE FROM scores")
 
@@ -465,15 +486,21 @@ class _Undo(Exception):
 
 
 def _append_events(engine: DuckDBEngine, events: Sequence[Row]) -> None:
+    """Insert events as the server does: the rows as stored told to its copy by contact, if any."""
     if not events:
         return
-    types = engine.store.column_types("events")
+    store = engine.store
+    types = store.column_types("events")
     row = "(" + ", ".join("?" for _ in EVENT_FIELDS) + ")"
-    engine.store.con.execute(
+    memory = store.events_memory
+    returning = f" RETURNING contact_id, {', '.join(memory.columns)}" if memory is not None else ""
+    inserted = store.con.sql(
         f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
         f"SELECT {', '.join(f'CAST({f} AS {types[f]})' for f in EVENT_FIELDS)} "
-        f"FROM (VALUES {', '.join(row for _ in events)}) v({', '.join(EVENT_FIELDS)})",
-        [e.get(f) for e in events for f in EVENT_FIELDS])
+        f"FROM (VALUES {', '.join(row for _ in events)}) v({', '.join(EVENT_FIELDS)}){returning}",
+        params=[e.get(f) for e in events for f in EVENT_FIELDS])
+    if memory is not None and inserted is not None:
+        memory.appended(store, inserted.to_arrow_table())
 
 
 @settings(max_examples=max(EXAMPLES // 3, 20), deadline=None, suppress_health_check=_SLOW_OK)

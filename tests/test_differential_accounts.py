@@ -8,6 +8,13 @@ with ``engine.reference_accounts``: score, each group and each rule's points wit
 grade, match counts and fired flags equal. The one-company query must return the batch query's row,
 and the parameterised real-time text (``$company_ids``) the same rows.
 
+Property histories are part of the data (``strategies_accounts.account_histories``): contacts'
+changes (their own properties, and membership's ``company_id`` and ``email``) and companies'
+(their properties and ``domain``), recorded as the store records them. The engines read both as of
+the instant from ``property_history`` / ``company_property_history``; the reference resolves them
+by the rule (``engine/properties_as_of.py``). When nothing changed after the instant, the query
+without the histories (the "now" path) must give the same rows.
+
 Engines: the embedded DuckDB store, a local Spark session and a real PostgreSQL server (the one
 the conformance suite starts, ``tests/pgserver.py``). Another engine plugs in by subclassing
 ``AccountDuckDB`` with its own ``load_accounts`` and ``run``: three tables in, one query's rows out.
@@ -24,6 +31,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from tests.history_rows import record_history
 from tests.strategies_accounts import COMPANY_SCHEMA, AccountScenario, account_scenarios
 from tests.test_differential import TOLERANCE, DuckDBEngine, SparkEngine, _near_bound
 
@@ -32,29 +40,42 @@ from leadscore.engine.reference_accounts import AccountReferenceScore, score_acc
 from leadscore.model.account_spec import AccountModel
 from leadscore.model.loader import parse_model
 from leadscore.model.spec import ScoringModel
+from leadscore.storage.history import COMPANIES, needs_history
 from leadscore.timeutil import epoch_micros
 
 EXAMPLES = int(os.environ.get("LEADSCORE_DIFF_EXAMPLES", "150")) // 2
 SPARK_EXAMPLES = int(os.environ.get("LEADSCORE_SPARK_EXAMPLES", "40")) // 4
 COMPANY_FIELDS = ("company_id", *COMPANY_SCHEMA)
 Row = dict[str, Any]
+#: The tables an account query reads, as the store holds them once the histories are recorded.
+TABLES = ("companies", "contacts", "events", "property_history", "company_property_history")
 
 
 class AccountDuckDB(DuckDBEngine):
     """The embedded store with companies and the contacts' company_id."""
 
-    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row]) -> None:
-        self.load(contacts, events)
+    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row],
+                      history: Sequence[Row] = (), company_history: Sequence[Row] = ()) -> None:
+        """Replace the rows; the histories are recorded as ``leadscore import history`` would
+        (``contacts`` and ``companies`` then hold each property's latest value)."""
+        DuckDBEngine.load(self, contacts, events)
         con = self.store.con
         con.execute("DELETE FROM companies")
+        con.execute("DELETE FROM company_property_history")
+        con.execute("DELETE FROM meta WHERE key = 'company_property_history_latest'")
         for row in companies:
             con.execute(f"INSERT INTO companies ({', '.join(COMPANY_FIELDS)}) VALUES "
                         f"({', '.join('?' for _ in COMPANY_FIELDS)})", [row.get(f) for f in COMPANY_FIELDS])
         for row in contacts:
             con.execute("UPDATE contacts SET company_id = ? WHERE contact_id = ?",
                         [row.get("company_id"), row["contact_id"]])
+        record_history(con, self.store.column_types("contacts"), history)
+        record_history(con, self.store.column_types("companies"), company_history, COMPANIES)
         self.contact_columns = self.store.columns("contacts")
         self.company_columns = self.store.columns("companies")
+
+    def stored(self, table: str) -> list[Row]:
+        return DuckDBEngine.run(self, f"SELECT * FROM {table}")
 
     def run_params(self, sql: str, as_of: datetime, company_ids: list[str]) -> list[Row]:
         params = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "company_ids": company_ids}
@@ -66,14 +87,13 @@ class AccountDuckDB(DuckDBEngine):
 class AccountSpark(SparkEngine, AccountDuckDB):
     """A local Spark session with the same three tables."""
 
-    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row]) -> None:
+    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row],
+                      history: Sequence[Row] = (), company_history: Sequence[Row] = ()) -> None:
         from leadscore.engine.spark import register_rows
 
-        AccountDuckDB.load_accounts(self, [], [], [])  # the store's column types only
-        types = {t: self.store.column_types(t) for t in ("contacts", "events", "companies")}
-        register_rows(self.spark, "contacts", types["contacts"], contacts)
-        register_rows(self.spark, "events", types["events"], events)
-        register_rows(self.spark, "companies", types["companies"], companies)
+        AccountDuckDB.load_accounts(self, companies, contacts, events, history, company_history)
+        for table in TABLES:
+            register_rows(self.spark, table, self.store.column_types(table), self.stored(table))
 
 
 class AccountPostgres(AccountDuckDB):
@@ -89,7 +109,7 @@ class AccountPostgres(AccountDuckDB):
 
         super().__init__()  # an in-memory store: the column names and types of the tables
         AccountDuckDB.load_accounts(self, [], [], [])
-        self.types = {t: self.store.column_types(t) for t in ("contacts", "events", "companies")}
+        self.types = {t: self.store.column_types(t) for t in TABLES}
         self.con = psycopg.connect(dsn, autocommit=True)
         self.con.execute("SET TIME ZONE 'UTC'")
         for table, types in self.types.items():
@@ -97,9 +117,12 @@ class AccountPostgres(AccountDuckDB):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")  # type: ignore[arg-type]
             self.con.execute(f"CREATE TABLE {table} ({columns})")  # type: ignore[arg-type]
 
-    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row]) -> None:
+    def load_accounts(self, companies: Sequence[Row], contacts: Sequence[Row], events: Sequence[Row],
+                      history: Sequence[Row] = (), company_history: Sequence[Row] = ()) -> None:
+        AccountDuckDB.load_accounts(self, companies, contacts, events, history, company_history)
         with self.con.transaction():
-            for table, rows in (("companies", companies), ("contacts", contacts), ("events", events)):
+            for table in TABLES:
+                rows = self.stored(table)
                 fields = list(self.types[table])
                 self.con.execute(f"TRUNCATE {table}")  # type: ignore[arg-type]
                 names = ", ".join(f'"{f}"' for f in fields)
@@ -143,11 +166,15 @@ def spark_accounts() -> Any:
     engine.close()
 
 
-def account_rows(engine: AccountDuckDB, s: AccountScenario, company_id: str | None = None) -> dict[str, Row]:
+def account_rows(engine: AccountDuckDB, s: AccountScenario, company_id: str | None = None, *,
+                 history: bool = True) -> dict[str, Row]:
+    """The engine's rows by company; ``history``: properties (and membership) as of the instant."""
     query = compile_account_model(s.model, as_of=s.as_of, contact_models={"b2b": s.contact_model},
                                   dialect=engine.dialect, detail=True, company_id=company_id,
                                   match_by_domain=s.match_by_domain, contact_columns=engine.contact_columns,
-                                  event_columns=engine.event_columns, company_columns=engine.company_columns)
+                                  event_columns=engine.event_columns, company_columns=engine.company_columns,
+                                  history_table="property_history" if history else None,
+                                  company_history_table="company_property_history" if history else None)
     rows = engine.run(query.sql(dialect=engine.sqlglot_dialect))
     by_id = {row["company_id"]: row for row in rows}
     assert len(by_id) == len(rows), "one row per company"
@@ -179,19 +206,32 @@ def _describe(s: AccountScenario) -> None:
         dumped = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
         note(f"{label}:\n" + yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True))
     note(f"as_of: {s.as_of.isoformat()}, match_by_domain: {s.match_by_domain}")
-    for name, rows in (("companies", s.companies), ("contacts", s.contacts), ("events", s.events)):
+    for name, rows in (("companies", s.companies), ("contacts", s.contacts), ("events", s.events),
+                       ("contact history", s.history), ("company history", s.company_history)):
         note(f"{name}:\n" + "\n".join(repr(r) for r in rows))
+
+
+def _by_key(changes: Sequence[Row], key: str) -> dict[Any, list[Row]]:
+    out: dict[Any, list[Row]] = {}
+    for change in changes:
+        out.setdefault(change[key], []).append(change)
+    return out
 
 
 def expected_accounts(s: AccountScenario) -> dict[str, AccountReferenceScore]:
     return score_accounts_reference(s.model, s.companies, s.contacts, s.events, s.as_of, {"b2b": s.contact_model},
-                                    match_by_domain=s.match_by_domain)
+                                    match_by_domain=s.match_by_domain, changes=_by_key(s.history, "contact_id"),
+                                    company_changes=_by_key(s.company_history, "company_id"))
 
 
 def check_accounts(engine: AccountDuckDB, s: AccountScenario) -> None:
-    engine.load_accounts(s.companies, s.contacts, s.events)
+    engine.load_accounts(s.companies, s.contacts, s.events, s.history, s.company_history)
     try:
-        assert_accounts_agree(s.model, account_rows(engine, s), expected_accounts(s))
+        got = account_rows(engine, s)
+        assert_accounts_agree(s.model, got, expected_accounts(s))
+        con = engine.store.con
+        if not needs_history(con, s.as_of) and not needs_history(con, s.as_of, COMPANIES):
+            assert account_rows(engine, s, history=False) == got  # the "now" path: the tables alone
     except Exception:
         _describe(s)
         raise
@@ -224,7 +264,7 @@ def test_postgres_accounts_agree_with_reference(postgres_accounts: AccountPostgr
 def test_one_company_and_parameterised_queries_are_the_batch_rows(
         duckdb_accounts: AccountDuckDB, scenario: AccountScenario, data: st.DataObject) -> None:
     s = scenario
-    duckdb_accounts.load_accounts(s.companies, s.contacts, s.events)
+    duckdb_accounts.load_accounts(s.companies, s.contacts, s.events, s.history, s.company_history)
     batch = account_rows(duckdb_accounts, s)
     ids = [c["company_id"] for c in s.companies] + ["nobody"]
     one = data.draw(st.sampled_from(ids), label="company_id")
@@ -234,7 +274,8 @@ def test_one_company_and_parameterised_queries_are_the_batch_rows(
                                   detail=True, params=True, match_by_domain=s.match_by_domain,
                                   contact_columns=duckdb_accounts.contact_columns,
                                   event_columns=duckdb_accounts.event_columns,
-                                  company_columns=duckdb_accounts.company_columns)
+                                  company_columns=duckdb_accounts.company_columns,
+                                  history_table="property_history", company_history_table="company_property_history")
     rows = duckdb_accounts.run_params(query.sql(dialect="duckdb"), s.as_of, some)
     assert {r["company_id"]: r for r in rows} == {k: batch[k] for k in some if k in batch}
 

@@ -44,7 +44,7 @@ class CompiledModel:
 def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect: str = "duckdb",  # noqa: A001
             as_of: datetime | str | None = None, contact_id: str | None = None,
             detail: bool = False, company_id: str | None = None,
-            history_table: str | None = None) -> CompiledModel:
+            history_table: str | None = None, company_history_table: str | None = None) -> CompiledModel:
     """The one SQL query computing a model's scores, to read or run in your own warehouse.
 
     With a workspace, custom columns its imports added are known to the compiler; without one,
@@ -52,7 +52,8 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
     contact models it rolls up are the published ones; ``company_id`` restricts it to one company.
     With ``history_table`` (a table of property changes shaped like the store's
     ``property_history``) a contact model's properties (an account model's contacts' properties)
-    are read as of ``as_of``.
+    are read as of ``as_of``; with ``company_history_table`` (shaped like
+    ``company_property_history``) an account model's company properties too.
     """
     from leadscore.compiler import render_sql
     from leadscore.errors import LeadscoreError, ModelError, WorkspaceError
@@ -63,10 +64,11 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
     when = parse_as_of(as_of)
     if isinstance(loaded.model, AccountModel):
         return _compile_account(loaded, workspace=workspace, dialect=dialect, as_of=when, company_id=company_id,
-                                detail=detail, history_table=history_table)
-    if company_id is not None:
-        raise LeadscoreError(f"{loaded.file}: `--company` restricts an account model; this model scores "
-                             "contacts (use `--contact`)")
+                                detail=detail, history_table=history_table,
+                                company_history_table=company_history_table)
+    if company_id is not None or company_history_table is not None:
+        raise LeadscoreError(f"{loaded.file}: `--company` and `--company-history-table` are for an account "
+                             "model; this model scores contacts (use `--contact`, `--history-table`)")
     contact_columns: dict[str, str] | None = None
     event_columns: dict[str, str] | None = None
     try:
@@ -84,7 +86,8 @@ def compile(model_path: str | Path, *, workspace: WorkspaceLike = None, dialect:
 
 
 def _compile_account(loaded: LoadedModel, *, workspace: WorkspaceLike, dialect: str, as_of: datetime,
-                     company_id: str | None, detail: bool, history_table: str | None) -> CompiledModel:
+                     company_id: str | None, detail: bool, history_table: str | None,
+                     company_history_table: str | None = None) -> CompiledModel:
     """An account model's query: the contact models it rolls up are the workspace's published ones,
     so an account model compiles only in a workspace."""
     from leadscore.compiler.accounts import render_account_sql
@@ -102,7 +105,7 @@ def _compile_account(loaded: LoadedModel, *, workspace: WorkspaceLike, dialect: 
         sql = render_account_sql(loaded.model, as_of=as_of, contact_models=contact_models, dialect=dialect,
                                  company_id=company_id, detail=detail, match_by_domain=match_by_domain,
                                  company_columns=companies, contact_columns=contacts, event_columns=events,
-                                 history_table=history_table)
+                                 history_table=history_table, company_history_table=company_history_table)
     except ModelError as exc:
         raise ModelError([dataclasses.replace(i, file=loaded.file, line=i.line or loaded.line_for(i.path))
                           for i in exc.issues]) from None

@@ -107,6 +107,9 @@ class SparkSettings(BaseModel):
     property_history: TableRef | None = Field(
         default=None, description="contact property changes (contact_id, property, old_value, new_value, "
                                   "changed_at); default: source/property_history/ when it exists")
+    company_property_history: TableRef | None = Field(
+        default=None, description="company property changes (company_id, property, old_value, new_value, "
+                                  "changed_at); default: source/company_property_history/ when it exists")
     output: str | None = Field(default=None, description="Iceberg warehouse directory for the results")
     output_catalog: dict[str, str] | None = Field(
         default=None, description="pyiceberg catalog properties for the output (default: a SQL catalog in output/)")
@@ -124,15 +127,16 @@ class SparkSettings(BaseModel):
                 f"(a directory written by `leadscore export data`) or pass --source DIR")
         return TableRef(parquet=resolve(root, self.source).rstrip("/") + "/" + name)
 
-    def history_table(self, root: Path) -> TableRef | None:
+    def history_table(self, root: Path, name: str = "property_history") -> TableRef | None:
         """Where the property history is: ``property_history`` when set, else the source's
         ``property_history/`` directory when it exists (``export data`` writes it), else None: no
-        change is recorded, so every property's value is assumed since the contact's creation."""
-        if self.property_history is not None:
-            return self.table("property_history", root)
+        change is recorded, so every property's value is assumed since the contact's creation.
+        ``name="company_property_history"``: the companies' one, by the same rule."""
+        if getattr(self, name) is not None:
+            return self.table(name, root)
         if self.source is None:
             return None
-        where = resolve(root, self.source).rstrip("/") + "/property_history"
+        where = resolve(root, self.source).rstrip("/") + "/" + name
         return TableRef(parquet=where) if "://" in where or Path(where).is_dir() else None
 
     def output_dir(self, root: Path) -> str:
@@ -153,6 +157,9 @@ class PostgresSettings(BaseModel):
     companies: str = Field(default="companies", description="the companies account models score")
     property_history: str | None = Field(
         default=None, description="a table or view of contact property changes (contact_id, property, old_value, "
+                                  "new_value, changed_at); none: every value is assumed since creation")
+    company_property_history: str | None = Field(
+        default=None, description="a table or view of company property changes (company_id, property, old_value, "
                                   "new_value, changed_at); none: every value is assumed since creation")
     schema_: str = Field(default="leadscore", alias="schema", description="where leadscore writes its tables")
 

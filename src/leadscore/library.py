@@ -139,7 +139,8 @@ def import_history(path: str | Path, *, workspace: WorkspaceLike = None, mapping
     """Import a file of contact property changes into the property history (one transaction).
 
     Long format ``contact_id, property, value, changed_at`` or interval format ``contact_id,
-    property, value, valid_from, valid_to``; importing the same file twice changes nothing.
+    property, value, valid_from, valid_to``; importing the same file twice changes nothing. A file
+    keyed by ``company_id`` instead holds company property changes (the companies' history).
     """
     from leadscore.ingest.history import import_history as _import
 
@@ -150,16 +151,22 @@ def import_history(path: str | Path, *, workspace: WorkspaceLike = None, mapping
 
 
 def history(contact_id: str, *, workspace: WorkspaceLike = None, prop: str | None = None,
-            model: str | None = None, limit: int = 100) -> dict[str, Any]:
+            model: str | None = None, limit: int = 100, level: str | None = None) -> dict[str, Any]:
     """A contact's property changes (with when each became true) and score changes, newest first.
 
     ``contact_id`` may be the id, the e-mail or a value of another id column (``engine.lookup``);
-    an unknown model or property is an error naming the known ones.
+    an unknown model or property is an error naming the known ones. A company's (its account score
+    changes, ``company_id`` in place of ``contact_id``) with ``level="account"``, an account
+    ``model``, or an id that names a company and no contact, as ``explain`` decides.
     """
+    from leadscore.engine.accounts_read import company_history
+    from leadscore.engine.explain_accounts import wants_company
     from leadscore.engine.lookup import checked_model, find_contact
     from leadscore.storage.history import contact_history
 
     with open_store(workspace, read_only=True) as store:
+        if wants_company(store, contact_id, model=model, level=level):
+            return company_history(store, contact_id, model=model, prop=prop, limit=limit)
         if model is not None:
             checked_model(store, model)
         return contact_history(store.con, find_contact(store, contact_id), model=model, prop=prop, limit=limit)

@@ -52,6 +52,23 @@ def test_put_creates_a_company_and_scores_it_in_the_same_transaction(client: htt
     assert len(history) == 1  # nothing changed the second time
 
 
+def test_put_records_each_change_in_the_companys_history_from_its_timestamp(client: httpx.Client) -> None:
+    created = client.put("/v1/companies/umbrella", params={"timestamp": "2025-06-01T00:00:00Z"},
+                         json={"name": "Umbrella", "owner": "kim"}).json()
+    assert created["created"] and created["properties"]["created_at"].startswith("2025-06-01")
+    first = client.get("/v1/companies/umbrella/history").json()["property_changes"]
+    assert {(c["property"], c["new_value"]) for c in first} == {("name", "Umbrella"), ("owner", "kim")}
+    r = client.put("/v1/companies/umbrella", params={"timestamp": "2025-07-01T12:00:00Z"}, json={"owner": "lee"})
+    assert r.status_code == 200, r.text
+    assert client.put("/v1/companies/umbrella", json={"owner": "lee"}).status_code == 200  # no change: nothing
+    changes = client.get("/v1/companies/umbrella/history").json()["property_changes"]
+    assert [(c["property"], c["old_value"], c["new_value"], c["changed_at"][:19], c["source"]) for c in changes
+            if c["property"] == "owner"] == [("owner", "kim", "lee", "2025-07-01T12:00:00", "api"),
+                                             ("owner", None, "kim", "2025-06-01T00:00:00", "api")]
+    late = client.put("/v1/companies/umbrella", params={"timestamp": "2999-01-01T00:00:00Z"}, json={"owner": "x"})
+    assert late.status_code == 422 and "timestamp" in late.text
+
+
 def test_put_refuses_bad_values_naming_each_and_writes_nothing(client: httpx.Client) -> None:
     r = client.put("/v1/companies/bad-co", json={"name": "Bad", "employees": "many", "colour": "red",
                                                  "domain": "not a domain"})

@@ -15,7 +15,8 @@ from leadscore.workspace import Workspace
 def test_export_data_writes_each_table_with_the_stores_columns(small_ws: Workspace, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     assert leadscore.export_data(lake, workspace=small_ws) == {"contacts": 5, "events": 7, "deals": 0,
-                                                              "companies": 0, "property_history": 0}
+                                                              "companies": 0, "property_history": 0,
+                                                              "company_property_history": 0}
     contacts = ds.dataset(lake / "contacts", format="parquet").to_table()
     with small_ws.open_store(read_only=True) as store:
         assert contacts.column_names == list(store.column_types("contacts"))

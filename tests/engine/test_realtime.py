@@ -18,9 +18,10 @@ from leadscore.bench.score_model import BENCH_MODEL_YAML
 from leadscore.demo.generator import generate, load_into_store
 from leadscore.engine import realtime
 from leadscore.engine.realtime import reference_reads_as_sql
-from leadscore.engine.run import ModelRunError, compiled_sql, model_of, publish
+from leadscore.engine.run import ROWID_KEYS, ModelRunError, compiled_sql, model_of, publish
 from leadscore.model.loader import parse_model
 from leadscore.scoring import score_contacts
+from leadscore.storage.events_by_contact import EventsByContact
 from leadscore.storage.lookup_index import (
     LOOKUP_INDEXES,
     drop_lookup_indexes,
@@ -191,3 +192,34 @@ def test_a_total_or_group_near_a_bound_is_labelled_by_the_compiled_query(
         grade = store.con.execute("SELECT grade FROM scores").fetchone()
         want = store.con.execute(compiled_sql(store, loaded.model, AS_OF)).fetchone()
         assert grade is not None and want is not None and grade[0] == want[3]
+
+
+def test_a_batch_rescored_from_the_servers_copy_of_the_events_gets_the_batch_scores(store: Store) -> None:
+    """The server's path for a batch: the request's events written through ``api.writes`` (which
+    tells the copy by contact, ``storage.events_by_contact``), its contacts rescored from that copy
+    in the same transaction, twice (the second run replaces the first's rows by their row ids)."""
+    from leadscore.api.values import NewEvent
+    from leadscore.api.writes import write_events
+
+    as_of = AS_OF + timedelta(days=11)
+    ensure_lookup_indexes(store)
+    memory = EventsByContact.build(store, realtime.events_read(store))
+    assert memory is not None and "url" in memory.columns
+    store.events_memory = memory
+    try:
+        ids = sorted(_batch(store, "bench", as_of))[::4] + ["new-contact"]
+        assert len(ids) > ROWID_KEYS
+        with store.transaction():
+            events = [NewEvent(f"mem-{i}", cid, None, "page_view", as_of - timedelta(hours=i % 50),
+                               {"url": "/pricing" if i % 2 else "/docs"}) for i, cid in enumerate(ids * 2)]
+            written = write_events(store, events, store.column_types("events"), now=as_of)
+            for _ in range(2):
+                score_contacts(store, written.rescore, as_of=as_of)
+        assert memory.usable(store.con) and memory.rows_held == store.count("events")
+        want = _batch(store, "bench", as_of)
+        _assert_equal(_stored(store, "bench", ids), {c: want[c] for c in ids if c in want})
+        assert store.con.execute("SELECT count(*) - count(DISTINCT contact_id) FROM scores WHERE model = 'bench'"
+                                 ).fetchall() == [(0,)]
+    finally:
+        store.events_memory = None
+        drop_lookup_indexes(store.con)

@@ -38,7 +38,8 @@ def _pair(small_ws: Workspace, tmp_path: Path) -> tuple[Workspace, Workspace]:
     with small_ws.open_store() as store:
         add_deals(store)
     counts = leadscore.export_data(tmp_path / "lake", workspace=small_ws)
-    assert counts == {"contacts": 5, "events": 7, "deals": 3, "companies": 0, "property_history": 0}
+    assert counts == {"contacts": 5, "events": 7, "deals": 3, "companies": 0, "property_history": 0,
+                      "company_property_history": 0}
     root = tmp_path / "spark-ws"
     shutil.copytree(small_ws.root, root)
     set_engine(root, "spark", spark={"master": "local[1]", "source": str(tmp_path / "lake"), "output": "out"})

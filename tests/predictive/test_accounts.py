@@ -36,6 +36,7 @@ from leadscore.predictive.artefact import load_predictive_model, predictive_name
 from leadscore.predictive.leakage import LeakageSuspected
 from leadscore.predictive.predict import predict_contacts
 from leadscore.predictive.train import TrainingRefused
+from leadscore.storage.history import COMPANIES, write_properties
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace, init_workspace
 
@@ -150,8 +151,8 @@ def test_training_finds_the_planted_signal(ws: Workspace) -> None:
         assert "crm_number" in m.metrics["identifiers"]
         names = {f.name for f in m.plan.features}
         assert not names & {"p:company_id", "p:name", "p:domain", "p:crm_number", "p:updated_at"}
-        # companies have no property history: the warning says so
-        assert any("company properties have no recorded history" in w and "industry" in w for w in result.warnings)
+        # no company change is recorded before the cut-offs: the warning says industry is read as imported
+        assert any("company properties have no recorded change" in w and "industry" in w for w in result.warnings)
         # the held-out rows are companies, measured with cross-fitted probabilities
         held = store.con.execute("SELECT count(*), count(*) FILTER (WHERE contact_id LIKE 'k%') FROM "
                                  "predictive_holdout WHERE name = 'account_likelihood'").fetchone()
@@ -202,6 +203,12 @@ def test_features_at_a_cutoff_ignore_a_planted_future(ws: Workspace) -> None:
                         [UNTIL + timedelta(days=1)])
             con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) VALUES "
                         "('late-1', 'k00003-p0', 'brand_new_type', ?)", [UNTIL + timedelta(days=2)])
+            # the CRM after the cut-off: a won company's industry rewritten, a contact moving company
+            moved = UNTIL + timedelta(days=3)
+            for company in cold[:50]:
+                write_properties(con, company, {"industry": "finance" if company[-1] in "02468" else "energy"},
+                                 source="test", now=moved, changed_at=moved, level=COMPANIES)
+            write_properties(con, "k00001-p0", {"company_id": "k00002"}, source="test", now=moved, changed_at=moved)
         assert plan_account_features(store, until=CUTOFF).to_json() == plan.to_json()
         after = raw_account_features(store, plan, CUTOFF)
         differ = [c for c in before.column_names if not after[c].equals(before[c])]

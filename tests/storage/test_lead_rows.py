@@ -20,6 +20,8 @@ from leadscore.ingest import import_file
 from leadscore.scoring import score_all, score_all_staged, score_contacts
 from leadscore.storage import lead_rows
 from leadscore.storage.history import write_properties
+from leadscore.storage.migrations_company_history import COMPANY_HISTORY
+from leadscore.storage.schema import SCHEMA_VERSION
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -146,10 +148,12 @@ def test_a_store_without_the_table_is_upgraded_with_it_filled(ws: tuple[Workspac
     with workspace.open_store() as store:
         before = assert_fresh(store)
         with store.transaction() as con:
+            # a store of version 10: without the display table (11) and what later migrations add
             con.execute(f"DROP TABLE {lead_rows.TABLE}")
+            con.execute(f"DROP TABLE {COMPANY_HISTORY}")  # 12
             con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
     with workspace.open_store() as store:
-        assert store.schema_version() == 11
+        assert store.schema_version() == SCHEMA_VERSION
         assert assert_fresh(store) == before
 
 

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from tests.web.conftest import XSS_ID, XSS_NAME, Site, csrf_of
 
 from leadscore.engine.explain import explain_contact
+from leadscore.storage import lead_rows
 
 LEAD_LINK = re.compile(r'<a class="who" href="/leads/([^"]+)"')
 
@@ -113,6 +114,7 @@ def test_segment_and_predicted_priority_filters(site: Site) -> None:
         for cid in picked:
             con.execute("INSERT INTO predictions VALUES ('likelihood', 1, ?, 0.9, 'very high', NULL, now(), now())",
                         [cid])
+        lead_rows.write_priorities(con)  # as `leadscore predict` does in its transaction
 
     site.runtime.write(predict).result()
     very = lead_ids(mia.get("/leads?priority=very+high").text)

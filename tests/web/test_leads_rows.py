@@ -15,7 +15,9 @@ from leadscore.api.writer import WriteContext
 from leadscore.engine.explain import explain_contact
 from leadscore.scoring import score_contacts
 from leadscore.storage.lookup_index import BOUND_KEYS
-from leadscore.web.leads_query import PAGE_SIZE, LeadFilter, LeadPage, leads_page
+from leadscore.web import offset_pages
+from leadscore.web.leads_query import LeadFilter, LeadPage, leads_page
+from leadscore.web.pager import PAGE_SIZE
 from leadscore.web.reasons import rows_by_keys
 
 #: each row's score a week before its own as-of (NULL: not scored then)
@@ -120,11 +122,16 @@ def test_previous_links_walk_back_over_the_same_pages(site: Site) -> None:
     assert backward == forward[::-1]
 
 
-@pytest.mark.parametrize("flt", [LeadFilter(), LeadFilter(q="a"), LeadFilter(moved_up=True)],
-                         ids=["all", "search", "moved up"])
-def test_a_page_number_typed_into_the_url_is_the_page_next_links_reach(site: Site, flt: LeadFilter) -> None:
-    """Without a cursor the page is cut by counting rows per (tier, priority) bucket: every page,
-    across bucket boundaries, is the one Next links walk to, and a page past the end is empty."""
+@pytest.mark.parametrize("flt, slice_rows", [(LeadFilter(), 20_000), (LeadFilter(q="a"), 20_000),
+                                             (LeadFilter(moved_up=True), 20_000), (LeadFilter(), 60)],
+                         ids=["all", "search", "moved up", "all, small slices"])
+def test_a_page_number_typed_into_the_url_is_the_page_next_links_reach(site: Site, flt: LeadFilter, slice_rows: int,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a cursor the page is cut from a slice found by counting (``offset_pages``; small
+    slices split the tiers by score and ties by id): every page, across tier boundaries, is the
+    one Next links walk to, and a page past the end is empty."""
+    monkeypatch.setattr(offset_pages, "SLICE_ROWS", slice_rows)
+    monkeypatch.setattr(offset_pages, "BINS", 16 if slice_rows < 1000 else offset_pages.BINS)
     walked = [_page(site, flt)]
     while walked[-1].next_url() is not None:
         prev = walked[-1]

@@ -1,7 +1,9 @@
 """What the API writes about companies, as jobs for the single writer, and who must be rescored.
 
 A company's own properties are upserted like a contact's (``api/writes.upsert_contact``): values
-equal to the stored ones change nothing. Its ``domain`` is stored normalised
+equal to the stored ones change nothing, and each real change goes into the companies' property
+history (``storage/history.write_properties`` with ``COMPANIES``), true from the request's
+``timestamp`` (default now). Its ``domain`` is stored normalised
 (``storage/companies.normalize_domain``, the importer's rule). Which account scores a write
 changes:
 
@@ -19,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from leadscore.engine.account_sql import companies_of
+from leadscore.storage.history import COMPANIES, change_instant, record_initial_values, write_properties
 from leadscore.storage.store import Store
 
 
@@ -46,31 +49,36 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def upsert_company(store: Store, company_id: str, values: Mapping[str, Any], *,
-                   now: datetime) -> tuple[bool, list[str]]:
-    """Create or update a company; returns (created, the companies whose account scores to redo)."""
+def upsert_company(store: Store, company_id: str, values: Mapping[str, Any], *, now: datetime,
+                   changed_at: datetime | None = None, source: str = "api") -> tuple[bool, list[str]]:
+    """Create or update a company; returns (created, the companies whose account scores to redo).
+
+    As ``api/writes.upsert_contact``: a change is true from ``changed_at`` (default ``now``); a new
+    company's values are assumed to have held since its ``created_at``, unless ``changed_at`` says
+    from when (then it was created then, and its values are changes at that moment).
+    """
     con = store.con
-    names = list(values)
-    row = con.execute(f"SELECT {', '.join(map(_quoted, ['domain', *names]))} FROM companies "
-                      "WHERE company_id = ? LIMIT 1", [company_id]).fetchone()
+    row = con.execute("SELECT domain FROM companies WHERE company_id = ? LIMIT 1", [company_id]).fetchone()
     if row is None:
+        names = list(values)
         cols = ["company_id", *names]
         params: list[Any] = [company_id, *values.values()]
+        born = change_instant(changed_at, now)
         for stamp in ("created_at", "updated_at"):
             if stamp not in values:
                 cols.append(stamp)
-                params.append(now)
+                params.append(born)
         con.execute(f"INSERT INTO companies ({', '.join(map(_quoted, cols))}) VALUES ({', '.join('?' * len(cols))})",
                     params)
+        if changed_at is not None:
+            record_initial_values(con, company_id, names, changed_at=changed_at, source=source, now=now,
+                                  level=COMPANIES)
         return True, _with_domains(store, [company_id], [values.get("domain")])
-    old_domain, stored = row[0], row[1:]
-    diff = {n: v for (n, v), old in zip(values.items(), stored, strict=True) if v != old}
+    old_domain = row[0]
+    diff = write_properties(con, company_id, values, source=source, now=now, changed_at=changed_at,
+                            bump_updated_at=True, level=COMPANIES)
     if not diff:
         return False, []
-    sets = ", ".join(f"{_quoted(n)} = ?" for n in diff)
-    bump = ", updated_at = ?" if "updated_at" not in diff else ""
-    con.execute(f"UPDATE companies SET {sets}{bump} WHERE company_id = ?",
-                [*diff.values(), *([now] if bump else []), company_id])
     domains = [old_domain, diff["domain"]] if "domain" in diff else []
     return False, _with_domains(store, [company_id], domains)
 

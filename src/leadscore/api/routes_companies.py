@@ -18,11 +18,12 @@ from leadscore.api.company_writes import company_key, upsert_company
 from leadscore.api.cursors import SCORE_POSITION, decode_cursor, next_page
 from leadscore.api.reads import MAX_PAGE
 from leadscore.api.schemas import AccountsPage, CompanyOut, Text, Value, clean_text
-from leadscore.api.values import InvalidInput, check_properties, checked_as_of, problem
+from leadscore.api.values import InvalidInput, check_properties, checked_as_of, event_time, problem
 from leadscore.api.writer import WriteContext
 from leadscore.engine.accounts_read import account_detail, account_history, accounts_page
 from leadscore.engine.explain_accounts import explain_company
 from leadscore.storage.companies import normalize_domain
+from leadscore.storage.history import COMPANIES, changes_of
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -45,13 +46,18 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such comp
 async def put_company(request: Request, company_id: CompanyId,
                       properties: Annotated[dict[Text, Value], Body(openapi_examples={"properties": {
                           "value": {"name": "Acme", "domain": "acme.io", "employees": 250, "owner": "ann"}}})],
+                      timestamp: Annotated[datetime | None, Query(
+                          description="when these values became true (ISO 8601; naive = UTC); default: "
+                                      "now. Recorded in the company's property history")] = None,
                       _key: object = WriteKey) -> dict[str, Any]:
     """Create the company or update the given properties; its account scores are recomputed in
     the same transaction.
 
     Property names must be columns of `companies` (`leadscore import companies` adds custom ones):
     an unknown name is a 422 naming it. `domain` is stored normalised (`https://www.Acme.com/` is
-    `acme.com`). `null` clears a property; values equal to the stored ones change nothing.
+    `acme.com`). `null` clears a property; values equal to the stored ones change nothing. Each
+    change is recorded in the company's property history as true from `timestamp` (default now),
+    so account scores as of an earlier date do not see it.
     """
     rt = runtime(request)
     if "company_id" in properties and properties["company_id"] != company_id:
@@ -63,12 +69,16 @@ async def put_company(request: Request, company_id: CompanyId,
         if domain is None or "." not in domain or any(ch.isspace() for ch in domain):
             errors.append(problem(("body", "domain"), f"`{values['domain']}` is not a domain name"))
         values["domain"] = domain
+    now = utcnow()
+    when, late = event_time(timestamp, now, ("query", "timestamp"))
+    if late is not None:
+        errors.append(late)
     if errors:
         raise InvalidInput(errors)
-    now = utcnow()
 
     def job(ctx: WriteContext) -> bool:
-        created, rescore = upsert_company(ctx.store, company_id, values, now=now)
+        created, rescore = upsert_company(ctx.store, company_id, values, now=now,
+                                          changed_at=when if timestamp is not None else None)
         if rescore:
             rt.rescore_companies(ctx.store, rescore)
         return created
@@ -100,10 +110,12 @@ def explain(request: Request, company_id: CompanyId,
 @router.get("/companies/{company_id}/history", responses=NOT_FOUND)
 def history(request: Request, company_id: CompanyId, model: Annotated[str | None, Query(max_length=200)] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100, _key: object = ReadKey) -> dict[str, Any]:
-    """Each change of the company's account score or tier, newest first."""
+    """Each change of the company's account score or tier, and of its properties (with when each
+    became true: account scores as of an earlier date read the values of then), newest first."""
     store = runtime(request).reader()
     account_detail(store, company_id)  # a 404 for an unknown company
-    return {"company_id": company_id, "scores": account_history(store, company_id, model=model, limit=limit)}
+    return {"company_id": company_id, "scores": account_history(store, company_id, model=model, limit=limit),
+            "property_changes": changes_of(store.con, company_id, limit=limit, level=COMPANIES)}
 
 
 @router.get("/accounts/scores", response_model=AccountsPage)

@@ -11,6 +11,9 @@ One process owns the workspace's DuckDB file (DuckDB allows one writing process)
   writes never wait for the whole run; it also flushes API keys' last-use;
 * the **lookup indexes** (``storage.lookup_index``) on ``events`` and ``contacts`` by ``contact_id``,
   created at start when missing (imports drop them), so rescoring a contact looks up its own rows;
+* the **events by contact** (``storage.events_by_contact``, ``server.events_in_memory``): the event
+  columns the published models read, in memory and grouped by contact, built at start before the
+  writer runs, so a batch's contacts' events are gathered without reading the table;
 * the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
   on a cursor of its own.
 
@@ -32,9 +35,11 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
+from leadscore.engine.realtime import events_read
 from leadscore.engine.stored_scores import StoredScores
 from leadscore.errors import LeadscoreError
 from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_companies, score_contacts
+from leadscore.storage.events_by_contact import EventsByContact
 from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
@@ -84,6 +89,8 @@ class ApiRuntime:
         self.known_contacts = StoredKeys("contacts", "contact_id")
         #: seconds the lookup indexes took to build at start (0 when they were there)
         self.index_seconds = 0.0
+        #: seconds the events' copy by contact took to build at start (storage.events_by_contact)
+        self.memory_seconds = 0.0
         #: cursors of the staged whole-base runs under way (interrupted when the server stops)
         self._staging: set[Store] = set()
 
@@ -100,6 +107,15 @@ class ApiRuntime:
         self.index_seconds = ensure_lookup_indexes(self.store)
         if self.index_seconds > 1:
             log.info("built the lookup indexes by contact in %.1f s (an import had dropped them)", self.index_seconds)
+        if self.settings.events_in_memory:  # before the writer starts: nothing writes while it is built
+            started = time.perf_counter()
+            try:
+                self.store.events_memory = EventsByContact.build(self.store, events_read(self.store))
+            except Exception:  # noqa: BLE001 - e.g. more than 2 GiB of one text column: read the table
+                log.warning("events by contact not kept: building it failed; real-time rescoring reads "
+                            "the table", exc_info=True)
+                self.store.events_memory = None
+            self.memory_seconds = time.perf_counter() - started
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None

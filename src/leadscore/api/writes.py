@@ -13,7 +13,7 @@ would give it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ import pyarrow as pa
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent
-from leadscore.storage.history import change_instant, record_initial_values, write_properties
+from leadscore.storage.history import change_instant, quoted, record_initial_values, write_properties
 from leadscore.storage.identity import email_contact_id, email_key, email_key_sql
 from leadscore.storage.store import Store
 from leadscore.storage.types import TypeKind, type_kind
@@ -47,20 +47,30 @@ def _in(column: str, values: list[str]) -> tuple[str, list[Any]]:
     return f"{column} IN (SELECT unnest(?))", [values]
 
 
-def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types: Mapping[str, pa.DataType]) -> None:
-    """One INSERT of column-wise rows: bound values when few, an Arrow table when many."""
+def _insert_rows(store: Store, table: str, columns: dict[str, list[Any]], types: Mapping[str, pa.DataType],
+                 returning: Sequence[str] = ()) -> pa.Table | None:
+    """One INSERT of column-wise rows: bound values when few, an Arrow table when many; with
+    ``returning``, those columns of the rows as stored (DuckDB's casts applied)."""
     names = list(columns)
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+    listed = ", ".join(quoted(c) for c in names)
+    back = f" RETURNING {', '.join(quoted(c) for c in returning)}" if returning else ""
+
+    def insert(text: str, params: list[Any] | None = None) -> pa.Table | None:
+        if not returning:
+            store.con.execute(text, params)
+            return None
+        returned = store.con.sql(text, params=params)  # executed here, once; its rows materialised
+        return returned.to_arrow_table() if returned is not None else None
+
     n = len(columns[names[0]])
     if n <= SMALL:
         row = "(" + ", ".join("?" * len(names)) + ")"
         params = [columns[c][i] for i in range(n) for c in names]
-        store.con.execute(f"INSERT INTO {table} ({quoted}) VALUES {', '.join([row] * n)}", params)
-        return
+        return insert(f"INSERT INTO {table} ({listed}) VALUES {', '.join([row] * n)}{back}", params)
     arrow = pa.table({c: pa.array(columns[c], types.get(c, pa.string())) for c in names})
     store.con.register("_api_rows", arrow)
     try:
-        store.con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _api_rows")
+        return insert(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM _api_rows{back}")
     finally:
         store.con.unregister("_api_rows")
 
@@ -239,7 +249,11 @@ def _insert_events(store: Store, events: list[NewEvent], column_types: Mapping[s
         if types[name] == pa.string():
             values = [None if v is None else str(v) for v in values]
         columns[name] = values
-    _insert_rows(store, "events", columns, types)
+    memory = store.events_memory  # the server's copy of the scoring columns learns the rows as stored
+    returning = ("contact_id", *memory.columns) if memory is not None and not memory.broken else ()
+    stored = _insert_rows(store, "events", columns, types, returning)
+    if memory is not None and stored is not None:
+        memory.appended(store, stored)
 
 
 def upsert_contact(store: Store, contact_id: str, values: Mapping[str, Any], *,

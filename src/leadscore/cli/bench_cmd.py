@@ -230,10 +230,11 @@ def dashboard_command(
     events: EventsOpt = 20_000_000,
     seed: SeedOpt = 7,
     directory: DirOpt = None,
-    rounds: Annotated[int, typer.Option(help="Rounds of requests: each 10 list pages, 4 filtered lists, 6 lead "
-                                             "pages and a deep page by URL.", min=1)] = 10,
+    rounds: Annotated[int, typer.Option(help="Rounds of requests: each 10 list pages, 6 filtered lists, 6 lead "
+                                             "pages and a page number typed into the URL.", min=1)] = 10,
     reuse: Annotated[bool, typer.Option("--reuse", help="Time the workspace already in --dir/ws "
-                                                        "instead of building it again.")] = False,
+                                                        "instead of building it again (adding predictions "
+                                                        "if it has none).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The dashboard's leads list and lead page on a real `leadscore serve` (target: p95 < 300 ms

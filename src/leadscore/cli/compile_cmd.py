@@ -30,6 +30,9 @@ def compile_command(
     history_table: Annotated[str | None, typer.Option(
         "--history-table", help="Read properties as of --as-of from this table of property changes "
                                 "(contact_id, property, old_value, new_value, changed_at): property_history")] = None,
+    company_history_table: Annotated[str | None, typer.Option(
+        "--company-history-table", help="An account model: read company properties as of --as-of from this "
+                                        "table (company_id, property, ...): company_property_history")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print the one SQL query that computes the model's scores; run it in your own warehouse.
@@ -45,7 +48,8 @@ def compile_command(
     from leadscore import admin
 
     compiled = admin.compile(model_file, workspace=workspace, dialect=dialect.value, as_of=as_of,
-                             contact_id=contact, detail=detail, company_id=company, history_table=history_table)
+                             contact_id=contact, detail=detail, company_id=company, history_table=history_table,
+                             company_history_table=company_history_table)
     typer.echo(f"-- leadscore model `{compiled.model}` ({compiled.hash}) as of {compiled.as_of.isoformat()}, "
                f"{compiled.dialect}")
     typer.echo(compiled.sql + ";")

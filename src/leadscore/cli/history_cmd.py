@@ -1,4 +1,5 @@
-"""``leadscore history CONTACT``: a contact's property changes and score changes, newest first."""
+"""``leadscore history CONTACT|COMPANY``: a contact's (or company's) property changes and score
+changes, newest first."""
 
 from __future__ import annotations
 
@@ -19,14 +20,19 @@ def history_command(
     prop: Annotated[str | None, typer.Option("--property", "-p", help="Only this property's changes.")] = None,
     model: ModelOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows of each kind.")] = 100,
+    level: Annotated[str | None, typer.Option(
+        "--level", help="contact or account (default: a company when the id names one and no contact).")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every change of a contact's properties (with when it became true and who recorded it) and of its scores.
 
+    A company id shows the company's property changes and account score changes.
+
     Example: leadscore history c_000042 --property lifecycle_stage
     """
-    found = library.history(contact_id, workspace=workspace, prop=prop, model=model, limit=limit)
+    found = library.history(contact_id, workspace=workspace, prop=prop, model=model, limit=limit, level=level)
+    who = "company" if "company_id" in found else "contact"
     if as_json:
         print_json(found)
         return
@@ -38,9 +44,9 @@ def history_command(
                           _shown(c["new_value"]), escape(c["source"]))
         console.print(table)
         console.print("a value before a property's first change is the one first imported, assumed to "
-                      "have held since the contact was created", style="dim")
+                      f"have held since the {who} was created", style="dim")
     else:
-        console.print(f"no recorded property change for {found['contact_id']}"
+        console.print(f"no recorded property change for {found.get('contact_id') or found['company_id']}"
                       + (f" (property {prop})" if prop else "") + ": its values are the ones first imported",
                       markup=False, highlight=False)
     if prop is None and found["scores"]:

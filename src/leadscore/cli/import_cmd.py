@@ -54,7 +54,8 @@ def import_command(
 
     Contacts and deals may name their company in a company_id column. history: a file of contact
     property changes, one row per change (contact_id, property, value, changed_at) or per period
-    (contact_id, property, value, valid_from, valid_to).
+    (contact_id, property, value, valid_from, valid_to); with company_id in place of contact_id,
+    company property changes.
 
     Example: leadscore import contacts hubspot-export.csv --column "Record ID=contact_id"
 
@@ -117,7 +118,8 @@ def _import_history(file: Path, mapping: ColumnMapping | None, strict: bool, fil
     if as_json:
         print_json(r)
         return
-    console.print(f"[bold]history[/] ({r.shape} format) from {file}: {r.recorded:,} changes recorded, "
+    what = "history" if r.level == "contacts" else "company history"
+    console.print(f"[bold]{what}[/] ({r.shape} format) from {file}: {r.recorded:,} changes recorded, "
                   f"{r.unchanged:,} already there, {r.rejected:,} rejected; {r.contacts_updated:,} current "
                   f"values moved to their latest change ({r.rows_read:,} rows in {r.seconds:.2f}s)")
     if r.columns_added:

@@ -2,7 +2,9 @@
 
 Shape of the query (the contact query's, with a per-company step added)::
 
+    ls_cpast/ls_firms   with a company history: every company's properties as of T
     ls_companies  companies existing at as_of, with the properties the model reads
+    ls_past/ls_people   with a contact history: every contact's properties as of T
     ls_members    contact_id, company_id: membership (compiler/members.py), scored companies only
     ls_events     one scan of events (visible, the types used by the model and its contact models)
     ls_agg        GROUP BY contact: the conditional aggregates of every event test, shared
@@ -47,7 +49,7 @@ from .columns import AGG_ALIAS, CONTACT_ALIAS, Catalog, quoted
 from .conditions import AGE, CID, ConditionCompiler
 from .dialects import Dialect, UnsupportedError, get_dialect
 from .members import COMPANY_KEY, companies_existing, company_catalog, membership
-from .properties_as_of import properties_as_of
+from .properties_as_of import COMPANY_SUBJECT, properties_as_of
 from .query import _bands, _contacts, _events_scan, _grade, _star, _tier
 from .rules import CompiledRule, compile_rule, decay_factor
 
@@ -109,12 +111,16 @@ def compile_account_model(model: AccountModel, *, as_of: datetime | date,
                           company_columns: Mapping[str, str] | None = None,
                           contact_columns: Mapping[str, str] | None = None,
                           event_columns: Mapping[str, str] | None = None,
-                          history_table: str | None = None) -> exp.Query:
+                          history_table: str | None = None,
+                          company_history_table: str | None = None) -> exp.Query:
     """The query scoring every company (or only ``company_id``) of ``model`` as of ``as_of``.
 
     With ``history_table`` (the contacts' property history), every contact property the query
-    reads (roles, ``when`` filters, the embedded contact models' rules) is its value as of
-    ``as_of``, as in a contact query (``compile_model``); company properties are read as stored.
+    reads (roles, ``when`` filters, the embedded contact models' rules, and membership's
+    ``company_id`` and ``email``) is its value as of ``as_of``, as in a contact query
+    (``compile_model``); with ``company_history_table`` (the companies'), every company property
+    (the model's, and membership's ``domain``) is. Without them the tables are read as stored:
+    right when nothing changed after ``as_of`` (``engine.account_sql`` decides), and as fast.
 
     ``contact_models`` maps the names of the contact models the account model reads (roll-ups,
     tier filters) to those models: normally their latest published versions. ``match_by_domain``
@@ -151,13 +157,20 @@ def compile_account_model(model: AccountModel, *, as_of: datetime | date,
         raise ModelError(catalog.issues)
 
     company_filter = _id_filter(company_id, params)
-    ctes: list[tuple[str, exp.Query]] = [
-        ("ls_companies", companies_existing(companies, as_of=instant, companies_table=companies_table,
-                                            company_filter=company_filter))]
+    by_domain = match_by_domain and acc.pieces.used
+    ctes: list[tuple[str, exp.Query]] = []
+    firms = companies_table
+    if company_history_table is not None:  # every company when membership reads their domains
+        ctes += properties_as_of(companies, target, instant, companies_table, company_history_table,
+                                 None if by_domain else company_filter, subject=COMPANY_SUBJECT,
+                                 extra=["domain"] if by_domain else [])
+        firms = ctes[-1][0] if ctes else firms
+    ctes.append(("ls_companies", companies_existing(companies, as_of=instant, companies_table=firms,
+                                                    company_filter=company_filter)))
     if acc.pieces.used:
         ctes += _member_ctes(acc, catalog, conditions, embedded, target, instant, match_by_domain,
-                             partial=company_filter is not None, tables=(companies_table, contacts_table, events_table),
-                             history_table=history_table)
+                             partial=company_filter is not None, tables=(firms, contacts_table, events_table),
+                             history_table=history_table, company_dates=companies.has_created_at)
     ctes.append(("ls_abase", _account_base(rules, joined=acc.pieces.used)))
     ctes.append(("ls_rules", _star("ls_abase").select(*[c for r in rules for c in r.points_columns()])))
     ctes.append(("ls_groups", _star("ls_rules").select(*_group_sums(model.groups, rules, ""))))
@@ -228,15 +241,26 @@ def _id_filter(company_id: str | None, params: bool) -> Callable[[exp.Expr], exp
 def _member_ctes(acc: AccountConditionCompiler, catalog: Catalog, conditions: ConditionCompiler,
                  embedded: list[_Embedded], dialect: Dialect, as_of: datetime, match_by_domain: bool, *,
                  partial: bool, tables: tuple[str, str, str],
-                 history_table: str | None = None) -> list[tuple[str, exp.Query]]:
-    """The per-contact and per-company CTEs, from membership to ``ls_acc``."""
+                 history_table: str | None = None, company_dates: bool = False) -> list[tuple[str, exp.Query]]:
+    """The per-contact and per-company CTEs, from membership to ``ls_acc``.
+
+    ``tables[0]``: the companies as of T (``ls_firms``) or as stored. With ``history_table`` every
+    contact's properties as of T come first (``ls_past``, ``ls_people``, not narrowed to the
+    members: membership itself reads them), then membership, then the rest narrowed to members.
+    """
     companies_table, contacts_table, events_table = tables
+    ctes: list[tuple[str, exp.Query]] = []
+    source = contacts_table
+    if history_table is not None:  # the contacts' properties as of T, membership's own included
+        extra = [COMPANY_KEY, *(["email"] if match_by_domain else [])]
+        ctes += properties_as_of(catalog, dialect, as_of, contacts_table, history_table, None, extra=extra)
+        source = ctes[-1][0] if ctes else source
     scored = exp.select(exp.column(COMPANY_KEY)).from_("ls_companies")
-    members = membership(catalog, match_by_domain=match_by_domain, as_of=as_of, contacts_table=contacts_table,
-                         companies_table=companies_table)
+    members = membership(catalog, match_by_domain=match_by_domain, as_of=as_of, contacts_table=source,
+                         companies_table=companies_table, company_dates=company_dates)
     members = exp.select(exp.Star()).from_(members.subquery("k")).where(
         exp.In(this=exp.column(COMPANY_KEY, "k"), query=scored.subquery()))
-    ctes: list[tuple[str, exp.Query]] = [("ls_members", members)]
+    ctes.append(("ls_members", members))
 
     def member_filter(key: exp.Expr) -> exp.Expr:
         return exp.In(this=key, query=exp.select(exp.column("contact_id")).from_("ls_members").subquery())
@@ -247,11 +271,6 @@ def _member_ctes(acc: AccountConditionCompiler, catalog: Catalog, conditions: Co
         ctes.append(("ls_events", _events_scan(conditions.scan, dialect, as_of, events_table, only)))
         ctes.append(("ls_agg", exp.select(col(CID), *conditions.aggregates.select_list())
                      .from_("ls_events").group_by(col(CID))))
-    source = contacts_table
-    if history_table is not None:  # the contacts' properties as of T (membership stays today's: documented)
-        people = properties_as_of(catalog, dialect, as_of, contacts_table, history_table, only)
-        ctes += people
-        source = people[-1][0] if people else source
     ctes.append(("ls_contacts", _contacts(catalog, dialect, as_of, source, only)))
     key = exp.column(quoted("contact_id"), CONTACT_ALIAS)
     base = exp.select(alias(key, CID), alias(exp.column(COMPANY_KEY, "m"), MEMBER_COMPANY),

@@ -9,8 +9,12 @@ A contact belongs to at most one company (docs/model-reference.md, "Account mode
    several companies with that domain, the smallest ``company_id``;
 3. otherwise none.
 
-Membership does not depend on time: at an as-of T, a company's contacts are its members that
-exist at T (``created_at`` empty or ≤ T). The account compiler embeds this query, and the engine
+At an as-of T the rule reads the data of T: the contacts existing at T (``created_at`` empty or
+≤ T) with their ``company_id`` and ``email`` as of T, and the companies existing at T with their
+``domain`` as of T (the account compiler passes the property-history CTEs as ``contacts_table`` /
+``companies_table`` when something changed after T: ``compiler/properties_as_of.py``). So a
+contact that moved to another company after T counts for its old company as of T, as it would in
+a store holding only what was known at T. The account compiler embeds this query, and the engine
 renders it for DuckDB to find the companies of some contacts (real-time rescoring) or the contacts
 of a company (explain, the API).
 """
@@ -64,14 +68,22 @@ def _created_by(column: exp.Expr, dialect: Dialect, as_of: datetime) -> exp.Expr
 
 def membership(catalog: Catalog, *, match_by_domain: bool, as_of: datetime | None,
                contacts_table: str = "contacts", companies_table: str = "companies",
-               contact_filter: Callable[[exp.Expr], exp.Expr] | None = None) -> exp.Select:
+               contact_filter: Callable[[exp.Expr], exp.Expr] | None = None,
+               company_dates: bool = False) -> exp.Select:
     """``contact_id, company_id`` of every contact with a company (existing at ``as_of`` when given).
 
     ``catalog`` holds the contacts' columns (``company_id`` must be one; ``email`` for domains).
+    ``company_dates``: the companies have a ``created_at``; with ``as_of``, only those existing at
+    ``as_of`` can be a contact's company (a company created later has no contacts then).
     """
     key = exp.column(quoted("contact_id"), CONTACT_ALIAS)
     own = exp.column(quoted(COMPANY_KEY), CONTACT_ALIAS)
+    firms: list[exp.Expr] = []
+    if as_of is not None and company_dates:
+        firms.append(_created_by(exp.column(quoted("created_at")), catalog.dialect, as_of))
     known = exp.select(exp.column(quoted(COMPANY_KEY))).distinct().from_(table(companies_table))
+    if firms:
+        known = known.where(firms[0].copy())
     where: list[exp.Expr] = []
     if as_of is not None and catalog.has_created_at:
         where.append(_created_by(exp.column(quoted("created_at"), CONTACT_ALIAS), catalog.dialect, as_of))
@@ -86,7 +98,7 @@ def membership(catalog: Catalog, *, match_by_domain: bool, as_of: datetime | Non
     by_domain = (exp.select(alias(domain, "domain"), alias(exp.Min(this=exp.column(quoted(COMPANY_KEY))), COMPANY_KEY))
                  .from_(table(companies_table))
                  .where(exp.and_(exp.not_(exp.Is(this=domain.copy(), expression=exp.Null())),
-                                 exp.not_(exp.In(this=domain.copy(), expressions=free))))
+                                 exp.not_(exp.In(this=domain.copy(), expressions=free)), *firms))
                  .group_by(domain.copy()))
     chosen = exp.Coalesce(this=exp.column(COMPANY_KEY, "k"), expressions=[exp.column(COMPANY_KEY, "d")])
     select = (exp.select(alias(key, "contact_id"), alias(chosen, COMPANY_KEY))

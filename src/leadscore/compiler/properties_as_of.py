@@ -21,11 +21,16 @@ CTEs replace the contacts table as the source of ``ls_contacts``::
 Derived properties (``email_domain``, ``is_free_email``) are computed by ``ls_contacts`` from the
 ``email`` of ``ls_people``, so they follow ``email`` as of T. The history table has the columns
 ``contact_id, property, old_value, new_value, changed_at`` (any engine: DuckDB, Spark, Postgres).
+
+Companies use the same rule and the same two CTEs over their own history
+(``company_property_history``, keyed by ``company_id``): ``Subject`` names the key, the columns with
+no history and the CTEs, so an account query can hold both (``compiler/accounts.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlglot import exp
@@ -38,36 +43,55 @@ from .dialects import Dialect, get_dialect
 
 PAST = "ls_past"
 PEOPLE = "ls_people"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose properties are read as of T: the key, the columns with no history, the CTE names."""
+
+    key: str = "contact_id"
+    unversioned: frozenset[str] = UNVERSIONED_COLUMNS
+    past: str = PAST
+    people: str = PEOPLE
+
+
+CONTACT_SUBJECT = Subject()
+#: An account query's companies: ``ls_cpast`` and ``ls_firms`` (every company, properties as of T).
+COMPANY_SUBJECT = Subject("company_id", frozenset({"company_id", "created_at"}), "ls_cpast", "ls_firms")
 HISTORY_ALIAS = "h"
 #: The SQL type a property's text is cast back to, by logical type (text stays text).
 _CAST_TO = {"number": "DOUBLE", "boolean": "BOOLEAN", "timestamp": "TIMESTAMP"}
 
 
-def versioned_properties(catalog: Catalog) -> list[str]:
-    """The stored contact columns the model reads that have a history, in a stable order.
+def versioned_properties(catalog: Catalog, subject: Subject = CONTACT_SUBJECT,
+                         extra: Sequence[str] = ()) -> list[str]:
+    """The stored contact columns the model reads that have a history, in a stable order, then
+    those of ``extra`` (read by the query beside the model: membership's ``company_id``, say).
 
     A derived property reads ``email``; a stored column wins over a derived one of its name.
     """
     names: list[str] = []
-    for name in catalog.projected:
+    for name in [*catalog.projected, *extra]:
         stored = name in catalog.contact
         source = name if stored else "email"
-        if source in catalog.contact and source not in UNVERSIONED_COLUMNS and source not in names:
+        if source in catalog.contact and source not in subject.unversioned and source not in names:
             names.append(source)
     return names
 
 
 def properties_as_of(catalog: Catalog, dialect: Dialect, as_of: datetime, contacts_table: str,
                      history_table: str,
-                     contact_filter: Callable[[exp.Expr], exp.Expr] | None) -> list[tuple[str, exp.Query]]:
+                     contact_filter: Callable[[exp.Expr], exp.Expr] | None, *,
+                     subject: Subject = CONTACT_SUBJECT, extra: Sequence[str] = ()) -> list[tuple[str, exp.Query]]:
     """The CTEs (``ls_past``, ``ls_people``) giving the contacts with their properties as of T;
     ``ls_contacts`` then reads ``ls_people`` in place of the contacts table. Empty when the model
-    reads no versioned property (then the contacts table is read as it is)."""
-    names = versioned_properties(catalog)
+    reads no versioned property (then the contacts table is read as it is). ``subject``: companies
+    (their table, history and CTE names) in place of contacts; ``extra``: more columns to read."""
+    names = versioned_properties(catalog, subject, extra)
     if not names:
         return []
-    return [(PAST, _past(names, dialect, as_of, history_table, contact_filter)),
-            (PEOPLE, _people(catalog, names, contacts_table))]
+    return [(subject.past, _past(names, dialect, as_of, history_table, contact_filter, subject)),
+            (subject.people, _people(catalog, names, contacts_table, subject))]
 
 
 def _hcol(name: str) -> exp.Column:
@@ -75,7 +99,7 @@ def _hcol(name: str) -> exp.Column:
 
 
 def _past(names: list[str], dialect: Dialect, as_of: datetime, history_table: str,
-          contact_filter: Callable[[exp.Expr], exp.Expr] | None) -> exp.Select:
+          contact_filter: Callable[[exp.Expr], exp.Expr] | None, subject: Subject) -> exp.Select:
     """Per contact with a change after T of some property read: each property's first such change."""
     aggregates: list[exp.Expr] = []
     for k, name in enumerate(names):
@@ -87,19 +111,19 @@ def _past(names: list[str], dialect: Dialect, as_of: datetime, history_table: st
              else exp.In(this=_hcol("property"), expressions=literals))
     where: list[exp.Expr] = [exp.GT(this=_hcol("changed_at"), expression=dialect.as_of_timestamp(as_of)), which]
     if contact_filter is not None:
-        where.append(contact_filter(_hcol("contact_id")))
-    return (exp.select(alias(_hcol("contact_id"), quoted("contact_id")), *aggregates)
+        where.append(contact_filter(_hcol(subject.key)))
+    return (exp.select(alias(_hcol(subject.key), quoted(subject.key)), *aggregates)
             .from_(table(history_table).as_(HISTORY_ALIAS))
             .where(exp.and_(*where))
-            .group_by(_hcol("contact_id")))
+            .group_by(_hcol(subject.key)))
 
 
-def _people(catalog: Catalog, names: list[str], contacts_table: str) -> exp.Select:
+def _people(catalog: Catalog, names: list[str], contacts_table: str, subject: Subject) -> exp.Select:
     """The contacts, each read property as of T: stored when it did not change after T."""
     def stored(name: str) -> exp.Column:
         return exp.column(quoted(name), "c")
 
-    columns: list[exp.Expr] = [stored("contact_id")]
+    columns: list[exp.Expr] = [stored(subject.key)]
     if catalog.has_created_at:
         columns.append(stored("created_at"))
     for k, name in enumerate(names):
@@ -109,9 +133,9 @@ def _people(catalog: Catalog, names: list[str], contacts_table: str) -> exp.Sele
         value = exp.Case(ifs=[exp.If(this=exp.Is(this=col(f"t_{k}", "p"), expression=exp.Null()),
                                      true=stored(name))], default=past)
         columns.append(alias(value, quoted(name)))
-    on = exp.EQ(this=exp.column(quoted("contact_id"), "p"), expression=stored("contact_id"))
+    on = exp.EQ(this=exp.column(quoted(subject.key), "p"), expression=stored(subject.key))
     return (exp.select(*columns).from_(table(contacts_table).as_("c"))
-            .join(exp.to_table(PAST).as_("p"), on=on, join_type="left"))
+            .join(exp.to_table(subject.past).as_("p"), on=on, join_type="left"))
 
 
 def contacts_as_of(contact_columns: Mapping[str, str], names: Sequence[str], as_of: datetime, *,

@@ -152,6 +152,20 @@ def account_history(store: Store, company_id: str, *, model: str | None = None, 
                            ORDER BY computed_at DESC, as_of DESC LIMIT ?""", [company_id, model, model, limit])
 
 
+def company_history(store: Store, company_id: str, *, model: str | None = None, prop: str | None = None,
+                    limit: int = 100) -> dict[str, Any]:
+    """A company's account score changes and property changes, newest first (``leadscore history
+    COMPANY``, the API). Raises ``NotFoundError`` for an unknown company or property."""
+    from leadscore.engine.lookup import find_company
+    from leadscore.storage.history import COMPANIES, changes_of, checked_property
+
+    company_id = find_company(store, company_id)
+    prop = checked_property(store.con, prop, COMPANIES)
+    return {"company_id": company_id,
+            "scores": [] if prop is not None else account_history(store, company_id, model=model, limit=limit),
+            "property_changes": changes_of(store.con, company_id, prop=prop, limit=limit, level=COMPANIES)}
+
+
 def _group_names(store: Store, model: str | None) -> list[str]:
     sql = """SELECT group_names FROM model_versions
              WHERE (model, version) IN (SELECT DISTINCT model, model_version FROM account_scores) {}

@@ -26,6 +26,7 @@ from leadscore.engine.reference_accounts import score_account_reference
 from leadscore.engine.run import model_of
 from leadscore.errors import LeadscoreError, NotFoundError
 from leadscore.model.account_spec import AccountModel
+from leadscore.storage.history import COMPANIES, rows_as_of
 from leadscore.storage.store import Store, used_params
 from leadscore.timeutil import epoch_micros, utcnow
 
@@ -116,9 +117,9 @@ class AccountExplanation:
 
 
 def _contact_rows(store: Store, ids: list[str], as_of: datetime) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
-    """The contacts' rows and their events up to ``as_of``."""
-    contacts = _rows(store, "SELECT * FROM contacts WHERE contact_id IN (SELECT UNNEST(?)) ORDER BY contact_id",
-                     [ids])
+    """The contacts' rows (their properties as of ``as_of``) and their events up to ``as_of``."""
+    contacts = rows_as_of(store.con, _rows(
+        store, "SELECT * FROM contacts WHERE contact_id IN (SELECT UNNEST(?)) ORDER BY contact_id", [ids]), as_of)
     events: dict[str, list[Any]] = {}
     for row in _rows(store, "SELECT * FROM events WHERE contact_id IN (SELECT UNNEST(?)) AND occurred_at <= ? "
                             "ORDER BY occurred_at DESC", [ids, as_of]):
@@ -138,7 +139,8 @@ def explain_account_with_model(store: Store, model: AccountModel, company_id: st
     companies = _rows(store, "SELECT * FROM companies WHERE company_id = ? LIMIT 1", [company_id])
     if not companies:
         raise NotFoundError(f"no company with id `{company_id}`")
-    sql = account_detail_sql(store, model)  # compiled once per model, not per company
+    companies = rows_as_of(store.con, companies, when, COMPANIES)  # its properties of then
+    sql = account_detail_sql(store, model, when)  # compiled once per model and histories read, not per company
     cur = store.con.execute(sql, used_params(sql, {"as_of": when, "as_of_us": epoch_micros(when),
                                                    "company_ids": [company_id]}))
     row = cur.fetchone()
@@ -209,6 +211,14 @@ def explain_any(store: Store, some_id: str, *, model: str | None = None, as_of: 
     A company when ``level`` is ``account``, when ``model`` is an account model, or when the id
     names a company and no contact; a contact otherwise.
     """
+    if wants_company(store, some_id, model=model, level=level):
+        return explain_company(store, some_id, model=model, as_of=as_of)
+    return explain_contact(store, some_id, model=model, as_of=as_of)
+
+
+def wants_company(store: Store, some_id: str, *, model: str | None, level: str | None) -> bool:
+    """Whether a command given an id (``explain``, ``history``) is about a company: ``level`` says
+    so, or ``model`` is an account model, or the id names a company and no contact."""
     if level not in (None, "contact", "account"):
         raise LeadscoreError(f"unknown level {level!r}: contact or account")
     if level is None and model is not None:
@@ -217,6 +227,4 @@ def explain_any(store: Store, some_id: str, *, model: str | None = None, as_of: 
         contact = store.con.execute("SELECT 1 FROM contacts WHERE contact_id = ? LIMIT 1", [some_id]).fetchone()
         company = store.con.execute("SELECT 1 FROM companies WHERE company_id = ? LIMIT 1", [some_id]).fetchone()
         level = "account" if company is not None and contact is None else "contact"
-    if level == "account":
-        return explain_company(store, some_id, model=model, as_of=as_of)
-    return explain_contact(store, some_id, model=model, as_of=as_of)
+    return level == "account"

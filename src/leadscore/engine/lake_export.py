@@ -8,6 +8,7 @@ The layout is the one the Spark engine reads (``spark.source`` in leadscore.yml)
     DIR/deals/part-*.parquet
     DIR/companies/part-*.parquet          (read by account models)
     DIR/property_history/part-*.parquet   (read by a Spark score as of a past date)
+    DIR/company_property_history/part-*.parquet   (the same, for account models' company properties)
 
 so any workspace, the demo included, can be moved to a lake and scored there with the same
 model and the same numbers. Column names and types are the store's (timestamps are naive UTC
@@ -32,7 +33,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.storage.store import Store
 
 #: The tables of a lake, in the order they are written.
-LAKE_TABLES = ("contacts", "events", "deals", "companies", "property_history")
+LAKE_TABLES = ("contacts", "events", "deals", "companies", "property_history", "company_property_history")
 #: Target size of one Parquet file: several files per table let Spark read in parallel.
 FILE_SIZE = "128MB"
 

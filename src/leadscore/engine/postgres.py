@@ -129,10 +129,11 @@ class PostgresBackend:
             raise BackendError(f"engine postgres: no table or view {name} (postgres.{table} in leadscore.yml)")
         return {str(n): str(t) for n, t in rows if t in PG_LOGICAL}
 
-    def history(self, as_of: datetime) -> str | None:
+    def history(self, as_of: datetime, setting: str = "property_history") -> str | None:
         """``postgres.property_history`` when a score as of ``as_of`` must read it (some change came
-        after it), else None: properties are read from the contacts as they are (docs/engines.md)."""
-        name = self.settings.property_history
+        after it), else None: properties are read from the contacts as they are (docs/engines.md).
+        ``setting="company_property_history"``: the companies' history, by the same rule."""
+        name: str | None = getattr(self.settings, setting)
         if name is None:
             return None
         import psycopg
@@ -144,7 +145,7 @@ class PostgresBackend:
                                        f"FROM {quoted_name(name)}", [as_of]).fetchone()
         except psycopg.Error as exc:
             raise BackendError(f"engine postgres: cannot read the property history {name} "
-                               f"(postgres.property_history): {first_line(exc)}") from exc
+                               f"(postgres.{setting}): {first_line(exc)}") from exc
         return name if row and row[0] else None
 
     def event_types(self) -> list[str]:
@@ -244,7 +245,8 @@ class PostgresBackend:
             detail=detail, match_by_domain=match_by_domain, companies_table=self.settings.companies,
             contacts_table=self.settings.contacts, events_table=self.settings.events,
             company_columns=self.columns("companies"), contact_columns=self.columns("contacts"),
-            event_columns=self.columns("events"), history_table=self.history(as_of)).sql(dialect="postgres")
+            event_columns=self.columns("events"), history_table=self.history(as_of),
+            company_history_table=self.history(as_of, "company_property_history")).sql(dialect="postgres")
 
     def _run(self, level: str, version: ModelVersion, query: str, groups_n: int, *, as_of: datetime, run_id: str,
              computed_at: datetime, store_id: str, started: float) -> RunRecord:

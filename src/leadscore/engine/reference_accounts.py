@@ -365,15 +365,21 @@ def score_accounts_reference(model: AccountModel, companies: Iterable[Row], cont
                              events: Iterable[Row], as_of: datetime, contact_models: Mapping[str, ScoringModel],
                              *, match_by_domain: bool = False,
                              keep: Callable[[Row], bool] | None = None,
-                             changes: Mapping[Any, Sequence[Row]] | None = None) -> dict[Any, AccountReferenceScore]:
+                             changes: Mapping[Any, Sequence[Row]] | None = None,
+                             company_changes: Mapping[Any, Sequence[Row]] | None = None,
+                             ) -> dict[Any, AccountReferenceScore]:
     """Score every company existing at ``as_of`` (``keep`` narrows them), as a batch run does.
 
-    ``changes`` maps a contact id to its recorded property changes (``engine.properties_as_of``):
-    the contact's properties are then read as of ``as_of``; membership is today's (documented).
+    ``changes`` maps a contact id to its recorded property changes (``engine.properties_as_of``),
+    ``company_changes`` a company id to its own: properties are then read as of ``as_of``, and so
+    is membership (a contact's ``company_id`` and ``email``, a company's ``domain``, among the
+    companies existing at ``as_of``).
     """
     as_of = to_utc_naive(as_of)
-    companies, contacts = list(companies), list(contacts)
-    company_of = members_of(companies, contacts, match_by_domain=match_by_domain)
+    companies = [contact_as_of(c, company_changes.get(c["company_id"], ()), as_of) if company_changes else c
+                 for c in companies]
+    contacts = [contact_as_of(c, changes.get(c["contact_id"], ()), as_of) if changes else c for c in contacts]
+    company_of = members_of([c for c in companies if _exists(c, as_of)], contacts, match_by_domain=match_by_domain)
     by_contact: dict[Any, list[Row]] = {}
     for row in events:
         by_contact.setdefault(row["contact_id"], []).append(row)
@@ -381,8 +387,7 @@ def score_accounts_reference(model: AccountModel, companies: Iterable[Row], cont
     for contact in contacts:
         owner = company_of.get(contact["contact_id"])
         if owner is not None and _exists(contact, as_of):
-            then = contact_as_of(contact, changes.get(contact["contact_id"], ()), as_of) if changes else contact
-            members.setdefault(owner, []).append((then, by_contact.get(contact["contact_id"], [])))
+            members.setdefault(owner, []).append((contact, by_contact.get(contact["contact_id"], [])))
     out = {}
     for company in companies:
         if not _exists(company, as_of) or (keep is not None and not keep(company)):

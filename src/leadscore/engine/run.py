@@ -284,12 +284,18 @@ def run_model(store: Store, version: ModelVersion, *, as_of: datetime,
     con = store.con
     try:
         if isinstance(scoring_model, AccountModel):
-            from leadscore.engine.account_sql import account_param_sql, account_sql, workflow_conditions
+            from leadscore.engine.account_sql import (
+                account_param_sql,
+                account_sql,
+                company_history_table,
+                workflow_conditions,
+            )
 
+            histories = {"history": history_table(store, as_of), "company_history": company_history_table(store, as_of)}
             sql = (account_sql(store, scoring_model, as_of) if ids is None
-                   else account_param_sql(store, version, scoring_model, history=history_table(store, as_of)))
+                   else account_param_sql(store, version, scoring_model, **histories))
             # an `if:` that fails is this model's failure
-            workflow_conditions(store, version, scoring_model, history=history_table(store, as_of))
+            workflow_conditions(store, version, scoring_model, **histories)
         elif ids is None:
             sql = compiled_sql(store, scoring_model, as_of)
         else:
@@ -368,7 +374,7 @@ def mark_baseline(con: duckdb.DuckDBPyConnection, model: str, under_way: bool) -
         con.execute("INSERT INTO meta VALUES (?, 'under way')", [BASELINE_KEY + model])
 
 
-#: A run for at most this many ids reads and replaces their stored scores by row id (``_previous_rows``).
+#: A run for at most this many ids binds their stored scores' row ids one by one (more: one list; ``_previous_rows``).
 ROWID_KEYS = 32
 
 
@@ -379,19 +385,21 @@ def _previous_rows(store: Store, level: Level, model: str, ids: list[str],
     ``scores`` has no index (see ``storage.lookup_index``): finding a contact's row scans a row
     group (~120k rows, pruned by contact order) or the table. A run for a few contacts does that
     once here, for their row ids, and then reads and deletes those rows by ``rowid`` (a direct
-    fetch): one scan instead of two. Row ids are stable within the transaction (DuckDB moves rows
+    fetch): one scan instead of two; a batch's hundreds of contacts too (their row ids bound as one
+    list). Row ids are stable within the transaction (DuckDB moves rows
     only at a checkpoint, which never runs inside one). ``stored`` knows those row ids already when
-    the caller read every model's rows of these contacts at once (``engine.stored_scores``). More
-    ids: keys bound one by one or a list.
+    the caller read every model's rows of these contacts at once (``engine.stored_scores``).
     """
     where, keys = key_filter(level.key, ids, prefix="sk")
-    if len(ids) > ROWID_KEYS:
-        return f" AND {where}", keys
-    known = stored.rowids(model, ids) if stored is not None else None
+    known = stored.rowids(model, ids) if stored is not None and len(ids) <= ROWID_KEYS else None
     found = known if known is not None else [int(r[0]) for r in store.con.execute(
         f"SELECT rowid FROM {level.scores} WHERE model = $model AND {where}", {"model": model, **keys}).fetchall()]
     if not found:
         return " AND false", {}
+    if len(found) > ROWID_KEYS:
+        # a batch's contacts: their row ids as one list, which DuckDB joins without another scan
+        # of the keys (500 contacts' rows at 1M scores, deleted: 36 -> 5 ms of CPU, measured)
+        return " AND rowid IN (SELECT unnest($sr::BIGINT[]))", {"sr": found}
     names = [f"sr{i}" for i in range(len(found))]
     return f" AND rowid IN ({', '.join('$' + n for n in names)})", dict(zip(names, found, strict=True))
 

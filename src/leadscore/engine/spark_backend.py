@@ -113,15 +113,16 @@ class SparkBackend:
         return [str(r[0]) for r in self.sql(f"SELECT DISTINCT type FROM {view} WHERE type IS NOT NULL ORDER BY 1")
                 .collect()]
 
-    def history(self, as_of: datetime) -> str | None:
+    def history(self, as_of: datetime, name: str = "property_history") -> str | None:
         """The property history's view when a score as of ``as_of`` must read it (some change came
-        after it), else None: properties are read from the contacts as they are (docs/engines.md)."""
-        ref = self.settings.history_table(self.root)
+        after it), else None: properties are read from the contacts as they are (docs/engines.md).
+        ``name="company_property_history"``: the companies' history, by the same rule."""
+        ref = self.settings.history_table(self.root, name)
         if ref is None:
             return None
-        if "property_history" not in self._sources:
-            self._sources["property_history"] = register_source(self.spark, "property_history", ref)
-        view = self._sources["property_history"].view
+        if name not in self._sources:
+            self._sources[name] = register_source(self.spark, name, ref)
+        view = self._sources[name].view
         later = self.sql(f"SELECT coalesce(max(changed_at) > timestamp_micros(:as_of_us), false) AS later "
                          f"FROM {view}", {"as_of_us": epoch_micros(as_of)}).collect()
         return view if later and later[0]["later"] else None
@@ -166,7 +167,8 @@ class SparkBackend:
             detail=detail, match_by_domain=match_by_domain, companies_table=companies.view,
             contacts_table=contacts.view, events_table=events.view, company_columns=companies.logical,
             contact_columns=contacts.logical, event_columns=events.logical,
-            history_table=self.history(as_of)).sql(dialect="spark")
+            history_table=self.history(as_of),
+            company_history_table=self.history(as_of, "company_property_history")).sql(dialect="spark")
 
     @cached_property
     def accounts(self) -> IcebergOutput:

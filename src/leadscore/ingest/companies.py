@@ -13,21 +13,21 @@ from __future__ import annotations
 import duckdb
 
 from leadscore.ingest.readers import drop_temp, scalar, sql_name
-from leadscore.storage.companies import normalize_domain_sql
+from leadscore.storage.companies import normalize_domain_sql, not_a_domain_sql
 
 
 def prepare_company_rows(con: duckdb.DuckDBPyConnection, typed_sql: str, dests: list[str]) -> list[str]:
     """Create ``__ls_rows`` for companies (see ``writers.prepare_rows``); returns the stored columns."""
-    stored = [d for d in dests if d != "company_id"]
-    select = ["t.company_id"]
+    carried = [d for d in dests if d.startswith("__")]  # read by the writers, never stored (changed_at)
+    stored = [d for d in dests if d != "company_id" and not d.startswith("__")]
+    select = ["t.company_id", *(f"t.{sql_name(c)}" for c in carried)]
     checks = ["CASE WHEN t.company_id IS NULL THEN 'company_id is empty' END"]
     bad = ["t.company_id IS NULL"]
     for name in stored:
         if name == "domain":
             domain = normalize_domain_sql("t.domain")
             select.append(f"{domain} AS domain")
-            wrong = (f"(t.domain IS NOT NULL AND ({domain} IS NULL OR NOT contains({domain}, '.') "
-                     f"OR regexp_matches({domain}, '\\s')))")
+            wrong = not_a_domain_sql("t.domain")
             checks.append(f"CASE WHEN {wrong} THEN 'domain: `' || t.domain || '` is not a domain name' END")
             bad.append(wrong)
         else:

@@ -25,6 +25,11 @@ first), a change after the import's time, or ``contact_id`` / ``created_at`` (no
 The changes go in through ``storage.history.record_changes``, in one transaction: every change
 not already stored is recorded (in any order), each contact's current value becomes its latest
 change, and importing the same file again changes nothing.
+
+**Companies**: a file whose key column is ``company_id`` (or ``account_id``), with no
+``contact_id`` column, holds company property changes: the same two shapes and rules, into the
+companies' history (``storage.history.COMPANIES``); each property names a ``companies`` column and
+a row naming an unknown company is rejected (import the companies first).
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ from leadscore.ingest.coerce import Coercion, clean_text, coerce, infer_text_col
 from leadscore.ingest.mapping import ALIASES, ColumnMapping, snake_case
 from leadscore.ingest.readers import Source, detect_format, open_source, release, scalar, sql_name, sql_str
 from leadscore.ingest.rejects import collect_rejects, first_reject, rejects_path, write_rejects
-from leadscore.storage.history import UNVERSIONED, record_changes, stage_table
+from leadscore.storage.companies import normalize_domain_sql, not_a_domain_sql
+from leadscore.storage.history import COMPANIES, CONTACTS, Level, record_changes, stage_table
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -55,6 +61,8 @@ ALIASES_HISTORY: dict[str, str] = {
     "valid_from": "valid_from", "dbt_valid_from": "valid_from", "fivetran_start": "valid_from",
     "valid_to": "valid_to", "dbt_valid_to": "valid_to", "fivetran_end": "valid_to",
 }
+#: Header (snake_case) of a company history's key column.
+COMPANY_KEYS = ("company_id", "account_id")
 _TEMP = ["__ls_hist", "__ls_rows", "__ls_rejects"]
 
 
@@ -64,6 +72,7 @@ class HistoryImportResult:
 
     file: Path
     shape: str  # "long" | "interval"
+    level: str  # "contacts" | "companies": whose properties the file's changes are
     rows_read: int
     recorded: int  # changes stored
     unchanged: int  # changes already stored as they are
@@ -87,9 +96,9 @@ def import_history(store: Store, path: str | Path, *, mapping: ColumnMapping | N
     source: Source | None = None
     try:
         source = open_source(con, file, fmt, mapping)
-        roles = _roles(source, mapping)
+        roles, level = _roles(source, mapping)
         with store.transaction():
-            result = _run(store, source, roles, mapping, started, strict)
+            result = _run(store, source, roles, mapping, started, strict, level)
             if result.rejected:
                 target = rejects_path(rejects_dir or file.resolve().parent, "history", file, started)
                 result.rejects_file = write_rejects(con, source, target)
@@ -102,38 +111,46 @@ def import_history(store: Store, path: str | Path, *, mapping: ColumnMapping | N
     return result
 
 
-def _roles(source: Source, mapping: ColumnMapping) -> dict[str, tuple[str, str]]:
-    """Role (contact_id, property, value, changed_at | valid_from, valid_to) → (SQL ref, type)."""
+def _roles(source: Source, mapping: ColumnMapping) -> tuple[dict[str, tuple[str, str]], Level]:
+    """Role (contact_id, property, value, changed_at | valid_from, valid_to) → (SQL ref, type),
+    and whose history it is: a file keyed by ``company_id`` (no ``contact_id``) is companies'."""
     renamed = {snake_case(k): snake_case(v) for k, v in mapping.columns.items() if v}
     if mapping.id_column:
         renamed[snake_case(mapping.id_column)] = "contact_id"
     roles: dict[str, tuple[str, str]] = {}
+    company: tuple[str, str] | None = None
     for column in source.columns:
         norm = snake_case(column.name)
         role = ALIASES_HISTORY.get(renamed.get(norm, norm))
         if role and role not in roles:
             roles[role] = (column.ref, column.type)
+        elif renamed.get(norm, norm) in COMPANY_KEYS and company is None:
+            company = (column.ref, column.type)
+    level = CONTACTS
+    if "contact_id" not in roles and company is not None:
+        roles["contact_id"], level = company, COMPANIES  # the row's key, whichever level
     names = ", ".join(c.name for c in source.columns)
     missing = [r for r in ("contact_id", "property", "value") if r not in roles]
     if missing or not {"changed_at", "valid_from"} & set(roles):
         raise ImportError_(
             f"{source.path.name}: a history file has the columns contact_id, property, value and either "
             f"changed_at (one row per change) or valid_from / valid_to (one row per period); found: {names}"
-            + (f" (no {', '.join(missing)})" if missing else "") + "; rename with --column SOURCE=DEST")
+            + (f" (no {', '.join(missing)})" if missing else "") + "; rename with --column SOURCE=DEST "
+            "(a company history has company_id in place of contact_id)")
     if "changed_at" in roles and "valid_from" in roles:
         raise ImportError_(f"{source.path.name}: both changed_at and valid_from columns; keep one shape")
-    return roles
+    return roles, level
 
 
-def _columns_of(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def _columns_of(con: duckdb.DuckDBPyConnection, level: Level) -> dict[str, str]:
     return dict(con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = 'contacts'").fetchall())
+        "AND schema_name = 'main' AND table_name = ?", [level.table]).fetchall())
 
 
-def _property_names(names: list[str], columns: dict[str, str]) -> dict[str, str]:
-    """The contacts column each property of the file names (or a new column's name)."""
-    aliases = ALIASES["contacts"]
+def _property_names(names: list[str], columns: dict[str, str], level: Level) -> dict[str, str]:
+    """The contacts (companies) column each property of the file names (or a new column's name)."""
+    aliases = ALIASES[level.table]
     out = {}
     for name in names:
         norm = snake_case(name)
@@ -143,7 +160,7 @@ def _property_names(names: list[str], columns: dict[str, str]) -> dict[str, str]
 
 
 def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mapping: ColumnMapping,
-         started: datetime, strict: bool) -> HistoryImportResult:
+         started: datetime, strict: bool, level: Level) -> HistoryImportResult:
     con, now = store.con, started
     import_id = uuid.uuid4().hex
     interval = "valid_from" in roles
@@ -157,18 +174,24 @@ def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mappin
         SELECT __row, {text['contact_id']} AS contact_id, {text['property']} AS property,
                {clean_text(f"CAST({roles['value'][0]} AS VARCHAR)", trim=source.format != "parquet")} AS value,
                {time_sql} FROM {source.relation}""")
-    columns = _columns_of(con)
+    columns = _columns_of(con, level)
     names = [r[0] for r in con.execute(
         "SELECT DISTINCT property FROM __ls_hist WHERE property IS NOT NULL ORDER BY 1").fetchall()]
-    target = _property_names(names, columns)
-    added = _add_columns(con, {n: c for n, c in target.items() if c not in columns and c not in UNVERSIONED},
-                         columns, date_format)
-    columns = _columns_of(con)
+    target = _property_names(names, columns, level)
+    unversioned = level.unversioned
+    added = _add_columns(con, {n: c for n, c in target.items() if c not in columns and c not in unversioned},
+                         columns, date_format, level)
+    columns = _columns_of(con, level)
     typed, reasons = [], []
     for name, column in target.items():
-        if column in UNVERSIONED or column not in columns:
+        if column in unversioned or column not in columns:
             continue
         c = coerce(column, "value", "VARCHAR", columns[column], date_format=date_format)
+        if level is COMPANIES and column == "domain":  # stored normalised, as the companies import does
+            typed.append(f"WHEN {sql_str(name)} THEN {normalize_domain_sql('value')}")
+            reasons.append(f"WHEN {sql_str(name)} THEN CASE WHEN {not_a_domain_sql('value')} THEN "
+                           "'domain: `' || value || '` is not a domain name' END")
+            continue
         typed.append(f"WHEN {sql_str(name)} THEN CAST({c.value.replace('{x}', 'value')} AS VARCHAR)")
         if c.reason:
             reasons.append(f"WHEN {sql_str(name)} THEN CASE WHEN value IS NOT NULL AND "
@@ -177,12 +200,12 @@ def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mappin
     mapped = " ".join(f"WHEN {sql_str(n)} THEN {sql_str(c)}" for n, c in target.items())
     start = "valid_from" if interval else "changed_at"
     checks = [
-        "CASE WHEN contact_id IS NULL THEN 'no contact_id' END",
+        f"CASE WHEN contact_id IS NULL THEN 'no {level.key}' END",
         "CASE WHEN property IS NULL THEN 'no property' END",
-        f"CASE WHEN column_name IN ({', '.join(sql_str(c) for c in UNVERSIONED)}) THEN printf("
-        "'%s has no history (it is the contact''s own id or creation time)', column_name) END",
-        "CASE WHEN contact_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = "
-        "r.contact_id) THEN printf('unknown contact %s (import contacts first)', left(contact_id, 80)) END",
+        f"CASE WHEN column_name IN ({', '.join(sql_str(c) for c in sorted(unversioned))}) THEN printf("
+        f"'%s has no history (it is the {level.noun}''s own id or creation time)', column_name) END",
+        f"CASE WHEN contact_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {level.table} c WHERE c.{level.key} = "
+        f"r.contact_id) THEN printf('unknown {level.noun} %s (import {level.table} first)', left(contact_id, 80)) END",
         "typed_reason",
         *[f"CASE WHEN {role}_text IS NOT NULL AND {role} IS NULL THEN "
           f"{c.reason.replace('{x}', role + '_text') if c.reason else sql_str(role + ' is not a date')} END"
@@ -204,10 +227,11 @@ def _run(store: Store, source: Source, roles: dict[str, tuple[str, str]], mappin
         line, reason = first_reject(con)
         raise ImportError_(f"{source.path.name}: line {line}: {reason} (strict mode: nothing was imported; "
                            f"{rejected} bad row(s) in all)")
-    _stage(con, interval, now)
+    _stage(con, interval, now, level)
     recorded = record_changes(con, source=f"history:{source.path.name}", run_id=import_id, now=now,
-                              current_written=False)
-    return HistoryImportResult(source.path, "interval" if interval else "long", source.rows + source.malformed,
+                              current_written=False, level=level)
+    return HistoryImportResult(source.path, "interval" if interval else "long", level.table,
+                               source.rows + source.malformed,
                                recorded.recorded, recorded.unchanged, rejected, None, recorded.contacts_updated,
                                added, 0.0, import_id)
 
@@ -242,11 +266,11 @@ def _reject_overlaps(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         GROUP BY __row) o WHERE x.__row = o.__row""", {"now": now})
 
 
-def _stage(con: duckdb.DuckDBPyConnection, interval: bool, now: datetime) -> None:
+def _stage(con: duckdb.DuckDBPyConnection, interval: bool, now: datetime, level: Level) -> None:
     """The good rows as staged changes: a change per row (assumed when undated), plus, for
     periods, an end (to empty) at each ``valid_to`` that no later period of that property
     follows (starting at it, or within ``CONTIGUOUS`` after an inclusive end)."""
-    stage = stage_table(con)
+    stage = stage_table(con, level)  # its key column is filled from the rows' `contact_id` (the key)
     start = "valid_from" if interval else "changed_at"
     con.execute(f"""INSERT INTO {stage}
         SELECT contact_id, column_name, CASE WHEN {start} IS NULL THEN NULL ELSE typed_value END, {start},
@@ -262,8 +286,8 @@ def _stage(con: duckdb.DuckDBPyConnection, interval: bool, now: datetime) -> Non
 
 
 def _add_columns(con: duckdb.DuckDBPyConnection, new: dict[str, str], columns: dict[str, str],
-                 date_format: str) -> list[str]:
-    """New contacts columns for properties the store has no column for, typed from their values."""
+                 date_format: str, level: Level) -> list[str]:
+    """New contacts (companies) columns for properties the store has no column for, typed from their values."""
     added: list[str] = []
     for name, column in new.items():
         if column in added or column in columns or not column:
@@ -271,6 +295,6 @@ def _add_columns(con: duckdb.DuckDBPyConnection, new: dict[str, str], columns: d
         relation = f"(SELECT value FROM __ls_hist WHERE property = {sql_str(name)})"
         profile = infer_text_columns(con, relation, {"value": "value"})["value"]
         dtype, _order = profile.inferred_type()
-        con.execute(f"ALTER TABLE contacts ADD COLUMN {sql_name(column)} {dtype}")
+        con.execute(f"ALTER TABLE {level.table} ADD COLUMN {sql_name(column)} {dtype}")
         added.append(column)
     return added

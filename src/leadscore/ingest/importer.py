@@ -54,7 +54,7 @@ from leadscore.ingest.mapping import (
     plan_columns,
 )
 from leadscore.ingest.progress import ProgressCallback, ProgressTracker
-from leadscore.ingest.property_changes import CHANGED_AT, ChangeLog
+from leadscore.ingest.property_changes import CHANGED_AT, HISTORY_KINDS, ChangeLog
 from leadscore.ingest.readers import (
     Source,
     detect_format,
@@ -176,9 +176,9 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
          tracker: ProgressTracker, started: datetime, allow_new_ids: bool = False) -> ImportResult:
     con = store.con
     import_id = uuid.uuid4().hex
-    if mapping.changed_at and kind != "contacts":
-        raise ImportError_(f"the mapping's changed_at dates contact property changes; {kind} have their "
-                           "own times (occurred_at, closed_at)")
+    if mapping.changed_at and kind not in HISTORY_KINDS:
+        raise ImportError_(f"the mapping's changed_at dates contact and company property changes; {kind} have "
+                           "their own times (occurred_at, closed_at)")
     weights = (0.35, 0.45, 0.6) if source.format != "parquet" else (0.02, 0.1, 0.2)
     plan, warnings = plan_columns([c.name for c in source.columns], kind, mapping)
     warnings = source.warnings + warnings
@@ -211,7 +211,7 @@ def _run(store: Store, kind: str, source: Source, mapping: ColumnMapping, strict
                 warnings.append(f"{unknown:,} rows name a company not imported yet (`leadscore import companies`)")
         log = ChangeLog(f"import:{source.path.name}", import_id, started, bool(mapping.changed_at))
         counts: WriteCounts = (insert_events(con, columns, stats) if stats
-                               else upsert(con, kind, columns, log if kind == "contacts" else None))
+                               else upsert(con, kind, columns, log if kind in HISTORY_KINDS else None))
     good = source.rows - (rejected - source.malformed)
     if counts.inserted + counts.updated + counts.duplicates != good:
         raise AssertionError(f"import bookkeeping is off: {counts} for {good} good rows")

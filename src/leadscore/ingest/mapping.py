@@ -15,7 +15,7 @@ Example mapping file::
     values:                         # per destination column, case-insensitive
       status: {Contract Sent: open, Verbal Yes: won}
     constants: {status: won}        # columns the file lacks, same value on every row
-    changed_at: Last Modified Date  # contacts: when the row's values became true (property history)
+    changed_at: Last Modified Date  # contacts, companies: when the row's values became true (property history)
     date_format: dmy                # auto | iso | dmy | mdy | a strptime pattern like %d.%m.%Y
     delimiter: ";"
     encoding: latin-1
@@ -139,7 +139,7 @@ class ColumnMapping(BaseModel):
     null_values: list[str] = Field(default_factory=list, description="values that mean empty in every column "
                                    "(case-insensitive, spaces aside), e.g. a form's placeholder `Select`")
     date_format: str | None = Field(default=None, description="auto | iso | dmy | mdy | %-pattern")
-    changed_at: str | None = Field(default=None, description="contacts: source column holding when the "
+    changed_at: str | None = Field(default=None, description="contacts, companies: source column holding when the "
                                    "row's values became true (recorded in the property history)")
     delimiter: str | None = None
     encoding: str | None = None

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from leadscore.ingest.property_changes import ChangeLog, record_import_changes, stage_import_changes
+from leadscore.ingest.property_changes import HISTORY_KINDS, ChangeLog, record_import_changes, stage_import_changes
 from leadscore.ingest.readers import drop_temp, first_row, scalar, sql_name
 from leadscore.storage.identity import (
     CONTACT_ID_PREFIX,
@@ -150,14 +150,14 @@ class WriteCounts:
     updated: int = 0
     duplicates: int = 0
     unknown_contacts: int = 0
-    changes: int = 0  # property changes recorded in the history (contacts)
+    changes: int = 0  # property changes recorded in the history (contacts, companies)
 
 
 def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str],
            history: ChangeLog | None = None) -> WriteCounts:
     """Contacts and deals: update changed rows, insert new ones (see the module docstring).
 
-    ``history``: record the contacts' property changes (``property_changes.py``) as well.
+    ``history``: record the contacts' or companies' property changes (``property_changes.py``) as well.
     """
     spec = SPECS[kind]
     key = sql_name(spec.key)
@@ -174,8 +174,8 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str],
     counts = WriteCounts()
     others = [c for c in columns if c != spec.key]
     stored_rows = scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {spec.table} LIMIT 1)")
-    changes = (history is not None and kind == "contacts" and (stored_rows or history.dated)
-               and stage_import_changes(con, "__ls_good", others, history))
+    changes = (history is not None and kind in HISTORY_KINDS and (stored_rows or history.dated)
+               and stage_import_changes(con, "__ls_good", others, history, HISTORY_KINDS[kind]))
     if others and stored_rows:
         sets = ", ".join(f"{sql_name(c)} = g.{sql_name(c)}" for c in others)
         changed = " OR ".join(f"t.{sql_name(c)} IS DISTINCT FROM g.{sql_name(c)}" for c in others)
@@ -186,7 +186,7 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str],
                                   f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} t WHERE t.{key} = g.{key})")
     counts.duplicates = good - counts.inserted - counts.updated
     if changes and history is not None:
-        counts.changes = record_import_changes(con, history).recorded
+        counts.changes = record_import_changes(con, history, HISTORY_KINDS[kind]).recorded
     if kind == "deals":
         counts.unknown_contacts = scalar(
             con, "SELECT count(*) FROM __ls_good g WHERE NOT EXISTS "

@@ -3,10 +3,11 @@
 The account counterpart of ``predictive/features.py`` (``leadscore train --level account``): one
 SQL query per cut-off T, one row per company that exists at T (``created_at`` NULL or ≤ T).
 
-* **company properties, as stored.** Companies have no property history (``leadscore import
-  history`` records contacts' changes only), so a company's industry or size at T is the value
-  imported last; training says so in a warning, as it does for contact properties without
-  history. ``name`` and ``domain`` identify a company and are never features, nor are columns
+* **company properties as of T**, from the companies' property history (the rule of
+  docs/model-reference.md "Company properties as of a date"); training warns about the properties
+  used that have no recorded change at or before the first cut-off (every value of theirs is the
+  one first imported, assumed), as it does for contact properties. ``name`` and ``domain``
+  identify a company and are never features, nor are columns
   unique per company (``features._identifiers``); ``updated_at`` is when the row was last written,
   a moment after any cut-off, so it is left out too.
 * **its contacts as of T** (the membership rule of ``engine.account_sql.membership_sql`` with
@@ -30,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from leadscore.engine.account_sql import contact_model_names, membership_sql
+from leadscore.engine.account_sql import companies_as_of_sql, contact_model_names, membership_sql
 from leadscore.engine.accounts_read import COMPANIES
 from leadscore.engine.run import compiled_sql, model_of
 from leadscore.model.loader import contact_model
@@ -154,7 +155,12 @@ def account_features_query(store: Store, plan: FeaturePlan, as_of: datetime) -> 
         joins.append(f"LEFT JOIN (SELECT m.{KEY}, {picked} FROM ({members}) m JOIN (SELECT contact_id, score "
                      f"FROM ({scores})) r USING (contact_id) GROUP BY m.{KEY}) r{i} USING ({KEY})")
         selects += [f"r{i}.{_ident(feature)}" for feature, _ in parts]
-    return (f"SELECT {', '.join(selects)} FROM {COMPANIES} c {' '.join(joins)} "
+    names = [f.name[2:] for f in plan.features if f.source == "property"]
+    then = companies_as_of_sql(store, [n for n in names if n in store.column_types("companies")], as_of)
+    # one row per company_id, as COMPANIES reads them
+    companies = COMPANIES if then == "companies" else (
+        f"(SELECT * FROM {then} QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY {KEY}) = 1)")
+    return (f"SELECT {', '.join(selects)} FROM {companies} c {' '.join(joins)} "
             f"WHERE c.created_at IS NULL OR c.created_at <= $as_of ORDER BY c.{KEY}")
 
 
@@ -164,12 +170,19 @@ def raw_account_features(store: Store, plan: FeaturePlan, as_of: datetime) -> pa
     return arrow_table(store, account_features_query(store, plan, as_of), params)
 
 
-def company_properties_warning(plan: FeaturePlan) -> str | None:
-    """The warning that the company properties a model uses have no history (see module docstring)."""
+def company_properties_warning(plan: FeaturePlan, store: Store | None = None,
+                               cutoff: datetime | None = None) -> str | None:
+    """The warning that company properties a model uses have no recorded change at or before
+    ``cutoff`` (none at all without a store), so they are read as first imported at every cut-off."""
     used = sorted({f.name[2:] for f in plan.features if f.source == "property"} - {"created_at"})
+    if used and store is not None and cutoff is not None:
+        dated = {r[0] for r in store.con.execute(
+            "SELECT DISTINCT property FROM company_property_history WHERE changed_at <= ? "
+            "AND property IN (SELECT unnest(?::VARCHAR[]))", [cutoff, used]).fetchall()}
+        used = [n for n in used if n not in dated]
     if not used:
         return None
-    return (f"{len(used)} company properties have no recorded history (companies keep only their current "
-            f"values), so every cut-off reads them as imported last: {', '.join(used)}. If one of them was "
+    return (f"{len(used)} company properties have no recorded change at or before the first cut-off, "
+            f"so every cut-off reads them as imported first: {', '.join(used)}. If one of them was "
             "filled in after the outcome (a customer flag, a stage, a field sales fills in), it leaks: leave it "
             "out with --exclude")

@@ -107,7 +107,8 @@ def train_account_model(store: Store, *, name: str = DEFAULT_ACCOUNT_NAME, label
     phases["features"] = time.perf_counter() - started
     return fit_and_save(store, rows, plan, notes, name=name, label=label, horizon_days=horizon_days,
                         min_positives=min_positives, excluded=excluded, seed=seed, accept_leaky=accept_leaky,
-                        started=started, phases=phases, assumed=company_properties_warning, level="account")
+                        started=started, phases=phases, level="account",
+                        assumed=lambda used: company_properties_warning(used, store, min(rows.cutoffs)))
 
 
 def predict_accounts(store: Store, *, name: str | None = None, as_of: datetime | None = None,

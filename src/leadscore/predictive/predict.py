@@ -2,7 +2,8 @@
 
 A run computes the same features as training at ``as_of`` (default now; a past moment gives an
 honest backtest), applies the stored learner and calibration map, and replaces the model's rows
-in ``predictions`` in one transaction, recording the run in ``prediction_runs``.
+in ``predictions`` in one transaction, recording the run in ``prediction_runs`` and setting the
+leads list's priorities (``storage.lead_rows``) in the same transaction.
 
 Priority is by quantile of the scored base, like HubSpot's contact priority: the top
 ``PRIORITY_SHARES["very high"]`` of contacts by probability are "very high", and so on down to
@@ -29,6 +30,7 @@ import pyarrow as pa
 from leadscore.predictive.artefact import PredictiveModel, load_predictive_model
 from leadscore.predictive.factors import FactorWriter
 from leadscore.predictive.features import FeaturePlan, encode, raw_features
+from leadscore.storage import lead_rows
 from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
@@ -174,7 +176,8 @@ TABLES: dict[str, tuple[str, str, str]] = {
 
 def write_predictions(store: Store, model: PredictiveModel, ids: pa.ChunkedArray, p: np.ndarray,
                       buckets: np.ndarray, factors: pa.Array, when: datetime, result: PredictResult) -> str:
-    """Replace the model's rows in its level's predictions table and record the run (one transaction)."""
+    """Replace the model's rows in its level's predictions table and record the run, and for
+    contacts the leads list's priorities (``storage.lead_rows``), in one transaction."""
     predictions, runs, key = TABLES[model.level]
     run_id = uuid.uuid4().hex
     now = utcnow()
@@ -194,6 +197,8 @@ def write_predictions(store: Store, model: PredictiveModel, ids: pa.ChunkedArray
             con.execute(f"INSERT INTO {runs} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, model.name, model.version, when, now, result.contacts,
                          result.mean_probability, result.psi, result.warnings])
+            if model.level == "contact":  # the leads list shows the latest contact predictions
+                lead_rows.write_priorities(con)
     finally:
         con.execute("RESET preserve_insertion_order")
     return run_id

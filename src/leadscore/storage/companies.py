@@ -35,6 +35,14 @@ def normalize_domain_sql(value_sql: str) -> str:
     return f"nullif(rtrim({text}, '.'), '')"
 
 
+def not_a_domain_sql(value_sql: str) -> str:
+    """SQL: whether a given (non-NULL) value is no domain name once normalised (empty, no dot, a
+    space inside); the companies import, ``import history`` and ``PUT /v1/companies`` refuse it."""
+    domain = normalize_domain_sql(value_sql)
+    return (f"({value_sql} IS NOT NULL AND ({domain} IS NULL OR NOT contains({domain}, '.') "
+            f"OR regexp_matches({domain}, '\\s')))")
+
+
 _SCHEME_RE, _TAIL_RE, _WWW_RE = re.compile(_SCHEME), re.compile(_TAIL, re.DOTALL), re.compile(_WWW)
 
 

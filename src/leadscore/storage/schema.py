@@ -17,8 +17,10 @@ from leadscore.storage.migrations_account_predict import ACCOUNT_PREDICT_MIGRATI
 from leadscore.storage.migrations_accounts import ACCOUNTS_MIGRATION
 from leadscore.storage.migrations_api import API_MIGRATION
 from leadscore.storage.migrations_bulk import BULK_MIGRATION
+from leadscore.storage.migrations_company_history import COMPANY_HISTORY_MIGRATION
 from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_history import HISTORY_MIGRATION
+from leadscore.storage.migrations_lead_priority import LEAD_PRIORITY_MIGRATION
 from leadscore.storage.migrations_lead_rows import LEAD_ROWS_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
 from leadscore.storage.migrations_users import USERS_MIGRATION
@@ -96,6 +98,8 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     HISTORY_MIGRATION,  # 9: property history, property_changes as its view (migrations_history.py)
     ACCOUNT_PREDICT_MIGRATION,  # 10: predictive models of companies (migrations_account_predict.py)
     LEAD_ROWS_MIGRATION,  # 11: the leads list's display table (migrations_lead_rows.py, lead_rows.py)
+    COMPANY_HISTORY_MIGRATION,  # 12: company property history (migrations_company_history.py)
+    LEAD_PRIORITY_MIGRATION,  # 13: lead_rows' predicted priority and probability (migrations_lead_priority.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ as it was before: DuckDB's WAL discards uncommitted work on the next open.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -24,6 +25,11 @@ from leadscore.storage.lock import in_use_message
 from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from leadscore.storage.types import logical_type
 from leadscore.timeutil import utcnow
+
+log = logging.getLogger("leadscore.storage")
+
+if TYPE_CHECKING:
+    from leadscore.storage.events_by_contact import EventsByContact
 
 
 def rows_affected(con: duckdb.DuckDBPyConnection) -> int:
@@ -85,6 +91,9 @@ class Store:
     #: ``scored_by(model, as_of, contact_id, detail)`` returns SQL over the rows the engine computed
     #: for that model query, which ``engine.run.compiled_sql`` then returns instead of compiling.
     scored_by: Callable[[Any, datetime, str | None, bool], str] | None = None
+    #: The server's copy of the events' scoring columns by contact (``storage.events_by_contact``),
+    #: on its writing connection only; None elsewhere.
+    events_memory: EventsByContact | None = None
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
         self.con = con
@@ -93,6 +102,7 @@ class Store:
         self._catalog = _Catalog()
         self._begun_at = 0  #: the catalog generation when this store's transaction began
         self._published = False  #: this store's open transaction published a model version
+        self._on_finish: list[Callable[[bool], None]] = []
         #: the workspace's ``accounts.match_by_domain`` (set by ``Workspace.open_store``): contacts
         #: without a company_id belong to the company of their e-mail domain
         self.match_by_domain = False
@@ -204,23 +214,40 @@ class Store:
         self._begun_at = self._catalog.generation
         self.con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        committed = False
         try:
-            yield self.con
-        except BaseException:
+            try:
+                yield self.con
+            except BaseException:
+                self._in_tx = False
+                self.con.execute("ROLLBACK")
+                raise
             self._in_tx = False
-            self._published = False
-            self.con.execute("ROLLBACK")
-            raise
-        self._in_tx = False
-        fault_point("store.commit")
-        try:
+            fault_point("store.commit")
             self.con.execute("COMMIT")
+            committed = True
         finally:
-            if self._published:  # committed or not: readers read the table again
+            self._in_tx = False
+            if self._published:  # committed or not (a failed COMMIT, a rollback): readers read the table again
                 self._published = False
                 with self._catalog.lock:
                     self._catalog.generation += 1
                     self._catalog.versions = None
+            finish, self._on_finish = self._on_finish, []
+            for fn in finish:
+                try:
+                    fn(committed)
+                except Exception:  # noqa: BLE001 - the transaction's outcome stands; the callback's owner
+                    log.exception("a callback at the end of a transaction failed")  # handles its own state
+
+    def on_finish(self, fn: Callable[[bool], None]) -> None:
+        """Call ``fn(committed)`` once the open transaction ends (committed, or rolled back or
+        failed): for memory kept beside the store that must follow its commits exactly
+        (``storage.events_by_contact``). Outside a transaction it is called at once with True."""
+        if not self._in_tx:
+            fn(True)
+            return
+        self._on_finish.append(fn)
 
     # ------------------------------------------------------------------ columns
 

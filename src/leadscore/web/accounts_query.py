@@ -217,7 +217,7 @@ def account_reason(rule: AccountRule, points: float, count: int | None) -> str:
 
 def page_reasons(store: Store, scoring: AccountModel, company_ids: list[str], as_of: datetime) -> dict[str, str]:
     """Each company's main reason: the fired rule that moved its score most."""
-    sql = account_detail_sql(store, scoring)
+    sql = account_detail_sql(store, scoring, as_of)  # the properties and membership of that instant
     values = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "company_ids": list(company_ids)}
     cur = store.con.execute(sql, used_params(sql, values))
     names = [d[0] for d in cur.description or []]

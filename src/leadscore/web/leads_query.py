@@ -4,9 +4,9 @@ Order: tier (best first), then predicted priority (very high first, none last), 
 contact id, so the order is total and pages never overlap. Filters and the page live in the URL.
 
 Built for a million contacts: the page query reads the display table ``lead_rows`` (score, tier,
-as-of, the score a week before, owner, search text: ``storage.lead_rows``, kept by every score run
-and contact write in their transactions) and ``predictions``, joins another table only for a
-segment, and keeps the top ``PAGE_SIZE`` rows; the names, main reason and last activity are then
+as-of, the score a week before, owner, search text, predicted priority: ``storage.lead_rows``, kept
+by every score run, contact write and prediction run in their transactions), joins another table
+only for a segment, and keeps the top ``PAGE_SIZE`` rows; the names, main reason and last activity are then
 read for those rows alone. ``bench/dashboard.py`` measures it at 1M contacts / 20M events.
 """
 
@@ -14,17 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 from leadscore.engine.account_sql import contact_model_names
 from leadscore.engine.run import model_of
 from leadscore.model.loader import contact_model
-from leadscore.storage.lead_rows import ID_COLUMN, SEP
+from leadscore.storage.lead_rows import ID_COLUMN, LATEST_PREDICTIVE, SEP
 from leadscore.storage.lead_rows import TABLE as LEAD_ROWS
 from leadscore.storage.store import ModelVersion, Store, used_params
-from leadscore.web.pager import PAGE_SIZE, Order, Paged, keyset_rows
+from leadscore.web.pager import Order, Paged, keyset_rows
 from leadscore.web.reasons import SHOWN, page_details
 from leadscore.workflows.lists import members_sql
 from leadscore.workspace import Workspace
@@ -120,7 +119,7 @@ def display_name(first: str | None, last: str | None, email: str | None, contact
 
 def predictive_model(store: Store) -> str | None:
     """The predictive model whose predictions were written last (None before `leadscore predict`)."""
-    row = store.con.execute("SELECT model FROM prediction_runs ORDER BY computed_at DESC LIMIT 1").fetchone()
+    row = store.con.execute(LATEST_PREDICTIVE.strip("()")).fetchone()
     return row[0] if row else None
 
 
@@ -146,10 +145,11 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
     whether its filters cost enough (a search's scan of the text, a segment's query) to compute
     it only once.
 
-    Reads the display table (``storage.lead_rows``): owner, search text and the week-ago score are
-    columns there, so no filter but a segment joins another table of a million rows."""
+    Reads the display table (``storage.lead_rows``): owner, search text, the week-ago score and the
+    predicted priority are columns there, so no filter but a segment joins another table of a
+    million rows."""
     params: dict[str, Any] = {"w_model": model, "w_tiers": best_first}
-    joins, where = [], ["s.model = $w_model"]
+    where = ["s.model = $w_model"]
     if owner is not None:
         where.append("s.owner = $w_owner")
         params["w_owner"] = owner
@@ -157,11 +157,10 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         # lowered by DuckDB as the stored text is (Python's lower() differs: "İ" → "i̇", DuckDB's "i")
         params.update(w_q=SEP + flt.q + SEP, w_text=flt.q)
         where.append("(contains(s.ids, $w_q) OR contains(s.search, lower($w_text)))")
-    if predictive is not None:
-        joins.append("LEFT JOIN predictions AS p ON p.contact_id = s.contact_id AND p.model = $w_pmodel")
-        params.update(w_pmodel=predictive, w_priorities=PRIORITIES)
-        prediction = ("p.priority AS priority, p.probability AS probability, "
-                      "coalesce(list_position($w_priorities, p.priority), 9) AS priority_rank")
+    if predictive is not None:  # the latest predictions, kept in the display table
+        params["w_priorities"] = PRIORITIES
+        prediction = ("s.priority AS priority, s.probability AS probability, "
+                      "coalesce(list_position($w_priorities, s.priority), 9) AS priority_rank")
     else:
         prediction = "NULL::VARCHAR AS priority, NULL::DOUBLE AS probability, 0 AS priority_rank"
     if flt.tier:
@@ -169,7 +168,7 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         params["w_tier"] = flt.tier
     if flt.priority:
         if predictive is not None:
-            where.append("p.priority = $w_priority")
+            where.append("s.priority = $w_priority")
             params["w_priority"] = flt.priority
         else:  # no predictive model: no lead has a priority
             where.append("FALSE")
@@ -181,7 +180,7 @@ def _scope(store: Store, ws: Workspace, flt: LeadFilter, model: str, owner: str 
         where.append(f"s.score - s.week_score > {MOVE_EPSILON}")
     sql = f"""SELECT s.contact_id, s.score, s.tier, s.as_of, {prediction},
                      coalesce(list_position($w_tiers, s.tier), 99) AS tier_rank, s.week_score
-              FROM {LEAD_ROWS} AS s {' '.join(joins)} WHERE {' AND '.join(where)}"""
+              FROM {LEAD_ROWS} AS s WHERE {' AND '.join(where)}"""
     return sql, params, bool(flt.q or flt.segment)
 
 
@@ -192,7 +191,7 @@ def leads_page(store: Store, ws: Workspace, flt: LeadFilter, *, owner: str | Non
     """One page of leads under ``flt``; ``owner`` restricts it to one rep's contacts (None: everyone).
 
     Pages are cut by keyset (``after`` / ``before`` a row's position), so page 500 costs what page 1
-    does; a page number without a cursor (a typed URL) falls back to an offset.
+    does; a page number without a cursor (a typed URL) is an offset (``offset_pages``).
     """
     models = contact_model_names(store)
     model = flt.model if flt.model in models else (models[0] if models else None)
@@ -231,33 +230,8 @@ def _page_rows(store: Store, source: str, params: dict[str, Any], flt: LeadFilte
     """The page's rows and whether a row follows them (``pager.keyset_rows``)."""
     columns = "contact_id, score, tier, as_of, priority, probability, tier_rank, priority_rank, week_score"
     rows, has_next = keyset_rows(store, source, params, columns, ORDER, flt,
-                                 lambda r: [r[6], r[7], -r[1], r[0]], cut=partial(_offset_buckets, store))
+                                 lambda r: [r[6], r[7], -r[1], r[0]])
     return [_row(*r) for r in rows], has_next
-
-
-def _offset_buckets(store: Store, source: str, params: dict[str, Any],
-                    offset: int) -> tuple[str, int, dict[str, Any]]:
-    """A page number typed into the URL (no cursor): an offset. Sorting a million rows to skip
-    ``offset`` of them costs ~0.3 s, so the rows are first counted per (tier, priority), a cheap
-    aggregate, and the page is cut from the buckets it falls in alone: the filter the page query
-    gets, the offset left within those buckets, and the parameters."""
-    counts = store.con.execute(f"SELECT tier_rank, priority_rank, count(*) FROM {source} GROUP BY ALL ORDER BY ALL",
-                               params).fetchall()
-    first = last = None
-    before = seen = 0  # rows in the buckets before the first one; rows in the buckets read so far
-    for tier_rank, priority_rank, n in counts:
-        if first is None and seen + n > offset:
-            first, before = (tier_rank, priority_rank), seen
-        seen += n
-        if first is not None:
-            last = (tier_rank, priority_rank)
-            if seen > offset + PAGE_SIZE:  # the page and its one extra row end in this bucket
-                break
-    if first is None or last is None:  # past the end: an empty page
-        return "WHERE false", 0, params
-    bounds = {"w_b1": first[0], "w_b2": first[1], "w_b3": last[0], "w_b4": last[1]}
-    return ("WHERE (tier_rank, priority_rank) >= ($w_b1, $w_b2) AND (tier_rank, priority_rank) <= ($w_b3, $w_b4)",
-            offset - before, {**params, **bounds})
 
 
 def _row(*values: Any) -> LeadRow:

@@ -3,7 +3,8 @@
 A list is sorted by a total order (its ``SORT_KEY``: tier rank, ..., minus the score, the id), and
 a page is cut after (``after``) or before (``before``) one row's place in it, carried in the URL as
 a signed cursor (``api.cursors``) bound to the list's filters, so page 500 costs what page 1 does.
-A page number typed into the URL without a cursor falls back to an offset.
+A page number typed into the URL without a cursor falls back to an offset, cut from a slice of
+the list that counting finds (``offset_pages``).
 
 Whether a Next link is shown is read with the page, never guessed from the total: forwards one
 extra row is read past the page; backwards the page ends at the cursor, so one more query asks for
@@ -20,17 +21,15 @@ from typing import Any, Protocol
 
 from leadscore.api.cursors import Kind, decode_cursor, encode_cursor
 from leadscore.storage.store import Store, used_params
+from leadscore.web.offset_pages import offset_slice
 
 PAGE_SIZE = 50
 
-#: an offset page's cut: (the list's source, its parameters, the offset) -> (a WHERE clause, the
-#: offset left after it, the parameters): lets a list skip whole groups of rows it can count cheaply
-OffsetCut = Callable[[str, dict[str, Any], int], tuple[str, int, dict[str, Any]]]
-
-
 @dataclass(frozen=True)
 class Order:
-    """A list's total order: its key expressions, ascending, and the kinds of a cursor's values."""
+    """A list's total order: its key expressions, ascending, and the kinds of a cursor's values.
+    The keys are ``(rank..., value, id)``: ranks and a number, then a unique string id (what
+    ``offset_pages`` cuts a typed page number by)."""
 
     keys: tuple[str, ...]
     kinds: tuple[Kind, ...]
@@ -63,11 +62,10 @@ class Filter(Protocol):
 
 
 def keyset_rows(store: Store, source: str, params: dict[str, Any], columns: str, order: Order, flt: Filter,
-                position: Callable[[tuple[Any, ...]], Sequence[Any]], *,
-                cut: OffsetCut | None = None) -> tuple[list[tuple[Any, ...]], bool]:
+                position: Callable[[tuple[Any, ...]], Sequence[Any]]) -> tuple[list[tuple[Any, ...]], bool]:
     """The page's rows of ``source`` (a table or a parenthesised query with ``params``): ``columns``,
-    in list order, and whether a row follows them. ``position`` gives a row's values of ``order``;
-    ``cut`` narrows an offset page (see ``OffsetCut``)."""
+    in list order, and whether a row follows them. ``position`` gives a row's values of ``order``.
+    A page number without a cursor is cut from the few rows ``offset_pages`` narrows it to."""
     where, direction, offset = "", "ASC", 0
     if flt.after or flt.before:
         token, direction = (flt.after, "ASC") if flt.after else (flt.before, "DESC")
@@ -76,9 +74,8 @@ def keyset_rows(store: Store, source: str, params: dict[str, Any], columns: str,
         where = f"WHERE {order.tuple_sql} {'>' if direction == 'ASC' else '<'} {bound}"
         params = {**params, **keys}
     elif flt.page > 1:
-        offset = (flt.page - 1) * PAGE_SIZE
-        if cut is not None:
-            where, offset, params = cut(source, params, offset)
+        part = offset_slice(store, source, params, order.keys, (flt.page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+        where, offset, params = part.sql, part.offset, part.params
     keys_sql = ", ".join(f"{k} {direction}" for k in order.keys)
     sql = f"SELECT {columns} FROM {source} {where} ORDER BY {keys_sql} LIMIT {PAGE_SIZE + 1} OFFSET {offset}"
     rows = [tuple(r) for r in store.con.execute(sql, used_params(sql, params)).fetchall()]

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from leadscore.engine.account_sql import workflow_conditions
+from leadscore.engine.account_sql import company_history_table, workflow_conditions
 from leadscore.engine.run import RunContext, history_table
 from leadscore.model.account_spec import AccountModel, AccountWorkflow
 from leadscore.model.workflow_spec import Action, TaskAction
@@ -50,8 +50,9 @@ def fire_account_workflows(con: duckdb.DuckDBPyConnection, ctx: RunContext, stor
     if not crossed:
         return
     columns = set(store.column_types("companies"))
-    # compiled (and cached) by the run, contacts' properties as of its instant
-    conditions = workflow_conditions(store, ctx.version, model, history=history_table(store, ctx.as_of))
+    # compiled (and cached) by the run, contacts' and companies' properties as of its instant
+    conditions = workflow_conditions(store, ctx.version, model, history=history_table(store, ctx.as_of),
+                                     company_history=company_history_table(store, ctx.as_of))
     for index in crossed:
         workflow = model.workflows[index]
         fired = _select_fired(con, model, workflow, conditions.get(index), now=ctx.computed_at, as_of=ctx.as_of)
