@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import httpx
+from tests.api.test_batch_memory import _check, _scores_are_the_compiled_query
 from tests.smalldata import fill_store
 
 from leadscore.api import create_app
@@ -95,3 +96,8 @@ def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
                                 "AND contact_id LIKE 'n%'").fetchall())
         assert rows == scores
         assert rt.store.check_keys() == {"contacts": 0, "deals": 0, "companies": 0}
+        # the copy of the events by contact followed both lanes: never dropped, still the table's rows
+        memory = rt.store.events_memory
+        assert memory is not None and not memory.broken
+        _check(rt.store, rt.reader())
+        _scores_are_the_compiled_query(rt.reader())

@@ -121,6 +121,7 @@ class ApiRuntime:
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
         # the side lane (api/writer.py): light event writes commit beside a running batch
         side = self.store.cursor()
+        side.events_memory = self.store.events_memory  # it follows both lanes' transactions
         self._cursors.append(side)
         self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit, side=side,
                              on_end=self._settle_keys).start()

@@ -256,7 +256,7 @@ def copy_rows(store: Store, model: ScoringModel, ids: Sequence[str]) -> None:
     stored = store.column_types("events")
     columns = [c for c in stored if c in {"contact_id", "type", "occurred_at", *event_columns_read(model)}]
     memory = store.events_memory
-    from_memory = memory is not None and memory.copy_into(con, RT_EVENTS, ids, columns)
+    from_memory = memory is not None and memory.copy_into(store, RT_EVENTS, ids, columns)
     for name, table, select in ((RT_CONTACTS, "contacts", "*"), (RT_EVENTS, "events", ", ".join(columns))):
         if name == RT_EVENTS and from_memory:
             continue

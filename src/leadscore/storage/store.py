@@ -92,7 +92,7 @@ class Store:
     #: for that model query, which ``engine.run.compiled_sql`` then returns instead of compiling.
     scored_by: Callable[[Any, datetime, str | None, bool], str] | None = None
     #: The server's copy of the events' scoring columns by contact (``storage.events_by_contact``),
-    #: on its writing connection only; None elsewhere.
+    #: on the writer's two connections (its lanes, ``api/writer.py``) only; None elsewhere.
     events_memory: EventsByContact | None = None
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
