@@ -85,6 +85,8 @@ def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
             t.join(120)
         assert not errors
         assert rt.writer.side_groups > 0  # the single events did take the side lane
+        with httpx.Client(base_url=server.url, timeout=60) as c:  # and /metrics counts them
+            assert 'leadscore_write_side_jobs_total{lane="side"}' in c.get("/metrics").text
         con = rt.reader().con
         views = dict(con.execute("SELECT contact_id, count(*) FROM events WHERE type = 'page_view' "
                                  "AND contact_id LIKE 'n%' GROUP BY 1").fetchall())

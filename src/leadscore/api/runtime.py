@@ -124,7 +124,7 @@ class ApiRuntime:
         side.events_memory = self.store.events_memory  # it follows both lanes' transactions
         self._cursors.append(side)
         self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit, side=side,
-                             on_end=self._settle_keys).start()
+                             on_end=self._settle_keys, on_side=self.metrics.on_side).start()
         self.metrics.watch_outbox(lambda: undelivered_count(self.reader()))
         if self._want_scheduler:
             self._spawn("leadscore-scheduler", self._schedule)

@@ -220,7 +220,7 @@ class Writer:
 
     def __init__(self, store: Store, *, flush: Flush | None = None,
                  on_commit: Callable[[int, float], None] | None = None, side: Store | None = None,
-                 on_end: Callable[[bool], None] | None = None):
+                 on_end: Callable[[bool], None] | None = None, on_side: Callable[[int, int], None] | None = None):
         self.store = store
         self._jobs: queue.Queue[_Job[Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="leadscore-writer", daemon=True)
@@ -232,6 +232,9 @@ class Writer:
         self._flush = flush
         self._on_commit = on_commit
         self._on_end = on_end
+        #: told, for each group the side lane took, how many of its jobs it runs and how many go to
+        #: the main lane because the main lane's running group holds their keys (metrics)
+        self._on_side = on_side
         #: transactions the side lane committed (for tests and metrics)
         self.side_groups = 0
         self._stopped = False
@@ -345,6 +348,8 @@ class Writer:
                     break
                 group.append(job)
             group, clashing = self._claims.take_side(group)
+            if self._on_side is not None:
+                self._on_side(len(group), len(clashing))
             for job in clashing:  # the main lane runs it after the group holding its keys
                 self._jobs.put(job)
             if not group:
