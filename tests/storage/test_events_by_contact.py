@@ -12,7 +12,7 @@ import pytest
 from leadscore.engine.realtime import RT_EVENTS, copy_rows
 from leadscore.model.loader import parse_model
 from leadscore.model.spec import ScoringModel
-from leadscore.storage import events_by_contact
+from leadscore.storage import contact_groups, events_by_contact
 from leadscore.storage import store as store_module
 from leadscore.storage.events_by_contact import EventsByContact
 from leadscore.storage.store import Store
@@ -183,7 +183,7 @@ def test_a_merge_that_fails_on_its_thread_drops_the_copy(store: Store, monkeypat
     def fail(*args: object) -> None:
         raise MemoryError("no room to merge")
 
-    monkeypatch.setattr(events_by_contact, "_merged", fail)
+    monkeypatch.setattr(contact_groups, "merged", fail)
     monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
     _insert(store, [("f1", "c1", "page_view", None)])
     memory._take_merged(None)

@@ -63,6 +63,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leadscore.storage import contact_groups as groups
 from leadscore.storage.history import quoted
 from leadscore.storage.store import Store
 
@@ -80,57 +81,6 @@ MAX_ID_BYTES = 128
 READ_BATCH = 1 << 20
 #: The relation name ``copy_into`` registers while it fills a temporary table.
 _GATHERED = "_ls_gathered_events"
-
-
-def _encoded(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    return pc.dictionary_encode(column) if pa.types.is_string(column.type) else column
-
-
-def _plain(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    return column.dictionary_decode() if isinstance(column, pa.DictionaryArray) else (
-        pc.cast(column, column.type.value_type) if pa.types.is_dictionary(column.type) else column)
-
-
-def _grouped(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table]:
-    """``table`` (``contact_id`` first, any order) grouped by contact: the sorted ids (UTF-8), where
-    each one's rows start and how many there are, and the other columns in that order."""
-    table = table.unify_dictionaries()
-    contact = table.column(0).combine_chunks() if table.num_rows else pa.array([], pa.string())
-    if not isinstance(contact, pa.DictionaryArray):
-        contact = pc.dictionary_encode(contact)
-    names = np.array([s.encode() for s in contact.dictionary.to_pylist()], dtype=object)
-    order_of_names = np.argsort(names.astype("S") if len(names) else np.array([], dtype="S1"), kind="stable")
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order_of_names] = np.arange(len(names))
-    labels = rank[contact.indices.to_numpy(zero_copy_only=False)] if len(contact) else np.array([], np.int64)
-    order = np.argsort(labels, kind="stable")
-    counts = np.bincount(labels, minlength=len(names)).astype(np.int64)
-    ids = names[order_of_names].astype("S") if len(names) else np.array([], dtype="S1")
-    rest = table.drop_columns([table.column_names[0]])
-    rest = rest.take(pa.array(order)).combine_chunks() if rest.num_rows else rest
-    return ids, np.cumsum(counts) - counts, counts, rest
-
-
-def _unified(base: pa.Table, tail: pa.Table) -> pa.Table:
-    """``base`` and ``tail`` as one table (their dictionaries differ; values are cast alike)."""
-    columns = []
-    for i, field in enumerate(base.schema):
-        part = tail.column(i)
-        if part.type != field.type:
-            plain = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-            part = _encoded(pc.cast(_plain(part), plain))
-        columns.append(pa.chunked_array([*base.column(i).chunks, *part.chunks]))
-    return pa.table(columns, names=base.column_names)
-
-
-def _merged(ids: np.ndarray, counts: np.ndarray, base: pa.Table, tail: pa.Table
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table]:
-    """A base (its sorted ids and counts) and a tail (``contact_id`` first) grouped as one."""
-    names = pa.array([s.decode() for s in ids.tolist()], pa.string())
-    labels = np.repeat(np.arange(len(ids), dtype=np.int32), counts)
-    contact = pa.DictionaryArray.from_arrays(pa.array(labels, pa.int32()), names)
-    whole = pa.Table.from_arrays([contact, *base.columns], names=tail.column_names)
-    return _grouped(_unified(whole, tail))
 
 
 class _Lane:
@@ -196,12 +146,13 @@ class EventsByContact:
         memory = cls(wanted, types)
         select = ", ".join(quoted(c) for c in ("contact_id", *wanted))
         reader = con.sql(f"SELECT {select} FROM events").to_arrow_reader(READ_BATCH)
-        batches = [pa.record_batch([_encoded(b.column(i)) for i in range(b.num_columns)], names=b.schema.names)
+        batches = [pa.record_batch([groups.encoded(b.column(i)) for i in range(b.num_columns)], names=b.schema.names)
                    for b in reader]
         table = pa.Table.from_batches(batches, schema=batches[0].schema if batches else None) if batches else None
         if table is None:
             table = con.sql(f"SELECT {select} FROM events LIMIT 0").to_arrow_table()
-            table = pa.table([_encoded(table.column(i)) for i in range(table.num_columns)], names=table.column_names)
+            table = pa.table([groups.encoded(table.column(i)) for i in range(table.num_columns)],
+                             names=table.column_names)
         memory._regroup(table)
         log.info("events by contact: %d rows of %d contacts, %.0f MB, built in %.1f s", memory._base_rows,
                  len(memory._ids), memory.nbytes / 1e6, time.perf_counter() - started)
@@ -209,7 +160,7 @@ class EventsByContact:
 
     def _regroup(self, table: pa.Table) -> None:
         """Make ``table`` (``contact_id`` first, any order) the base, grouped by contact."""
-        self._ids, self._starts, self._counts, self._base = _grouped(table)
+        self._ids, self._starts, self._counts, self._base = groups.grouped(table)
         self._base_rows = table.num_rows
 
     @property
@@ -293,13 +244,13 @@ class EventsByContact:
         ids, counts, base, tail = self._ids, self._counts, self._base, pa.concat_tables(self._tail)
         started = time.perf_counter()
         if not background:
-            self._swap(_merged(ids, counts, base, tail), tail.num_rows, self._seq, started)
+            self._swap(groups.merged(ids, counts, base, tail), tail.num_rows, self._seq, started)
             return
         done: dict[str, Any] = {}
 
         def merge() -> None:
             try:
-                done["grouped"] = _merged(ids, counts, base, tail)
+                done["grouped"] = groups.merged(ids, counts, base, tail)
             except BaseException as exc:  # noqa: BLE001 - handed to the writer, which drops the copy
                 done["error"] = exc
 
@@ -425,7 +376,7 @@ class EventsByContact:
             tail = list(self._tail)
             positions = [p for i in wanted for p in self._tail_at.get(i, ()) if p < shown]
             pending = list(lane.pending) if lane is not None else []
-        parts = [_from_base(*base, wanted, self.columns)]
+        parts = [groups.from_base(*base, wanted, self.columns)]
         if positions:
             parts.append(pa.concat_tables(tail).take(pa.array(positions, pa.int64())))
         for rows in pending:
@@ -460,24 +411,3 @@ class EventsByContact:
         """Whether every one of ``columns`` (besides ``contact_id``) is held."""
         return not self.broken and set(columns) - {"contact_id"} <= set(self.columns)
 
-
-def _from_base(ids: np.ndarray, starts: np.ndarray, counts: np.ndarray, base: pa.Table, wanted: list[str],
-               columns: Sequence[str]) -> pa.Table:
-    """A base's rows of these contacts: each contact's rows are one slice."""
-    width = ids.dtype.itemsize
-    fits = [i for i in wanted if len(i.encode()) <= width and "\x00" not in i] if len(ids) else []
-    names: list[str] = []
-    take = np.array([], dtype=np.int64)
-    found = np.array([], dtype=np.int64)
-    if fits:
-        keys = np.array([i.encode() for i in fits], dtype=ids.dtype)
-        at = np.minimum(np.searchsorted(ids, keys), len(ids) - 1)
-        hit = ids[at] == keys
-        found = counts[at[hit]]
-        names = [i for i, h in zip(fits, hit, strict=True) if h]
-        first = starts[at[hit]]
-        if found.sum():
-            take = np.concatenate([np.arange(s, s + n) for s, n in zip(first, found, strict=True)])
-    contact = pa.array(np.repeat(np.array(names, dtype=object), found) if names else [], pa.string())
-    gathered = base.take(pa.array(take, pa.int64()))
-    return pa.table([contact, *(_plain(c) for c in gathered.columns)], names=["contact_id", *columns])
