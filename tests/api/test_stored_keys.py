@@ -144,3 +144,32 @@ def test_two_lanes_do_not_reload_each_other(tmp_path: Path) -> None:
     store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
                       "VALUES ('behind', 'c1', 'page_view', TIMESTAMP '2025-01-02')")
     assert known.stored(store, ["behind"])[0] == {"behind"} and known.reloads == 2  # still noticed
+
+
+def test_the_other_lanes_commit_not_settled_yet_reloads_nothing(tmp_path: Path) -> None:
+    """The side lane's COMMIT is done a moment before it settles its rows (the writer's ``on_end``);
+    a main-lane snapshot taken in between shows them. That is no foreign writer: no reload."""
+    import threading
+
+    store, _ = _store(tmp_path)
+    known = StoredKeys("events", "event_id")
+    known.warm(store)
+    side = store.cursor()
+    committed, checked = threading.Event(), threading.Event()
+
+    def other_lane() -> None:
+        with side.transaction():
+            write_events(side, [_event("side-1"), _event("side-2")], {}, now=NOW, known=known)
+        committed.set()  # committed, not settled yet
+        assert checked.wait(10)
+        known.settle(True)
+
+    t = threading.Thread(target=other_lane)
+    t.start()
+    assert committed.wait(10)
+    with store.transaction():
+        assert known.stored(store, ["side-1", "x"])[0] == {"side-1"}
+    checked.set()
+    t.join(10)
+    assert known.reloads == 1
+    assert known.stored(store, ["side-2", "y"])[0] == {"side-2"} and known.reloads == 1

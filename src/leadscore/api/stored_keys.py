@@ -23,7 +23,7 @@ transaction's snapshot: the other's uncommitted rows are invisible, and so are r
 after the snapshot. So inserted rows count as *pending* for the thread that inserted them until
 it says how its transaction ended (``settle``: committed rows join the expected count, rolled-back
 ones are dropped), and a count is only suspicious when it is *higher* than the committed rows plus
-the thread's own pending ones. Hashes are never removed: a hash of a rolled-back or deleted row is
+every lane's pending ones (the other lane's COMMIT shows its rows a moment before it settles them). Hashes are never removed: a hash of a rolled-back or deleted row is
 a false positive, which the SQL lookup answers exactly. (Before, any difference reloaded the
 hashes, which with two lanes would mean a reload of 20M hashes at nearly every call.)
 """
@@ -112,7 +112,11 @@ class StoredKeys:
             row = store.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
             rows = int(row[0]) if row else 0
         own = self._pending.get(threading.get_ident(), 0)
-        if self._sorted is not None and rows <= self._rows + own:
+        # Rows of the other lane count too: its COMMIT is done a moment before it settles them,
+        # and a snapshot taken in between shows them (a reload then cost seconds at 20M events).
+        # Its uncommitted rows might hide a foreign insert of as many rows for that moment; the
+        # next call sees it. Their hashes are known already (``added``), so lookups stay exact.
+        if self._sorted is not None and rows <= self._rows + sum(self._pending.values()):
             return
         column = store.con.execute(
             f"SELECT hash({self.column}) AS h FROM {self.table}").fetchnumpy()["h"]
