@@ -23,8 +23,9 @@ transaction's snapshot: the other's uncommitted rows are invisible, and so are r
 after the snapshot. So inserted rows count as *pending* for the thread that inserted them until
 it says how its transaction ended (``settle``: committed rows join the expected count, rolled-back
 ones are dropped), and a count is only suspicious when it is *higher* than the committed rows plus
-every lane's pending ones (the other lane's COMMIT shows its rows a moment before it settles them). Hashes are never removed: a hash of a rolled-back or deleted row is
-a false positive, which the SQL lookup answers exactly. (Before, any difference reloaded the
+every lane's pending ones (the other lane's COMMIT shows its rows a moment before it settles
+them). Hashes are never removed: a hash of a rolled-back or deleted row is a false positive,
+which the SQL lookup answers exactly. (Before, any difference reloaded the
 hashes, which with two lanes would mean a reload of 20M hashes at nearly every call.)
 """
 
