@@ -20,6 +20,7 @@ from tests.api.conftest import make_workspace
 
 from leadscore.api.server import free_port
 from leadscore.storage.store import Store
+from leadscore.workspace import Workspace
 
 TABLES = ("events", "contacts", "scores", "score_history", "score_runs")
 
@@ -43,13 +44,20 @@ def _counts(path: Path) -> dict[str, int]:
         return {t: store.count(t) for t in TABLES}
 
 
-def test_sigkill_before_commit_leaves_nothing_half_written(tmp_path: Path) -> None:
+def _paused_before_commit(tmp_path: Path) -> tuple[Workspace, dict[str, int], Path, int, subprocess.Popen[bytes],
+                                                   dict[str, str]]:
+    """A workspace, its counts, and a server whose write groups pause before their commit (each
+    writes ``marker`` first): the workspace, counts, marker, port, process and write headers."""
     ws, keys = make_workspace(tmp_path / "ws")
     before = _counts(ws.store_path)
     marker = tmp_path / "paused"
     port = free_port()
     proc = _serve(ws.root, port, {"LEADSCORE_FAULT_PAUSE": "api.before_commit", "LEADSCORE_FAULT_MARKER": str(marker)})
-    headers = {"Authorization": f"Bearer {keys['write']}"}
+    return ws, before, marker, port, proc, {"Authorization": f"Bearer {keys['write']}"}
+
+
+def test_sigkill_before_commit_leaves_nothing_half_written(tmp_path: Path) -> None:
+    ws, before, marker, port, proc, headers = _paused_before_commit(tmp_path)
     batch = {"events": [{"contact_id": "c3", "type": "demo_request", "event_id": "k-1"},  # crosses into sql
                         {"email": "brand-new@example.com", "type": "page_view", "event_id": "k-2"}]}
 
@@ -155,12 +163,7 @@ def test_sigkill_with_both_writer_lanes_open_leaves_nothing_half_written(tmp_pat
     """A batch's transaction open on the main lane and a single event's on the side lane
     (api/writer.py), both paused before their commit, then SIGKILL: neither is in the store; after
     a restart (the copy of the events by contact built again) both go through whole."""
-    ws, keys = make_workspace(tmp_path / "ws")
-    before = _counts(ws.store_path)
-    marker = tmp_path / "paused"
-    port = free_port()
-    proc = _serve(ws.root, port, {"LEADSCORE_FAULT_PAUSE": "api.before_commit", "LEADSCORE_FAULT_MARKER": str(marker)})
-    headers = {"Authorization": f"Bearer {keys['write']}"}
+    ws, before, marker, port, proc, headers = _paused_before_commit(tmp_path)
     batch = {"events": [{"contact_id": f"c{1 + i % 2}", "type": "page_view", "event_id": f"both-b{i}"}
                         for i in range(30)]}  # a heavy job: the main lane
     single = {"contact_id": "c4", "type": "demo_request", "event_id": "both-s1"}  # the side lane
