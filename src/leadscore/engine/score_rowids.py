@@ -60,6 +60,11 @@ def attach(store: Store) -> ScoreRowids:
     return rowids
 
 
+def detach(store: Store) -> None:
+    """Stop keeping a map for ``store``."""
+    _ATTACHED.pop(store, None)
+
+
 def attached(store: Store) -> ScoreRowids | None:
     """The map ``store`` keeps, if any."""
     return _ATTACHED.get(store)
@@ -117,9 +122,10 @@ class ScoreRowids:
         names = [f"h{i}" for i in range(len(hinted))]
         params |= {"seen": self.seen} | dict(zip(names, hinted.values(), strict=True))
         sql = f"SELECT rowid, contact_id, model, {columns} FROM scores WHERE rowid > $seen AND {where}"
-        if names:  # rows fetched by id: no scan
-            sql += (f" UNION ALL SELECT rowid, contact_id, model, {columns} FROM scores "
-                    f"WHERE rowid IN ({', '.join('$' + n for n in names)})")
+        # a row by its id: DuckDB reads the one row group holding it (0.6 ms at 1M scores); one
+        # statement per id, as an IN list of several ids is not pruned (measured 3.8 ms for two)
+        sql += "".join(f" UNION ALL SELECT rowid, contact_id, model, {columns} FROM scores WHERE rowid = ${n}"
+                       for n in names)
         wanted = set(ids)
         found: dict[tuple[str, str], tuple[Any, ...]] = {}
         for row in {int(r[0]): r for r in con.execute(sql, params).fetchall()}.values():  # a row read twice counts once
