@@ -8,7 +8,9 @@ rows, to diff and replace them) and once more to read the new scores back for th
 its previous rows' row ids from here (``rowids``: DuckDB fetches and deletes rows by id directly;
 ids are stable inside a transaction, as no checkpoint runs in one), and tells what it wrote
 (``replaced``, from the rows its insert returned), so the response is the rows as they now stand
-(``rows_of``) without reading ``scores`` again.
+(``rows_of``) without reading ``scores`` again. In the server the read itself is no scan either:
+``engine.score_rowids`` fetches the rows by their known row ids (checked) and reads the rows
+appended since; ``read`` scans only when that map cannot vouch for every published contact model.
 
 A model rewritten for a contact in the transaction has rows whose ids are unknown here: a second
 run of it (the settling of a workflow's ``set``) finds them by scanning, as before. Nothing but
