@@ -16,6 +16,7 @@ from tests.smalldata import fill_store
 from leadscore.api import create_app
 from leadscore.api.keys import create_key
 from leadscore.api.server import ThreadedServer
+from leadscore.engine import score_rowids
 from leadscore.engine.run import publish
 from leadscore.model.loader import load_model
 from leadscore.scoring import score_all
@@ -85,6 +86,8 @@ def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
             t.join(120)
         assert not errors
         assert rt.writer.side_groups > 0  # the single events did take the side lane
+        hints = score_rowids.attached(rt.writer.side)  # and found their scores rows by row id
+        assert hints is not None and hints.found > 0
         with httpx.Client(base_url=server.url, timeout=60) as c:  # and /metrics counts them
             assert 'leadscore_write_side_jobs_total{lane="side"}' in c.get("/metrics").text
         con = rt.reader().con

@@ -35,6 +35,7 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
+from leadscore.engine import score_rowids
 from leadscore.engine.realtime import events_read
 from leadscore.engine.stored_scores import StoredScores
 from leadscore.errors import LeadscoreError
@@ -107,6 +108,7 @@ class ApiRuntime:
         self.index_seconds = ensure_lookup_indexes(self.store)
         if self.index_seconds > 1:
             log.info("built the lookup indexes by contact in %.1f s (an import had dropped them)", self.index_seconds)
+        score_rowids.attach(self.store)  # a contact's scores rows fetched by row id, not by a scan
         if self.settings.events_in_memory:  # before the writer starts: nothing writes while it is built
             started = time.perf_counter()
             try:
@@ -122,6 +124,9 @@ class ApiRuntime:
         # the side lane (api/writer.py): light event writes commit beside a running batch
         side = self.store.cursor()
         side.events_memory = self.store.events_memory  # it follows both lanes' transactions
+        # and a scores row-id map of its own (engine/score_rowids.py: one thread per map; a hint
+        # verified on every read, so each lane's map follows the other's commits as new rows)
+        score_rowids.attach(side)
         self._cursors.append(side)
         self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit, side=side,
                              on_end=self._settle_keys, on_side=self.metrics.on_side).start()
