@@ -38,9 +38,10 @@ def _check(store: Store, reader: Store) -> None:
     assert sorted((tuple(r.values()) for r in held), key=repr) == _rows(reader.con, ids, memory.columns)
 
 
-def _scores_are_the_compiled_query(reader: Store) -> None:
-    """Every contact the batches rescored holds the compiled query's score at its stored as-of."""
-    version = reader.latest_versions()[0]
+def _scores_are_the_compiled_query(reader: Store, model_name: str | None = None) -> None:
+    """Every contact the batches rescored holds the compiled query's score at its stored as-of
+    (for ``model_name``, else the first published model)."""
+    version = reader.latest_versions([model_name] if model_name else None)[0]
     model = model_of(version)
     for as_of, ids in reader.con.execute(
             "SELECT as_of, list(contact_id) FROM scores WHERE model = ? GROUP BY as_of ORDER BY as_of DESC",

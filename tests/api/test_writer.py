@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -242,7 +243,7 @@ def test_a_job_without_keys_runs_alone(store: Store) -> None:
 
 def test_a_side_conflict_runs_again_after_the_batch(store: Store) -> None:
     """Rows no key covers (a company both contacts belong to): the second writer of a row gets
-    DuckDB's conflict; the side lane waits for the main lane's group and runs again."""
+    DuckDB's conflict; the side lane hands the job to the main lane, which runs it after the batch."""
     store.con.execute("INSERT INTO t VALUES ('company')")
     writer = Writer(store, side=store.cursor()).start()
     hold, running = threading.Event(), threading.Event()
@@ -294,3 +295,108 @@ def test_single_events_cannot_hold_a_job_that_runs_alone_back(store: Store) -> N
     part.result(10), later.result(10)
     writer.stop()
     assert order == ["a", "part", "b"]
+
+
+def test_a_main_lane_rerun_after_a_conflict_runs_alone(store: Store) -> None:
+    """A batch that lost a conflict to a side-lane commit (a company row both rescore) claims
+    everything for its rerun: the side lane commits nothing under it, so it cannot lose again.
+    Before, each rerun could lose to the next single event, and after ``CONFLICT_RETRIES`` reruns
+    the batch failed (a 500 for an account-model user)."""
+    from leadscore.api.writer import Weighted
+
+    store.con.execute("INSERT INTO t VALUES ('company')")
+    writer = Writer(store, side=store.cursor()).start()
+    runs, singles = [0], []
+    rerun_started, stop = threading.Event(), threading.Event()
+
+    def batch(ctx: WriteContext) -> str:
+        runs[0] += 1
+        ctx.store.con.execute("SELECT count(*) FROM t").fetchone()  # its snapshot starts
+        if runs[0] > 1:
+            rerun_started.set()
+        time.sleep(0.3)  # a long batch: single events keep committing meanwhile
+        ctx.store.con.execute("DELETE FROM t WHERE k = 'company'")  # a run replaces its company's row
+        ctx.store.con.execute("INSERT INTO t VALUES ('company')")
+        return "batch"
+
+    def single(ctx: WriteContext) -> str:
+        ctx.store.con.execute("DELETE FROM t WHERE k = 'company'")
+        ctx.store.con.execute("INSERT INTO t VALUES ('company')")
+        return "single"
+
+    def stream() -> None:  # single events for other contacts of the company, one after another
+        n = 0
+        while not stop.is_set():
+            n += 1
+            f = writer.submit(Weighted(single, 1, keys={f"c:s{n}"}))
+            singles.append(f)
+            f.result(10)
+
+    b = writer.submit(Weighted(batch, 500, keys={"c:a"}))
+    t = threading.Thread(target=stream)
+    t.start()
+    try:
+        assert b.result(30) == "batch"
+        assert rerun_started.is_set() and runs[0] == 2  # lost once, then ran alone and committed
+    finally:
+        stop.set()
+        t.join(10)
+        writer.stop()
+    assert all(f.result(10) == "single" for f in singles)
+
+
+def test_a_duplicate_key_at_commit_is_rerun_like_a_conflict(store: Store) -> None:
+    """Both lanes create the same new row (a list a workflow creates ``ON CONFLICT DO NOTHING``):
+    DuckDB reports it only at the second COMMIT, as a constraint violation; that job runs again
+    and then sees the other lane's row."""
+    from leadscore.api.writer import Weighted
+
+    store.con.execute("CREATE TABLE made (name VARCHAR PRIMARY KEY)")
+    writer = Writer(store, side=store.cursor()).start()
+    hold, running = threading.Event(), threading.Event()
+    tries: list[int] = []
+
+    def batch(ctx: WriteContext) -> str:
+        tries.append(1)
+        ctx.store.con.execute("INSERT INTO made VALUES ('hot') ON CONFLICT DO NOTHING")
+        running.set()
+        assert hold.wait(10)
+        return "batch"
+
+    def single(ctx: WriteContext) -> str:
+        ctx.store.con.execute("INSERT INTO made VALUES ('hot') ON CONFLICT DO NOTHING")
+        return "single"
+
+    b = writer.submit(Weighted(batch, 500, keys={"c:a"}))
+    assert running.wait(10)
+    assert writer.submit(Weighted(single, 1, keys={"c:z"})).result(10) == "single"  # commits first
+    hold.set()
+    assert b.result(10) == "batch" and len(tries) == 2
+    writer.stop()
+    assert store.con.execute("SELECT name FROM made").fetchall() == [("hot",)]
+
+
+def test_a_side_group_failing_for_another_reason_does_not_wait_for_the_batch(store: Store) -> None:
+    """A side group rolled back because one job failed (bad input, a model put in quarantine) is
+    rerun job by job at once: only a conflict sends jobs after the main lane's group."""
+    from leadscore.api.writer import Weighted
+
+    writer = Writer(store, side=store.cursor()).start()
+    hold, running = threading.Event(), threading.Event()
+    side_hold, side_running = threading.Event(), threading.Event()
+    b = writer.submit(_keyed("batch", {"c:a"}, 500, hold=hold, started=running))
+    assert running.wait(10)
+    first = writer.submit(_keyed("first", {"c:x"}, hold=side_hold, started=side_running))
+    assert side_running.wait(10)  # the side lane is busy: the next two queue up as one group
+    bad = writer.submit(Weighted(_insert("bad", fail=True), 1, keys={"c:y"}))
+    good = writer.submit(_keyed("good", {"c:z"}))
+    side_hold.set()
+    try:
+        assert first.result(10) == "first" and good.result(5) == "good"
+        assert isinstance(bad.exception(5), ValueError)
+        assert not b.done()  # all while the batch's transaction is still open
+    finally:
+        hold.set()
+    assert b.result(10) == "batch"
+    writer.stop()
+    assert writer.side_groups == 2

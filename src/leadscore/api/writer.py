@@ -36,30 +36,33 @@ events is one job, so it stays one transaction). With no light job about, heavy 
 throughput.
 
 **A side lane that commits beside heavy groups.** However small the heavy groups, a batch request
-of up to ``HEAVY_BUDGET`` events is one job and one transaction (atomicity), ~0.5 s of work on
-the demo store and more at 1M contacts: a single event queued behind it waited for all of it
-(single p99 953 ms beside 4 batch clients on the demo store, 1,218 ms at 1M). So jobs that name
-the rows they write (``Weighted(keys=...)``: contact ids, e-mails, event ids) take a second
-thread with a connection of its own (``side``) when they are light: they run in their own
-transaction **while** a heavy group runs on the main connection, and commit on their own.
-DuckDB's concurrency is optimistic, so two lanes writing the same rows would fail at the second
-write; the lanes therefore *claim* their jobs' keys (``_Claims``): a side job whose keys the
-running heavy group holds goes to the main lane, to run after that group (it waits for it, as
-before, but the side lane's later jobs do not), and a heavy group waits for a side group holding
-its keys (a few milliseconds; meanwhile the side lane starts nothing clashing with it, so a stream
-of single events cannot hold it back). Rows the keys do not cover (an account model's company
-rows; a contact named by its e-mail in one lane and by its id in the other) may still conflict:
-the side group then waits for the main lane's group to end and runs again; a heavy group is rerun
-job by job, as after any failure. A job without keys, or not groupable (a staged part, a publish,
-a PUT, a Segment call), runs alone: the side lane starts nothing while it runs, and it waits for
-the side lane's running group. ``on_end(committed)`` tells the caller how each lane's
-transaction ended (``api.stored_keys.StoredKeys.settle``: in-memory hashes counted per lane); the
-server's copy of the events by contact follows each lane's transaction through its store's
-``on_finish`` (``storage.events_by_contact``: each lane sees its own pending events and the
-commits its snapshot shows). ``on_side(beside, after_main)`` counts, per group the side lane took,
-the jobs it ran and those it handed to the main lane (``leadscore_write_side_jobs_total``): those
-wait for the batch holding their contact, and with random contacts (~5% of single events beside
-4 clients' batches of 1,000 on the 20k-contact demo store) they set the single events' p99.
+of up to ``HEAVY_BUDGET`` events is one job and one transaction (atomicity), ~0.5 s of work on the
+demo store and more at 1M contacts: a single event queued behind it waited for all of it (single
+p99 953 ms beside 4 batch clients on the demo store, 1,218 ms at 1M). So jobs that name the rows
+they write (``Weighted(keys=...)``: contact ids, e-mails, event ids) take a second thread with a
+connection of its own (``side``) when they are light: they run in their own transaction **while**
+a heavy group runs on the main connection, and commit on their own. DuckDB's concurrency is
+optimistic, so two lanes writing the same rows would fail at the second write; the lanes therefore
+*claim* their jobs' keys (``_Claims``): a side job whose keys the running heavy group holds goes
+to the main lane, to run after that group (it waits for it, as before, but the side lane's later
+jobs do not), and a heavy group waits for a side group holding its keys (a few milliseconds;
+meanwhile the side lane starts nothing clashing with it, so a stream of single events cannot hold
+it back). Rows the keys do not cover (an account model's company rows in ``account_scores``; a
+contact named by its e-mail in one lane and by its id in the other; a list or task a workflow
+creates in both lanes) may still conflict, at a write or at COMMIT (a duplicate key). A side group
+that lost such a conflict hands its jobs to the main lane (they run after the group they lost to);
+a main-lane group that lost one claims everything (``ALL``: it waits for the side lane's running
+group, and the side lane starts nothing more) and is rerun job by job, so the side lane cannot
+commit under the rerun again and a batch never fails for it. A job without keys, or not groupable
+(a staged part, a publish, a PUT, a Segment call), runs alone: the side lane starts nothing while
+it runs, and it waits for the side lane's running group. ``on_end(committed)`` tells the caller
+how each lane's transaction ended (``api.stored_keys.StoredKeys.settle``: in-memory hashes counted
+per lane); the server's copy of the events by contact follows each lane's transaction through its
+store's ``on_finish`` (``storage.events_by_contact``: each lane sees its own pending events and
+the commits its snapshot shows). ``on_side(beside, after_main)`` counts, per group the side lane
+took, the jobs it ran and those it handed to the main lane (``leadscore_write_side_jobs_total``):
+those wait for the batch holding their contact, and with random contacts (~5% of single events
+beside 4 clients' batches of 1,000 on the 20k-contact demo store) they set the single events' p99.
 """
 
 from __future__ import annotations
@@ -162,6 +165,16 @@ class _Job(Generic[T]):
         return self.fn.keys if isinstance(self.fn, Weighted) and self.groupable else None
 
 
+def _lost(exc: BaseException) -> bool:
+    """Whether a transaction failed because another connection committed first: DuckDB's conflict
+    on a row both wrote, or a duplicate key found at COMMIT (both lanes inserted the same new row,
+    e.g. a list a workflow creates ``ON CONFLICT DO NOTHING``). Run again, it sees that commit."""
+    if not isinstance(exc, duckdb.TransactionException):
+        return False
+    text = str(exc).lower()
+    return "conflict" in text or ("failed to commit" in text and "constraint" in text)
+
+
 def _keys_of(group: list[_Job[Any]]) -> frozenset[str] | None:
     keys = [j.keys for j in group]
     return None if any(k is None for k in keys) else frozenset().union(*keys)  # type: ignore[arg-type]
@@ -211,14 +224,6 @@ class _Claims:
             setattr(self, lane, None)
             self._cond.notify_all()
 
-    def other_group_ended(self, side: bool) -> None:
-        """Wait for the end of the other lane's group running now, if any (a group that conflicted
-        with it runs again after)."""
-        other = "main" if side else "side"
-        with self._cond:
-            running = getattr(self, other)
-            if running is not None:
-                self._cond.wait_for(lambda: getattr(self, other) is not running, timeout=60)
 
 
 class Writer:
@@ -405,17 +410,21 @@ class Writer:
     def _run(self, group: list[_Job[Any]], store: Store | None = None, *, side: bool = False) -> bool:
         """Run a group on ``store`` (the main connection by default); whether any of it committed."""
         store = store or self.store
-        live = [j for j in group if j.future.set_running_or_notify_cancel()]
+        # a job the side lane handed over after a conflict is running already
+        live = [j for j in group if j.future.running() or j.future.set_running_or_notify_cancel()]
         if not live:
             return False
         started = time.perf_counter()
         if len(live) > 1:
             try:
                 results = self._transaction(live, store)
-            except BaseException:  # noqa: BLE001 - rerun alone below, each job gets its own outcome
+            except BaseException as exc:  # noqa: BLE001 - rerun alone below, each job gets its own outcome
                 log.debug("group of %d rolled back; rerunning its jobs one by one", len(live))
-                # a conflict with the other lane's group, most likely: after it
-                self._claims.other_group_ended(side)
+                if _lost(exc):  # to the other lane's commit: rerun where it cannot happen again
+                    if side:
+                        self._hand_over(live)
+                        return False
+                    self._claims.take_main(None)
             else:
                 self._committed(len(live), started)
                 for j, r in zip(live, results, strict=True):
@@ -428,12 +437,15 @@ class Writer:
             while True:
                 try:
                     [result] = self._transaction([j], store)
-                except duckdb.TransactionException as exc:
+                except duckdb.Error as exc:
                     # another connection (the worker, the other lane) committed a change to a row
-                    # this job wrote; the side lane runs again once the main lane's group ended
-                    if "conflict" in str(exc).lower() and conflicts < CONFLICT_RETRIES:
+                    # this job wrote: a side job goes to the main lane, which reruns it alone
+                    if _lost(exc) and conflicts < CONFLICT_RETRIES:
                         conflicts += 1
-                        self._claims.other_group_ended(side)
+                        if side:
+                            self._hand_over([j])
+                            break
+                        self._claims.take_main(None)
                         continue
                     j.future.set_exception(exc)
                 except ModelRunError as exc:
@@ -449,6 +461,13 @@ class Writer:
                     committed = True
                 break
         return committed
+
+    def _hand_over(self, jobs: list[_Job[Any]]) -> None:
+        """Side-lane jobs that lost a conflict: the main lane runs them (claiming everything should
+        they conflict again), never the side lane, so each ends after a bounded number of runs."""
+        log.debug("%d side-lane jobs lost a conflict; handed to the main lane", len(jobs))
+        for job in jobs:
+            self._jobs.put(job)
 
     def _committed(self, jobs: int, started: float) -> None:
         if self._on_commit is not None:
