@@ -173,3 +173,40 @@ def test_the_other_lanes_commit_not_settled_yet_reloads_nothing(tmp_path: Path) 
     t.join(10)
     assert known.reloads == 1
     assert known.stored(store, ["side-2", "y"])[0] == {"side-2"} and known.reloads == 1
+
+
+def test_a_reload_keeps_the_other_lanes_pending_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload reads the hashes this thread's snapshot shows: not the other lane's uncommitted
+    rows. Their hashes, merged into the sorted array already, must come back after it, or that lane
+    would take its own new ids for new again (and write them twice)."""
+    import threading
+
+    monkeypatch.setattr(stored_keys, "MERGE_AT", 4)
+    store, _ = _store(tmp_path, 100)
+    known = StoredKeys("events", "event_id")
+    known.warm(store)
+    side, foreign = store.cursor(), store.cursor()
+    mine = [f"side-{j}" for j in range(5)]
+    written, reloaded = threading.Event(), threading.Event()
+    seen: list[set[str]] = []
+
+    def other_lane() -> None:
+        with side.transaction():
+            write_events(side, [_event(i) for i in mine], {}, now=NOW, known=known)
+            written.set()
+            assert reloaded.wait(10)
+            seen.append(known.stored(side, [*mine, "never"])[0])
+        known.settle(True)
+
+    t = threading.Thread(target=other_lane)
+    t.start()
+    assert written.wait(10)
+    assert not known._recent  # the side lane's hashes were merged into the sorted array
+    # more rows behind its back than the side lane holds pending: the main lane reloads
+    foreign.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) SELECT "
+                        "'behind-' || i, 'c1', 'page_view', TIMESTAMP '2025-01-02' FROM range(6) t(i)")
+    assert known.stored(store, ["behind-0"])[0] == {"behind-0"} and known.reloads == 2
+    reloaded.set()
+    t.join(10)
+    assert seen == [set(mine)]
+    assert known.stored(store, [*mine, "behind-5", "x"])[0] == {*mine, "behind-5"}

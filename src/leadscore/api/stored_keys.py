@@ -24,7 +24,8 @@ after the snapshot. So inserted rows count as *pending* for the thread that inse
 it says how its transaction ended (``settle``: committed rows join the expected count, rolled-back
 ones are dropped), and a count is only suspicious when it is *higher* than the committed rows plus
 every lane's pending ones (the other lane's COMMIT shows its rows a moment before it settles
-them). Hashes are never removed: a hash of a rolled-back or deleted row is a false positive,
+them). A reload reads only the reloading thread's snapshot, so each thread's pending hashes are
+kept and put back after it. Hashes are never removed: a hash of a rolled-back or deleted row is a false positive,
 which the SQL lookup answers exactly. (Before, any difference reloaded the
 hashes, which with two lanes would mean a reload of 20M hashes at nearly every call.)
 """
@@ -50,7 +51,8 @@ class StoredKeys:
         self._sorted: np.ndarray | None = None
         self._recent: set[int] = set()
         self._rows = -1  #: rows known committed (-1: not loaded yet)
-        self._pending: dict[int, int] = {}  #: thread id -> rows it inserted, not yet settled
+        #: thread id -> hashes of the rows it inserted, not yet settled (kept through a reload)
+        self._pending: dict[int, list[int]] = {}
         self._lock = threading.Lock()
         self.reloads = 0  # how many times the hashes were read from the table (for tests, metrics)
 
@@ -85,8 +87,7 @@ class StoredKeys:
             if self._sorted is None:
                 return
             self._recent.update(hashes)
-            me = threading.get_ident()
-            self._pending[me] = self._pending.get(me, 0) + len(hashes)
+            self._pending.setdefault(threading.get_ident(), []).extend(hashes)
             if len(self._recent) >= MERGE_AT:
                 merged = np.concatenate([self._sorted, np.fromiter(self._recent, np.uint64)])
                 self._sorted = np.sort(merged)
@@ -95,7 +96,7 @@ class StoredKeys:
     def settle(self, committed: bool) -> None:
         """This thread's transaction ended: its inserted rows are committed (counted) or gone."""
         with self._lock:
-            rows = self._pending.pop(threading.get_ident(), 0)
+            rows = len(self._pending.pop(threading.get_ident(), ()))
             if committed and self._sorted is not None:
                 self._rows += rows
 
@@ -112,17 +113,20 @@ class StoredKeys:
         if rows is None:
             row = store.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
             rows = int(row[0]) if row else 0
-        own = self._pending.get(threading.get_ident(), 0)
+        own = len(self._pending.get(threading.get_ident(), ()))
         # Rows of the other lane count too: its COMMIT is done a moment before it settles them,
         # and a snapshot taken in between shows them (a reload then cost seconds at 20M events).
         # Its uncommitted rows might hide a foreign insert of as many rows for that moment; the
         # next call sees it. Their hashes are known already (``added``), so lookups stay exact.
-        if self._sorted is not None and rows <= self._rows + sum(self._pending.values()):
+        if self._sorted is not None and rows <= self._rows + sum(map(len, self._pending.values())):
             return
         column = store.con.execute(
             f"SELECT hash({self.column}) AS h FROM {self.table}").fetchnumpy()["h"]
         self._sorted = np.sort(np.asarray(column, dtype=np.uint64))
-        # kept: the other lane's uncommitted hashes, which this snapshot cannot show
+        # the other lane's uncommitted rows are not in this snapshot: their hashes (in the sorted
+        # array since a merge, maybe) are put back, or that lane would take its own ids for new
+        for pending in self._pending.values():
+            self._recent.update(pending)
         self._rows = rows - own
         self.reloads += 1
 
