@@ -20,14 +20,14 @@ the hashes are reloaded when the table holds rows it never heard of.
 
 Two writing threads (the writer's lanes, ``api/writer.py``) each see the table as of their own
 transaction's snapshot: the other's uncommitted rows are invisible, and so are rows it committed
-after the snapshot. So inserted rows count as *pending* for the thread that inserted them until
-it says how its transaction ended (``settle``: committed rows join the expected count, rolled-back
+after the snapshot. So inserted rows count as *pending* for the thread that inserted them until it
+says how its transaction ended (``settle``: committed rows join the expected count, rolled-back
 ones are dropped), and a count is only suspicious when it is *higher* than the committed rows plus
 every lane's pending ones (the other lane's COMMIT shows its rows a moment before it settles
 them). A reload reads only the reloading thread's snapshot, so each thread's pending hashes are
-kept and put back after it. Hashes are never removed: a hash of a rolled-back or deleted row is a false positive,
-which the SQL lookup answers exactly. (Before, any difference reloaded the
-hashes, which with two lanes would mean a reload of 20M hashes at nearly every call.)
+kept and put back after it. Hashes are never removed: a hash of a rolled-back or deleted row is a
+false positive, which the SQL lookup answers exactly. (Before, any difference reloaded the hashes,
+which with two lanes would mean a reload of 20M hashes at nearly every call.)
 """
 
 from __future__ import annotations
