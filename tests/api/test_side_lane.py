@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -47,6 +48,17 @@ def _workspace(root: Path) -> tuple[Workspace, str]:
     return ws, key
 
 
+def _clients(batches: Callable[[str], None], batch_clients: int, singles: Callable[[str], None],
+             single_clients: int) -> None:
+    """Run the clients at once (tagged ``b0``... and ``s0``...) and wait for them all."""
+    threads = [threading.Thread(target=batches, args=(f"b{i}",)) for i in range(batch_clients)]
+    threads += [threading.Thread(target=singles, args=(f"s{i}",)) for i in range(single_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+
+
 def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
     ws, key = _workspace(tmp_path / "ws")
     app = create_app(ws, worker=False, scheduler=False)
@@ -78,12 +90,7 @@ def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
                     if r.status_code != 200:
                         errors.append(r.text)
 
-        threads = [threading.Thread(target=batches, args=(f"b{i}",)) for i in range(2)]
-        threads += [threading.Thread(target=singles, args=(f"s{i}",)) for i in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        _clients(batches, 2, singles, 3)
         assert not errors
         assert rt.writer.side_groups > 0  # the single events did take the side lane
         hints = score_rowids.attached(rt.writer.side)  # and found their scores rows by row id

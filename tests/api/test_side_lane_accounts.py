@@ -8,13 +8,13 @@ must be what a whole-base run gives."""
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.accounts.helpers import build, served
 from tests.api.test_batch_memory import _scores_are_the_compiled_query
+from tests.api.test_side_lane import _clients
 
 import leadscore
 from leadscore.storage.store import Store
@@ -65,12 +65,7 @@ def test_batches_and_singles_for_one_company_all_succeed(tmp_path: Path) -> None
                     if r.status_code != 200:
                         errors.append(r.text)
 
-        threads = [threading.Thread(target=batches, args=(f"b{i}",)) for i in range(2)]
-        threads += [threading.Thread(target=singles, args=(f"s{i}",)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(300)
+        _clients(batches, 2, singles, 4)
         assert not errors, errors[:3]
         assert rt.writer.side_groups > 0  # the single events did take the side lane
         reader = rt.reader()
