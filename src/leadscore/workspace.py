@@ -102,6 +102,10 @@ class ServerSettings(BaseModel):
     events_in_memory: bool = Field(default=True, description="keep the columns the published models read "
                                    "from `events` in memory, by contact, for fast batch rescoring (~410 MB "
                                    "and ~13 s at start for 20M events; docs/api.md)")
+    list_refresh_seconds: float = Field(default=1.0, ge=0, le=60, description="the leads list's rows of "
+                                        "contacts an API write rescored are rewritten in bulk after the "
+                                        "write, at the latest this long after it while writes keep coming "
+                                        "(0: in the write's transaction; docs/dashboard.md)")
 
 
 class AccountSettings(BaseModel):
