@@ -192,6 +192,7 @@ server:                      # `leadscore serve` (docs/api.md)
   max_connections: 1000      # open connections; one more is a 503
   time_limit_seconds: 20     # a preview or explain still running after this is stopped (422)
   segment_event_types: {{}}  # Segment track names -> event types, e.g. {{"Demo Requested": demo_request}}
+  list_refresh_seconds: 1    # the leads list's rows of API writes are rewritten at most this late (0 = at once)
 accounts:                    # companies and account models (docs/model-reference.md)
   match_by_domain: false     # true: a contact without company_id joins the company of its e-mail domain
 """
