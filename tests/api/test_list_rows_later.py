@@ -67,7 +67,7 @@ def test_the_server_refreshes_on_its_own_within_the_bound(tmp_path: Path) -> Non
     app = create_app(ws, worker=False, scheduler=False)
     with ThreadedServer(app) as server:
         rt: ApiRuntime = app.state.runtime
-        assert rt.list_marks is not None and rt.list_marks.every == 1.0  # the default
+        assert rt.list_marks is not None and rt.list_marks.every == 2.0  # the default
         r = httpx.post(f"{server.url}/v1/events", json=BATCH, headers={"Authorization": f"Bearer {keys['write']}"})
         assert r.status_code == 200, r.text
         posted = time.monotonic()
