@@ -22,6 +22,7 @@ from typing import Any
 
 from leadscore.engine.account_sql import companies_of
 from leadscore.storage.history import COMPANIES, change_instant, record_initial_values, write_properties
+from leadscore.storage.sql_names import quoted
 from leadscore.storage.store import Store
 
 
@@ -45,10 +46,6 @@ def with_company_key(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def upsert_company(store: Store, company_id: str, values: Mapping[str, Any], *, now: datetime,
                    changed_at: datetime | None = None, source: str = "api") -> tuple[bool, list[str]]:
     """Create or update a company; returns (created, the companies whose account scores to redo).
@@ -68,7 +65,7 @@ def upsert_company(store: Store, company_id: str, values: Mapping[str, Any], *, 
             if stamp not in values:
                 cols.append(stamp)
                 params.append(born)
-        con.execute(f"INSERT INTO companies ({', '.join(map(_quoted, cols))}) VALUES ({', '.join('?' * len(cols))})",
+        con.execute(f"INSERT INTO companies ({', '.join(map(quoted, cols))}) VALUES ({', '.join('?' * len(cols))})",
                     params)
         if changed_at is not None:
             record_initial_values(con, company_id, names, changed_at=changed_at, source=source, now=now,

@@ -38,6 +38,7 @@ from leadscore.model.properties import UNVERSIONED_COLUMNS
 from leadscore.storage import lead_rows
 from leadscore.storage.migrations_company_history import COMPANY_HISTORY, COMPANY_LATEST_KEY
 from leadscore.storage.migrations_history import LATEST_KEY
+from leadscore.storage.sql_names import quoted as quoted  # re-exported: api.writes, events_by_contact
 from leadscore.timeutil import to_utc_naive
 
 #: Contact columns that are not versioned (the key, and ``created_at``, the anchor of assumed values).
@@ -65,10 +66,6 @@ COMPANIES = Level("companies", "company_id", COMPANY_HISTORY, COMPANY_LATEST_KEY
 #: The staging table a writer fills before calling ``record_changes``.
 STAGE = "__ls_changes"
 _TEMP = (STAGE, "__ls_pairs", "__ls_merged", "__ls_dirty", "__ls_settle")
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, level: Level = CONTACTS) -> str:

@@ -29,6 +29,8 @@ from collections.abc import Callable
 
 import duckdb
 
+from leadscore.storage.sql_names import quoted
+
 #: The core columns as migration 1 made them, with their new definitions.
 _CORE: dict[str, list[tuple[str, str]]] = {
     "contacts": [
@@ -55,10 +57,6 @@ _CORE: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def rebuild_for_bulk_import(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild contacts, events and deals with the definitions above (see the module docstring)."""
     for table, core in _CORE.items():
@@ -70,8 +68,8 @@ def rebuild_for_bulk_import(con: duckdb.DuckDBPyConnection) -> None:
         custom = [(str(name), str(dtype)) for name, dtype in existing if name not in core_names]
         columns = [*core, *custom]
         new = f"__{table}_v5"
-        definitions = ", ".join(f"{_quoted(name)} {dtype}" for name, dtype in columns)
-        names = ", ".join(_quoted(name) for name, _ in columns)
+        definitions = ", ".join(f"{quoted(name)} {dtype}" for name, dtype in columns)
+        names = ", ".join(quoted(name) for name, _ in columns)
         con.execute(f"CREATE TABLE {new} ({definitions})")
         con.execute(f"INSERT INTO {new} ({names}) SELECT {names} FROM {table}")
         con.execute(f"DROP TABLE {table}")

@@ -29,6 +29,7 @@ from leadscore.engine.explain import RuleExplanation, reason_phrase
 from leadscore.engine.run import history_table, model_of
 from leadscore.model.loader import contact_model
 from leadscore.storage.lookup_index import BOUND_KEYS, key_filter
+from leadscore.storage.sql_names import quoted
 from leadscore.storage.store import ModelVersion, Store, used_params
 from leadscore.timeutil import epoch_micros
 
@@ -76,10 +77,6 @@ def _detail_sql(store: Store, version: ModelVersion, history: str | None = None)
     return found
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def rows_by_keys(table: str, columns: list[str], contact_ids: list[str]) -> tuple[str, dict[str, Any]]:
     """``SELECT columns FROM table`` for these contacts, bound in chunks of ``BOUND_KEYS`` keys
     (``lookup_index.key_filter``): the server's lookup index by contact answers each chunk (a few
@@ -87,7 +84,7 @@ def rows_by_keys(table: str, columns: list[str], contact_ids: list[str]) -> tupl
     parts, params = [], {}
     for n, start in enumerate(range(0, len(contact_ids), BOUND_KEYS)):
         where, keys = key_filter("contact_id", contact_ids[start:start + BOUND_KEYS], prefix=f"k{n}_")
-        parts.append(f"SELECT {', '.join(map(_quoted, columns))} FROM {table} WHERE {where}")
+        parts.append(f"SELECT {', '.join(map(quoted, columns))} FROM {table} WHERE {where}")
         params.update(keys)
     return " UNION ALL ".join(parts), params
 
@@ -110,7 +107,7 @@ def page_details(store: Store, version: ModelVersion, as_of: dict[str, datetime]
     sql, params = rows_by_keys("events", event_columns, contact_ids)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PAGE_EVENTS} AS {sql}", params)
     try:
-        cur = con.execute(f"SELECT {', '.join(map(_quoted, shown))} FROM {PAGE_CONTACTS}")
+        cur = con.execute(f"SELECT {', '.join(map(quoted, shown))} FROM {PAGE_CONTACTS}")
         out.people = {row[0]: dict(zip(shown, row, strict=True)) for row in cur.fetchall()}
         rules = list(contact_model(model_of(version)).rules())
         for when, query in compiled.items():

@@ -14,23 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
-from sqlglot import exp
 
 from leadscore.model.nodes import Scalar
 from leadscore.model.workflow_spec import ListAction, TaskAction
 from leadscore.storage import lead_rows
 from leadscore.storage.history import UNVERSIONED, record_changes, stage_table
+from leadscore.storage.sql_names import quoted
 from leadscore.storage.store import rows_affected, used_params
 from leadscore.workflows.templates import render, simple_template_sql, template_context
 from leadscore.workflows.triggers import FIRED
 
 #: The columns a task row is written with (the table has more since migration 8: company_id).
 TASK_COLUMNS = "task_id, contact_id, owner, title, notes, due_at, status, model, workflow, run_id, created_at"
-
-
-def quoted(name: str) -> str:
-    """A column name as a DuckDB quoted identifier."""
-    return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def create_tasks(con: duckdb.DuckDBPyConnection, task: TaskAction, *, run_id: str, model: str,
