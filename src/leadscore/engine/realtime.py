@@ -50,8 +50,8 @@ from leadscore.model.conditions import (
 )
 from leadscore.model.regex import portability_problem
 from leadscore.model.spec import ScoringModel
-from leadscore.storage.history import quoted
 from leadscore.storage.lookup_index import key_filter
+from leadscore.storage.sql_names import quoted
 from leadscore.storage.store import Store
 
 log = logging.getLogger("leadscore.engine")
