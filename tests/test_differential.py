@@ -380,6 +380,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
     (``engine.stored_scores``), and the rows it keeps for the response equal the table's.
     Each gives the batch query's scores for those contacts.
     """
+    from leadscore.engine import score_rowids
     from leadscore.engine.realtime import (
         RT_CONTACTS,
         RT_EVENTS,
@@ -457,9 +458,14 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
                                                                     if f"${k}" in sql})), want)
 
             # twice, as the server runs it: every model's rows of the contacts read once (none,
-            # then the first run's), replaced by row id, kept for the response
+            # then the first run's), replaced by row id, kept for the response; with the server's
+            # map of row ids or not (engine.score_rowids: the second read then takes the rows the
+            # first run appended by row id range, without a scan)
+            hints = score_rowids.attach(store) if data.draw(st.booleans(), label="row id map") else None
             for _ in range(2):
-                view = StoredScores.read(store, ids)
+                view = StoredScores.read(store, ids, [model.name])
+                if hints is not None:
+                    _count(f"real-time: rows by the row id map {hints.found > 0}")
                 run_model(store, version, as_of=as_of, contact_ids=ids, model=model, stored=view)
                 stored = _rows_by_id(con.execute(
                     "SELECT contact_id, score, tier, grade, groups FROM scores WHERE model = ? AND contact_id "
@@ -477,6 +483,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
         raise
     finally:
         store.events_memory = None
+        score_rowids.detach(store)
         drop_lookup_indexes(store.con)
         store.con.execute("DELETE FROM scores")
 

@@ -39,6 +39,7 @@ from leadscore.api.keys import ApiKey, find_key, hash_key, touch_keys
 from leadscore.api.metrics import Metrics
 from leadscore.api.stored_keys import StoredKeys
 from leadscore.api.writer import WriteContext, Writer
+from leadscore.engine import score_rowids
 from leadscore.engine.realtime import events_read
 from leadscore.engine.stored_scores import StoredScores
 from leadscore.errors import LeadscoreError
@@ -115,6 +116,7 @@ class ApiRuntime:
         self.index_seconds = ensure_lookup_indexes(self.store)
         if self.index_seconds > 1:
             log.info("built the lookup indexes by contact in %.1f s (an import had dropped them)", self.index_seconds)
+        score_rowids.attach(self.store)  # a contact's scores rows fetched by row id, not by a scan
         if self.settings.events_in_memory:  # before the writer starts: nothing writes while it is built
             started = time.perf_counter()
             try:

@@ -8,7 +8,9 @@ rows, to diff and replace them) and once more to read the new scores back for th
 its previous rows' row ids from here (``rowids``: DuckDB fetches and deletes rows by id directly;
 ids are stable inside a transaction, as no checkpoint runs in one), and tells what it wrote
 (``replaced``, from the rows its insert returned), so the response is the rows as they now stand
-(``rows_of``) without reading ``scores`` again.
+(``rows_of``) without reading ``scores`` again. In the server the read itself is no scan either:
+``engine.score_rowids`` fetches the rows by their known row ids (checked) and reads the rows
+appended since; ``read`` scans only when that map cannot vouch for every published contact model.
 
 A model rewritten for a contact in the transaction has rows whose ids are unknown here: a second
 run of it (the settling of a workflow's ``set``) finds them by scanning, as before. Nothing but
@@ -20,9 +22,10 @@ contact that is not scored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from leadscore.engine.score_rowids import attached
 from leadscore.storage.lookup_index import key_filter
 from leadscore.storage.store import Store
 
@@ -30,6 +33,8 @@ from leadscore.storage.store import Store
 SCORE_COLUMNS = ("model", "model_version", "score", "tier", "grade", "groups", "as_of", "computed_at")
 #: What ``engine.run`` inserts, returned by that insert for a view's contacts.
 RETURNED = "contact_id, " + ", ".join(SCORE_COLUMNS)
+#: What ``engine.score_rowids`` reads after ``rowid, contact_id, model``.
+COLUMNS = ", ".join(SCORE_COLUMNS[1:])
 
 Row = tuple[Any, ...]  #: the values of SCORE_COLUMNS
 
@@ -37,27 +42,40 @@ Row = tuple[Any, ...]  #: the values of SCORE_COLUMNS
 class StoredScores:
     """The ``scores`` rows of some contacts, every model, as they stand in the open transaction."""
 
-    def __init__(self, ids: Iterable[str]):
+    def __init__(self, ids: Iterable[str], models: Iterable[str] | None = None):
         self.ids = frozenset(ids)
         self._rows: dict[str, dict[str, Row]] = {c: {} for c in self.ids}
         self._rowids: dict[tuple[str, str], int] = {}
         self._rewritten: set[str] = set()
+        #: the models whose rows this view holds every one of (None: every model's)
+        self._complete = None if models is None else frozenset(models)
 
     @classmethod
-    def read(cls, store: Store, ids: Sequence[str]) -> StoredScores:
-        """One scan of ``scores`` for these contacts (call inside the transaction that writes them)."""
-        view = cls(ids)
-        where, params = key_filter("contact_id", list(view.ids))
-        for rowid, contact, *row in store.con.execute(
-                f"SELECT rowid, contact_id, {', '.join(SCORE_COLUMNS)} FROM scores WHERE {where}", params).fetchall():
+    def read(cls, store: Store, ids: Sequence[str], models: Collection[str] = ()) -> StoredScores:
+        """These contacts' rows, inside the transaction that writes them: from the rows the server
+        knows the row ids of (``engine.score_rowids``) when it vouches for every model of
+        ``models`` (the published contact models), else one scan of ``scores``."""
+        hints = attached(store)
+        found = hints.rows(store.con, sorted(set(ids)), models, COLUMNS) if hints is not None and models else None
+        view = cls(ids, None if found is None else models)
+        if found is None:
+            where, params = key_filter("contact_id", list(view.ids))
+            found = store.con.execute(f"SELECT rowid, contact_id, {', '.join(SCORE_COLUMNS)} FROM scores "
+                                      f"WHERE {where}", params).fetchall()
+            if hints is not None:  # where they are now: the next read of these contacts fetches them by id
+                hints.learn((row[2], row[1], int(row[0])) for row in found)
+        for rowid, contact, *row in found:
             view._rows[contact][row[0]] = tuple(row)
             view._rowids[(row[0], contact)] = int(rowid)
         return view
 
     def rowids(self, model: str, ids: Sequence[str]) -> list[int] | None:
         """The row ids of these contacts' rows of ``model``; None when this view cannot tell
-        (a contact it did not read, or rows the transaction rewrote): the caller scans."""
+        (a contact it did not read, a model it did not read every row of, or rows the
+        transaction rewrote): the caller scans."""
         if model in self._rewritten or not self.ids.issuperset(ids):
+            return None
+        if self._complete is not None and model not in self._complete:
             return None
         return [self._rowids[(model, c)] for c in ids if (model, c) in self._rowids]
 

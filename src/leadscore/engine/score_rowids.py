@@ -1,0 +1,150 @@
+"""Where each contact's ``scores`` rows are, kept by the server: a real-time rescoring fetches a
+contact's rows by row id instead of scanning ``scores``.
+
+Why: ``scores`` has no index (``storage.lookup_index`` says why), so finding a contact's rows
+scans its ``contact_id`` column, pruned by DuckDB's min/max per row group only as far as the
+table's order allows. A whole-base rescoring writes ``scores`` in contact order, but the single
+events rescored meanwhile append their rows between its parts: one stray contact in a row group
+widens its min/max to the whole range, so after a scheduled rescoring with real-time traffic no
+row group was pruned and every single event scanned 1M rows (25-45 ms at 1M scores, measured
+on the bench store after ``bench api-large``). Here the server keeps, per model, each contact's
+row id (``rowid``: DuckDB fetches a row by it directly) and reads
+
+* the rows at the contacts' known row ids (verified: the row there must be that model's row of
+  that contact, since DuckDB moves rows when a checkpoint vacuums deletes), and
+* the rows appended since the map was last brought up to date (``rowid > seen``: only the row
+  groups past ``seen`` are read), where a contact's new row lands after a rescoring.
+
+A hint is never trusted: ``rows`` gives up (the caller scans, as before) unless every published
+contact model's row of every contact is found, either at its verified row id or among the new
+rows. A contact's ``(model, contact_id)`` row is unique among the live rows, so a verified row is
+the row; a known row id whose row is gone while no new row replaced it means rows moved (a
+vacuum) or were deleted: the map is dropped and rebuilt (``catch_up``, a bounded number of rows
+per transaction, so no write waits for a rebuild of the whole map). Rows appended inside the open
+transaction have DuckDB's transaction-local row ids, which change at commit: they are read (the
+view must see them) but never remembered.
+
+Only the server's writing connection holds one (``attach``); one thread uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+from leadscore.storage.lookup_index import key_filter
+from leadscore.storage.store import Store
+
+log = logging.getLogger("leadscore.engine")
+
+#: Rows added to the map per transaction at most (~1 µs each, fetch included: ~10 ms); after a
+#: whole-base rescoring the map is whole again after 1M / CATCH_UP transactions, the new rows
+#: read by range meanwhile.
+CATCH_UP = 10_000
+#: Row ids from here on are DuckDB's transaction-local ones (rows appended in the open
+#: transaction; 36,028,797,018,960,000 measured with DuckDB 2.0), renumbered at commit.
+LOCAL_ROWIDS = 2**54
+
+_ATTACHED: weakref.WeakKeyDictionary[Store, ScoreRowids] = weakref.WeakKeyDictionary()
+
+
+def attach(store: Store) -> ScoreRowids:
+    """Keep a map for ``store`` (the server's writing connection, at start: every row is read
+    into it at once: ~1 s of CPU and ~115 MB at 1M scores); returns it."""
+    rowids = _ATTACHED[store] = ScoreRowids()
+    rowids.catch_up(store.con, rows=LOCAL_ROWIDS)
+    return rowids
+
+
+def detach(store: Store) -> None:
+    """Stop keeping a map for ``store``."""
+    _ATTACHED.pop(store, None)
+
+
+def attached(store: Store) -> ScoreRowids | None:
+    """The map ``store`` keeps, if any."""
+    return _ATTACHED.get(store)
+
+
+class ScoreRowids:
+    """Model -> contact -> row id of its ``scores`` row, as a hint (see the module docstring)."""
+
+    def __init__(self, catch_up: int = CATCH_UP) -> None:
+        self._at: dict[str, dict[str, int]] = {}
+        #: every committed row with a row id up to here was read into the map (-1: none yet)
+        self.seen = -1
+        self.chunk = catch_up
+        self.resets = 0  #: times the map was dropped (rows moved or deleted)
+        self.found = 0  #: reads answered from the map
+        self.fell_back = 0  #: reads left to the caller's scan
+
+    def __len__(self) -> int:
+        return sum(len(at) for at in self._at.values())
+
+    def reset(self) -> None:
+        self._at.clear()
+        self.seen = -1
+        self.resets += 1
+
+    def catch_up(self, con: duckdb.DuckDBPyConnection, rows: int | None = None) -> None:
+        """Read up to ``rows`` (default ``chunk``) committed rows past ``seen`` into the map, by
+        row id range (DuckDB reads only the row groups past ``seen``)."""
+        limit = self.chunk if rows is None else rows
+        bottom, top = con.execute("SELECT min(rowid), max(rowid) FROM scores WHERE rowid > $s AND rowid < $local",
+                                  {"s": self.seen, "local": LOCAL_ROWIDS}).fetchone() or (None, None)
+        if top is None:
+            return
+        # never past a row that exists (rows committed later come after it); row ids have holes
+        # where deleted rows were, so start from the first row past `seen`
+        hi = min(int(top), int(bottom) - 1 + limit)
+        found = con.execute("SELECT rowid, model, contact_id FROM scores WHERE rowid > $s AND rowid <= $hi",
+                            {"s": self.seen, "hi": hi}).fetchall()
+        self.learn((m, c, r) for r, m, c in found)
+        self.seen = hi
+
+    def learn(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """Remember these (model, contact, row id) of committed rows (transaction-local ids are skipped)."""
+        for model, contact, rowid in rows:
+            if rowid < LOCAL_ROWIDS:
+                self._at.setdefault(model, {})[contact] = rowid
+
+    def rows(self, con: duckdb.DuckDBPyConnection, ids: Sequence[str], models: Iterable[str],
+             columns: str) -> list[tuple[Any, ...]] | None:
+        """Every ``scores`` row of these contacts as ``rowid, contact_id, model, <columns>``, or
+        None when the map cannot vouch that these are all of them (the caller scans)."""
+        self.catch_up(con)
+        hinted = {(m, c): r for m, at in self._at.items() for c in ids if (r := at.get(c)) is not None}
+        where, params = key_filter("contact_id", ids)
+        names = [f"h{i}" for i in range(len(hinted))]
+        params |= {"seen": self.seen} | dict(zip(names, hinted.values(), strict=True))
+        sql = f"SELECT rowid, contact_id, model, {columns} FROM scores WHERE rowid > $seen AND {where}"
+        # a row by its id: DuckDB reads the one row group holding it (0.6 ms at 1M scores); one
+        # statement per id, as an IN list of several ids is not pruned (measured 3.8 ms for two)
+        sql += "".join(f" UNION ALL SELECT rowid, contact_id, model, {columns} FROM scores WHERE rowid = ${n}"
+                       for n in names)
+        wanted = set(ids)
+        found: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for row in {int(r[0]): r for r in con.execute(sql, params).fetchall()}.values():  # a row read twice counts once
+            rowid, key = int(row[0]), (row[2], row[1])
+            if hinted.get(key) != rowid and not (rowid > self.seen and row[1] in wanted):
+                continue  # another row now sits where a hint pointed: not one of these contacts' rows
+            if key in found:  # two live rows of one model and contact: never trust the map here
+                log.warning("scores holds two rows of model %s for contact %s", *key)
+                self.reset()
+                return None
+            found[key] = row
+        if any(key not in found for key in hinted):
+            # a known row is gone and no new row replaced it: rows moved (a vacuum) or were deleted
+            self.reset()
+            self.fell_back += 1
+            return None
+        if any((m, c) not in found for m in models for c in ids):
+            self.fell_back += 1  # not in the map (a contact or model it never saw): the caller scans
+            return None
+        self.learn((m, c, int(row[0])) for (m, c), row in found.items())
+        self.found += 1
+        return list(found.values())

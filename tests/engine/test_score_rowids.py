@@ -1,0 +1,156 @@
+"""``engine.score_rowids``: the server finds a contact's ``scores`` rows by row id, never trusting a
+row id it has not checked (DuckDB moves rows when a checkpoint vacuums deletes).
+
+A store of 300,000 scores rows (three row groups) stored out of contact order, as a scheduled
+rescoring leaves ``scores`` once single events were rescored between its parts: a read by
+``contact_id`` then scans every row group, a read through the map one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tests.workflows.helpers import AS_OF, MakeWs
+
+from leadscore.engine import score_rowids
+from leadscore.engine.score_rowids import LOCAL_ROWIDS
+from leadscore.engine.stored_scores import SCORE_COLUMNS, StoredScores
+from leadscore.scoring import score_all, score_contacts
+from leadscore.storage.store import Store
+
+ROWS = 300_000
+COLUMNS = ", ".join(SCORE_COLUMNS[1:])
+
+
+def _store(tmp_path: Path) -> Store:
+    store = Store.open(tmp_path / "s.duckdb")
+    # contacts in a scattered order (i * 7919 mod ROWS): every row group spans every contact id
+    store.con.execute(f"""INSERT INTO scores SELECT 'm', 'c' || lpad(((i * 7919) % {ROWS})::VARCHAR, 6, '0'),
+                          1, i % 100, 'cold', NULL, [1.0], $t, $t, 'r' FROM range({ROWS}) r(i)""",
+                      {"t": datetime(2025, 1, 1)})
+    store.con.execute("CHECKPOINT")
+    return store
+
+
+def _scanned(store: Store, tmp_path: Path, fn: Any) -> tuple[Any, int]:
+    """``fn()``'s value and the rows DuckDB scanned for the statements it ran (its profiler)."""
+    out = tmp_path / "profile.json"
+    con = store.con
+    con.execute("PRAGMA enable_profiling = 'json'")
+    con.execute(f"PRAGMA profiling_output = '{out}'")
+    try:
+        result = fn()
+    finally:
+        con.execute("PRAGMA disable_profiling")
+    return result, json.loads(out.read_text())["query"]["total_rows_scanned"]
+
+
+def _table(store: Store, contact: str) -> list[tuple[Any, ...]]:
+    return sorted(store.con.execute(f"SELECT rowid, contact_id, model, {COLUMNS} FROM scores WHERE contact_id = ?",
+                                    [contact]).fetchall())
+
+
+def test_rows_are_fetched_by_row_id_not_by_a_scan(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    assert len(hints) == ROWS
+    rows, scanned = _scanned(store, tmp_path, lambda: hints.rows(store.con, ["c012345"], ["m"], COLUMNS))
+    assert rows is not None and sorted(rows) == _table(store, "c012345")
+    assert scanned <= 122_880  # the row group holding the row (rows by id); the others pruned
+    _, by_key = _scanned(store, tmp_path, lambda: _table(store, "c012345"))
+    assert by_key == ROWS  # what the read by contact_id costs on this layout
+
+
+def test_a_rewritten_row_is_found_past_the_known_rows(tmp_path: Path) -> None:
+    """A rescoring deletes the row and appends a new one: the next read finds it among the rows
+    appended since (by row id range), and the map learns it."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    for score in (1.5, 2.5, 3.5):
+        with store.transaction() as con:
+            con.execute("DELETE FROM scores WHERE contact_id = 'c000007'")
+            con.execute("INSERT INTO scores VALUES ('m', 'c000007', 2, ?, 'hot', NULL, [2.0], now(), now(), 'r2')",
+                        [score])
+            # inside the transaction the new row has a transaction-local id: read, never remembered
+            rows = hints.rows(con, ["c000007"], ["m"], COLUMNS)
+            assert rows is not None and [r[4] for r in rows] == [score]
+            assert all(r < LOCAL_ROWIDS for at in hints._at.values() for r in at.values())
+        rows = hints.rows(store.con, ["c000007"], ["m"], COLUMNS)
+        assert rows is not None and sorted(rows) == _table(store, "c000007")
+    assert hints.resets == 0 and hints.fell_back == 0
+
+
+def test_rows_moved_by_a_vacuum_are_never_trusted(tmp_path: Path) -> None:
+    """Deleting most rows and checkpointing renumbers the rest: a known row id now holds another
+    contact's row (or none). The map gives up, is dropped, and the caller's scan answers."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    [(kept,)] = store.con.execute("SELECT contact_id FROM scores WHERE rowid = 260000").fetchall()
+    store.con.execute("DELETE FROM scores WHERE rowid < 240000 AND rowid % 10 <> 0")
+    store.con.execute("CHECKPOINT")
+    [(now,)] = store.con.execute("SELECT rowid FROM scores WHERE contact_id = ?", [kept]).fetchall()
+    assert now != hints._at["m"][kept]  # the vacuum did move it
+    assert hints.rows(store.con, [kept], ["m"], COLUMNS) is None
+    assert hints.resets == 1 and len(hints) == 0
+    with store.transaction():
+        view = StoredScores.read(store, [kept], ["m"])  # the scan, which tells the map where it is
+    assert view.rows_of(kept) == [r[2:] for r in _table(store, kept)]
+    rows = hints.rows(store.con, [kept], ["m"], COLUMNS)
+    assert rows is not None and sorted(rows) == _table(store, kept)
+
+
+def test_a_row_id_pointing_at_another_contacts_row_is_not_taken(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    other = hints._at["m"]["c000002"]
+    hints.learn([("m", "c000003", other)])  # as if a vacuum had put c000002's row where c000003's was
+    assert hints.rows(store.con, ["c000003"], ["m"], COLUMNS) is None and hints.resets == 1
+
+
+def test_a_model_or_contact_it_never_saw_is_left_to_the_scan(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    assert hints.rows(store.con, ["c000005"], ["m", "new_model"], COLUMNS) is None
+    assert hints.rows(store.con, ["nobody"], ["m"], COLUMNS) is None
+    assert hints.resets == 0 and hints.fell_back == 2
+
+
+def test_catching_up_is_bounded_per_read(tmp_path: Path) -> None:
+    """After a whole-base rewrite the map learns the new rows a chunk per read; reads stay right."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    hints.chunk = 50_000
+    with store.transaction() as con:  # every row deleted and appended again, as a whole-base run writes
+        con.execute("CREATE TEMP TABLE old AS SELECT * FROM scores")
+        con.execute("DELETE FROM scores")
+        con.execute("INSERT INTO scores SELECT * REPLACE (score + 1 AS score) FROM old")
+    for contact in ("c000010", "c100000", "c299999", "c000010"):
+        rows = hints.rows(store.con, [contact], ["m"], COLUMNS)
+        assert rows is not None and sorted(rows) == _table(store, contact)
+    assert hints.seen < store.con.execute("SELECT max(rowid) FROM scores").fetchone()[0]  # not all read yet
+
+
+def test_the_real_time_path_uses_the_map_and_answers_the_table(make_ws: MakeWs) -> None:
+    """``score_contacts`` as the server runs it, the map attached: rows read by id (no fallback
+    after the first read of a contact), the response's rows = the table after commit, one row per
+    model and contact."""
+    ws = make_ws("")
+    with ws.open_store() as store:
+        score_all(store, as_of=AS_OF)
+        hints = score_rowids.attach(store)
+        for _ in range(3):
+            for ids in (["k1"], ["k2", "k3"], ["k1"]):
+                with store.transaction():
+                    runs = score_contacts(store, ids, as_of=AS_OF)
+                assert runs.stored is not None
+                for cid in ids:
+                    assert runs.stored.rows_of(cid) == store.con.execute(
+                        f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores WHERE contact_id = ? ORDER BY model",
+                        [cid]).fetchall()
+        assert hints.fell_back == 0 and hints.found == 9
+        assert store.con.execute("SELECT count(*) FROM (SELECT model, contact_id FROM scores "
+                                 "GROUP BY ALL HAVING count(*) > 1)").fetchone() == (0,)
+        score_rowids.detach(store)
