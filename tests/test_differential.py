@@ -448,7 +448,7 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
             memory = store.events_memory
             if memory is not None:  # the copy is exactly the table's rows of those contacts, values as stored
                 columns = [c for c in event_types if c in {"contact_id", *memory.columns}]
-                assert memory.usable(con)
+                assert memory.usable(store)
                 assert sorted(memory.rows(ids).select(columns).to_pylist(), key=repr) == sorted(
                     (dict(zip(columns, r, strict=True)) for r in con.execute(
                         f"SELECT {', '.join(columns)} FROM events WHERE contact_id IN (SELECT UNNEST(?))",

@@ -20,6 +20,7 @@ from tests.api.conftest import make_workspace
 
 from leadscore.api.server import free_port
 from leadscore.storage.store import Store
+from leadscore.workspace import Workspace
 
 TABLES = ("events", "contacts", "scores", "score_history", "score_runs")
 
@@ -43,13 +44,20 @@ def _counts(path: Path) -> dict[str, int]:
         return {t: store.count(t) for t in TABLES}
 
 
-def test_sigkill_before_commit_leaves_nothing_half_written(tmp_path: Path) -> None:
+def _paused_before_commit(tmp_path: Path) -> tuple[Workspace, dict[str, int], Path, int, subprocess.Popen[bytes],
+                                                   dict[str, str]]:
+    """A workspace, its counts, and a server whose write groups pause before their commit (each
+    writes ``marker`` first): the workspace, counts, marker, port, process and write headers."""
     ws, keys = make_workspace(tmp_path / "ws")
     before = _counts(ws.store_path)
     marker = tmp_path / "paused"
     port = free_port()
     proc = _serve(ws.root, port, {"LEADSCORE_FAULT_PAUSE": "api.before_commit", "LEADSCORE_FAULT_MARKER": str(marker)})
-    headers = {"Authorization": f"Bearer {keys['write']}"}
+    return ws, before, marker, port, proc, {"Authorization": f"Bearer {keys['write']}"}
+
+
+def test_sigkill_before_commit_leaves_nothing_half_written(tmp_path: Path) -> None:
+    ws, before, marker, port, proc, headers = _paused_before_commit(tmp_path)
     batch = {"events": [{"contact_id": "c3", "type": "demo_request", "event_id": "k-1"},  # crosses into sql
                         {"email": "brand-new@example.com", "type": "page_view", "event_id": "k-2"}]}
 
@@ -149,3 +157,45 @@ def test_sigterm_under_load_keeps_every_acknowledged_event(tmp_path: Path) -> No
     with Store.open(ws.store_path, read_only=True) as store:
         stored = {r[0] for r in store.con.execute("SELECT event_id FROM events WHERE event_id LIKE 't-%'").fetchall()}
     assert set(acked) <= stored
+
+
+def test_sigkill_with_both_writer_lanes_open_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """A batch's transaction open on the main lane and a single event's on the side lane
+    (api/writer.py), both paused before their commit, then SIGKILL: neither is in the store; after
+    a restart (the copy of the events by contact built again) both go through whole."""
+    ws, before, marker, port, proc, headers = _paused_before_commit(tmp_path)
+    batch = {"events": [{"contact_id": f"c{1 + i % 2}", "type": "page_view", "event_id": f"both-b{i}"}
+                        for i in range(30)]}  # a heavy job: the main lane
+    single = {"contact_id": "c4", "type": "demo_request", "event_id": "both-s1"}  # the side lane
+
+    def post(body: dict[str, object]) -> None:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/v1/events", json=body, headers=headers, timeout=60)
+        except httpx.HTTPError:
+            pass  # the server dies under the request
+
+    senders = []
+    for body in (batch, single):
+        senders.append(threading.Thread(target=post, args=(body,)))
+        senders[-1].start()
+        for _ in range(300):
+            if marker.exists():
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "a write never reached its commit"
+        marker.unlink()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for sender in senders:
+        sender.join(30)
+    assert _counts(ws.store_path) == before
+    proc = _serve(ws.root, port, {})
+    try:
+        for body in (batch, single):
+            r = httpx.post(f"http://127.0.0.1:{port}/v1/events", json=body, headers=headers, timeout=60)
+            assert r.status_code == 200 and r.json()["accepted"] == len(body.get("events", [body]))  # type: ignore[arg-type]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    after = _counts(ws.store_path)
+    assert after["events"] == before["events"] + 31

@@ -102,3 +102,74 @@ def test_contacts_known_in_memory_are_created_once(tmp_path: Path) -> None:
     assert store.check_keys() == {"contacts": 0, "deals": 0, "companies": 0}
     assert sorted(r[0] for r in store.con.execute("SELECT contact_id FROM contacts").fetchall()) == [
         "c1", "c2", "c3", "c4", "c5"]
+
+
+def test_two_lanes_do_not_reload_each_other(tmp_path: Path) -> None:
+    """The writer's two lanes (api/writer.py) each see their own snapshot: the other's uncommitted
+    rows are invisible, yet no reload may follow (at 20M events one costs seconds). Rows count as
+    the inserting thread's until it settles them; a rolled-back insert leaves a false positive only,
+    which the SQL lookup answers."""
+    import threading
+
+    store, _ = _store(tmp_path)
+    known = StoredKeys("events", "event_id")
+    known.warm(store)
+    side = store.cursor()
+    opened, written, done = threading.Event(), threading.Event(), threading.Event()
+
+    def other_lane() -> None:  # the side lane: writes and holds its transaction open
+        with side.transaction():
+            opened.set()
+            write_events(side, [_event("side-1")], {}, now=NOW, known=known)
+            written.set()
+            assert done.wait(10)
+        known.settle(True)
+
+    t = threading.Thread(target=other_lane)
+    t.start()
+    assert written.wait(10)
+    with store.transaction():
+        assert write_events(store, [_event("main-1")], {}, now=NOW, known=known).results[0][2]
+        assert known.stored(store, ["side-1", "x"])[0] == set()  # not committed: invisible here
+    known.settle(True)
+    done.set()
+    t.join(10)
+    assert known.stored(store, ["side-1", "main-1"])[0] == {"side-1", "main-1"}
+    with pytest.raises(RuntimeError), store.transaction():
+        write_events(store, [_event("gone")], {}, now=NOW, known=known)
+        raise RuntimeError("rolled back")
+    known.settle(False)
+    assert known.stored(store, ["gone"])[0] == set()
+    assert known.reloads == 1  # loaded once, at warm(): never again
+    store.con.execute("INSERT INTO events (event_id, contact_id, type, occurred_at) "
+                      "VALUES ('behind', 'c1', 'page_view', TIMESTAMP '2025-01-02')")
+    assert known.stored(store, ["behind"])[0] == {"behind"} and known.reloads == 2  # still noticed
+
+
+def test_the_other_lanes_commit_not_settled_yet_reloads_nothing(tmp_path: Path) -> None:
+    """The side lane's COMMIT is done a moment before it settles its rows (the writer's ``on_end``);
+    a main-lane snapshot taken in between shows them. That is no foreign writer: no reload."""
+    import threading
+
+    store, _ = _store(tmp_path)
+    known = StoredKeys("events", "event_id")
+    known.warm(store)
+    side = store.cursor()
+    committed, checked = threading.Event(), threading.Event()
+
+    def other_lane() -> None:
+        with side.transaction():
+            write_events(side, [_event("side-1"), _event("side-2")], {}, now=NOW, known=known)
+        committed.set()  # committed, not settled yet
+        assert checked.wait(10)
+        known.settle(True)
+
+    t = threading.Thread(target=other_lane)
+    t.start()
+    assert committed.wait(10)
+    with store.transaction():
+        assert known.stored(store, ["side-1", "x"])[0] == {"side-1"}
+    checked.set()
+    t.join(10)
+    assert known.reloads == 1
+    assert known.stored(store, ["side-2", "y"])[0] == {"side-2"} and known.reloads == 1

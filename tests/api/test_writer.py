@@ -169,3 +169,128 @@ def test_heavy_groups_are_sized_by_time_while_single_events_are_about(store: Sto
     assert rescored == [1, MIN_HEAVY, MIN_HEAVY, MIN_HEAVY]
     writer.stop()
 
+
+
+def _keyed(k: str, keys: set[str], weight: int = 1, *, hold: threading.Event | None = None,
+           started: threading.Event | None = None):  # type: ignore[no-untyped-def]
+    from leadscore.api.writer import Weighted
+
+    def job(ctx: WriteContext) -> str:
+        ctx.store.con.execute("INSERT INTO t VALUES (?)", [k])
+        if started is not None:
+            started.set()
+        if hold is not None:
+            assert hold.wait(10)
+        return k
+    return Weighted(job, weight, keys=keys)
+
+
+def test_a_single_event_commits_while_a_batch_transaction_is_open(store: Store) -> None:
+    """The side lane (api/writer.py): a light job naming its keys runs on its own connection and
+    commits while a heavy job's transaction is still open on the main one. Before, it waited for
+    the whole batch (a 1,000-event batch: ~0.5 s on the demo store)."""
+    ended: list[bool] = []
+    writer = Writer(store, side=store.cursor(), on_end=ended.append).start()
+    hold, running = threading.Event(), threading.Event()
+    batch = writer.submit(_keyed("batch", {"c:a", "c:b"}, 500, hold=hold, started=running))
+    assert running.wait(10)
+    single = writer.submit(_keyed("single", {"c:z"}))
+    assert single.result(10) == "single" and not batch.done()  # committed beside the open batch
+    reader = store.cursor()
+    assert reader.con.execute("SELECT k FROM t").fetchall() == [("single",)]  # the batch is not committed
+    hold.set()
+    assert batch.result(10) == "batch"
+    writer.stop()
+    assert writer.side_groups == 1 and ended == [True, True]
+    assert sorted(reader.con.execute("SELECT k FROM t").fetchall()) == [("batch",), ("single",)]
+
+
+def test_a_single_event_of_a_contact_the_batch_holds_waits_for_it(store: Store) -> None:
+    writer = Writer(store, side=store.cursor()).start()
+    hold, running = threading.Event(), threading.Event()
+    order: list[str] = []
+    batch = writer.submit(_keyed("batch", {"c:a", "c:b"}, 500, hold=hold, started=running))
+    batch.add_done_callback(lambda f: order.append("batch"))
+    assert running.wait(10)
+    single = writer.submit(_keyed("single", {"c:b"}))
+    single.add_done_callback(lambda f: order.append("single"))
+    assert not single.done()
+    hold.set()
+    assert single.result(10) == "single"
+    writer.stop()
+    assert order == ["batch", "single"]
+
+
+def test_a_job_without_keys_runs_alone(store: Store) -> None:
+    """A staged part, a publish, a PUT: nothing runs beside them, and they wait for the side lane."""
+    writer = Writer(store, side=store.cursor()).start()
+    hold, running = threading.Event(), threading.Event()
+
+    def alone(ctx: WriteContext) -> str:
+        running.set()
+        assert hold.wait(10)
+        return "alone"
+
+    part = writer.submit(alone, groupable=False)
+    assert running.wait(10)
+    single = writer.submit(_keyed("single", {"c:z"}))
+    assert not single.done()
+    hold.set()
+    assert part.result(10) == "alone" and single.result(10) == "single"
+    writer.stop()
+
+
+def test_a_side_conflict_runs_again_after_the_batch(store: Store) -> None:
+    """Rows no key covers (a company both contacts belong to): the second writer of a row gets
+    DuckDB's conflict; the side lane waits for the main lane's group and runs again."""
+    store.con.execute("INSERT INTO t VALUES ('company')")
+    writer = Writer(store, side=store.cursor()).start()
+    hold, running = threading.Event(), threading.Event()
+    from leadscore.api.writer import Weighted
+
+    def batch(ctx: WriteContext) -> str:
+        ctx.store.con.execute("DELETE FROM t WHERE k = 'company'")  # a run replaces a company's row
+        ctx.store.con.execute("INSERT INTO t VALUES ('company')")
+        running.set()
+        assert hold.wait(10)
+        return "batch"
+
+    tries: list[int] = []
+
+    def single(ctx: WriteContext) -> str:
+        tries.append(1)
+        ctx.store.con.execute("DELETE FROM t WHERE k = 'company'")
+        ctx.store.con.execute("INSERT INTO t VALUES ('company')")
+        return "single"
+
+    b = writer.submit(Weighted(batch, 500, keys={"c:a"}))
+    assert running.wait(10)
+    s = writer.submit(Weighted(single, 1, keys={"c:z"}))
+    threading.Timer(0.3, hold.set).start()
+    assert s.result(10) == "single" and b.result(10) == "batch"
+    writer.stop()
+    assert len(tries) == 2  # once beside the batch (conflict), once after it
+    assert store.con.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+def test_single_events_cannot_hold_a_job_that_runs_alone_back(store: Store) -> None:
+    """While the main lane waits to run a job alone (a staged part), the side lane starts nothing:
+    a stream of single events would otherwise keep it waiting."""
+    import time
+
+    writer = Writer(store, side=store.cursor()).start()
+    hold, running = threading.Event(), threading.Event()
+    order: list[str] = []
+    first = writer.submit(_keyed("a", {"c:a"}, hold=hold, started=running))
+    first.add_done_callback(lambda f: order.append("a"))
+    assert running.wait(10)
+    part = writer.submit(lambda ctx: order.append("part"), groupable=False)
+    time.sleep(0.2)  # the main lane now waits for the side lane's group
+    later = writer.submit(_keyed("b", {"c:b"}))
+    later.add_done_callback(lambda f: order.append("b"))
+    time.sleep(0.2)
+    assert not later.done()
+    hold.set()
+    part.result(10), later.result(10)
+    writer.stop()
+    assert order == ["a", "part", "b"]

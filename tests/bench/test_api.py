@@ -18,3 +18,14 @@ def test_api_bench_runs_and_loses_nothing(tmp_path: Path) -> None:
     assert result.clean_exit and result.server["transactions"] > 0
     text = format_api_bench(result)
     assert "events/s" in text and "p99 ms" in text and "clean" in text
+
+
+def test_the_server_lines_say_how_many_small_writes_waited_for_a_batch() -> None:
+    from leadscore.bench.api import server_and_store_lines
+
+    server = {"transactions": 10.0, "requests_per_transaction": 1.5, "transaction_ms": 40.0, "rescore_ms": 30.0,
+              "side_jobs": 95.0, "after_main": 5.0}
+    lines = server_and_store_lines(server, 1_000, 1_200, 200, True)
+    assert "95 small writes beside batches, 5 after the batch holding their contact (5.0%)" in lines[1]
+    assert lines[2].startswith("store after SIGTERM: 1,200 events (200 new, 200 bench ids)")
+    assert len(server_and_store_lines({**server, "side_jobs": 0.0, "after_main": 0.0}, 1, 1, 0, True)) == 2

@@ -215,7 +215,7 @@ def test_a_batch_rescored_from_the_servers_copy_of_the_events_gets_the_batch_sco
             written = write_events(store, events, store.column_types("events"), now=as_of)
             for _ in range(2):
                 score_contacts(store, written.rescore, as_of=as_of)
-        assert memory.usable(store.con) and memory.rows_held == store.count("events")
+        assert memory.usable(store) and memory.rows_held == store.count("events")
         want = _batch(store, "bench", as_of)
         _assert_equal(_stored(store, "bench", ids), {c: want[c] for c in ids if c in want})
         assert store.con.execute("SELECT count(*) - count(DISTINCT contact_id) FROM scores WHERE model = 'bench'"

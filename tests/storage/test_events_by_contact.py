@@ -12,7 +12,7 @@ import pytest
 from leadscore.engine.realtime import RT_EVENTS, copy_rows
 from leadscore.model.loader import parse_model
 from leadscore.model.spec import ScoringModel
-from leadscore.storage import events_by_contact
+from leadscore.storage import contact_groups, events_by_contact
 from leadscore.storage import store as store_module
 from leadscore.storage.events_by_contact import EventsByContact
 from leadscore.storage.store import Store
@@ -85,7 +85,7 @@ def test_it_holds_each_contacts_rows_as_the_table_does(store: Store) -> None:
         ids = rng.sample(IDS, rng.randint(1, 40)) + ["nobody", "c1" + "x" * 60]
         assert _held(memory, ids) == _table(store, ids)
     assert memory.rows([]).num_rows == 0 and memory.rows(["nobody"]).num_rows == 0
-    assert memory.rows_held == 6000 and memory.usable(store.con)
+    assert memory.rows_held == 6000 and memory.usable(store)
 
 
 def test_new_rows_count_in_their_transaction_and_after_commit_never_after_rollback(store: Store) -> None:
@@ -93,14 +93,14 @@ def test_new_rows_count_in_their_transaction_and_after_commit_never_after_rollba
     with pytest.raises(_Undo), store.transaction():
         _insert(store, [("x1", "c5", "page_view", "/pricing"), ("x2", "new", "demo_request", None)])
         assert _held(memory, ["c5", "new"]) == _table(store, ["c5", "new"])
-        assert memory.usable(store.con)
+        assert memory.usable(store)
         raise _Undo
     assert _held(memory, ["c5", "new"]) == _table(store, ["c5", "new"]) and memory.rows(["new"]).num_rows == 0
-    assert memory.usable(store.con)
+    assert memory.usable(store)
     with store.transaction():
         _insert(store, [("x1", "c5", "page_view", "/pricing"), ("x2", "new", "demo_request", None)])
     _insert(store, [("x3", "new", "page_view", "/a")])  # autocommit
-    assert memory.rows(["new"]).num_rows == 2 and memory.usable(store.con)
+    assert memory.rows(["new"]).num_rows == 2 and memory.usable(store)
     assert _held(memory, IDS + ["new"]) == _table(store, IDS + ["new"])
 
 
@@ -115,7 +115,7 @@ def test_a_commit_that_fails_leaves_nothing_held(store: Store, monkeypatch: pyte
     with pytest.raises(OSError), store.transaction():
         _insert(store, [("x1", "c5", "page_view", None)])
     store.con.execute("ROLLBACK")  # what DuckDB does with a transaction whose commit failed
-    assert memory.usable(store.con) and _held(memory, ["c5"]) == _table(store, ["c5"])
+    assert memory.usable(store) and _held(memory, ["c5"]) == _table(store, ["c5"])
 
 
 def test_the_tail_merged_into_the_base_changes_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,7 +130,7 @@ def test_the_tail_merged_into_the_base_changes_nothing(store: Store, monkeypatch
     memory._take_merged(None)  # the merge on its thread, swapped in
     assert memory._tail_rows < 50 and memory._merging is None and memory._base_rows >= 6050
     assert _held(memory, [*IDS, "later"]) == _table(store, [*IDS, "later"])
-    assert memory.rows_held == 6080 and memory.usable(store.con)
+    assert memory.rows_held == 6080 and memory.usable(store)
 
 
 def test_a_write_it_was_not_told_of_drops_it_and_the_table_is_read(store: Store) -> None:
@@ -183,11 +183,11 @@ def test_a_merge_that_fails_on_its_thread_drops_the_copy(store: Store, monkeypat
     def fail(*args: object) -> None:
         raise MemoryError("no room to merge")
 
-    monkeypatch.setattr(events_by_contact, "_merged", fail)
+    monkeypatch.setattr(contact_groups, "merged", fail)
     monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
     _insert(store, [("f1", "c1", "page_view", None)])
     memory._take_merged(None)
-    assert memory.broken and not memory.usable(store.con)
+    assert memory.broken and not memory.usable(store)
 
 
 def test_a_contact_id_with_a_nul_character_is_never_merged_into_the_sorted_ids(
@@ -195,7 +195,7 @@ def test_a_contact_id_with_a_nul_character_is_never_merged_into_the_sorted_ids(
     memory = _built(store)
     monkeypatch.setattr(events_by_contact, "MERGE_AT", 1)
     _insert(store, [("z1", "c1\x00", "page_view", None)])  # "c1" padded with NUL would be "c1"
-    assert memory.broken and not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])
+    assert memory.broken and not memory.copy_into(store, "_t", ["c1"], ["contact_id", "type"])
 
 
 def test_a_long_contact_id_is_never_held_at_fixed_width(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,7 +208,7 @@ def test_a_long_contact_id_is_never_held_at_fixed_width(store: Store, monkeypatc
     with store.transaction():
         store.con.execute("INSERT INTO contacts (contact_id) VALUES (?)", [long_id])
         _insert(store, [("l1", long_id, "page_view", None)])
-    assert memory.broken and not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])
+    assert memory.broken and not memory.copy_into(store, "_t", ["c1"], ["contact_id", "type"])
     assert EventsByContact.build(store, ["url"]) is None  # the table holds it now
 
 
@@ -229,4 +229,4 @@ def test_a_failure_after_commit_keeps_the_commit_and_drops_the_copy(
     assert memory.broken and memory._merging is None
     with store.transaction():  # later writes go on; the table is read
         _insert(store, [("n2", "c2", "page_view", None)])
-    assert not memory.copy_into(store.con, "_t", ["c1"], ["contact_id", "type"])
+    assert not memory.copy_into(store, "_t", ["c1"], ["contact_id", "type"])

@@ -9,6 +9,9 @@ Served at ``/metrics`` in the text format. What is counted and why:
 * ``leadscore_rescore_seconds{kind=realtime|scheduled}``: the cost of rescoring on each path;
 * ``leadscore_write_commit_seconds`` and ``leadscore_write_group_size``: the single writer's
   commits and how many requests each one carried (group commit);
+* ``leadscore_write_side_jobs_total{lane=side|after_main}``: small writes that committed on the
+  writer's side lane beside a batch, and those that waited for the batch holding their contact
+  (their latency is the batch's: api/writer.py);
 * ``leadscore_outbox_depth``: workflow actions queued and not yet delivered (read at scrape time);
 * ``leadscore_model_failures_total{model}``: rescorings in which a published model could not be
   scored (its query failed, or it was skipped while in quarantine; the other models scored).
@@ -45,6 +48,8 @@ class Metrics:
                                 buckets=LATENCY_BUCKETS, registry=r)
         self.group = Histogram("leadscore_write_group_size", "requests per writer transaction",
                                buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
+        self.side_jobs = Counter("leadscore_write_side_jobs", "small writes on the side lane, or after the "
+                                 "main lane's group holding their keys", ["lane"], registry=r)
         self.model_failures = Counter("leadscore_model_failures", "rescorings a model failed or was skipped in",
                                       ["model"], registry=r)
         self.outbox = Gauge("leadscore_outbox_depth", "workflow actions queued, not yet delivered", registry=r)
@@ -55,6 +60,12 @@ class Metrics:
     def on_commit(self, jobs: int, seconds: float) -> None:
         self.commit.observe(seconds)
         self.group.observe(jobs)
+
+    def on_side(self, beside: int, after_main: int) -> None:
+        if beside:
+            self.side_jobs.labels("side").inc(beside)
+        if after_main:
+            self.side_jobs.labels("after_main").inc(after_main)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -34,7 +34,9 @@ from leadscore.api.schemas import (
 from leadscore.api.segment import translate
 from leadscore.api.values import NewEvent, check_events
 from leadscore.api.writer import HEAVY_BUDGET, LIGHT, Weighted, WriteContext
-from leadscore.api.writes import EmailContacts, EventsWritten, upsert_contact, write_events
+from leadscore.api.writes import EmailContacts, EventsWritten, resolve_contacts, upsert_contact, write_events
+from leadscore.storage.identity import email_key
+from leadscore.storage.store import Store
 from leadscore.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -100,8 +102,11 @@ async def post_events(request: Request, body: Annotated[EventsBody, Body(openapi
     # sizes heavy *groups* of such jobs by time (api/writer.py, "Heavy groups sized by time").
     # A larger configured limit is written in HEAVY_BUDGET slices; resending after an error is safe.
     slices = [events[i:i + HEAVY_BUDGET] for i in range(0, len(events), HEAVY_BUDGET)] or [events]
-    futures = [rt.write(Weighted(job_for(part), len(part), heavy=len(events) > LIGHT), finish=_with_scores)
-               for part in slices]
+    claims = [claim_keys(part) for part in slices]
+    if any(e.contact_id is None for e in events):  # e-mails to look up: off the event loop
+        claims = await run_in_threadpool(lambda: [claim_keys(part, rt.reader()) for part in slices])
+    futures = [rt.write(Weighted(job_for(part), len(part), heavy=len(events) > LIGHT, keys=keys), finish=_with_scores)
+               for part, keys in zip(slices, claims, strict=True)]
     parts: list[EventsWritten] = [await asyncio.wrap_future(f) for f in futures]
     written = _merged(parts)
     _account(rt, written)
@@ -125,6 +130,28 @@ def _merged(parts: list[EventsWritten]) -> EventsWritten:
     if len(merged.contacts) == 1:
         merged.scores = parts[-1].scores
     return merged
+
+
+def claim_keys(events: list[NewEvent], store: Store | None = None) -> set[str]:
+    """The row keys a job writing these events claims (``api.writer``: a light job runs beside a
+    heavy one unless they share one): each contact id, e-mail key and event id, and for an event
+    named by e-mail alone the contact that e-mail names now (read on ``store``, a reading cursor),
+    so a contact is claimed alike whether a request names it by id or by e-mail. (Should that
+    change before the job runs, DuckDB's conflict on the contact's rows stops the second writer,
+    which runs again.)"""
+    keys: set[str] = set()
+    for e in events:
+        if e.contact_id is not None:
+            keys.add("c:" + e.contact_id)
+        if e.email:
+            keys.add("e:" + email_key(e.email))
+        if e.event_id is not None:
+            keys.add("i:" + e.event_id)
+    by_email = [replace(e) for e in events if e.contact_id is None and e.email]
+    if by_email and store is not None:
+        resolve_contacts(store, by_email)  # copies: the job resolves again in its transaction
+        keys.update("c:" + e.contact_id for e in by_email if e.contact_id is not None)
+    return keys
 
 
 def _copy(e: NewEvent) -> NewEvent:

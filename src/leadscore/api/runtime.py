@@ -111,6 +111,7 @@ class ApiRuntime:
         self.event_columns = self.store.column_types("events")
         self.contact_columns = self.store.column_types("contacts")
         self.company_columns = self.store.column_types("companies")
+        self.store.keep_catalog()  # versions and (fixed, as above) column types between transactions
         for keys in (self.stored_ids, self.known_contacts):  # now, not on the first request
             keys.warm(self.store)
         self.index_seconds = ensure_lookup_indexes(self.store)
@@ -133,7 +134,15 @@ class ApiRuntime:
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
-        self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit).start()
+        # the side lane (api/writer.py): light event writes commit beside a running batch
+        side = self.store.cursor()
+        side.events_memory = self.store.events_memory  # it follows both lanes' transactions
+        # and a scores row-id map of its own (engine/score_rowids.py: one thread per map; a hint
+        # verified on every read, so each lane's map follows the other's commits as new rows)
+        score_rowids.attach(side)
+        self._cursors.append(side)
+        self.writer = Writer(self.store, flush=self._rescore, on_commit=self.metrics.on_commit, side=side,
+                             on_end=self._settle_keys, on_side=self.metrics.on_side).start()
         self.metrics.watch_outbox(lambda: undelivered_count(self.reader()))
         if self._want_scheduler:
             self._spawn("leadscore-scheduler", self._schedule)
@@ -170,6 +179,8 @@ class ApiRuntime:
             self._factory = None
         if self.store is not None and self._given_store is None:
             self.store.close()
+        elif self.store is not None:
+            self.store.keep_catalog(False)
         self.store = None
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -201,6 +212,11 @@ class ApiRuntime:
         """Hand a job to the single writer (see ``api/writer.py``)."""
         assert self.writer is not None, "the server is not started"
         return self.writer.submit(fn, finish=finish, groupable=groupable)
+
+    def _settle_keys(self, committed: bool) -> None:
+        """A writer lane's transaction ended: its inserted keys are stored, or gone."""
+        self.stored_ids.settle(committed)
+        self.known_contacts.settle(committed)
 
     def _rescore(self, store: Store, contact_ids: list[str]) -> StoredScores | None:
         """The writer's end-of-group rescoring of every contact its jobs changed; their rows as

@@ -16,7 +16,17 @@ The server is the only writer while it runs (DuckDB allows one process), and its
 through :func:`api.writes.write_events` (contacts through ``ensure_contacts`` and
 ``upsert_contact``), which report what they inserted. As a guard against any
 other writer, the table's row count is compared with what this index expects on every call and
-the hashes are reloaded when they differ (a rolled-back group also differs, and is reloaded).
+the hashes are reloaded when the table holds rows it never heard of.
+
+Two writing threads (the writer's lanes, ``api/writer.py``) each see the table as of their own
+transaction's snapshot: the other's uncommitted rows are invisible, and so are rows it committed
+after the snapshot. So inserted rows count as *pending* for the thread that inserted them until
+it says how its transaction ended (``settle``: committed rows join the expected count, rolled-back
+ones are dropped), and a count is only suspicious when it is *higher* than the committed rows plus
+every lane's pending ones (the other lane's COMMIT shows its rows a moment before it settles
+them). Hashes are never removed: a hash of a rolled-back or deleted row is a false positive,
+which the SQL lookup answers exactly. (Before, any difference reloaded the
+hashes, which with two lanes would mean a reload of 20M hashes at nearly every call.)
 """
 
 from __future__ import annotations
@@ -40,7 +50,8 @@ class StoredKeys:
         self.table, self.column = table, column
         self._sorted: np.ndarray | None = None
         self._recent: set[int] = set()
-        self._rows = -1
+        self._rows = -1  #: rows known committed (-1: not loaded yet)
+        self._pending: dict[int, int] = {}  #: thread id -> rows it inserted, not yet settled
         self._lock = threading.Lock()
         self.reloads = 0  # how many times the hashes were read from the table (for tests, metrics)
 
@@ -48,12 +59,15 @@ class StoredKeys:
         """The keys among ``ids`` that the table holds, and every key's hash (for :meth:`added`)."""
         if not ids:
             return set(), {}
+        # one round trip for the ids' hashes and the table's row count (the guard), outside the lock:
+        # a batch's 1,000 ids held it ~10% of the main lane's time, and the side lane's single
+        # events waited on it (py-spy, demo mixed load). Only this thread changes its own pending
+        # count, and the committed count only grows meanwhile, so the guard reads the same.
+        rows = store.con.execute(
+            f"SELECT x, hash(x), (SELECT count(*) FROM {self.table}) "
+            "FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
+        found = {str(x): int(h) for x, h, _ in rows}
         with self._lock:
-            # one round trip for the ids' hashes and the table's row count (the guard)
-            rows = store.con.execute(
-                f"SELECT x, hash(x), (SELECT count(*) FROM {self.table}) "
-                "FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()
-            found = {str(x): int(h) for x, h, _ in rows}
             self._sync(store, int(rows[0][2]))
             assert self._sorted is not None
             maybe = [i for i in dict.fromkeys(ids) if self._has(found[i])]
@@ -73,11 +87,19 @@ class StoredKeys:
             if self._sorted is None:
                 return
             self._recent.update(hashes)
-            self._rows += len(hashes)
+            me = threading.get_ident()
+            self._pending[me] = self._pending.get(me, 0) + len(hashes)
             if len(self._recent) >= MERGE_AT:
                 merged = np.concatenate([self._sorted, np.fromiter(self._recent, np.uint64)])
                 self._sorted = np.sort(merged)
                 self._recent.clear()
+
+    def settle(self, committed: bool) -> None:
+        """This thread's transaction ended: its inserted rows are committed (counted) or gone."""
+        with self._lock:
+            rows = self._pending.pop(threading.get_ident(), 0)
+            if committed and self._sorted is not None:
+                self._rows += rows
 
     def _has(self, h: int) -> bool:
         if h in self._recent:
@@ -87,18 +109,23 @@ class StoredKeys:
         return at < self._sorted.size and int(self._sorted[at]) == h
 
     def _sync(self, store: Store, rows: int | None = None) -> None:
-        """Read the hashes unless the table holds as many rows as this index expects (rows it
-        did not see inserted, or a rolled-back insert, make it read them again: ~0.13 s at 2M)."""
+        """Read the hashes unless every row this thread's snapshot shows is accounted for (rows
+        inserted behind this index's back make it read them again: ~0.13 s at 2M)."""
         if rows is None:
             row = store.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
             rows = int(row[0]) if row else 0
-        if self._sorted is not None and rows == self._rows:
+        own = self._pending.get(threading.get_ident(), 0)
+        # Rows of the other lane count too: its COMMIT is done a moment before it settles them,
+        # and a snapshot taken in between shows them (a reload then cost seconds at 20M events).
+        # Its uncommitted rows might hide a foreign insert of as many rows for that moment; the
+        # next call sees it. Their hashes are known already (``added``), so lookups stay exact.
+        if self._sorted is not None and rows <= self._rows + sum(self._pending.values()):
             return
         column = store.con.execute(
             f"SELECT hash({self.column}) AS h FROM {self.table}").fetchnumpy()["h"]
         self._sorted = np.sort(np.asarray(column, dtype=np.uint64))
-        self._recent.clear()
-        self._rows = rows
+        # kept: the other lane's uncommitted hashes, which this snapshot cannot show
+        self._rows = rows - own
         self.reloads += 1
 
 

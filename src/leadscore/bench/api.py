@@ -115,6 +115,8 @@ def _server_figures(url: str) -> dict[str, float]:
         "transaction_ms": 1000 * values.get("leadscore_write_commit_seconds_sum", 0.0) / commits if commits else 0.0,
         "rescore_ms": 1000 * values.get('leadscore_rescore_seconds_sum{kind="realtime"}', 0.0) / rescores
         if rescores else 0.0,
+        "side_jobs": values.get('leadscore_write_side_jobs_total{lane="side"}', 0.0),
+        "after_main": values.get('leadscore_write_side_jobs_total{lane="after_main"}', 0.0),
     }
 
 
@@ -268,6 +270,10 @@ def server_and_store_lines(server: dict[str, float], before: int, after: int, ac
         lines.append(f"server: {server['transactions']:,.0f} write transactions, "
                      f"{server['requests_per_transaction']:.1f} requests each on average, "
                      f"{server['transaction_ms']:.1f} ms each, of which rescoring {server['rescore_ms']:.1f} ms")
+        side, waited = server.get("side_jobs", 0.0), server.get("after_main", 0.0)
+        if side or waited:
+            lines.append(f"side lane: {side:,.0f} small writes beside batches, {waited:,.0f} after the batch holding "
+                         f"their contact ({100 * waited / (side + waited):.1f}%)")
     lines.append(f"store after SIGTERM: {after:,} events ({after - before:,} new, {accepted:,} bench ids); "
                  f"server exit {'clean' if clean_exit else 'NOT clean'}")
     return lines

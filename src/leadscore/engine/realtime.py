@@ -293,7 +293,7 @@ def copy_rows(store: Store, model: ScoringModel, ids: Sequence[str], sql: str | 
         quoted(c) for c in store.column_types("contacts")
         if c == "contact_id" or c.lower() in named)
     memory = store.events_memory
-    from_memory = memory is not None and memory.copy_into(con, RT_EVENTS, ids, columns)
+    from_memory = memory is not None and memory.copy_into(store, RT_EVENTS, ids, columns)
     for name, table, select in ((RT_CONTACTS, "contacts", people), (RT_EVENTS, "events", ", ".join(columns))):
         if name == RT_EVENTS and from_memory:
             continue

@@ -24,7 +24,8 @@ per transaction, so no write waits for a rebuild of the whole map). Rows appende
 transaction have DuckDB's transaction-local row ids, which change at commit: they are read (the
 view must see them) but never remembered.
 
-Only the server's writing connection holds one (``attach``); one thread uses it.
+Each of the server's writing connections (the writer's two lanes, ``api/writer.py``) holds one
+(``attach``), used by that lane's thread only; the other lane's commits show in it as new rows.
 """
 
 from __future__ import annotations
