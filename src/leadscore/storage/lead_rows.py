@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 
 from leadscore.storage.lookup_index import BOUND_KEYS, key_filter
+from leadscore.storage.sql_names import quoted
 
 TABLE = "lead_rows"
 #: "the change over 7 days" compares a score with the one stored this long before its own as-of
@@ -67,10 +68,6 @@ PREDICTED = f"SELECT contact_id, priority, probability FROM predictions WHERE mo
 #: through it, in the run's transaction, and their rows rewritten moments later in bulk
 LATER: ContextVar[Callable[[duckdb.DuckDBPyConnection, list[str]], None] | None] = ContextVar(
     "lead_rows_later", default=None)
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def contact_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -100,11 +97,11 @@ def _people(con: duckdb.DuckDBPyConnection, alias: str = "c") -> tuple[str, list
     used = ["contact_id", *(c for c in sorted(PEOPLE_COLUMNS) if c in columns), *id_columns(sorted(columns))]
 
     def col(name: str) -> str:
-        return f"{alias}.{_quoted(name)}" if name in columns else "NULL::VARCHAR"
+        return f"{alias}.{quoted(name)}" if name in columns else "NULL::VARCHAR"
 
     name = f"concat_ws(' ', {col('first_name')}, {col('last_name')})"
     ids = ", ".join([f"{alias}.contact_id",
-                     *(f"CAST({alias}.{_quoted(c)} AS VARCHAR)" for c in id_columns(sorted(columns)))])
+                     *(f"CAST({alias}.{quoted(c)} AS VARCHAR)" for c in id_columns(sorted(columns)))])
     return (f"{col('owner')} AS owner, "
             f"lower(concat_ws(chr(31), {name}, {col('email')}, {col('company')})) AS search, "
             f"chr(31) || concat_ws(chr(31), {ids}) || chr(31) AS ids"), used
@@ -212,7 +209,7 @@ def write_rows(con: duckdb.DuckDBPyConnection, model: str, as_of: datetime, ids:
         LEFT JOIN (SELECT contact_id, arg_max(score, (as_of, computed_at)) AS week_score
                    FROM score_history WHERE model = $m AND as_of <= $week{scope}
                    GROUP BY contact_id) AS w ON w.contact_id = r.contact_id
-        LEFT JOIN (SELECT {", ".join(map(_quoted, used))} FROM contacts{scope.replace(" AND", " WHERE")}) AS c
+        LEFT JOIN (SELECT {", ".join(map(quoted, used))} FROM contacts{scope.replace(" AND", " WHERE")}) AS c
           ON c.contact_id = r.contact_id
         LEFT JOIN ({PREDICTED}{scope}) AS p ON p.contact_id = r.contact_id
         ORDER BY r.contact_id"""  # kept in contact order: a real-time delete prunes row groups
@@ -242,7 +239,7 @@ def _write_by_key(con: duckdb.DuckDBPyConnection, model: str, as_of: datetime, i
         FROM _run AS r
         LEFT JOIN (SELECT unnest($w_ids::VARCHAR[]) AS contact_id, unnest($w_scores::DOUBLE[]) AS week_score) AS w
           ON w.contact_id = r.contact_id
-        LEFT JOIN (SELECT {", ".join(map(_quoted, used))} FROM contacts WHERE {keys}) AS c
+        LEFT JOIN (SELECT {", ".join(map(quoted, used))} FROM contacts WHERE {keys}) AS c
           ON c.contact_id = r.contact_id
         LEFT JOIN (SELECT unnest($p_ids::VARCHAR[]) AS contact_id, unnest($p_priority::VARCHAR[]) AS priority,
                           unnest($p_probability::DOUBLE[]) AS probability) AS p ON p.contact_id = r.contact_id""",
