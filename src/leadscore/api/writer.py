@@ -225,7 +225,6 @@ class _Claims:
             self._cond.notify_all()
 
 
-
 class Writer:
     """A thread that runs write jobs on ``store`` one transaction (group) at a time."""
 
