@@ -314,7 +314,11 @@ def test_a_main_lane_rerun_after_a_conflict_runs_alone(store: Store) -> None:
         ctx.store.con.execute("SELECT count(*) FROM t").fetchone()  # its snapshot starts
         if runs[0] > 1:
             rerun_started.set()
-        time.sleep(0.3)  # a long batch: single events keep committing meanwhile
+            time.sleep(0.3)  # a long batch: single events would keep committing meanwhile
+        else:  # a long batch: single events commit meanwhile (waited for, not timed: load varies)
+            deadline = time.monotonic() + 10
+            while sum(f.done() for f in list(singles)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
         ctx.store.con.execute("DELETE FROM t WHERE k = 'company'")  # a run replaces its company's row
         ctx.store.con.execute("INSERT INTO t VALUES ('company')")
         return "batch"
