@@ -107,16 +107,11 @@ def _people(con: duckdb.DuckDBPyConnection, alias: str = "c") -> tuple[str, list
             f"chr(31) || concat_ws(chr(31), {ids}) || chr(31) AS ids"), used
 
 
-def expected_sql(con: duckdb.DuckDBPyConnection, *, priorities: bool = True, scope: str | None = None,
-                 keys: str | None = None) -> str:
+def expected_sql(con: duckdb.DuckDBPyConnection, *, priorities: bool = True, scope: str | None = None) -> str:
     """Every row the table should hold, recomputed from its sources (``rebuild``, the tests);
     without ``priorities``, the columns of migration 11; with ``scope`` (a table with a
-    ``contact_id`` column) or ``keys`` (a ``key_filter`` condition on ``contact_id``, its values
-    bound by the caller), the rows of those contacts only (``lead_rows_later.refresh``). A few
-    contacts go by ``keys``: the lookup indexes on contacts and history answer, where the semi-join
-    of ``scope`` reads each table whole (a cost growing with the history, ~190 ms at 12M rows)."""
-    if scope is not None:
-        keys = f"contact_id IN (SELECT contact_id FROM {scope})"
+    ``contact_id`` column), the rows of those contacts only (``lead_rows_later.refresh``)."""
+    keys = None if scope is None else f"contact_id IN (SELECT contact_id FROM {scope})"
 
     def only(table: str) -> str:
         return table if keys is None else f"(SELECT * FROM {table} WHERE {keys})"
