@@ -154,3 +154,59 @@ def test_the_real_time_path_uses_the_map_and_answers_the_table(make_ws: MakeWs) 
         assert store.con.execute("SELECT count(*) FROM (SELECT model, contact_id FROM scores "
                                  "GROUP BY ALL HAVING count(*) > 1)").fetchone() == (0,)
         score_rowids.detach(store)
+
+
+def test_many_rows_are_left_to_the_scan(tmp_path: Path) -> None:
+    """Past ``max_hints`` rows one ``UNION ALL`` branch per row costs more than one scan: the map
+    leaves such a read to the caller (no reset), and the scan answers."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    assert hints.max_hints() == score_rowids.MIN_HINTS  # 300k rows: the floor
+    few = [f"c{i:06d}" for i in range(hints.max_hints())]
+    rows = hints.rows(store.con, few, ["m"], COLUMNS)
+    assert rows is not None and len(rows) == len(few)
+    many = [f"c{i:06d}" for i in range(hints.max_hints() + 1)]
+    assert hints.rows(store.con, many, ["m"], COLUMNS) is None
+    assert hints.fell_back == 1 and hints.resets == 0 and hints.found == 1
+    with store.transaction():
+        view = StoredScores.read(store, many, ["m"])
+    assert view.rows_of("c000000") == [r[2:] for r in _table(store, "c000000")]
+
+
+def test_a_contact_created_in_the_transaction_needs_no_scan(tmp_path: Path) -> None:
+    """A contact whose ``contacts`` row this transaction inserted has no committed scores row: the
+    map vouches for it (its rows, if any, are among the rows past ``seen``) beside a known one."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    with store.transaction() as con:
+        con.execute("INSERT INTO contacts (contact_id) VALUES ('fresh')")
+        rows = hints.rows(con, ["fresh", "c000004"], ["m"], COLUMNS)
+        assert rows is not None and sorted(rows) == _table(store, "c000004")
+        con.execute("INSERT INTO scores VALUES ('m', 'fresh', 1, 9, 'hot', NULL, [2.0], now(), now(), 'r2')")
+        rows = hints.rows(con, ["fresh"], ["m"], COLUMNS)
+        assert rows is not None and [(r[1], r[4]) for r in rows] == [("fresh", 9)]
+    # a committed contact with no row of a model: not vouched for (a vacuum may have moved its row)
+    store.con.execute("INSERT INTO contacts (contact_id) VALUES ('old')")
+    assert hints.rows(store.con, ["old"], ["m"], COLUMNS) is None
+    assert hints.fell_back == 1 and hints.resets == 0
+
+
+def test_two_rows_of_a_key_are_both_replaced(make_ws: MakeWs) -> None:
+    """A duplicate (two live rows of one model and contact) seen by the map's catch-up: the read of
+    that contact is left to the scan, so the rescoring deletes both rows by key (the map's one
+    row id would delete one and leave the other untouched), as it did before the map."""
+    ws = make_ws("")
+    with ws.open_store() as store:
+        score_all(store, as_of=AS_OF)
+        store.con.execute("INSERT INTO scores SELECT * FROM scores WHERE contact_id = 'k1'")
+        old = {r for (r,) in store.con.execute("SELECT rowid FROM scores WHERE contact_id = 'k1'").fetchall()}
+        hints = score_rowids.attach(store)
+        with store.transaction():
+            score_contacts(store, ["k1"], as_of=AS_OF)
+        now = {r for (r,) in store.con.execute("SELECT rowid FROM scores WHERE contact_id = 'k1'").fetchall()}
+        assert len(old) == 2 and not old & now
+        assert hints.fell_back == 1 and hints.resets == 0 and hints.found == 0
+        with store.transaction():
+            runs = score_contacts(store, ["k2"], as_of=AS_OF)  # other contacts: from the map
+        assert hints.found == 1 and runs.stored is not None
+        score_rowids.detach(store)

@@ -49,6 +49,13 @@ CATCH_UP = 10_000
 #: Row ids from here on are DuckDB's transaction-local ones (rows appended in the open
 #: transaction; 36,028,797,018,960,000 measured with DuckDB 2.0), renumbered at commit.
 LOCAL_ROWIDS = 2**54
+#: A read fetching more known rows than ``len(map) // ROWS_PER_HINT`` (at least ``MIN_HINTS``)
+#: scans instead: each row by its id is one more ``UNION ALL`` branch (~0.4-0.5 ms each), the scan
+#: one pass over ``contact_id`` (18-46 ms at 1M scores out of contact order); at 1M scores the two
+#: cross between 48 and 96 rows (3 and 6 models, measured, NOTES "i17j"), so ~50 there, scaled
+#: with the table a scan reads.
+ROWS_PER_HINT = 20_000
+MIN_HINTS = 16
 
 _ATTACHED: weakref.WeakKeyDictionary[Store, ScoreRowids] = weakref.WeakKeyDictionary()
 
@@ -82,12 +89,20 @@ class ScoreRowids:
         self.resets = 0  #: times the map was dropped (rows moved or deleted)
         self.found = 0  #: reads answered from the map
         self.fell_back = 0  #: reads left to the caller's scan
+        #: (model, contact) keys a catch-up saw two rows of: a read of such a contact is left to the
+        #: caller's scan, which sees both and deletes them by key (``StoredScores.rowids``)
+        self.doubled: set[tuple[str, str]] = set()
 
     def __len__(self) -> int:
         return sum(len(at) for at in self._at.values())
 
+    def max_hints(self) -> int:
+        """The most rows a read fetches by id: past it a scan costs less (``ROWS_PER_HINT``)."""
+        return max(MIN_HINTS, len(self) // ROWS_PER_HINT)
+
     def reset(self) -> None:
         self._at.clear()
+        self.doubled.clear()
         self.seen = -1
         self.resets += 1
 
@@ -104,6 +119,11 @@ class ScoreRowids:
         hi = min(int(top), int(bottom) - 1 + limit)
         found = con.execute("SELECT rowid, model, contact_id FROM scores WHERE rowid > $s AND rowid <= $hi",
                             {"s": self.seen, "hi": hi}).fetchall()
+        keys: set[tuple[str, str]] = set()
+        for _, model, contact in found:  # a key twice in one fetch: two live rows (never repaired by row id)
+            if (model, contact) in keys:
+                self.doubled.add((model, contact))
+            keys.add((model, contact))
         self.learn((m, c, r) for r, m, c in found)
         self.seen = hi
 
@@ -119,6 +139,10 @@ class ScoreRowids:
         None when the map cannot vouch that these are all of them (the caller scans)."""
         self.catch_up(con)
         hinted = {(m, c): r for m, at in self._at.items() for c in ids if (r := at.get(c)) is not None}
+        if len(hinted) > self.max_hints() or any(key in self.doubled for key in hinted):
+            self.doubled.difference_update(hinted)  # the caller's scan sees both rows
+            self.fell_back += 1
+            return None
         where, params = key_filter("contact_id", ids)
         names = [f"h{i}" for i in range(len(hinted))]
         params |= {"seen": self.seen} | dict(zip(names, hinted.values(), strict=True))
@@ -133,9 +157,9 @@ class ScoreRowids:
             rowid, key = int(row[0]), (row[2], row[1])
             if hinted.get(key) != rowid and not (rowid > self.seen and row[1] in wanted):
                 continue  # another row now sits where a hint pointed: not one of these contacts' rows
-            if key in found:  # two live rows of one model and contact: never trust the map here
+            if key in found:  # two live rows of one model and contact: the caller's scan sees both
                 log.warning("scores holds two rows of model %s for contact %s", *key)
-                self.reset()
+                self.fell_back += 1
                 return None
             found[key] = row
         if any(key not in found for key in hinted):
@@ -143,9 +167,20 @@ class ScoreRowids:
             self.reset()
             self.fell_back += 1
             return None
-        if any((m, c) not in found for m in models for c in ids):
+        missing = {c for m in models for c in ids if (m, c) not in found}
+        if missing and not missing <= _created(con, sorted(missing)):
             self.fell_back += 1  # not in the map (a contact or model it never saw): the caller scans
             return None
         self.learn((m, c, int(row[0])) for (m, c), row in found.items())
         self.found += 1
         return list(found.values())
+
+
+def _created(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` whose ``contacts`` row this transaction inserted (a transaction-local row
+    id; nothing deletes contacts, ``storage.lookup_index``): every ``scores`` row such a contact has
+    was written in this transaction, so it is among the rows past ``seen`` a read takes; a model
+    without one has not scored it yet, no scan needed."""
+    where, params = key_filter("contact_id", ids)
+    return {c for (c,) in con.execute(f"SELECT contact_id FROM contacts WHERE rowid >= $local AND {where}",
+                                      params | {"local": LOCAL_ROWIDS}).fetchall()}
