@@ -31,6 +31,7 @@ Each of the server's writing connections (the writer's two lanes, ``api/writer.p
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -61,16 +62,20 @@ _ATTACHED: weakref.WeakKeyDictionary[Store, ScoreRowids] = weakref.WeakKeyDictio
 
 
 def attach(store: Store) -> ScoreRowids:
-    """Keep a map for ``store`` (the server's writing connection, at start: every row is read
-    into it at once: ~1 s of CPU and ~115 MB at 1M scores); returns it."""
-    rowids = _ATTACHED[store] = ScoreRowids()
+    """Keep a map for ``store`` (the server's writing connection, at start, while no thread
+    executes on it: every row is read into it at once: ~1 s of CPU and ~115 MB at 1M scores);
+    returns it. It rebuilds itself on a cursor of its own after a reset."""
+    detach(store)
+    rowids = _ATTACHED[store] = ScoreRowids(reader=store.con.cursor())
     rowids.catch_up(store.con, rows=LOCAL_ROWIDS)
     return rowids
 
 
 def detach(store: Store) -> None:
-    """Stop keeping a map for ``store``."""
-    _ATTACHED.pop(store, None)
+    """Stop keeping a map for ``store`` (a rebuild under way is interrupted)."""
+    rowids = _ATTACHED.pop(store, None)
+    if rowids is not None:
+        rowids.close()
 
 
 def attached(store: Store) -> ScoreRowids | None:
@@ -81,8 +86,13 @@ def attached(store: Store) -> ScoreRowids | None:
 class ScoreRowids:
     """Model -> contact -> row id of its ``scores`` row, as a hint (see the module docstring)."""
 
-    def __init__(self, catch_up: int = CATCH_UP) -> None:
+    def __init__(self, catch_up: int = CATCH_UP, reader: duckdb.DuckDBPyConnection | None = None) -> None:
         self._at: dict[str, dict[str, int]] = {}
+        #: a cursor of its own (None: a reset map catches up a chunk per read instead): after a
+        #: reset the whole map is read again on it by a thread, off the writer's transactions
+        self._reader = reader
+        self._rebuild: threading.Thread | None = None
+        self._rebuilt: ScoreRowids | None = None  #: what the thread read (None: it failed)
         #: every committed row with a row id up to here was read into the map (-1: none yet)
         self.seen = -1
         self.chunk = catch_up
@@ -101,10 +111,57 @@ class ScoreRowids:
         return max(MIN_HINTS, len(self) // ROWS_PER_HINT)
 
     def reset(self) -> None:
-        self._at.clear()
-        self.doubled.clear()
+        """Drop the map (rows moved or were deleted); with a reader, read it again on a thread:
+        until that is done every read is left to the caller's scan, as before the map."""
+        self._at = {}
+        self.doubled = set()
         self.seen = -1
         self.resets += 1
+        if self._reader is not None and self._rebuild is None:
+            self._rebuilt = None
+            self._rebuild = threading.Thread(target=self._read_again, args=(self._reader,),
+                                             name="leadscore-score-rowids", daemon=True)
+            self._rebuild.start()
+
+    def _read_again(self, reader: duckdb.DuckDBPyConnection) -> None:
+        """The rebuild thread: every committed row as of its own snapshot. An older snapshot is
+        safe: rows committed since come after its ``seen`` (read by range), and any hint is
+        verified."""
+        try:
+            fresh = ScoreRowids(self.chunk)
+            fresh.catch_up(reader, rows=LOCAL_ROWIDS)
+            self._rebuilt = fresh
+        except Exception:  # noqa: BLE001 - interrupted at shutdown, or the store closed: catch up by chunks
+            log.warning("the scores row-id map could not be read again; it catches up by chunks", exc_info=True)
+
+    def rebuilding(self) -> bool:
+        """A rebuild is under way (reads go to the scan); a finished one is taken in here."""
+        thread = self._rebuild
+        if thread is None:
+            return False
+        if thread.is_alive():
+            return True
+        self._rebuild, fresh = None, self._rebuilt
+        self._rebuilt = None
+        if fresh is not None:
+            self._at, self.seen, self.doubled = fresh._at, fresh.seen, fresh.doubled
+        return False
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until a rebuild under way is done (tests; ``close``)."""
+        thread = self._rebuild
+        if thread is not None:
+            thread.join(timeout)
+
+    def close(self) -> None:
+        """Stop a rebuild under way and close the reader."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        if self._rebuild is not None and self._rebuild.is_alive():
+            reader.interrupt()
+            self.wait(10)
+        reader.close()
 
     def catch_up(self, con: duckdb.DuckDBPyConnection, rows: int | None = None) -> None:
         """Read up to ``rows`` (default ``chunk``) committed rows past ``seen`` into the map, by
@@ -119,24 +176,34 @@ class ScoreRowids:
         hi = min(int(top), int(bottom) - 1 + limit)
         found = con.execute("SELECT rowid, model, contact_id FROM scores WHERE rowid > $s AND rowid <= $hi",
                             {"s": self.seen, "hi": hi}).fetchall()
-        keys: set[tuple[str, str]] = set()
-        for _, model, contact in found:  # a key twice in one fetch: two live rows (never repaired by row id)
-            if (model, contact) in keys:
+        at: dict[str, int] = {}
+        name = None
+        for rowid, model, contact in found:  # every row id > seen: committed, not transaction-local
+            if model != name:
+                name, at = model, self._at.setdefault(model, {})
+            if at.get(contact, -1) > self.seen:  # a key twice in one fetch: two live rows
                 self.doubled.add((model, contact))
-            keys.add((model, contact))
-        self.learn((m, c, r) for r, m, c in found)
+            at[contact] = rowid
         self.seen = hi
 
     def learn(self, rows: Iterable[tuple[str, str, int]]) -> None:
-        """Remember these (model, contact, row id) of committed rows (transaction-local ids are skipped)."""
+        """Remember these (model, contact, row id) of rows up to ``seen`` (where a scan found
+        them; rows past it are read by range anyway, and learnt by ``catch_up``, which takes a key
+        it already holds past ``seen`` for a second row of it; nothing while a rebuild is under
+        way: it replaces the map)."""
+        if self._rebuild is not None:
+            return
         for model, contact, rowid in rows:
-            if rowid < LOCAL_ROWIDS:
+            if rowid <= self.seen:
                 self._at.setdefault(model, {})[contact] = rowid
 
     def rows(self, con: duckdb.DuckDBPyConnection, ids: Sequence[str], models: Iterable[str],
              columns: str) -> list[tuple[Any, ...]] | None:
         """Every ``scores`` row of these contacts as ``rowid, contact_id, model, <columns>``, or
         None when the map cannot vouch that these are all of them (the caller scans)."""
+        if self.rebuilding():
+            self.fell_back += 1
+            return None
         self.catch_up(con)
         hinted = {(m, c): r for m, at in self._at.items() for c in ids if (r := at.get(c)) is not None}
         if len(hinted) > self.max_hints() or any(key in self.doubled for key in hinted):
