@@ -133,7 +133,10 @@ def test_a_reset_map_is_read_again_off_the_writers_transactions(tmp_path: Path,
         rows = hints.rows(store.con, [contact], ["m"], COLUMNS)
         assert rows is not None and sorted(rows) == _table(store, contact)
     assert hints.resets == 1 and hints.found == 2
+    hints.reset()  # a rebuild under way when the server stops: it ends, its cursor closed
+    thread = hints._rebuild
     score_rowids.detach(store)
+    assert thread is not None and not thread.is_alive() and score_rowids.attached(store) is None
 
 
 def test_a_row_id_pointing_at_another_contacts_row_is_not_taken(tmp_path: Path) -> None:

@@ -19,13 +19,17 @@ A hint is never trusted: ``rows`` gives up (the caller scans, as before) unless 
 contact model's row of every contact is found, either at its verified row id or among the new
 rows. A contact's ``(model, contact_id)`` row is unique among the live rows, so a verified row is
 the row; a known row id whose row is gone while no new row replaced it means rows moved (a
-vacuum) or were deleted: the map is dropped and rebuilt (``catch_up``, a bounded number of rows
-per transaction, so no write waits for a rebuild of the whole map). Rows appended inside the open
+vacuum) or were deleted: the map is dropped and read again by a thread on a cursor of its own
+(``reset``), so no write pays for it; reads scan meanwhile. Rows appended inside the open
 transaction have DuckDB's transaction-local row ids, which change at commit: they are read (the
-view must see them) but never remembered.
+view must see them) but never remembered. A contact whose ``contacts`` row the transaction
+inserted has no committed rows: a model without a row of it needs no scan. A read of more known
+rows than ``max_hints`` scans (one fetch by id per row costs more past it), and a key two live
+rows share (seen by a catch-up) is left to the scan, which deletes both.
 
 Each of the server's writing connections (the writer's two lanes, ``api/writer.py``) holds one
-(``attach``), used by that lane's thread only; the other lane's commits show in it as new rows.
+(``attach``), used by that lane's thread only (and its rebuild thread, which hands over a new
+map the lane takes in at its next read); the other lane's commits show in it as new rows.
 """
 
 from __future__ import annotations
@@ -124,13 +128,22 @@ class ScoreRowids:
             self._rebuild.start()
 
     def _read_again(self, reader: duckdb.DuckDBPyConnection) -> None:
-        """The rebuild thread: every committed row as of its own snapshot. An older snapshot is
-        safe: rows committed since come after its ``seen`` (read by range), and any hint is
-        verified."""
+        """The rebuild thread: the committed rows up to the last one when it starts, a chunk at a
+        time (as ``catch_up`` reads them in the writer's transactions: rows committed later come
+        after its ``seen`` and are read by range, and any hint is verified, so the map it makes
+        is as safe as one kept up to date)."""
         try:
+            [(top,)] = reader.execute("SELECT coalesce(max(rowid), -1) FROM scores").fetchall()
             fresh = ScoreRowids(self.chunk)
-            fresh.catch_up(reader, rows=LOCAL_ROWIDS)
-            self._rebuilt = fresh
+            # a chunk per statement: converting the rows to Python holds the GIL, which the
+            # writer's threads need (1M rows at once held it up to ~100 ms; in chunks of 10,000 it
+            # took less time and a 1 ms sleep's p99 lateness was 7-11 ms, measured, NOTES "i17j")
+            while self._reader is not None:
+                before = fresh.seen
+                fresh.catch_up(reader)
+                if fresh.seen == before or fresh.seen >= top:
+                    self._rebuilt = fresh
+                    return
         except Exception:  # noqa: BLE001 - interrupted at shutdown, or the store closed: catch up by chunks
             log.warning("the scores row-id map could not be read again; it catches up by chunks", exc_info=True)
 
