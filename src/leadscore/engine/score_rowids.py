@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import duckdb
@@ -71,7 +71,7 @@ def attach(store: Store) -> ScoreRowids:
     returns it. It rebuilds itself on a cursor of its own after a reset."""
     detach(store)
     rowids = _ATTACHED[store] = ScoreRowids(reader=store.con.cursor())
-    rowids.catch_up(store.con, rows=LOCAL_ROWIDS)
+    rowids.read_all(store.con, 10 * CATCH_UP)  # by chunks: the rows fetched at once (~120 B each) never all held
     return rowids
 
 
@@ -133,19 +133,29 @@ class ScoreRowids:
         after its ``seen`` and are read by range, and any hint is verified, so the map it makes
         is as safe as one kept up to date)."""
         try:
-            [(top,)] = reader.execute("SELECT coalesce(max(rowid), -1) FROM scores").fetchall()
             fresh = ScoreRowids(self.chunk)
             # a chunk per statement: converting the rows to Python holds the GIL, which the
             # writer's threads need (1M rows at once held it up to ~100 ms; in chunks of 10,000 it
             # took less time and a 1 ms sleep's p99 lateness was 7-11 ms, measured, NOTES "i17j")
-            while self._reader is not None:
-                before = fresh.seen
-                fresh.catch_up(reader)
-                if fresh.seen == before or fresh.seen >= top:
-                    self._rebuilt = fresh
-                    return
+            if fresh.read_all(reader, self.chunk, until=lambda: self._reader is None):
+                self._rebuilt = fresh
         except Exception:  # noqa: BLE001 - interrupted at shutdown, or the store closed: catch up by chunks
+            if self._reader is None:  # closed: the server stops
+                return
             log.warning("the scores row-id map could not be read again; it catches up by chunks", exc_info=True)
+
+    def read_all(self, con: duckdb.DuckDBPyConnection, chunk: int,
+                 until: Callable[[], bool] = lambda: False) -> bool:
+        """Catch up by ``chunk`` rows a statement to the last committed row when it begins; False
+        when ``until()`` stopped it first."""
+        [(top,)] = con.execute("SELECT coalesce(max(rowid), -1) FROM scores WHERE rowid < $local",
+                               {"local": LOCAL_ROWIDS}).fetchall()
+        while not until():
+            before = self.seen
+            self.catch_up(con, rows=chunk)
+            if self.seen == before or self.seen >= top:
+                return True
+        return False
 
     def rebuilding(self) -> bool:
         """A rebuild is under way (reads go to the scan); a finished one is taken in here."""
