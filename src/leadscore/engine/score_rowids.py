@@ -123,8 +123,10 @@ class ScoreRowids:
         self.resets += 1
         if self._reader is not None and self._rebuild is None:
             self._rebuilt = None
+            # not a daemon: one stopped by the interpreter's exit inside DuckDB aborts the process
+            # ("FATAL: exception not rethrown", seen); exit waits for it (~1-3 s at 1M scores)
             self._rebuild = threading.Thread(target=self._read_again, args=(self._reader,),
-                                             name="leadscore-score-rowids", daemon=True)
+                                             name="leadscore-score-rowids", daemon=False)
             self._rebuild.start()
 
     def _read_again(self, reader: duckdb.DuckDBPyConnection) -> None:
