@@ -449,7 +449,9 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
                     finally:
                         chosen.drop(con)
 
-            copy_rows(store, model, ids)
+            sql = _parameterized_sql(version, model, {k: logical_type(v) for k, v in contact_types.items()},
+                                     {k: logical_type(v) for k, v in event_types.items()}, (RT_CONTACTS, RT_EVENTS))
+            copy_rows(store, model, ids, sql)  # of the contacts, the columns the query names, as run_model does
             memory = store.events_memory
             if memory is not None:  # the copy is exactly the table's rows of those contacts, values as stored
                 columns = [c for c in event_types if c in {"contact_id", *memory.columns}]
@@ -458,8 +460,6 @@ def check_realtime_path(engine: DuckDBEngine, scenario: Scenario, data: st.DataO
                     (dict(zip(columns, r, strict=True)) for r in con.execute(
                         f"SELECT {', '.join(columns)} FROM events WHERE contact_id IN (SELECT UNNEST(?))",
                         [ids]).fetchall()), key=repr)
-            sql = _parameterized_sql(version, model, {k: logical_type(v) for k, v in contact_types.items()},
-                                     {k: logical_type(v) for k, v in event_types.items()}, (RT_CONTACTS, RT_EVENTS))
             params = {"as_of": as_of, "as_of_us": epoch_micros(as_of), "contact_ids": ids}
             assert_same_scores(model, _rows_by_id(con.execute(sql, {k: v for k, v in params.items()
                                                                     if f"${k}" in sql})), want)

@@ -7,7 +7,8 @@ moment later, in the middle of what follows the point (a COMMIT writing its WAL,
 Unset (always, in normal use), ``fault_point`` is two dictionary lookups and nothing else.
 
 Points: ``api.before_commit`` (a server write group), ``store.commit`` (any store transaction),
-``store.migrate.N.I`` (step I of migration N), ``store.close`` (before the closing checkpoint).
+``store.migrate.N.I`` (step I of migration N), ``store.close`` (before the closing checkpoint),
+``lead_rows.refresh`` (the server's refresh of the leads list's marked rows, ``storage.lead_rows_later``).
 """
 
 from __future__ import annotations

@@ -102,6 +102,10 @@ class ServerSettings(BaseModel):
     events_in_memory: bool = Field(default=True, description="keep the columns the published models read "
                                    "from `events` in memory, by contact, for fast batch rescoring (~410 MB "
                                    "and ~13 s at start for 20M events; docs/api.md)")
+    list_refresh_seconds: float = Field(default=2.0, ge=0, le=60, description="the leads list's rows of "
+                                        "contacts an API write rescored are rewritten in bulk after the "
+                                        "write, at the latest this long after it while writes keep coming "
+                                        "(0: in the write's transaction; docs/dashboard.md)")
 
 
 class AccountSettings(BaseModel):
@@ -188,6 +192,7 @@ server:                      # `leadscore serve` (docs/api.md)
   max_connections: 1000      # open connections; one more is a 503
   time_limit_seconds: 20     # a preview or explain still running after this is stopped (422)
   segment_event_types: {{}}  # Segment track names -> event types, e.g. {{"Demo Requested": demo_request}}
+  list_refresh_seconds: 2    # the leads list's rows of API writes are rewritten at most this late (0 = at once)
 accounts:                    # companies and account models (docs/model-reference.md)
   match_by_domain: false     # true: a contact without company_id joins the company of its e-mail domain
 """

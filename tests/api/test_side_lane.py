@@ -98,6 +98,7 @@ def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
                                   "AND contact_id LIKE 'n%'").fetchall())
         assert sum(views.values()) == 2 * 6 * 150 + 3 * 40
         assert scores == {cid: float(n) for cid, n in views.items()}  # each counts every event of its contact
+        rt.refresh_list_rows().result(timeout=60)  # the list's rows follow the writes (storage.lead_rows_later)
         rows = dict(con.execute("SELECT contact_id, score FROM lead_rows WHERE model = 'views' "
                                 "AND contact_id LIKE 'n%'").fetchall())
         assert rows == scores

@@ -223,3 +223,35 @@ def test_a_batch_rescored_from_the_servers_copy_of_the_events_gets_the_batch_sco
     finally:
         store.events_memory = None
         drop_lookup_indexes(store.con)
+
+
+def test_the_sql_path_copies_only_the_contact_columns_its_query_names(store: Store) -> None:
+    """500 contacts' 6 of 18 columns by key cost 53 ms instead of 78 at 1M contacts; a query taking
+    ``*`` from the copy itself gets every column."""
+    from leadscore.engine.run import _parameterized_sql
+    from leadscore.storage.types import logical_type
+
+    version = store.get_version("bench")
+    model = model_of(version)
+    types = {t: {k: logical_type(v) for k, v in store.column_types(t).items()} for t in ("contacts", "events")}
+    sql = _parameterized_sql(version, model, types["contacts"], types["events"], (realtime.RT_CONTACTS,
+                                                                                  realtime.RT_EVENTS))
+    ids = [r[0] for r in store.con.execute("SELECT contact_id FROM contacts ORDER BY contact_id LIMIT 20").fetchall()]
+
+    def copied(query: str | None) -> list[str]:
+        with store.transaction() as con:
+            realtime.copy_rows(store, model, ids, query)
+            names = [d[0] for d in con.execute(f"SELECT * FROM {realtime.RT_CONTACTS}").description]
+            assert con.execute(f"SELECT count(*) FROM {realtime.RT_CONTACTS}").fetchone() == (20,)
+            con.execute(f"DROP TABLE {realtime.RT_CONTACTS}")
+            con.execute(f"DROP TABLE {realtime.RT_EVENTS}")
+        return names
+
+    read = {"contact_id", "created_at", "email", "job_title", "company_size", "industry"}  # the bench model's
+    assert set(copied(sql)) == read and len(store.column_types("contacts")) > len(read) + 5
+    assert copied(None) == list(store.column_types("contacts"))
+    everything = f'SELECT c.* FROM "{realtime.RT_CONTACTS}" AS c'
+    assert realtime.names_read(everything) is None and copied(everything) == list(store.column_types("contacts"))
+    assert realtime.names_read(f"SELECT * FROM {realtime.RT_CONTACTS}") is None
+    # a star over a subquery of the copy reads only what the subquery names
+    assert realtime.names_read(f"SELECT * FROM (SELECT c.email FROM {realtime.RT_CONTACTS} AS c)") is not None

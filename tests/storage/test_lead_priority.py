@@ -14,8 +14,9 @@ from tests.storage.test_lead_rows import assert_fresh
 
 import leadscore
 from leadscore.scoring import score_all, score_contacts
-from leadscore.storage import lead_rows
-from leadscore.storage.schema import SCHEMA_VERSION
+from leadscore.storage import lead_rows, lead_rows_later
+from leadscore.storage.migrations_lead_priority import LEAD_PRIORITY_MIGRATION
+from leadscore.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from leadscore.storage.store import Store
 from leadscore.workspace import Workspace
 
@@ -73,7 +74,10 @@ def test_an_upgraded_store_gets_the_priorities_filled(ws: Workspace) -> None:
         with store.transaction() as con:
             con.execute(f"ALTER TABLE {lead_rows.TABLE} DROP COLUMN priority")
             con.execute(f"ALTER TABLE {lead_rows.TABLE} DROP COLUMN probability")
-            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION - 1)])
+            con.execute(f"DROP TABLE {lead_rows_later.MARKED}")  # and what later migrations add
+            # a store of the version before the priorities' migration
+            version = MIGRATIONS.index(LEAD_PRIORITY_MIGRATION)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
     with ws.open_store() as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert assert_fresh(store) == before

@@ -18,7 +18,7 @@ from tests.storage.test_crash_commit import kill_after
 from leadscore.demo.build import build_demo
 from leadscore.ingest import import_file
 from leadscore.scoring import score_all, score_all_staged, score_contacts
-from leadscore.storage import lead_rows
+from leadscore.storage import lead_rows, lead_rows_later
 from leadscore.storage.history import write_properties
 from leadscore.storage.migrations_company_history import COMPANY_HISTORY
 from leadscore.storage.schema import SCHEMA_VERSION
@@ -151,6 +151,7 @@ def test_a_store_without_the_table_is_upgraded_with_it_filled(ws: tuple[Workspac
             # a store of version 10: without the display table (11) and what later migrations add
             con.execute(f"DROP TABLE {lead_rows.TABLE}")
             con.execute(f"DROP TABLE {COMPANY_HISTORY}")  # 12
+            con.execute(f"DROP TABLE {lead_rows_later.MARKED}")  # 14
             con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
     with workspace.open_store() as store:
         assert store.schema_version() == SCHEMA_VERSION

@@ -14,6 +14,10 @@ One process owns the workspace's DuckDB file (DuckDB allows one writing process)
 * the **events by contact** (``storage.events_by_contact``, ``server.events_in_memory``): the event
   columns the published models read, in memory and grouped by contact, built at start before the
   writer runs, so a batch's contacts' events are gathered without reading the table;
+* the **leads list's rows** (``storage.lead_rows_later``): the writer's rescoring marks its contacts
+  and a thread of its own has their rows rewritten in bulk by the writer once it is free of
+  marking writes or ``server.list_refresh_seconds`` after the oldest mark (the marks left by a
+  crash are refreshed at start, before the writer runs);
 * the workflows **worker** (when this build has ``leadscore.workflows``) delivers queued actions
   on a cursor of its own.
 
@@ -40,6 +44,7 @@ from leadscore.engine.realtime import events_read
 from leadscore.engine.stored_scores import StoredScores
 from leadscore.errors import LeadscoreError
 from leadscore.scoring import Quarantine, ScoreRuns, score_all, score_all_staged, score_companies, score_contacts
+from leadscore.storage import lead_rows_later
 from leadscore.storage.events_by_contact import EventsByContact
 from leadscore.storage.lookup_index import ensure_lookup_indexes
 from leadscore.storage.store import Store
@@ -58,6 +63,8 @@ class ServerStopping(LeadscoreError):
 #: how long a key lookup is trusted; keys change only through this process (it holds the store)
 KEY_CACHE_SECONDS = 5.0
 KEY_TOUCH_SECONDS = 60.0
+#: how often the leads list's marks are looked at (``lead_rows_later.Marks.due``)
+LIST_POLL_SECONDS = 0.05
 
 
 class ApiRuntime:
@@ -94,6 +101,8 @@ class ApiRuntime:
         self.memory_seconds = 0.0
         #: cursors of the staged whole-base runs under way (interrupted when the server stops)
         self._staging: set[Store] = set()
+        #: contacts whose leads-list rows wait for a refresh (None: written in the write's transaction)
+        self.list_marks: lead_rows_later.Marks | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -118,6 +127,10 @@ class ApiRuntime:
                             "the table", exc_info=True)
                 self.store.events_memory = None
             self.memory_seconds = time.perf_counter() - started
+        with self.store.transaction():  # rows a crash left to refresh, before anything reads or writes
+            lead_rows_later.refresh(self.store.con)
+        if self.settings.list_refresh_seconds > 0:
+            self.list_marks = lead_rows_later.Marks(self.settings.list_refresh_seconds)
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
@@ -133,6 +146,8 @@ class ApiRuntime:
         self.metrics.watch_outbox(lambda: undelivered_count(self.reader()))
         if self._want_scheduler:
             self._spawn("leadscore-scheduler", self._schedule)
+        if self.list_marks is not None:
+            self._spawn("leadscore-list-rows", self._refresh_list_rows)
         if worker is not None:
             self._cursors.append(worker.store)
             self._spawn("leadscore-worker", lambda: worker.run(self._stop))
@@ -148,6 +163,11 @@ class ApiRuntime:
         if self.writer is not None:
             if self._last_used:
                 self._flush_key_use()
+            if self.list_marks is not None and self.list_marks.first is not None:
+                try:  # what waits is written now, not at the next start
+                    self.refresh_list_rows().result(timeout=30)
+                except Exception:  # noqa: BLE001 - the marks stay; the next start refreshes them
+                    log.warning("could not refresh the leads list's rows at shutdown", exc_info=True)
             self.writer.stop()
         with self._cursors_lock:
             for cursor in [*self._cursors, *([self._factory] if self._factory else [])]:
@@ -205,9 +225,33 @@ class ApiRuntime:
         """The writer's end-of-group rescoring of every contact its jobs changed; their rows as
         they now stand when the rescoring kept them (a few contacts), for the responses."""
         started = time.perf_counter()
-        runs = self.rescore_contacts(store, contact_ids)
+        if self.list_marks is None:
+            runs = self.rescore_contacts(store, contact_ids)
+        else:
+            with lead_rows_later.deferring(self.list_marks):  # the list's rows: marked, written later
+                runs = self.rescore_contacts(store, contact_ids)
         self.metrics.rescore.labels("realtime").observe(time.perf_counter() - started)
         return runs.stored
+
+    def refresh_list_rows(self) -> Future[int]:
+        """Have the writer rewrite the marked contacts' leads-list rows, in a transaction of its own
+        (``lead_rows_later``); its future gives how many contacts."""
+        marks = self.list_marks
+        assert marks is not None, "the list's rows are written in the write's transaction"
+        return self.write(lambda ctx: marks.refresh(ctx.store), groupable=False)
+
+    def _refresh_list_rows(self) -> None:
+        """Refresh the marks when due (``Marks.due``), one refresh at a time."""
+        assert self.list_marks is not None
+        while not self._stop.wait(LIST_POLL_SECONDS):
+            if self.list_marks.due():
+                try:
+                    self.refresh_list_rows().result()
+                except Exception:  # noqa: BLE001 - the marks stay and are tried again
+                    if self._stop.is_set():
+                        return
+                    log.exception("refreshing the leads list's rows failed; trying again")
+                    self._stop.wait(1.0)
 
     def rescore_contacts(self, store: Store, contact_ids: list[str], *, as_of: datetime | None = None,
                          models: list[str] | None = None) -> ScoreRuns:

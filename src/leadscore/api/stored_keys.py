@@ -35,6 +35,7 @@ import threading
 
 import numpy as np
 
+from leadscore.storage.lookup_index import key_filter
 from leadscore.storage.store import Store
 
 #: Recently inserted hashes are kept in a set and merged into the sorted array past this size.
@@ -70,9 +71,10 @@ class StoredKeys:
             self._sync(store, int(rows[0][2]))
             assert self._sorted is not None
             maybe = [i for i in dict.fromkeys(ids) if self._has(found[i])]
+            size = self._rows
         if not maybe:
             return set(), found
-        return _in_table(store, self.table, self.column, maybe), found
+        return _in_table(store, self.table, self.column, maybe, size), found
 
     def warm(self, store: Store) -> None:
         """Read the stored hashes now (the server does at start, before taking requests)."""
@@ -143,8 +145,10 @@ def stored_among(store: Store, known: StoredKeys | None, table: str, column: str
     return (_in_table(store, table, column, list(dict.fromkeys(ids))) if ids else set()), {}
 
 
-def _in_table(store: Store, table: str, column: str, ids: list[str]) -> set[str]:
-    marks = ", ".join("?" * len(ids))
-    rows = store.con.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IN ({marks})",
-                             ids).fetchall()
-    return {str(r[0]) for r in rows}
+def _in_table(store: Store, table: str, column: str, ids: list[str], rows: int | None = None) -> set[str]:
+    """The ``ids`` the table holds: looked up by key, or, with the table's ``rows`` and ids that are
+    a large part of them, by one scan joined with the ids (``lookup_index.key_filter``: 1,000 of the
+    demo's 20k contacts cost 33 ms of CPU by key, 2.2 scanned)."""
+    where, params = key_filter(column, ids, prefix="st", rows=rows)
+    found = store.con.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {where}", params).fetchall()
+    return {str(r[0]) for r in found}

@@ -23,8 +23,9 @@ import pyarrow as pa
 from leadscore.api.stored_keys import StoredKeys, stored_among
 from leadscore.api.stored_keys import hashes as _hash_keys
 from leadscore.api.values import NewEvent
-from leadscore.storage.history import change_instant, quoted, record_initial_values, write_properties
+from leadscore.storage.history import change_instant, record_initial_values, write_properties
 from leadscore.storage.identity import email_contact_id, email_key, email_key_sql
+from leadscore.storage.sql_names import quoted
 from leadscore.storage.store import Store
 from leadscore.storage.types import TypeKind, type_kind
 

@@ -194,7 +194,7 @@ def _scored_some(store: Store, version: ModelVersion, model: ScoringModel, ids: 
         if scored is not None:
             scored.params["contact_ids"] = ids
             return scored
-    copy_rows(store, model, ids)
+    copy_rows(store, model, ids, sql)
     # only the placeholders the text uses: a model of properties alone has no `$as_of_us`
     params = used_params(sql, {"as_of": as_of, "as_of_us": epoch_micros(as_of)}) | {"contact_ids": ids}
     return Scored(sql, params, (RT_CONTACTS, RT_EVENTS), "sql")

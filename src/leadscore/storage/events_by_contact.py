@@ -64,7 +64,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.storage import contact_groups as groups
-from leadscore.storage.history import quoted
+from leadscore.storage.sql_names import quoted
 from leadscore.storage.store import Store
 
 log = logging.getLogger("leadscore.storage")

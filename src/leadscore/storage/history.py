@@ -38,7 +38,7 @@ from leadscore.model.properties import UNVERSIONED_COLUMNS
 from leadscore.storage import lead_rows
 from leadscore.storage.migrations_company_history import COMPANY_HISTORY, COMPANY_LATEST_KEY
 from leadscore.storage.migrations_history import LATEST_KEY
-from leadscore.storage.sql_names import quoted as quoted  # re-exported: api.writes, events_by_contact
+from leadscore.storage.sql_names import quoted
 from leadscore.timeutil import to_utc_naive
 
 #: Contact columns that are not versioned (the key, and ``created_at``, the anchor of assumed values).

@@ -33,13 +33,15 @@ created it without the two prediction columns; ``add_priorities`` (migration 13)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from leadscore.storage.lookup_index import BOUND_KEYS, key_filter
+from leadscore.storage.sql_names import quoted
 
 TABLE = "lead_rows"
 #: "the change over 7 days" compares a score with the one stored this long before its own as-of
@@ -62,8 +64,10 @@ LATEST_PREDICTIVE = "(SELECT model FROM prediction_runs ORDER BY computed_at DES
 PREDICTED = f"SELECT contact_id, priority, probability FROM predictions WHERE model = {LATEST_PREDICTIVE}"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+#: set by ``lead_rows_later.deferring`` (the server's writer): a partial run's contacts are marked
+#: through it, in the run's transaction, and their rows rewritten moments later in bulk
+LATER: ContextVar[Callable[[duckdb.DuckDBPyConnection, list[str]], None] | None] = ContextVar(
+    "lead_rows_later", default=None)
 
 
 def contact_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -93,29 +97,35 @@ def _people(con: duckdb.DuckDBPyConnection, alias: str = "c") -> tuple[str, list
     used = ["contact_id", *(c for c in sorted(PEOPLE_COLUMNS) if c in columns), *id_columns(sorted(columns))]
 
     def col(name: str) -> str:
-        return f"{alias}.{_quoted(name)}" if name in columns else "NULL::VARCHAR"
+        return f"{alias}.{quoted(name)}" if name in columns else "NULL::VARCHAR"
 
     name = f"concat_ws(' ', {col('first_name')}, {col('last_name')})"
     ids = ", ".join([f"{alias}.contact_id",
-                     *(f"CAST({alias}.{_quoted(c)} AS VARCHAR)" for c in id_columns(sorted(columns)))])
+                     *(f"CAST({alias}.{quoted(c)} AS VARCHAR)" for c in id_columns(sorted(columns)))])
     return (f"{col('owner')} AS owner, "
             f"lower(concat_ws(chr(31), {name}, {col('email')}, {col('company')})) AS search, "
             f"chr(31) || concat_ws(chr(31), {ids}) || chr(31) AS ids"), used
 
 
-def expected_sql(con: duckdb.DuckDBPyConnection, *, priorities: bool = True) -> str:
+def expected_sql(con: duckdb.DuckDBPyConnection, *, priorities: bool = True, scope: str | None = None) -> str:
     """Every row the table should hold, recomputed from its sources (``rebuild``, the tests);
-    without ``priorities``, the columns of migration 11."""
+    without ``priorities``, the columns of migration 11; with ``scope`` (a table with a
+    ``contact_id`` column), the rows of those contacts only (``lead_rows_later.refresh``)."""
+    def only(table: str) -> str:
+        if scope is None:
+            return table
+        return f"(SELECT * FROM {table} WHERE contact_id IN (SELECT contact_id FROM {scope}))"
+
     predicted = ", p.priority, p.probability" if priorities else ""
     joined = f"LEFT JOIN ({PREDICTED}) AS p ON p.contact_id = s.contact_id" if priorities else ""
     return f"""SELECT s.model, s.contact_id, s.score, s.tier, s.as_of, w.week_score, {_people(con)[0]}{predicted}
-        FROM scores AS s
+        FROM {only("scores")} AS s
         LEFT JOIN (SELECT s2.model, s2.contact_id,
                           arg_max(h.score, (h.as_of, h.computed_at)) AS week_score
-                   FROM scores AS s2 JOIN score_history AS h
+                   FROM {only("scores")} AS s2 JOIN {only("score_history")} AS h
                      ON h.model = s2.model AND h.contact_id = s2.contact_id AND h.as_of <= s2.as_of - INTERVAL 7 DAY
                    GROUP BY s2.model, s2.contact_id) AS w USING (model, contact_id)
-        LEFT JOIN contacts AS c ON c.contact_id = s.contact_id
+        LEFT JOIN {only("contacts")} AS c ON c.contact_id = s.contact_id
         {joined}"""
 
 
@@ -164,7 +174,12 @@ def write_rows(con: duckdb.DuckDBPyConnection, model: str, as_of: datetime, ids:
     Up to ``BOUND_KEYS`` contacts are read by key, each table alone (the server's lookup indexes
     answer ``contact_id IN ($k0, ...)`` only when nothing else filters or joins the table: with the
     model and as-of in the same query DuckDB scanned 1.6M history rows, ~27 ms, instead of ~1.5 ms):
-    a real-time write adds a delete, a read of its contacts' history and an insert. More are joined."""
+    a real-time write adds a delete, a read of its contacts' history and an insert. More are joined.
+    Under ``lead_rows_later.deferring`` a partial run only marks its contacts (``LATER``)."""
+    later = LATER.get()
+    if later is not None and ids:
+        later(con, ids)
+        return
     people, used = _people(con)
     whole = False
     if ids is None:
@@ -194,7 +209,7 @@ def write_rows(con: duckdb.DuckDBPyConnection, model: str, as_of: datetime, ids:
         LEFT JOIN (SELECT contact_id, arg_max(score, (as_of, computed_at)) AS week_score
                    FROM score_history WHERE model = $m AND as_of <= $week{scope}
                    GROUP BY contact_id) AS w ON w.contact_id = r.contact_id
-        LEFT JOIN (SELECT {", ".join(map(_quoted, used))} FROM contacts{scope.replace(" AND", " WHERE")}) AS c
+        LEFT JOIN (SELECT {", ".join(map(quoted, used))} FROM contacts{scope.replace(" AND", " WHERE")}) AS c
           ON c.contact_id = r.contact_id
         LEFT JOIN ({PREDICTED}{scope}) AS p ON p.contact_id = r.contact_id
         ORDER BY r.contact_id"""  # kept in contact order: a real-time delete prunes row groups
@@ -224,7 +239,7 @@ def _write_by_key(con: duckdb.DuckDBPyConnection, model: str, as_of: datetime, i
         FROM _run AS r
         LEFT JOIN (SELECT unnest($w_ids::VARCHAR[]) AS contact_id, unnest($w_scores::DOUBLE[]) AS week_score) AS w
           ON w.contact_id = r.contact_id
-        LEFT JOIN (SELECT {", ".join(map(_quoted, used))} FROM contacts WHERE {keys}) AS c
+        LEFT JOIN (SELECT {", ".join(map(quoted, used))} FROM contacts WHERE {keys}) AS c
           ON c.contact_id = r.contact_id
         LEFT JOIN (SELECT unnest($p_ids::VARCHAR[]) AS contact_id, unnest($p_priority::VARCHAR[]) AS priority,
                           unnest($p_probability::DOUBLE[]) AS probability) AS p ON p.contact_id = r.contact_id""",

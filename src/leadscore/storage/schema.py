@@ -20,6 +20,7 @@ from leadscore.storage.migrations_bulk import BULK_MIGRATION
 from leadscore.storage.migrations_company_history import COMPANY_HISTORY_MIGRATION
 from leadscore.storage.migrations_engines import ENGINES_MIGRATION
 from leadscore.storage.migrations_history import HISTORY_MIGRATION
+from leadscore.storage.migrations_lead_marks import LEAD_MARKS_MIGRATION
 from leadscore.storage.migrations_lead_priority import LEAD_PRIORITY_MIGRATION
 from leadscore.storage.migrations_lead_rows import LEAD_ROWS_MIGRATION
 from leadscore.storage.migrations_predict import PREDICT_MIGRATION
@@ -100,6 +101,7 @@ MIGRATIONS: list[Sequence[MigrationStep]] = [
     LEAD_ROWS_MIGRATION,  # 11: the leads list's display table (migrations_lead_rows.py, lead_rows.py)
     COMPANY_HISTORY_MIGRATION,  # 12: company property history (migrations_company_history.py)
     LEAD_PRIORITY_MIGRATION,  # 13: lead_rows' predicted priority and probability (migrations_lead_priority.py)
+    LEAD_MARKS_MIGRATION,  # 14: contacts whose lead_rows the server refreshes later (migrations_lead_marks.py)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
