@@ -177,12 +177,15 @@ class ApiRuntime:
             self.writer.stop()
         with self._cursors_lock:
             for cursor in [*self._cursors, *([self._factory] if self._factory else [])]:
+                score_rowids.detach(cursor)  # the side lane's map
                 try:
                     cursor.close()
                 except Exception:  # noqa: BLE001 - closing at shutdown; nothing to do about it
                     pass
             self._cursors.clear()
             self._factory = None
+        if self.store is not None:
+            score_rowids.detach(self.store)
         if self.store is not None and self._given_store is None:
             self.store.close()
         elif self.store is not None:
