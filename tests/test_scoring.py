@@ -23,6 +23,7 @@ from tests.workflows.helpers import BASE_MODEL, set_props
 import leadscore
 from leadscore.api import create_app
 from leadscore.api.server import ThreadedServer
+from leadscore.engine import score_rowids
 from leadscore.engine.run import ModelRunError, publish
 from leadscore.model.loader import parse_model
 from leadscore.scoring import Quarantine, score_all, score_contacts
@@ -93,6 +94,23 @@ def test_joined_transaction_raises_then_the_rerun_skips_the_quarantined_model(ws
         with store.transaction():  # the caller's rerun: the broken model is skipped
             runs = score_contacts(store, ["c1"], as_of=AS_OF, quarantine=quarantine)
         assert [r.model for r in runs] == ["small"] and [f.model for f in runs.failures] == ["broken"]
+
+
+def test_a_held_model_is_not_asked_of_the_row_id_map(ws: Workspace) -> None:
+    """The real-time read of a contact's rows asks the server's map (``engine.score_rowids``) only
+    for the models that will run: a held model has no rows, and asking for it sent every read to
+    the scan."""
+    quarantine = Quarantine()
+    with ws.open_store() as store:
+        score_all(store, as_of=AS_OF, quarantine=quarantine)  # `broken` fails: held, no rows
+        hints = score_rowids.attach(store)
+        try:
+            with store.transaction():
+                runs = score_contacts(store, ["c1"], as_of=AS_OF, quarantine=quarantine)
+            assert [r.model for r in runs] == ["small"] and [f.model for f in runs.failures] == ["broken"]
+            assert hints.found == 1 and hints.fell_back == 0
+        finally:
+            score_rowids.detach(store)
 
 
 def test_quarantine_expires_and_a_new_version_is_tried_at_once(ws: Workspace) -> None:

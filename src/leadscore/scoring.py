@@ -290,7 +290,9 @@ def _score_some(store: Store, ids: list[str], extra_companies: list[str], *, as_
         try:
             with store.transaction():
                 # a few contacts: every model's rows read once, not once per model plus a read-back
-                stored = (StoredScores.read(store, ids, [v.model for v in everything if not is_account(v)])
+                # (the contact models that may run: a held one has no rows to vouch for)
+                stored = (StoredScores.read(store, ids, [v.model for v in everything
+                                                         if not is_account(v) and v.model not in held_now])
                           if 0 < len(ids) <= ROWID_KEYS else None)
                 runs = _run_some(store, versions, ids, extra_companies, as_of=as_of, hook=hook, stored=stored)
                 _settle(store, hook, as_of, skip=set(held_now), stored=stored)

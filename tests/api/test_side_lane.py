@@ -16,6 +16,7 @@ from tests.smalldata import fill_store
 
 from leadscore.api import create_app
 from leadscore.api.keys import create_key
+from leadscore.api.runtime import ApiRuntime
 from leadscore.api.server import ThreadedServer
 from leadscore.engine import score_rowids
 from leadscore.engine.run import publish
@@ -114,3 +115,16 @@ def test_singles_beside_batches_lose_nothing(tmp_path: Path) -> None:
         assert memory is not None and not memory.broken
         _check(rt.store, rt.reader())
         _scores_are_the_compiled_query(rt.reader())
+
+
+def test_stopping_the_server_drops_its_row_id_maps(tmp_path: Path) -> None:
+    """Each writer lane's scores row-id map (engine/score_rowids.py) lives as long as the server:
+    ``ApiRuntime.stop`` lets both go (a store given to the runtime outlives it)."""
+    ws, _ = _workspace(tmp_path / "ws")
+    with ws.open_store() as store:
+        rt = ApiRuntime(ws, worker=False, scheduler=False, store=store).start()
+        assert rt.writer is not None and rt.writer.side is not None
+        lanes = [store, rt.writer.side]
+        assert all(score_rowids.attached(lane) is not None for lane in lanes)
+        rt.stop()
+        assert all(score_rowids.attached(lane) is None for lane in lanes)

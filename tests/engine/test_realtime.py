@@ -255,3 +255,20 @@ def test_the_sql_path_copies_only_the_contact_columns_its_query_names(store: Sto
     assert realtime.names_read(f"SELECT * FROM {realtime.RT_CONTACTS}") is None
     # a star over a subquery of the copy reads only what the subquery names
     assert realtime.names_read(f"SELECT * FROM (SELECT c.email FROM {realtime.RT_CONTACTS} AS c)") is not None
+
+
+def test_a_query_the_column_reader_cannot_parse_copies_every_column(store: Store) -> None:
+    """``names_read`` is an optimisation of the copy: a text sqlglot refuses (or nests past Python's
+    recursion limit) must copy every column, not fail the write that asked."""
+
+    assert realtime.names_read("SELECT (((( FROM") is None
+    deep = "SELECT " + "(" * 5000 + "1" + ")" * 5000 + f" FROM {realtime.RT_CONTACTS}"
+    assert realtime.names_read(deep) is None
+    model = model_of(store.get_version("bench"))
+    ids = [r[0] for r in store.con.execute("SELECT contact_id FROM contacts ORDER BY contact_id LIMIT 3").fetchall()]
+    with store.transaction() as con:
+        realtime.copy_rows(store, model, ids, "SELECT (((( FROM")
+        names = [d[0] for d in con.execute(f"SELECT * FROM {realtime.RT_CONTACTS}").description]
+        con.execute(f"DROP TABLE {realtime.RT_CONTACTS}")
+        con.execute(f"DROP TABLE {realtime.RT_EVENTS}")
+    assert names == list(store.column_types("contacts"))

@@ -9,10 +9,12 @@ rescoring leaves ``scores`` once single events were rescored between its parts: 
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.workflows.helpers import AS_OF, MakeWs
 
 from leadscore.engine import score_rowids
@@ -96,10 +98,45 @@ def test_rows_moved_by_a_vacuum_are_never_trusted(tmp_path: Path) -> None:
     assert hints.rows(store.con, [kept], ["m"], COLUMNS) is None
     assert hints.resets == 1 and len(hints) == 0
     with store.transaction():
-        view = StoredScores.read(store, [kept], ["m"])  # the scan, which tells the map where it is
+        view = StoredScores.read(store, [kept], ["m"])  # the scan answers
     assert view.rows_of(kept) == [r[2:] for r in _table(store, kept)]
+    # the map is read again on a thread of its own, not a chunk per read on the writer's connection:
+    # meanwhile reads go to the scan
+    hints.wait(60)
+    [(live,)] = store.con.execute("SELECT count(*) FROM scores").fetchall()
+    assert not hints.rebuilding() and len(hints) == live and hints.resets == 1
     rows = hints.rows(store.con, [kept], ["m"], COLUMNS)
     assert rows is not None and sorted(rows) == _table(store, kept)
+
+
+def test_a_reset_map_is_read_again_off_the_writers_transactions(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a reset no read pays for catching up (10,000 rows, ~12 ms, on one event's
+    transaction): they scan until the thread's map is swapped in, rows committed meanwhile
+    come after its ``seen`` and are read by range."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    hints.learn([("m", "c000003", hints._at["m"]["c000002"])])  # a wrong hint: the next read resets
+    go = threading.Event()
+    read_again = hints._read_again
+    monkeypatch.setattr(hints, "_read_again", lambda reader: (go.wait(60), read_again(reader)))
+    assert hints.rows(store.con, ["c000003"], ["m"], COLUMNS) is None and hints.resets == 1
+    for _ in range(3):  # the rebuild is held up: every read scans, none reads the map's rows
+        assert hints.rows(store.con, ["c000009"], ["m"], COLUMNS) is None and hints.rebuilding()
+        assert hints.seen == -1 and len(hints) == 0
+    go.set()
+    hints.wait(60)
+    with store.transaction() as con:  # committed after the rebuild's snapshot: read by range
+        con.execute("DELETE FROM scores WHERE contact_id = 'c000009'")
+        con.execute("INSERT INTO scores VALUES ('m', 'c000009', 2, 7, 'hot', NULL, [2.0], now(), now(), 'r2')")
+    for contact in ("c000003", "c000009"):
+        rows = hints.rows(store.con, [contact], ["m"], COLUMNS)
+        assert rows is not None and sorted(rows) == _table(store, contact)
+    assert hints.resets == 1 and hints.found == 2
+    hints.reset()  # a rebuild under way when the server stops: it ends, its cursor closed
+    thread = hints._rebuild
+    score_rowids.detach(store)
+    assert thread is not None and not thread.is_alive() and score_rowids.attached(store) is None
 
 
 def test_a_row_id_pointing_at_another_contacts_row_is_not_taken(tmp_path: Path) -> None:
@@ -153,4 +190,60 @@ def test_the_real_time_path_uses_the_map_and_answers_the_table(make_ws: MakeWs) 
         assert hints.fell_back == 0 and hints.found == 9
         assert store.con.execute("SELECT count(*) FROM (SELECT model, contact_id FROM scores "
                                  "GROUP BY ALL HAVING count(*) > 1)").fetchone() == (0,)
+        score_rowids.detach(store)
+
+
+def test_many_rows_are_left_to_the_scan(tmp_path: Path) -> None:
+    """Past ``max_hints`` rows one ``UNION ALL`` branch per row costs more than one scan: the map
+    leaves such a read to the caller (no reset), and the scan answers."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    assert hints.max_hints() == score_rowids.MIN_HINTS  # 300k rows: the floor
+    few = [f"c{i:06d}" for i in range(hints.max_hints())]
+    rows = hints.rows(store.con, few, ["m"], COLUMNS)
+    assert rows is not None and len(rows) == len(few)
+    many = [f"c{i:06d}" for i in range(hints.max_hints() + 1)]
+    assert hints.rows(store.con, many, ["m"], COLUMNS) is None
+    assert hints.fell_back == 1 and hints.resets == 0 and hints.found == 1
+    with store.transaction():
+        view = StoredScores.read(store, many, ["m"])
+    assert view.rows_of("c000000") == [r[2:] for r in _table(store, "c000000")]
+
+
+def test_a_contact_created_in_the_transaction_needs_no_scan(tmp_path: Path) -> None:
+    """A contact whose ``contacts`` row this transaction inserted has no committed scores row: the
+    map vouches for it (its rows, if any, are among the rows past ``seen``) beside a known one."""
+    store = _store(tmp_path)
+    hints = score_rowids.attach(store)
+    with store.transaction() as con:
+        con.execute("INSERT INTO contacts (contact_id) VALUES ('fresh')")
+        rows = hints.rows(con, ["fresh", "c000004"], ["m"], COLUMNS)
+        assert rows is not None and sorted(rows) == _table(store, "c000004")
+        con.execute("INSERT INTO scores VALUES ('m', 'fresh', 1, 9, 'hot', NULL, [2.0], now(), now(), 'r2')")
+        rows = hints.rows(con, ["fresh"], ["m"], COLUMNS)
+        assert rows is not None and [(r[1], r[4]) for r in rows] == [("fresh", 9)]
+    # a committed contact with no row of a model: not vouched for (a vacuum may have moved its row)
+    store.con.execute("INSERT INTO contacts (contact_id) VALUES ('old')")
+    assert hints.rows(store.con, ["old"], ["m"], COLUMNS) is None
+    assert hints.fell_back == 1 and hints.resets == 0
+
+
+def test_two_rows_of_a_key_are_both_replaced(make_ws: MakeWs) -> None:
+    """A duplicate (two live rows of one model and contact) seen by the map's catch-up: the read of
+    that contact is left to the scan, so the rescoring deletes both rows by key (the map's one
+    row id would delete one and leave the other untouched), as it did before the map."""
+    ws = make_ws("")
+    with ws.open_store() as store:
+        score_all(store, as_of=AS_OF)
+        store.con.execute("INSERT INTO scores SELECT * FROM scores WHERE contact_id = 'k1'")
+        old = {r for (r,) in store.con.execute("SELECT rowid FROM scores WHERE contact_id = 'k1'").fetchall()}
+        hints = score_rowids.attach(store)
+        with store.transaction():
+            score_contacts(store, ["k1"], as_of=AS_OF)
+        now = {r for (r,) in store.con.execute("SELECT rowid FROM scores WHERE contact_id = 'k1'").fetchall()}
+        assert len(old) == 2 and not old & now
+        assert hints.fell_back == 1 and hints.resets == 0 and hints.found == 0
+        with store.transaction():
+            runs = score_contacts(store, ["k2"], as_of=AS_OF)  # other contacts: from the map
+        assert hints.found == 1 and runs.stored is not None
         score_rowids.detach(store)

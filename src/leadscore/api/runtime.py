@@ -127,10 +127,16 @@ class ApiRuntime:
                             "the table", exc_info=True)
                 self.store.events_memory = None
             self.memory_seconds = time.perf_counter() - started
-        with self.store.transaction():  # rows a crash left to refresh, before anything reads or writes
-            lead_rows_later.refresh(self.store.con)
         if self.settings.list_refresh_seconds > 0:
             self.list_marks = lead_rows_later.Marks(self.settings.list_refresh_seconds)
+        try:
+            with self.store.transaction():  # rows a crash left to refresh, before anything reads or writes
+                lead_rows_later.refresh(self.store.con)
+        except Exception:  # noqa: BLE001 - the list is a view of the scores: never why a server cannot start
+            log.warning("the leads list's rows a crash left were not refreshed at start; the writer "
+                        "tries again", exc_info=True)
+            if self.list_marks is not None:
+                self.list_marks.first = self.list_marks.last = time.monotonic()
         # Cursors are made from a connection no thread executes on: the writer's is always busy.
         self._factory = self.store.cursor()
         worker = Worker(self.store.cursor(), self.ws) if self._want_worker else None
@@ -171,12 +177,15 @@ class ApiRuntime:
             self.writer.stop()
         with self._cursors_lock:
             for cursor in [*self._cursors, *([self._factory] if self._factory else [])]:
+                score_rowids.detach(cursor)  # the side lane's map
                 try:
                     cursor.close()
                 except Exception:  # noqa: BLE001 - closing at shutdown; nothing to do about it
                     pass
             self._cursors.clear()
             self._factory = None
+        if self.store is not None:
+            score_rowids.detach(self.store)
         if self.store is not None and self._given_store is None:
             self.store.close()
         elif self.store is not None:

@@ -256,10 +256,19 @@ _NAMED: dict[str, frozenset[str] | None] = {}
 def names_read(sql: str, table: str = RT_CONTACTS) -> frozenset[str] | None:
     """Every identifier ``sql`` names, lowered (a superset of the columns it reads from ``table``),
     or None when some SELECT takes ``*`` straight from ``table`` (then every column is read).
-    Parsed once per query text (a compiled query is the same text for every batch)."""
-    if sql in _NAMED:
+    Parsed once per query text (a compiled query is the same text for every batch). The cache is
+    shared by the writer's two lanes, so it is read in one lookup (the other lane's ``clear``
+    between a membership test and a read would raise). A text sqlglot cannot parse (or nests too
+    deep) reads every column: this is an optimisation, and it must never be what fails a write."""
+    try:
         return _NAMED[sql]
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    except KeyError:
+        pass
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+        log.warning("copying every contact column: the compiled query did not parse (%s)", type(exc).__name__)
+        return None
     names: frozenset[str] | None = frozenset(i.name.lower() for i in tree.find_all(exp.Identifier))
     for select in tree.find_all(exp.Select):
         # the FROM clause: ``from_`` in recent sqlglot, ``from`` in older ones

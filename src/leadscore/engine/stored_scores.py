@@ -65,14 +65,16 @@ class StoredScores:
             if hints is not None:  # where they are now: the next read of these contacts fetches them by id
                 hints.learn((row[2], row[1], int(row[0])) for row in found)
         for rowid, contact, *row in found:
+            if (row[0], contact) in view._rowids:  # two live rows of a model: its run deletes by key
+                view._rewritten.add(row[0])
             view._rows[contact][row[0]] = tuple(row)
             view._rowids[(row[0], contact)] = int(rowid)
         return view
 
     def rowids(self, model: str, ids: Sequence[str]) -> list[int] | None:
         """The row ids of these contacts' rows of ``model``; None when this view cannot tell
-        (a contact it did not read, a model it did not read every row of, or rows the
-        transaction rewrote): the caller scans."""
+        (a contact it did not read, a model it did not read every row of, rows the
+        transaction rewrote, or a contact with two rows of the model): the caller scans."""
         if model in self._rewritten or not self.ids.issuperset(ids):
             return None
         if self._complete is not None and model not in self._complete:

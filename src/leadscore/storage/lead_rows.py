@@ -111,13 +111,14 @@ def expected_sql(con: duckdb.DuckDBPyConnection, *, priorities: bool = True, sco
     """Every row the table should hold, recomputed from its sources (``rebuild``, the tests);
     without ``priorities``, the columns of migration 11; with ``scope`` (a table with a
     ``contact_id`` column), the rows of those contacts only (``lead_rows_later.refresh``)."""
+    keys = None if scope is None else f"contact_id IN (SELECT contact_id FROM {scope})"
+
     def only(table: str) -> str:
-        if scope is None:
-            return table
-        return f"(SELECT * FROM {table} WHERE contact_id IN (SELECT contact_id FROM {scope}))"
+        return table if keys is None else f"(SELECT * FROM {table} WHERE {keys})"
 
     predicted = ", p.priority, p.probability" if priorities else ""
-    joined = f"LEFT JOIN ({PREDICTED}) AS p ON p.contact_id = s.contact_id" if priorities else ""
+    mine = "" if keys is None else f" AND {keys}"
+    joined = f"LEFT JOIN ({PREDICTED}{mine}) AS p ON p.contact_id = s.contact_id" if priorities else ""
     return f"""SELECT s.model, s.contact_id, s.score, s.tier, s.as_of, w.week_score, {_people(con)[0]}{predicted}
         FROM {only("scores")} AS s
         LEFT JOIN (SELECT s2.model, s2.contact_id,
