@@ -247,3 +247,24 @@ def test_two_rows_of_a_key_are_both_replaced(make_ws: MakeWs) -> None:
             runs = score_contacts(store, ["k2"], as_of=AS_OF)  # other contacts: from the map
         assert hints.found == 1 and runs.stored is not None
         score_rowids.detach(store)
+
+
+def test_a_held_models_duplicate_stays_marked_until_that_model_runs(tmp_path: Path) -> None:
+    """A read for model ``m`` only (``m2`` held after a failure) falls back to the scan, which
+    deletes ``m``'s rows by key, not ``m2``'s: ``m2``'s twin must stay marked, or the read after
+    ``m2`` is released would trust one row id while two rows are live (review of i17j)."""
+    t = datetime(2025, 1, 1)
+    with Store.open(tmp_path / "s.duckdb") as store:
+        for m in ("m", "m2"):
+            store.con.execute(f"""INSERT INTO scores SELECT '{m}', 'c' || lpad(i::VARCHAR, 6, '0'), 1, i % 100,
+                                  'cold', NULL, [1.0], $t, $t, 'r' FROM range(1000) r(i)""", {"t": t})
+        store.con.execute("INSERT INTO scores SELECT * FROM scores WHERE model = 'm2' AND contact_id = 'c000001'")
+        hints = score_rowids.attach(store)
+        assert ("m2", "c000001") in hints.doubled
+        with store.transaction():
+            StoredScores.read(store, ["c000001"], ["m"])
+        assert ("m2", "c000001") in hints.doubled
+        with store.transaction():
+            view = StoredScores.read(store, ["c000001"], ["m", "m2"])
+            assert view.rowids("m2", ["c000001"]) is None  # not vouched for: the run deletes by key
+        score_rowids.detach(store)

@@ -232,7 +232,10 @@ class ScoreRowids:
         self.catch_up(con)
         hinted = {(m, c): r for m, at in self._at.items() for c in ids if (r := at.get(c)) is not None}
         if len(hinted) > self.max_hints() or any(key in self.doubled for key in hinted):
-            self.doubled.difference_update(hinted)  # the caller's scan sees both rows
+            # the caller's scan sees both rows and deletes them by key, but only for the models that
+            # run now: a held model's twin stays marked until a run of that model replaces it
+            wanted = set(models)
+            self.doubled.difference_update(key for key in hinted if key[0] in wanted)
             self.fell_back += 1
             return None
         where, params = key_filter("contact_id", ids)
