@@ -53,7 +53,8 @@ creates in both lanes) may still conflict, at a write or at COMMIT (a duplicate 
 that lost such a conflict hands its jobs to the main lane (they run after the group they lost to);
 a main-lane group that lost one claims everything (``ALL``: it waits for the side lane's running
 group, and the side lane starts nothing more) and is rerun job by job, so the side lane cannot
-commit under the rerun again (the worker's connection still can: ``CONFLICT_RETRIES`` bounds that). A job without keys, or not groupable
+commit under the rerun again (the worker's connection still can: ``CONFLICT_RETRIES`` bounds
+that). A job without keys, or not groupable
 (a staged part, a publish, a PUT, a Segment call), runs alone: the side lane starts nothing while
 it runs, and it waits for the side lane's running group. ``on_end(committed)`` tells the caller
 how each lane's transaction ended (``api.stored_keys.StoredKeys.settle``: in-memory hashes counted
